@@ -1,0 +1,17 @@
+// Commands not implemented yet. Each says so and exits non-zero; remove an entry when its cmd_*.cpp lands.
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+namespace dsinfer::cli {
+
+int cmd_run(const Args&) { fail("'run' is not implemented yet"); }
+int cmd_info(const Args&) { fail("'info' is not implemented yet"); }
+int cmd_logits(const Args&) { fail("'logits' is not implemented yet"); }
+int cmd_synth(const Args&) { fail("'synth' is not implemented yet"); }
+int cmd_tokenize(const Args&) { fail("'tokenize' is not implemented yet"); }
+int cmd_chat(const Args&) { fail("'chat' is not implemented yet"); }
+int cmd_bench(const Args&) { fail("'bench' is not implemented yet"); }
+int cmd_serve(const Args&) { fail("'serve' is not implemented yet"); }
+
+}  // namespace dsinfer::cli

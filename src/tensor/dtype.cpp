@@ -1,0 +1,92 @@
+#include "tensor/dtype.h"
+
+#include "util/error.h"
+
+namespace dsinfer {
+namespace {
+
+struct DTypeInfo {
+  DType type;
+  const char* name;
+  int64_t block_elems;
+  size_t block_bytes;
+  int ggml_id;  // -1: none
+};
+
+// Block sizes from ggml-common.h: Q8_0 = f16 d + 32 int8; Q4_0 = f16 d + 16 bytes of nibbles;
+// Q4_K = 2 f16 + 12 scale bytes + 128 nibble bytes; Q5_K adds 32 high-bit bytes; Q6_K = 128 ql + 64 qh +
+// 16 int8 scales + f16 d.
+constexpr DTypeInfo kInfo[] = {
+    {DType::F32, "f32", 1, 4, 0},        {DType::F16, "f16", 1, 2, 1},
+    {DType::BF16, "bf16", 1, 2, 30},     {DType::F8_E4M3, "f8_e4m3", 1, 1, -1},
+    {DType::Q8_0, "q8_0", 32, 34, 8},    {DType::Q4_0, "q4_0", 32, 18, 2},
+    {DType::Q4_K, "q4_K", 256, 144, 12}, {DType::Q5_K, "q5_K", 256, 176, 13},
+    {DType::Q6_K, "q6_K", 256, 210, 14},
+};
+
+const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }
+
+}  // namespace
+
+const char* dtype_name(DType t) { return info(t).name; }
+
+std::optional<DType> dtype_from_name(std::string_view name) {
+  for (const auto& i : kInfo) {
+    std::string_view n = i.name;
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (size_t k = 0; k < n.size(); ++k) same &= std::tolower(n[k]) == std::tolower(name[k]);
+    if (same) return i.type;
+  }
+  return std::nullopt;
+}
+
+int64_t dtype_block_elems(DType t) { return info(t).block_elems; }
+size_t dtype_block_bytes(DType t) { return info(t).block_bytes; }
+bool dtype_is_block_quant(DType t) { return info(t).block_elems > 1; }
+
+size_t dtype_row_bytes(DType t, int64_t n) {
+  const int64_t be = info(t).block_elems;
+  if (n < 0 || n % be != 0) fail("a row of ", n, " values is not a multiple of the ", dtype_name(t), " block (", be, ")");
+  return static_cast<size_t>(n / be) * info(t).block_bytes;
+}
+
+std::optional<DType> dtype_from_ggml(uint32_t id) {
+  for (const auto& i : kInfo)
+    if (i.ggml_id >= 0 && static_cast<uint32_t>(i.ggml_id) == id) return i.type;
+  return std::nullopt;
+}
+
+uint32_t dtype_to_ggml(DType t) {
+  if (info(t).ggml_id < 0) fail("dtype ", dtype_name(t), " cannot be stored in GGUF");
+  return static_cast<uint32_t>(info(t).ggml_id);
+}
+
+std::string ggml_type_name(uint32_t id) {
+  static const char* kNames[] = {"f32",  "f16",  "q4_0", "q4_1", "q4_2(removed)", "q4_3(removed)", "q5_0",
+                                 "q5_1", "q8_0", "q8_1", "q2_K", "q3_K",          "q4_K",          "q5_K",
+                                 "q6_K", "q8_K", "iq2_xxs", "iq2_xs", "iq3_xxs",  "iq1_s",         "iq4_nl",
+                                 "iq3_s", "iq2_s", "iq4_xs", "i8", "i16", "i32", "i64", "f64", "iq1_m", "bf16"};
+  if (id < sizeof(kNames) / sizeof(kNames[0])) return kNames[id];
+  return cat("ggml type ", id);
+}
+
+std::optional<DType> dtype_from_safetensors(std::string_view s) {
+  if (s == "F32") return DType::F32;
+  if (s == "F16") return DType::F16;
+  if (s == "BF16") return DType::BF16;
+  if (s == "F8_E4M3") return DType::F8_E4M3;
+  return std::nullopt;
+}
+
+const char* dtype_to_safetensors(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::F8_E4M3: return "F8_E4M3";
+    default: fail("dtype ", dtype_name(t), " cannot be stored in safetensors");
+  }
+}
+
+}  // namespace dsinfer

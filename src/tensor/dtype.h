@@ -1,0 +1,37 @@
+#pragma once
+// Element types of weights and activations. Float types have a block of 1 element; GGML block types
+// store `block_elems` values in `block_bytes` bytes (see quant.h for their layouts). F8_E4M3 is stored
+// one byte per value; its 128x128 block scales live in a separate tensor (TensorView::block_scale).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dsinfer {
+
+enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K };
+
+constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block
+constexpr int64_t kQK = 256;            // K-quant super-block
+constexpr int64_t kQ32 = 32;            // Q8_0 / Q4_0 block
+
+const char* dtype_name(DType t);                    // "f32", "q4_0", "f8_e4m3" ...
+std::optional<DType> dtype_from_name(std::string_view name);
+int64_t dtype_block_elems(DType t);                 // 1, 32 or 256
+size_t dtype_block_bytes(DType t);                  // bytes per block
+bool dtype_is_block_quant(DType t);                 // Q8_0 .. Q6_K
+// Bytes of a row of n values; throws Error if n is not a multiple of the block size.
+size_t dtype_row_bytes(DType t, int64_t n);
+
+// GGML type ids as written in GGUF files (ggml.h enum ggml_type).
+std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
+uint32_t dtype_to_ggml(DType t);  // throws for F8_E4M3 (GGUF has no such type)
+std::string ggml_type_name(uint32_t ggml_type);  // for error messages, also for types we cannot load
+
+// safetensors dtype strings ("F32", "F16", "BF16", "F8_E4M3").
+std::optional<DType> dtype_from_safetensors(std::string_view s);
+const char* dtype_to_safetensors(DType t);  // throws for GGML block types
+
+}  // namespace dsinfer

@@ -1,0 +1,24 @@
+#pragma once
+// Reference (scalar) quantize/dequantize for every dtype, one row at a time. The GGML block layouts
+// match ggml-common.h exactly so GGUF files written by llama.cpp are read in place:
+//   Q8_0 (34 B / 32):  f16 d; int8 qs[32];                      x = d * q
+//   Q4_0 (18 B / 32):  f16 d; uint8 qs[16];                     x = d * (q - 8); byte j = elems j | j+16<<4
+//   Q4_K (144 B / 256): f16 d, dmin; uint8 scales[12]; qs[128]  x = d*sc_j*q - dmin*m_j (8 groups of 32)
+//   Q5_K (176 B / 256): as Q4_K plus qh[32] (5th bit)
+//   Q6_K (210 B / 256): ql[128]; qh[64]; int8 scales[16]; f16 d  x = d*sc_j*(q - 32) (16 groups of 16)
+// F8_E4M3 rows dequantize to the raw e4m3 values; block scales are applied by dequantize_rows().
+
+#include <cstdint>
+
+#include "tensor/dtype.h"
+
+namespace dsinfer {
+
+// dst[n] = values of the n elements at src (n a multiple of the block size).
+void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+
+// Writes dtype_row_bytes(t, n) bytes at dst encoding src[n], with llama.cpp's reference quantizers
+// (quantize_row_*_ref). Not defined for F8_E4M3 (block scales need the whole matrix: see fp8.h).
+void quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+}  // namespace dsinfer

@@ -1,0 +1,32 @@
+#pragma once
+// What this x86-64 CPU can run, detected once at start-up (cpuid + xgetbv, so an OS that does not save
+// AVX-512 state reports no AVX-512).
+
+#include <string>
+
+namespace dsinfer {
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool fma = false;
+  bool f16c = false;
+  bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512dq = false;
+  bool avx512vnni = false;
+  bool avx512bf16 = false;
+  bool avx512vbmi = false;
+  bool avxvnni = false;
+
+  bool has_avx2_tier() const { return avx2 && fma && f16c; }
+  bool has_avx512_tier() const {
+    return has_avx2_tier() && avx512f && avx512bw && avx512vl && avx512dq && avx512vnni && avx512bf16;
+  }
+  std::string describe() const;  // "avx2 fma f16c avx512f ..."
+};
+
+// The features of this machine; DSINFER_ISA=scalar|avx2|avx512 in the environment caps them (for tests).
+const CpuFeatures& cpu_features();
+
+}  // namespace dsinfer
