@@ -1,10 +1,148 @@
+// Dispatch for the GGML block formats, and the two 32-value formats Q8_0 and Q4_0. The K-quants
+// (256-value super-blocks) are in quant_k.cpp. Every quantizer reproduces llama.cpp's reference
+// quantizer (ggml-quants.c quantize_row_*_ref) operation for operation, so the bytes are identical;
+// tests/tensor/quant_fixture_test.cpp checks that against vectors made with llama.cpp and gguf-py.
+//
+// Bit-exactness needs the float operations to happen in the written order with no fused
+// multiply-add contraction; GCC contracts only when the target has FMA, so keep this file free of
+// -march flags (or add -ffp-contract=off if that ever changes: the fixture tests will notice).
+
 #include "tensor/quant_blocks.h"
 
+#include <cmath>
+
+#include "tensor/quant_block_layouts.h"
 #include "util/error.h"
 
 namespace dsinfer {
+namespace quant_detail {
 
-void dequantize_blocks(DType t, const void*, float*, int64_t) { fail("dequantize: ", dtype_name(t), " not implemented yet"); }
-void quantize_blocks(DType t, const float*, void*, int64_t) { fail("quantize: ", dtype_name(t), " not implemented yet"); }
+void q8_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const auto b = load_block<BlockQ8_0>(src, i);
+    const float d = f16_to_f32(b.d);
+    float* y = dst + i * kQ32;
+    for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(b.qs[j]) * d;
+  }
+}
+
+// roundf (halves away from zero) for the |v| <= 127.x that Q8_0 produces, without a libm call:
+// the truncation and the remainder v - trunc(v) are both exact in float.
+static inline int round_half_away(float v) {
+  const int t = static_cast<int>(v);
+  const float frac = v - static_cast<float>(t);
+  return t + (frac >= 0.5f) - (frac <= -0.5f);
+}
+
+void q8_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const float* x = src + i * kQ32;
+    float amax = 0.0f;
+    // Same comparison shape as ggml's MAX(amax, fabsf(v)) so that NaNs propagate the same way.
+    for (int j = 0; j < 32; ++j) {
+      const float a = std::fabs(x[j]);
+      amax = amax > a ? amax : a;
+    }
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    BlockQ8_0 b;
+    b.d = f32_to_f16(d);
+    for (int j = 0; j < 32; ++j) b.qs[j] = static_cast<int8_t>(round_half_away(x[j] * id));
+    store_block(dst, i, b);
+  }
+}
+
+void q4_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const auto b = load_block<BlockQ4_0>(src, i);
+    const float d = f16_to_f32(b.d);
+    float* y = dst + i * kQ32;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = static_cast<float>((b.qs[j] & 0x0f) - 8) * d;
+      y[j + 16] = static_cast<float>((b.qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+// The scale is signed: d = (value of largest magnitude) / -8, so that value maps exactly to q = 0
+// (-8 after the offset) and the 16 levels [-8, 7] are used asymmetrically in its favour.
+void q4_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const float* x = src + i * kQ32;
+    float amax = 0.0f;
+    float max = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    BlockQ4_0 b;
+    b.d = f32_to_f16(d);
+    for (int j = 0; j < 16; ++j) {
+      // x*id lies in [-8, 8]; +8.5 then truncation rounds half up, and q = 16 (x*id = 8) is clipped.
+      const int q0 = static_cast<int>(x[j] * id + 8.5f);
+      const int q1 = static_cast<int>(x[j + 16] * id + 8.5f);
+      b.qs[j] = static_cast<uint8_t>((q0 < 15 ? q0 : 15) | ((q1 < 15 ? q1 : 15) << 4));
+    }
+    store_block(dst, i, b);
+  }
+}
+
+}  // namespace quant_detail
+
+using namespace quant_detail;
+
+void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
+  dtype_row_bytes(t, n);  // throws unless n is a whole number of blocks
+  const auto* s = static_cast<const uint8_t*>(src);
+  const int64_t nb = n / dtype_block_elems(t);
+  switch (t) {
+    case DType::Q8_0:
+      q8_0_dequantize(s, dst, nb);
+      return;
+    case DType::Q4_0:
+      q4_0_dequantize(s, dst, nb);
+      return;
+    case DType::Q4_K:
+      q4_k_dequantize(s, dst, nb);
+      return;
+    case DType::Q5_K:
+      q5_k_dequantize(s, dst, nb);
+      return;
+    case DType::Q6_K:
+      q6_k_dequantize(s, dst, nb);
+      return;
+    default:
+      fail("dequantize_blocks: ", dtype_name(t), " is not a GGML block format");
+  }
+}
+
+void quantize_blocks(DType t, const float* src, void* dst, int64_t n) {
+  dtype_row_bytes(t, n);
+  auto* d = static_cast<uint8_t*>(dst);
+  const int64_t nb = n / dtype_block_elems(t);
+  switch (t) {
+    case DType::Q8_0:
+      q8_0_quantize(src, d, nb);
+      return;
+    case DType::Q4_0:
+      q4_0_quantize(src, d, nb);
+      return;
+    case DType::Q4_K:
+      q4_k_quantize(src, d, nb);
+      return;
+    case DType::Q5_K:
+      q5_k_quantize(src, d, nb);
+      return;
+    case DType::Q6_K:
+      q6_k_quantize(src, d, nb);
+      return;
+    default:
+      fail("quantize_blocks: ", dtype_name(t), " is not a GGML block format");
+  }
+}
 
 }  // namespace dsinfer

@@ -1,0 +1,86 @@
+#pragma once
+// Byte layouts of the GGML block formats, field for field as ggml-common.h declares them (block_q8_0,
+// block_q4_0, block_q4_K, block_q5_K, block_q6_K), and the per-format reference routines that
+// quant_blocks.cpp dispatches to. Internal to src/tensor/: other layers go through quant.h.
+//
+// Blocks are copied in and out of these structs with memcpy, so callers may pass any byte address
+// (GGUF tensor data is only guaranteed 32-byte aligned for the file as a whole, and rows of odd-sized
+// blocks such as Q6_K's 210 bytes fall on any 2-byte boundary).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "tensor/dtype.h"
+#include "tensor/half.h"
+
+namespace dsinfer::quant_detail {
+
+struct BlockQ8_0 {  // 32 values
+  uint16_t d;       // f16 scale
+  int8_t qs[32];    // x = d * q
+};
+struct BlockQ4_0 {  // 32 values
+  uint16_t d;       // f16 scale
+  uint8_t qs[16];   // low nibble of byte j = element j, high nibble = element j + 16; x = d * (q - 8)
+};
+struct BlockQ4_K {     // 256 values = 8 groups of 32
+  uint16_t d;          // f16 scale of the 6-bit group scales
+  uint16_t dmin;       // f16 scale of the 6-bit group mins
+  uint8_t scales[12];  // 8 scales + 8 mins, 6 bits each (see pack_scales_mins_k4 in quant_k.cpp)
+  uint8_t qs[128];     // per 64 values: 32 bytes, low nibbles = first 32, high nibbles = next 32
+};
+struct BlockQ5_K {  // 256 values, as Q4_K plus a 5th bit per value
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];  // bit 2p of byte l = 5th bit of value 64p + l, bit 2p+1 = of value 64p + 32 + l
+  uint8_t qs[128];
+};
+struct BlockQ6_K {    // 256 values = 16 groups of 16
+  uint8_t ql[128];    // low 4 bits
+  uint8_t qh[64];     // high 2 bits
+  int8_t scales[16];  // 8-bit group scales
+  uint16_t d;         // f16 super-block scale; x = d * scale_g * (q - 32)
+};
+
+static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2);
+static_assert(sizeof(BlockQ4_0) == 18 && offsetof(BlockQ4_0, qs) == 2);
+static_assert(sizeof(BlockQ4_K) == 144 && offsetof(BlockQ4_K, scales) == 4 && offsetof(BlockQ4_K, qs) == 16);
+static_assert(sizeof(BlockQ5_K) == 176 && offsetof(BlockQ5_K, qh) == 16 && offsetof(BlockQ5_K, qs) == 48);
+static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, qh) == 128 &&
+              offsetof(BlockQ6_K, scales) == 192 && offsetof(BlockQ6_K, d) == 208);
+
+template <class Block>
+inline Block load_block(const uint8_t* src, int64_t i) {
+  Block b;
+  std::memcpy(&b, src + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+  return b;
+}
+template <class Block>
+inline void store_block(uint8_t* dst, int64_t i, const Block& b) {
+  std::memcpy(dst + i * static_cast<int64_t>(sizeof(Block)), &b, sizeof(Block));
+}
+
+// Round to nearest, ties to even, the way ggml's nearest_int does: adding 1.5 * 2^23 leaves no room
+// for fraction bits in the mantissa, so the float adder does the rounding, and the integer is read
+// back from the low mantissa bits. Valid for |v| < 2^22. Done with the same trick (not lrintf) so that
+// degenerate inputs (NaN, overflow) give the same bytes as llama.cpp instead of undefined behaviour.
+inline int nearest_int(float v) {
+  const float shifted = v + 12582912.0f;
+  return static_cast<int>(f32_bits(shifted) & 0x007fffffu) - 0x00400000;
+}
+
+// One routine per format; n_blocks whole blocks. Sizes were checked by the caller.
+void q8_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q8_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q4_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q4_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q4_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q4_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q5_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q5_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q6_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q6_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+
+}  // namespace dsinfer::quant_detail
