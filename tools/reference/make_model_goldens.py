@@ -468,6 +468,7 @@ def make_one(name, spec, out_root):
         f"{stats['changed_by_bias']}, changed by group limit: {stats['changed_by_groups']}, "
         f"by masking with 0 instead of -inf: {stats['changed_by_zero_mask']}, "
         f"max |weight - reference| {stats['max_weight_diff']:.2g}")
+    assert stats["max_weight_diff"] <= 1e-5, "HF routing weights differ from the spec's"
 
     out = os.path.join(out_root, name)
     if os.path.isdir(out):
