@@ -5,6 +5,7 @@
 // so the output bytes are identical; that is why sums below are accumulated in exactly the order
 // and association that ggml-quants.c uses. See quant_blocks.cpp for the no-FMA-contraction caveat.
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -36,75 +37,113 @@ void pack_scales_mins_k4(const uint8_t scale[8], const uint8_t min[8], uint8_t* 
   }
 }
 
-// Asymmetric quantization of one group: x ~ scale * L - min_out with L in [0, nmax]. Starts from the
-// plain min/max grid, then tries nstep+1 slightly stretched grids (iscale = (nmax + rmin + rdelta*k) /
-// range), fitting scale and offset of each by weighted least squares, and keeps the one with the
-// smallest weighted squared error (ggml make_qkx2_quants with use_mad = false).
-// Returns the scale; *min_out is the positive offset that is subtracted.
-float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* min_out, float rmin,
-                    float rdelta, int nstep) {
-  float lo = x[0];
-  float hi = x[0];
-  float sum_w = w[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < lo) lo = x[i];
-    if (x[i] > hi) hi = x[i];
-    sum_w += w[i];
-    sum_x += w[i] * x[i];
+// Asymmetric quantization of the 8 groups of 32 of a super-block: x ~ scale * L - min_out with L in
+// [0, nmax]. Per group this is ggml's make_qkx2_quants (use_mad = false): start from the plain
+// min/max grid, then try nstep+1 slightly stretched grids (iscale = (nmax + rmin + rdelta*k) / range),
+// fit scale and offset of each by weighted least squares, and keep the one with the smallest weighted
+// squared error.
+//
+// The groups are independent, so four at a time run side by side as the lanes of a GCC/Clang
+// vector (inputs laid out [32 values][4 groups]; 16-byte vectors, which baseline x86-64 has). Each
+// lane performs exactly the float operations of the one-group version, in the same order, so the
+// bytes stay identical to llama.cpp's, while the independent sums hide the add latency.
+typedef float F4 __attribute__((vector_size(16)));
+typedef int32_t I4 __attribute__((vector_size(16)));
+constexpr int kLanes = 4;
+
+inline F4 load4(const float* p) {
+  F4 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline I4 reinterpret_cast_bits(F4 v) {
+  return (I4)v;
+}  // vector casts keep the bits
+inline F4 splat(float v) {
+  return F4{} + v;
+}
+// Spelled as bit operations: GCC compiles a vector ?: here into per-lane branches.
+inline F4 select(I4 mask, F4 a, F4 b) {
+  return (F4)(((I4)a & mask) | ((I4)b & ~mask));
+}
+// nearest_int lane by lane, then clamped to [0, nmax]. The clamp is spelled with sign shifts: written
+// as comparisons GCC turns it into an int32 min/max, which baseline x86-64 (SSE2) lacks, and then
+// falls back to one lane at a time (4x slower overall).
+inline I4 level4(F4 v, int nmax) {
+  const F4 shifted = v + 12582912.0f;
+  I4 l = (reinterpret_cast_bits(shifted) & 0x007fffff) - 0x00400000;
+  l &= ~(l >> 31);           // negative -> 0
+  const I4 over = nmax - l;  // negative when l > nmax
+  return l + (over & (over >> 31));
+}
+
+void fit_scale_min_x4(int nmax, const float* x, const float* w, uint8_t* L, float* scale_out, float* min_out,
+                      float rmin, float rdelta, int nstep) {
+  F4 xs[32], ws[32];
+  for (int i = 0; i < 32; ++i) {
+    xs[i] = load4(x + kLanes * i);
+    ws[i] = load4(w + kLanes * i);
   }
-  if (lo > 0) lo = 0;  // the offset only ever moves the grid down; an all-positive group starts at 0
-  if (hi == lo) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    *min_out = -lo;
-    return 0.0f;
+  F4 lo = xs[0], hi = xs[0], sum_w = ws[0], sum_x = ws[0] * xs[0];
+  for (int i = 1; i < 32; ++i) {
+    lo = select(xs[i] < lo, xs[i], lo);
+    hi = select(xs[i] > hi, xs[i], hi);
+    sum_w += ws[i];
+    sum_x += ws[i] * xs[i];
   }
-  float iscale = static_cast<float>(nmax) / (hi - lo);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (int i = 0; i < n; ++i) {
-    int l = nearest_int(iscale * (x[i] - lo));
-    l = l < 0 ? 0 : (l > nmax ? nmax : l);
-    L[i] = static_cast<uint8_t>(l);
-    const float diff = scale * static_cast<float>(l) + lo - x[i];
-    best_error += w[i] * (diff * diff);
+  lo = select(lo > 0, F4{}, lo);  // the offset only moves the grid down: all-positive groups start at 0
+  const F4 lo_start = lo;
+  const F4 fnmax = splat(static_cast<float>(nmax));
+
+  // A constant group (hi == lo) divides by zero here; its lane is overwritten at the end.
+  F4 iscale = fnmax / (hi - lo);
+  F4 scale = 1 / iscale;
+  F4 best_error{};
+  // Levels are kept as floats (exact small integers): float selects stay vectorized where GCC
+  // scalarizes int ones.
+  F4 levels[32];
+  for (int i = 0; i < 32; ++i) {
+    levels[i] = __builtin_convertvector(level4(iscale * (xs[i] - lo), nmax), F4);
+    const F4 diff = scale * levels[i] + lo - xs[i];
+    best_error += ws[i] * (diff * diff);
   }
-  uint8_t trial[32];
+  F4 trial[32];
   for (int step = 0; step <= nstep; ++step) {
-    iscale = (rmin + rdelta * static_cast<float>(step) + static_cast<float>(nmax)) / (hi - lo);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * (x[i] - lo));
-      l = l < 0 ? 0 : (l > nmax ? nmax : l);
-      trial[i] = static_cast<uint8_t>(l);
-      const float fl = static_cast<float>(l);
-      const float wl = w[i] * fl;
+    iscale = splat(rmin + rdelta * static_cast<float>(step) + static_cast<float>(nmax)) / (hi - lo);
+    F4 sum_l{}, sum_l2{}, sum_xl{};
+    for (int i = 0; i < 32; ++i) {
+      const F4 fl = trial[i] = __builtin_convertvector(level4(iscale * (xs[i] - lo), nmax), F4);
+      const F4 wl = ws[i] * fl;
       sum_l += wl;
       sum_l2 += wl * fl;
-      sum_xl += wl * x[i];
+      sum_xl += wl * xs[i];
     }
-    const float det = sum_w * sum_l2 - sum_l * sum_l;
-    if (!(det > 0)) continue;
-    float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-    float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-    if (this_min > 0) {  // a positive offset is not representable: refit the scale through zero
-      this_min = 0;
-      this_scale = sum_xl / sum_l2;
+    const F4 det = sum_w * sum_l2 - sum_l * sum_l;
+    const F4 s = (sum_w * sum_xl - sum_x * sum_l) / det;
+    const F4 m = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+    // A positive offset is not representable: refit the scale through zero.
+    const F4 this_scale = select(m > 0, sum_xl / sum_l2, s);
+    const F4 this_min = select(m > 0, F4{}, m);
+    F4 err{};
+    for (int i = 0; i < 32; ++i) {
+      const F4 diff = this_scale * trial[i] + this_min - xs[i];
+      err += ws[i] * (diff * diff);
     }
-    float err = 0;
-    for (int i = 0; i < n; ++i) {
-      const float diff = this_scale * static_cast<float>(trial[i]) + this_min - x[i];
-      err += w[i] * (diff * diff);
-    }
-    if (err < best_error) {
-      std::memcpy(L, trial, static_cast<size_t>(n));
-      best_error = err;
-      scale = this_scale;
-      lo = this_min;
-    }
+    const I4 take = (det > 0) & (err < best_error);
+    best_error = select(take, err, best_error);
+    scale = select(take, this_scale, scale);
+    lo = select(take, this_min, lo);
+    for (int i = 0; i < 32; ++i) levels[i] = select(take, trial[i], levels[i]);
   }
-  *min_out = -lo;
-  return scale;
+  const I4 constant = hi == lo_start;  // nothing to fit: all levels 0, the value is the offset
+  scale = select(constant, F4{}, scale);
+  lo = select(constant, lo_start, lo);
+  for (int g = 0; g < kLanes; ++g) {
+    scale_out[g] = scale[g];
+    min_out[g] = -lo[g];
+    for (int i = 0; i < 32; ++i)
+      L[i * kLanes + g] = constant[g] ? 0 : static_cast<uint8_t>(static_cast<int>(levels[i][g]));
+  }
 }
 
 // Symmetric quantization of one group, L in [0, 2*nmax) standing for L - nmax, weighted by x^2
@@ -160,21 +199,34 @@ float fit_scale_symmetric(int n, int nmax, const float* x, uint8_t* L) {
 // Shared by Q4_K (nmax 15) and Q5_K (nmax 31): fits each group of 32, quantizes the 8 scales and 8
 // mins to 6 bits against the largest of each, then requantizes the values with the rounded scales.
 // L[256] receives the levels; scales/d/dmin are written into the block fields passed in.
+inline int lane_index(int g, int l) {
+  return 32 * (g / kLanes * kLanes) + l * kLanes + g % kLanes;
+}
+
 void quantize_k_groups(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
                        uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales_out) {
   float scales[8];
   float mins[8];
-  float weights[32];
-  float max_scale = 0;  // scales are positive because the min is subtracted
-  float max_min = 0;
+  float xt[8 * 32];  // [group / 4][value][group % 4]: the lane layout of fit_scale_min_x4
+  float wt[8 * 32];
+  uint8_t Lt[8 * 32];
   for (int g = 0; g < 8; ++g) {
     const float* xg = x + 32 * g;
     float sum_x2 = 0;
     for (int l = 0; l < 32; ++l) sum_x2 += xg[l] * xg[l];
     const float av_x = std::sqrt(sum_x2 / 32);
     // Weight each value by the group RMS plus its own magnitude: large values matter more.
-    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xg[l]);
-    scales[g] = fit_scale_min(32, nmax, xg, weights, L + 32 * g, &mins[g], rmin, rdelta, nstep);
+    for (int l = 0; l < 32; ++l) {
+      xt[lane_index(g, l)] = xg[l];
+      wt[lane_index(g, l)] = av_x + std::fabs(xg[l]);
+    }
+  }
+  for (int h = 0; h < 8; h += kLanes)
+    fit_scale_min_x4(nmax, xt + 32 * h, wt + 32 * h, Lt + 32 * h, scales + h, mins + h, rmin, rdelta, nstep);
+  float max_scale = 0;  // scales are positive because the min is subtracted
+  float max_min = 0;
+  for (int g = 0; g < 8; ++g) {
+    for (int l = 0; l < 32; ++l) L[32 * g + l] = Lt[lane_index(g, l)];
     if (scales[g] > max_scale) max_scale = scales[g];
     if (mins[g] > max_min) max_min = mins[g];
   }
