@@ -2,10 +2,6 @@
 // (256-value super-blocks) are in quant_k.cpp. Every quantizer reproduces llama.cpp's reference
 // quantizer (ggml-quants.c quantize_row_*_ref) operation for operation, so the bytes are identical;
 // tests/tensor/quant_fixture_test.cpp checks that against vectors made with llama.cpp and gguf-py.
-//
-// Bit-exactness needs the float operations to happen in the written order with no fused
-// multiply-add contraction; GCC contracts only when the target has FMA, so keep this file free of
-// -march flags (or add -ffp-contract=off if that ever changes: the fixture tests will notice).
 
 #include "tensor/quant_blocks.h"
 
@@ -13,6 +9,14 @@
 
 #include "tensor/quant_block_layouts.h"
 #include "util/error.h"
+
+// Bit-exactness with llama.cpp needs every float operation rounded as written: no fused multiply-add
+// contraction, even when the build targets a CPU with FMA (-march=native).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace dsinfer {
 namespace quant_detail {

@@ -3,13 +3,21 @@
 // quantized against one f16 scale. The quantizers reproduce llama.cpp's quantize_row_q{4,5,6}_K_ref
 // (the path llama-quantize takes without an importance matrix) float operation for float operation,
 // so the output bytes are identical; that is why sums below are accumulated in exactly the order
-// and association that ggml-quants.c uses. See quant_blocks.cpp for the no-FMA-contraction caveat.
+// and association that ggml-quants.c uses.
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "tensor/quant_block_layouts.h"
+
+// Bit-exactness with llama.cpp needs every float operation rounded as written: no fused multiply-add
+// contraction, even when the build targets a CPU with FMA (-march=native).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace dsinfer::quant_detail {
 namespace {
