@@ -20,6 +20,21 @@ namespace {
 // Oniguruma's \s (Unicode): TAB..CR, NEL and the separators (Zs, Zl, Zp). PCRE2 with UCP leaves out NEL.
 constexpr const char* kOnigSpaceItems = R"(\t\n\x0B\f\r\x{85}\p{Z})";
 
+// Members of \p{L} ... that Oniguruma's (newer) Unicode tables have and PCRE2 10.42's (Unicode 14) lack.
+struct ClassExtra {
+  const char* name;
+  const char* items;
+};
+constexpr ClassExtra kClassExtras[] = {
+#include "tokenizer/unicode_newer.inc"
+};
+
+const char* class_extra(char name) {
+  for (const ClassExtra& e : kClassExtras)
+    if (e.name[0] == name) return e.items;
+  return nullptr;
+}
+
 // Frees PCRE2 match data at scope exit.
 struct MatchData {
   pcre2_match_data* md;
@@ -45,6 +60,11 @@ std::string onig_to_pcre2(std::string_view p) {
       } else if (e == 'S') {
         if (in_class) fail("regex '", p, "': \\S inside a character class is not supported");
         out += cat("[^", kOnigSpaceItems, "]");
+      } else if (e == 'p' && i + 3 < p.size() && p[i + 1] == '{' && p[i + 3] == '}' && class_extra(p[i + 2])) {
+        // \p{X} plus the code points newer Unicode versions added to X.
+        std::string items = cat("\\p{", p[i + 2], "}", class_extra(p[i + 2]));
+        out += in_class ? items : "[" + items + "]";
+        i += 3;
       } else {
         out += c;
         out += e;

@@ -5,8 +5,10 @@
 // over every piece the previous one produced, and both its matches and the gaps between them become
 // pieces. Regexes see one piece at a time, so a lookahead such as `\s+(?!\S)` stops at the piece's end,
 // as in Hugging Face tokenizers. The regexes are written in Hugging Face's (Oniguruma) dialect and run on
-// PCRE2 (UTF + UCP, JIT when available); `\s` / `\S` are rewritten to Oniguruma's set, which also
-// contains U+0085 (NEL).
+// PCRE2 (UTF + UCP, JIT when available), rewritten so that the classes match Oniguruma's for every code
+// point: `\s` / `\S` get Oniguruma's set, which also contains U+0085 (NEL), and \p{L} \p{N} \p{P} \p{S}
+// \p{M} get the code points that Oniguruma's newer Unicode tables assign and PCRE2 10.42's (Unicode 14)
+// do not (unicode_newer.inc). tests/tokenizer/hf_corpus_test.cpp checks every code point.
 
 #include <cstdint>
 #include <memory>
@@ -48,7 +50,7 @@ class PreTokenizer {
 // other names.
 std::vector<std::string> pretokenizer_patterns(std::string_view name);
 
-// Rewrites `\s` and `\S` of an Oniguruma pattern into explicit classes PCRE2 reads the same way.
+// Rewrites an Oniguruma pattern so PCRE2 classifies every code point the same way (see above).
 std::string onig_to_pcre2(std::string_view pattern);
 
 }  // namespace dsinfer
