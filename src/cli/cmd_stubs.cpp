@@ -5,10 +5,6 @@
 
 namespace dsinfer::cli {
 
-int cmd_run(const Args&) { fail("'run' is not implemented yet"); }
-int cmd_info(const Args&) { fail("'info' is not implemented yet"); }
-int cmd_logits(const Args&) { fail("'logits' is not implemented yet"); }
-int cmd_synth(const Args&) { fail("'synth' is not implemented yet"); }
 int cmd_tokenize(const Args&) { fail("'tokenize' is not implemented yet"); }
 int cmd_chat(const Args&) { fail("'chat' is not implemented yet"); }
 int cmd_bench(const Args&) { fail("'bench' is not implemented yet"); }

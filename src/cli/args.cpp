@@ -1,0 +1,93 @@
+#include "cli/args.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "util/error.h"
+
+namespace dsinfer::cli {
+
+ArgParser::ArgParser(const Args& args, const std::set<std::string>& value_opts, const std::set<std::string>& flags,
+                     const std::map<std::string, std::string>& aliases) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a.size() < 2 || a[0] != '-' || a == "--") {
+      if (a == "--") {
+        positionals_.insert(positionals_.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+        break;
+      }
+      positionals_.push_back(a);
+      continue;
+    }
+    std::optional<std::string> inline_value;
+    if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+      inline_value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    }
+    if (auto al = aliases.find(a); al != aliases.end()) a = al->second;
+    if (flags.count(a)) {
+      if (inline_value) fail("option ", a, " takes no value");
+      flags_.insert(a);
+    } else if (value_opts.count(a)) {
+      if (inline_value) {
+        values_[a] = *inline_value;
+      } else {
+        if (i + 1 >= args.size()) fail("option ", a, " needs a value");
+        values_[a] = args[++i];
+      }
+    } else {
+      fail("unknown option '", args[i], "'");
+    }
+  }
+}
+
+std::optional<std::string> ArgParser::get(const std::string& opt) const {
+  auto it = values_.find(opt);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string ArgParser::require(const std::string& opt) const {
+  auto v = get(opt);
+  if (!v) fail("option ", opt, " is required");
+  return *v;
+}
+
+int64_t ArgParser::get_int(const std::string& opt, int64_t def) const {
+  auto v = get(opt);
+  if (!v) return def;
+  char* end = nullptr;
+  errno = 0;
+  long long x = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end || errno) fail("option ", opt, ": '", *v, "' is not an integer");
+  return x;
+}
+
+double ArgParser::get_double(const std::string& opt, double def) const {
+  auto v = get(opt);
+  if (!v) return def;
+  char* end = nullptr;
+  errno = 0;
+  double x = std::strtod(v->c_str(), &end);
+  if (v->empty() || *end || errno) fail("option ", opt, ": '", *v, "' is not a number");
+  return x;
+}
+
+std::vector<int32_t> parse_id_list(const std::string& s) {
+  std::vector<int32_t> ids;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end || errno || v < 0 || v > INT32_MAX) fail("token id list: '", item, "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return ids;
+}
+
+}  // namespace dsinfer::cli

@@ -1,0 +1,38 @@
+#pragma once
+// A small option parser for the subcommands: "-m X", "--model X", "--model=X", flags, positionals.
+// Unknown options and missing or malformed values are Errors naming the option.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace dsinfer::cli {
+
+class ArgParser {
+ public:
+  // value_opts: options that take a value; flags: options that do not. Aliases map short to long names.
+  ArgParser(const Args& args, const std::set<std::string>& value_opts, const std::set<std::string>& flags,
+            const std::map<std::string, std::string>& aliases = {});
+
+  bool has(const std::string& opt) const { return values_.count(opt) || flags_.count(opt); }
+  std::optional<std::string> get(const std::string& opt) const;
+  std::string require(const std::string& opt) const;
+  int64_t get_int(const std::string& opt, int64_t def) const;
+  double get_double(const std::string& opt, double def) const;
+  const std::vector<std::string>& positionals() const { return positionals_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::set<std::string> flags_;
+  std::vector<std::string> positionals_;
+};
+
+// "1,2,3" -> {1,2,3}; Error on anything else.
+std::vector<int32_t> parse_id_list(const std::string& s);
+
+}  // namespace dsinfer::cli

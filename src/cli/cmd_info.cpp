@@ -1,0 +1,120 @@
+// dsinfer info -m MODEL [--json]: config, tensor table, memory and latent KV-cache needs. Works on a
+// directory holding only config.json, to plan memory before downloading a model.
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "model/kv_cache.h"
+#include "model/loader.h"
+#include "util/error.h"
+#include "util/mapped_file.h"
+
+namespace dsinfer::cli {
+namespace {
+
+// Parameters (and bytes at a given dtype) of the weights a config implies.
+struct Totals {
+  int64_t params = 0;
+  int64_t active_params = 0;  // per token: shared + K routed experts, attention, dense, head
+};
+
+Totals count_params(const ModelConfig& c) {
+  Totals t;
+  for (const WeightSpec& s : weight_specs(c, WeightLayout::kGguf)) {
+    int64_t n = 1;
+    for (int64_t d : s.shape) n *= d;
+    t.params += n;
+    const bool routed = s.canonical.find("moe.experts") != std::string::npos;
+    t.active_params += routed ? n / c.n_routed_experts * c.num_experts_per_tok : n;
+  }
+  // The embedding is a row lookup, not streamed per token.
+  t.active_params -= c.vocab_size * c.hidden_size;
+  return t;
+}
+
+std::string gib(double bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace
+
+int cmd_info(const Args& args) {
+  ArgParser p(args, {"--model", "--ctx"}, {"--json", "--help"}, {{"-m", "--model"}});
+  if (p.has("--help")) {
+    std::puts("usage: dsinfer info -m MODEL [--json] [--ctx N]\n"
+              "MODEL: GGUF file, HF model directory, or a directory with only config.json.");
+    return 0;
+  }
+  const std::string path = p.require("--model");
+  const int64_t ctx = p.get_int("--ctx", 4096);
+  const bool config_only = !is_gguf_path(path) && !file_exists(path + "/model.safetensors") &&
+                           !file_exists(path + "/model.safetensors.index.json");
+  std::unique_ptr<LoadedModel> model;
+  ModelConfig c;
+  if (config_only) {
+    c = load_config(path);
+  } else {
+    model = load_model(path);
+    c = model->config;
+  }
+  const Totals t = count_params(c);
+  const int64_t latent = c.latent_dim(), mha = c.mha_cache_values_per_token();
+  const int64_t kv_bytes_per_token = LatentKvCache::bytes_per_token(c.num_hidden_layers, latent);
+
+  nlohmann::json j;
+  j["path"] = path;
+  j["config"] = c.to_json();
+  j["softmax_scale"] = c.softmax_scale();
+  j["parameters"] = t.params;
+  j["active_parameters_per_token"] = t.active_params;
+  j["kv_cache"] = {{"values_per_token_per_layer", latent},
+                   {"mha_values_per_token_per_layer", mha},
+                   {"ratio_to_mha", static_cast<double>(latent) / static_cast<double>(mha)},
+                   {"bytes_per_token", kv_bytes_per_token},
+                   {"dtype", "f32"},
+                   {"ctx", ctx},
+                   {"bytes_at_ctx", kv_bytes_per_token * ctx}};
+  if (model) {
+    nlohmann::json tensors = nlohmann::json::array();
+    std::map<std::string, int64_t> bytes_by_dtype;
+    for (const WeightSpec& s : weight_specs(c, model->layout)) {
+      const TensorView* tv = model->find_tensor(s.file_name);
+      if (!tv) continue;
+      tensors.push_back({{"name", s.file_name}, {"dtype", dtype_name(tv->dtype)}, {"shape", tv->shape}, {"bytes", tv->nbytes}});
+      bytes_by_dtype[dtype_name(tv->dtype)] += static_cast<int64_t>(tv->nbytes);
+    }
+    j["tensors"] = tensors;
+    j["bytes_by_dtype"] = bytes_by_dtype;
+    j["weights_bytes"] = model->weight_bytes;
+    j["memory_bytes_at_ctx"] = static_cast<int64_t>(model->weight_bytes) + kv_bytes_per_token * ctx;
+    j["layout"] = model->layout == WeightLayout::kHf ? "hf" : model->layout == WeightLayout::kGguf ? "gguf" : "gguf-legacy-kv_b";
+  } else {
+    j["weights_bytes_bf16_estimate"] = t.params * 2;
+  }
+  if (p.has("--json")) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "model: " << path << "\n" << c.summary();
+  std::cout << "parameters: " << t.params << " (" << t.active_params << " active per token, embedding excluded)\n";
+  std::cout << "latent KV cache: " << latent << " values per token per layer (standard MHA would cache " << mha
+            << ": " << static_cast<double>(mha) / latent << "x more); " << kv_bytes_per_token << " bytes per token, "
+            << gib(static_cast<double>(kv_bytes_per_token) * ctx) << " at ctx " << ctx << "\n";
+  if (model) {
+    std::cout << "tensors:\n";
+    for (const auto& tj : j["tensors"]) {
+      std::printf("  %-52s %-8s %-22s %12lld\n", tj["name"].get<std::string>().c_str(), tj["dtype"].get<std::string>().c_str(),
+                  tj["shape"].dump().c_str(), static_cast<long long>(tj["bytes"].get<int64_t>()));
+    }
+    std::cout << "weights: " << gib(static_cast<double>(model->weight_bytes)) << "; with the KV cache at ctx " << ctx << ": "
+              << gib(static_cast<double>(model->weight_bytes) + static_cast<double>(kv_bytes_per_token) * ctx) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace dsinfer::cli

@@ -1,2 +1,0 @@
-// Placeholder so the layer target exists before its first component lands.
-namespace dsinfer { [[maybe_unused]] static int kLayer_model = 0; }

@@ -1,0 +1,186 @@
+#include "model/loader.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "formats/gguf.h"
+#include "formats/json_file.h"
+#include "formats/safetensors.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/mapped_file.h"
+#include "util/progress.h"
+
+namespace dsinfer {
+
+LoadedModel::LoadedModel() = default;
+LoadedModel::~LoadedModel() = default;
+
+const TensorView* LoadedModel::find_tensor(const std::string& file_name) const {
+  if (gguf) return gguf->find_tensor(file_name);
+  if (safetensors) return safetensors->find_tensor(file_name);
+  return nullptr;
+}
+
+bool is_gguf_path(const std::string& path) {
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0 && !is_directory(path);
+}
+
+namespace {
+
+// Finds tensors by file name in whichever container the model uses.
+struct TensorLookup {
+  const GgufFile* gguf = nullptr;
+  const SafetensorsModel* st = nullptr;
+  std::string where;
+  const TensorView* find(const std::string& name) const {
+    return gguf ? gguf->find_tensor(name) : st->find_tensor(name);
+  }
+};
+
+std::string shape_mismatch(const TensorLookup& src, const WeightSpec& s, const TensorView& t) {
+  return cat(src.where, ": tensor '", s.file_name, "': expected shape ", shape_str(s.shape), " got ",
+             shape_str(t.shape));
+}
+
+TensorView get(const TensorLookup& src, const WeightSpec& s) {
+  const TensorView* t = src.find(s.file_name);
+  if (!t) fail(src.where, ": missing tensor '", s.file_name, "' (", s.canonical, ")");
+  if (t->shape != s.shape) throw Error(shape_mismatch(src, s, *t));
+  TensorView v = *t;
+  if (v.dtype == DType::F8_E4M3) {
+    // Block-FP8 (DeepSeek-V3): the scale tensor sits next to the weight as `<name>_scale_inv`.
+    const std::string sname = s.file_name + "_scale_inv";
+    const TensorView* sc = src.find(sname);
+    if (!sc) fail(src.where, ": fp8 tensor '", s.file_name, "' has no '", sname, "'");
+    const std::vector<int64_t> want = {(v.rows() + kFp8BlockSize - 1) / kFp8BlockSize,
+                                       (v.cols() + kFp8BlockSize - 1) / kFp8BlockSize};
+    if (sc->dtype != DType::F32 || sc->shape != want)
+      fail(src.where, ": tensor '", sname, "': expected f32 ", shape_str(want), " got ", dtype_name(sc->dtype), " ",
+           shape_str(sc->shape));
+    v.block_scale = static_cast<const float*>(sc->data);
+  }
+  return v;
+}
+
+std::vector<float> get_vector(const TensorLookup& src, const WeightSpec& s) { return to_f32(get(src, s)); }
+
+// Expert e of a stacked [E, rows, cols] tensor as a [rows, cols] view.
+TensorView expert_view(const TensorView& stacked, int64_t e) {
+  TensorView v = stacked;
+  const int64_t rows = stacked.shape[1];
+  v.shape = {rows, stacked.shape[2]};
+  v.nbytes = static_cast<size_t>(rows) * v.row_bytes();
+  v.data = stacked.row_ptr(e * rows);
+  v.name = cat(stacked.name, "[", e, "]");
+  return v;
+}
+
+void assign(const ModelConfig& c, const TensorLookup& src, const WeightSpec& s, ModelWeights& w, uint64_t& bytes) {
+  if (s.layer < 0) {
+    if (s.canonical == "embed") w.embed = get(src, s);
+    else if (s.canonical == "lm_head") w.lm_head = get(src, s);
+    else if (s.canonical == "final_norm") w.final_norm = get_vector(src, s);
+    bytes += src.find(s.file_name)->nbytes;
+    return;
+  }
+  LayerWeights& L = w.layers[s.layer];
+  const std::string role = s.canonical.substr(s.canonical.find('.', 7) + 1);  // after "layers.N."
+  bytes += src.find(s.file_name) ? src.find(s.file_name)->nbytes : 0;
+  if (role == "attn_norm") L.attn_norm = get_vector(src, s);
+  else if (role == "ffn_norm") L.ffn_norm = get_vector(src, s);
+  else if (role == "attn.q_proj") L.attn.q_proj = get(src, s);
+  else if (role == "attn.q_a_proj") L.attn.q_a_proj = get(src, s);
+  else if (role == "attn.q_a_norm") L.attn.q_a_norm = get_vector(src, s);
+  else if (role == "attn.q_b_proj") L.attn.q_b_proj = get(src, s);
+  else if (role == "attn.kv_a_proj") L.attn.kv_a_proj = get(src, s);
+  else if (role == "attn.kv_a_norm") L.attn.kv_a_norm = get_vector(src, s);
+  else if (role == "attn.kv_b_proj") L.attn.kv_b_proj = get(src, s);
+  else if (role == "attn.k_b") L.attn.k_b = get(src, s);
+  else if (role == "attn.v_b") L.attn.v_b = get(src, s);
+  else if (role == "attn.o_proj") L.attn.o_proj = get(src, s);
+  else if (role == "dense.gate") L.dense.gate = get(src, s);
+  else if (role == "dense.up") L.dense.up = get(src, s);
+  else if (role == "dense.down") L.dense.down = get(src, s);
+  else if (role == "moe.router") L.moe.router = get(src, s);
+  else if (role == "moe.router_bias") L.moe.router_bias = get_vector(src, s);
+  else if (role == "moe.shared.gate") L.moe.shared.gate = get(src, s);
+  else if (role == "moe.shared.up") L.moe.shared.up = get(src, s);
+  else if (role == "moe.shared.down") L.moe.shared.down = get(src, s);
+  else if (role.rfind("moe.experts.", 0) == 0) {
+    L.moe.experts.resize(static_cast<size_t>(c.n_routed_experts));
+    const std::string part = role.substr(role.rfind('.') + 1);  // gate | up | down
+    auto slot = [&](MlpWeights& m) -> TensorView& { return part == "gate" ? m.gate : part == "up" ? m.up : m.down; };
+    if (s.expert >= 0) {
+      slot(L.moe.experts[s.expert]) = get(src, s);
+    } else {
+      const TensorView stacked = get(src, s);
+      for (int64_t e = 0; e < c.n_routed_experts; ++e) slot(L.moe.experts[e]) = expert_view(stacked, e);
+    }
+  } else {
+    fail("weight table role '", role, "' has no slot");
+  }
+}
+
+void prefault(const ModelWeights& w, uint64_t total) {
+  ProgressBar bar("loading", total);
+  uint64_t done = 0;
+  volatile uint8_t sink = 0;
+  auto touch = [&](const TensorView& t) {
+    if (!t.data) return;
+    const auto* p = static_cast<const uint8_t*>(t.data);
+    for (size_t off = 0; off < t.nbytes; off += 4096) sink ^= p[off];
+    done += t.nbytes;
+    bar.update(std::min(done, total));
+  };
+  touch(w.embed);
+  for (const auto& L : w.layers) {
+    for (const auto* t : {&L.attn.q_proj, &L.attn.q_a_proj, &L.attn.q_b_proj, &L.attn.kv_a_proj, &L.attn.kv_b_proj,
+                          &L.attn.k_b, &L.attn.v_b, &L.attn.o_proj, &L.dense.gate, &L.dense.up, &L.dense.down,
+                          &L.moe.router, &L.moe.shared.gate, &L.moe.shared.up, &L.moe.shared.down})
+      touch(*t);
+    for (const auto& e : L.moe.experts) {
+      touch(e.gate);
+      touch(e.up);
+      touch(e.down);
+    }
+  }
+  touch(w.lm_head);
+  bar.finish();
+}
+
+}  // namespace
+
+ModelConfig load_config(const std::string& path) {
+  if (is_gguf_path(path)) return config_from_gguf(*GgufFile::open(path));
+  const std::string cfg = path + "/config.json";
+  if (!is_directory(path)) fail(path, ": not a GGUF file (*.gguf) or a model directory");
+  if (!file_exists(cfg)) fail(path, ": no config.json in the model directory");
+  return with_context(cfg, [&] { return config_from_hf_json(read_json_file(cfg), cfg); });
+}
+
+std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptions& options) {
+  auto m = std::make_unique<LoadedModel>();
+  m->path = path;
+  TensorLookup src;
+  src.where = path;
+  if (is_gguf_path(path)) {
+    m->gguf = GgufFile::open(path);
+    m->config = config_from_gguf(*m->gguf);
+    src.gguf = m->gguf.get();
+    const bool split = m->gguf->find_tensor("blk.0.attn_k_b.weight") != nullptr;
+    m->layout = split ? WeightLayout::kGguf : WeightLayout::kGgufLegacyKvB;
+  } else {
+    m->config = load_config(path);
+    m->safetensors = SafetensorsModel::open_dir(path);
+    src.st = m->safetensors.get();
+    m->layout = WeightLayout::kHf;
+  }
+  const ModelConfig& c = m->config;
+  m->weights.layers.resize(static_cast<size_t>(c.num_hidden_layers));
+  for (const WeightSpec& s : weight_specs(c, m->layout)) assign(c, src, s, m->weights, m->weight_bytes);
+  if (options.prefault) prefault(m->weights, m->weight_bytes);
+  return m;
+}
+
+}  // namespace dsinfer

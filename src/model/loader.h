@@ -1,0 +1,47 @@
+#pragma once
+// Opens a model — a GGUF file (first part of a split set) or a Hugging Face directory (config.json +
+// safetensors, single or sharded, BF16/F32/F16 or block-FP8) — and maps its tensors onto ModelWeights
+// through the weight table. Weights stay in the file mapping; only norm vectors and router biases are
+// copied (to float32).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/model_config.h"
+#include "model/weights.h"
+
+namespace dsinfer {
+
+class GgufFile;
+class SafetensorsModel;
+
+struct LoadOptions {
+  bool prefault = false;       // read every weight page now (with a progress bar on a terminal)
+};
+
+struct LoadedModel {
+  std::string path;
+  ModelConfig config;
+  ModelWeights weights;
+  WeightLayout layout = WeightLayout::kHf;
+  uint64_t weight_bytes = 0;       // bytes of all tensors used
+  std::unique_ptr<GgufFile> gguf;  // set for GGUF models (also holds tokenizer metadata)
+  std::unique_ptr<SafetensorsModel> safetensors;  // set for HF directories
+
+  // The tensor stored under `file_name` (GGUF or HF name), or nullptr.
+  const TensorView* find_tensor(const std::string& file_name) const;
+
+  LoadedModel();
+  ~LoadedModel();
+};
+
+bool is_gguf_path(const std::string& path);
+
+// Loads config and weights. Throws Error naming the file / tensor / field on any problem.
+std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptions& options = {});
+
+// The config alone: a GGUF file, a HF directory, or a directory holding only config.json.
+ModelConfig load_config(const std::string& path);
+
+}  // namespace dsinfer

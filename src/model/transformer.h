@@ -1,0 +1,75 @@
+#pragma once
+// The DeepSeek forward pass (model.py Transformer): embedding, num_hidden_layers blocks of
+// [RMSNorm -> MLA -> residual, RMSNorm -> dense MLP or MoE -> residual], final norm, lm_head.
+// It takes a batch of tokens from any number of sequences (each with its position and its sequence in
+// the latent KV cache) and returns logits; it knows nothing of requests, sampling or text.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/model_config.h"
+#include "model/weights.h"
+#include "util/thread_pool.h"
+
+namespace dsinfer {
+
+enum class AttentionForm {
+  kAbsorbed,  // scores and values over the latent cache (decode form; the default)
+  kNaive,     // decompress per-head keys and values from the cache (reference form, for tests)
+};
+
+struct Batch {
+  std::vector<int32_t> tokens;     // [T]
+  std::vector<int64_t> positions;  // [T] absolute position of each token in its sequence
+  std::vector<int32_t> seq_ids;    // [T] sequence in the KV cache; positions 0..pos must be filled in
+                                   //     by this batch or earlier ones
+  std::vector<uint8_t> want_logits;  // [T] 1 = return logits for this token (empty = last token only)
+
+  void add(int32_t token, int64_t pos, int32_t seq, bool logits) {
+    tokens.push_back(token);
+    positions.push_back(pos);
+    seq_ids.push_back(seq);
+    want_logits.push_back(logits ? 1 : 0);
+  }
+  int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+};
+
+// Optional record of what happened inside a forward call, for tests and debugging.
+struct ForwardTrace {
+  // experts[layer][token] = routed expert ids (ascending), weights likewise (MoE layers only).
+  std::vector<std::vector<std::vector<int32_t>>> experts;
+  std::vector<std::vector<std::vector<float>>> expert_weights;
+  // hidden[l] = residual stream [T, D] after layer l-1 (hidden[0] = embeddings), before the final norm.
+  std::vector<std::vector<float>> hidden;
+};
+
+class Transformer {
+ public:
+  Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool& pool);
+
+  // Runs the batch; returns logits [n_out, vocab] for the tokens with want_logits set, in batch order.
+  // Writes the batch's latent rows into `cache` (capacity must already be reserved).
+  std::vector<float> forward(const Batch& batch, LatentKvCache& cache, ForwardTrace* trace = nullptr);
+
+  void set_attention_form(AttentionForm f) { form_ = f; }
+  const ModelConfig& config() const { return config_; }
+  ThreadPool& pool() { return pool_; }
+
+ private:
+  const ModelConfig& config_;
+  const ModelWeights& weights_;
+  ThreadPool& pool_;
+  AttentionForm form_ = AttentionForm::kAbsorbed;
+  std::vector<float> inv_freq_;  // [dr/2] YaRN frequencies
+  float rope_amplitude_;
+  float softmax_scale_;
+
+  void attention(int64_t layer, const Batch& batch, const float* x, LatentKvCache& cache, float* out);
+  void attention_scores_absorbed(int64_t layer, const Batch& b, const float* q_abs, const float* q_pe,
+                                 const LatentKvCache& cache, float* lat);
+  void attention_naive(int64_t layer, const Batch& b, const float* q, const LatentKvCache& cache, float* o);
+};
+
+}  // namespace dsinfer

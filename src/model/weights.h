@@ -1,0 +1,77 @@
+#pragma once
+// The weights of a DeepSeek model as the forward pass sees them: views into the mapped files (any dtype)
+// plus small float32 copies of the norm vectors and router bias. Names follow DeepSeek's model.py.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/model_config.h"
+#include "tensor/tensor.h"
+
+namespace dsinfer {
+
+struct MlpWeights {           // SwiGLU: down(silu(gate(x)) * up(x))
+  TensorView gate;            // [I, D]
+  TensorView up;              // [I, D]
+  TensorView down;            // [D, I]
+  bool present() const { return gate.data != nullptr; }
+};
+
+struct MlaWeights {
+  TensorView q_proj;              // [H*dq, D]       only when q_lora_rank == 0 (V2-Lite)
+  TensorView q_a_proj;            // [rq, D]
+  std::vector<float> q_a_norm;    // [rq]
+  TensorView q_b_proj;            // [H*dq, rq]
+  TensorView kv_a_proj;           // [rkv+dr, D]     output = [c_kv | k_pe]
+  std::vector<float> kv_a_norm;   // [rkv]
+  // Either the HF / legacy-GGUF fused up-projection ...
+  TensorView kv_b_proj;           // [H*(dn+dv), rkv]  per head: dn rows W_UK_h, then dv rows W_UV_h
+  // ... or llama.cpp's split MLA layout.
+  TensorView k_b;                 // [H, rkv, dn]      = W_UK_h^T per head
+  TensorView v_b;                 // [H, dv, rkv]      = W_UV_h per head
+  TensorView o_proj;              // [D, H*dv]
+  bool split_kv_b() const { return k_b.data != nullptr; }
+};
+
+struct MoeWeights {
+  TensorView router;                  // [E, D]
+  std::vector<float> router_bias;     // [E] e_score_correction_bias (noaux_tc only), else empty
+  std::vector<MlpWeights> experts;    // E experts, each [Ie, D] / [D, Ie]
+  MlpWeights shared;                  // width Ie * n_shared_experts (absent if n_shared_experts == 0)
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // [D] input_layernorm
+  MlaWeights attn;
+  std::vector<float> ffn_norm;   // [D] post_attention_layernorm
+  MlpWeights dense;              // dense layers (l < first_k_dense_replace)
+  MoeWeights moe;                // MoE layers
+};
+
+struct ModelWeights {
+  TensorView embed;               // [V, D]
+  std::vector<LayerWeights> layers;
+  std::vector<float> final_norm;  // [D]
+  TensorView lm_head;             // [V, D]
+};
+
+// ---- The weight table: canonical name <-> HF name <-> GGUF name, in ONE place. ----
+
+enum class WeightLayout { kHf, kGguf, kGgufLegacyKvB };
+
+// One tensor of a model file as the layout names and shapes it.
+struct WeightSpec {
+  std::string canonical;   // e.g. "layers.3.attn.kv_a_proj", "layers.3.moe.experts" (stacked in GGUF)
+  std::string file_name;   // name in the file for the layout
+  std::vector<int64_t> shape;  // outermost first
+  int64_t layer = -1;      // -1 for embed / final_norm / lm_head
+  int64_t expert = -1;     // HF per-expert tensors; -1 otherwise
+  bool is_vector = false;  // norms and biases: kept float32, never quantized
+  bool quantizable = true; // false for the router and vectors (kept in a float dtype by converters)
+};
+
+// Every tensor a model of this config has in the given layout, in file order (embedding first).
+std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout);
+
+}  // namespace dsinfer

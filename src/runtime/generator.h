@@ -1,0 +1,40 @@
+#pragma once
+// Single-sequence generation: prefill the prompt in chunks, then decode token by token against the
+// latent cache, streaming each token to a callback. (The server's scheduler batches many of these.)
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/transformer.h"
+#include "runtime/sampler.h"
+
+namespace dsinfer {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 16;
+  SamplingParams sampling;
+  std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
+  int64_t prefill_chunk = 256;       // tokens per prefill forward call
+};
+
+struct GenerateStats {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;  // from the first to the last generated token
+};
+
+// A cache for one sequence of up to ctx tokens.
+LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx);
+
+// Returns false from on_token to stop early. Throws Error if prompt + max_new_tokens exceed the cache.
+GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& prompt,
+                       const GenerateOptions& options, const std::function<bool(int32_t)>& on_token);
+
+// Logits of every position of `ids` ([n_ids, vocab]), prefilled in chunks on a fresh sequence.
+std::vector<float> all_logits(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& ids,
+                              int64_t chunk = 256);
+
+}  // namespace dsinfer
