@@ -330,6 +330,9 @@ def conversations():
         ("tool_call_with_text", [u2, tc_text, t1], WEATHER_TOOL),
         ("unknown_role", [{"role": "developer", "content": "ignored?"}, u1], None),
         ("assistant_last", [u1, a1], None),
+        ("user_null_content", [{"role": "user", "content": None}], None),
+        ("empty_tool_calls", [u1, {"role": "assistant", "content": "Sure.", "tool_calls": []}, u3], None),
+        ("tool_then_user", [u2, tc_one, t1, u3], WEATHER_TOOL),
     ]
 
 

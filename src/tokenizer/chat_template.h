@@ -1,0 +1,64 @@
+#pragma once
+// DeepSeek chat formats, rendered by hand exactly as their Jinja templates render (byte for byte; checked
+// against Python jinja2 in tests/tokenizer/chat_template_test.cpp). Not a general Jinja engine: a model's
+// template only selects which renderer runs.
+//
+// Both templates ignore `tools` (tool definitions are not put into the prompt) and `reasoning_content`;
+// the R1 template drops everything up to the last `</think>` of an earlier assistant answer. The quirks
+// of the originals are kept on purpose, e.g. V3 closes a tool-call block only after a second call.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dsinfer {
+
+enum class ChatFormat {
+  kDeepSeekV3,  // DeepSeek-V3 (tokenizer_config.json of deepseek-ai/DeepSeek-V3)
+  kDeepSeekR1,  // DeepSeek-R1 (updated template: generation prompt opens "<think>\n")
+};
+
+const char* chat_format_name(ChatFormat format);  // "deepseek-v3", "deepseek-r1"
+
+struct ToolCall {
+  std::string id;
+  std::string type = "function";
+  std::string name;
+  std::string arguments;  // JSON text, as OpenAI sends it
+};
+
+struct ChatMessage {
+  std::string role;                    // "system", "user", "assistant", "tool"; others are skipped
+  std::optional<std::string> content;  // nullopt = JSON null (an assistant turn with only tool calls)
+  std::string reasoning_content;       // not rendered by the DeepSeek templates
+  // nullopt = no "tool_calls" key; the R1 template tests for the key, not for an empty list.
+  std::optional<std::vector<ToolCall>> tool_calls;
+  std::string tool_call_id;  // role "tool"
+  std::string name;
+};
+
+struct ChatRenderOptions {
+  std::string bos_token = "<｜begin▁of▁sentence｜>";
+  bool add_generation_prompt = true;
+  nlohmann::json tools;  // accepted for API symmetry; the DeepSeek templates do not render it
+};
+
+// Picks the format from the template text a model ships (GGUF tokenizer.chat_template,
+// tokenizer_config.json chat_template). An empty or unknown template gives kDeepSeekV3, the documented
+// default, and *recognized = false (the caller warns).
+ChatFormat detect_chat_format(std::string_view template_text, bool* recognized = nullptr);
+
+// Renders the conversation. Throws Error where the Jinja template would fail (a null content the template
+// concatenates, e.g. a user message without content).
+std::string render_chat(ChatFormat format, const std::vector<ChatMessage>& messages,
+                        const ChatRenderOptions& options = {});
+
+// Reads OpenAI-style messages ({"role", "content", "tool_calls": [{"id", "type", "function": {"name",
+// "arguments"}}], "tool_call_id", "name", "reasoning_content"}). "content" may be a string, null, or a list
+// of {"type": "text", "text"} parts (joined). Throws Error naming the message index on bad input.
+std::vector<ChatMessage> chat_messages_from_json(const nlohmann::json& messages);
+
+}  // namespace dsinfer
