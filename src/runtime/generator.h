@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/kv_cache.h"
+#include "model/sequence.h"
 #include "model/transformer.h"
 #include "runtime/sampler.h"
 
@@ -26,15 +27,8 @@ struct GenerateStats {
   double decode_seconds = 0;  // from the first to the last generated token
 };
 
-// A cache for one sequence of up to ctx tokens.
-LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx);
-
 // Returns false from on_token to stop early. Throws Error if prompt + max_new_tokens exceed the cache.
 GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& prompt,
                        const GenerateOptions& options, const std::function<bool(int32_t)>& on_token);
-
-// Logits of every position of `ids` ([n_ids, vocab]), prefilled in chunks on a fresh sequence.
-std::vector<float> all_logits(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& ids,
-                              int64_t chunk = 256);
 
 }  // namespace dsinfer

@@ -1,0 +1,39 @@
+#include "model/sequence.h"
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace dsinfer {
+
+LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx) {
+  constexpr int64_t kPage = 64;
+  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), kPage, (ctx + kPage - 1) / kPage);
+}
+
+std::vector<float> prefill_sequence(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& ids,
+                                    int64_t start_pos, int64_t chunk, bool all) {
+  std::vector<float> out;
+  const int64_t n = static_cast<int64_t>(ids.size());
+  for (int64_t b0 = 0; b0 < n; b0 += chunk) {
+    const int64_t b1 = std::min(n, b0 + chunk);
+    Batch batch;
+    for (int64_t i = b0; i < b1; ++i) batch.add(ids[i], start_pos + i, seq, all || i == n - 1);
+    std::vector<float> logits = model.forward(batch, cache);
+    out.insert(out.end(), logits.begin(), logits.end());
+  }
+  return out;
+}
+
+std::vector<float> all_logits(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& ids, int64_t chunk) {
+  const int seq = cache.create_sequence();
+  struct Release {
+    LatentKvCache& cache;
+    int seq;
+    ~Release() { cache.free_sequence(seq); }
+  } release{cache, seq};
+  if (!cache.reserve(seq, static_cast<int64_t>(ids.size()))) fail("KV cache: ", ids.size(), " tokens do not fit");
+  return prefill_sequence(model, cache, seq, ids, 0, chunk, true);
+}
+
+}  // namespace dsinfer

@@ -1,0 +1,25 @@
+#pragma once
+// Running whole token sequences through the Transformer: chunked prefill of one sequence and the logits
+// of every position. Shared by generation, `dsinfer logits` and the tests.
+
+#include <cstdint>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/transformer.h"
+
+namespace dsinfer {
+
+// A cache with room for one sequence of up to ctx tokens.
+LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx);
+
+// Runs ids at positions start_pos.. on seq (capacity reserved by the caller) in chunks of `chunk` tokens.
+// Returns the logits of every token if `all`, else of the last token only.
+std::vector<float> prefill_sequence(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& ids,
+                                    int64_t start_pos, int64_t chunk, bool all);
+
+// Logits of every position of `ids` ([n_ids, vocab]), prefilled in chunks on a fresh sequence.
+std::vector<float> all_logits(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& ids,
+                              int64_t chunk = 256);
+
+}  // namespace dsinfer

@@ -1,0 +1,146 @@
+// Self-consistency of the forward pass across forms, layouts, dtypes and cache use.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "tensor/quant.h"
+#include "test_models.h"
+
+namespace dsinfer {
+namespace {
+
+using namespace dsinfer::testing;
+
+TEST(Consistency, GgufF32AndSafetensorsOfOneSeedGiveTheSameLogits) {
+  for (const char* preset : {"tiny-v3", "tiny-v2-lite"}) {
+    auto g = load_model(synth(preset, cat(preset, "-f32.gguf"), DType::F32));
+    auto h = load_model(synth(preset, cat(preset, "-f32-hf"), DType::F32));
+    EXPECT_EQ(g->layout, WeightLayout::kGguf);
+    EXPECT_EQ(h->layout, WeightLayout::kHf);
+    const auto ids = test_ids(19, 256);
+    const float d = rel_diff(logits_of(*g, ids), logits_of(*h, ids));
+    std::printf("  %s gguf vs safetensors: %.3g\n", preset, d);
+    EXPECT_LE(d, 1e-5f) << preset;
+  }
+}
+
+TEST(Consistency, DecodeWithCacheEqualsRecomputingTheSequence) {
+  auto m = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
+  const auto ids = test_ids(24, 256);
+  const std::vector<float> full = logits_of(*m, ids);
+  ThreadPool pool(2);
+  Transformer tf(m->config, m->weights, pool);
+  LatentKvCache cache(m->config.num_hidden_layers, m->config.latent_dim(), 4, 8);  // several pages
+  const int seq = cache.create_sequence();
+  ASSERT_TRUE(cache.reserve(seq, 24));
+  const int64_t V = m->config.vocab_size;
+  for (int64_t t = 0; t < 24; ++t) {
+    Batch b;
+    b.add(ids[t], t, seq, true);
+    const std::vector<float> step = tf.forward(b, cache);
+    std::vector<float> want(full.begin() + t * V, full.begin() + (t + 1) * V);
+    EXPECT_LE(rel_diff(step, want), 1e-5f) << "position " << t;
+  }
+}
+
+TEST(Consistency, AbsorbedEqualsNaiveAttention) {
+  for (const char* name : {"tiny-v3-f32.gguf", "tiny-v2-lite-f32-hf"}) {
+    const std::string preset = std::string(name).rfind("tiny-v3", 0) == 0 ? "tiny-v3" : "tiny-v2-lite";
+    auto m = load_model(synth(preset, name, DType::F32));
+    const auto ids = test_ids(30, 256);
+    EXPECT_LE(rel_diff(logits_of(*m, ids, AttentionForm::kNaive), logits_of(*m, ids)), 1e-5f) << name;
+  }
+}
+
+TEST(Consistency, BatchOfSequencesEqualsEachSequenceAlone) {
+  auto m = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
+  ThreadPool pool(2);
+  Transformer tf(m->config, m->weights, pool);
+  LatentKvCache cache(m->config.num_hidden_layers, m->config.latent_dim(), 8, 16);
+  const auto a = test_ids(9, 256), b = test_ids(13, 200);
+  const int sa = cache.create_sequence(), sb = cache.create_sequence();
+  ASSERT_TRUE(cache.reserve(sa, 9));
+  ASSERT_TRUE(cache.reserve(sb, 13));
+  Batch both;  // interleaved tokens of two sequences in one call
+  for (int t = 0; t < 13; ++t) {
+    if (t < 9) both.add(a[t], t, sa, t == 8);
+    both.add(b[t], t, sb, t == 12);
+  }
+  const std::vector<float> got = tf.forward(both, cache);
+  const int64_t V = m->config.vocab_size;
+  const std::vector<float> la = logits_of(*m, a), lb = logits_of(*m, b);
+  EXPECT_LE(rel_diff(std::vector<float>(got.begin(), got.begin() + V), std::vector<float>(la.end() - V, la.end())), 1e-5f);
+  EXPECT_LE(rel_diff(std::vector<float>(got.begin() + V, got.end()), std::vector<float>(lb.end() - V, lb.end())), 1e-5f);
+}
+
+// A block-FP8 checkpoint must compute exactly what its dequantized weights compute: the FP8 model against
+// the same model with every FP8 tensor replaced by its dequantization (float32).
+TEST(Consistency, BlockFp8GivesTheLogitsOfItsDequantizedWeights) {
+  auto m = load_model(synth("tiny-v3", "tiny-v3-fp8-hf", DType::F8_E4M3));
+  std::vector<std::vector<float>> owned;
+  ModelWeights deq = m->weights;
+  int converted = 0;
+  auto dequant = [&](TensorView& t) {
+    if (t.dtype != DType::F8_E4M3) return;
+    owned.push_back(to_f32(t));
+    t.dtype = DType::F32;
+    t.data = owned.back().data();
+    t.nbytes = owned.back().size() * 4;
+    t.block_scale = nullptr;
+    ++converted;
+  };
+  owned.reserve(1000);
+  for (auto& L : deq.layers) {
+    for (auto* t : {&L.attn.q_a_proj, &L.attn.q_b_proj, &L.attn.kv_a_proj, &L.attn.kv_b_proj, &L.attn.o_proj, &L.dense.gate,
+                    &L.dense.up, &L.dense.down, &L.moe.shared.gate, &L.moe.shared.up, &L.moe.shared.down})
+      dequant(*t);
+    for (auto& e : L.moe.experts) {
+      dequant(e.gate);
+      dequant(e.up);
+      dequant(e.down);
+    }
+  }
+  EXPECT_GT(converted, 50);
+  const auto ids = test_ids(17, 256);
+  ThreadPool pool(2);
+  LatentKvCache c1 = make_single_sequence_cache(m->config, 17), c2 = make_single_sequence_cache(m->config, 17);
+  Transformer fp8(m->config, m->weights, pool), ref(m->config, deq, pool);
+  const float d = rel_diff(all_logits(fp8, c1, ids), all_logits(ref, c2, ids));
+  std::printf("  fp8 vs dequantized f32: %.3g\n", d);
+  EXPECT_LE(d, 1e-5f);
+  // And the FP8 weights really are not the f32 ones (the quantization changed them).
+  auto f32 = load_model(synth("tiny-v3", "tiny-v3-f32-hf", DType::F32));
+  EXPECT_GT(rel_diff(logits_of(*m, ids), logits_of(*f32, ids)), 1e-3f);
+}
+
+// Quantization error of whole models. A quantized router can flip a near-tie between experts, which
+// changes one position's logits a lot, so the bound is on the median position and the worst is reported.
+TEST(Consistency, QuantizedGgufStaysCloseToF32) {
+  auto ref = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
+  const auto ids = test_ids(16, 256);
+  const std::vector<float> want = logits_of(*ref, ids);
+  const int64_t V = ref->config.vocab_size;
+  struct Q {
+    DType t;
+    float bound;
+  };
+  for (Q q : {Q{DType::F16, 2e-3f}, Q{DType::BF16, 2e-2f}, Q{DType::Q8_0, 3e-2f}, Q{DType::Q4_0, 0.3f}}) {
+    auto m = load_model(synth("tiny-v3", cat("tiny-v3-", dtype_name(q.t), ".gguf"), q.t));
+    const std::vector<float> got = logits_of(*m, ids);
+    std::vector<float> per_pos;
+    for (size_t t = 0; t < ids.size(); ++t) {
+      std::vector<float> a(got.begin() + t * V, got.begin() + (t + 1) * V), b(want.begin() + t * V, want.begin() + (t + 1) * V);
+      per_pos.push_back(rel_diff(a, b));
+    }
+    std::sort(per_pos.begin(), per_pos.end());
+    const float median = per_pos[per_pos.size() / 2];
+    std::printf("  %s vs f32: max|diff|/max|logit| per position: median %.4f, worst %.4f\n", dtype_name(q.t), median,
+                per_pos.back());
+    EXPECT_LE(median, q.bound) << dtype_name(q.t);
+    EXPECT_GT(median, 0.0f) << dtype_name(q.t) << " should differ from f32 at all";
+  }
+}
+
+}  // namespace
+}  // namespace dsinfer

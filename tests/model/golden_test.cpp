@@ -1,0 +1,119 @@
+// The forward pass against goldens made by the official Hugging Face transformers implementation
+// (tools/reference/make_model_goldens.py): logits of every position and the routed experts per layer.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "formats/json_file.h"
+#include "model/loader.h"
+#include "model/transformer.h"
+#include "model/sequence.h"
+#include "util/error.h"
+#include "util/mapped_file.h"
+
+namespace dsinfer {
+namespace {
+
+const std::string kGolden = std::string(DSINFER_TEST_DATA) + "/golden/";
+
+std::vector<float> read_floats(const std::string& path) {
+  const std::string bytes = read_text_file(path);
+  std::vector<float> v(bytes.size() / 4);
+  std::memcpy(v.data(), bytes.data(), v.size() * 4);
+  return v;
+}
+
+float max_abs(const std::vector<float>& v) {
+  float m = 0;
+  for (float x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float m = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+struct Case {
+  std::string model;
+  AttentionForm form;
+};
+
+class Golden : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Golden, LogitsAndExpertsMatchHuggingFace) {
+  const Case& k = GetParam();
+  const std::string dir = kGolden + k.model;
+  auto m = load_model(dir);
+  ThreadPool pool(2);
+  Transformer tf(m->config, m->weights, pool);
+  tf.set_attention_form(k.form);
+  const auto inputs = read_json_file(dir + "/inputs.json")["sequences"];
+  ASSERT_GE(inputs.size(), 4u);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto ids = inputs[i].get<std::vector<int32_t>>();
+    LatentKvCache cache = make_single_sequence_cache(m->config, static_cast<int64_t>(ids.size()));
+    const int seq = cache.create_sequence();
+    ASSERT_TRUE(cache.reserve(seq, static_cast<int64_t>(ids.size())));
+    Batch b;
+    for (size_t t = 0; t < ids.size(); ++t) b.add(ids[t], static_cast<int64_t>(t), seq, true);
+    ForwardTrace trace;
+    const std::vector<float> got = tf.forward(b, cache, &trace);
+    const std::vector<float> want = read_floats(cat(dir, "/logits_", i, ".bin"));
+    const float diff = max_abs_diff(got, want), scale = max_abs(want);
+    std::printf("  %s seq %zu (%zu tokens): max|diff| = %.3g, max|logit| = %.3g, ratio %.3g\n", k.model.c_str(), i,
+                ids.size(), diff, scale, diff / scale);
+    EXPECT_LE(diff, 1e-4f * scale) << k.model << " sequence " << i;
+
+    const auto experts = read_json_file(cat(dir, "/experts_", i, ".json"));
+    int layers_checked = 0;
+    for (int64_t l = 0; l < m->config.num_hidden_layers; ++l) {
+      if (!m->config.is_moe_layer(l)) continue;
+      const auto want_e = experts.at(cat("layer_", l)).get<std::vector<std::vector<int32_t>>>();
+      ASSERT_EQ(trace.experts[l].size(), want_e.size());
+      for (size_t t = 0; t < want_e.size(); ++t) EXPECT_EQ(trace.experts[l][t], want_e[t]) << "layer " << l << " token " << t;
+      ++layers_checked;
+    }
+    EXPECT_GT(layers_checked, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Golden,
+                         ::testing::Values(Case{"tiny-v3", AttentionForm::kAbsorbed}, Case{"tiny-v3", AttentionForm::kNaive},
+                                           Case{"tiny-v2-lite", AttentionForm::kAbsorbed},
+                                           Case{"tiny-v2-lite", AttentionForm::kNaive},
+                                           Case{"tiny-v2", AttentionForm::kAbsorbed}, Case{"tiny-v2", AttentionForm::kNaive}),
+                         [](const auto& info) {
+                           std::string n = info.param.model + (info.param.form == AttentionForm::kNaive ? "_naive" : "_absorbed");
+                           for (auto& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           return n;
+                         });
+
+TEST(Golden, HiddenStatesPerLayerMatchHuggingFace) {
+  const std::string dir = kGolden + "tiny-v3";
+  auto m = load_model(dir);
+  ThreadPool pool(1);
+  Transformer tf(m->config, m->weights, pool);
+  const auto ids = read_json_file(dir + "/inputs.json")["sequences"][1].get<std::vector<int32_t>>();
+  LatentKvCache cache = make_single_sequence_cache(m->config, static_cast<int64_t>(ids.size()));
+  const int seq = cache.create_sequence();
+  ASSERT_TRUE(cache.reserve(seq, static_cast<int64_t>(ids.size())));
+  Batch b;
+  for (size_t t = 0; t < ids.size(); ++t) b.add(ids[t], static_cast<int64_t>(t), seq, t + 1 == ids.size());
+  ForwardTrace trace;
+  tf.forward(b, cache, &trace);
+  const std::vector<float> want = read_floats(dir + "/hidden_1.bin");  // [n_layers+1][T][D]
+  const size_t per = ids.size() * static_cast<size_t>(m->config.hidden_size);
+  ASSERT_EQ(want.size(), per * trace.hidden.size());
+  for (size_t l = 0; l < trace.hidden.size(); ++l) {
+    std::vector<float> w(want.begin() + static_cast<long>(l * per), want.begin() + static_cast<long>((l + 1) * per));
+    EXPECT_LE(max_abs_diff(trace.hidden[l], w), 1e-4f * max_abs(w)) << "after layer " << l;
+  }
+}
+
+}  // namespace
+}  // namespace dsinfer

@@ -1,0 +1,70 @@
+#pragma once
+// Helpers for model tests: synthesized models in a per-process temp directory, and logit comparisons.
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "model/loader.h"
+#include "model/presets.h"
+#include "model/synth.h"
+#include "model/transformer.h"
+#include "model/sequence.h"
+#include "util/error.h"
+
+namespace dsinfer::testing {
+
+inline std::string temp_dir() {
+  static const std::string dir = [] {
+    auto d = std::filesystem::temp_directory_path() / cat("dsinfer_model_test_", ::getpid());
+    std::filesystem::create_directories(d);
+    return d.string();
+  }();
+  return dir;
+}
+
+// Synthesizes (once per process) preset `preset` as `name` (.gguf → GGUF, else HF directory).
+inline std::string synth(const std::string& preset, const std::string& name, DType dtype, uint64_t seed = 7) {
+  const std::string path = temp_dir() + "/" + name;
+  if (!std::filesystem::exists(path)) {
+    SynthOptions o;
+    o.dtype = dtype;
+    o.seed = seed;
+    o.threads = 2;
+    synth_model(preset_config(preset), o, path);
+  }
+  return path;
+}
+
+inline std::vector<float> logits_of(const LoadedModel& m, const std::vector<int32_t>& ids,
+                                    AttentionForm form = AttentionForm::kAbsorbed) {
+  ThreadPool pool(2);
+  Transformer tf(m.config, m.weights, pool);
+  tf.set_attention_form(form);
+  LatentKvCache cache = make_single_sequence_cache(m.config, static_cast<int64_t>(ids.size()));
+  return all_logits(tf, cache, ids, 5);  // odd chunking on purpose: chunked prefill must not matter
+}
+
+inline float max_abs(const std::vector<float>& v) {
+  float m = 0;
+  for (float x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+inline float rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m / max_abs(b);
+}
+
+inline std::vector<int32_t> test_ids(int n, int vocab) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < n; ++i) ids.push_back((i * 37 + 11) % vocab);
+  return ids;
+}
+
+}  // namespace dsinfer::testing
