@@ -1,5 +1,7 @@
 #include "cli/model_session.h"
 
+#include "tokenizer/stream_decoder.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace dsinfer::cli {
@@ -9,23 +11,34 @@ ModelSession open_model_session(const std::string& path, int threads, bool prefa
   LoadOptions lo;
   lo.prefault = prefault;
   s.model = load_model(path, lo);
+  s.tokenizer = load_tokenizer(path);
+  if (s.tokenizer && s.tokenizer->n_vocab() > s.model->config.vocab_size) {
+    fail(path, ": the tokenizer has ", s.tokenizer->n_vocab(), " tokens but the model's vocabulary is ",
+         s.model->config.vocab_size);
+  }
   s.pool = std::make_unique<ThreadPool>(threads);
   s.transformer = std::make_unique<Transformer>(s.model->config, s.model->weights, *s.pool);
   return s;
 }
 
 std::vector<int32_t> ModelSession::encode(const std::string& text, bool add_bos) const {
-  fail("this model has no tokenizer; pass token ids with --ids 1,2,3");
+  if (!tokenizer) fail("this model has no tokenizer; pass token ids with --ids 1,2,3");
+  EncodeOptions o;
+  o.add_bos = add_bos && tokenizer->add_bos();
+  return tokenizer->encode(text, o);
 }
 
 std::string ModelSession::decode(const std::vector<int32_t>& ids) const {
+  if (tokenizer) return tokenizer->decode(ids, true);
   std::string s;
   for (int32_t id : ids) s += "[" + std::to_string(id) + "]";
   return s;
 }
 
 std::function<std::string(int32_t)> ModelSession::make_stream() const {
-  return [](int32_t id) { return id < 0 ? std::string() : "[" + std::to_string(id) + "]"; };
+  if (!tokenizer) return [](int32_t id) { return id < 0 ? std::string() : "[" + std::to_string(id) + "]"; };
+  auto dec = std::make_shared<StreamDecoder>(*tokenizer, true);
+  return [dec](int32_t id) { return id < 0 ? dec->flush() : dec->push(id); };
 }
 
 }  // namespace dsinfer::cli

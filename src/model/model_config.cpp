@@ -240,7 +240,8 @@ nlohmann::json ModelConfig::to_json() const {
 
 std::string ModelConfig::summary() const {
   std::ostringstream s;
-  for (const auto& [k, v] : to_json().items()) s << "  " << k << " = " << v.dump() << "\n";
+  const nlohmann::json j = to_json();
+  for (const auto& [k, v] : j.items()) s << "  " << k << " = " << v.dump() << "\n";
   s << "  (derived) softmax_scale = " << softmax_scale() << ", rope_amplitude = " << rope_amplitude() << "\n";
   return s.str();
 }

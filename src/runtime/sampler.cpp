@@ -34,6 +34,7 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
     // First maximum wins, so ties resolve to the lowest id (deterministic across runs and batches).
     return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
   }
+  // Candidates: all tokens, or the top_k best. Probabilities at the requested temperature.
   ids_.resize(static_cast<size_t>(n_vocab));
   std::iota(ids_.begin(), ids_.end(), 0);
   auto by_logit = [&](int32_t a, int32_t b) { return work_[a] > work_[b] || (work_[a] == work_[b] && a < b); };
@@ -41,33 +42,51 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
   if (p_.top_k > 0 && p_.top_k < n) {
     std::partial_sort(ids_.begin(), ids_.begin() + p_.top_k, ids_.end(), by_logit);
     n = p_.top_k;
-  } else {
-    std::sort(ids_.begin(), ids_.end(), by_logit);
   }
-  // Probabilities of the candidates at the requested temperature (sorted, descending).
+  const float maxl = *std::max_element(work_.begin(), work_.end());
   std::vector<double> prob(static_cast<size_t>(n));
-  const double maxl = work_[ids_[0]];
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
     prob[i] = std::exp((work_[ids_[i]] - maxl) / p_.temperature);
     sum += prob[i];
   }
   for (auto& q : prob) q /= sum;
-  if (p_.top_p < 1.0f) {
-    double cum = 0;
-    int64_t keep = n;
-    for (int64_t i = 0; i < n; ++i) {
-      cum += prob[i];
-      if (cum >= p_.top_p) {
-        keep = i + 1;
-        break;
+  if (p_.top_p < 1.0f || p_.min_p > 0.0f) {
+    // Both filters keep a prefix of the candidates sorted by probability; sort only as far as needed,
+    // doubling the sorted prefix until it covers top_p (a full sort of a 129k vocabulary per token is slow).
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    auto by_prob = [&](int64_t a, int64_t b) { return prob[a] > prob[b] || (prob[a] == prob[b] && ids_[a] < ids_[b]); };
+    int64_t sorted = std::min<int64_t>(n, 64), keep = n;
+    for (;;) {
+      std::partial_sort(order.begin(), order.begin() + sorted, order.end(), by_prob);
+      double cum = 0;
+      keep = -1;
+      for (int64_t i = 0; i < sorted; ++i) {
+        cum += prob[order[i]];
+        if (p_.top_p < 1.0f && cum >= p_.top_p) {
+          keep = i + 1;
+          break;
+        }
       }
+      if (keep > 0 || sorted == n || p_.top_p >= 1.0f) break;
+      sorted = std::min(n, sorted * 2);
     }
-    n = keep;
-  }
-  if (p_.min_p > 0.0f) {
-    int64_t keep = 1;
-    while (keep < n && prob[keep] >= p_.min_p * prob[0]) ++keep;
+    if (keep < 0) keep = p_.top_p >= 1.0f ? n : sorted;
+    if (p_.min_p > 0.0f) {
+      if (p_.top_p >= 1.0f) std::sort(order.begin(), order.end(), by_prob);
+      int64_t m = 1;
+      while (m < keep && prob[order[m]] >= p_.min_p * prob[order[0]]) ++m;
+      keep = m;
+    }
+    std::vector<int32_t> kept_ids(static_cast<size_t>(keep));
+    std::vector<double> kept_prob(static_cast<size_t>(keep));
+    for (int64_t i = 0; i < keep; ++i) {
+      kept_ids[i] = ids_[order[i]];
+      kept_prob[i] = prob[order[i]];
+    }
+    std::copy(kept_ids.begin(), kept_ids.end(), ids_.begin());
+    prob = std::move(kept_prob);
     n = keep;
   }
   double total = 0;
