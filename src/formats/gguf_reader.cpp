@@ -32,6 +32,9 @@ namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
 constexpr uint64_t kMaxAlignment = uint64_t{1} << 30;
+// Counts are only bounded by the file size, which for a model is many GB, so reserve at most this many
+// entries up front and let real entries grow the vectors.
+constexpr uint64_t kMaxReserve = 1 << 16;
 
 struct RawTensorInfo {
   std::string name;
@@ -86,7 +89,7 @@ GgufFile::Part parse_part(const uint8_t* data, size_t size, const std::string& n
     if (n_tensors > r.remaining() / 24)
       fail("header claims ", n_tensors, " tensors, more than the ", r.remaining(), " remaining bytes can hold");
 
-    part.metadata.reserve(static_cast<size_t>(n_kv));
+    part.metadata.reserve(static_cast<size_t>(std::min<uint64_t>(n_kv, kMaxReserve)));
     std::vector<std::string_view> keys;
     for (uint64_t i = 0; i < n_kv; ++i) {
       std::string key = with_context(cat("metadata entry ", i), [&] { return r.read_string("key"); });
@@ -112,7 +115,7 @@ GgufFile::Part parse_part(const uint8_t* data, size_t size, const std::string& n
     }
 
     std::vector<RawTensorInfo> infos;
-    infos.reserve(static_cast<size_t>(n_tensors));
+    infos.reserve(static_cast<size_t>(std::min<uint64_t>(n_tensors, kMaxReserve)));
     for (uint64_t i = 0; i < n_tensors; ++i)
       infos.push_back(with_context(cat("tensor info ", i), [&] { return read_tensor_info(r); }));
 

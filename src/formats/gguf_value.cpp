@@ -1,5 +1,6 @@
 #include "formats/gguf_value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -13,6 +14,10 @@ namespace {
 constexpr const char* kTypeNames[kGgufTypeCount] = {"uint8", "int8",  "uint16", "int16",  "uint32", "int32", "float32",
                                                     "bool",  "string", "array", "uint64", "int64",  "float64"};
 constexpr size_t kScalarSizes[kGgufTypeCount] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+// Array counts are only bounded by the bytes left in a file of many GB; reserve at most this many elements
+// up front (a ~130k-token vocabulary then grows twice) and let real elements grow the vector.
+constexpr size_t kMaxReserve = 1 << 16;
 
 bool valid_type(uint32_t t) { return t < kGgufTypeCount; }
 
@@ -243,10 +248,10 @@ GgufValue GgufValueCodec::decode(ByteReader& r, GgufType t, int depth) {
   out.array_type_ = elem_type;
   out.count_ = n;
   if (elem_type == GgufType::kString) {
-    out.strings_.reserve(n);
+    out.strings_.reserve(std::min<size_t>(n, kMaxReserve));
     for (size_t i = 0; i < n; ++i) out.strings_.push_back(r.read_string("array string"));
   } else if (elem_type == GgufType::kArray) {
-    out.values_.reserve(n);
+    out.values_.reserve(std::min<size_t>(n, kMaxReserve));
     for (size_t i = 0; i < n; ++i) out.values_.push_back(decode(r, GgufType::kArray, depth + 1));
   } else {
     const uint8_t* p = r.take(n * min_elem, "array data");

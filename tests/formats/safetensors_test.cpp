@@ -240,7 +240,7 @@ std::vector<uint8_t> small_valid_file(const TempDir& dir) {
 
 bool load_checked(const std::vector<uint8_t>& bytes) {
   std::unique_ptr<uint8_t[]> buf(new uint8_t[bytes.size() + 1]);
-  std::memcpy(buf.get(), bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(buf.get(), bytes.data(), bytes.size());
   try {
     auto m = SafetensorsModel::from_memory(buf.get(), bytes.size(), "fuzz.safetensors");
     for (const auto& t : m->tensors()) {
