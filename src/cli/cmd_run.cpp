@@ -44,7 +44,9 @@ int cmd_run(const Args& args) {
   opt.sampling.validate();
   if (!p.has("--ignore-eos") && s.model->config.eos_token_id) opt.stop_tokens.push_back(static_cast<int32_t>(*s.model->config.eos_token_id));
   const int64_t ctx = p.get_int("--ctx", static_cast<int64_t>(prompt.size()) + opt.max_new_tokens);
-  LatentKvCache cache = make_single_sequence_cache(s.model->config, std::max<int64_t>(ctx, 1));
+  if (ctx <= 0) fail("--ctx must be positive");
+  opt.ctx = ctx;
+  LatentKvCache cache = make_single_sequence_cache(s.model->config, ctx);
 
   if (s.has_tokenizer()) std::cout << s.decode(prompt) << std::flush;
   if (opt.max_new_tokens == 0) {

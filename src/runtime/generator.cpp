@@ -12,7 +12,11 @@ GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vect
   const ModelConfig& c = model.config();
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   if (n_prompt == 0) fail("the prompt is empty");
-  const int64_t ctx = cache.total_pages() * cache.page_tokens();
+  const int64_t capacity = cache.total_pages() * cache.page_tokens();
+  const int64_t ctx = options.ctx > 0 ? std::min(options.ctx, capacity) : capacity;
+  if (c.max_position_embeddings > 0 && n_prompt + options.max_new_tokens > c.max_position_embeddings)
+    fail("the prompt (", n_prompt, " tokens) plus ", options.max_new_tokens,
+         " new tokens exceeds the model's context length (max_position_embeddings = ", c.max_position_embeddings, ")");
   if (n_prompt + options.max_new_tokens > ctx)
     fail("the prompt (", n_prompt, " tokens) plus ", options.max_new_tokens, " new tokens exceeds the context of ", ctx,
          " tokens");

@@ -18,6 +18,7 @@ struct GenerateOptions {
   SamplingParams sampling;
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
   int64_t prefill_chunk = 256;       // tokens per prefill forward call
+  int64_t ctx = 0;                   // context limit in tokens (0: the cache's capacity)
 };
 
 struct GenerateStats {

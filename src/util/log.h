@@ -23,6 +23,8 @@ void log_info(const Args&... args) { log_at(LogLevel::kInfo, args...); }
 template <class... Args>
 void log_warn(const Args&... args) { log_at(LogLevel::kWarn, args...); }
 template <class... Args>
+void log_error(const Args&... args) { log_at(LogLevel::kError, args...); }
+template <class... Args>
 void log_debug(const Args&... args) { log_at(LogLevel::kDebug, args...); }
 
 }  // namespace dsinfer

@@ -1,0 +1,150 @@
+// The dsinfer binary end to end: commands work, and bad input gives one clear error and a non-zero exit,
+// never a crash.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "util/error.h"
+#include "util/mapped_file.h"
+
+namespace dsinfer {
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string out;  // stdout + stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(DSINFER_BIN) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+std::string tmp() {
+  static const std::string d = [] {
+    auto p = std::filesystem::temp_directory_path() / cat("dsinfer_cli_test_", ::getpid());
+    std::filesystem::create_directories(p);
+    return p.string();
+  }();
+  return d;
+}
+
+std::string tiny_gguf() {
+  static const std::string path = [] {
+    const std::string p = tmp() + "/tiny.gguf";
+    EXPECT_EQ(run("synth --preset tiny-v3 --out " + p).exit_code, 0);
+    return p;
+  }();
+  return path;
+}
+
+void expect_error(const std::string& args, const std::string& needle) {
+  const Result r = run(args);
+  EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.out;
+  EXPECT_NE(r.out.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << r.out;
+  EXPECT_NE(r.out.find("dsinfer: error:"), std::string::npos) << r.out;
+}
+
+TEST(Cli, InfoOnTheRealDeepSeekV3ConfigReports576LatentValues) {
+  const Result r = run(std::string("info --json -m ") + DSINFER_TEST_DATA + "/data/deepseek-v3");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["kv_cache"]["values_per_token_per_layer"], 576);
+  EXPECT_EQ(j["kv_cache"]["mha_values_per_token_per_layer"], 128 * (192 + 128));
+  EXPECT_NEAR(j["kv_cache"]["ratio_to_mha"].get<double>(), 576.0 / 40960.0, 1e-9);
+  EXPECT_NEAR(j["parameters"].get<double>(), 671e9, 2e9);           // 671B without the MTP module
+  EXPECT_NEAR(j["active_parameters_per_token"].get<double>(), 37e9, 1e9);
+  EXPECT_NEAR(j["softmax_scale"].get<double>(), 0.135233779, 1e-8);  // spec 4.3
+}
+
+TEST(Cli, RunLogitsAndInfoWorkOnASynthesizedModel) {
+  const std::string m = tiny_gguf();
+  Result r = run("run -m " + m + " --ids 1,2,3 -n 5");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("tokens/s"), std::string::npos);
+  r = run("logits -m " + m + " --ids 5,6,7 --out " + tmp() + "/l.bin");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(std::filesystem::file_size(tmp() + "/l.bin"), 3u * 256u * 4u);
+  r = run("info -m " + m + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["kv_cache"]["values_per_token_per_layer"], 16 + 8);
+  EXPECT_GT(j["tensors"].size(), 20u);
+}
+
+TEST(Cli, GreedyRunIsDeterministicAndSeededSamplingReproduces) {
+  const std::string m = tiny_gguf();
+  EXPECT_EQ(run("run -m " + m + " --ids 4,5 -n 12").out.substr(0, 60), run("run -m " + m + " --ids 4,5 -n 12").out.substr(0, 60));
+  const std::string s = "run -m " + m + " --ids 4,5 -n 12 --temp 0.9 --top-p 0.95 --seed 11";
+  const std::string a = run(s).out, b = run(s).out;
+  EXPECT_EQ(a.substr(0, a.find("prompt:")), b.substr(0, b.find("prompt:")));
+}
+
+TEST(Cli, MissingAndCorruptFilesAreClearErrors) {
+  expect_error("info -m /nonexistent/model.gguf", "/nonexistent/model.gguf");
+  expect_error("run -m /nonexistent/dir --ids 1", "/nonexistent/dir");
+  const std::string bad = tmp() + "/bad.gguf";
+  write_file(bad, "NOTAGGUF-FILE-AT-ALL-0123456789", 31);
+  expect_error("info -m " + bad, "bad.gguf");
+  // Truncated: the first half of a valid file.
+  const std::string full = read_text_file(tiny_gguf());
+  const std::string half = tmp() + "/half.gguf";
+  write_file(half, full.data(), full.size() / 2);
+  expect_error("run -m " + half + " --ids 1", "half.gguf");
+}
+
+TEST(Cli, WrongShapesAndBadConfigFieldsNameTheCulprit) {
+  const std::string dir = tmp() + "/hf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --out " + dir).exit_code, 0);
+  const std::string cfg_path = dir + "/config.json";
+  const auto original = nlohmann::json::parse(read_text_file(cfg_path));
+  auto write_cfg = [&](const nlohmann::json& j) {
+    const std::string t = j.dump();
+    write_file(cfg_path, t.data(), t.size());
+  };
+  auto j = original;
+  j["kv_lora_rank"] = 32;  // tensors were written for 16
+  write_cfg(j);
+  expect_error("run -m " + dir + " --ids 1", "kv_a_proj_with_mqa");
+  j = original;
+  j["scoring_func"] = "relu";
+  write_cfg(j);
+  expect_error("run -m " + dir + " --ids 1", "scoring_func");
+  j = original;
+  j["num_experts_per_tok"] = 99;
+  write_cfg(j);
+  expect_error("run -m " + dir + " --ids 1", "num_experts_per_tok");
+  write_file(cfg_path, "{\"model_type\": ", 15);
+  expect_error("run -m " + dir + " --ids 1", "config.json");
+  write_cfg(original);
+  std::filesystem::remove(dir + "/model.safetensors");
+  expect_error("run -m " + dir + " --ids 1", "safetensors");
+}
+
+TEST(Cli, BadTokensContextAndOptionsAreRefused) {
+  const std::string m = tiny_gguf();
+  expect_error("run -m " + m + " --ids 1,999999", "999999");
+  expect_error("run -m " + m + " --ids 1,x", "token id");
+  expect_error("run -m " + m + " --ids 1,2,3,4,5 -n 10 --ctx 8", "context");
+  expect_error("run -m " + m + " --ids 1 --bogus", "--bogus");
+  expect_error("run -m " + m + " --ids 1 --top-p 2", "top_p");
+  expect_error("run -m " + m + " -p hello", "tokenizer");
+  expect_error("synth --preset nope --out " + tmp() + "/x.gguf", "nope");
+}
+
+}  // namespace
+}  // namespace dsinfer
