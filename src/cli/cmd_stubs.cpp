@@ -5,8 +5,6 @@
 
 namespace dsinfer::cli {
 
-int cmd_tokenize(const Args&) { fail("'tokenize' is not implemented yet"); }
-int cmd_chat(const Args&) { fail("'chat' is not implemented yet"); }
 int cmd_bench(const Args&) { fail("'bench' is not implemented yet"); }
 int cmd_serve(const Args&) { fail("'serve' is not implemented yet"); }
 
