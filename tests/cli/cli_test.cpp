@@ -146,5 +146,18 @@ TEST(Cli, BadTokensContextAndOptionsAreRefused) {
   expect_error("synth --preset nope --out " + tmp() + "/x.gguf", "nope");
 }
 
+TEST(Cli, ChatAndRunWithTheBundledDeepSeekV3Tokenizer) {
+  const std::string m = tmp() + "/tiny-tok.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --dtype bf16 --tokenizer " + std::string(DSINFER_ASSETS) +
+                "/tokenizers/deepseek-v3 --out " + m).exit_code, 0);
+  Result r = run("run -m " + m + " -p 'Hello, world' -n 6");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("Hello, world", 0), 0u) << r.out;  // the prompt is echoed, then the answer
+  r = run("chat -m " + m + " -n 6 --seed 2 < /dev/null");
+  EXPECT_EQ(r.exit_code, 0) << r.out;  // Ctrl-D (end of input) quits cleanly
+  const std::string two_turns = "printf 'Hi\\nAnd again\\n' | " + std::string(DSINFER_BIN) + " chat -m " + m + " -n 6";
+  EXPECT_EQ(std::system((two_turns + " > /dev/null 2>&1").c_str()), 0);
+}
+
 }  // namespace
 }  // namespace dsinfer

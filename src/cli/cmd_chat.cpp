@@ -1,0 +1,175 @@
+// dsinfer chat -m MODEL: an interactive chat in the terminal. Streams the answer, shows reasoning
+// (<think>…</think>) dimmed, keeps the conversation (reusing the KV cache of the unchanged prefix each
+// turn). Ctrl-C stops the answer being written (at the prompt it quits); Ctrl-D quits.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "cli/args.h"
+#include "cli/model_session.h"
+#include "model/sequence.h"
+#include "runtime/sampler.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/output_parser.h"
+#include "tokenizer/stream_decoder.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace dsinfer::cli {
+namespace {
+
+std::atomic<bool> g_generating{false};
+std::atomic<bool> g_stop{false};
+
+void on_sigint(int) {
+  if (g_generating) {
+    g_stop = true;
+  } else {
+    static const char msg[] = "\n";
+    (void)!::write(1, msg, 1);
+    std::_Exit(130);
+  }
+}
+
+// Number of leading tokens two sequences share.
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+
+}  // namespace
+
+int cmd_chat(const Args& args) {
+  ArgParser p(args,
+              {"--model", "--threads", "--ctx", "--n-predict", "--temp", "--top-k", "--top-p", "--min-p",
+               "--repeat-penalty", "--seed", "--system"},
+              {"--help"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
+  if (p.has("--help")) {
+    std::puts(
+        "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
+        "       [--top-k K] [--min-p P] [--repeat-penalty R] [--seed S] [-t N]\n"
+        "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
+        "/clear starts a new conversation.");
+    return 0;
+  }
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true);
+  if (!s.tokenizer) fail("chat needs a model with a tokenizer");
+  const ModelConfig& c = s.model->config;
+  bool recognized = false;
+  const ChatFormat format = detect_chat_format(s.tokenizer->chat_template(), &recognized);
+  if (!recognized)
+    log_warn("the model's chat template is not one dsinfer knows; using the ", chat_format_name(format), " format");
+  SamplingParams sp;
+  sp.temperature = static_cast<float>(p.get_double("--temp", 0.6));
+  sp.top_k = p.get_int("--top-k", 0);
+  sp.top_p = static_cast<float>(p.get_double("--top-p", 0.95));
+  sp.min_p = static_cast<float>(p.get_double("--min-p", 0.0));
+  sp.repetition_penalty = static_cast<float>(p.get_double("--repeat-penalty", 1.0));
+  sp.seed = static_cast<uint64_t>(p.get_int("--seed", 0));
+  sp.validate();
+  const int64_t max_answer = p.get_int("--n-predict", 1024);
+  const int64_t ctx = std::min<int64_t>(p.get_int("--ctx", 4096), c.max_position_embeddings > 0 ? c.max_position_embeddings : INT64_MAX);
+  if (max_answer <= 0 || ctx <= 0) fail("-n and --ctx must be positive");
+
+  LatentKvCache cache = make_single_sequence_cache(c, ctx);
+  const int seq = cache.create_sequence();
+  if (!cache.reserve(seq, ctx)) fail("KV cache: cannot reserve ", ctx, " tokens");
+  std::vector<int32_t> cached;  // tokens whose latent rows are in the cache, in order
+  std::vector<ChatMessage> history;
+  if (auto sys = p.get("--system")) history.push_back({"system", *sys, "", std::nullopt, "", ""});
+  Sampler sampler(sp);
+  const bool tty = ::isatty(1);
+  const char* dim = tty ? "\x1b[2m" : "";
+  const char* reset = tty ? "\x1b[0m" : "";
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+
+  std::string line;
+  for (;;) {
+    if (tty) std::cout << "\n> " << std::flush;
+    if (!std::getline(std::cin, line)) break;  // Ctrl-D / end of input
+    if (line.empty()) continue;
+    if (line == "/clear") {
+      history.erase(std::remove_if(history.begin(), history.end(), [](const ChatMessage& m) { return m.role != "system"; }),
+                    history.end());
+      continue;
+    }
+    if (line == "/exit" || line == "/quit") break;
+    history.push_back({"user", line, "", std::nullopt, "", ""});
+    const std::string prompt_text = render_chat(format, history);
+    EncodeOptions eo;
+    eo.add_bos = false;  // the template writes the BOS token itself
+    std::vector<int32_t> prompt = s.tokenizer->encode(prompt_text, eo);
+    if (static_cast<int64_t>(prompt.size()) + 1 >= ctx) {
+      std::cout << "(the conversation no longer fits the context of " << ctx << " tokens; /clear to start over)\n";
+      history.pop_back();
+      continue;
+    }
+    // Reuse the cached rows of the unchanged prefix; recompute from the first difference (at least the
+    // last prompt token, whose logits start the answer).
+    const size_t keep = std::min(common_prefix(cached, prompt), prompt.size() - 1);
+    cached.assign(prompt.begin(), prompt.begin() + static_cast<long>(keep));
+    std::vector<int32_t> rest(prompt.begin() + static_cast<long>(keep), prompt.end());
+    std::vector<float> logits = prefill_sequence(*s.transformer, cache, seq, rest, static_cast<int64_t>(keep), 256, false);
+    cached = prompt;
+
+    ChatOutputOptions oo;
+    oo.starts_in_reasoning = format == ChatFormat::kDeepSeekR1;
+    ChatOutputParser parser(oo);
+    StreamDecoder decoder(*s.tokenizer, true);
+    std::vector<int32_t> history_ids = prompt;
+    bool in_reasoning = false;
+    auto show = [&](const ChatDelta& d) {
+      if (!d.reasoning.empty()) {
+        if (!in_reasoning) std::cout << dim;
+        in_reasoning = true;
+        std::cout << d.reasoning;
+      }
+      if (!d.content.empty()) {
+        if (in_reasoning) std::cout << reset << "\n";
+        in_reasoning = false;
+        std::cout << d.content;
+      }
+      for (const auto& tc : d.tool_calls) std::cout << "\n[tool call " << tc.call.name << "(" << tc.call.arguments << ")]";
+      std::cout << std::flush;
+    };
+    g_stop = false;
+    g_generating = true;
+    for (int64_t i = 0; i < max_answer && !g_stop; ++i) {
+      const int32_t next = sampler.sample(logits.data(), c.vocab_size, history_ids);
+      history_ids.push_back(next);
+      if (c.eos_token_id && next == *c.eos_token_id) break;
+      show(parser.feed(decoder.push(next)));
+      if (static_cast<int64_t>(cached.size()) + 1 >= ctx) break;
+      Batch b;
+      b.add(next, static_cast<int64_t>(cached.size()), seq, true);
+      logits = s.transformer->forward(b, cache);
+      cached.push_back(next);
+    }
+    g_generating = false;
+    show(parser.feed(decoder.flush()));
+    show(parser.finish());
+    if (in_reasoning) std::cout << reset;
+    if (g_stop) std::cout << " [stopped]";
+    std::cout << "\n" << std::flush;
+    ChatMessage answer{"assistant", parser.content(), parser.reasoning(), std::nullopt, "", ""};
+    if (!parser.tool_calls().empty()) {
+      answer.tool_calls.emplace();
+      for (const auto& tc : parser.tool_calls()) answer.tool_calls->push_back({"", "function", tc.name, tc.arguments});
+    }
+    history.push_back(std::move(answer));
+  }
+  return 0;
+}
+
+}  // namespace dsinfer::cli
