@@ -154,7 +154,7 @@ void fp8_tensor(const ValueSource& src, const WeightSpec& s, std::vector<uint8_t
 
 void put_kv(GgufWriter& w, const std::string& k, GgufValue v) { w.add_kv(k, std::move(v)); }
 
-void gguf_metadata(GgufWriter& w, const ModelConfig& c, DType dtype) {
+void gguf_metadata(GgufWriter& w, const ModelConfig& c, DType dtype, bool legacy_kv_b) {
   const std::string p = "deepseek2.";
   auto u32 = [&](const std::string& k, int64_t v) { put_kv(w, p + k, GgufValue::uint32(static_cast<uint32_t>(v))); };
   auto f32 = [&](const std::string& k, double v) { put_kv(w, p + k, GgufValue::float32(static_cast<float>(v))); };
@@ -165,7 +165,9 @@ void gguf_metadata(GgufWriter& w, const ModelConfig& c, DType dtype) {
   u32("embedding_length", c.hidden_size);
   u32("feed_forward_length", c.intermediate_size);
   u32("attention.head_count", c.num_attention_heads);
-  u32("attention.head_count_kv", 1);  // MLA stored as MQA over the latent (current llama.cpp layout)
+  // Current llama.cpp files store MLA as MQA over the latent (one KV head of 576 = rkv + dr values, the
+  // per-head sizes in *_mla); legacy files describe the decompressed per-head K and V.
+  u32("attention.head_count_kv", legacy_kv_b ? c.num_attention_heads : 1);
   f32("attention.layer_norm_rms_epsilon", c.rms_norm_eps);
   f32("rope.freq_base", c.rope_theta);
   u32("rope.dimension_count", c.qk_rope_head_dim);
@@ -181,10 +183,15 @@ void gguf_metadata(GgufWriter& w, const ModelConfig& c, DType dtype) {
   u32("vocab_size", c.vocab_size);
   if (c.q_lora_rank > 0) u32("attention.q_lora_rank", c.q_lora_rank);
   u32("attention.kv_lora_rank", c.kv_lora_rank);
-  u32("attention.key_length", c.kv_lora_rank + c.qk_rope_head_dim);
-  u32("attention.value_length", c.kv_lora_rank);
-  u32("attention.key_length_mla", c.qk_head_dim());
-  u32("attention.value_length_mla", c.v_head_dim);
+  if (legacy_kv_b) {
+    u32("attention.key_length", c.qk_head_dim());
+    u32("attention.value_length", c.v_head_dim);
+  } else {
+    u32("attention.key_length", c.kv_lora_rank + c.qk_rope_head_dim);
+    u32("attention.value_length", c.kv_lora_rank);
+    u32("attention.key_length_mla", c.qk_head_dim());
+    u32("attention.value_length_mla", c.v_head_dim);
+  }
   u32("expert_feed_forward_length", c.moe_intermediate_size);
   u32("expert_count", c.n_routed_experts);
   u32("expert_used_count", c.num_experts_per_tok);
@@ -224,12 +231,13 @@ std::vector<std::string> synth_model(const ModelConfig& config, const SynthOptio
   c.validate();
   ThreadPool pool(opt.threads);
   const ValueSource src(c, opt.seed);
-  const std::vector<WeightSpec> specs = weight_specs(c, gguf ? WeightLayout::kGguf : WeightLayout::kHf);
+  const std::vector<WeightSpec> specs = weight_specs(
+      c, gguf ? (opt.gguf_legacy_kv_b ? WeightLayout::kGgufLegacyKvB : WeightLayout::kGguf) : WeightLayout::kHf);
 
   if (gguf) {
     if (opt.dtype == DType::F8_E4M3) fail("GGUF has no block-FP8 type; write FP8 as a Hugging Face directory");
     GgufWriter w;
-    gguf_metadata(w, c, opt.dtype);
+    gguf_metadata(w, c, opt.dtype, opt.gguf_legacy_kv_b);
     for (auto& kv : synth_tokenizer_gguf_keys(tok, c.vocab_size)) w.add_kv(kv.first, std::move(kv.second));
     for (const WeightSpec& s : specs) {
       const DType t = dtype_for(s, opt.dtype, true);

@@ -19,6 +19,8 @@ struct SynthOptions {
   std::string tokenizer;        // "" or a tokenizer.json directory / file, or a GGUF file with a vocab
   int threads = 0;
   uint64_t max_shard_bytes = 0; // HF: shard when > 0; GGUF: split when > 0
+  bool gguf_legacy_kv_b = false; // GGUF: one attn_kv_b per layer (pre-MLA llama.cpp files) instead of
+                                 // the split attn_k_b / attn_v_b
 };
 
 // Writes `path` (*.gguf) or a directory `path`; returns the files written.

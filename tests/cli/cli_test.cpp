@@ -34,13 +34,22 @@ Result run(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
 }
 
+// A per-process directory, removed when the test program exits.
 std::string tmp() {
-  static const std::string d = [] {
-    auto p = std::filesystem::temp_directory_path() / cat("dsinfer_cli_test_", ::getpid());
-    std::filesystem::create_directories(p);
-    return p.string();
-  }();
-  return d;
+  struct Dir {
+    std::string path;
+    Dir() {
+      auto p = std::filesystem::temp_directory_path() / cat("dsinfer_cli_test_", ::getpid());
+      std::filesystem::create_directories(p);
+      path = p.string();
+    }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Dir d;
+  return d.path;
 }
 
 std::string tiny_gguf() {

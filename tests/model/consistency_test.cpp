@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "formats/gguf.h"
 #include "tensor/quant.h"
 #include "test_models.h"
 
@@ -23,6 +24,35 @@ TEST(Consistency, GgufF32AndSafetensorsOfOneSeedGiveTheSameLogits) {
     std::printf("  %s gguf vs safetensors: %.3g\n", preset, d);
     EXPECT_LE(d, 1e-5f) << preset;
   }
+}
+
+// The same weights in llama.cpp's legacy attn_kv_b layout, split into several GGUF files, and as sharded
+// safetensors with an index all give the logits of the single-file split-MLA GGUF.
+TEST(Consistency, LegacyKvBSplitGgufAndShardedSafetensorsLoadTheSameModel) {
+  auto base = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
+  SynthOptions o;
+  o.seed = 7;
+  o.gguf_legacy_kv_b = true;
+  auto legacy = load_model(synth_with("tiny-v3", "tiny-v3-legacy.gguf", o));
+  EXPECT_EQ(legacy->layout, WeightLayout::kGgufLegacyKvB);
+  o.gguf_legacy_kv_b = false;
+  o.max_shard_bytes = 100 << 10;
+  const std::string split_first = synth_with("tiny-v3", "tiny-v3-split.gguf", o);
+  const std::string first_part = temp_dir() + "/tiny-v3-split-00001-of-";
+  std::string found;
+  for (const auto& e : std::filesystem::directory_iterator(temp_dir()))
+    if (e.path().string().rfind(first_part, 0) == 0) found = e.path().string();
+  ASSERT_FALSE(found.empty()) << "no split parts written";
+  auto split = load_model(found);
+  EXPECT_GT(split->gguf->paths().size(), 2u);
+  auto sharded = load_model(synth_with("tiny-v3", "tiny-v3-sharded-hf", o));
+  EXPECT_TRUE(std::filesystem::exists(temp_dir() + "/tiny-v3-sharded-hf/model.safetensors.index.json"));
+  const auto ids = test_ids(21, 256);
+  const std::vector<float> want = logits_of(*base, ids);
+  EXPECT_LE(rel_diff(logits_of(*legacy, ids), want), 1e-5f);
+  EXPECT_LE(rel_diff(logits_of(*legacy, ids, AttentionForm::kNaive), want), 1e-5f);
+  EXPECT_LE(rel_diff(logits_of(*split, ids), want), 0.0f);
+  EXPECT_LE(rel_diff(logits_of(*sharded, ids), want), 1e-5f);
 }
 
 TEST(Consistency, DecodeWithCacheEqualsRecomputingTheSequence) {
@@ -116,6 +146,7 @@ TEST(Consistency, BlockFp8GivesTheLogitsOfItsDequantizedWeights) {
 
 // Quantization error of whole models. A quantized router can flip a near-tie between experts, which
 // changes one position's logits a lot, so the bound is on the median position and the worst is reported.
+// The fast kernels also quantize activations to int8 for the block types, which adds to the error.
 TEST(Consistency, QuantizedGgufStaysCloseToF32) {
   auto ref = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
   const auto ids = test_ids(16, 256);
@@ -125,7 +156,7 @@ TEST(Consistency, QuantizedGgufStaysCloseToF32) {
     DType t;
     float bound;
   };
-  for (Q q : {Q{DType::F16, 2e-3f}, Q{DType::BF16, 2e-2f}, Q{DType::Q8_0, 3e-2f}, Q{DType::Q4_0, 0.3f}}) {
+  for (Q q : {Q{DType::F16, 2e-3f}, Q{DType::BF16, 2e-2f}, Q{DType::Q8_0, 6e-2f}, Q{DType::Q4_0, 0.35f}}) {
     auto m = load_model(synth("tiny-v3", cat("tiny-v3-", dtype_name(q.t), ".gguf"), q.t));
     const std::vector<float> got = logits_of(*m, ids);
     std::vector<float> per_pos;

@@ -17,13 +17,22 @@
 
 namespace dsinfer::testing {
 
+// A per-process directory, removed when the test program exits.
 inline std::string temp_dir() {
-  static const std::string dir = [] {
-    auto d = std::filesystem::temp_directory_path() / cat("dsinfer_model_test_", ::getpid());
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  return dir;
+  struct Dir {
+    std::string path;
+    Dir() {
+      auto d = std::filesystem::temp_directory_path() / cat("dsinfer_model_test_", ::getpid());
+      std::filesystem::create_directories(d);
+      path = d.string();
+    }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;
+  return dir.path;
 }
 
 // Synthesizes (once per process) preset `preset` as `name` (.gguf → GGUF, else HF directory).
@@ -36,6 +45,13 @@ inline std::string synth(const std::string& preset, const std::string& name, DTy
     o.threads = 2;
     synth_model(preset_config(preset), o, path);
   }
+  return path;
+}
+
+// Synthesizes with full options (seed 7 unless set).
+inline std::string synth_with(const std::string& preset, const std::string& name, SynthOptions o) {
+  const std::string path = temp_dir() + "/" + name;
+  if (!std::filesystem::exists(path)) synth_model(preset_config(preset), o, path);
   return path;
 }
 
