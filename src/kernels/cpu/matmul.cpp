@@ -1,6 +1,9 @@
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/vec.h"
@@ -9,32 +12,116 @@
 namespace dsinfer {
 namespace {
 
-constexpr int64_t kRowChunk = 16;  // rows dequantized at once; small enough to stay in L1/L2
+constexpr int64_t kRowChunk = 16;  // rows dequantized at once by the reference path
+
+std::atomic<MatmulPath> g_path{[] {
+  const char* e = std::getenv("DSINFER_MATMUL");
+  return e && std::strcmp(e, "reference") == 0 ? MatmulPath::kReference : MatmulPath::kFast;
+}()};
+
+bool uses_int8(DType t) { return dtype_is_block_quant(t) && matmul_path() == MatmulPath::kFast; }
+
+// Reference: dequantize kRowChunk rows to float, float dot per token.
+void reference_rows(const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tok,
+                    float* y, int64_t ldy) {
+  const int64_t K = w.cols();
+  thread_local std::vector<float> buf;
+  buf.resize(static_cast<size_t>(kRowChunk * K));
+  for (int64_t c0 = 0; c0 < n_rows; c0 += kRowChunk) {
+    const int64_t nc = std::min(kRowChunk, n_rows - c0);
+    dequantize_rows(w, row0 + c0, nc, buf.data());
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t r = 0; r < nc; ++r) y[t * ldy + c0 + r] = dot_f32(buf.data() + r * K, x + t * ldx, K);
+  }
+}
+
+void check_rows(const TensorView& w, int64_t row0, int64_t n_rows) {
+  if (row0 < 0 || n_rows < 0 || row0 + n_rows > w.rows())
+    fail("matmul: rows [", row0, ", ", row0 + n_rows, ") outside '", w.name, "' (", w.rows(), " rows)");
+}
 
 }  // namespace
 
-void matmul(ThreadPool& pool, const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx,
-            int64_t n_tok, float* y, int64_t ldy) {
-  const int64_t K = w.cols();
-  if (row0 < 0 || row0 + n_rows > w.rows()) fail("matmul: rows [", row0, ", ", row0 + n_rows, ") outside '", w.name, "'");
-  if (w.dtype == DType::F32) {
-    pool.parallel_for(n_rows, [&](int64_t r0, int64_t r1, int) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* wr = reinterpret_cast<const float*>(w.row_ptr(row0 + r));
-        for (int64_t t = 0; t < n_tok; ++t) y[t * ldy + r] = dot_f32(wr, x + t * ldx, K);
-      }
-    }, kRowChunk);
+void set_matmul_path(MatmulPath p) { g_path.store(p); }
+MatmulPath matmul_path() { return g_path.load(std::memory_order_relaxed); }
+
+void MatmulInput::prepare_shape(const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype) {
+  x_ = x;
+  ldx_ = ldx;
+  n_tok_ = n_tok;
+  K_ = K;
+  quantized_ = uses_int8(for_dtype);
+  if (!quantized_) return;
+  if (K % kern::kActBlock != 0) fail("matmul: K = ", K, " is not a multiple of ", kern::kActBlock);
+  act_.n_tok = n_tok;
+  act_.K = K;
+  act_.nb = K / kern::kActBlock;
+  const int64_t n_pad = act_.n_pad();
+  act_.q.resize(static_cast<size_t>(n_pad * K));
+  act_.d.resize(static_cast<size_t>(n_pad * act_.nb));
+  act_.sum.resize(static_cast<size_t>(n_pad * act_.nb));
+}
+
+void MatmulInput::quantize_part(int64_t t0, int64_t t1, int64_t b0, int64_t b1) {
+  if (!quantized_) return;
+  const auto& ks = kern::active_kernels();
+  const int64_t nb = act_.nb, bs = kern::kActBlock;
+  for (int64_t t = t0; t < t1; ++t)
+    ks.quantize_row(x_ + t * ldx_ + b0 * bs, (b1 - b0) * bs, act_.q.data() + t * K_ + b0 * bs,
+                    act_.d.data() + t * nb + b0, act_.sum.data() + t * nb + b0);
+}
+
+void MatmulInput::finish() {
+  if (quantized_) kern::finish_tiles(act_);
+}
+
+void MatmulInput::prepare(const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype) {
+  prepare_shape(x, ldx, n_tok, K, for_dtype);
+  quantize_part(0, n_tok, 0, K / kern::kActBlock);
+  finish();
+}
+
+void matmul_rows(const TensorView& w, int64_t row0, int64_t n_rows, const MatmulInput& in, float* y, int64_t ldy) {
+  check_rows(w, row0, n_rows);
+  if (n_rows == 0 || in.n_tok() == 0) return;
+  if (in.K() != w.cols()) fail("matmul: '", w.name, "' has ", w.cols(), " columns, input has ", in.K());
+  const auto& ks = kern::active_kernels();
+  if (in.quantized() && dtype_is_block_quant(w.dtype)) {
+    ks.quant_for(w.dtype)(w.row_ptr(row0), w.row_bytes(), n_rows, in.act(), y, ldy);
     return;
   }
+  if (matmul_path() == MatmulPath::kReference || dtype_is_block_quant(w.dtype)) {
+    reference_rows(w, row0, n_rows, in.x(), in.ldx(), in.n_tok(), y, ldy);
+    return;
+  }
+  const kern::FloatGemmFn fn = ks.float_for(w.dtype);
+  if (w.dtype != DType::F8_E4M3) {
+    fn(w.row_ptr(row0), w.row_bytes(), n_rows, w.cols(), in.x(), in.ldx(), in.n_tok(), nullptr, y, ldy);
+    return;
+  }
+  // FP8: one call per 128-row block so every row of a call shares one row of block scales.
+  const int64_t scale_cols = (w.cols() + kFp8BlockSize - 1) / kFp8BlockSize;
+  for (int64_t r = 0; r < n_rows;) {
+    const int64_t rb = (row0 + r) / kFp8BlockSize;
+    const int64_t n = std::min(n_rows - r, (rb + 1) * kFp8BlockSize - (row0 + r));
+    fn(w.row_ptr(row0 + r), w.row_bytes(), n, w.cols(), in.x(), in.ldx(), in.n_tok(), w.block_scale + rb * scale_cols,
+       y + r, ldy);
+    r += n;
+  }
+}
+
+void matmul(ThreadPool& pool, const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx,
+            int64_t n_tok, float* y, int64_t ldy) {
+  check_rows(w, row0, n_rows);
+  if (n_rows == 0 || n_tok == 0) return;
+  // The caller's scratch, named through a pointer: inside the lambda a thread_local name would mean
+  // each worker's own (empty) instance.
+  thread_local MatmulInput scratch;
+  MatmulInput* in = &scratch;
+  in->prepare(x, ldx, n_tok, w.cols(), w.dtype);
   pool.parallel_for(n_rows, [&](int64_t r0, int64_t r1, int) {
-    std::vector<float> buf(static_cast<size_t>(kRowChunk * K));
-    for (int64_t c0 = r0; c0 < r1; c0 += kRowChunk) {
-      const int64_t nc = std::min(kRowChunk, r1 - c0);
-      dequantize_rows(w, row0 + c0, nc, buf.data());
-      for (int64_t t = 0; t < n_tok; ++t)
-        for (int64_t r = 0; r < nc; ++r) y[t * ldy + c0 + r] = dot_f32(buf.data() + r * K, x + t * ldx, K);
-    }
-  }, kRowChunk);
+    matmul_rows(w, row0 + r0, r1 - r0, *in, y + r0, ldy);
+  }, kMatmulRowGrain);
 }
 
 void matmul_transposed(const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx,

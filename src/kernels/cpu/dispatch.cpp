@@ -1,0 +1,70 @@
+// The one place that picks kernels by CPU features (and, through KernelSet, by weight dtype).
+
+#include "kernels/cpu/gemm.h"
+
+#include <algorithm>
+#include "util/cpu_features.h"
+
+namespace dsinfer::kern {
+
+QuantGemmFn KernelSet::quant_for(DType t) const {
+  switch (t) {
+    case DType::Q8_0: return q8_0;
+    case DType::Q4_0: return q4_0;
+    case DType::Q4_K: return q4_k;
+    case DType::Q5_K: return q5_k;
+    case DType::Q6_K: return q6_k;
+    default: return nullptr;
+  }
+}
+
+FloatGemmFn KernelSet::float_for(DType t) const {
+  switch (t) {
+    case DType::F32: return f32;
+    case DType::F16: return f16;
+    case DType::BF16: return bf16;
+    case DType::F8_E4M3: return f8_e4m3;
+    default: return nullptr;
+  }
+}
+
+const KernelSet& active_kernels() {
+  // AVX-512 machines run the AVX2 set for now (a superset CPU runs it correctly).
+  static const KernelSet& ks = cpu_features().has_avx2_tier() ? avx2_kernels() : scalar_kernels();
+  return ks;
+}
+
+void finish_tiles(ActQ8& a) {
+  const int64_t n_pad = a.n_pad(), nb = a.nb;
+  a.q.resize(static_cast<size_t>(n_pad * a.K));
+  a.d.resize(static_cast<size_t>(n_pad * nb));
+  a.sum.resize(static_cast<size_t>(n_pad * nb));
+  for (int64_t t = a.n_tok; t < n_pad; ++t) {
+    std::fill_n(a.q.data() + t * a.K, a.K, int8_t{0});
+    std::fill_n(a.d.data() + t * nb, nb, 0.0f);
+    std::fill_n(a.sum.data() + t * nb, nb, 0);
+  }
+  a.d4.resize(static_cast<size_t>(n_pad * nb));
+  a.sum4.resize(static_cast<size_t>(n_pad * nb));
+  for (int64_t tile = 0; tile < n_pad / kTokTile; ++tile)
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t i = 0; i < kTokTile; ++i) {
+        a.d4[(tile * nb + b) * kTokTile + i] = a.d[(tile * kTokTile + i) * nb + b];
+        a.sum4[(tile * nb + b) * kTokTile + i] = a.sum[(tile * kTokTile + i) * nb + b];
+      }
+}
+
+void quantize_act(const KernelSet& ks, const float* x, int64_t ldx, int64_t n_tok, int64_t K, ActQ8& a) {
+  a.n_tok = n_tok;
+  a.K = K;
+  a.nb = K / kActBlock;
+  const int64_t n_pad = a.n_pad();
+  a.q.resize(static_cast<size_t>(n_pad * K));
+  a.d.resize(static_cast<size_t>(n_pad * a.nb));
+  a.sum.resize(static_cast<size_t>(n_pad * a.nb));
+  for (int64_t t = 0; t < n_tok; ++t)
+    ks.quantize_row(x + t * ldx, K, a.q.data() + t * K, a.d.data() + t * a.nb, a.sum.data() + t * a.nb);
+  finish_tiles(a);
+}
+
+}  // namespace dsinfer::kern

@@ -1,0 +1,74 @@
+#pragma once
+// Internal to src/kernels/cpu/: the per-ISA kernel sets behind matmul() and the activation format the
+// integer kernels read. Callers outside this folder use matmul.h.
+//
+// Integer path: activations are quantized once per matmul call to int8 in blocks of 32 (Q8_0-like, but
+// with an fp32 scale and the block's integer sum kept beside it), so a weight block of any GGML type
+// reduces to an integer dot product plus one scale multiply:
+//   Q4_0 · act = d_w d_a (sum q_w q_a - 8 sum q_a)        Q8_0 · act = d_w d_a sum q_w q_a
+//   Q4_K/Q5_K group j = d sc_j d_a sum q q_a - dmin m_j d_a sum q_a
+//   Q6_K = d d_a sum_g sc_g sum_{i in g} (q_i - 32) q_a,i
+// Float weights (F32, F16, BF16, F8_E4M3) keep float activations and fp32 FMA, so F32 models stay exact.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tensor/dtype.h"
+
+namespace dsinfer::kern {
+
+constexpr int64_t kActBlock = 32;  // activation quantization block
+constexpr int64_t kTokTile = 4;    // tokens per prefill tile (the transposed scale arrays use it)
+
+// x [n_tok, K] quantized per 32 values: x ≈ d * q. Token rows are padded up to a multiple of kTokTile
+// with zeros (q = 0, d = 0, sum = 0) so tile kernels never branch on a partial token tile.
+struct ActQ8 {
+  int64_t n_tok = 0, K = 0, nb = 0;  // nb = K / 32
+  std::vector<int8_t> q;             // [n_pad, K]
+  std::vector<float> d;              // [n_pad, nb]
+  std::vector<int32_t> sum;          // [n_pad, nb]   sum of the block's q
+  std::vector<float> d4;             // [n_pad/4, nb, 4]  d of the 4 tokens of a tile, per block
+  std::vector<int32_t> sum4;         // [n_pad/4, nb, 4]  sum of the 4 tokens of a tile, per block
+
+  int64_t n_pad() const { return (n_tok + kTokTile - 1) / kTokTile * kTokTile; }
+  const int8_t* qt(int64_t t) const { return q.data() + t * K; }
+  const float* dt(int64_t t) const { return d.data() + t * nb; }
+  const int32_t* sumt(int64_t t) const { return sum.data() + t * nb; }
+};
+
+// Quantizes one row of K values (K a multiple of 32): q[K], d[K/32], sum[K/32].
+using QuantizeRowFn = void (*)(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum);
+
+// y[t * ldy + r] = row r of the weights (rows at w + r * row_bytes) · token t, for r < n_rows and
+// t < a.n_tok. Single-threaded; the caller splits rows across threads.
+using QuantGemmFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
+                             int64_t ldy);
+
+// Float-activation kernels: y[t * ldy + r] = sum_k W[r, k] x[t * ldx + k] (times scale[k / 128] for FP8,
+// `scale` being the row block's 128-k scales; the caller never passes rows of two FP8 row blocks).
+using FloatGemmFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x,
+                             int64_t ldx, int64_t n_tok, const float* scale, float* y, int64_t ldy);
+
+struct KernelSet {
+  const char* isa = "scalar";
+  QuantizeRowFn quantize_row = nullptr;
+  QuantGemmFn q8_0 = nullptr, q4_0 = nullptr, q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
+  FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
+
+  QuantGemmFn quant_for(DType t) const;  // nullptr for float dtypes
+  FloatGemmFn float_for(DType t) const;  // nullptr for GGML block types
+};
+
+const KernelSet& scalar_kernels();
+const KernelSet& avx2_kernels();   // only call when cpu_features().has_avx2_tier()
+const KernelSet& active_kernels(); // the best set this CPU runs (DSINFER_ISA caps it)
+
+// Fills the transposed per-tile arrays d4/sum4 and zero-pads from a.q/d/sum (already filled for
+// n_tok tokens).
+void finish_tiles(ActQ8& a);
+
+// Quantizes x [n_tok, K] (row stride ldx) with `ks`. Reuses a's buffers (no allocation once grown).
+void quantize_act(const KernelSet& ks, const float* x, int64_t ldx, int64_t n_tok, int64_t K, ActQ8& a);
+
+}  // namespace dsinfer::kern

@@ -1,0 +1,369 @@
+// AVX2 + FMA + F16C kernels. Compiled with -mavx2 -mfma -mf16c and reached only through active_kernels()
+// when the CPU has them.
+//
+// Q4_0 / Q8_0 (the common GGUF types) avoid horizontal sums: four int32x8 partial dot products (four
+// tokens of one row in prefill, four rows of one token in decode) are folded with two hadd's into one
+// vector whose lane i (low half) + lane i+4 (high half) is the block's integer sum for i; the fp32 scale
+// multiply is then one FMA per block for all four. Prefill walks 16-row panels that stay in L1 while
+// all token tiles stream past them, so each weight byte comes from memory once per call.
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_blocks.h"
+
+namespace dsinfer::kern {
+namespace {
+
+inline float h2f(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i dot_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+inline __m256i hadd4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
+  return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+}
+
+// Lane i of the result: lanes i and i+4 of v added (the four sums of a hadd4).
+inline __m128 fold(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
+
+inline float hsum(__m256 v) {
+  __m128 s = fold(v);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+struct Q4_0Traits {
+  static constexpr size_t kBytes = kQ4_0Bytes;
+  static constexpr int kZeroShift = 3;  // weights are q - 8: subtract 8 * sum(q_a)
+  static __m256i load(const uint8_t* blk) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
+  }
+  static __m256i dot(__m256i w, __m256i a) { return dot_u8s8(w, a); }
+};
+
+struct Q8_0Traits {
+  static constexpr size_t kBytes = kQ8_0Bytes;
+  static constexpr int kZeroShift = -1;  // signed weights: sign trick instead of an offset
+  static __m256i load(const uint8_t* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
+  static __m256i dot(__m256i w, __m256i a) { return dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
+};
+
+// Rows [r, r+4) (row pointers may repeat for a tail) · token t. Returns the 4 dot products.
+template <class Tr>
+__m128 rows4_tok1(const uint8_t* const* wr, const ActQ8& a, int64_t t) {
+  const int8_t* q = a.qt(t);
+  const float* d = a.dt(t);
+  const int32_t* sum = a.sumt(t);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < a.nb; ++b) {
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32));
+    const size_t off = b * Tr::kBytes;
+    __m256i h = hadd4(Tr::dot(Tr::load(wr[0] + off), av), Tr::dot(Tr::load(wr[1] + off), av),
+                      Tr::dot(Tr::load(wr[2] + off), av), Tr::dot(Tr::load(wr[3] + off), av));
+    if constexpr (Tr::kZeroShift >= 0)
+      h = _mm256_sub_epi32(h, _mm256_zextsi128_si256(_mm_set1_epi32(sum[b] << Tr::kZeroShift)));
+    const __m128 sw = _mm_mul_ps(_mm_setr_ps(h2f(wr[0] + off), h2f(wr[1] + off), h2f(wr[2] + off), h2f(wr[3] + off)),
+                                 _mm_set1_ps(d[b]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_set_m128(sw, sw), acc);
+  }
+  return fold(acc);
+}
+
+// Rows w0, w1 · the 4 tokens of tile `tile`. out0/out1 get the 4 dot products of each row.
+template <class Tr>
+void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t tile, __m128* out0, __m128* out1) {
+  const int64_t nb = a.nb, K = a.K;
+  const int8_t* q = a.qt(tile * 4);
+  const float* d4 = a.d4.data() + tile * nb * 4;
+  const int32_t* s4 = a.sum4.data() + tile * nb * 4;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const int8_t* qb = q + b * 32;
+    const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qb));
+    const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qb + K));
+    const __m256i a2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qb + 2 * K));
+    const __m256i a3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qb + 3 * K));
+    const __m256 da = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(d4 + b * 4));
+    __m256i zero_fix = _mm256_setzero_si256();
+    if constexpr (Tr::kZeroShift >= 0)
+      zero_fix = _mm256_zextsi128_si256(
+          _mm_slli_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s4 + b * 4)), Tr::kZeroShift));
+    const size_t off = b * Tr::kBytes;
+    {
+      const __m256i w = Tr::load(w0 + off);
+      __m256i h = hadd4(Tr::dot(w, a0), Tr::dot(w, a1), Tr::dot(w, a2), Tr::dot(w, a3));
+      if constexpr (Tr::kZeroShift >= 0) h = _mm256_sub_epi32(h, zero_fix);
+      acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(_mm256_set1_ps(h2f(w0 + off)), da), acc0);
+    }
+    {
+      const __m256i w = Tr::load(w1 + off);
+      __m256i h = hadd4(Tr::dot(w, a0), Tr::dot(w, a1), Tr::dot(w, a2), Tr::dot(w, a3));
+      if constexpr (Tr::kZeroShift >= 0) h = _mm256_sub_epi32(h, zero_fix);
+      acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(_mm256_set1_ps(h2f(w1 + off)), da), acc1);
+    }
+  }
+  *out0 = fold(acc0);
+  *out1 = fold(acc1);
+}
+
+template <class Tr>
+void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if (a.n_tok == 1) {
+    alignas(16) float out[4];
+    for (int64_t r = 0; r < n_rows; r += 4) {
+      const uint8_t* wr[4];
+      for (int i = 0; i < 4; ++i) wr[i] = w + std::min(r + i, n_rows - 1) * row_bytes;
+      _mm_store_ps(out, rows4_tok1<Tr>(wr, a, 0));
+      for (int i = 0; i < 4 && r + i < n_rows; ++i) y[r + i] = out[i];
+    }
+    return;
+  }
+  constexpr int64_t kPanel = 16;  // rows kept in L1 while every token tile passes
+  const int64_t n_tiles = a.n_pad() / 4;
+  alignas(16) float o0[4], o1[4];
+  for (int64_t p0 = 0; p0 < n_rows; p0 += kPanel) {
+    const int64_t p1 = std::min(n_rows, p0 + kPanel);
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
+      for (int64_t r = p0; r < p1; r += 2) {
+        const int64_t r1 = std::min(r + 1, p1 - 1);
+        __m128 v0, v1;
+        rows2_tok4<Tr>(w + r * row_bytes, w + r1 * row_bytes, a, tile, &v0, &v1);
+        _mm_store_ps(o0, v0);
+        _mm_store_ps(o1, v1);
+        float* yt = y + tile * 4 * ldy;
+        for (int64_t t = 0; t < nt; ++t) {
+          yt[t * ldy + r] = o0[t];
+          if (r + 1 < p1) yt[t * ldy + r + 1] = o1[t];
+        }
+      }
+    }
+  }
+}
+
+// ---- K-quants: one row · one token at a time, 8-lane float accumulator per pair ----
+
+inline __m256i load_k4_nibbles(const uint8_t* qs, int g) {  // 32 values of group g of a Q4_K/Q5_K block
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * (g / 2)));
+  return _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, _mm256_set1_epi8(0x0f));
+}
+
+template <bool kFifthBit>
+float dot_q45_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
+  const size_t bytes = kFifthBit ? kQ5_KBytes : kQ4_KBytes;
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * bytes;
+    const float dd = h2f(blk), dmin = h2f(blk + 2);
+    uint8_t sc[8], mn[8];
+    k4_scales_mins(blk + 4, sc, mn);
+    const uint8_t* qs = blk + (kFifthBit ? 48 : 16);
+    __m256i qh = kFifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)) : _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+      const int64_t b = sb * 8 + g;
+      __m256i v = load_k4_nibbles(qs, g);
+      if constexpr (kFifthBit) {
+        // bit g of qh byte l -> bit 4 of value l
+        const __m256i bit = _mm256_and_si256(qh, _mm256_set1_epi8(1));
+        v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
+        qh = _mm256_srli_epi16(qh, 1);
+      }
+      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32));
+      const __m256i s = dot_u8s8(v, av);
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dd * static_cast<float>(sc[g]) * d[b]), acc);
+      mins += (dmin * static_cast<float>(mn[g]) * d[b]) * static_cast<float>(sum[b]);
+    }
+  }
+  return hsum(acc) - mins;
+}
+
+float dot_q6_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i k32 = _mm256_set1_epi8(32), m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kQ6_KBytes;
+    const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    const float dd = h2f(blk + 208);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        const __m256i lo = (quarter & 1) ? l1 : l0;
+        const __m256i low4 = _mm256_and_si256(quarter >> 1 ? _mm256_srli_epi16(lo, 4) : lo, m4);
+        const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
+        const __m256i v = _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
+        const int64_t b = sb * 8 + 4 * h + quarter;
+        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32));
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
+        const int16_t s0 = sc[8 * h + 2 * quarter], s1 = sc[8 * h + 2 * quarter + 1];
+        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+        const __m256i s = _mm256_madd_epi16(p, scales);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dd * d[b]), acc);
+      }
+    }
+  }
+  return hsum(acc);
+}
+
+using RowDot = float (*)(const uint8_t*, int64_t, const int8_t*, const float*, const int32_t*);
+
+template <RowDot kDot>
+void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr int64_t kPanel = 8;
+  for (int64_t p0 = 0; p0 < n_rows; p0 += kPanel) {
+    const int64_t p1 = std::min(n_rows, p0 + kPanel);
+    for (int64_t t = 0; t < a.n_tok; ++t)
+      for (int64_t r = p0; r < p1; ++r) y[t * ldy + r] = kDot(w + r * row_bytes, a.nb, a.qt(t), a.dt(t), a.sumt(t));
+  }
+}
+
+// ---- float weights: NR rows x NT tokens of 8-lane FMA accumulators ----
+
+struct F32Load {
+  static float one(const uint8_t* p, int64_t k) { float f; std::memcpy(&f, p + 4 * k, 4); return f; }
+  static __m256 load(const uint8_t* p, int64_t k) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p) + k); }
+};
+struct F16Load {
+  static float one(const uint8_t* p, int64_t k) { return h2f(p + 2 * k); }
+  static __m256 load(const uint8_t* p, int64_t k) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * k)));
+  }
+};
+struct BF16Load {
+  static float one(const uint8_t* p, int64_t k) { uint16_t h; std::memcpy(&h, p + 2 * k, 2); return bf16_to_f32(h); }
+  static __m256 load(const uint8_t* p, int64_t k) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * k)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  }
+};
+// e4m3 -> f16 bits: sign to bit 15, exponent+mantissa shifted up by 7. The result is the e4m3 value
+// times 2^-8 for normal AND subnormal inputs (both formats put their subnormals at the same relative
+// place), so the F16C conversion is exact once the 2^8 is folded into the block scale.
+struct F8Load {
+  static float one(const uint8_t* p, int64_t k) { return fp8_e4m3_to_f32(p[k]); }
+  static __m256 load(const uint8_t* p, int64_t k) {
+    const __m128i x = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + k)));
+    const __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x80)), 8),
+                                   _mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x7f)), 7));
+    return _mm256_cvtph_ps(h);
+  }
+};
+
+template <class L, int NR, int NT>
+void float_tile(const uint8_t* const* wr, int64_t K, const float* x, int64_t ldx, const float* scale, float* out) {
+  __m256 acc[NR][NT];
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  const int64_t K8 = K / 8 * 8;
+  __m256 sv = _mm256_set1_ps(1.0f);
+  for (int64_t k = 0; k < K8; k += 8) {
+    if (scale && k % 128 == 0) sv = _mm256_set1_ps(scale[k / 128] * 256.0f);
+    __m256 wv[NR];
+    for (int r = 0; r < NR; ++r) wv[r] = scale ? _mm256_mul_ps(L::load(wr[r], k), sv) : L::load(wr[r], k);
+    for (int t = 0; t < NT; ++t) {
+      const __m256 xv = _mm256_loadu_ps(x + t * ldx + k);
+      for (int r = 0; r < NR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) {
+      float s = hsum(acc[r][t]);
+      for (int64_t k = K8; k < K; ++k)  // tail: K need not be a multiple of 8 for float weights
+        s += L::one(wr[r], k) * x[t * ldx + k] * (scale ? scale[k / 128] : 1.0f);
+      out[r * NT + t] = s;
+    }
+}
+
+template <class L>
+void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
+                int64_t n_tok, const float* scale, float* y, int64_t ldy) {
+  float out[16];
+  for (int64_t r = 0; r < n_rows; r += 4) {
+    const uint8_t* wr[4];
+    const int nr = static_cast<int>(std::min<int64_t>(4, n_rows - r));
+    for (int i = 0; i < 4; ++i) wr[i] = w + std::min(r + i, n_rows - 1) * row_bytes;
+    if (n_tok == 1) {
+      float_tile<L, 4, 1>(wr, K, x, ldx, scale, out);
+      for (int i = 0; i < nr; ++i) y[r + i] = out[i];
+      continue;
+    }
+    for (int64_t t = 0; t < n_tok; t += 3) {
+      const int nt = static_cast<int>(std::min<int64_t>(3, n_tok - t));
+      const float* xt = x + t * ldx;
+      switch (nt) {
+        case 3: float_tile<L, 4, 3>(wr, K, xt, ldx, scale, out); break;
+        case 2: float_tile<L, 4, 2>(wr, K, xt, ldx, scale, out); break;
+        default: float_tile<L, 4, 1>(wr, K, xt, ldx, scale, out); break;
+      }
+      for (int i = 0; i < nr; ++i)
+        for (int j = 0; j < nt; ++j) y[(t + j) * ldy + r + i] = out[i * nt + j];
+    }
+  }
+}
+
+void quantize_row_avx2(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < K / kActBlock; ++b) {
+    const float* xb = x + b * kActBlock;
+    __m256 v[4];
+    __m256 mx = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign_mask, v[i]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float amax = _mm_cvtss_f32(m);
+    d[b] = amax / 127.0f;
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    __m256i iv[4];
+    for (int i = 0; i < 4; ++i) iv[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));
+    const __m256i s = _mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]), _mm256_add_epi32(iv[2], iv[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_hadd_epi32(s4, s4);
+    s4 = _mm_hadd_epi32(s4, s4);
+    sum[b] = _mm_cvtsi128_si32(s4);
+    // packs interleave the 128-bit lanes; the permute restores element order.
+    const __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    const __m256i ord = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kActBlock), ord);
+  }
+}
+
+}  // namespace
+
+const KernelSet& avx2_kernels() {
+  static const KernelSet ks = [] {
+    KernelSet k;
+    k.isa = "avx2";
+    k.quantize_row = quantize_row_avx2;
+    k.q8_0 = gemm_q_legacy<Q8_0Traits>;
+    k.q4_0 = gemm_q_legacy<Q4_0Traits>;
+    k.q4_k = gemm_k<dot_q45_k<false>>;
+    k.q5_k = gemm_k<dot_q45_k<true>>;
+    k.q6_k = gemm_k<dot_q6_k>;
+    k.f32 = gemm_float<F32Load>;
+    k.f16 = gemm_float<F16Load>;
+    k.bf16 = gemm_float<BF16Load>;
+    k.f8_e4m3 = gemm_float<F8Load>;
+    return k;
+  }();
+  return ks;
+}
+
+}  // namespace dsinfer::kern

@@ -1,0 +1,44 @@
+#pragma once
+// Byte offsets and small decoders of the GGML blocks (layouts in tensor/quant.h), shared by the scalar
+// and SIMD kernels. Internal to src/kernels/cpu/.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "tensor/half.h"
+
+namespace dsinfer::kern {
+
+constexpr size_t kQ8_0Bytes = 34;  // f16 d; int8 qs[32]
+constexpr size_t kQ4_0Bytes = 18;  // f16 d; uint8 qs[16]
+constexpr size_t kQ4_KBytes = 144; // f16 d, dmin; scales[12]; qs[128]
+constexpr size_t kQ5_KBytes = 176; // f16 d, dmin; scales[12]; qh[32]; qs[128]
+constexpr size_t kQ6_KBytes = 210; // ql[128]; qh[64]; int8 scales[16]; f16 d
+
+inline float half_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+// The 8 six-bit scales and mins of a Q4_K / Q5_K super-block (ggml get_scale_min_k4).
+inline void k4_scales_mins(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+  for (int g = 0; g < 4; ++g) {
+    sc[g] = s[g] & 63;
+    mn[g] = s[g + 4] & 63;
+  }
+  for (int g = 4; g < 8; ++g) {
+    sc[g] = static_cast<uint8_t>((s[g + 4] & 0x0f) | ((s[g - 4] >> 6) << 4));
+    mn[g] = static_cast<uint8_t>((s[g + 4] >> 4) | ((s[g] >> 6) << 4));
+  }
+}
+
+// Unsigned 6-bit value (0..63) l of quarter `quarter` (32 values) of half h (128 values) of a Q6_K block.
+inline int q6_k_value(const uint8_t* ql, const uint8_t* qh, int h, int quarter, int l) {
+  const uint8_t lo = ql[64 * h + (quarter & 1) * 32 + l];
+  const int low4 = (quarter >> 1) ? (lo >> 4) : (lo & 0x0f);
+  return low4 | (((qh[32 * h + l] >> (2 * quarter)) & 3) << 4);
+}
+
+}  // namespace dsinfer::kern

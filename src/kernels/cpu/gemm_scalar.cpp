@@ -1,0 +1,172 @@
+// Scalar kernels: the reference every SIMD kernel is tested against, and the fallback that runs on any
+// x86-64. They compute exactly the integer sums the SIMD kernels compute (only the order of the float
+// accumulation differs), so SIMD-vs-scalar tests can use a tight tolerance.
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_blocks.h"
+#include "tensor/half.h"
+
+namespace dsinfer::kern {
+namespace {
+
+void quantize_row_scalar(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum) {
+  for (int64_t b = 0; b < K / kActBlock; ++b) {
+    const float* xb = x + b * kActBlock;
+    float amax = 0;
+    for (int i = 0; i < kActBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float db = amax / 127.0f;
+    const float id = db != 0.0f ? 127.0f / amax : 0.0f;
+    int32_t s = 0;
+    for (int i = 0; i < kActBlock; ++i) {
+      // nearbyint: ties to even, like the SIMD cvtps2dq in the default rounding mode.
+      const int v = static_cast<int>(std::nearbyint(xb[i] * id));
+      q[b * kActBlock + i] = static_cast<int8_t>(v);
+      s += v;
+    }
+    d[b] = db;
+    sum[b] = s;
+  }
+}
+
+// One weight row · one token, per format. `w` is the row, `q/d/sum` the token's activation blocks.
+float dot_q8_0(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
+  float acc = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = w + b * kQ8_0Bytes;
+    const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) s += qw[i] * q[b * 32 + i];
+    acc += (half_at(blk) * d[b]) * static_cast<float>(s);
+  }
+  return acc;
+}
+
+float dot_q4_0(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
+  float acc = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = w + b * kQ4_0Bytes;
+    const int8_t* qa = q + b * 32;
+    int32_t s = 0;
+    for (int i = 0; i < 16; ++i) s += (blk[2 + i] & 0x0f) * qa[i] + (blk[2 + i] >> 4) * qa[i + 16];
+    s -= 8 * sum[b];
+    acc += (half_at(blk) * d[b]) * static_cast<float>(s);
+  }
+  return acc;
+}
+
+// Q4_K and Q5_K: 8 groups of 32 per super-block, group g = activation block 8 * sb + g.
+template <bool kFifthBit>
+float dot_q45_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
+  const size_t bytes = kFifthBit ? kQ5_KBytes : kQ4_KBytes;
+  float acc = 0;
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * bytes;
+    const float dd = half_at(blk), dmin = half_at(blk + 2);
+    uint8_t sc[8], mn[8];
+    k4_scales_mins(blk + 4, sc, mn);
+    const uint8_t* qh = blk + 16;
+    const uint8_t* qs = blk + (kFifthBit ? 48 : 16);
+    for (int g = 0; g < 8; ++g) {
+      const int64_t b = sb * 8 + g;
+      const int8_t* qa = q + b * 32;
+      int32_t s = 0;
+      for (int l = 0; l < 32; ++l) {
+        int v = (g & 1) ? (qs[32 * (g / 2) + l] >> 4) : (qs[32 * (g / 2) + l] & 0x0f);
+        if (kFifthBit) v |= ((qh[l] >> g) & 1) << 4;
+        s += v * qa[l];
+      }
+      acc += (dd * static_cast<float>(sc[g]) * d[b]) * static_cast<float>(s) -
+             (dmin * static_cast<float>(mn[g]) * d[b]) * static_cast<float>(sum[b]);
+    }
+  }
+  return acc;
+}
+
+float dot_q6_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
+  float acc = 0;
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kQ6_KBytes;
+    const uint8_t* ql = blk;
+    const uint8_t* qh = blk + 128;
+    const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    const float dd = half_at(blk + 208);
+    for (int j = 0; j < 8; ++j) {  // activation block j of the super-block: half h, quarter j % 4
+      const int h = j / 4, quarter = j % 4;
+      const int8_t* qa = q + (sb * 8 + j) * 32;
+      int32_t s = 0;
+      for (int l = 0; l < 32; ++l) {
+        const int v = q6_k_value(ql, qh, h, quarter, l) - 32;
+        s += sc[8 * h + 2 * quarter + l / 16] * v * qa[l];
+      }
+      acc += (dd * d[sb * 8 + j]) * static_cast<float>(s);
+    }
+  }
+  return acc;
+}
+
+using RowDot = float (*)(const uint8_t*, int64_t, const int8_t*, const float*, const int32_t*);
+
+template <RowDot kDot>
+void gemm_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t t = 0; t < a.n_tok; ++t)
+      y[t * ldy + r] = kDot(w + r * row_bytes, a.nb, a.qt(t), a.dt(t), a.sumt(t));
+}
+
+float to_float(DType t, const uint8_t* p, int64_t k) {
+  uint16_t h;
+  switch (t) {
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, p + 4 * k, 4);
+      return f;
+    }
+    case DType::F16: std::memcpy(&h, p + 2 * k, 2); return f16_to_f32(h);
+    case DType::BF16: std::memcpy(&h, p + 2 * k, 2); return bf16_to_f32(h);
+    default: return fp8_e4m3_to_f32(p[k]);
+  }
+}
+
+template <DType kType>
+void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
+                int64_t n_tok, const float* scale, float* y, int64_t ldy) {
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(K));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* wr = w + r * row_bytes;
+    for (int64_t k = 0; k < K; ++k) row[k] = to_float(kType, wr, k) * (scale ? scale[k / 128] : 1.0f);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const float* xt = x + t * ldx;
+      float acc = 0;
+      for (int64_t k = 0; k < K; ++k) acc += row[k] * xt[k];
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
+}  // namespace
+
+const KernelSet& scalar_kernels() {
+  static const KernelSet ks = [] {
+    KernelSet k;
+    k.isa = "scalar";
+    k.quantize_row = quantize_row_scalar;
+    k.q8_0 = gemm_quant<dot_q8_0>;
+    k.q4_0 = gemm_quant<dot_q4_0>;
+    k.q4_k = gemm_quant<dot_q45_k<false>>;
+    k.q5_k = gemm_quant<dot_q45_k<true>>;
+    k.q6_k = gemm_quant<dot_q6_k>;
+    k.f32 = gemm_float<DType::F32>;
+    k.f16 = gemm_float<DType::F16>;
+    k.bf16 = gemm_float<DType::BF16>;
+    k.f8_e4m3 = gemm_float<DType::F8_E4M3>;
+    return k;
+  }();
+  return ks;
+}
+
+}  // namespace dsinfer::kern

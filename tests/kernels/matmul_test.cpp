@@ -1,0 +1,271 @@
+// Every kernel set is checked against an independent reference on random inputs of awkward sizes:
+//  - SIMD (AVX2) kernels against the scalar kernels on the same quantized activations (same integer
+//    sums, so only the float summation order differs: tight tolerance);
+//  - the integer path against the float reference (dequantized weights · float activations), within a
+//    bound derived from the activation rounding: |err| <= sum_k |w_k| * d_block(k) / 2;
+//  - float-weight kernels against the float reference (fp32 summation order only).
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/matmul.h"
+#include "tensor/fp8.h"
+#include "tensor/half.h"
+#include "tensor/quant.h"
+#include "util/cpu_features.h"
+#include "util/error.h"
+
+namespace dsinfer {
+namespace {
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> fp8;
+  std::vector<float> scales;
+  TensorView view;
+};
+
+Weights make_weights(DType t, int64_t rows, int64_t K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(rows * K));
+  for (auto& v : w) v = nd(rng) * 0.05f;
+  Weights out;
+  out.view.name = "test.weight";
+  out.view.dtype = t;
+  out.view.shape = {rows, K};
+  if (t == DType::F8_E4M3) {
+    fp8_quantize_matrix(w.data(), rows, K, out.fp8, out.scales);
+    out.view.data = out.fp8.data();
+    out.view.nbytes = out.fp8.size();
+    out.view.block_scale = out.scales.data();
+    return out;
+  }
+  const size_t rb = dtype_row_bytes(t, K);
+  out.bytes.resize(rb * rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (t == DType::F32) {
+      std::memcpy(out.bytes.data() + r * rb, w.data() + r * K, rb);
+    } else if (t == DType::F16 || t == DType::BF16) {
+      for (int64_t k = 0; k < K; ++k) {
+        const uint16_t h = t == DType::F16 ? f32_to_f16(w[r * K + k]) : f32_to_bf16(w[r * K + k]);
+        std::memcpy(out.bytes.data() + r * rb + 2 * k, &h, 2);
+      }
+    } else {
+      quantize_row(t, w.data() + r * K, out.bytes.data() + r * rb, K);
+    }
+  }
+  out.view.data = out.bytes.data();
+  out.view.nbytes = out.bytes.size();
+  return out;
+}
+
+std::vector<float> make_x(int64_t n_tok, int64_t K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_tok * K));
+  for (auto& v : x) v = nd(rng);
+  // A few outliers, as real activations have.
+  for (int64_t t = 0; t < n_tok; ++t) x[t * K + (t * 7) % K] = 20.0f;
+  return x;
+}
+
+// Float reference: dequantized weights · float activations, in double.
+std::vector<double> reference(const TensorView& w, const std::vector<float>& x, int64_t n_tok) {
+  const int64_t rows = w.rows(), K = w.cols();
+  std::vector<float> wf(static_cast<size_t>(rows * K));
+  dequantize_rows(w, 0, rows, wf.data());
+  std::vector<double> y(static_cast<size_t>(n_tok * rows));
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int64_t k = 0; k < K; ++k) s += static_cast<double>(wf[r * K + k]) * x[t * K + k];
+      y[t * rows + r] = s;
+    }
+  return y;
+}
+
+// The activation-rounding bound of every output: sum_k |w_k| * d_block(k) / 2 (+ float slack).
+std::vector<double> rounding_bound(const TensorView& w, const kern::ActQ8& a) {
+  const int64_t rows = w.rows(), K = w.cols();
+  std::vector<float> wf(static_cast<size_t>(rows * K));
+  dequantize_rows(w, 0, rows, wf.data());
+  std::vector<double> bound(static_cast<size_t>(a.n_tok * rows));
+  for (int64_t t = 0; t < a.n_tok; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0, mag = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        s += std::fabs(wf[r * K + k]) * a.dt(t)[k / 32] * 0.5;
+        mag += std::fabs(wf[r * K + k]);
+      }
+      bound[t * rows + r] = s * 1.001 + mag * 1e-5 + 1e-6;
+    }
+  return bound;
+}
+
+std::vector<float> run_set(const kern::KernelSet& ks, const TensorView& w, const std::vector<float>& x, int64_t n_tok,
+                           kern::ActQ8& a) {
+  const int64_t rows = w.rows(), K = w.cols();
+  std::vector<float> y(static_cast<size_t>(n_tok * rows), NAN);
+  if (dtype_is_block_quant(w.dtype)) {
+    kern::quantize_act(ks, x.data(), K, n_tok, K, a);
+    ks.quant_for(w.dtype)(static_cast<const uint8_t*>(w.data), w.row_bytes(), rows, a, y.data(), rows);
+  } else {
+    const kern::FloatGemmFn fn = ks.float_for(w.dtype);
+    if (w.dtype == DType::F8_E4M3) {
+      const int64_t sc = (K + 127) / 128;
+      for (int64_t r0 = 0; r0 < rows; r0 += 128)
+        fn(w.row_ptr(r0), w.row_bytes(), std::min<int64_t>(128, rows - r0), K, x.data(), K, n_tok,
+           w.block_scale + (r0 / 128) * sc, y.data() + r0, rows);
+    } else {
+      fn(static_cast<const uint8_t*>(w.data), w.row_bytes(), rows, K, x.data(), K, n_tok, nullptr, y.data(), rows);
+    }
+  }
+  return y;
+}
+
+bool have_avx2() { return cpu_features().has_avx2_tier(); }
+
+struct Case {
+  DType t;
+  int64_t K;
+};
+
+const Case kQuantCases[] = {{DType::Q8_0, 96},  {DType::Q8_0, 2048}, {DType::Q4_0, 96}, {DType::Q4_0, 2048},
+                            {DType::Q4_K, 512}, {DType::Q5_K, 512},  {DType::Q6_K, 768}};
+const int64_t kRowCounts[] = {1, 3, 13, 37};
+const int64_t kTokCounts[] = {1, 2, 3, 4, 5, 7, 8, 17};
+
+TEST(Kernels, ActivationQuantizationSimdMatchesScalarBitForBit) {
+  if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (int64_t n_tok : {1, 5}) {
+    auto x = make_x(n_tok, 320, 3);
+    x[5] = 0.5f / 127.0f * 3;  // values near rounding ties
+    kern::ActQ8 s, v;
+    kern::quantize_act(kern::scalar_kernels(), x.data(), 320, n_tok, 320, s);
+    kern::quantize_act(kern::avx2_kernels(), x.data(), 320, n_tok, 320, v);
+    EXPECT_EQ(s.q, v.q);
+    EXPECT_EQ(s.d, v.d);
+    EXPECT_EQ(s.sum, v.sum);
+    EXPECT_EQ(s.d4, v.d4);
+    EXPECT_EQ(s.sum4, v.sum4);
+  }
+  // An all-zero block quantizes to zeros with scale 0 (no division by zero).
+  std::vector<float> z(64, 0.0f);
+  kern::ActQ8 a;
+  kern::quantize_act(kern::avx2_kernels(), z.data(), 64, 1, 64, a);
+  EXPECT_EQ(a.d[0], 0.0f);
+  EXPECT_EQ(a.q[3], 0);
+}
+
+TEST(Kernels, IntegerScalarKernelsMatchFloatReferenceWithinRoundingBound) {
+  for (const Case& c : kQuantCases)
+    for (int64_t rows : {5, 37})
+      for (int64_t n_tok : {1, 3, 6}) {
+        Weights w = make_weights(c.t, rows, c.K, 11 + static_cast<uint32_t>(rows));
+        auto x = make_x(n_tok, c.K, 5);
+        kern::ActQ8 a;
+        auto y = run_set(kern::scalar_kernels(), w.view, x, n_tok, a);
+        auto ref = reference(w.view, x, n_tok);
+        auto bound = rounding_bound(w.view, a);
+        double worst = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_LE(std::fabs(y[i] - ref[i]), bound[i]) << dtype_name(c.t) << " K=" << c.K << " i=" << i;
+          worst = std::max(worst, std::fabs(y[i] - ref[i]) / bound[i]);
+        }
+        EXPECT_GT(worst, 0.0) << "int8 activations should differ from float at all";
+      }
+}
+
+TEST(Kernels, Avx2IntegerKernelsMatchScalar) {
+  if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (const Case& c : kQuantCases)
+    for (int64_t rows : kRowCounts)
+      for (int64_t n_tok : kTokCounts) {
+        Weights w = make_weights(c.t, rows, c.K, 100 + static_cast<uint32_t>(rows * 31 + n_tok));
+        auto x = make_x(n_tok, c.K, 9 + static_cast<uint32_t>(n_tok));
+        kern::ActQ8 as, av;
+        auto ys = run_set(kern::scalar_kernels(), w.view, x, n_tok, as);
+        auto yv = run_set(kern::avx2_kernels(), w.view, x, n_tok, av);
+        ASSERT_EQ(as.q, av.q);
+        auto bound = rounding_bound(w.view, as);  // scale of the outputs
+        for (size_t i = 0; i < ys.size(); ++i)
+          ASSERT_NEAR(yv[i], ys[i], 1e-3 * bound[i] + 1e-6)
+              << dtype_name(c.t) << " K=" << c.K << " rows=" << rows << " tokens=" << n_tok << " i=" << i;
+      }
+}
+
+TEST(Kernels, FloatWeightKernelsMatchReference) {
+  const Case cases[] = {{DType::F32, 300}, {DType::F16, 300}, {DType::BF16, 300}, {DType::F8_E4M3, 300},
+                        {DType::F32, 8},   {DType::F16, 5},   {DType::F8_E4M3, 1024}};
+  for (const Case& c : cases)
+    for (int64_t rows : {1, 7, 130})
+      for (int64_t n_tok : {1, 2, 4, 7}) {
+        Weights w = make_weights(c.t, rows, c.K, 7 + static_cast<uint32_t>(rows));
+        auto x = make_x(n_tok, c.K, 13);
+        auto ref = reference(w.view, x, n_tok);
+        kern::ActQ8 a;
+        std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
+        if (have_avx2()) sets.push_back(&kern::avx2_kernels());
+        for (const auto* ks : sets) {
+          auto y = run_set(*ks, w.view, x, n_tok, a);
+          for (size_t i = 0; i < y.size(); ++i)
+            ASSERT_NEAR(y[i], ref[i], 2e-5 * (1 + std::fabs(ref[i])) + 1e-4)
+                << ks->isa << " " << dtype_name(c.t) << " K=" << c.K << " rows=" << rows << " i=" << i;
+        }
+      }
+}
+
+TEST(Kernels, ThreadedMatmulEqualsSingleThreadRowsAndRespectsRowOffsets) {
+  ThreadPool pool(2);
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q6_K, DType::F16, DType::F8_E4M3}) {
+    const int64_t K = t == DType::Q6_K ? 512 : 256, rows = 300, n_tok = 5;
+    Weights w = make_weights(t, rows, K, 77);
+    auto x = make_x(n_tok, K, 78);
+    // Rows [129, 129 + 150): crosses an FP8 128-row block boundary.
+    std::vector<float> y(static_cast<size_t>(n_tok * 160), -1.0f), y1(y.size(), -1.0f);
+    matmul(pool, w.view, 129, 150, x.data(), K, n_tok, y.data(), 160);
+    MatmulInput in;
+    in.prepare(x.data(), K, n_tok, K, t);
+    matmul_rows(w.view, 129, 150, in, y1.data(), 160);
+    EXPECT_EQ(y, y1) << dtype_name(t);
+    auto ref = reference(w.view, x, n_tok);
+    for (int64_t tt = 0; tt < n_tok; ++tt) {
+      EXPECT_EQ(y[tt * 160 + 155], -1.0f);  // untouched beyond n_rows
+      const double r = ref[tt * rows + 129 + 7];
+      EXPECT_NEAR(y[tt * 160 + 7], r, 0.02 * (1 + std::fabs(r))) << dtype_name(t);
+    }
+  }
+}
+
+TEST(Kernels, ReferencePathIsTheFloatDefinition) {
+  Weights w = make_weights(DType::Q4_0, 20, 64, 5);
+  auto x = make_x(3, 64, 6);
+  ThreadPool pool(2);
+  set_matmul_path(MatmulPath::kReference);
+  std::vector<float> y(60);
+  matmul(pool, w.view, x.data(), 3, y.data());
+  set_matmul_path(MatmulPath::kFast);
+  auto ref = reference(w.view, x, 3);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], ref[i], 1e-5 * (1 + std::fabs(ref[i])));
+}
+
+TEST(Kernels, BadShapesAreErrorsNotCrashes) {
+  Weights w = make_weights(DType::Q8_0, 4, 64, 5);
+  auto x = make_x(1, 64, 6);
+  ThreadPool pool(1);
+  std::vector<float> y(8);
+  EXPECT_THROW(matmul(pool, w.view, 2, 3, x.data(), 64, 1, y.data(), 8), Error);
+  MatmulInput in;
+  in.prepare(x.data(), 64, 1, 32, DType::Q8_0);  // K of the input differs from the weight's
+  EXPECT_THROW(matmul_rows(w.view, 0, 4, in, y.data(), 4), Error);
+  EXPECT_THROW(in.prepare(x.data(), 64, 1, 40, DType::Q8_0), Error);  // not a multiple of 32
+}
+
+}  // namespace
+}  // namespace dsinfer
