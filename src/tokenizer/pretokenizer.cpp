@@ -5,6 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "tokenizer/stream_decoder.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -106,6 +107,10 @@ PreTokenizer::PreTokenizer(std::vector<std::string> patterns) : patterns_(std::m
 PreTokenizer::~PreTokenizer() = default;
 
 void PreTokenizer::split(std::string_view text, std::vector<TextSpan>& out) const {
+  // PCRE2 is told not to check UTF-8 (the JIT never does), so invalid input must not reach it.
+  if (size_t valid = utf8_valid_length(text); valid != text.size())
+    fail("text is not valid UTF-8 at byte ", valid);
+  if (text.size() > UINT32_MAX) fail("text of ", text.size(), " bytes is too long to tokenize (max 4 GiB)");
   size_t first = out.size();
   out.push_back({0, static_cast<uint32_t>(text.size())});
   if (text.empty()) {

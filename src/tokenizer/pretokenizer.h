@@ -32,7 +32,8 @@ class PreTokenizer {
   PreTokenizer(const PreTokenizer&) = delete;
   PreTokenizer& operator=(const PreTokenizer&) = delete;
 
-  // Cuts text (valid UTF-8) into pieces, appended to out as spans of text, in order, covering all of it.
+  // Cuts text into pieces, appended to out as spans of text, in order, covering all of it. Throws Error
+  // if the text is not valid UTF-8.
   void split(std::string_view text, std::vector<TextSpan>& out) const;
   // Convenience for tests: the pieces as strings.
   std::vector<std::string> split(std::string_view text) const;

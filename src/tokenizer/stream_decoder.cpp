@@ -60,6 +60,21 @@ size_t utf8_take_complete(std::string_view bytes, bool final, std::string& out) 
   return i;
 }
 
+size_t utf8_valid_length(std::string_view bytes) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    // ASCII runs are the common case.
+    if (static_cast<unsigned char>(bytes[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    int n = utf8_sequence(bytes.substr(i));
+    if (n <= 0) break;
+    i += size_t(n);
+  }
+  return i;
+}
+
 std::string utf8_sanitize(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());

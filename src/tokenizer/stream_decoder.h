@@ -33,6 +33,9 @@ class StreamDecoder {
 // unless `final` is set.
 size_t utf8_take_complete(std::string_view bytes, bool final, std::string& out);
 
+// Length of the longest valid UTF-8 prefix of `bytes` (== bytes.size() if it is all valid).
+size_t utf8_valid_length(std::string_view bytes);
+
 // Replaces every invalid UTF-8 sequence with U+FFFD (for JSON output of arbitrary bytes).
 std::string utf8_sanitize(std::string_view bytes);
 

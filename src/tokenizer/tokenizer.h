@@ -29,6 +29,7 @@ class Tokenizer {
   explicit Tokenizer(VocabData vocab);
   ~Tokenizer();
 
+  // Throws Error if the text is not valid UTF-8 (naming the byte offset).
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options = {}) const;
   // Concatenates the tokens' bytes. The result is valid UTF-8 when the ids came from encode(); partial
   // sequences are returned as they are (see StreamDecoder for streaming). Throws Error for an id out of

@@ -69,6 +69,14 @@ TEST(PreTokenizer, DeepSeekV3Pieces) {
   EXPECT_THROW(pretokenizer_patterns("gpt-4o"), Error);
 }
 
+TEST(PreTokenizer, InvalidUtf8IsAnError) {
+  for (const char* bad : {"abc\xff", "\xC3", "ok \xE2\x82 no", "\xED\xA0\x80", "\xC0\xAF"}) {
+    EXPECT_THROW(v3().encode(bad), Error) << bad;
+  }
+  EXPECT_EQ(utf8_valid_length("ab\xC3"), 2u);
+  EXPECT_EQ(utf8_valid_length("añ🙂"), std::string("añ🙂").size());
+}
+
 TEST(ByteLevel, MappingIsGpt2) {
   EXPECT_EQ(byte_level_encode(" "), "Ġ");
   EXPECT_EQ(byte_level_encode("\n"), "Ċ");
