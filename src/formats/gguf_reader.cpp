@@ -348,7 +348,7 @@ std::optional<std::vector<float>> GgufFile::get_float_array(std::string_view key
   if (!v->is_array() || !(gguf_type_is_integer(t) || t == GgufType::kFloat32 || t == GgufType::kFloat64))
     fail_type(key, *v, "an array of numbers");
   std::vector<float> out(v->array_size());
-  if (t == GgufType::kFloat32) {
+  if (t == GgufType::kFloat32 && !out.empty()) {
     std::memcpy(out.data(), v->array_bytes(), out.size() * sizeof(float));
   } else {
     for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(*v->element(i).as_float());

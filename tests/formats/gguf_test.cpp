@@ -38,6 +38,7 @@ std::vector<std::pair<std::string, GgufValue>> every_value_type() {
       {"t.u64s", GgufValue::array_of(std::vector<uint64_t>{7})},
       {"t.i16s", GgufValue::array_of(std::vector<int16_t>{-7, 7})},
       {"t.empty", GgufValue::array_of(std::vector<int64_t>{})},
+      {"t.empty_f32s", GgufValue::array_of(std::vector<float>{})},
       {"t.bools", GgufValue::array(GgufType::kBool, {GgufValue::boolean(true), GgufValue::boolean(false)})},
       {"t.nested", GgufValue::array(GgufType::kArray,
                                     {GgufValue::array_of(std::vector<int32_t>{1, 2}),
@@ -131,6 +132,8 @@ TEST(Gguf, TypedGettersConvertAndRejectOtherTypes) {
   EXPECT_EQ(f->get_int_array("t.i32s"), (std::vector<int64_t>{1, -2, 3}));
   EXPECT_EQ(f->get_float_array("t.f32s"), (std::vector<float>{0.5f, -1.25f}));
   EXPECT_EQ(f->get_float_array("t.i32s"), (std::vector<float>{1, -2, 3}));
+  EXPECT_EQ(f->get_float_array("t.empty_f32s"), std::vector<float>{});  // fuzzer: memcpy from null
+  EXPECT_EQ(f->get_int_array("t.empty"), std::vector<int64_t>{});
   try {
     f->get_string("t.u8");
     FAIL();
