@@ -4,19 +4,34 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/cpu/expert_mlp.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec.h"
 
 namespace dsinfer {
 
+namespace {
+
+SwigluJob make_job(const MlpWeights& w) {
+  SwigluJob j;
+  j.gate = &w.gate;
+  j.up = &w.up;
+  j.down = &w.down;
+  return j;
+}
+
+}  // namespace
+
 void mlp_forward(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* out) {
-  const int64_t I = w.gate.rows();
-  std::vector<float> g(static_cast<size_t>(n_tok * I)), u(g.size());
-  matmul(pool, w.gate, x, n_tok, g.data());  // [T, I]
-  matmul(pool, w.up, x, n_tok, u.data());    // [T, I]
-  silu_mul(g.data(), u.data(), g.data(), n_tok * I);
-  matmul(pool, w.down, g.data(), n_tok, out);  // [T, D]
+  const int64_t D = w.gate.cols();
+  std::vector<SwigluJob> jobs{make_job(w)};  // all tokens, weight 1
+  for (int64_t t = 0; t < n_tok; ++t) {
+    jobs[0].tokens.push_back(static_cast<int32_t>(t));
+    jobs[0].weights.push_back(1.0f);
+  }
+  std::fill(out, out + n_tok * D, 0.0f);
+  swiglu_jobs(pool, x, D, n_tok, D, jobs, out, D);  // [T, D]
 }
 
 Routing gate_forward(ThreadPool& pool, const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n_tok) {
@@ -94,28 +109,32 @@ Routing moe_forward(ThreadPool& pool, const ModelConfig& c, const MoeWeights& w,
   Routing r = gate_forward(pool, c, w, x, n_tok);
   const int64_t K = r.k;
 
-  // Group (token, slot) pairs by expert, then run each used expert once over its tokens.
-  std::vector<std::vector<int64_t>> by_expert(static_cast<size_t>(E));
+  // Group tokens by expert: one job per used expert over all of its tokens, then the shared expert
+  // over every token, all in the same two sweeps (combine order: experts ascending, shared last).
+  std::vector<SwigluJob> jobs;
+  std::vector<int32_t> job_of(static_cast<size_t>(E), -1);
   for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t k = 0; k < K; ++k) by_expert[r.experts[t * K + k]].push_back(t * K + k);
-
-  std::fill(out, out + n_tok * D, 0.0f);
-  std::vector<float> xin, yout;
-  for (int64_t e = 0; e < E; ++e) {
-    const auto& slots = by_expert[e];
-    if (slots.empty()) continue;
-    const int64_t n = static_cast<int64_t>(slots.size());
-    xin.resize(static_cast<size_t>(n * D));
-    yout.resize(static_cast<size_t>(n * D));
-    for (int64_t i = 0; i < n; ++i) std::copy_n(x + (slots[i] / K) * D, D, xin.data() + i * D);
-    mlp_forward(pool, w.experts[e], xin.data(), n, yout.data());
-    for (int64_t i = 0; i < n; ++i) axpy_f32(r.weights[slots[i]], yout.data() + i * D, out + (slots[i] / K) * D, D);
-  }
+    for (int64_t k = 0; k < K; ++k) {
+      const int32_t e = r.experts[t * K + k];
+      if (job_of[e] < 0) {
+        job_of[e] = static_cast<int32_t>(jobs.size());
+        jobs.push_back(make_job(w.experts[e]));
+      }
+      jobs[job_of[e]].tokens.push_back(static_cast<int32_t>(t));
+      jobs[job_of[e]].weights.push_back(r.weights[t * K + k]);
+    }
+  std::vector<SwigluJob> ordered;  // experts ascending, as the reference combine adds them
+  for (int64_t e = 0; e < E; ++e)
+    if (job_of[e] >= 0) ordered.push_back(std::move(jobs[job_of[e]]));
   if (w.shared.present()) {
-    std::vector<float> shared(static_cast<size_t>(n_tok * D));
-    mlp_forward(pool, w.shared, x, n_tok, shared.data());
-    for (int64_t i = 0; i < n_tok * D; ++i) out[i] += shared[i];
+    ordered.push_back(make_job(w.shared));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      ordered.back().tokens.push_back(static_cast<int32_t>(t));
+      ordered.back().weights.push_back(1.0f);
+    }
   }
+  std::fill(out, out + n_tok * D, 0.0f);
+  swiglu_jobs(pool, x, D, n_tok, D, ordered, out, D);
   return r;
 }
 

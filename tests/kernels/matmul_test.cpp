@@ -269,3 +269,29 @@ TEST(Kernels, BadShapesAreErrorsNotCrashes) {
 
 }  // namespace
 }  // namespace dsinfer
+
+namespace dsinfer {
+namespace {
+
+TEST(Kernels, SimdSiluMulMatchesScalar) {
+  std::vector<float> g(1003), u(1003), ys(1003), yv(1003);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 4.0f);
+  for (size_t i = 0; i < g.size(); ++i) {
+    g[i] = nd(rng);
+    u[i] = nd(rng);
+  }
+  g[0] = -100.0f;  // exp overflow side
+  g[1] = 100.0f;
+  g[2] = 0.0f;
+  kern::scalar_kernels().silu_mul(g.data(), u.data(), ys.data(), 1003);
+  std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
+  if (have_avx2()) sets.push_back(&kern::avx2_kernels());
+  for (const auto* ks : sets) {
+    ks->silu_mul(g.data(), u.data(), yv.data(), 1003);
+    for (size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(yv[i], ys[i], 1e-6 * (1 + std::fabs(ys[i]))) << ks->isa << " " << g[i];
+  }
+}
+
+}  // namespace
+}  // namespace dsinfer

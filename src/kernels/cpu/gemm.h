@@ -55,6 +55,8 @@ struct KernelSet {
   QuantizeRowFn quantize_row = nullptr;
   QuantGemmFn q8_0 = nullptr, q4_0 = nullptr, q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
+  // out[i] = silu(gate[i]) * up[i] (out may alias gate); SIMD sets use a polynomial exp (rel. err ~1e-7).
+  void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
 
   QuantGemmFn quant_for(DType t) const;  // nullptr for float dtypes
   FloatGemmFn float_for(DType t) const;  // nullptr for GGML block types

@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_blocks.h"
+#include "kernels/cpu/ops.h"
 #include "tensor/half.h"
 
 namespace dsinfer::kern {
@@ -164,6 +165,7 @@ const KernelSet& scalar_kernels() {
     k.f16 = gemm_float<DType::F16>;
     k.bf16 = gemm_float<DType::BF16>;
     k.f8_e4m3 = gemm_float<DType::F8_E4M3>;
+    k.silu_mul = dsinfer::silu_mul;
     return k;
   }();
   return ks;

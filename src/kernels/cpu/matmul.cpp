@@ -81,6 +81,24 @@ void MatmulInput::prepare(const float* x, int64_t ldx, int64_t n_tok, int64_t K,
   finish();
 }
 
+void MatmulInput::gather(const MatmulInput& src, const float* x, int64_t ldx, const int32_t* tok, int64_t n,
+                         int64_t K, DType for_dtype) {
+  if (uses_int8(for_dtype) && src.quantized() && src.K() == K) {
+    prepare_shape(nullptr, K, n, K, for_dtype);
+    const kern::ActQ8& s = src.act();
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(act_.q.data() + i * K, s.qt(tok[i]), static_cast<size_t>(K));
+      std::memcpy(act_.d.data() + i * act_.nb, s.dt(tok[i]), static_cast<size_t>(act_.nb) * sizeof(float));
+      std::memcpy(act_.sum.data() + i * act_.nb, s.sumt(tok[i]), static_cast<size_t>(act_.nb) * sizeof(int32_t));
+    }
+    finish();
+    return;
+  }
+  own_.resize(static_cast<size_t>(n * K));
+  for (int64_t i = 0; i < n; ++i) std::memcpy(own_.data() + i * K, x + tok[i] * ldx, static_cast<size_t>(K) * sizeof(float));
+  prepare(own_.data(), K, n, K, for_dtype);
+}
+
 void matmul_rows(const TensorView& w, int64_t row0, int64_t n_rows, const MatmulInput& in, float* y, int64_t ldy) {
   check_rows(w, row0, n_rows);
   if (n_rows == 0 || in.n_tok() == 0) return;

@@ -10,6 +10,7 @@
 // environment selects it at start-up.
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/gemm.h"
 #include "tensor/tensor.h"
@@ -42,6 +43,11 @@ class MatmulInput {
   void prepare_shape(const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype);
   void quantize_part(int64_t t0, int64_t t1, int64_t b0, int64_t b1);
   void finish();
+  // Tokens tok[0..n) of x (row stride ldx) as a new input for dtype `for_dtype`. When `src` holds x
+  // already quantized (same K) and for_dtype runs integer kernels, the int8 rows are copied instead
+  // of re-quantizing; otherwise the float rows are copied into this input's own buffer.
+  void gather(const MatmulInput& src, const float* x, int64_t ldx, const int32_t* tok, int64_t n, int64_t K,
+              DType for_dtype);
 
   const float* x() const { return x_; }
   int64_t ldx() const { return ldx_; }
@@ -55,6 +61,7 @@ class MatmulInput {
   int64_t ldx_ = 0, n_tok_ = 0, K_ = 0;
   bool quantized_ = false;
   kern::ActQ8 act_;
+  std::vector<float> own_;  // gathered float rows
 };
 
 // Rows [row0, row0 + n_rows) of w against a prepared input, on the calling thread only (for callers that
