@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec.h"
@@ -15,31 +16,46 @@
 namespace dsinfer {
 namespace {
 
+// y[t, h * rph + i] = W[h * head_stride + head_offset + i] · x[t * ldx + h * x_head_stride + :] for i < rph:
+// one matmul per head, all heads in ONE parallel sweep (threads take contiguous slices of the H * rph
+// rows), so a decode step pays one wake-up instead of H.
+void per_head_matmul(ThreadPool& pool, const TensorView& w, int64_t H, int64_t rph, int64_t head_stride,
+                     int64_t head_offset, const float* x, int64_t x_head_stride, int64_t ldx, int64_t T, float* y,
+                     int64_t ldy) {
+  thread_local std::vector<MatmulInput> inputs_tl;
+  std::vector<MatmulInput>* inputs = &inputs_tl;  // the caller's, also inside the workers
+  if (static_cast<int64_t>(inputs->size()) < H) inputs->resize(static_cast<size_t>(H));
+  for (int64_t h = 0; h < H; ++h) (*inputs)[h].prepare(x + h * x_head_stride, ldx, T, w.cols(), w.dtype);
+  const int64_t total = H * rph;
+  pool.parallel_for(total, [&](int64_t v0, int64_t v1, int) {
+    for (int64_t v = v0; v < v1;) {
+      const int64_t h = v / rph, i0 = v % rph, n = std::min(v1 - v, rph - i0);
+      matmul_rows(w, h * head_stride + head_offset + i0, n, (*inputs)[h], y + h * rph + i0, ldy);
+      v += n;
+    }
+  }, kMatmulRowGrain);
+}
+
 // q_abs[t, h, :] = W_UK_h^T q_nope[t, h, :]   ([T, H, rkv] from [T, H, dn] with stride ldq)
 void absorb_queries(ThreadPool& pool, const ModelConfig& c, const MlaWeights& w, const float* q, int64_t ldq,
                     int64_t T, float* q_abs) {
   const int64_t H = c.num_attention_heads, dn = c.qk_nope_head_dim, dv = c.v_head_dim, rkv = c.kv_lora_rank;
-  for (int64_t h = 0; h < H; ++h) {
-    const float* qn = q + h * c.qk_head_dim();
-    float* out = q_abs + h * rkv;
-    if (w.split_kv_b()) {
-      matmul(pool, w.k_b, h * rkv, rkv, qn, ldq, T, out, H * rkv);  // k_b[h]: [rkv, dn]
-    } else {
-      matmul_transposed(w.kv_b_proj, h * (dn + dv), dn, qn, ldq, T, out, H * rkv);  // W_UK_h: [dn, rkv]
-    }
+  if (w.split_kv_b()) {  // k_b[h]: [rkv, dn]
+    per_head_matmul(pool, w.k_b, H, rkv, rkv, 0, q, c.qk_head_dim(), ldq, T, q_abs, H * rkv);
+    return;
   }
+  for (int64_t h = 0; h < H; ++h)  // W_UK_h: [dn, rkv]
+    matmul_transposed(w.kv_b_proj, h * (dn + dv), dn, q + h * c.qk_head_dim(), ldq, T, q_abs + h * rkv, H * rkv);
 }
 
 // o[t, h, :] = W_UV_h lat[t, h, :]   ([T, H, dv] from [T, H, rkv])
 void expand_values(ThreadPool& pool, const ModelConfig& c, const MlaWeights& w, const float* lat, int64_t T,
                    float* o) {
   const int64_t H = c.num_attention_heads, dn = c.qk_nope_head_dim, dv = c.v_head_dim, rkv = c.kv_lora_rank;
-  for (int64_t h = 0; h < H; ++h) {
-    if (w.split_kv_b()) {
-      matmul(pool, w.v_b, h * dv, dv, lat + h * rkv, H * rkv, T, o + h * dv, H * dv);
-    } else {
-      matmul(pool, w.kv_b_proj, h * (dn + dv) + dn, dv, lat + h * rkv, H * rkv, T, o + h * dv, H * dv);
-    }
+  if (w.split_kv_b()) {
+    per_head_matmul(pool, w.v_b, H, dv, dv, 0, lat, rkv, H * rkv, T, o, H * dv);
+  } else {
+    per_head_matmul(pool, w.kv_b_proj, H, dv, dn + dv, dn, lat, rkv, H * rkv, T, o, H * dv);
   }
 }
 
@@ -94,25 +110,54 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
 }
 
 // lat[t, h] = sum_j softmax_j(scale * (q_abs[t,h]·c_j + q_pe[t,h]·kpe_j)) c_j over keys j <= pos_t.
+// Every cached row is read once per query token for all H heads (mla_scores / mla_values). Decode
+// (one token) splits the keys, then the latent columns, across threads; prefill splits the tokens.
 void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const float* q_abs, const float* q_pe,
                                             const LatentKvCache& cache, float* lat) {
   const ModelConfig& c = config_;
   const int64_t T = b.size(), H = c.num_attention_heads, rkv = c.kv_lora_rank, dr = c.qk_rope_head_dim;
-  pool_.parallel_for(T * H, [&](int64_t i0, int64_t i1, int) {
+  const int64_t L = rkv + dr;
+  std::vector<float> q(static_cast<size_t>(T * H * L));  // [T, H, L] = [q_abs | q_pe] per head
+  for (int64_t i = 0; i < T * H; ++i) {
+    std::copy_n(q_abs + i * rkv, rkv, q.data() + i * L);
+    std::copy_n(q_pe + i * dr, dr, q.data() + i * L + rkv);
+  }
+  auto keys_of = [&](int64_t t, std::vector<const float*>& keys) {
+    const int64_t n = b.positions[t] + 1;
+    keys.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) keys[j] = cache.row(layer, b.seq_ids[t], j);
+  };
+  const int nth = pool_.size();
+  if (T == 1) {
+    std::vector<const float*> keys;
+    keys_of(0, keys);
+    const int64_t n = static_cast<int64_t>(keys.size());
+    std::vector<float> p(static_cast<size_t>(H * n));  // [H, n]
+    const bool split = nth > 1 && n >= 64;  // below that one thread is faster than two wake-ups
+    auto scores = [&](int tid, int parts) {
+      const int64_t j0 = n * tid / parts, j1 = n * (tid + 1) / parts;
+      mla_scores(q.data(), H, L, keys.data() + j0, j1 - j0, softmax_scale_, p.data() + j0, n);
+    };
+    if (split) pool_.run_on_all([&](int tid) { scores(tid, nth); }); else scores(0, 1);
+    for (int64_t h = 0; h < H; ++h) softmax(p.data() + h * n, n);
+    auto values = [&](int tid, int parts) {
+      const int64_t blocks = rkv / 32;
+      const int64_t c0 = blocks * tid / parts * 32, c1 = tid + 1 == parts ? rkv : blocks * (tid + 1) / parts * 32;
+      if (c0 < c1) mla_values(p.data(), n, H, keys.data(), n, c0, c1, lat, rkv);
+    };
+    if (split && rkv % 32 == 0) pool_.run_on_all([&](int tid) { values(tid, nth); }); else values(0, 1);
+    return;
+  }
+  pool_.run_on_all([&](int tid) {
+    std::vector<const float*> keys;
     std::vector<float> p;
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t t = i / H, h = i % H, n_keys = b.positions[t] + 1;
-      const float* qa = q_abs + i * rkv;
-      const float* qp = q_pe + i * dr;
-      p.resize(static_cast<size_t>(n_keys));
-      for (int64_t j = 0; j < n_keys; ++j) {
-        const float* key = cache.row(layer, b.seq_ids[t], j);
-        p[j] = (dot_f32(qa, key, rkv) + dot_f32(qp, key + rkv, dr)) * softmax_scale_;
-      }
-      softmax(p.data(), n_keys);
-      float* out = lat + i * rkv;
-      std::fill(out, out + rkv, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) axpy_f32(p[j], cache.row(layer, b.seq_ids[t], j), out, rkv);
+    for (int64_t t = tid; t < T; t += nth) {  // interleaved: causal rows grow, so this balances the work
+      keys_of(t, keys);
+      const int64_t n = static_cast<int64_t>(keys.size());
+      p.resize(static_cast<size_t>(H * n));
+      mla_scores(q.data() + t * H * L, H, L, keys.data(), n, softmax_scale_, p.data(), n);
+      for (int64_t h = 0; h < H; ++h) softmax(p.data() + h * n, n);
+      mla_values(p.data(), n, H, keys.data(), n, 0, rkv, lat + t * H * rkv, rkv);
     }
   });
 }

@@ -57,6 +57,12 @@ struct KernelSet {
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
   // out[i] = silu(gate[i]) * up[i] (out may alias gate); SIMD sets use a polynomial exp (rel. err ~1e-7).
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  // MLA over the latent cache (attention.h): scores of H heads against n keys, each key row read once
+  // for all heads; and the probability-weighted sum of key columns [c0, c1) for all heads.
+  void (*mla_scores)(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale,
+                     float* s, int64_t lds) = nullptr;
+  void (*mla_values)(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0,
+                     int64_t c1, float* out, int64_t ldo) = nullptr;
 
   QuantGemmFn quant_for(DType t) const;  // nullptr for float dtypes
   FloatGemmFn float_for(DType t) const;  // nullptr for GGML block types

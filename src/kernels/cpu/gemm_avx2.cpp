@@ -377,6 +377,9 @@ void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n) {
 
 }  // namespace
 
+void mla_scores_avx2(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
+void mla_values_avx2(const float*, int64_t, int64_t, const float* const*, int64_t, int64_t, int64_t, float*, int64_t);
+
 const KernelSet& avx2_kernels() {
   static const KernelSet ks = [] {
     KernelSet k;
@@ -392,6 +395,8 @@ const KernelSet& avx2_kernels() {
     k.bf16 = gemm_float<BF16Load>;
     k.f8_e4m3 = gemm_float<F8Load>;
     k.silu_mul = silu_mul_avx2;
+    k.mla_scores = mla_scores_avx2;
+    k.mla_values = mla_values_avx2;
     return k;
   }();
   return ks;

@@ -151,6 +151,10 @@ void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, c
 
 }  // namespace
 
+void mla_scores_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
+void mla_values_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, int64_t, int64_t, float*,
+                       int64_t);
+
 const KernelSet& scalar_kernels() {
   static const KernelSet ks = [] {
     KernelSet k;
@@ -166,6 +170,8 @@ const KernelSet& scalar_kernels() {
     k.bf16 = gemm_float<DType::BF16>;
     k.f8_e4m3 = gemm_float<DType::F8_E4M3>;
     k.silu_mul = dsinfer::silu_mul;
+    k.mla_scores = mla_scores_scalar;
+    k.mla_values = mla_values_scalar;
     return k;
   }();
   return ks;

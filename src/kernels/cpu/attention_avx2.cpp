@@ -1,0 +1,72 @@
+// AVX2 MLA kernels (see attention.h). Scores: 8 heads at a time against one key row, so the row is
+// loaded from L1 H/8 times but from memory once. Values: 32 columns x 2 heads of accumulators held in
+// registers across all keys.
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/gemm.h"
+
+namespace dsinfer::kern {
+namespace {
+
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace
+
+void mla_scores_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
+void mla_values_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, int64_t, int64_t, float*,
+                       int64_t);
+
+void mla_scores_avx2(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale, float* s,
+                     int64_t lds) {
+  if (L % 8 != 0) return mla_scores_scalar(q, H, L, keys, n, scale, s, lds);
+  for (int64_t j = 0; j < n; ++j) {
+    const float* k = keys[j];
+    for (int64_t h0 = 0; h0 < H; h0 += 8) {
+      const int64_t nh = std::min<int64_t>(8, H - h0);
+      __m256 acc[8];
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+      for (int64_t c = 0; c < L; c += 8) {
+        const __m256 kv = _mm256_loadu_ps(k + c);
+        for (int i = 0; i < 8; ++i)
+          if (i < nh) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (h0 + i) * L + c), kv, acc[i]);
+      }
+      for (int i = 0; i < nh; ++i) s[(h0 + i) * lds + j] = hsum8(acc[i]) * scale;
+    }
+  }
+}
+
+void mla_values_avx2(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0,
+                     int64_t c1, float* out, int64_t ldo) {
+  if ((c1 - c0) % 32 != 0 || H % 2 != 0) return mla_values_scalar(p, lds, H, keys, n, c0, c1, out, ldo);
+  for (int64_t c = c0; c < c1; c += 32) {
+    for (int64_t h = 0; h < H; h += 2) {
+      __m256 a0[4], a1[4];
+      for (int i = 0; i < 4; ++i) a0[i] = a1[i] = _mm256_setzero_ps();
+      const float* p0 = p + h * lds;
+      const float* p1 = p0 + lds;
+      for (int64_t j = 0; j < n; ++j) {
+        const float* k = keys[j] + c;
+        const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
+        for (int i = 0; i < 4; ++i) {
+          const __m256 kv = _mm256_loadu_ps(k + 8 * i);
+          a0[i] = _mm256_fmadd_ps(w0, kv, a0[i]);
+          a1[i] = _mm256_fmadd_ps(w1, kv, a1[i]);
+        }
+      }
+      for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(out + h * ldo + c + 8 * i, a0[i]);
+        _mm256_storeu_ps(out + (h + 1) * ldo + c + 8 * i, a1[i]);
+      }
+    }
+  }
+}
+
+}  // namespace dsinfer::kern
