@@ -1,0 +1,369 @@
+#include "runtime/scheduler.h"
+
+#include <algorithm>
+
+#include "util/error.h"
+#include "util/log.h"
+
+namespace dsinfer {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kError: return "error";
+    case FinishReason::kNone: break;
+  }
+  return "none";
+}
+
+// ---- RequestStream ----
+
+bool RequestStream::next(Event& ev, std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  if (!cv_.wait_for(lk, timeout, [&] { return !tokens_.empty() || finished_; })) return false;
+  ev = Event{};
+  if (!tokens_.empty()) {
+    ev.token = tokens_.front();
+    tokens_.pop_front();
+    return true;
+  }
+  ev.finished = true;
+  ev.reason = reason_;
+  ev.error = error_;
+  return true;
+}
+
+void RequestStream::cancel() { cancel_.store(true); }
+
+bool RequestStream::finished() const {
+  std::lock_guard lk(mu_);
+  return finished_;
+}
+
+RequestStats RequestStream::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+void RequestStream::push(int32_t token) {
+  {
+    std::lock_guard lk(mu_);
+    tokens_.push_back(token);
+  }
+  cv_.notify_all();
+}
+
+void RequestStream::finish(FinishReason reason, const RequestStats& stats, std::string error) {
+  {
+    std::lock_guard lk(mu_);
+    if (finished_) return;
+    finished_ = true;
+    reason_ = reason;
+    stats_ = stats;
+    error_ = std::move(error);
+  }
+  cv_.notify_all();
+}
+
+// ---- Scheduler ----
+
+struct Scheduler::Active {
+  GenerationRequest req;
+  std::shared_ptr<RequestStream> stream;
+  std::unique_ptr<Sampler> sampler;
+  std::vector<int32_t> history;  // prompt, then generated tokens
+  int seq = -1;                  // in the KV cache, once admitted
+  int64_t n_computed = 0;        // KV rows written: positions [0, n_computed)
+  int64_t n_generated = 0;
+  Clock::time_point submitted;
+  RequestStats stats;
+};
+
+namespace {
+
+int64_t pages_for(int64_t tokens, int64_t page) { return (tokens + page - 1) / page; }
+
+LatentKvCache make_cache(const ModelConfig& c, const SchedulerOptions& o) {
+  if (o.max_sequences < 1) fail("scheduler: max_sequences must be >= 1, got ", o.max_sequences);
+  if (o.max_context < 2) fail("scheduler: max_context must be >= 2, got ", o.max_context);
+  if (o.page_tokens < 1 || o.prefill_chunk < 1) fail("scheduler: page_tokens and prefill_chunk must be >= 1");
+  const int64_t pages = o.kv_pages > 0 ? o.kv_pages : o.max_sequences * pages_for(o.max_context, o.page_tokens);
+  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), o.page_tokens, pages);
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Transformer& model, const SchedulerOptions& options)
+    : model_(model), options_(options), cache_(make_cache(model.config(), options)), prefix_(cache_) {
+  metrics_.kv_pages_total = cache_.total_pages();
+  metrics_.kv_pages_free = cache_.free_pages();
+  engine_ = std::thread([this] { engine_loop(); });
+}
+
+Scheduler::~Scheduler() { shutdown(true); }
+
+SubmitResult Scheduler::submit(GenerationRequest request) {
+  SubmitResult r;
+  const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
+  const int64_t vocab = model_.config().vocab_size;
+  auto refuse = [&](SubmitStatus s, std::string msg) {
+    r.status = s;
+    r.message = std::move(msg);
+    return r;
+  };
+  if (n_prompt == 0) return refuse(SubmitStatus::kInvalid, "the prompt is empty");
+  for (int32_t id : request.prompt)
+    if (id < 0 || id >= vocab) return refuse(SubmitStatus::kInvalid, cat("token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
+  if (request.max_tokens < 1) return refuse(SubmitStatus::kInvalid, cat("max_tokens must be >= 1, got ", request.max_tokens));
+  try {
+    request.sampling.validate();
+  } catch (const Error& e) {
+    return refuse(SubmitStatus::kInvalid, e.what());
+  }
+  const int64_t total = n_prompt + request.max_tokens;
+  if (total > options_.max_context)
+    return refuse(SubmitStatus::kTooLong, cat("the prompt (", n_prompt, " tokens) plus max_tokens (", request.max_tokens,
+                                              ") exceeds the context of ", options_.max_context, " tokens"));
+  if (pages_for(total, cache_.page_tokens()) > cache_.total_pages())
+    return refuse(SubmitStatus::kTooLong, cat("the prompt plus max_tokens (", total, " tokens) exceeds the KV cache (",
+                                              cache_.total_pages() * cache_.page_tokens(), " tokens)"));
+  auto a = std::make_unique<Active>();
+  a->stream = std::make_shared<RequestStream>();
+  a->history = request.prompt;
+  a->req = std::move(request);
+  a->submitted = Clock::now();
+  a->stats.prompt_tokens = n_prompt;
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return refuse(SubmitStatus::kShuttingDown, "the server is shutting down");
+    if (static_cast<int64_t>(queue_.size()) >= options_.max_queue)
+      return refuse(SubmitStatus::kQueueFull, cat("the request queue is full (", options_.max_queue, " waiting)"));
+    r.stream = a->stream;
+    queue_.push_back(std::move(a));
+    metrics_.queue_depth = static_cast<int64_t>(queue_.size());
+  }
+  cv_.notify_all();
+  return r;
+}
+
+SchedulerMetrics Scheduler::metrics() const {
+  std::lock_guard lk(mu_);
+  return metrics_;
+}
+
+void Scheduler::shutdown(bool cancel_running) {
+  {
+    std::lock_guard lk(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      cancel_on_stop_ = cancel_running;
+    }
+  }
+  cv_.notify_all();
+  if (engine_.joinable() && std::this_thread::get_id() != engine_.get_id()) engine_.join();
+}
+
+void Scheduler::clear_prefix_cache() {
+  std::unique_lock lk(mu_);
+  if (!engine_.joinable() || stopping_) return;
+  clear_prefix_requested_ = true;
+  cv_.notify_all();
+  cleared_cv_.wait(lk, [&] { return !clear_prefix_requested_ || stopping_; });
+}
+
+bool Scheduler::admit(std::unique_ptr<Active>& a) {
+  const int64_t page = cache_.page_tokens();
+  const int64_t n_prompt = static_cast<int64_t>(a->req.prompt.size());
+  const int64_t total = n_prompt + a->req.max_tokens;
+  // At least the last prompt token is computed here: its logits give the first generated token, and a
+  // shared page must never be written.
+  PrefixCache::Match m;
+  if (options_.prefix_cache) m = prefix_.lookup(a->req.prompt, n_prompt - 1);
+  const int seq = m.seq >= 0 ? cache_.fork_prefix(m.seq, m.tokens) : cache_.create_sequence();
+  const int64_t need = pages_for(total, page) - m.tokens / page;
+  // Evict cached prefixes only when that can make enough room (the forked sequence keeps its own pages).
+  if (cache_.free_pages() < need && cache_.free_pages() + prefix_.referenced_pages() >= need) {
+    while (cache_.free_pages() < need && prefix_.evict_one()) {
+    }
+  }
+  if (!cache_.reserve(seq, total)) {
+    cache_.free_sequence(seq);
+    return false;
+  }
+  a->seq = seq;
+  a->n_computed = cache_.shared_tokens(seq);
+  a->sampler = std::make_unique<Sampler>(a->req.sampling);
+  a->stats.cached_tokens = a->n_computed;
+  a->stats.queue_seconds = std::chrono::duration<double>(Clock::now() - a->submitted).count();
+  std::lock_guard lk(mu_);
+  metrics_.prompt_tokens += n_prompt;
+  metrics_.prompt_tokens_computed += n_prompt - a->n_computed;
+  if (options_.prefix_cache) {
+    (a->n_computed > 0 ? metrics_.prefix_hits : metrics_.prefix_misses) += 1;
+    metrics_.prefix_cached_tokens += a->n_computed;
+  }
+  return true;
+}
+
+void Scheduler::finish(Active& a, FinishReason reason, const std::string& error) {
+  if (a.seq >= 0) {
+    if (options_.prefix_cache && reason != FinishReason::kError) prefix_.insert(a.seq, a.history, a.n_computed);
+    cache_.free_sequence(a.seq);
+    a.seq = -1;
+  }
+  a.stats.completion_tokens = a.n_generated;
+  a.stats.total_seconds = std::chrono::duration<double>(Clock::now() - a.submitted).count();
+  {
+    std::lock_guard lk(mu_);
+    metrics_.finished[static_cast<int>(reason)] += 1;
+  }
+  a.stream->finish(reason, a.stats, error);
+}
+
+void Scheduler::step() {
+  Batch batch;
+  std::vector<Active*> owners;  // owner of each logits row, in batch order
+  int64_t budget = options_.prefill_chunk;
+  // Decoding sequences first (one token each), then prompt chunks in admission order.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto& a : running_) {
+      const int64_t n_hist = static_cast<int64_t>(a->history.size());
+      const bool decoding = a->n_generated > 0;
+      if (decoding != (pass == 0)) continue;
+      int64_t n = n_hist - a->n_computed;
+      if (!decoding) n = std::min(n, budget);
+      if (n <= 0) continue;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t pos = a->n_computed + i;
+        const bool last = pos == n_hist - 1;
+        batch.add(a->history[pos], pos, a->seq, last);
+        if (last) owners.push_back(a.get());
+      }
+      a->n_computed += n;
+      if (!decoding) budget -= n;
+    }
+  }
+  if (batch.size() == 0) return;
+  std::vector<float> logits;
+  try {
+    logits = model_.forward(batch, cache_);
+  } catch (const std::exception& e) {
+    log_at(LogLevel::kError, "scheduler: forward failed: ", e.what());
+    for (auto& a : running_) finish(*a, FinishReason::kError, e.what());
+    running_.clear();
+    return;
+  }
+  const int64_t vocab = model_.config().vocab_size;
+  const auto now = Clock::now();
+  for (size_t r = 0; r < owners.size(); ++r) {
+    Active& a = *owners[r];
+    const int32_t token = a.sampler->sample(logits.data() + r * vocab, vocab, a.history);
+    a.history.push_back(token);
+    if (a.n_generated++ == 0) a.stats.first_token_seconds = std::chrono::duration<double>(now - a.submitted).count();
+    a.stream->push(token);
+  }
+  std::lock_guard lk(mu_);
+  metrics_.generated_tokens += static_cast<int64_t>(owners.size());
+  metrics_.last_batch_tokens = batch.size();
+  metrics_.last_batch_sequences = static_cast<int64_t>(running_.size());
+  metrics_.steps += 1;
+}
+
+void Scheduler::update_metrics_locked() {
+  metrics_.queue_depth = static_cast<int64_t>(queue_.size());
+  metrics_.running = static_cast<int64_t>(running_.size());
+  metrics_.kv_pages_free = cache_.free_pages();
+  metrics_.kv_sequences = cache_.live_sequences();
+  metrics_.prefix_entries = prefix_.entries();
+  metrics_.prefix_pages = prefix_.referenced_pages();
+  const auto now = Clock::now();
+  rate_window_.emplace_back(now, metrics_.generated_tokens);
+  while (rate_window_.size() > 2 && now - rate_window_.front().first > std::chrono::seconds(10)) rate_window_.pop_front();
+  const double dt = std::chrono::duration<double>(now - rate_window_.front().first).count();
+  metrics_.tokens_per_second =
+      dt > 0.05 ? static_cast<double>(metrics_.generated_tokens - rate_window_.front().second) / dt : 0.0;
+  if (running_.empty() && queue_.empty()) metrics_.last_batch_sequences = metrics_.last_batch_tokens = 0;
+}
+
+void Scheduler::engine_loop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Active>> dropped;  // cancelled while queued
+    bool stop_now = false;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, std::chrono::seconds(1), [&] {
+        return stopping_ || !queue_.empty() || !running_.empty() || clear_prefix_requested_;
+      });
+      if (clear_prefix_requested_) {
+        prefix_.clear();
+        update_metrics_locked();
+        clear_prefix_requested_ = false;
+        cleared_cv_.notify_all();
+      }
+      if (stopping_ && cancel_on_stop_) {
+        for (auto& a : queue_) a->stream->cancel();
+        for (auto& a : running_) a->stream->cancel();
+      }
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if ((*it)->stream->cancelled()) {
+          dropped.push_back(std::move(*it));
+          it = queue_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      stop_now = stopping_ && queue_.empty() && running_.empty();
+    }
+    for (auto& a : dropped) finish(*a, FinishReason::kCancelled);
+    if (stop_now) break;
+
+    // Cancelled and finished sequences leave before the next batch, so their pages are free at once.
+    for (auto& a : running_)
+      if (a->stream->cancelled()) finish(*a, FinishReason::kCancelled);
+    for (auto& a : running_) {
+      if (a->seq < 0 || a->n_generated == 0) continue;
+      const int32_t last = a->history.back();
+      const auto& stops = a->req.stop_tokens;
+      if (std::find(stops.begin(), stops.end(), last) != stops.end()) {
+        finish(*a, FinishReason::kStop);
+      } else if (a->n_generated >= a->req.max_tokens) {
+        finish(*a, FinishReason::kLength);
+      }
+    }
+    std::erase_if(running_, [](const auto& a) { return a->seq < 0; });
+
+    while (static_cast<int64_t>(running_.size()) < options_.max_sequences) {
+      std::unique_ptr<Active> a;
+      {
+        std::lock_guard lk(mu_);
+        if (queue_.empty()) break;
+        a = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (admit(a)) {
+        running_.push_back(std::move(a));
+        continue;
+      }
+      if (running_.empty()) {  // cannot happen for a request submit() accepted; never spin on it
+        finish(*a, FinishReason::kError, "the request does not fit into the KV cache");
+        continue;
+      }
+      std::lock_guard lk(mu_);
+      queue_.push_front(std::move(a));
+      break;
+    }
+    {
+      std::lock_guard lk(mu_);
+      update_metrics_locked();
+    }
+    if (!running_.empty()) step();
+  }
+  std::lock_guard lk(mu_);
+  prefix_.clear();
+  update_metrics_locked();
+  cleared_cv_.notify_all();
+}
+
+}  // namespace dsinfer

@@ -1,0 +1,293 @@
+// Continuous batching on the tiny random-weight model: batched streams equal each stream alone (the
+// single-sequence generate() is the reference), cancellation and finishing free the KV pages, a full queue
+// refuses cleanly, and prefix reuse changes nothing but the work done.
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "../model/test_models.h"
+#include "runtime/generator.h"
+#include "runtime/scheduler.h"
+
+namespace dsinfer {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace dsinfer::testing;
+
+// The reference runs (alone) and the scheduler's engine share one Transformer and ThreadPool, which
+// serve one caller at a time: references are computed before submitting.
+struct Tiny {
+  std::unique_ptr<LoadedModel> model = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
+  ThreadPool pool{2};
+  Transformer tf{model->config, model->weights, pool};
+};
+
+Tiny& tiny() {
+  static Tiny t;
+  return t;
+}
+
+std::vector<int32_t> prompt_of(int n, int salt) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < n; ++i) ids.push_back((i * 31 + salt * 17 + 3) % 256);
+  return ids;
+}
+
+std::vector<int32_t> alone(const std::vector<int32_t>& prompt, int64_t max_tokens, SamplingParams sp = {}) {
+  Tiny& t = tiny();
+  LatentKvCache cache = make_single_sequence_cache(t.model->config, static_cast<int64_t>(prompt.size()) + max_tokens);
+  GenerateOptions o;
+  o.max_new_tokens = max_tokens;
+  o.sampling = sp;
+  std::vector<int32_t> out;
+  generate(t.tf, cache, prompt, o, [&](int32_t id) {
+    out.push_back(id);
+    return true;
+  });
+  return out;
+}
+
+struct Collected {
+  std::vector<int32_t> tokens;
+  FinishReason reason = FinishReason::kNone;
+};
+
+Collected collect(RequestStream& s) {
+  Collected c;
+  RequestStream::Event ev;
+  for (;;) {
+    if (!s.next(ev, 60s)) {
+      ADD_FAILURE() << "no event within 60 s";
+      return c;
+    }
+    if (ev.finished) break;
+    c.tokens.push_back(ev.token);
+  }
+  c.reason = ev.reason;
+  return c;
+}
+
+GenerationRequest request(std::vector<int32_t> prompt, int64_t max_tokens, SamplingParams sp = {}) {
+  GenerationRequest r;
+  r.prompt = std::move(prompt);
+  r.max_tokens = max_tokens;
+  r.sampling = sp;
+  return r;
+}
+
+// The finish event reaches the stream just before the engine updates its metrics.
+void wait_until_idle(Scheduler& s) {
+  for (int i = 0; i < 1000 && (s.metrics().running > 0 || s.metrics().queue_depth > 0); ++i) std::this_thread::sleep_for(5ms);
+}
+
+void expect_all_pages_free(Scheduler& s) {
+  s.clear_prefix_cache();
+  const SchedulerMetrics m = s.metrics();
+  EXPECT_EQ(m.running, 0);
+  EXPECT_EQ(m.queue_depth, 0);
+  EXPECT_EQ(m.kv_sequences, 0);
+  EXPECT_EQ(m.kv_pages_free, m.kv_pages_total);
+}
+
+TEST(Scheduler, EightConcurrentGreedyStreamsEqualEachAlone) {
+  SchedulerOptions o;
+  o.max_sequences = 8;
+  o.max_context = 128;
+  o.page_tokens = 8;
+  o.prefill_chunk = 13;  // prompts are read over several steps, mixed with other streams' decoding
+  Scheduler s(tiny().tf, o);
+  std::vector<std::vector<int32_t>> prompts, want;
+  for (int i = 0; i < 8; ++i) {
+    prompts.push_back(prompt_of(5 + i * 7, i));
+    want.push_back(alone(prompts.back(), 12 + i));
+  }
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (int i = 0; i < 8; ++i) {
+    SubmitResult r = s.submit(request(prompts[i], 12 + i));
+    ASSERT_EQ(r.status, SubmitStatus::kOk) << r.message;
+    streams.push_back(r.stream);
+  }
+  for (int i = 0; i < 8; ++i) {
+    const Collected c = collect(*streams[i]);
+    EXPECT_EQ(c.tokens, want[i]) << "stream " << i;
+    EXPECT_EQ(c.reason, FinishReason::kLength);
+    const RequestStats st = streams[i]->stats();
+    EXPECT_EQ(st.prompt_tokens, static_cast<int64_t>(prompts[i].size()));
+    EXPECT_EQ(st.completion_tokens, 12 + i);
+  }
+  EXPECT_GT(s.metrics().generated_tokens, 0);
+  expect_all_pages_free(s);
+}
+
+TEST(Scheduler, SeededSamplingIsReproducibleInABatch) {
+  SamplingParams sp;
+  sp.temperature = 0.9f;
+  sp.top_p = 0.95f;
+  sp.seed = 1234;
+  const auto p = prompt_of(11, 5);
+  const auto want = alone(p, 16, sp);
+  SchedulerOptions o;
+  o.max_sequences = 4;
+  o.max_context = 64;
+  Scheduler s(tiny().tf, o);
+  auto a = s.submit(request(p, 16, sp));
+  auto b = s.submit(request(prompt_of(20, 9), 16));  // a greedy neighbour in the same batches
+  auto c = s.submit(request(p, 16, sp));
+  EXPECT_EQ(collect(*a.stream).tokens, want);
+  collect(*b.stream);
+  EXPECT_EQ(collect(*c.stream).tokens, want);
+  sp.seed = 99;
+  auto d = s.submit(request(p, 16, sp));
+  EXPECT_NE(collect(*d.stream).tokens, want) << "another seed should give another sample";
+}
+
+TEST(Scheduler, StopTokenEndsTheStreamAndIsEmitted) {
+  const auto p = prompt_of(9, 2);
+  const auto free_run = alone(p, 10);
+  SchedulerOptions o;
+  o.max_context = 64;
+  Scheduler s(tiny().tf, o);
+  auto r = request(p, 10);
+  r.stop_tokens = {free_run[3]};
+  auto res = s.submit(r);
+  const Collected c = collect(*res.stream);
+  const auto first = std::find(free_run.begin(), free_run.end(), free_run[3]);
+  EXPECT_EQ(c.tokens, std::vector<int32_t>(free_run.begin(), first + 1));
+  EXPECT_EQ(c.reason, FinishReason::kStop);
+}
+
+TEST(Scheduler, CancellationFreesPagesAtOnce) {
+  SchedulerOptions o;
+  o.max_sequences = 2;
+  o.max_context = 512;
+  o.prefix_cache = false;
+  Scheduler s(tiny().tf, o);
+  auto r = s.submit(request(prompt_of(30, 1), 480));
+  ASSERT_EQ(r.status, SubmitStatus::kOk);
+  RequestStream::Event ev;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(r.stream->next(ev, 60s) && !ev.finished);
+  EXPECT_LT(s.metrics().kv_pages_free, s.metrics().kv_pages_total);
+  r.stream->cancel();
+  Collected c = collect(*r.stream);
+  EXPECT_EQ(c.reason, FinishReason::kCancelled);
+  EXPECT_LT(r.stream->stats().completion_tokens, 480);
+  // Cancel a request that is still queued, too.
+  auto busy1 = s.submit(request(prompt_of(10, 2), 400));
+  auto busy2 = s.submit(request(prompt_of(10, 3), 400));
+  auto queued = s.submit(request(prompt_of(10, 4), 400));
+  queued.stream->cancel();
+  EXPECT_EQ(collect(*queued.stream).reason, FinishReason::kCancelled);
+  busy1.stream->cancel();
+  busy2.stream->cancel();
+  collect(*busy1.stream);
+  collect(*busy2.stream);
+  for (int i = 0; i < 100 && s.metrics().running > 0; ++i) std::this_thread::sleep_for(10ms);
+  const SchedulerMetrics m = s.metrics();
+  EXPECT_EQ(m.running, 0);
+  EXPECT_EQ(m.kv_sequences, 0);
+  EXPECT_EQ(m.kv_pages_free, m.kv_pages_total);
+  EXPECT_GE(m.finished[static_cast<int>(FinishReason::kCancelled)], 4);
+}
+
+TEST(Scheduler, FullQueueAndOversizedRequestsAreRefusedCleanly) {
+  SchedulerOptions o;
+  o.max_sequences = 1;
+  o.max_context = 64;
+  o.max_queue = 2;
+  Scheduler s(tiny().tf, o);
+  EXPECT_EQ(s.submit(request(prompt_of(40, 1), 30)).status, SubmitStatus::kTooLong);
+  EXPECT_EQ(s.submit(request({}, 3)).status, SubmitStatus::kInvalid);
+  EXPECT_EQ(s.submit(request({1, 2, 300}, 3)).status, SubmitStatus::kInvalid);
+  EXPECT_EQ(s.submit(request({1, 2}, 0)).status, SubmitStatus::kInvalid);
+  SamplingParams bad;
+  bad.top_p = 0;
+  EXPECT_EQ(s.submit(request({1, 2}, 3, bad)).status, SubmitStatus::kInvalid);
+
+  const auto p = prompt_of(8, 7);
+  const auto want = alone(p, 40);
+  std::vector<std::shared_ptr<RequestStream>> accepted;
+  int refused = 0;
+  for (int i = 0; i < 6; ++i) {
+    SubmitResult r = s.submit(request(p, 40));
+    if (r.status == SubmitStatus::kOk) {
+      accepted.push_back(r.stream);
+    } else {
+      EXPECT_EQ(r.status, SubmitStatus::kQueueFull) << r.message;
+      EXPECT_NE(r.message.find("queue is full"), std::string::npos);
+      ++refused;
+    }
+  }
+  EXPECT_GE(refused, 3);  // one running at most, two waiting
+  for (auto& st : accepted) EXPECT_EQ(collect(*st).tokens, want);
+  expect_all_pages_free(s);
+  s.shutdown();
+  EXPECT_EQ(s.submit(request(p, 4)).status, SubmitStatus::kShuttingDown);
+}
+
+TEST(Scheduler, PrefixReuseGivesTheSameTokensAndCountsHits) {
+  const auto system = prompt_of(37, 3);  // 4 whole pages of 8 and a bit
+  auto with_tail = [&](int salt) {
+    auto p = system;
+    for (int i = 0; i < 6; ++i) p.push_back((salt * 13 + i * 7) % 256);
+    return p;
+  };
+  SchedulerOptions o;
+  o.max_sequences = 2;
+  o.max_context = 96;
+  o.page_tokens = 8;
+  o.prefill_chunk = 16;
+  Scheduler s(tiny().tf, o);
+  for (int salt = 0; salt < 3; ++salt) {
+    const auto p = with_tail(salt);
+    const auto want = alone(p, 10);  // before submitting: the engine thread must have the model alone
+    auto r = s.submit(request(p, 10));
+    EXPECT_EQ(collect(*r.stream).tokens, want) << "salt " << salt;
+    if (salt > 0) EXPECT_EQ(r.stream->stats().cached_tokens, 32) << "salt " << salt;
+  }
+  // The same prompt again also reuses what the first answer's tokens wrote.
+  const auto p = with_tail(1);
+  const auto want = alone(p, 10);
+  auto r = s.submit(request(p, 10));
+  EXPECT_EQ(collect(*r.stream).tokens, want);
+  EXPECT_EQ(r.stream->stats().cached_tokens, 40);  // 43 prompt tokens: the last is always recomputed
+  SchedulerMetrics m = s.metrics();
+  EXPECT_EQ(m.prefix_hits, 3);
+  EXPECT_EQ(m.prefix_misses, 1);
+  EXPECT_EQ(m.prefix_cached_tokens, 32 + 32 + 40);
+  EXPECT_GT(m.prefix_entries, 0);
+  expect_all_pages_free(s);
+}
+
+TEST(Scheduler, PrefixEntriesAreEvictedWhenPagesAreNeeded) {
+  SchedulerOptions o;
+  o.max_sequences = 1;
+  o.max_context = 64;
+  o.page_tokens = 8;
+  Scheduler s(tiny().tf, o);  // 8 pages: every finished request leaves entries that must make room
+  for (int i = 0; i < 6; ++i) {
+    const auto p = prompt_of(40, 10 + i);
+    const auto want = alone(p, 20);
+    auto r = s.submit(request(p, 20));
+    ASSERT_EQ(r.status, SubmitStatus::kOk);
+    EXPECT_EQ(collect(*r.stream).tokens, want) << i;
+  }
+  wait_until_idle(s);
+  const SchedulerMetrics m = s.metrics();
+  EXPECT_LE(m.kv_pages_total - m.kv_pages_free, m.prefix_pages);
+  EXPECT_GT(m.prefix_entries, 0);
+  expect_all_pages_free(s);
+}
+
+TEST(PrefixCache, BlockHashesAreAChain) {
+  const std::vector<int32_t> a = {1, 2, 3, 4, 5, 6, 7}, b = {1, 2, 3, 9, 5, 6, 7};
+  const auto ha = PrefixCache::block_hashes(a, 7, 2), hb = PrefixCache::block_hashes(b, 7, 2);
+  ASSERT_EQ(ha.size(), 3u);
+  EXPECT_EQ(ha[0], hb[0]);
+  EXPECT_NE(ha[1], hb[1]);
+  EXPECT_NE(ha[2], hb[2]);  // block 2 has equal tokens but a different history
+}
+
+}  // namespace
+}  // namespace dsinfer
