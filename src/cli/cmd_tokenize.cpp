@@ -64,7 +64,10 @@ int cmd_tokenize(const Args& args) {
     std::cout << out.dump() << '\n';
   } else {
     std::string line;
-    for (size_t i = 0; i < ids.size(); ++i) line += (i ? "," : "") + std::to_string(ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i) line += ',';
+      line += std::to_string(ids[i]);
+    }
     std::cout << line << '\n';
   }
   return 0;

@@ -134,7 +134,7 @@ void BpeModel::encode_piece(std::string_view bytes, std::vector<int32_t>& out) c
   if (bytes.size() > kCacheMaxWordBytes) return encode_piece_uncached(bytes, out);
   {
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    auto it = cache_.find(std::string(bytes));
+    auto it = cache_.find(bytes);
     if (it != cache_.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;

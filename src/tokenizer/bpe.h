@@ -54,7 +54,11 @@ class BpeModel {
   static constexpr size_t kCacheMaxEntries = 1 << 17;
   static constexpr size_t kCacheMaxWordBytes = 128;
   mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+  struct StringHash {
+    using is_transparent = void;  // lookups by string_view without building a std::string
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
 };
 
 }  // namespace dsinfer

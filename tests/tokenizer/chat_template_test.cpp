@@ -55,7 +55,9 @@ TEST(ChatTemplate, DetectsFormat) {
 }
 
 TEST(ChatTemplate, GenerationPrompts) {
-  std::vector<ChatMessage> m = {{.role = "user", .content = "Hi"}};
+  std::vector<ChatMessage> m(1);
+  m[0].role = "user";
+  m[0].content = "Hi";
   EXPECT_EQ(render_chat(ChatFormat::kDeepSeekV3, m), "<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜>");
   EXPECT_EQ(render_chat(ChatFormat::kDeepSeekR1, m), "<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜><think>\n");
 }
