@@ -5,7 +5,5 @@
 
 namespace dsinfer::cli {
 
-int cmd_bench(const Args&) { fail("'bench' is not implemented yet"); }
-int cmd_serve(const Args&) { fail("'serve' is not implemented yet"); }
 
 }  // namespace dsinfer::cli

@@ -27,6 +27,7 @@ TEST(MlaKernels, ScoresAndValuesMatchScalarAndDouble) {
       for (auto& v : p) v = std::fabs(nd(rng));
       std::vector<const float*> keys(n);
       for (int64_t j = 0; j < n; ++j) keys[j] = cache.data() + j * L;
+      std::vector<float> s_first, out_first;
       for (const auto* ks : sets) {
         std::vector<float> s(H * n, NAN), out(H * rkv, -7.0f);
         ks->mla_scores(q.data(), H, L, keys.data(), n, 0.5f, s.data(), n);
@@ -46,6 +47,13 @@ TEST(MlaKernels, ScoresAndValuesMatchScalarAndDouble) {
             for (int64_t j = 0; j < n; ++j) want += static_cast<double>(p[h * n + j]) * cache[j * L + c];
             ASSERT_NEAR(out[h * rkv + c], want, 1e-4 * (1 + std::fabs(want))) << ks->isa << " H=" << H;
           }
+        }
+        if (s_first.empty()) {
+          s_first = s;
+          out_first = out;
+        } else {  // SIMD equals the scalar mirror bit for bit
+          EXPECT_EQ(s, s_first) << ks->isa << " H=" << H << " n=" << n;
+          EXPECT_EQ(out, out_first) << ks->isa << " H=" << H << " n=" << n;
         }
       }
     }

@@ -1,6 +1,9 @@
 #include "kernels/cpu/attention.h"
 
+#include <cmath>
+
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/vec.h"
 
 namespace dsinfer {
@@ -8,8 +11,19 @@ namespace kern {
 
 void mla_scores_scalar(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale,
                        float* s, int64_t lds) {
+  // Mirrors the AVX2 kernel when L % 8 == 0: 8 lanes of FMAs over L, folded as the SIMD hsum.
   for (int64_t j = 0; j < n; ++j)
-    for (int64_t h = 0; h < H; ++h) s[h * lds + j] = dot_f32(q + h * L, keys[j], L) * scale;
+    for (int64_t h = 0; h < H; ++h) {
+      const float* qh = q + h * L;
+      if (L % 8 != 0) {
+        s[h * lds + j] = dot_f32(qh, keys[j], L) * scale;
+        continue;
+      }
+      float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int64_t c = 0; c < L; ++c) l[c % 8] = std::fma(qh[c], keys[j][c], l[c % 8]);
+      const float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
+      s[h * lds + j] = ((s0 + s2) + (s1 + s3)) * scale;
+    }
 }
 
 void mla_values_scalar(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0,
@@ -17,7 +31,10 @@ void mla_values_scalar(const float* p, int64_t lds, int64_t H, const float* cons
   for (int64_t h = 0; h < H; ++h) {
     float* o = out + h * ldo;
     for (int64_t c = c0; c < c1; ++c) o[c] = 0.0f;
-    for (int64_t j = 0; j < n; ++j) axpy_f32(p[h * lds + j], keys[j] + c0, o + c0, c1 - c0);
+    for (int64_t j = 0; j < n; ++j) {
+      const float pj = p[h * lds + j];
+      for (int64_t c = c0; c < c1; ++c) o[c] = std::fma(pj, keys[j][c], o[c]);
+    }
   }
 }
 
@@ -25,12 +42,12 @@ void mla_values_scalar(const float* p, int64_t lds, int64_t H, const float* cons
 
 void mla_scores(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale, float* s,
                 int64_t lds) {
-  kern::active_kernels().mla_scores(q, H, L, keys, n, scale, s, lds);
+  matmul_kernels().mla_scores(q, H, L, keys, n, scale, s, lds);
 }
 
 void mla_values(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0, int64_t c1,
                 float* out, int64_t ldo) {
-  kern::active_kernels().mla_values(p, lds, H, keys, n, c0, c1, out, ldo);
+  matmul_kernels().mla_values(p, lds, H, keys, n, c0, c1, out, ldo);
 }
 
 }  // namespace dsinfer

@@ -63,7 +63,7 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
   }
 
   // Sweep 1: gate, up, SiLU·mul, quantize h — each thread a slice of every job's rows.
-  const auto silu = matmul_path() == MatmulPath::kFast ? kern::active_kernels().silu_mul : &silu_mul;
+  const auto silu = matmul_path() == MatmulPath::kReference ? &silu_mul : matmul_kernels().silu_mul;
   pool.run_on_all([&](int tid) {
     thread_local std::vector<float> g, u;
     for (size_t j = 0; j < jobs.size(); ++j) {

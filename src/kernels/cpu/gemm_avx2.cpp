@@ -372,7 +372,7 @@ void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n) {
     const __m256 s = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
     _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
   }
-  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  for (; i < n; ++i) out[i] = silu_poly(gate[i]) * up[i];
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 #include "tensor/half.h"
@@ -40,5 +41,27 @@ inline int q6_k_value(const uint8_t* ql, const uint8_t* qh, int h, int quarter, 
   const int low4 = (quarter >> 1) ? (lo >> 4) : (lo & 0x0f);
   return low4 | (((qh[32 * h + l] >> (2 * quarter)) & 3) << 4);
 }
+
+// exp(x) for x clamped to [-87, 88]: x = n ln2 + r, exp(r) by a degree-6 Taylor polynomial (rel. error
+// < 2e-7), 2^n put into the exponent field. The AVX2 kernel does exactly these operations per lane.
+inline float exp_poly(float x) {
+  x = std::fmin(std::fmax(x, -87.0f), 88.0f);
+  const float n = std::nearbyint(x * 1.44269504f);
+  float r = std::fma(-n, 0.693145752f, x);
+  r = std::fma(-n, 1.42860677e-6f, r);
+  float p = 1.0f / 720;
+  p = std::fma(p, r, 1.0f / 120);
+  p = std::fma(p, r, 1.0f / 24);
+  p = std::fma(p, r, 1.0f / 6);
+  p = std::fma(p, r, 0.5f);
+  p = std::fma(p, r, 1.0f);
+  p = std::fma(p, r, 1.0f);
+  const uint32_t e = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  float two_n;
+  std::memcpy(&two_n, &e, 4);
+  return p * two_n;
+}
+
+inline float silu_poly(float g) { return g / (1.0f + exp_poly(0.0f - g)); }
 
 }  // namespace dsinfer::kern

@@ -8,7 +8,6 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_blocks.h"
-#include "kernels/cpu/ops.h"
 #include "tensor/half.h"
 
 namespace dsinfer::kern {
@@ -34,36 +33,50 @@ void quantize_row_scalar(const float* x, int64_t K, int8_t* q, float* d, int32_t
 }
 
 // One weight row · one token, per format. `w` is the row, `q/d/sum` the token's activation blocks.
-float dot_q8_0(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
-  float acc = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * kQ8_0Bytes;
-    const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
-    int32_t s = 0;
-    for (int i = 0; i < 32; ++i) s += qw[i] * q[b * 32 + i];
-    acc += (half_at(blk) * d[b]) * static_cast<float>(s);
-  }
-  return acc;
+// Each mirrors its AVX2 kernel's lanes: the integer sums are exact either way, and the float
+// accumulators, FMAs and final reduction are done in the same order, so the two agree bit for bit.
+
+// 8-lane horizontal sum in the order of the SIMD fold: (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
+float hsum8(const float* l) {
+  const float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
+  return (s0 + s2) + (s1 + s3);
 }
 
-float dot_q4_0(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
-  float acc = 0;
+// Q4_0 / Q8_0: per block, the products of elements 0..15 and 16..31 are two accumulator lanes.
+template <bool kQ4>
+float dot_legacy(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
+  float lo = 0, hi = 0;
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * kQ4_0Bytes;
+    const uint8_t* blk = w + b * (kQ4 ? kQ4_0Bytes : kQ8_0Bytes);
     const int8_t* qa = q + b * 32;
-    int32_t s = 0;
-    for (int i = 0; i < 16; ++i) s += (blk[2 + i] & 0x0f) * qa[i] + (blk[2 + i] >> 4) * qa[i + 16];
-    s -= 8 * sum[b];
-    acc += (half_at(blk) * d[b]) * static_cast<float>(s);
+    int32_t plo = 0, phi = 0;
+    if constexpr (kQ4) {
+      for (int i = 0; i < 16; ++i) {
+        plo += (blk[2 + i] & 0x0f) * qa[i];
+        phi += (blk[2 + i] >> 4) * qa[i + 16];
+      }
+      plo -= 8 * sum[b];
+    } else {
+      const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
+      for (int i = 0; i < 16; ++i) {
+        plo += qw[i] * qa[i];
+        phi += qw[i + 16] * qa[i + 16];
+      }
+    }
+    const float sc = half_at(blk) * d[b];
+    lo = std::fma(static_cast<float>(plo), sc, lo);
+    hi = std::fma(static_cast<float>(phi), sc, hi);
   }
-  return acc;
+  return lo + hi;
 }
 
-// Q4_K and Q5_K: 8 groups of 32 per super-block, group g = activation block 8 * sb + g.
+// Q4_K and Q5_K: 8 groups of 32 per super-block, group g = activation block 8 * sb + g; lane l of a
+// group holds elements 4l..4l+3.
 template <bool kFifthBit>
 float dot_q45_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
   const size_t bytes = kFifthBit ? kQ5_KBytes : kQ4_KBytes;
-  float acc = 0;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float mins = 0;
   for (int64_t sb = 0; sb < nb / 8; ++sb) {
     const uint8_t* blk = w + sb * bytes;
     const float dd = half_at(blk), dmin = half_at(blk + 2);
@@ -74,21 +87,24 @@ float dot_q45_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, c
     for (int g = 0; g < 8; ++g) {
       const int64_t b = sb * 8 + g;
       const int8_t* qa = q + b * 32;
-      int32_t s = 0;
-      for (int l = 0; l < 32; ++l) {
-        int v = (g & 1) ? (qs[32 * (g / 2) + l] >> 4) : (qs[32 * (g / 2) + l] & 0x0f);
-        if (kFifthBit) v |= ((qh[l] >> g) & 1) << 4;
-        s += v * qa[l];
+      const float scale = dd * static_cast<float>(sc[g]) * d[b];
+      for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int i = 4 * l; i < 4 * l + 4; ++i) {
+          int v = (g & 1) ? (qs[32 * (g / 2) + i] >> 4) : (qs[32 * (g / 2) + i] & 0x0f);
+          if (kFifthBit) v |= ((qh[i] >> g) & 1) << 4;
+          s += v * qa[i];
+        }
+        acc[l] = std::fma(static_cast<float>(s), scale, acc[l]);
       }
-      acc += (dd * static_cast<float>(sc[g]) * d[b]) * static_cast<float>(s) -
-             (dmin * static_cast<float>(mn[g]) * d[b]) * static_cast<float>(sum[b]);
+      mins += (dmin * static_cast<float>(mn[g]) * d[b]) * static_cast<float>(sum[b]);
     }
   }
-  return acc;
+  return hsum8(acc) - mins;
 }
 
 float dot_q6_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
-  float acc = 0;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (int64_t sb = 0; sb < nb / 8; ++sb) {
     const uint8_t* blk = w + sb * kQ6_KBytes;
     const uint8_t* ql = blk;
@@ -97,16 +113,17 @@ float dot_q6_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, co
     const float dd = half_at(blk + 208);
     for (int j = 0; j < 8; ++j) {  // activation block j of the super-block: half h, quarter j % 4
       const int h = j / 4, quarter = j % 4;
-      const int8_t* qa = q + (sb * 8 + j) * 32;
-      int32_t s = 0;
-      for (int l = 0; l < 32; ++l) {
-        const int v = q6_k_value(ql, qh, h, quarter, l) - 32;
-        s += sc[8 * h + 2 * quarter + l / 16] * v * qa[l];
+      const int64_t b = sb * 8 + j;
+      const int8_t* qa = q + b * 32;
+      const float scale = dd * d[b];
+      for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int i = 4 * l; i < 4 * l + 4; ++i) s += (q6_k_value(ql, qh, h, quarter, i) - 32) * qa[i];
+        acc[l] = std::fma(static_cast<float>(s * sc[8 * h + 2 * quarter + l / 4]), scale, acc[l]);
       }
-      acc += (dd * d[sb * 8 + j]) * static_cast<float>(s);
     }
   }
-  return acc;
+  return hsum8(acc);
 }
 
 using RowDot = float (*)(const uint8_t*, int64_t, const int8_t*, const float*, const int32_t*);
@@ -118,6 +135,7 @@ void gemm_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8&
       y[t * ldy + r] = kDot(w + r * row_bytes, a.nb, a.qt(t), a.dt(t), a.sumt(t));
 }
 
+// The true value of element k of a float-type row (FP8 without its block scale).
 float to_float(DType t, const uint8_t* p, int64_t k) {
   uint16_t h;
   switch (t) {
@@ -132,21 +150,29 @@ float to_float(DType t, const uint8_t* p, int64_t k) {
   }
 }
 
+// 8 lanes over k (lane = k % 8) of FMAs, then the SIMD fold, then a plain tail: the AVX2 order.
 template <DType kType>
 void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
                 int64_t n_tok, const float* scale, float* y, int64_t ldy) {
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(K));
+  const int64_t K8 = K / 8 * 8;
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* wr = w + r * row_bytes;
-    for (int64_t k = 0; k < K; ++k) row[k] = to_float(kType, wr, k) * (scale ? scale[k / 128] : 1.0f);
+    for (int64_t k = 0; k < K8; ++k) row[k] = to_float(kType, wr, k) * (scale ? scale[k / 128] : 1.0f);
     for (int64_t t = 0; t < n_tok; ++t) {
       const float* xt = x + t * ldx;
-      float acc = 0;
-      for (int64_t k = 0; k < K; ++k) acc += row[k] * xt[k];
+      float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int64_t k = 0; k < K8; ++k) lanes[k % 8] = std::fma(row[k], xt[k], lanes[k % 8]);
+      float acc = hsum8(lanes);
+      for (int64_t k = K8; k < K; ++k) acc += to_float(kType, wr, k) * xt[k] * (scale ? scale[k / 128] : 1.0f);
       y[t * ldy + r] = acc;
     }
   }
+}
+
+void silu_mul_scalar(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = silu_poly(gate[i]) * up[i];
 }
 
 }  // namespace
@@ -160,8 +186,8 @@ const KernelSet& scalar_kernels() {
     KernelSet k;
     k.isa = "scalar";
     k.quantize_row = quantize_row_scalar;
-    k.q8_0 = gemm_quant<dot_q8_0>;
-    k.q4_0 = gemm_quant<dot_q4_0>;
+    k.q8_0 = gemm_quant<dot_legacy<false>>;
+    k.q4_0 = gemm_quant<dot_legacy<true>>;
     k.q4_k = gemm_quant<dot_q45_k<false>>;
     k.q5_k = gemm_quant<dot_q45_k<true>>;
     k.q6_k = gemm_quant<dot_q6_k>;
@@ -169,7 +195,7 @@ const KernelSet& scalar_kernels() {
     k.f16 = gemm_float<DType::F16>;
     k.bf16 = gemm_float<DType::BF16>;
     k.f8_e4m3 = gemm_float<DType::F8_E4M3>;
-    k.silu_mul = dsinfer::silu_mul;
+    k.silu_mul = silu_mul_scalar;
     k.mla_scores = mla_scores_scalar;
     k.mla_values = mla_values_scalar;
     return k;

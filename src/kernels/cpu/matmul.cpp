@@ -19,7 +19,7 @@ std::atomic<MatmulPath> g_path{[] {
   return e && std::strcmp(e, "reference") == 0 ? MatmulPath::kReference : MatmulPath::kFast;
 }()};
 
-bool uses_int8(DType t) { return dtype_is_block_quant(t) && matmul_path() == MatmulPath::kFast; }
+bool uses_int8(DType t) { return dtype_is_block_quant(t) && matmul_path() != MatmulPath::kReference; }
 
 // Reference: dequantize kRowChunk rows to float, float dot per token.
 void reference_rows(const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tok,
@@ -44,6 +44,9 @@ void check_rows(const TensorView& w, int64_t row0, int64_t n_rows) {
 
 void set_matmul_path(MatmulPath p) { g_path.store(p); }
 MatmulPath matmul_path() { return g_path.load(std::memory_order_relaxed); }
+const kern::KernelSet& matmul_kernels() {
+  return matmul_path() == MatmulPath::kFast ? kern::active_kernels() : kern::scalar_kernels();
+}
 
 void MatmulInput::prepare_shape(const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype) {
   x_ = x;
@@ -64,7 +67,7 @@ void MatmulInput::prepare_shape(const float* x, int64_t ldx, int64_t n_tok, int6
 
 void MatmulInput::quantize_part(int64_t t0, int64_t t1, int64_t b0, int64_t b1) {
   if (!quantized_) return;
-  const auto& ks = kern::active_kernels();
+  const auto& ks = matmul_kernels();
   const int64_t nb = act_.nb, bs = kern::kActBlock;
   for (int64_t t = t0; t < t1; ++t)
     ks.quantize_row(x_ + t * ldx_ + b0 * bs, (b1 - b0) * bs, act_.q.data() + t * K_ + b0 * bs,
@@ -103,7 +106,7 @@ void matmul_rows(const TensorView& w, int64_t row0, int64_t n_rows, const Matmul
   check_rows(w, row0, n_rows);
   if (n_rows == 0 || in.n_tok() == 0) return;
   if (in.K() != w.cols()) fail("matmul: '", w.name, "' has ", w.cols(), " columns, input has ", in.K());
-  const auto& ks = kern::active_kernels();
+  const auto& ks = matmul_kernels();
   if (in.quantized() && dtype_is_block_quant(w.dtype)) {
     ks.quant_for(w.dtype)(w.row_ptr(row0), w.row_bytes(), n_rows, in.act(), y, ldy);
     return;

@@ -3,7 +3,7 @@
 // dispatch point: the forward pass calls these for every weight, whatever its dtype.
 // Conventions: W is [N, K] row-major (PyTorch [out_features, in_features]); activations are float32.
 //
-// Two paths. kFast (default): GGML block weights run integer kernels on activations quantized to int8
+// Paths. kFast (default): GGML block weights run integer kernels on activations quantized to int8
 // per 32 values (results differ from the float product by the activation rounding, ~0.3% relative per
 // dot product); float weights (F32/F16/BF16/FP8) run fp32 FMA kernels. kReference: dequantize to float
 // and take float dot products (the original definition; used by tests). DSINFER_MATMUL=reference in the
@@ -18,9 +18,13 @@
 
 namespace dsinfer {
 
-enum class MatmulPath { kFast, kReference };
+// kScalar: the kFast algorithm (int8 activations, same integer sums) on the scalar kernel set, the
+// reference the SIMD kernels are checked against end to end.
+enum class MatmulPath { kFast, kScalar, kReference };
 void set_matmul_path(MatmulPath p);  // process-wide
 MatmulPath matmul_path();
+// The kernel set the current path runs (the CPU's best for kFast, scalar otherwise).
+const kern::KernelSet& matmul_kernels();
 
 // y[t, n] = sum_k x[t, k] * W[row0 + n, k]   for t < n_tok, n < n_rows.   (x @ W[rows]^T)
 // x has row stride ldx (>= K), y has row stride ldy (>= n_rows). Parallel over rows.

@@ -1,0 +1,143 @@
+// dsinfer bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]: prefill and decode speed, the
+// weight bytes a decoded token reads, the machine's read bandwidth, and decode as a fraction of the
+// bandwidth roofline (bandwidth / bytes per token). Like llama-bench, pp is one prompt of p tokens
+// processed as one batch, and tg generates n tokens one at a time starting from an empty context.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <string>
+
+#include "cli/args.h"
+#include "cli/model_session.h"
+#include "kernels/cpu/bandwidth.h"
+#include "kernels/cpu/gemm.h"
+#include "model/sequence.h"
+#include "util/error.h"
+
+namespace dsinfer::cli {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+uint64_t bytes_of(const TensorView& t) { return t.data ? static_cast<uint64_t>(t.row_bytes()) * t.rows() : 0; }
+uint64_t bytes_of(const MlpWeights& m) { return bytes_of(m.gate) + bytes_of(m.up) + bytes_of(m.down); }
+
+// Weight bytes read to decode one token: attention, dense FFN or router + shared + K routed experts,
+// and the lm_head (the embedding row is negligible), by the tensors' actual dtypes.
+uint64_t decode_bytes_per_token(const LoadedModel& m) {
+  const ModelConfig& c = m.config;
+  uint64_t total = bytes_of(m.weights.lm_head);
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const LayerWeights& lw = m.weights.layers[l];
+    const MlaWeights& a = lw.attn;
+    total += bytes_of(a.q_proj) + bytes_of(a.q_a_proj) + bytes_of(a.q_b_proj) + bytes_of(a.kv_a_proj) +
+             bytes_of(a.kv_b_proj) + bytes_of(a.k_b) + bytes_of(a.v_b) + bytes_of(a.o_proj);
+    if (c.is_moe_layer(l)) {
+      total += bytes_of(lw.moe.router) + bytes_of(lw.moe.shared);
+      if (!lw.moe.experts.empty()) total += static_cast<uint64_t>(c.num_experts_per_tok) * bytes_of(lw.moe.experts[0]);
+    } else {
+      total += bytes_of(lw.dense);
+    }
+  }
+  return total;
+}
+
+std::vector<int32_t> bench_ids(int64_t n, int64_t vocab, uint32_t seed) {
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  uint64_t s = seed;
+  for (auto& id : ids) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    id = static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(vocab));
+  }
+  return ids;
+}
+
+// A cache holding one fresh sequence (id returned in *seq) with room for ctx tokens.
+LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, int* seq) {
+  LatentKvCache cache = make_single_sequence_cache(c, std::max<int64_t>(ctx, 1));
+  *seq = cache.create_sequence();
+  if (!cache.reserve(*seq, ctx)) fail("bench: KV cache for ", ctx, " tokens could not be reserved");
+  return cache;
+}
+
+}  // namespace
+
+int cmd_bench(const Args& args) {
+  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb"}, {"--help", "--json"},
+              {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--reps"}});
+  if (p.has("--help")) {
+    std::puts(
+        "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json]\n"
+        "Prefill of a p-token prompt (one batch) and decode of n tokens from an empty context, in tokens/s\n"
+        "(mean of REPS runs after a warm-up); weight bytes per decoded token; measured read bandwidth\n"
+        "(best of 5 passes over a --bw-mb MiB buffer); decode as a fraction of bandwidth / bytes-per-token.");
+    return 0;
+  }
+  const int64_t n_prompt = p.get_int("--n-prompt", 512), n_gen = p.get_int("--n-gen", 128);
+  const int64_t reps = std::max<int64_t>(1, p.get_int("--reps", 1));
+  if (n_prompt < 0 || n_gen < 0) fail("-p and -n must be >= 0");
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true);
+  const ModelConfig& c = s.model->config;
+  Transformer& tf = *s.transformer;
+
+  const double bw = measure_read_bandwidth(*s.pool, static_cast<size_t>(p.get_int("--bw-mb", 1024)) << 20);
+  const uint64_t bpt = decode_bytes_per_token(*s.model);
+
+  // Warm-up: page in the weights and grow every scratch buffer once.
+  {
+    int seq = 0;
+    LatentKvCache cache = cache_for(c, 16, &seq);
+    prefill_sequence(tf, cache, seq, bench_ids(8, c.vocab_size, 1), 0, 8, false);
+  }
+  double pp_s = 0, tg_s = 0;
+  for (int64_t r = 0; r < reps; ++r) {
+    if (n_prompt > 0) {
+      int seq = 0;
+      LatentKvCache cache = cache_for(c, n_prompt, &seq);
+      const auto ids = bench_ids(n_prompt, c.vocab_size, 2 + static_cast<uint32_t>(r));
+      const auto t0 = std::chrono::steady_clock::now();
+      prefill_sequence(tf, cache, seq, ids, 0, n_prompt, false);
+      pp_s += seconds_since(t0);
+    }
+    if (n_gen > 0) {
+      int seq = 0;
+      LatentKvCache cache = cache_for(c, n_gen, &seq);
+      int32_t tok = bench_ids(1, c.vocab_size, 99)[0];
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < n_gen; ++i) {
+        Batch b;
+        b.add(tok, i, seq, true);
+        const std::vector<float> logits = tf.forward(b, cache);
+        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      tg_s += seconds_since(t0);
+    }
+  }
+  const double pp_tps = n_prompt > 0 ? n_prompt * reps / pp_s : 0.0;
+  const double tg_tps = n_gen > 0 ? n_gen * reps / tg_s : 0.0;
+  const double roofline = bw * 1e9 / static_cast<double>(bpt);
+  const double fraction = roofline > 0 ? tg_tps / roofline : 0.0;
+  const char* isa = kern::active_kernels().isa;
+  if (p.has("--json")) {
+    std::printf(
+        "{\"model\": \"%s\", \"threads\": %d, \"isa\": \"%s\", \"n_prompt\": %lld, \"n_gen\": %lld, \"reps\": %lld, "
+        "\"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, \"bytes_per_token\": %llu, "
+        "\"bandwidth_gb_s\": %.3f, \"roofline_tokens_per_s\": %.3f, \"roofline_fraction\": %.4f}\n",
+        s.model->path.c_str(), s.pool->size(), isa, static_cast<long long>(n_prompt), static_cast<long long>(n_gen),
+        static_cast<long long>(reps), pp_tps, tg_tps, static_cast<unsigned long long>(bpt), bw, roofline, fraction);
+  } else {
+    std::printf("model: %s (%d threads, %s kernels)\n", s.model->path.c_str(), s.pool->size(), isa);
+    std::printf("pp%lld: %.2f tokens/s\n", static_cast<long long>(n_prompt), pp_tps);
+    std::printf("tg%lld: %.2f tokens/s\n", static_cast<long long>(n_gen), tg_tps);
+    std::printf("weights read per decoded token: %.3f GB\n", bpt / 1e9);
+    std::printf("measured read bandwidth: %.2f GB/s -> roofline %.2f tokens/s; decode at %.1f%% of it\n", bw, roofline,
+                100.0 * fraction);
+  }
+  return 0;
+}
+
+}  // namespace dsinfer::cli
