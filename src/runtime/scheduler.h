@@ -78,8 +78,11 @@ class RequestStream {
   bool finished() const;
   RequestStats stats() const;
 
+  // The producer side: the scheduler's engine thread (and tests that script a stream).
+  void push(int32_t token);
+  void finish(FinishReason reason, const RequestStats& stats, std::string error = {});
+
  private:
-  friend class Scheduler;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<int32_t> tokens_;
@@ -88,9 +91,6 @@ class RequestStream {
   std::string error_;
   RequestStats stats_;
   std::atomic<bool> cancel_{false};
-
-  void push(int32_t token);
-  void finish(FinishReason reason, const RequestStats& stats, std::string error = {});
 };
 
 enum class SubmitStatus {

@@ -1,0 +1,109 @@
+// dsinfer serve -m MODEL: the OpenAI-compatible HTTP server (continuous batching over one model).
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/model_session.h"
+#include "runtime/scheduler.h"
+#include "server/http_server.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace dsinfer::cli {
+
+int cmd_serve(const Args& args) {
+  ArgParser p(args,
+              {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
+               "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens"},
+              {"--help", "--no-prefix-cache"},
+              {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
+  if (p.has("--help")) {
+    std::puts(
+        "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
+        "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1]\n"
+        "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
+        "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,\n"
+        "GET /health, GET /metrics (Prometheus).\n"
+        "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
+        "cache holds N x ctx tokens. Requests beyond that wait in a queue of --queue; a full queue answers 429.\n"
+        "The API key may also come from the environment variable DSINFER_API_KEY.");
+    return 0;
+  }
+  // Signals are taken by one thread with sigwait; every other thread (created below) inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string model_path = p.require("--model");
+  server::ServerOptions so;
+  so.host = p.get("--host").value_or("127.0.0.1");
+  so.port = static_cast<int>(p.get_int("--port", 8080));
+  if (so.port < 0 || so.port > 65535) fail("--port must be in [0, 65535]");
+  so.api_key = p.get("--api-key").value_or("");
+  if (so.api_key.empty())
+    if (const char* env = std::getenv("DSINFER_API_KEY")) so.api_key = env;
+  so.model_name = p.get("--name").value_or(std::filesystem::path(model_path).stem().string());
+  so.limits.max_body_bytes = static_cast<size_t>(p.get_int("--max-body-mb", 8)) << 20;
+  so.http_threads = static_cast<int>(p.get_int("--http-threads", 64));
+  if (so.http_threads < 2) fail("--http-threads must be >= 2");
+  if (auto f = p.get("--chat-format")) {
+    if (*f == "deepseek-v3") so.chat_format = ChatFormat::kDeepSeekV3;
+    else if (*f == "deepseek-r1") so.chat_format = ChatFormat::kDeepSeekR1;
+    else fail("--chat-format must be deepseek-v3 or deepseek-r1, got '", *f, "'");
+  }
+  SchedulerOptions sched;
+  sched.max_sequences = p.get_int("--parallel", 4);
+  sched.max_context = p.get_int("--ctx", 4096);
+  sched.max_queue = p.get_int("--queue", 64);
+  sched.prefill_chunk = p.get_int("--prefill-chunk", 128);
+  sched.page_tokens = p.get_int("--page-tokens", 16);
+  sched.prefix_cache = !p.has("--no-prefix-cache");
+  if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 || sched.page_tokens < 1)
+    fail("--parallel, --ctx, --prefill-chunk and --page-tokens must be positive, --queue >= 0");
+  so.limits.max_tokens = sched.max_context;
+
+  ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true);
+  if (!s.has_tokenizer()) fail(model_path, ": the model has no tokenizer; the server needs one");
+  if (s.model->config.eos_token_id) so.stop_token_ids.push_back(static_cast<int32_t>(*s.model->config.eos_token_id));
+  if (s.tokenizer->eos_id() >= 0 && (so.stop_token_ids.empty() || so.stop_token_ids[0] != s.tokenizer->eos_id()))
+    so.stop_token_ids.push_back(s.tokenizer->eos_id());
+
+  Scheduler scheduler(*s.transformer, sched);
+  server::HttpServer http(so, scheduler, *s.tokenizer);
+  const int port = http.bind();
+  const double kv_mb = static_cast<double>(scheduler.metrics().kv_pages_total) * sched.page_tokens *
+                       LatentKvCache::bytes_per_token(s.model->config.num_hidden_layers, s.model->config.latent_dim()) /
+                       (1 << 20);
+  std::fprintf(stderr, "dsinfer serve: %s (%s chat format) on http://%s:%d — %lld parallel sequences x %lld tokens, KV cache %lld MiB%s\n",
+               so.model_name.c_str(), chat_format_name(http.chat_format()), so.host.c_str(), port,
+               static_cast<long long>(sched.max_sequences), static_cast<long long>(sched.max_context),
+               static_cast<long long>(kv_mb), so.api_key.empty() ? "" : ", API key required");
+
+  std::atomic<bool> serving_done{false};
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (!serving_done) std::fprintf(stderr, "dsinfer serve: signal %d, shutting down (in-flight generations are cancelled)\n", sig);
+    http.set_shutting_down();
+    scheduler.shutdown(true);  // ends every stream with a finish chunk and [DONE]
+    http.stop();
+  });
+  http.run();
+  serving_done = true;
+  pthread_kill(watcher.native_handle(), SIGTERM);  // wakes the watcher if run() ended on its own
+  watcher.join();
+  scheduler.shutdown(true);
+  return 0;
+}
+
+}  // namespace dsinfer::cli

@@ -1,0 +1,273 @@
+#include "server/api_request.h"
+
+#include <cmath>
+#include <limits>
+
+#include "util/error.h"
+
+namespace dsinfer::server {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad(const std::string& param, const std::string& message, std::string code = {}) {
+  throw ApiError(400, message, param, std::move(code));
+}
+
+// Nesting depth of a JSON text (brackets outside strings), checked before parsing so that a body of a
+// million '[' is refused without building it.
+int json_depth(std::string_view s) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : s) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+const json* field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+bool get_bool(const json& body, const char* name, bool def) {
+  const json* v = field(body, name);
+  if (!v) return def;
+  if (!v->is_boolean()) bad(name, cat("'", name, "' must be a boolean"));
+  return v->get<bool>();
+}
+
+double get_number(const json& body, const char* name, double def, double lo, double hi) {
+  const json* v = field(body, name);
+  if (!v) return def;
+  if (!v->is_number()) bad(name, cat("'", name, "' must be a number"));
+  const double x = v->get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi) bad(name, cat("'", name, "' must be in [", lo, ", ", hi, "], got ", v->dump()));
+  return x;
+}
+
+std::optional<int64_t> get_int(const json& body, const char* name, int64_t lo, int64_t hi) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  if (v->is_number_unsigned()) {
+    const uint64_t u = v->get<uint64_t>();
+    if (u > static_cast<uint64_t>(hi) || (lo > 0 && u < static_cast<uint64_t>(lo))) bad(name, cat("'", name, "' must be in [", lo, ", ", hi, "], got ", u));
+    return static_cast<int64_t>(u);
+  }
+  if (!v->is_number_integer()) bad(name, cat("'", name, "' must be an integer"));
+  const int64_t x = v->get<int64_t>();
+  if (x < lo || x > hi) bad(name, cat("'", name, "' must be in [", lo, ", ", hi, "], got ", x));
+  return x;
+}
+
+void parse_common(const json& body, const RequestLimits& limits, CommonRequest& r) {
+  if (const json* m = field(body, "model")) {
+    if (!m->is_string()) bad("model", "'model' must be a string");
+    r.model = m->get<std::string>();
+  }
+  r.stream = get_bool(body, "stream", false);
+  if (const json* so = field(body, "stream_options")) {
+    if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
+    r.include_usage = get_bool(*so, "include_usage", false);
+  }
+  if (auto n = get_int(body, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+      n && *n != 1)
+    bad("n", "only n = 1 is supported");
+  if (auto n = get_int(body, "best_of", 1, 1); n && *n != 1) bad("best_of", "only best_of = 1 is supported");
+  if (const json* lp = field(body, "logprobs");
+      lp && !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number_integer() && lp->get<int64_t>() == 0))
+    bad("logprobs", "logprobs are not supported");
+  r.sampling.temperature = static_cast<float>(get_number(body, "temperature", 1.0, 0.0, 2.0));
+  r.sampling.top_p = static_cast<float>(get_number(body, "top_p", 1.0, 0.0, 1.0));
+  if (r.sampling.top_p <= 0.0f) bad("top_p", "'top_p' must be greater than 0");
+  // Extensions most local servers accept.
+  r.sampling.top_k = get_int(body, "top_k", 0, 1 << 30).value_or(0);
+  r.sampling.min_p = static_cast<float>(get_number(body, "min_p", 0.0, 0.0, 1.0));
+  r.sampling.repetition_penalty = static_cast<float>(get_number(body, "repetition_penalty", 1.0, 0.01, 100.0));
+  // Accepted for compatibility; the sampler has no presence/frequency penalties.
+  get_number(body, "presence_penalty", 0.0, -2.0, 2.0);
+  get_number(body, "frequency_penalty", 0.0, -2.0, 2.0);
+  if (auto seed = get_int(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())) {
+    r.seed_given = true;
+    r.sampling.seed = static_cast<uint64_t>(*seed);
+  }
+  auto mt = get_int(body, "max_completion_tokens", 1, limits.max_tokens);
+  if (!mt) mt = get_int(body, "max_tokens", 1, limits.max_tokens);
+  r.max_tokens = mt;
+  if (const json* s = field(body, "stop")) {
+    if (s->is_string()) {
+      r.stop.push_back(s->get<std::string>());
+    } else if (s->is_array()) {
+      if (static_cast<int64_t>(s->size()) > limits.max_stop) bad("stop", cat("at most ", limits.max_stop, " stop sequences"));
+      for (const json& x : *s) {
+        if (!x.is_string()) bad("stop", "'stop' must be a string or an array of strings");
+        r.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      bad("stop", "'stop' must be a string or an array of strings");
+    }
+    for (const auto& x : r.stop) {
+      if (x.empty()) bad("stop", "stop sequences must not be empty");
+      if (x.size() > limits.max_stop_bytes) bad("stop", cat("stop sequences are limited to ", limits.max_stop_bytes, " bytes"));
+    }
+  }
+  if (const json* rf = field(body, "response_format")) {
+    if (!rf->is_object() || rf->value("type", json()) != "text")
+      bad("response_format", "only response_format {\"type\": \"text\"} is supported");
+  }
+}
+
+}  // namespace
+
+json ApiError::to_json() const {
+  json e = {{"message", what()}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
+  if (!param.empty()) e["param"] = param;
+  if (!code.empty()) e["code"] = code;
+  return json{{"error", e}};
+}
+
+json parse_json_body(std::string_view body, const RequestLimits& limits) {
+  if (body.size() > limits.max_body_bytes)
+    throw ApiError(413, cat("the request body is larger than ", limits.max_body_bytes, " bytes"));
+  if (json_depth(body) > limits.max_json_depth)
+    bad("", cat("the JSON body is nested deeper than ", limits.max_json_depth, " levels"));
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) bad("", "the request body is not valid JSON");
+  if (!j.is_object()) bad("", "the request body must be a JSON object");
+  return j;
+}
+
+ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
+  ChatRequest r;
+  parse_common(body, limits, r);
+  const json* msgs = field(body, "messages");
+  if (!msgs) bad("messages", "'messages' is required");
+  if (!msgs->is_array() || msgs->empty()) bad("messages", "'messages' must be a non-empty array");
+  if (static_cast<int64_t>(msgs->size()) > limits.max_messages)
+    bad("messages", cat("at most ", limits.max_messages, " messages are allowed"));
+  json normalized = *msgs;
+  for (size_t i = 0; i < normalized.size(); ++i) {
+    json& m = normalized[i];
+    if (!m.is_object()) bad("messages", cat("messages[", i, "] must be an object"));
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) bad("messages", cat("messages[", i, "].role must be a string"));
+    const std::string rs = role->get<std::string>();
+    if (rs == "developer") *role = "system";  // the newer OpenAI name of the system role
+    else if (rs != "system" && rs != "user" && rs != "assistant" && rs != "tool")
+      bad("messages", cat("messages[", i, "].role must be one of system, developer, user, assistant, tool; got '", rs, "'"));
+    if ((rs == "user" || rs == "system" || rs == "developer" || rs == "tool") &&
+        (!m.contains("content") || m["content"].is_null()))
+      bad("messages", cat("messages[", i, "].content is required for role '", rs, "'"));
+  }
+  try {
+    r.messages = chat_messages_from_json(normalized);
+  } catch (const Error& e) {
+    bad("messages", e.what());
+  } catch (const json::exception& e) {
+    bad("messages", cat("messages: ", e.what()));
+  }
+  if (const json* tools = field(body, "tools")) {
+    if (!tools->is_array()) bad("tools", "'tools' must be an array");
+    if (static_cast<int64_t>(tools->size()) > limits.max_tools) bad("tools", cat("at most ", limits.max_tools, " tools"));
+    for (size_t i = 0; i < tools->size(); ++i) {
+      const json& t = (*tools)[i];
+      const json* fn = t.is_object() ? field(t, "function") : nullptr;
+      if (!t.is_object() || t.value("type", json()) != "function" || !fn || !fn->is_object() || !fn->contains("name") ||
+          !(*fn)["name"].is_string() || (*fn)["name"].get<std::string>().empty())
+        bad("tools", cat("tools[", i, "] must be {\"type\": \"function\", \"function\": {\"name\": ...}}"));
+      if (fn->contains("parameters") && !(*fn)["parameters"].is_object() && !(*fn)["parameters"].is_null())
+        bad("tools", cat("tools[", i, "].function.parameters must be an object"));
+    }
+    r.tools = *tools;
+  }
+  if (const json* tc = field(body, "tool_choice")) {
+    if (tc->is_string()) {
+      r.tool_choice = tc->get<std::string>();
+      if (r.tool_choice != "auto" && r.tool_choice != "none" && r.tool_choice != "required")
+        bad("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or a function");
+    } else if (tc->is_object() && tc->value("type", json()) == "function" && tc->contains("function") &&
+               (*tc)["function"].is_object() && (*tc)["function"].contains("name") &&
+               (*tc)["function"]["name"].is_string()) {
+      r.tool_choice = "function";
+    } else {
+      bad("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or a function");
+    }
+    if (r.tool_choice != "none" && r.tool_choice != "auto" && (r.tools.is_null() || r.tools.empty()))
+      bad("tool_choice", "'tool_choice' needs 'tools'");
+  }
+  return r;
+}
+
+CompletionRequest parse_completion_request(const json& body, const RequestLimits& limits) {
+  CompletionRequest r;
+  parse_common(body, limits, r);
+  r.echo = get_bool(body, "echo", false);
+  if (r.echo) bad("echo", "echo is not supported");
+  if (const json* s = field(body, "suffix")) {
+    if (!s->is_string() || !s->get<std::string>().empty()) bad("suffix", "suffix is not supported");
+  }
+  const json* p = field(body, "prompt");
+  if (!p) bad("prompt", "'prompt' is required");
+  auto ids_of = [&](const json& arr) {
+    std::vector<int32_t> ids;
+    for (const json& x : arr) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > std::numeric_limits<int32_t>::max())
+        bad("prompt", "token ids in 'prompt' must be non-negative integers");
+      ids.push_back(static_cast<int32_t>(x.get<int64_t>()));
+    }
+    return ids;
+  };
+  if (p->is_string()) {
+    r.prompt = p->get<std::string>();
+  } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
+    r.prompt = (*p)[0].get<std::string>();
+  } else if (p->is_array() && !p->empty() && (*p)[0].is_number()) {
+    r.prompt_ids = ids_of(*p);
+    r.prompt_is_ids = true;
+  } else if (p->is_array() && p->size() == 1 && (*p)[0].is_array()) {
+    r.prompt_ids = ids_of((*p)[0]);
+    r.prompt_is_ids = true;
+  } else if (p->is_array() && p->size() > 1) {
+    bad("prompt", "only one prompt per request is supported");
+  } else {
+    bad("prompt", "'prompt' must be a string, a list of one string, or a list of token ids");
+  }
+  if (r.prompt_is_ids ? r.prompt_ids.empty() : r.prompt.empty()) bad("prompt", "'prompt' must not be empty");
+  return r;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Every byte of the longer string is visited whatever the contents, so the time reveals at most the
+  // lengths, never the position of the first difference.
+  const size_t n = std::max(a.size(), b.size());
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned>(x ^ y);
+  }
+  return diff == 0;
+}
+
+bool authorization_matches(std::string_view header, std::string_view api_key) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() < kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return false;
+  return constant_time_equal(header.substr(kBearer.size()), api_key);
+}
+
+}  // namespace dsinfer::server

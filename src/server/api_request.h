@@ -1,0 +1,79 @@
+#pragma once
+// OpenAI request bodies -> plain structs, with every field type- and range-checked. Anything malformed
+// throws ApiError (HTTP status + an OpenAI-style error object naming the parameter); these functions are
+// the server's whole attack surface for request content, so they are fuzzed in tests/server/.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/sampler.h"
+#include "tokenizer/chat_template.h"
+
+namespace dsinfer::server {
+
+// {"error": {"message", "type", "param", "code"}} with an HTTP status.
+struct ApiError : std::runtime_error {
+  int status;
+  std::string type;   // "invalid_request_error", "authentication_error", "rate_limit_error", "server_error", ...
+  std::string param;  // the offending field, "" = null
+  std::string code;   // "" = null
+  double retry_after = 0;  // seconds; > 0 adds a Retry-After header (429, 503)
+
+  ApiError(int status_, std::string message, std::string param_ = {}, std::string code_ = {},
+           std::string type_ = "invalid_request_error")
+      : std::runtime_error(std::move(message)), status(status_), type(std::move(type_)), param(std::move(param_)),
+        code(std::move(code_)) {}
+  nlohmann::json to_json() const;
+};
+
+struct RequestLimits {
+  size_t max_body_bytes = 8u << 20;
+  int64_t max_messages = 2048;
+  int64_t max_tokens = 1 << 20;   // upper bound for max_tokens (the context bounds it further)
+  int64_t max_stop = 4;            // OpenAI allows up to 4 stop sequences
+  size_t max_stop_bytes = 256;
+  int64_t max_tools = 256;
+  int max_json_depth = 64;
+};
+
+// What /v1/chat/completions and /v1/completions have in common.
+struct CommonRequest {
+  std::string model;
+  bool stream = false;
+  bool include_usage = false;          // stream_options.include_usage
+  SamplingParams sampling;             // temperature defaults to 1 as in the OpenAI API
+  bool seed_given = false;
+  std::optional<int64_t> max_tokens;   // max_tokens or max_completion_tokens
+  std::vector<std::string> stop;       // stop sequences, matched on the generated text
+};
+
+struct ChatRequest : CommonRequest {
+  std::vector<ChatMessage> messages;
+  nlohmann::json tools;              // array of {"type": "function", "function": {"name", ...}} or null
+  std::string tool_choice = "auto";  // "auto", "none", "required" or "function" (a named function)
+};
+
+struct CompletionRequest : CommonRequest {
+  std::string prompt;              // text prompt, or
+  std::vector<int32_t> prompt_ids; // token ids (when prompt_is_ids)
+  bool prompt_is_ids = false;
+  bool echo = false;
+};
+
+// Parses a JSON body; ApiError 400 when it is not a JSON object (too deep, malformed, ...).
+nlohmann::json parse_json_body(std::string_view body, const RequestLimits& limits);
+
+ChatRequest parse_chat_request(const nlohmann::json& body, const RequestLimits& limits);
+CompletionRequest parse_completion_request(const nlohmann::json& body, const RequestLimits& limits);
+
+// "Bearer KEY" against the configured key, in time independent of where they differ.
+bool authorization_matches(std::string_view header, std::string_view api_key);
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+}  // namespace dsinfer::server

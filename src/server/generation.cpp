@@ -1,0 +1,143 @@
+#include "server/generation.h"
+
+#include <random>
+
+namespace dsinfer::server {
+
+using nlohmann::json;
+
+std::string random_id(const char* prefix) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kHex = "0123456789abcdef";
+  std::string s = prefix;
+  for (int i = 0; i < 24; ++i) s += kHex[rng() & 15];
+  return s;
+}
+
+std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Generation::Generation(GenerationInfo info, std::shared_ptr<RequestStream> stream, std::unique_ptr<TextOutput> text,
+                       ServerMetrics* metrics)
+    : info_(std::move(info)), stream_(std::move(stream)), text_(std::move(text)), metrics_(metrics) {}
+
+json Generation::chunk(json delta_or_text, const json& finish_reason) const {
+  json choice;
+  if (info_.chat) {
+    choice = {{"index", 0}, {"delta", std::move(delta_or_text)}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+  } else {
+    choice = {{"index", 0}, {"text", std::move(delta_or_text)}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+  }
+  json c = {{"id", info_.id},
+            {"object", info_.chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", info_.created},
+            {"model", info_.model},
+            {"choices", json::array({std::move(choice)})}};
+  if (info_.include_usage) c["usage"] = nullptr;
+  return c;
+}
+
+json Generation::first_chunk() const { return chunk(json{{"role", "assistant"}, {"content", ""}}, nullptr); }
+
+json Generation::usage() const {
+  return {{"prompt_tokens", info_.prompt_tokens},
+          {"completion_tokens", completion_tokens_},
+          {"total_tokens", info_.prompt_tokens + completion_tokens_},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens_}}}};
+}
+
+json Generation::usage_chunk() const {
+  return {{"id", info_.id},
+          {"object", info_.chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", info_.created},
+          {"model", info_.model},
+          {"choices", json::array()},
+          {"usage", usage()}};
+}
+
+json Generation::delta_json(const ChatDelta& d) {
+  json delta = json::object();
+  if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+  if (!d.content.empty()) delta["content"] = d.content;
+  if (!d.tool_calls.empty()) {
+    json calls = json::array();
+    for (const auto& u : d.tool_calls) {
+      while (static_cast<int>(tool_ids_.size()) <= u.index) tool_ids_.push_back(random_id("call_"));
+      calls.push_back({{"index", u.index},
+                       {"id", tool_ids_[u.index]},
+                       {"type", "function"},
+                       {"function", {{"name", u.call.name}, {"arguments", u.call.arguments}}}});
+    }
+    delta["tool_calls"] = std::move(calls);
+  }
+  return delta;
+}
+
+Generation::Progress Generation::pump(const std::function<bool(const json&)>& emit, std::chrono::milliseconds timeout) {
+  if (done_) return Progress::kDone;
+  RequestStream::Event ev;
+  if (!stream_->next(ev, timeout)) return Progress::kIdle;
+  auto send = [&](const ChatDelta& d) {
+    if (d.empty()) return true;
+    if (info_.chat) return emit(chunk(delta_json(d), nullptr));
+    return emit(chunk(d.content, nullptr));
+  };
+  if (!ev.finished) {
+    if (stop_matched_) return Progress::kWorking;  // tokens sampled before the cancel took effect
+    if (completion_tokens_++ == 0 && metrics_)
+      metrics_->observe_ttft(std::chrono::duration<double>(std::chrono::steady_clock::now() - info_.arrival).count());
+    const ChatDelta d = text_->push(ev.token);
+    if (text_->stopped()) {
+      stop_matched_ = true;
+      stream_->cancel();
+    }
+    if (!send(d)) stream_->cancel();
+    return Progress::kWorking;
+  }
+  done_ = true;
+  cached_tokens_ = stream_->stats().cached_tokens;
+  if (ev.reason == FinishReason::kError) {
+    error_ = ev.error.empty() ? "generation failed" : ev.error;
+    finish_reason_ = "error";
+    return Progress::kDone;
+  }
+  const ChatDelta last = text_->finish();
+  if (stop_matched_ || ev.reason == FinishReason::kStop || ev.reason == FinishReason::kCancelled) {
+    finish_reason_ = "stop";
+  } else {
+    finish_reason_ = "length";
+  }
+  if (info_.chat && !text_->tool_calls().empty()) finish_reason_ = "tool_calls";
+  if (send(last)) emit(chunk(info_.chat ? json::object() : json(""), finish_reason_));
+  return Progress::kDone;
+}
+
+json Generation::response() const {
+  json choice;
+  if (info_.chat) {
+    json message = {{"role", "assistant"}};
+    const bool has_calls = !text_->tool_calls().empty();
+    message["content"] = text_->content().empty() && has_calls ? json(nullptr) : json(text_->content());
+    if (!text_->reasoning().empty()) message["reasoning_content"] = text_->reasoning();
+    if (has_calls) {
+      json calls = json::array();
+      for (size_t i = 0; i < text_->tool_calls().size(); ++i) {
+        const auto& c = text_->tool_calls()[i];
+        calls.push_back({{"id", i < tool_ids_.size() ? tool_ids_[i] : random_id("call_")},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+      }
+      message["tool_calls"] = std::move(calls);
+    }
+    choice = {{"index", 0}, {"message", std::move(message)}, {"logprobs", nullptr}, {"finish_reason", finish_reason_}};
+  } else {
+    choice = {{"index", 0}, {"text", text_->content()}, {"logprobs", nullptr}, {"finish_reason", finish_reason_}};
+  }
+  return {{"id", info_.id},
+          {"object", info_.chat ? "chat.completion" : "text_completion"},
+          {"created", info_.created},
+          {"model", info_.model},
+          {"choices", json::array({std::move(choice)})},
+          {"usage", usage()}};
+}
+
+}  // namespace dsinfer::server

@@ -1,0 +1,69 @@
+#pragma once
+// One generation as the HTTP layer sees it: a scheduler stream plus the text pipeline, turning events
+// into OpenAI JSON objects (chat.completion / chat.completion.chunk / text_completion). Shared by the
+// streaming (SSE) and the plain response paths; no network code here, so tests can drive it directly.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/scheduler.h"
+#include "server/metrics.h"
+#include "server/text_output.h"
+
+namespace dsinfer::server {
+
+struct GenerationInfo {
+  bool chat = true;
+  std::string id;       // "chatcmpl-…" / "cmpl-…"
+  int64_t created = 0;  // unix seconds
+  std::string model;
+  int64_t prompt_tokens = 0;
+  bool include_usage = false;  // streaming: a last chunk with usage
+  std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();  // for time to first token
+};
+
+class Generation {
+ public:
+  Generation(GenerationInfo info, std::shared_ptr<RequestStream> stream, std::unique_ptr<TextOutput> text,
+             ServerMetrics* metrics);
+
+  enum class Progress { kIdle, kWorking, kDone };
+  // Waits up to `timeout` for the next scheduler event and hands the resulting stream chunks (if any) to
+  // `emit` (which returns false when the client is gone). kIdle: nothing happened within the timeout.
+  Progress pump(const std::function<bool(const nlohmann::json&)>& emit, std::chrono::milliseconds timeout);
+
+  nlohmann::json first_chunk() const;  // chat: the delta with the role
+  nlohmann::json usage_chunk() const;  // streaming, include_usage
+  nlohmann::json response() const;     // the whole non-streamed answer (after kDone)
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+  void cancel() { stream_->cancel(); }
+  const std::string& finish_reason() const { return finish_reason_; }
+
+ private:
+  GenerationInfo info_;
+  std::shared_ptr<RequestStream> stream_;
+  std::unique_ptr<TextOutput> text_;
+  ServerMetrics* metrics_;
+  int64_t completion_tokens_ = 0;
+  int64_t cached_tokens_ = 0;
+  bool stop_matched_ = false;
+  bool done_ = false;
+  std::string finish_reason_;
+  std::string error_;
+  std::vector<std::string> tool_ids_;
+
+  nlohmann::json chunk(nlohmann::json delta_or_text, const nlohmann::json& finish_reason) const;
+  nlohmann::json delta_json(const ChatDelta& d);
+  nlohmann::json usage() const;
+};
+
+std::string random_id(const char* prefix);  // prefix + 24 random hex digits
+// JSON text that never throws on odd bytes (invalid UTF-8 becomes U+FFFD).
+std::string dump_json(const nlohmann::json& j);
+
+}  // namespace dsinfer::server

@@ -1,0 +1,309 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <cmath>
+#include <chrono>
+#include <random>
+
+#include "server/generation.h"
+#include "server/metrics.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace dsinfer::server {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const char* endpoint_label(const std::string& path) {
+  for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"})
+    if (path == p) return p;
+  if (path == "/chat/completions") return "/v1/chat/completions";
+  if (path == "/completions") return "/v1/completions";
+  if (path == "/models") return "/v1/models";
+  return "other";
+}
+
+void write_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(e.retry_after))));
+  res.set_content(dump_json(e.to_json()), "application/json");
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  Scheduler& scheduler;
+  const Tokenizer& tokenizer;
+  ChatFormat format = ChatFormat::kDeepSeekV3;
+  std::string bos_text;
+  ServerMetrics metrics;
+  httplib::Server http;
+  std::atomic<bool> shutting_down{false};
+  int64_t created = unix_now();
+
+  Impl(const ServerOptions& o, Scheduler& s, const Tokenizer& t) : options(o), scheduler(s), tokenizer(t) {}
+
+  void routes();
+  void generate(const httplib::Request& req, httplib::Response& res, bool chat);
+  std::vector<int32_t> chat_prompt(const ChatRequest& r, bool* starts_in_reasoning) const;
+};
+
+HttpServer::HttpServer(const ServerOptions& options, Scheduler& scheduler, const Tokenizer& tokenizer)
+    : impl_(std::make_unique<Impl>(options, scheduler, tokenizer)) {
+  if (options.chat_format) {
+    impl_->format = *options.chat_format;
+  } else {
+    bool recognized = false;
+    impl_->format = detect_chat_format(tokenizer.chat_template(), &recognized);
+    if (!recognized)
+      log_warn("the model's chat template is not a known DeepSeek template; using ", chat_format_name(impl_->format));
+  }
+  if (tokenizer.bos_id() >= 0) impl_->bos_text = tokenizer.token_bytes(tokenizer.bos_id());
+  impl_->routes();
+}
+
+HttpServer::~HttpServer() = default;
+
+ChatFormat HttpServer::chat_format() const { return impl_->format; }
+
+int HttpServer::bind() {
+  auto& http = impl_->http;
+  const auto& o = impl_->options;
+  if (o.port == 0) {
+    const int port = http.bind_to_any_port(o.host);
+    if (port <= 0) fail("cannot listen on ", o.host, " (any port)");
+    return port;
+  }
+  if (!http.bind_to_port(o.host, o.port)) fail("cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this machine)");
+  return o.port;
+}
+
+void HttpServer::run() { impl_->http.listen_after_bind(); }
+
+void HttpServer::stop() { impl_->http.stop(); }
+
+void HttpServer::set_shutting_down() { impl_->shutting_down = true; }
+
+std::vector<int32_t> HttpServer::Impl::chat_prompt(const ChatRequest& r, bool* starts_in_reasoning) const {
+  ChatRenderOptions ro;
+  ro.bos_token = bos_text;
+  ro.add_generation_prompt = true;
+  ro.tools = r.tools;
+  std::string text;
+  try {
+    text = render_chat(format, r.messages, ro);
+  } catch (const Error& e) {
+    throw ApiError(400, cat("messages: ", e.what()), "messages");
+  }
+  *starts_in_reasoning = text.size() >= 8 && text.ends_with("<think>\n");
+  EncodeOptions eo;
+  eo.add_bos = false;  // the template writes the BOS text itself
+  return tokenizer.encode(text, eo);
+}
+
+void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+  const auto arrival = std::chrono::steady_clock::now();
+  const RequestLimits& limits = options.limits;
+  const json body = parse_json_body(req.body, limits);
+  CommonRequest common;
+  std::vector<int32_t> prompt;
+  ChatOutputOptions parse_opts;
+  if (chat) {
+    ChatRequest r = parse_chat_request(body, limits);
+    bool in_reasoning = false;
+    prompt = chat_prompt(r, &in_reasoning);
+    parse_opts.starts_in_reasoning = in_reasoning;
+    parse_opts.parse_tool_calls = r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty();
+    common = std::move(r);
+  } else {
+    CompletionRequest r = parse_completion_request(body, limits);
+    if (r.prompt_is_ids) {
+      prompt = r.prompt_ids;
+      for (int32_t id : prompt)
+        if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("token id ", id, " is outside the vocabulary"), "prompt");
+    } else {
+      prompt = tokenizer.encode(r.prompt);
+    }
+    common = std::move(r);
+  }
+  const int64_t ctx = scheduler.options().max_context;
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  if (n_prompt >= ctx)
+    throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, your prompt has ", n_prompt, " tokens."),
+                   chat ? "messages" : "prompt", "context_length_exceeded");
+  const int64_t max_tokens = common.max_tokens.value_or(chat ? ctx - n_prompt : std::min<int64_t>(16, ctx - n_prompt));
+  if (n_prompt + max_tokens > ctx)
+    throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, you requested ", n_prompt + max_tokens,
+                            " tokens (", n_prompt, " in the prompt, ", max_tokens, " for the completion)."),
+                   "max_tokens", "context_length_exceeded");
+
+  GenerationRequest g;
+  g.prompt = std::move(prompt);
+  g.sampling = common.sampling;
+  if (!common.seed_given) g.sampling.seed = std::random_device{}() * 0x100000001ull ^ std::random_device{}();
+  g.max_tokens = max_tokens;
+  g.stop_tokens = options.stop_token_ids;
+  SubmitResult sub = scheduler.submit(std::move(g));
+  switch (sub.status) {
+    case SubmitStatus::kOk: break;
+    case SubmitStatus::kInvalid: throw ApiError(400, sub.message);
+    case SubmitStatus::kTooLong: throw ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
+    case SubmitStatus::kQueueFull: {
+      metrics.count_rejection(sub.status);
+      ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
+      e.retry_after = 1;
+      throw e;
+    }
+    case SubmitStatus::kShuttingDown: {
+      metrics.count_rejection(sub.status);
+      ApiError e(503, sub.message, "", "unavailable", "server_error");
+      e.retry_after = 5;
+      throw e;
+    }
+  }
+
+  GenerationInfo info;
+  info.chat = chat;
+  info.id = random_id(chat ? "chatcmpl-" : "cmpl-");
+  info.created = unix_now();
+  info.model = common.model.empty() ? options.model_name : common.model;
+  info.prompt_tokens = n_prompt;
+  info.include_usage = common.stream && common.include_usage;
+  info.arrival = arrival;
+  auto text = std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts);
+  auto gen = std::make_shared<Generation>(info, sub.stream, std::move(text), &metrics);
+
+  if (!common.stream) {
+    struct CancelOnExit {  // a thrown exception or a dropped handler must not leave the sequence running
+      Generation& g;
+      ~CancelOnExit() { g.cancel(); }
+    } guard{*gen};
+    while (gen->pump([](const json&) { return true; }, 1000ms) != Generation::Progress::kDone) {
+    }
+    if (gen->failed()) throw ApiError(500, gen->error(), "", "generation_failed", "server_error");
+    res.set_content(dump_json(gen->response()), "application/json");
+    return;
+  }
+
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  auto started = std::make_shared<bool>(false);
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [gen, started, chat, include_usage = info.include_usage](size_t, httplib::DataSink& sink) {
+        auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
+        auto emit = [&](const json& j) { return write("data: " + dump_json(j) + "\n\n"); };
+        if (!*started) {
+          *started = true;
+          if (chat && !emit(gen->first_chunk())) {
+            gen->cancel();
+            return false;
+          }
+        }
+        bool ok = true;
+        const auto progress = gen->pump([&](const json& j) { return ok = ok && emit(j); }, 1000ms);
+        // A comment line while nothing happens (queued, long prefill): SSE clients ignore it, and writing
+        // is how a vanished client is noticed.
+        if (progress == Generation::Progress::kIdle) ok = write(": keep-alive\n\n");
+        if (!ok) {
+          gen->cancel();
+          return false;
+        }
+        if (progress == Generation::Progress::kDone) {
+          if (gen->failed()) {
+            ApiError e(500, gen->error(), "", "generation_failed", "server_error");
+            emit(e.to_json());
+          } else if (include_usage) {
+            emit(gen->usage_chunk());
+          }
+          write("data: [DONE]\n\n");
+          sink.done();
+        }
+        return true;
+      },
+      [gen](bool) { gen->cancel(); });
+}
+
+void HttpServer::Impl::routes() {
+  http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  http.set_payload_max_length(options.limits.max_body_bytes);
+  http.set_keep_alive_timeout(2);
+  http.set_read_timeout(60);
+  http.set_write_timeout(30);
+
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (authorization_matches(req.get_header_value("Authorization"), options.api_key))
+      return httplib::Server::HandlerResponse::Unhandled;
+    write_error(res, ApiError(401, "Incorrect API key provided. Pass it as 'Authorization: Bearer KEY'.", "",
+                              "invalid_api_key", "invalid_request_error"));
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413) {
+      write_error(res, ApiError(413, "the request body is too large", "", "request_too_large"));
+    } else if (res.status == 404) {
+      write_error(res, ApiError(404, cat("Unknown request URL: ", req.method, " ", req.path), "", "unknown_url"));
+    } else {
+      write_error(res, ApiError(res.status, cat("HTTP error ", res.status)));
+    }
+  });
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    write_error(res, ApiError(500, what, "", "internal_error", "server_error"));
+  });
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics.count_request(endpoint_label(req.path), res.status);
+  });
+
+  auto guarded = [this](bool chat) {
+    return [this, chat](const httplib::Request& req, httplib::Response& res) {
+      try {
+        generate(req, res, chat);
+      } catch (const ApiError& e) {
+        write_error(res, e);
+      } catch (const Error& e) {  // tokenizer and other library errors caused by the input
+        write_error(res, ApiError(400, e.what()));
+      }
+    };
+  };
+  for (const char* p : {"/v1/chat/completions", "/chat/completions"}) http.Post(p, guarded(true));
+  for (const char* p : {"/v1/completions", "/completions"}) http.Post(p, guarded(false));
+  auto models = [this](const httplib::Request&, httplib::Response& res) {
+    json m = {{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"}};
+    res.set_content(dump_json(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
+  };
+  http.Get("/v1/models", models);
+  http.Get("/models", models);
+  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    if (shutting_down) {
+      res.status = 503;
+      res.set_content(R"({"status":"shutting down"})", "application/json");
+    } else {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    }
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.render(scheduler.metrics()), "text/plain; version=0.0.4");
+  });
+}
+
+}  // namespace dsinfer::server

@@ -1,0 +1,57 @@
+#pragma once
+// Generated token ids -> the text pieces an OpenAI response carries: UTF-8-safe detokenization
+// (StreamDecoder), stop sequences matched on the text (held back only while they may still be starting),
+// then for chat the reasoning / tool-call parser (ChatOutputParser). Feeding tokens one at a time gives
+// the same final text as feeding them all at once.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tokenizer/output_parser.h"
+#include "tokenizer/stream_decoder.h"
+
+namespace dsinfer::server {
+
+// Finds the first of several stop strings in a growing text. push() returns the text that can no longer
+// be part of a stop sequence (never splitting a UTF-8 character); once a stop matched, the text before it
+// is returned and everything after is dropped.
+class StopMatcher {
+ public:
+  explicit StopMatcher(std::vector<std::string> stops);
+  std::string push(const std::string& text);
+  std::string flush();  // end of stream: the held-back text
+  bool matched() const { return matched_; }
+
+ private:
+  std::vector<std::string> stops_;
+  size_t hold_ = 0;  // longest stop - 1
+  std::string pending_;
+  bool matched_ = false;
+};
+
+class TextOutput {
+ public:
+  // chat: run the reasoning / tool-call parser; otherwise everything is content.
+  TextOutput(const Tokenizer& tokenizer, std::vector<std::string> stops, bool chat, ChatOutputOptions parser_options);
+
+  ChatDelta push(int32_t token);
+  ChatDelta finish();
+  // A stop sequence was found: the caller should cancel generation.
+  bool stopped() const { return stop_.matched(); }
+
+  // Everything so far (chat: as parsed).
+  const std::string& content() const { return chat_ ? parser_.content() : content_; }
+  const std::string& reasoning() const { return parser_.reasoning(); }
+  const std::vector<ParsedToolCall>& tool_calls() const { return parser_.tool_calls(); }
+
+ private:
+  StreamDecoder decoder_;
+  StopMatcher stop_;
+  bool chat_;
+  ChatOutputParser parser_;
+  std::string content_;
+  ChatDelta route(const std::string& text, bool final);
+};
+
+}  // namespace dsinfer::server

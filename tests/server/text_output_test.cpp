@@ -1,0 +1,172 @@
+// From token ids to OpenAI output: stop sequences on the detokenized text (at every split point), the
+// reasoning / tool-call split, and the JSON a scripted generation turns into (chunks and whole response).
+
+#include <gtest/gtest.h>
+
+#include "server/generation.h"
+#include "server/text_output.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dsinfer::server {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const Tokenizer& tok() {
+  static std::unique_ptr<Tokenizer> t = load_tokenizer(std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3");
+  return *t;
+}
+
+TEST(StopMatcher, FindsStopsAcrossEverySplitAndKeepsCharactersWhole) {
+  const std::string text = "Grüße, Welt! END and more";
+  for (size_t a = 0; a <= text.size(); ++a) {
+    for (size_t b = a; b <= text.size(); ++b) {
+      StopMatcher m({"END", "zzzzzz"});
+      std::string out = m.push(text.substr(0, a));
+      out += m.push(text.substr(a, b - a));
+      out += m.push(text.substr(b));
+      out += m.flush();
+      EXPECT_TRUE(m.matched());
+      EXPECT_EQ(out, "Grüße, Welt! ") << a << "," << b;
+    }
+  }
+  StopMatcher none({"xyz"});
+  std::string out;
+  for (char c : std::string("ü and xy")) {
+    const std::string piece = none.push(std::string(1, c));
+    // Whatever comes out before the end is whole UTF-8.
+    EXPECT_TRUE(piece.empty() || (static_cast<unsigned char>(piece[0]) & 0xC0) != 0x80);
+    out += piece;
+  }
+  out += none.flush();
+  EXPECT_FALSE(none.matched());
+  EXPECT_EQ(out, "ü and xy");
+}
+
+std::vector<int32_t> ids_of(const std::string& text) {
+  EncodeOptions o;
+  o.add_bos = false;
+  return tok().encode(text, o);
+}
+
+TEST(TextOutput, ChatSplitsReasoningContentAndToolCalls) {
+  const std::string answer =
+      "<think>Need the weather.</think>Let me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>"
+      "get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+  TextOutput out(tok(), {}, true, ChatOutputOptions{});
+  std::string reasoning, content;
+  std::vector<ToolCallUpdate> calls;
+  auto take = [&](const ChatDelta& d) {
+    reasoning += d.reasoning;
+    content += d.content;
+    calls.insert(calls.end(), d.tool_calls.begin(), d.tool_calls.end());
+  };
+  for (int32_t id : ids_of(answer)) take(out.push(id));
+  take(out.finish());
+  EXPECT_EQ(reasoning, "Need the weather.");
+  EXPECT_EQ(content, "Let me check.");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].call.name, "get_weather");
+  EXPECT_EQ(json::parse(calls[0].call.arguments), json({{"city", "Paris"}}));
+}
+
+TEST(TextOutput, StopSequenceEndsTheTextAndNothingAfterItComesOut) {
+  TextOutput out(tok(), {"\n\n###"}, false, ChatOutputOptions{});
+  std::string content;
+  for (int32_t id : ids_of("first line\nsecond\n\n### third")) {
+    content += out.push(id).content;
+    if (out.stopped()) break;
+  }
+  content += out.finish().content;
+  EXPECT_TRUE(out.stopped());
+  EXPECT_EQ(content, "first line\nsecond");
+}
+
+// A generation scripted through its RequestStream: the SSE chunks and the whole response.
+TEST(Generation, ChunksAndResponseCarryReasoningContentAndToolCalls) {
+  const std::string answer =
+      "Step one.</think>Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"x\": 1}\n```"
+      "<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+  auto stream = std::make_shared<RequestStream>();
+  for (int32_t id : ids_of(answer)) stream->push(id);
+  RequestStats st;
+  st.cached_tokens = 16;
+  stream->finish(FinishReason::kStop, st);
+
+  ChatOutputOptions po;
+  po.starts_in_reasoning = true;  // an R1 prompt opened the think block
+  GenerationInfo info;
+  info.id = "chatcmpl-test";
+  info.model = "tiny";
+  info.prompt_tokens = 30;
+  info.include_usage = true;
+  ServerMetrics metrics;
+  Generation g(info, stream, std::make_unique<TextOutput>(tok(), std::vector<std::string>{}, true, po), &metrics);
+  std::vector<json> chunks;
+  while (g.pump([&](const json& j) { chunks.push_back(j); return true; }, 10ms) != Generation::Progress::kDone) {
+  }
+  std::string reasoning, content;
+  json calls = json::array();
+  for (const json& c : chunks) {
+    EXPECT_EQ(c["object"], "chat.completion.chunk");
+    const json& d = c["choices"][0]["delta"];
+    if (d.contains("reasoning_content")) reasoning += d["reasoning_content"].get<std::string>();
+    if (d.contains("content")) content += d["content"].get<std::string>();
+    if (d.contains("tool_calls")) calls.insert(calls.end(), d["tool_calls"].begin(), d["tool_calls"].end());
+  }
+  EXPECT_EQ(reasoning, "Step one.");
+  EXPECT_EQ(content, "Calling.");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0]["index"], 0);
+  EXPECT_EQ(calls[0]["type"], "function");
+  EXPECT_EQ(calls[0]["function"]["name"], "f");
+  EXPECT_TRUE(calls[0]["id"].get<std::string>().starts_with("call_"));
+  EXPECT_EQ(chunks.back()["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_EQ(g.usage_chunk()["usage"]["prompt_tokens_details"]["cached_tokens"], 16);
+
+  const json r = g.response();
+  const json& msg = r["choices"][0]["message"];
+  EXPECT_EQ(r["object"], "chat.completion");
+  EXPECT_EQ(msg["role"], "assistant");
+  EXPECT_EQ(msg["content"], "Calling.");
+  EXPECT_EQ(msg["reasoning_content"], "Step one.");
+  EXPECT_EQ(msg["tool_calls"][0]["id"], calls[0]["id"]);
+  EXPECT_EQ(json::parse(msg["tool_calls"][0]["function"]["arguments"].get<std::string>()), json({{"x", 1}}));
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_EQ(r["usage"]["completion_tokens"], static_cast<int64_t>(ids_of(answer).size()));
+  EXPECT_EQ(r["usage"]["total_tokens"], 30 + static_cast<int64_t>(ids_of(answer).size()));
+  EXPECT_NE(metrics.render(SchedulerMetrics{}).find("dsinfer_time_to_first_token_seconds_count 1"), std::string::npos);
+}
+
+TEST(Generation, StopStringCancelsAndReportsStop) {
+  auto stream = std::make_shared<RequestStream>();
+  const auto ids = ids_of("alpha beta gamma delta");
+  for (int32_t id : ids) stream->push(id);
+  stream->finish(FinishReason::kLength, {});
+  GenerationInfo info;
+  info.chat = false;
+  Generation g(info, stream, std::make_unique<TextOutput>(tok(), std::vector<std::string>{" gamma"}, false, ChatOutputOptions{}),
+               nullptr);
+  std::string text;
+  while (g.pump([&](const json& j) { text += j["choices"][0]["text"].get<std::string>(); return true; }, 10ms) !=
+         Generation::Progress::kDone) {
+  }
+  EXPECT_EQ(text, "alpha beta");
+  EXPECT_TRUE(stream->cancelled());
+  EXPECT_EQ(g.finish_reason(), "stop");
+  EXPECT_EQ(g.response()["choices"][0]["text"], "alpha beta");
+}
+
+TEST(Generation, SchedulerErrorsBecomeAnError) {
+  auto stream = std::make_shared<RequestStream>();
+  stream->finish(FinishReason::kError, {}, "forward failed");
+  Generation g(GenerationInfo{}, stream, std::make_unique<TextOutput>(tok(), std::vector<std::string>{}, true, ChatOutputOptions{}),
+               nullptr);
+  EXPECT_EQ(g.pump([](const json&) { return true; }, 10ms), Generation::Progress::kDone);
+  EXPECT_TRUE(g.failed());
+  EXPECT_EQ(g.error(), "forward failed");
+}
+
+}  // namespace
+}  // namespace dsinfer::server
