@@ -2,37 +2,23 @@
 // never a crash.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "run_binary.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
 
 namespace dsinfer {
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string out;  // stdout + stderr
-};
+using Result = testing::RunResult;
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(DSINFER_BIN) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
+Result run(const std::string& args) { return testing::run_dsinfer(args); }
 
 // A per-process directory, removed when the test program exits.
 std::string tmp() {

@@ -1,31 +1,18 @@
 // `dsinfer tokenize` end to end.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "run_binary.h"
 
 namespace dsinfer {
 namespace {
 
-struct Output {
-  int exit_code;
-  std::string out;  // stdout + stderr
-};
+using Output = testing::RunResult;
 
-Output tokenize(const std::string& args) {
-  const std::string cmd = std::string(DSINFER_BIN) + " tokenize " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
+Output tokenize(const std::string& args) { return testing::run_dsinfer("tokenize " + args); }
 
 const std::string kLlmVocab = std::string(DSINFER_TEST_DATA) + "/tokenizer/data/ggml-vocab-deepseek-llm.gguf";
 const std::string kV3Dir = std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3";
