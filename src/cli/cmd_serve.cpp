@@ -95,7 +95,8 @@ int cmd_serve(const Args& args) {
     sigwait(&signals, &sig);
     if (!serving_done) std::fprintf(stderr, "dsinfer serve: signal %d, shutting down (in-flight generations are cancelled)\n", sig);
     http.set_shutting_down();
-    scheduler.shutdown(true);  // ends every stream with a finish chunk and [DONE]
+    scheduler.shutdown(true);  // ends every stream with a finish chunk and [DONE] ...
+    http.drain(10.0);          // ... which the clients get before the server stops
     http.stop();
   });
   http.run();

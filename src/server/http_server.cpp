@@ -6,6 +6,7 @@
 #include <cmath>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include "server/generation.h"
 #include "server/metrics.h"
@@ -50,6 +51,7 @@ struct HttpServer::Impl {
   ServerMetrics metrics;
   httplib::Server http;
   std::atomic<bool> shutting_down{false};
+  std::atomic<int> active_streams{0};
   int64_t created = unix_now();
 
   Impl(const ServerOptions& o, Scheduler& s, const Tokenizer& t) : options(o), scheduler(s), tokenizer(t) {}
@@ -94,6 +96,11 @@ void HttpServer::run() { impl_->http.listen_after_bind(); }
 void HttpServer::stop() { impl_->http.stop(); }
 
 void HttpServer::set_shutting_down() { impl_->shutting_down = true; }
+
+void HttpServer::drain(double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (impl_->active_streams.load() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+}
 
 std::vector<int32_t> HttpServer::Impl::chat_prompt(const ChatRequest& r, bool* starts_in_reasoning) const {
   ChatRenderOptions ro;
@@ -199,6 +206,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   auto started = std::make_shared<bool>(false);
+  ++active_streams;  // the releaser below always runs (httplib calls it when the response is destroyed)
   res.set_chunked_content_provider(
       "text/event-stream",
       [gen, started, chat, include_usage = info.include_usage](size_t, httplib::DataSink& sink) {
@@ -232,7 +240,10 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
         }
         return true;
       },
-      [gen](bool) { gen->cancel(); });
+      [gen, this](bool) {
+        gen->cancel();
+        --active_streams;
+      });
 }
 
 void HttpServer::Impl::routes() {

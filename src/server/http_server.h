@@ -44,6 +44,9 @@ class HttpServer {
   // generations are the scheduler's business (shut it down first to end streams promptly).
   void stop();
   void set_shutting_down();  // /health answers 503 from now on
+  // Waits until every streamed response has been written out (finish chunk and [DONE]) or `seconds`
+  // passed; call after the scheduler's shutdown and before stop(), which cuts unfinished streams.
+  void drain(double seconds);
 
   ChatFormat chat_format() const;
 

@@ -1,0 +1,85 @@
+"""Fixtures: a tiny random-weight DeepSeek-V3-shaped model with the real DeepSeek-V3 tokenizer, synthesized
+once per session, and `dsinfer serve` processes on free loopback ports (stopped with SIGTERM at the end,
+which must exit 0)."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+API_KEY = "sk-dsinfer-test"
+
+
+def dsinfer_bin():
+    return os.environ.get("DSINFER_BIN", str(REPO / "build" / "bin" / "dsinfer"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model, *args):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(model.parent / f"serve-{self.port}.log", "wb")
+        self.proc = subprocess.Popen(
+            [dsinfer_bin(), "serve", "-m", str(model), "--port", str(self.port), "-t", "2", *args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dsinfer serve exited with {self.proc.returncode}: {self.log_text()}")
+            try:
+                with urllib.request.urlopen(self.base + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                self.proc.kill()
+                raise RuntimeError("dsinfer serve did not become healthy: " + self.log_text())
+            time.sleep(0.1)
+
+    def log_text(self):
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-4000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "tiny.gguf"
+    subprocess.run([dsinfer_bin(), "synth", "--preset", "tiny-v3", "--tokenizer",
+                    str(REPO / "assets" / "tokenizers" / "deepseek-v3"), "--out", str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+def start(model, *args):
+    return Server(model, *args)
+
+
+@pytest.fixture(scope="session")
+def server(tiny_model):
+    s = start(tiny_model, "--parallel", "8", "--ctx", "512", "--api-key", API_KEY)
+    yield s
+    assert s.stop() == 0, s.log_text()

@@ -1,0 +1,305 @@
+"""dsinfer serve against the official openai client: the API contract, batching that does not change
+results, cancellation on disconnect, refusals under load, and a clean shutdown. The model is tiny with
+random weights, so its text is gibberish, but it is deterministic token for token."""
+
+import concurrent.futures as cf
+import http.client
+import json
+import re
+import signal
+import threading
+import time
+
+import openai
+import pytest
+
+from conftest import API_KEY, start
+
+
+def client(server, key=API_KEY):
+    return openai.OpenAI(base_url=server.base + "/v1", api_key=key, max_retries=0, timeout=60)
+
+
+def chat(c, content, **kw):
+    kw.setdefault("temperature", 0)
+    kw.setdefault("max_tokens", 12)
+    return c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": content}], **kw)
+
+
+def raw(server, method, path, body=None, key=API_KEY, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    h = {"Content-Type": "application/json", **(headers or {})}
+    if key:
+        h["Authorization"] = f"Bearer {key}"
+    conn.request(method, path, body=body, headers=h)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, dict(r.getheaders()), data
+
+
+def metrics(server):
+    status, _, data = raw(server, "GET", "/metrics")
+    assert status == 200
+    out = {}
+    for line in data.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def wait_idle(server, timeout=20):
+    deadline = time.time() + timeout
+    while True:
+        m = metrics(server)
+        if m["dsinfer_running_sequences"] == 0 and m["dsinfer_queue_depth"] == 0:
+            return m
+        assert time.time() < deadline, m
+        time.sleep(0.05)
+
+
+def assert_no_leaks(server):
+    m = wait_idle(server)
+    # Every live KV sequence is a prefix-cache entry, and every used page belongs to one.
+    assert m["dsinfer_kv_sequences"] == m["dsinfer_prefix_cache_entries"], m
+    assert m["dsinfer_kv_pages_used"] <= m["dsinfer_prefix_cache_pages"], m
+
+
+def test_models_and_health(server):
+    models = client(server).models.list()
+    assert [m.id for m in models.data] == ["tiny"]
+    status, _, body = raw(server, "GET", "/health", key=None)  # no key needed for health checks
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+def test_chat_non_streaming_and_usage(server):
+    r = chat(client(server), "Hello there", max_tokens=8)
+    assert r.object == "chat.completion"
+    choice = r.choices[0]
+    assert choice.message.role == "assistant"
+    assert isinstance(choice.message.content, str)
+    assert choice.finish_reason in ("length", "stop")
+    assert r.usage.prompt_tokens > 0
+    assert 0 < r.usage.completion_tokens <= 8
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+
+
+def test_chat_streaming_matches_non_streaming(server):
+    c = client(server)
+    whole = chat(c, "Tell me a story", max_tokens=16)
+    chunks = list(chat(c, "Tell me a story", max_tokens=16, stream=True, stream_options={"include_usage": True}))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert text == whole.choices[0].message.content
+    finishes = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+    assert finishes == [whole.choices[0].finish_reason]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert chunks[-1].usage.prompt_tokens == whole.usage.prompt_tokens
+
+
+def test_completions_streaming_and_not(server):
+    c = client(server)
+    whole = c.completions.create(model="tiny", prompt="The quick brown fox", max_tokens=10, temperature=0)
+    assert whole.object == "text_completion" and whole.usage.completion_tokens <= 10
+    parts = list(c.completions.create(model="tiny", prompt="The quick brown fox", max_tokens=10, temperature=0,
+                                      stream=True))
+    assert "".join(p.choices[0].text for p in parts) == whole.choices[0].text
+    ids = c.completions.create(model="tiny", prompt=[100, 200, 300], max_tokens=3, temperature=0)
+    assert ids.usage.prompt_tokens == 3
+
+
+def test_stop_sequences_cut_the_text(server):
+    c = client(server)
+    free = c.completions.create(model="tiny", prompt="Once upon a time", max_tokens=24, temperature=0).choices[0].text
+    stop = next(free[i:i + 3] for i in range(4, len(free) - 3) if free[i:i + 3].strip())
+    cut = c.completions.create(model="tiny", prompt="Once upon a time", max_tokens=24, temperature=0, stop=[stop])
+    assert cut.choices[0].text == free[:free.find(stop)]
+    assert cut.choices[0].finish_reason == "stop"
+    streamed = "".join(p.choices[0].text for p in c.completions.create(
+        model="tiny", prompt="Once upon a time", max_tokens=24, temperature=0, stop=stop, stream=True))
+    assert streamed == free[:free.find(stop)]
+
+
+def test_seed_reproducibility(server):
+    c = client(server)
+    a = chat(c, "Pick a word", temperature=1.0, seed=1234, max_tokens=16).choices[0].message.content
+    b = chat(c, "Pick a word", temperature=1.0, seed=1234, max_tokens=16).choices[0].message.content
+    d = chat(c, "Pick a word", temperature=1.0, seed=4321, max_tokens=16).choices[0].message.content
+    assert a == b
+    assert a != d
+
+
+def test_reasoning_content_with_the_r1_template(tiny_model):
+    # The R1 generation prompt opens "<think>\n": the answer is reasoning until "</think>" (which this
+    # random model never writes), so everything lands in reasoning_content.
+    s = start(tiny_model, "--chat-format", "deepseek-r1", "--parallel", "2", "--ctx", "256")
+    try:
+        c = client(s, key="unused")
+        r = chat(c, "Why is the sky blue?", max_tokens=10)
+        assert r.choices[0].message.reasoning_content
+        assert not r.choices[0].message.content
+        streamed = list(chat(c, "Why is the sky blue?", max_tokens=10, stream=True))
+        reasoning = "".join(getattr(ch.choices[0].delta, "reasoning_content", None) or "" for ch in streamed)
+        assert reasoning == r.choices[0].message.reasoning_content
+    finally:
+        assert s.stop() == 0
+
+
+def test_tool_calls_request_is_accepted(server):
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"city": {"type": "string"}}}}}]
+    r = chat(client(server), "Weather in Paris?", tools=tools, tool_choice="auto", max_tokens=8)
+    assert r.choices[0].finish_reason in ("length", "stop", "tool_calls")
+    history = [{"role": "user", "content": "Weather in Paris?"},
+               {"role": "assistant", "content": None, "tool_calls": [
+                   {"id": "call_1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+               {"role": "tool", "tool_call_id": "call_1", "content": "18 C, sunny"}]
+    r = client(server).chat.completions.create(model="tiny", messages=history, tools=tools, max_tokens=4,
+                                               temperature=0)
+    assert r.choices[0].message.role == "assistant"
+
+
+def test_authentication(server):
+    with pytest.raises(openai.AuthenticationError) as e:
+        chat(client(server, key="wrong"), "hi")
+    assert e.value.status_code == 401
+    status, _, body = raw(server, "GET", "/v1/models", key=None)
+    assert status == 401 and json.loads(body)["error"]["code"] == "invalid_api_key"
+
+
+def test_bad_requests_get_openai_errors(server):
+    c = client(server)
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(c, "hi", n=2)
+    assert e.value.status_code == 400 and e.value.body["param"] == "n"
+    with pytest.raises(openai.BadRequestError):
+        c.chat.completions.create(model="tiny", messages=[])
+    with pytest.raises(openai.BadRequestError):
+        chat(c, "hi", temperature=7)
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(c, "hi", max_tokens=100000)
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(c, "word " * 600, max_tokens=4)
+    assert e.value.body["code"] == "context_length_exceeded"
+    for body in [b"{not json", b"[]", b'{"messages": "x"}', b'{"messages": [{"role": "user", "content": "x"}], '
+                 b'"max_tokens": 1e400}', b"\xff\xfe", json.dumps({"messages": [{"role": "user", "content": "x"}],
+                                                                    "stop": [1, 2]}).encode()]:
+        status, headers, data = raw(server, "POST", "/v1/chat/completions", body)
+        assert status == 400, body
+        err = json.loads(data)["error"]
+        assert err["message"] and err["type"] == "invalid_request_error" and "param" in err and "code" in err
+    status, _, data = raw(server, "GET", "/v1/nothing")
+    assert status == 404 and json.loads(data)["error"]["message"]
+    status, _, data = raw(server, "POST", "/v1/completions", b'{"prompt": "' + b"a" * (9 << 20) + b'"}')
+    assert status == 413
+    assert_no_leaks(server)
+
+
+PROMPTS = [f"Prompt number {i}: " + "tell me something " * (i % 4 + 1) for i in range(8)]
+
+
+def test_eight_concurrent_greedy_streams_equal_each_alone(server):
+    c = client(server)
+    alone = [chat(c, p, max_tokens=24) for p in PROMPTS]
+
+    def streamed(p):
+        parts = list(chat(client(server), p, max_tokens=24, stream=True))
+        return "".join(ch.choices[0].delta.content or "" for ch in parts if ch.choices)
+
+    barrier_pool = cf.ThreadPoolExecutor(8)
+    together = list(barrier_pool.map(streamed, PROMPTS))
+    for p, a, t in zip(PROMPTS, alone, together):
+        assert t == a.choices[0].message.content, p
+    assert_no_leaks(server)
+
+
+def test_prefix_reuse_is_reported(server):
+    c = client(server)
+    system = "You are a careful assistant. " * 12
+    before = metrics(server)
+    for q in ["first question", "second question", "third question"]:
+        c.chat.completions.create(model="tiny", max_tokens=4, temperature=0,
+                                  messages=[{"role": "system", "content": system}, {"role": "user", "content": q}])
+    after = metrics(server)
+    assert after["dsinfer_prefix_cache_hits_total"] - before["dsinfer_prefix_cache_hits_total"] >= 2
+    assert after["dsinfer_prefix_cache_tokens_total"] > before["dsinfer_prefix_cache_tokens_total"]
+    r = c.chat.completions.create(model="tiny", max_tokens=4, temperature=0,
+                                  messages=[{"role": "system", "content": system}, {"role": "user", "content": "x"}])
+    assert r.usage.prompt_tokens_details.cached_tokens > 0
+
+
+def test_client_disconnect_cancels_generation(server):
+    before = metrics(server)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=json.dumps({
+        "messages": [{"role": "user", "content": "go on forever"}], "max_tokens": 400, "temperature": 0,
+        "stream": True}), headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200
+    r.fp.readline()  # the first event arrived: generation is running
+    conn.sock.shutdown(2)
+    conn.close()
+    m = wait_idle(server)
+    assert m['dsinfer_requests_finished_total{reason="cancelled"}'] > \
+        before['dsinfer_requests_finished_total{reason="cancelled"}']
+    assert m["dsinfer_generated_tokens_total"] - before["dsinfer_generated_tokens_total"] < 400
+    assert_no_leaks(server)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def test_bounded_load_only_deliberate_429s(tiny_model):
+    # 4 sequences at once and 4 waiting: 16 clients must see some 429s, and nothing else go wrong.
+    s = start(tiny_model, "--parallel", "4", "--queue", "4", "--ctx", "256")
+    try:
+        def one(i):
+            c = client(s, key="unused")
+            try:
+                if i % 2:
+                    r = c.completions.create(model="tiny", prompt=f"load {i % 5}", max_tokens=8, temperature=0)
+                    return r.usage.completion_tokens
+                parts = list(chat(c, f"load {i % 5}", max_tokens=8, stream=True))
+                return len(parts)
+            except openai.RateLimitError as e:
+                assert e.response.headers.get("retry-after") == "1"
+                return "429"
+
+        rss = []
+        outcomes = []
+        for _ in range(3):
+            with cf.ThreadPoolExecutor(16) as pool:
+                outcomes += list(pool.map(one, range(48)))
+            assert_no_leaks(s)
+            rss.append(rss_kb(s.proc.pid))
+        assert "429" in outcomes
+        assert sum(1 for o in outcomes if o != "429") >= 24
+        assert rss[2] - rss[0] < 32 * 1024, rss  # memory flat across repeats (KiB)
+        m = metrics(s)
+        assert m['dsinfer_requests_rejected_total{reason="queue_full"}'] == outcomes.count("429")
+        assert m['dsinfer_requests_finished_total{reason="error"}'] == 0
+    finally:
+        assert s.stop() == 0
+
+
+def test_sigterm_ends_streams_and_exits_zero(tiny_model):
+    s = start(tiny_model, "--parallel", "2", "--ctx", "512")
+    got = {}
+
+    def stream():
+        parts = list(chat(client(s, key="unused"), "long answer", max_tokens=480, stream=True))
+        got["n"] = len(parts)
+        got["finish"] = [p.choices[0].finish_reason for p in parts if p.choices and p.choices[0].finish_reason]
+
+    t = threading.Thread(target=stream)
+    t.start()
+    time.sleep(0.5)
+    assert s.stop() == 0
+    t.join(timeout=30)
+    assert not t.is_alive()
+    assert got["finish"] == ["stop"]  # the stream ended cleanly with a finish chunk and [DONE]
