@@ -61,13 +61,22 @@ struct Q8_0Traits {
 };
 
 // Rows [r, r+4) (row pointers may repeat for a tail) · token t. Returns the 4 dot products.
+// `next` (may be null) is the start of the next rows' bytes, `span` their length: prefetched a little
+// per block so the next group is in cache when it starts (the hardware prefetcher alone does not keep
+// four interleaved row streams fed).
 template <class Tr>
-__m128 rows4_tok1(const uint8_t* const* wr, const ActQ8& a, int64_t t) {
+__m128 rows4_tok1(const uint8_t* const* wr, const ActQ8& a, int64_t t, const uint8_t* next, size_t span) {
   const int8_t* q = a.qt(t);
   const float* d = a.dt(t);
   const int32_t* sum = a.sumt(t);
   __m256 acc = _mm256_setzero_ps();
+  const size_t step = (span + a.nb - 1) / a.nb;
   for (int64_t b = 0; b < a.nb; ++b) {
+    if (next) {
+      const char* pf = reinterpret_cast<const char*>(next + b * step);
+      _mm_prefetch(pf, _MM_HINT_T0);
+      _mm_prefetch(pf + 64, _MM_HINT_T0);
+    }
     const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32));
     const size_t off = b * Tr::kBytes;
     __m256i h = hadd4(Tr::dot(Tr::load(wr[0] + off), av), Tr::dot(Tr::load(wr[1] + off), av),
@@ -118,6 +127,8 @@ void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t ti
   *out1 = fold(acc1);
 }
 
+constexpr int64_t kPrefetchGroups = 4;  // decode prefetches the rows this many 4-row groups ahead
+
 template <class Tr>
 void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   if (a.n_tok == 1) {
@@ -125,7 +136,8 @@ void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
     for (int64_t r = 0; r < n_rows; r += 4) {
       const uint8_t* wr[4];
       for (int i = 0; i < 4; ++i) wr[i] = w + std::min(r + i, n_rows - 1) * row_bytes;
-      _mm_store_ps(out, rows4_tok1<Tr>(wr, a, 0));
+      const int64_t ahead = r + 4 * kPrefetchGroups, n_next = std::min<int64_t>(4, n_rows - ahead);
+      _mm_store_ps(out, rows4_tok1<Tr>(wr, a, 0, n_next > 0 ? w + ahead * row_bytes : nullptr, n_next * row_bytes));
       for (int i = 0; i < 4 && r + i < n_rows; ++i) y[r + i] = out[i];
     }
     return;
