@@ -81,6 +81,7 @@ void parse_common(const json& body, const RequestLimits& limits, CommonRequest& 
     r.model = m->get<std::string>();
   }
   r.stream = get_bool(body, "stream", false);
+  r.ignore_eos = get_bool(body, "ignore_eos", false);
   if (const json* so = field(body, "stream_options")) {
     if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
     r.include_usage = get_bool(*so, "include_usage", false);

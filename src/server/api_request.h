@@ -51,6 +51,7 @@ struct CommonRequest {
   bool seed_given = false;
   std::optional<int64_t> max_tokens;   // max_tokens or max_completion_tokens
   std::vector<std::string> stop;       // stop sequences, matched on the generated text
+  bool ignore_eos = false;             // extension (as llama-server): generate past end-of-sequence
 };
 
 struct ChatRequest : CommonRequest {

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cmath>
@@ -82,13 +83,23 @@ ChatFormat HttpServer::chat_format() const { return impl_->format; }
 int HttpServer::bind() {
   auto& http = impl_->http;
   const auto& o = impl_->options;
+  // cpp-httplib listens with a backlog of 5 (compiled into Debian's library): a burst of new connections
+  // then loses SYNs and waits a full second for the retransmit. Listening again on the same socket only
+  // raises the backlog (Linux), so the socket is taken as it is created.
+  int listen_fd = -1;
+  http.set_socket_options([&listen_fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
+  int port = o.port;
   if (o.port == 0) {
-    const int port = http.bind_to_any_port(o.host);
+    port = http.bind_to_any_port(o.host);
     if (port <= 0) fail("cannot listen on ", o.host, " (any port)");
-    return port;
+  } else if (!http.bind_to_port(o.host, o.port)) {
+    fail("cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this machine)");
   }
-  if (!http.bind_to_port(o.host, o.port)) fail("cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this machine)");
-  return o.port;
+  if (listen_fd >= 0) ::listen(listen_fd, 1024);
+  return port;
 }
 
 void HttpServer::run() { impl_->http.listen_after_bind(); }
@@ -160,7 +171,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   g.sampling = common.sampling;
   if (!common.seed_given) g.sampling.seed = std::random_device{}() * 0x100000001ull ^ std::random_device{}();
   g.max_tokens = max_tokens;
-  g.stop_tokens = options.stop_token_ids;
+  if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
   SubmitResult sub = scheduler.submit(std::move(g));
   switch (sub.status) {
     case SubmitStatus::kOk: break;
