@@ -12,12 +12,26 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
+#include <vector>
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_blocks.h"
 
 namespace dsinfer::kern {
 namespace {
+
+// 32-byte aligned storage for repacked panels (aligned vector loads).
+template <class T>
+struct AlignedAlloc {
+  using value_type = T;
+  AlignedAlloc() = default;
+  template <class U>
+  AlignedAlloc(const AlignedAlloc<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{32})); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{32}); }
+  bool operator==(const AlignedAlloc&) const { return true; }
+};
 
 inline float h2f(const uint8_t* p) {
   uint16_t h;
@@ -127,10 +141,82 @@ void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t ti
   *out1 = fold(acc1);
 }
 
+// ---- Q4_0 prefill: 8-row panels repacked once per call so that each 32-bit lane is 4 consecutive k of
+// one row (lanes = rows, no horizontal sums). Per token and 4-k group: one broadcast of 4 activation
+// bytes, one maddubs against all 8 rows, one int16 add (8 groups of 15*127*2 fit in int16); per block
+// one int32 widen, the -8*sum offset, and one FMA with the 8 row scales times the token's scale.
+
+constexpr int64_t kPanelRows = 8;
+constexpr int64_t kInterleaveMinTokens = 8;  // fewer tokens: the repack would not pay for itself
+
+// q [nb][8 groups][8 rows][4 bytes] of unsigned nibbles, d [nb][8] row scales. Rows past n_rows repeat
+// the last row.
+void repack_q4_0_panel(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t nb, uint8_t* q, float* d) {
+  for (int64_t i = 0; i < kPanelRows; ++i) {
+    const uint8_t* row = w + std::min(i, n_rows - 1) * row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = row + b * kQ4_0Bytes;
+      d[b * kPanelRows + i] = h2f(blk);
+      alignas(32) uint32_t u[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u), Q4_0Traits::load(blk));
+      uint32_t* dst = reinterpret_cast<uint32_t*>(q + b * 256);
+      for (int g = 0; g < 8; ++g) dst[g * kPanelRows + i] = u[g];
+    }
+  }
+}
+
+// The 8 rows of a repacked panel · the 4 tokens of `tile`: out[t * 8 + row].
+void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out) {
+  const int64_t nb = a.nb;
+  const int32_t* s4 = a.sum4.data() + tile * nb * 4;
+  const float* d4 = a.d4.data() + tile * nb * 4;
+  const int8_t* qa[4];
+  for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i* wq = reinterpret_cast<const __m256i*>(q + b * 256);
+    const __m256 dw = _mm256_loadu_ps(d + b * kPanelRows);
+    __m256i w[8];
+    for (int g = 0; g < 8; ++g) w[g] = _mm256_load_si256(wq + g);
+    for (int t = 0; t < 4; ++t) {
+      const int32_t* at = reinterpret_cast<const int32_t*>(qa[t] + b * 32);
+      __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(at[0]));
+      for (int g = 1; g < 8; ++g) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[g], _mm256_set1_epi32(at[g])));
+      __m256i s32 = _mm256_madd_epi16(s16, ones);
+      s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(s4[b * 4 + t] << 3));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d4[b * 4 + t])), acc[t]);
+    }
+  }
+  for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
+}
+
+void gemm_q4_0_interleaved(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  const int64_t nb = a.nb, n_tiles = a.n_pad() / 4;
+  thread_local std::vector<uint8_t, AlignedAlloc<uint8_t>> q;
+  thread_local std::vector<float> d;
+  q.resize(static_cast<size_t>(nb * 256));
+  d.resize(static_cast<size_t>(nb * kPanelRows));
+  alignas(32) float out[4 * kPanelRows];
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
+    const int64_t nr = std::min(kPanelRows, n_rows - r0);
+    repack_q4_0_panel(w + r0 * row_bytes, row_bytes, nr, nb, q.data(), d.data());
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      panel_q4_0_tok4(q.data(), d.data(), a, tile, out);
+      const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
+      for (int64_t t = 0; t < nt; ++t)
+        for (int64_t i = 0; i < nr; ++i) y[(tile * 4 + t) * ldy + r0 + i] = out[t * 8 + i];
+    }
+  }
+}
+
 constexpr int64_t kPrefetchGroups = 4;  // decode prefetches the rows this many 4-row groups ahead
 
 template <class Tr>
 void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if constexpr (Tr::kZeroShift == 3) {
+    if (a.n_tok >= kInterleaveMinTokens) return gemm_q4_0_interleaved(w, row_bytes, n_rows, a, y, ldy);
+  }
   if (a.n_tok == 1) {
     alignas(16) float out[4];
     for (int64_t r = 0; r < n_rows; r += 4) {
