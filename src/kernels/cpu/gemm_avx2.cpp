@@ -151,14 +151,15 @@ constexpr int64_t kInterleaveMinTokens = 8;  // fewer tokens: the repack would n
 
 // q [nb][8 groups][8 rows][4 bytes] of unsigned nibbles, d [nb][8] row scales. Rows past n_rows repeat
 // the last row.
-void repack_q4_0_panel(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t nb, uint8_t* q, float* d) {
+template <class Tr>
+void repack_panel(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t nb, uint8_t* q, float* d) {
   for (int64_t i = 0; i < kPanelRows; ++i) {
     const uint8_t* row = w + std::min(i, n_rows - 1) * row_bytes;
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* blk = row + b * kQ4_0Bytes;
+      const uint8_t* blk = row + b * Tr::kBytes;
       d[b * kPanelRows + i] = h2f(blk);
       alignas(32) uint32_t u[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u), Q4_0Traits::load(blk));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u), Tr::load(blk));
       uint32_t* dst = reinterpret_cast<uint32_t*>(q + b * 256);
       for (int g = 0; g < 8; ++g) dst[g * kPanelRows + i] = u[g];
     }
@@ -191,7 +192,34 @@ void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t t
   for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
 }
 
-void gemm_q4_0_interleaved(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+// Q8_0 panels hold signed weights: the sign trick per (token, group) and an int32 add per group, since
+// two 127*127*2 products would overflow int16.
+void panel_q8_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out) {
+  const int64_t nb = a.nb;
+  const float* d4 = a.d4.data() + tile * nb * 4;
+  const int8_t* qa[4];
+  for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i* wq = reinterpret_cast<const __m256i*>(q + b * 256);
+    const __m256 dw = _mm256_loadu_ps(d + b * kPanelRows);
+    for (int t = 0; t < 4; ++t) {
+      const int32_t* at = reinterpret_cast<const int32_t*>(qa[t] + b * 32);
+      __m256i s32 = _mm256_setzero_si256();
+      for (int g = 0; g < 8; ++g) {
+        const __m256i w = _mm256_load_si256(wq + g);
+        const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(_mm256_set1_epi32(at[g]), w));
+        s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(p, ones));
+      }
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d4[b * 4 + t])), acc[t]);
+    }
+  }
+  for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
+}
+
+template <class Tr>
+void gemm_interleaved(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   const int64_t nb = a.nb, n_tiles = a.n_pad() / 4;
   thread_local std::vector<uint8_t, AlignedAlloc<uint8_t>> q;
   thread_local std::vector<float> d;
@@ -200,9 +228,13 @@ void gemm_q4_0_interleaved(const uint8_t* w, size_t row_bytes, int64_t n_rows, c
   alignas(32) float out[4 * kPanelRows];
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
     const int64_t nr = std::min(kPanelRows, n_rows - r0);
-    repack_q4_0_panel(w + r0 * row_bytes, row_bytes, nr, nb, q.data(), d.data());
+    repack_panel<Tr>(w + r0 * row_bytes, row_bytes, nr, nb, q.data(), d.data());
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
-      panel_q4_0_tok4(q.data(), d.data(), a, tile, out);
+      if constexpr (Tr::kZeroShift == 3) {
+        panel_q4_0_tok4(q.data(), d.data(), a, tile, out);
+      } else {
+        panel_q8_0_tok4(q.data(), d.data(), a, tile, out);
+      }
       const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
       for (int64_t t = 0; t < nt; ++t)
         for (int64_t i = 0; i < nr; ++i) y[(tile * 4 + t) * ldy + r0 + i] = out[t * 8 + i];
@@ -214,9 +246,7 @@ constexpr int64_t kPrefetchGroups = 4;  // decode prefetches the rows this many 
 
 template <class Tr>
 void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if constexpr (Tr::kZeroShift == 3) {
-    if (a.n_tok >= kInterleaveMinTokens) return gemm_q4_0_interleaved(w, row_bytes, n_rows, a, y, ldy);
-  }
+  if (a.n_tok >= kInterleaveMinTokens) return gemm_interleaved<Tr>(w, row_bytes, n_rows, a, y, ldy);
   if (a.n_tok == 1) {
     alignas(16) float out[4];
     for (int64_t r = 0; r < n_rows; r += 4) {

@@ -126,15 +126,22 @@ float dot_q6_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, co
   return hsum8(acc);
 }
 
-// Q4_0 with >= 8 tokens: the AVX2 kernel repacks rows so one lane holds a whole block's sum.
-float dot_q4_0_whole_blocks(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
+// Q4_0 / Q8_0 with >= 8 tokens: the AVX2 kernel repacks rows so one lane holds a whole block's sum.
+template <bool kQ4>
+float dot_whole_blocks(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
   float acc = 0;
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * kQ4_0Bytes;
+    const uint8_t* blk = w + b * (kQ4 ? kQ4_0Bytes : kQ8_0Bytes);
     const int8_t* qa = q + b * 32;
     int32_t s = 0;
-    for (int i = 0; i < 16; ++i) s += (blk[2 + i] & 0x0f) * qa[i] + (blk[2 + i] >> 4) * qa[i + 16];
-    acc = std::fma(static_cast<float>(s - 8 * sum[b]), half_at(blk) * d[b], acc);
+    if constexpr (kQ4) {
+      for (int i = 0; i < 16; ++i) s += (blk[2 + i] & 0x0f) * qa[i] + (blk[2 + i] >> 4) * qa[i + 16];
+      s -= 8 * sum[b];
+    } else {
+      const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
+      for (int i = 0; i < 32; ++i) s += qw[i] * qa[i];
+    }
+    acc = std::fma(static_cast<float>(s), half_at(blk) * d[b], acc);
   }
   return acc;
 }
@@ -200,8 +207,8 @@ const KernelSet& scalar_kernels() {
     KernelSet k;
     k.isa = "scalar";
     k.quantize_row = quantize_row_scalar;
-    k.q8_0 = gemm_quant<dot_legacy<false>>;
-    k.q4_0 = gemm_quant<dot_legacy<true>, dot_q4_0_whole_blocks>;
+    k.q8_0 = gemm_quant<dot_legacy<false>, dot_whole_blocks<false>>;
+    k.q4_0 = gemm_quant<dot_legacy<true>, dot_whole_blocks<true>>;
     k.q4_k = gemm_quant<dot_q45_k<false>>;
     k.q5_k = gemm_quant<dot_q45_k<true>>;
     k.q6_k = gemm_quant<dot_q6_k>;
