@@ -146,11 +146,28 @@ float dot_whole_blocks(const uint8_t* w, int64_t nb, const int8_t* q, const floa
   return acc;
 }
 
+// Q4_0 with one token: the AVX2 kernel takes blocks in pairs, even blocks in one accumulator lane and
+// odd ones in another (an odd last block adds +0*0 to the odd lane).
+float dot_q4_0_pairs(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
+  float even = 0, odd = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = w + b * kQ4_0Bytes;
+    const int8_t* qa = q + b * 32;
+    int32_t s = 0;
+    for (int i = 0; i < 16; ++i) s += (blk[2 + i] & 0x0f) * qa[i] + (blk[2 + i] >> 4) * qa[i + 16];
+    float& acc = (b % 2 == 0) ? even : odd;
+    acc = std::fma(static_cast<float>(s - 8 * sum[b]), half_at(blk) * d[b], acc);
+  }
+  if (nb % 2 == 1) odd = std::fma(0.0f, 0.0f, odd);
+  return even + odd;
+}
+
 using RowDot = float (*)(const uint8_t*, int64_t, const int8_t*, const float*, const int32_t*);
 
-template <RowDot kDot, RowDot kDotMany = kDot>
+template <RowDot kDot, RowDot kDotMany = kDot, RowDot kDotOne = kDot>
 void gemm_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  const RowDot dot = a.n_tok >= 8 ? kDotMany : kDot;  // 8 = the AVX2 kInterleaveMinTokens
+  // 8 = the AVX2 kInterleaveMinTokens
+  const RowDot dot = a.n_tok >= 8 ? kDotMany : a.n_tok == 1 ? kDotOne : kDot;
   for (int64_t r = 0; r < n_rows; ++r)
     for (int64_t t = 0; t < a.n_tok; ++t)
       y[t * ldy + r] = dot(w + r * row_bytes, a.nb, a.qt(t), a.dt(t), a.sumt(t));
@@ -208,7 +225,7 @@ const KernelSet& scalar_kernels() {
     k.isa = "scalar";
     k.quantize_row = quantize_row_scalar;
     k.q8_0 = gemm_quant<dot_legacy<false>, dot_whole_blocks<false>>;
-    k.q4_0 = gemm_quant<dot_legacy<true>, dot_whole_blocks<true>>;
+    k.q4_0 = gemm_quant<dot_legacy<true>, dot_whole_blocks<true>, dot_q4_0_pairs>;
     k.q4_k = gemm_quant<dot_q45_k<false>>;
     k.q5_k = gemm_quant<dot_q45_k<true>>;
     k.q6_k = gemm_quant<dot_q6_k>;
