@@ -69,12 +69,14 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   // Queries: [T, H, dq] = [q_nope | q_pe] per head.
+  // Both projections of x run in one parallel sweep: q (or its LoRA down-projection) and kv_a.
   std::vector<float> q(static_cast<size_t>(T * H * dq));
+  std::vector<float> kv(static_cast<size_t>(T * L));  // [T, rkv + dr]
   if (c.q_lora_rank == 0) {
-    matmul(pool_, w.q_proj, x, T, q.data());
+    matmul_shared_input(pool_, {&w.q_proj, &w.kv_a_proj}, x, c.hidden_size, T, {q.data(), kv.data()});
   } else {
     std::vector<float> cq(static_cast<size_t>(T * c.q_lora_rank));  // [T, rq]
-    matmul(pool_, w.q_a_proj, x, T, cq.data());
+    matmul_shared_input(pool_, {&w.q_a_proj, &w.kv_a_proj}, x, c.hidden_size, T, {cq.data(), kv.data()});
     rms_norm(cq.data(), c.q_lora_rank, w.q_a_norm.data(), eps, T, c.q_lora_rank, cq.data(), c.q_lora_rank);
     matmul(pool_, w.q_b_proj, cq.data(), T, q.data());
   }
@@ -83,8 +85,6 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
       rope_interleaved(q.data() + (t * H + h) * dq + dn, dr, b.positions[t], inv_freq_.data(), rope_amplitude_);
 
   // Latent row of each new token: [RMSNorm(c_kv) | RoPE(k_pe)] written to the cache.
-  std::vector<float> kv(static_cast<size_t>(T * L));  // [T, rkv + dr]
-  matmul(pool_, w.kv_a_proj, x, T, kv.data());
   for (int64_t t = 0; t < T; ++t) {
     float* row = kv.data() + t * L;
     rms_norm(row, L, w.kv_a_norm.data(), eps, 1, rkv, row, L);

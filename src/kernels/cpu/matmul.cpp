@@ -145,6 +145,33 @@ void matmul(ThreadPool& pool, const TensorView& w, int64_t row0, int64_t n_rows,
   }, kMatmulRowGrain);
 }
 
+void matmul_shared_input(ThreadPool& pool, const std::vector<const TensorView*>& ws, const float* x, int64_t ldx,
+                         int64_t n_tok, const std::vector<float*>& ys) {
+  if (ws.size() != ys.size()) fail("matmul_shared_input: ", ws.size(), " weights but ", ys.size(), " outputs");
+  if (ws.empty() || n_tok == 0) return;
+  // At most two preparations: int8 blocks for the GGML types, float for the rest.
+  thread_local MatmulInput int8_in, float_in;
+  MatmulInput* in8 = &int8_in;
+  MatmulInput* inf = &float_in;
+  bool need8 = false, needf = false;
+  for (const TensorView* w : ws) {
+    if (w->cols() != ws[0]->cols()) fail("matmul_shared_input: '", w->name, "' and '", ws[0]->name, "' differ in K");
+    (uses_int8(w->dtype) ? need8 : needf) = true;
+  }
+  const int64_t K = ws[0]->cols();
+  if (need8) in8->prepare(x, ldx, n_tok, K, DType::Q8_0);
+  if (needf) inf->prepare(x, ldx, n_tok, K, DType::F32);
+  const int nth = pool.size();
+  pool.run_on_all([&](int tid) {
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const int64_t rows = ws[i]->rows(), blocks = (rows + kMatmulRowGrain - 1) / kMatmulRowGrain;
+      const int64_t r0 = std::min(rows, blocks * tid / nth * kMatmulRowGrain);
+      const int64_t r1 = std::min(rows, blocks * (tid + 1) / nth * kMatmulRowGrain);
+      if (r0 < r1) matmul_rows(*ws[i], r0, r1 - r0, uses_int8(ws[i]->dtype) ? *in8 : *inf, ys[i] + r0, rows);
+    }
+  });
+}
+
 void matmul_transposed(const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx,
                        int64_t n_tok, float* y, int64_t ldy) {
   const int64_t K = w.cols();
