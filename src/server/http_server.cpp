@@ -203,14 +203,38 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   auto gen = std::make_shared<Generation>(info, sub.stream, std::move(text), &metrics);
 
   if (!common.stream) {
-    struct CancelOnExit {  // a thrown exception or a dropped handler must not leave the sequence running
-      Generation& g;
-      ~CancelOnExit() { g.cancel(); }
-    } guard{*gen};
-    while (gen->pump([](const json&) { return true; }, 1000ms) != Generation::Progress::kDone) {
-    }
-    if (gen->failed()) throw ApiError(500, gen->error(), "", "generation_failed", "server_error");
-    res.set_content(dump_json(gen->response()), "application/json");
+    // The whole answer is sent at the end, but as a chunked body that starts with a space every 250 ms
+    // (JSON allows leading whitespace): writing is the only way cpp-httplib lets a handler notice that
+    // the client has gone, and a gone client must free its sequence. The status is 200 from the first
+    // space on, so a failure inside the engine arrives as an error object with status 200.
+    ++active_streams;
+    auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    res.set_chunked_content_provider(
+        "application/json",
+        [gen, last_write](size_t, httplib::DataSink& sink) {
+          const auto progress = gen->pump([](const json&) { return true; }, 250ms);
+          if (progress == Generation::Progress::kDone) {
+            const std::string body =
+                gen->failed() ? dump_json(ApiError(500, gen->error(), "", "generation_failed", "server_error").to_json())
+                              : dump_json(gen->response());
+            const bool ok = sink.write(body.data(), body.size());
+            if (ok) sink.done();
+            return ok;
+          }
+          const auto now = std::chrono::steady_clock::now();
+          if (now - *last_write >= 250ms) {
+            *last_write = now;
+            if (!sink.write(" ", 1)) {
+              gen->cancel();
+              return false;
+            }
+          }
+          return true;
+        },
+        [gen, this](bool) {
+          gen->cancel();
+          --active_streams;
+        });
     return;
   }
 

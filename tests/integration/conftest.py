@@ -80,6 +80,6 @@ def start(model, *args):
 
 @pytest.fixture(scope="session")
 def server(tiny_model):
-    s = start(tiny_model, "--parallel", "8", "--ctx", "512", "--api-key", API_KEY)
+    s = start(tiny_model, "--parallel", "8", "--ctx", "4096", "--api-key", API_KEY)
     yield s
     assert s.stop() == 0, s.log_text()

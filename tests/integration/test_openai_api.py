@@ -182,7 +182,7 @@ def test_bad_requests_get_openai_errors(server):
     with pytest.raises(openai.BadRequestError) as e:
         chat(c, "hi", max_tokens=100000)
     with pytest.raises(openai.BadRequestError) as e:
-        chat(c, "word " * 600, max_tokens=4)
+        chat(c, "word " * 5000, max_tokens=4)
     assert e.value.body["code"] == "context_length_exceeded"
     for body in [b"{not json", b"[]", b'{"messages": "x"}', b'{"messages": [{"role": "user", "content": "x"}], '
                  b'"max_tokens": 1e400}', b"\xff\xfe", json.dumps({"messages": [{"role": "user", "content": "x"}],
@@ -235,8 +235,8 @@ def test_client_disconnect_cancels_generation(server):
     before = metrics(server)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     conn.request("POST", "/v1/chat/completions", body=json.dumps({
-        "messages": [{"role": "user", "content": "go on forever"}], "max_tokens": 400, "temperature": 0,
-        "stream": True}), headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
+        "messages": [{"role": "user", "content": "go on forever"}], "max_tokens": 4000, "temperature": 0,
+        "stream": True, "ignore_eos": True}), headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
     r = conn.getresponse()
     assert r.status == 200
     r.fp.readline()  # the first event arrived: generation is running
@@ -245,7 +245,23 @@ def test_client_disconnect_cancels_generation(server):
     m = wait_idle(server)
     assert m['dsinfer_requests_finished_total{reason="cancelled"}'] > \
         before['dsinfer_requests_finished_total{reason="cancelled"}']
-    assert m["dsinfer_generated_tokens_total"] - before["dsinfer_generated_tokens_total"] < 400
+    assert m["dsinfer_generated_tokens_total"] - before["dsinfer_generated_tokens_total"] < 4000
+    assert_no_leaks(server)
+
+
+def test_client_disconnect_cancels_a_non_streamed_generation(server):
+    before = metrics(server)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("POST", "/v1/completions", body=json.dumps({
+        "prompt": "go on forever", "max_tokens": 4000, "temperature": 0, "ignore_eos": True}),
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
+    time.sleep(0.3)
+    conn.sock.shutdown(2)  # gone before the answer
+    conn.close()
+    m = wait_idle(server)
+    assert m['dsinfer_requests_finished_total{reason="cancelled"}'] > \
+        before['dsinfer_requests_finished_total{reason="cancelled"}']
+    assert m["dsinfer_generated_tokens_total"] - before["dsinfer_generated_tokens_total"] < 4000
     assert_no_leaks(server)
 
 
@@ -288,11 +304,12 @@ def test_bounded_load_only_deliberate_429s(tiny_model):
 
 
 def test_sigterm_ends_streams_and_exits_zero(tiny_model):
-    s = start(tiny_model, "--parallel", "2", "--ctx", "512")
+    s = start(tiny_model, "--parallel", "2", "--ctx", "8192")
     got = {}
 
     def stream():
-        parts = list(chat(client(s, key="unused"), "long answer", max_tokens=480, stream=True))
+        parts = list(chat(client(s, key="unused"), "long answer", max_tokens=8000, stream=True,
+                          extra_body={"ignore_eos": True}))
         got["n"] = len(parts)
         got["finish"] = [p.choices[0].finish_reason for p in parts if p.choices and p.choices[0].finish_reason]
 
