@@ -33,11 +33,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def stream_completion(url, prompt, tokens, key):
+def stream_completion(url, prompt, tokens, key, temperature=0.0):
     """One streamed completion; returns (time to first token, output tokens, seconds)."""
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-    body = {"prompt": prompt, "max_tokens": tokens, "temperature": 0, "stream": True, "ignore_eos": True,
+    body = {"prompt": prompt, "max_tokens": tokens, "temperature": temperature, "stream": True, "ignore_eos": True,
             "stream_options": {"include_usage": True}, "n_predict": tokens}
     headers = {"Content-Type": "application/json"}
     if key:
@@ -67,14 +67,15 @@ def stream_completion(url, prompt, tokens, key):
     return ttft if ttft is not None else float("nan"), usage if usage is not None else n, time.perf_counter() - t0
 
 
-def run_level(url, conc, rounds, tokens, key):
+def run_level(url, conc, rounds, tokens, key, temperature):
     results, errors = [], []
     lock = threading.Lock()
 
     def worker(i):
         for r in range(rounds):
             try:
-                res = stream_completion(url, f"Client {i} round {r}: write a long story about", tokens, key)
+                res = stream_completion(url, f"Client {i} round {r}: write a long story about", tokens, key,
+                                         temperature)
                 with lock:
                     results.append(res)
             except Exception as e:  # noqa: BLE001 - reported, not raised
@@ -122,6 +123,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="-t for dsinfer serve (0 = its default)")
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--key", default="")
+    ap.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     ap.add_argument("--warmup", type=int, default=1, help="requests before measuring")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -143,7 +145,7 @@ def main():
         wait_health(url, proc, 1200)
         for _ in range(args.warmup):
             stream_completion(url, "warm up", 4, args.key)
-        rows = [run_level(url, c, args.rounds, args.tokens, args.key) for c in levels]
+        rows = [run_level(url, c, args.rounds, args.tokens, args.key, args.temperature) for c in levels]
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
