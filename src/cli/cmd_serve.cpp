@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -54,8 +55,8 @@ int cmd_serve(const Args& args) {
     if (const char* env = std::getenv("DSINFER_API_KEY")) so.api_key = env;
   so.model_name = p.get("--name").value_or(std::filesystem::path(model_path).stem().string());
   so.limits.max_body_bytes = static_cast<size_t>(p.get_int("--max-body-mb", 8)) << 20;
-  so.http_threads = static_cast<int>(p.get_int("--http-threads", 64));
-  if (so.http_threads < 2) fail("--http-threads must be >= 2");
+  const int64_t http_threads = p.get_int("--http-threads", 0);
+  if (p.has("--http-threads") && (http_threads < 2 || http_threads > 4096)) fail("--http-threads must be in [2, 4096]");
   if (auto f = p.get("--chat-format")) {
     if (*f == "deepseek-v3") so.chat_format = ChatFormat::kDeepSeekV3;
     else if (*f == "deepseek-r1") so.chat_format = ChatFormat::kDeepSeekR1;
@@ -71,6 +72,8 @@ int cmd_serve(const Args& args) {
   if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 || sched.page_tokens < 1)
     fail("--parallel, --ctx, --prefill-chunk and --page-tokens must be positive, --queue >= 0");
   so.limits.max_tokens = sched.max_context;
+  // Every admitted or queued request holds a connection thread while it waits; leave room for the rest.
+  so.http_threads = static_cast<int>(http_threads > 0 ? http_threads : std::max<int64_t>(64, sched.max_sequences + sched.max_queue + 16));
 
   ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true);
   if (!s.has_tokenizer()) fail(model_path, ": the model has no tokenizer; the server needs one");

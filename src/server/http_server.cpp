@@ -339,6 +339,15 @@ void HttpServer::Impl::routes() {
   };
   http.Get("/v1/models", models);
   http.Get("/models", models);
+  http.Get(R"(/v1/models/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (req.matches[1] != options.model_name) {
+      write_error(res, ApiError(404, cat("The model '", std::string(req.matches[1]), "' does not exist"), "model",
+                                "model_not_found"));
+      return;
+    }
+    json m = {{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"}};
+    res.set_content(dump_json(m), "application/json");
+  });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (shutting_down) {
       res.status = 503;

@@ -69,6 +69,9 @@ def assert_no_leaks(server):
 def test_models_and_health(server):
     models = client(server).models.list()
     assert [m.id for m in models.data] == ["tiny"]
+    assert client(server).models.retrieve("tiny").id == "tiny"
+    with pytest.raises(openai.NotFoundError):
+        client(server).models.retrieve("gpt-4")
     status, _, body = raw(server, "GET", "/health", key=None)  # no key needed for health checks
     assert status == 200 and json.loads(body)["status"] == "ok"
 
