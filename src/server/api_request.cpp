@@ -205,11 +205,17 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
                (*tc)["function"].is_object() && (*tc)["function"].contains("name") &&
                (*tc)["function"]["name"].is_string()) {
       r.tool_choice = "function";
+      r.tool_choice_name = (*tc)["function"]["name"].get<std::string>();
     } else {
       bad("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or a function");
     }
     if (r.tool_choice != "none" && r.tool_choice != "auto" && (r.tools.is_null() || r.tools.empty()))
       bad("tool_choice", "'tool_choice' needs 'tools'");
+    if (r.tool_choice == "function") {
+      bool known = false;
+      for (const json& t : r.tools) known = known || t["function"]["name"] == r.tool_choice_name;
+      if (!known) bad("tool_choice", cat("'tool_choice' names the function '", r.tool_choice_name, "' which is not in 'tools'"));
+    }
   }
   return r;
 }

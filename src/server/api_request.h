@@ -58,6 +58,7 @@ struct ChatRequest : CommonRequest {
   std::vector<ChatMessage> messages;
   nlohmann::json tools;              // array of {"type": "function", "function": {"name", ...}} or null
   std::string tool_choice = "auto";  // "auto", "none", "required" or "function" (a named function)
+  std::string tool_choice_name;      // the function's name when tool_choice is "function"
 };
 
 struct CompletionRequest : CommonRequest {

@@ -11,6 +11,7 @@
 
 #include "server/generation.h"
 #include "server/metrics.h"
+#include "server/tool_prompt.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -118,9 +119,12 @@ std::vector<int32_t> HttpServer::Impl::chat_prompt(const ChatRequest& r, bool* s
   ro.bos_token = bos_text;
   ro.add_generation_prompt = true;
   ro.tools = r.tools;
+  std::vector<ChatMessage> messages = r.messages;
+  if (r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty())
+    add_tools_to_messages(messages, tool_system_text(r.tools, r.tool_choice, r.tool_choice_name));
   std::string text;
   try {
-    text = render_chat(format, r.messages, ro);
+    text = render_chat(format, messages, ro);
   } catch (const Error& e) {
     throw ApiError(400, cat("messages: ", e.what()), "messages");
   }

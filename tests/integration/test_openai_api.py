@@ -155,6 +155,11 @@ def test_tool_calls_request_is_accepted(server):
                                                               "properties": {"city": {"type": "string"}}}}}]
     r = chat(client(server), "Weather in Paris?", tools=tools, tool_choice="auto", max_tokens=8)
     assert r.choices[0].finish_reason in ("length", "stop", "tool_calls")
+    # The tools are described to the model (DeepSeek's templates leave them out).
+    plain = chat(client(server), "Weather in Paris?", max_tokens=1)
+    assert r.usage.prompt_tokens > plain.usage.prompt_tokens + 50
+    none = chat(client(server), "Weather in Paris?", tools=tools, tool_choice="none", max_tokens=1)
+    assert none.usage.prompt_tokens == plain.usage.prompt_tokens
     history = [{"role": "user", "content": "Weather in Paris?"},
                {"role": "assistant", "content": None, "tool_calls": [
                    {"id": "call_1", "type": "function",

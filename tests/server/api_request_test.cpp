@@ -136,6 +136,8 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": 1}}]})", {400, "tools"}},
       {"{" + user + R"(, "tool_choice": "sometimes"})", {400, "tool_choice"}},
       {"{" + user + R"(, "tool_choice": "required"})", {400, "tool_choice"}},
+      {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f"}}],
+          "tool_choice": {"type": "function", "function": {"name": "g"}}})", {400, "tool_choice"}},
       {"{" + user + R"(, "response_format": {"type": "json_object"}})", {400, "response_format"}},
       {R"({"messages": [)" + std::string(20, '{') + "}]}", {400, ""}},
       {R"({"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "x"}, {"role": "user", "content": "x"},

@@ -5,6 +5,7 @@
 
 #include "server/generation.h"
 #include "server/text_output.h"
+#include "server/tool_prompt.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsinfer::server {
@@ -166,6 +167,37 @@ TEST(Generation, SchedulerErrorsBecomeAnError) {
   EXPECT_EQ(g.pump([](const json&) { return true; }, 10ms), Generation::Progress::kDone);
   EXPECT_TRUE(g.failed());
   EXPECT_EQ(g.error(), "forward failed");
+}
+
+TEST(ToolPrompt, DescribesEveryToolInTheSystemMessage) {
+  const json tools = json::parse(R"([
+    {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+                                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+    {"type": "function", "function": {"name": "now"}}])");
+  const std::string text = tool_system_text(tools, "function", "now");
+  for (const char* part : {"### get_weather", "Weather of a city", R"("city":{"type":"string"})", "### now",
+                           "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>", "call the function now"})
+    EXPECT_NE(text.find(part), std::string::npos) << part;
+  // The call example in the text is what the output parser reads back.
+  const std::string example = text.substr(text.find("<｜tool▁calls▁begin｜>"));
+  ChatOutputParser parser;
+  parser.feed(example.substr(0, example.find("<｜tool▁calls▁end｜>") + std::string("<｜tool▁calls▁end｜>").size()));
+  parser.finish();
+  ASSERT_EQ(parser.tool_calls().size(), 1u);
+  EXPECT_EQ(parser.tool_calls()[0].name, "FUNCTION_NAME");
+
+  std::vector<ChatMessage> with_system(2), without(1);
+  with_system[0].role = "system";
+  with_system[0].content = "Be brief.";
+  with_system[1].role = "user";
+  without[0].role = "user";
+  add_tools_to_messages(with_system, "TOOLS");
+  add_tools_to_messages(without, "TOOLS");
+  EXPECT_EQ(with_system.size(), 2u);
+  EXPECT_EQ(with_system[0].content.value(), "Be brief.\n\nTOOLS");
+  ASSERT_EQ(without.size(), 2u);
+  EXPECT_EQ(without[0].role, "system");
+  EXPECT_EQ(without[0].content.value(), "TOOLS");
 }
 
 }  // namespace

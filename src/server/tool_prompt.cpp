@@ -1,0 +1,41 @@
+#include "server/tool_prompt.h"
+
+#include "server/generation.h"
+
+namespace dsinfer::server {
+
+using nlohmann::json;
+
+std::string tool_system_text(const json& tools, const std::string& tool_choice, const std::string& forced_name) {
+  std::string s = "## Tools\n\nYou can call these functions:\n";
+  for (const json& t : tools) {
+    const json& f = t["function"];
+    s += "\n### " + f["name"].get<std::string>() + "\n";
+    if (f.contains("description") && f["description"].is_string()) s += f["description"].get<std::string>() + "\n";
+    s += "Parameters (JSON Schema): " + dump_json(f.contains("parameters") ? f["parameters"] : json::object()) + "\n";
+  }
+  s +=
+      "\nTo call functions, answer with exactly this markup (one <｜tool▁call▁begin｜>…<｜tool▁call▁end｜> per call, "
+      "the arguments as JSON matching the parameters):\n"
+      "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>FUNCTION_NAME\n```json\n{\"argument\": \"value\"}\n```"
+      "<｜tool▁call▁end｜><｜tool▁calls▁end｜>\n"
+      "The results come back in the next message. Answer without the markup when no function is needed.";
+  if (tool_choice == "required") s += "\nYou must call at least one function now.";
+  if (tool_choice == "function") s += "\nYou must call the function " + forced_name + " now.";
+  return s;
+}
+
+void add_tools_to_messages(std::vector<ChatMessage>& messages, const std::string& text) {
+  for (auto& m : messages) {
+    if (m.role == "system") {
+      m.content = m.content.value_or("") + "\n\n" + text;
+      return;
+    }
+  }
+  ChatMessage sys;
+  sys.role = "system";
+  sys.content = text;
+  messages.insert(messages.begin(), std::move(sys));
+}
+
+}  // namespace dsinfer::server

@@ -1,0 +1,23 @@
+#pragma once
+// Tool definitions into the prompt. DeepSeek's own chat templates ignore `tools` (the model sees no
+// function list), so the server describes the tools in the system message, with the call markup the
+// output parser reads back (the V3/R1 form: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME
+// ```json ARGS ```<｜tool▁call▁end｜><｜tool▁calls▁end｜>).
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tokenizer/chat_template.h"
+
+namespace dsinfer::server {
+
+// The system-prompt text for `tools` (an array of {"type": "function", "function": {name, description,
+// parameters}}); tool_choice "required" or "function" (with forced_name) adds an instruction to call.
+std::string tool_system_text(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name);
+
+// Appends the text to the first system message, or puts a system message first.
+void add_tools_to_messages(std::vector<ChatMessage>& messages, const std::string& text);
+
+}  // namespace dsinfer::server
