@@ -263,7 +263,9 @@ TEST(Scheduler, PrefixReuseGivesTheSameTokensAndCountsHits) {
     const auto want = alone(p, 10);  // before submitting: the engine thread must have the model alone
     auto r = s.submit(request(p, 10));
     EXPECT_EQ(collect(*r.stream).tokens, want) << "salt " << salt;
-    if (salt > 0) EXPECT_EQ(r.stream->stats().cached_tokens, 32) << "salt " << salt;
+    if (salt > 0) {
+      EXPECT_EQ(r.stream->stats().cached_tokens, 32) << "salt " << salt;
+    }
   }
   // The same prompt again also reuses what the first answer's tokens wrote.
   const auto p = with_tail(1);
