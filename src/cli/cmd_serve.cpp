@@ -92,7 +92,7 @@ int cmd_serve(const Args& args) {
                static_cast<long long>(sched.max_sequences), static_cast<long long>(sched.max_context),
                static_cast<long long>(kv_mb), so.api_key.empty() ? "" : ", API key required");
 
-  std::atomic<bool> serving_done{false};
+  std::atomic<bool> serving_done{false}, watcher_done{false};
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -101,10 +101,11 @@ int cmd_serve(const Args& args) {
     scheduler.shutdown(true);  // ends every stream with a finish chunk and [DONE] ...
     http.drain(10.0);          // ... which the clients get before the server stops
     http.stop();
+    watcher_done = true;
   });
   http.run();
   serving_done = true;
-  pthread_kill(watcher.native_handle(), SIGTERM);  // wakes the watcher if run() ended on its own
+  if (!watcher_done) pthread_kill(watcher.native_handle(), SIGTERM);  // wakes the watcher if run() ended on its own
   watcher.join();
   scheduler.shutdown(true);
   return 0;
