@@ -73,6 +73,23 @@ double ArgParser::get_double(const std::string& opt, double def) const {
   return x;
 }
 
+const std::set<std::string>& sampling_options() {
+  static const std::set<std::string> opts = {"--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--seed"};
+  return opts;
+}
+
+SamplingParams sampling_from_args(const ArgParser& p, SamplingParams d) {
+  SamplingParams s;
+  s.temperature = static_cast<float>(p.get_double("--temp", d.temperature));
+  s.top_k = p.get_int("--top-k", d.top_k);
+  s.top_p = static_cast<float>(p.get_double("--top-p", d.top_p));
+  s.min_p = static_cast<float>(p.get_double("--min-p", d.min_p));
+  s.repetition_penalty = static_cast<float>(p.get_double("--repeat-penalty", d.repetition_penalty));
+  s.seed = static_cast<uint64_t>(p.get_int("--seed", static_cast<int64_t>(d.seed)));
+  s.validate();
+  return s;
+}
+
 std::vector<int32_t> parse_id_list(const std::string& s) {
   std::vector<int32_t> ids;
   size_t pos = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "runtime/sampler.h"
 
 namespace dsinfer::cli {
 
@@ -31,6 +32,11 @@ class ArgParser {
   std::set<std::string> flags_;
   std::vector<std::string> positionals_;
 };
+
+// The sampling options every generating command takes (--temp --top-k --top-p --min-p --repeat-penalty
+// --seed), over the command's defaults; validated.
+const std::set<std::string>& sampling_options();
+SamplingParams sampling_from_args(const ArgParser& p, SamplingParams defaults);
 
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);

@@ -48,9 +48,9 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 }  // namespace
 
 int cmd_chat(const Args& args) {
-  ArgParser p(args,
-              {"--model", "--threads", "--ctx", "--n-predict", "--temp", "--top-k", "--top-p", "--min-p",
-               "--repeat-penalty", "--seed", "--system"},
+  std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system"};
+  opts.insert(sampling_options().begin(), sampling_options().end());
+  ArgParser p(args, opts,
               {"--help"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
@@ -67,14 +67,10 @@ int cmd_chat(const Args& args) {
   const ChatFormat format = detect_chat_format(s.tokenizer->chat_template(), &recognized);
   if (!recognized)
     log_warn("the model's chat template is not one dsinfer knows; using the ", chat_format_name(format), " format");
-  SamplingParams sp;
-  sp.temperature = static_cast<float>(p.get_double("--temp", 0.6));
-  sp.top_k = p.get_int("--top-k", 0);
-  sp.top_p = static_cast<float>(p.get_double("--top-p", 0.95));
-  sp.min_p = static_cast<float>(p.get_double("--min-p", 0.0));
-  sp.repetition_penalty = static_cast<float>(p.get_double("--repeat-penalty", 1.0));
-  sp.seed = static_cast<uint64_t>(p.get_int("--seed", 0));
-  sp.validate();
+  SamplingParams chat_defaults;  // DeepSeek's recommended chat sampling
+  chat_defaults.temperature = 0.6f;
+  chat_defaults.top_p = 0.95f;
+  const SamplingParams sp = sampling_from_args(p, chat_defaults);
   const int64_t max_answer = p.get_int("--n-predict", 1024);
   const int64_t ctx = std::min<int64_t>(p.get_int("--ctx", 4096), c.max_position_embeddings > 0 ? c.max_position_embeddings : INT64_MAX);
   if (max_answer <= 0 || ctx <= 0) fail("-n and --ctx must be positive");

@@ -11,9 +11,9 @@
 namespace dsinfer::cli {
 
 int cmd_run(const Args& args) {
-  ArgParser p(args,
-              {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--temp", "--top-k", "--top-p",
-               "--min-p", "--repeat-penalty", "--seed"},
+  std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx"};
+  opts.insert(sampling_options().begin(), sampling_options().end());
+  ArgParser p(args, opts,
               {"--help", "--no-bos", "--ignore-eos"},
               {{"-m", "--model"}, {"-p", "--prompt"}, {"-n", "--n-predict"}, {"-t", "--threads"}, {"-s", "--seed"}});
   if (p.has("--help")) {
@@ -35,13 +35,7 @@ int cmd_run(const Args& args) {
   GenerateOptions opt;
   opt.max_new_tokens = p.get_int("--n-predict", 32);
   if (opt.max_new_tokens < 0) fail("-n must be >= 0");
-  opt.sampling.temperature = static_cast<float>(p.get_double("--temp", 0.0));
-  opt.sampling.top_k = p.get_int("--top-k", 0);
-  opt.sampling.top_p = static_cast<float>(p.get_double("--top-p", 1.0));
-  opt.sampling.min_p = static_cast<float>(p.get_double("--min-p", 0.0));
-  opt.sampling.repetition_penalty = static_cast<float>(p.get_double("--repeat-penalty", 1.0));
-  opt.sampling.seed = static_cast<uint64_t>(p.get_int("--seed", 0));
-  opt.sampling.validate();
+  opt.sampling = sampling_from_args(p, SamplingParams{});  // greedy unless --temp
   if (!p.has("--ignore-eos") && s.model->config.eos_token_id) opt.stop_tokens.push_back(static_cast<int32_t>(*s.model->config.eos_token_id));
   const int64_t ctx = p.get_int("--ctx", static_cast<int64_t>(prompt.size()) + opt.max_new_tokens);
   if (ctx <= 0) fail("--ctx must be positive");

@@ -60,4 +60,18 @@ class LatentKvCache {
   void release_page(int64_t page);
 };
 
+// A sequence that is freed when it goes out of scope.
+class ScopedSequence {
+ public:
+  explicit ScopedSequence(LatentKvCache& cache) : cache_(cache), seq_(cache.create_sequence()) {}
+  ~ScopedSequence() { cache_.free_sequence(seq_); }
+  ScopedSequence(const ScopedSequence&) = delete;
+  ScopedSequence& operator=(const ScopedSequence&) = delete;
+  int id() const { return seq_; }
+
+ private:
+  LatentKvCache& cache_;
+  int seq_;
+};
+
 }  // namespace dsinfer

@@ -26,12 +26,8 @@ std::vector<float> prefill_sequence(Transformer& model, LatentKvCache& cache, in
 }
 
 std::vector<float> all_logits(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& ids, int64_t chunk) {
-  const int seq = cache.create_sequence();
-  struct Release {
-    LatentKvCache& cache;
-    int seq;
-    ~Release() { cache.free_sequence(seq); }
-  } release{cache, seq};
+  const ScopedSequence scoped(cache);
+  const int seq = scoped.id();
   if (!cache.reserve(seq, static_cast<int64_t>(ids.size()))) fail("KV cache: ", ids.size(), " tokens do not fit");
   return prefill_sequence(model, cache, seq, ids, 0, chunk, true);
 }

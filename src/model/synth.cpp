@@ -15,24 +15,12 @@
 #include "tensor/fp8.h"
 #include "tensor/quant.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/mapped_file.h"
 #include "util/thread_pool.h"
 
 namespace dsinfer {
 namespace {
-
-uint64_t mix(uint64_t x) {  // splitmix64 finalizer
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-uint64_t hash_name(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
 
 // How a tensor's values are drawn: uniform with the given standard deviation around `mean`.
 struct Init {
@@ -49,10 +37,10 @@ Init init_for(const std::string& canonical, const std::vector<int64_t>& shape) {
 
 // Row `row` of the tensor called `key`: n values, a pure function of (seed, key, row).
 void draw_row(uint64_t seed, const std::string& key, int64_t row, const Init& init, int64_t n, float* out) {
-  uint64_t state = mix(seed ^ mix(hash_name(key) + static_cast<uint64_t>(row)));
+  uint64_t state = mix64(seed ^ mix64(fnv1a64(key) + static_cast<uint64_t>(row)));
   const double half_width = std::sqrt(3.0) * init.std;
   for (int64_t i = 0; i < n; ++i) {
-    state = mix(state);
+    state = mix64(state);
     const double u = static_cast<double>(state >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
     out[i] = static_cast<float>(init.mean + (2.0 * u - 1.0) * half_width);
   }

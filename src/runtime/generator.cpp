@@ -20,12 +20,8 @@ GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vect
   if (n_prompt + options.max_new_tokens > ctx)
     fail("the prompt (", n_prompt, " tokens) plus ", options.max_new_tokens, " new tokens exceeds the context of ", ctx,
          " tokens");
-  const int seq = cache.create_sequence();
-  struct Release {
-    LatentKvCache& cache;
-    int seq;
-    ~Release() { cache.free_sequence(seq); }
-  } release{cache, seq};
+  const ScopedSequence scoped(cache);
+  const int seq = scoped.id();
   if (!cache.reserve(seq, n_prompt + options.max_new_tokens)) fail("KV cache: out of pages");
 
   Sampler sampler(options.sampling);

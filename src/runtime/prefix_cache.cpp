@@ -2,24 +2,15 @@
 
 #include <algorithm>
 
+#include "util/hash.h"
+
 namespace dsinfer {
-namespace {
-
-uint64_t mix(uint64_t x) {  // splitmix64 finalizer
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 std::vector<uint64_t> PrefixCache::block_hashes(const std::vector<int32_t>& tokens, int64_t n, int64_t page_tokens) {
   std::vector<uint64_t> out;
   n = std::min<int64_t>(n, static_cast<int64_t>(tokens.size()));
   uint64_t h = 0x6a09e667f3bcc908ull;
   for (int64_t b = 0; (b + 1) * page_tokens <= n; ++b) {
-    for (int64_t i = b * page_tokens; i < (b + 1) * page_tokens; ++i) h = mix(h ^ static_cast<uint32_t>(tokens[i]));
+    for (int64_t i = b * page_tokens; i < (b + 1) * page_tokens; ++i) h = mix64(h ^ static_cast<uint32_t>(tokens[i]));
     out.push_back(h);
   }
   return out;
