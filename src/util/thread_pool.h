@@ -1,6 +1,8 @@
 #pragma once
 // A fixed pool of worker threads, created once and reused for every parallel loop (no per-token thread
 // creation). The calling thread takes part as worker 0, so a pool of n threads starts n-1 workers.
+// A decoded token runs hundreds of parallel loops a few microseconds apart, so idle workers (and the
+// caller waiting for them) spin briefly before sleeping on a condition variable.
 
 #include <atomic>
 #include <condition_variable>
@@ -37,10 +39,11 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(int)>* job_ = nullptr;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  const std::function<void(int)>* job_ = nullptr;  // published by the generation_ increment
+  std::atomic<uint64_t> generation_{0};             // one per run_on_all
+  std::atomic<int> pending_{0};                     // workers still running the current job
+  std::atomic<int> sleepers_{0};                    // workers blocked on wake_
+  std::atomic<bool> stop_{false};
 };
 
 // Physical cores of this machine (hyper-threads not counted); at least 1.
