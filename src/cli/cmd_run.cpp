@@ -52,7 +52,7 @@ int cmd_run(const Args& args) {
     std::cout << stream(id) << std::flush;
     return true;
   });
-  std::cout << stream(-1) << "\n";
+  std::cout << stream(-1) << std::endl;  // flushed before the stats on stderr
   std::fprintf(stderr, "prompt: %lld tokens in %.3f s (%.2f tokens/s); generation: %lld tokens in %.3f s (%.2f tokens/s)\n",
                static_cast<long long>(st.prompt_tokens), st.prefill_seconds,
                st.prompt_tokens / std::max(st.prefill_seconds, 1e-9), static_cast<long long>(st.generated_tokens),
