@@ -54,6 +54,20 @@ ModelConfig real_shape(int64_t D, int64_t I, int64_t Ie, int64_t layers, int64_t
   return c;
 }
 
+// DeepSeek-V3's router, tokens and YaRN amplitude (spec 1.2), over `groups` groups keeping `kept`.
+void make_v3(ModelConfig& c, int64_t groups, int64_t kept) {
+  c.model_type = "deepseek_v3";
+  c.n_group = groups;
+  c.topk_group = kept;
+  c.scoring_func = ScoringFunc::kSigmoid;
+  c.topk_method = TopkMethod::kNoauxTc;
+  c.norm_topk_prob = true;
+  c.routed_scaling_factor = 2.5;
+  c.rope.mscale = c.rope.mscale_all_dim = 1.0;
+  c.bos_token_id = 0;
+  c.eos_token_id = 1;
+}
+
 }  // namespace
 
 std::vector<std::string> preset_names() { return {"tiny-v3", "tiny-v2-lite", "tiny-v2", "v2-lite", "v3"}; }
@@ -62,18 +76,9 @@ ModelConfig preset_config(const std::string& name, int64_t layers) {
   ModelConfig c;
   if (name == "tiny-v3") {
     c = tiny_base();
-    c.model_type = "deepseek_v3";
+    make_v3(c, 4, 2);
     c.q_lora_rank = 32;
     c.n_shared_experts = 1;
-    c.n_group = 4;
-    c.topk_group = 2;
-    c.scoring_func = ScoringFunc::kSigmoid;
-    c.topk_method = TopkMethod::kNoauxTc;
-    c.norm_topk_prob = true;
-    c.routed_scaling_factor = 2.5;
-    c.rope.mscale = c.rope.mscale_all_dim = 1.0;
-    c.bos_token_id = 0;
-    c.eos_token_id = 1;
   } else if (name == "tiny-v2-lite" || name == "tiny-v2") {
     c = tiny_base();
     c.model_type = "deepseek_v2";
@@ -98,16 +103,7 @@ ModelConfig preset_config(const std::string& name, int64_t layers) {
   } else if (name == "v3") {
     // DeepSeek-V3 / R1 (671B): sigmoid + noaux_tc over 8 groups of 32 experts.
     c = real_shape(7168, 18432, 2048, 61, 3, 128, 1536, 256, 1, 8, 129280);
-    c.model_type = "deepseek_v3";
-    c.n_group = 8;
-    c.topk_group = 4;
-    c.scoring_func = ScoringFunc::kSigmoid;
-    c.topk_method = TopkMethod::kNoauxTc;
-    c.norm_topk_prob = true;
-    c.routed_scaling_factor = 2.5;
-    c.rope.mscale = c.rope.mscale_all_dim = 1.0;
-    c.bos_token_id = 0;
-    c.eos_token_id = 1;
+    make_v3(c, 8, 4);
   } else {
     std::string names;
     for (const auto& n : preset_names()) names += " " + n;
