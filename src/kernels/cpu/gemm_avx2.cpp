@@ -326,6 +326,12 @@ void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
       const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
       for (int64_t r = p0; r < p1; r += 2) {
         const int64_t r1 = std::min(r + 1, p1 - 1);
+        // While the first token tile runs over this panel, pull the next panel's rows in (the rows of
+        // an expert with a few tokens are read once, so they would otherwise stall on memory).
+        if (tile == 0 && r + kPanel + 1 < n_rows) {
+          const char* nx = reinterpret_cast<const char*>(w + (r + kPanel) * row_bytes);
+          for (size_t off = 0; off < 2 * row_bytes; off += 64) _mm_prefetch(nx + off, _MM_HINT_T0);
+        }
         __m128 v0, v1;
         rows2_tok4<Tr>(w + r * row_bytes, w + r1 * row_bytes, a, tile, &v0, &v1);
         _mm_store_ps(o0, v0);
