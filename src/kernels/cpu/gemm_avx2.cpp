@@ -105,7 +105,9 @@ __m128 rows4_tok1(const uint8_t* const* wr, const ActQ8& a, int64_t t, const uin
 }
 
 // Rows w0, w1 · the 4 tokens of tile `tile`. out0/out1 get the 4 dot products of each row.
-template <class Tr>
+// kTokens (1-4) of the tile's 4 token lanes are real: the dots of the padding lanes are skipped (zero
+// vectors in the horizontal-sum tree leave the real lanes' sums bit for bit as they were).
+template <class Tr, int kTokens = 4>
 void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t tile, __m128* out0, __m128* out1) {
   const int64_t nb = a.nb, K = a.K;
   const int8_t* q = a.qt(tile * 4);
@@ -126,13 +128,17 @@ void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t ti
     const size_t off = b * Tr::kBytes;
     {
       const __m256i w = Tr::load(w0 + off);
-      __m256i h = hadd4(Tr::dot(w, a0), Tr::dot(w, a1), Tr::dot(w, a2), Tr::dot(w, a3));
+      const __m256i z = _mm256_setzero_si256();
+      __m256i h = hadd4(Tr::dot(w, a0), kTokens > 1 ? Tr::dot(w, a1) : z, kTokens > 2 ? Tr::dot(w, a2) : z,
+                        kTokens > 3 ? Tr::dot(w, a3) : z);
       if constexpr (Tr::kZeroShift >= 0) h = _mm256_sub_epi32(h, zero_fix);
       acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(_mm256_set1_ps(h2f(w0 + off)), da), acc0);
     }
     {
       const __m256i w = Tr::load(w1 + off);
-      __m256i h = hadd4(Tr::dot(w, a0), Tr::dot(w, a1), Tr::dot(w, a2), Tr::dot(w, a3));
+      const __m256i z = _mm256_setzero_si256();
+      __m256i h = hadd4(Tr::dot(w, a0), kTokens > 1 ? Tr::dot(w, a1) : z, kTokens > 2 ? Tr::dot(w, a2) : z,
+                        kTokens > 3 ? Tr::dot(w, a3) : z);
       if constexpr (Tr::kZeroShift >= 0) h = _mm256_sub_epi32(h, zero_fix);
       acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(_mm256_set1_ps(h2f(w1 + off)), da), acc1);
     }
@@ -333,7 +339,13 @@ void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
           for (size_t off = 0; off < 2 * row_bytes; off += 64) _mm_prefetch(nx + off, _MM_HINT_T0);
         }
         __m128 v0, v1;
-        rows2_tok4<Tr>(w + r * row_bytes, w + r1 * row_bytes, a, tile, &v0, &v1);
+        const uint8_t *wa = w + r * row_bytes, *wb = w + r1 * row_bytes;
+        switch (nt) {
+          case 1: rows2_tok4<Tr, 1>(wa, wb, a, tile, &v0, &v1); break;
+          case 2: rows2_tok4<Tr, 2>(wa, wb, a, tile, &v0, &v1); break;
+          case 3: rows2_tok4<Tr, 3>(wa, wb, a, tile, &v0, &v1); break;
+          default: rows2_tok4<Tr, 4>(wa, wb, a, tile, &v0, &v1); break;
+        }
         _mm_store_ps(o0, v0);
         _mm_store_ps(o1, v1);
         float* yt = y + tile * 4 * ldy;
