@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "model/presets.h"
 #include "model/synth.h"
+#include "tensor/interleave.h"
 #include "util/error.h"
 #include "util/timer.h"
 
@@ -26,7 +27,7 @@ int cmd_synth(const Args& args) {
   SynthOptions opt;
   const std::string dt = p.get("--dtype").value_or("f32");
   const auto dtype = dtype_from_name(dt == "fp8" ? "f8_e4m3" : dt);
-  if (!dtype) fail("--dtype: unknown type '", dt, "'");
+  if (!dtype || is_interleaved(*dtype)) fail("--dtype: unknown type '", dt, "'");
   opt.dtype = *dtype;
   opt.seed = static_cast<uint64_t>(p.get_int("--seed", 1));
   opt.tokenizer = p.get("--tokenizer").value_or("");

@@ -22,6 +22,8 @@ constexpr DTypeInfo kInfo[] = {
     {DType::Q8_0, "q8_0", 32, 34, 8},    {DType::Q4_0, "q4_0", 32, 18, 2},
     {DType::Q4_K, "q4_K", 256, 144, 12}, {DType::Q5_K, "q5_K", 256, 176, 13},
     {DType::Q6_K, "q6_K", 256, 210, 14},
+    // Per row: the R8 layouts keep each row's bytes, interleaved 8 rows at a time.
+    {DType::Q4_0_R8, "q4_0_r8", 32, 18, -1}, {DType::Q8_0_R8, "q8_0_r8", 32, 34, -1},
 };
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

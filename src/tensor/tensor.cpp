@@ -1,5 +1,6 @@
 #include "tensor/tensor.h"
 
+#include "tensor/interleave.h"
 #include "tensor/quant.h"
 #include "util/error.h"
 
@@ -14,6 +15,8 @@ int64_t TensorView::numel() const {
 size_t TensorView::expected_bytes() const { return static_cast<size_t>(rows()) * row_bytes(); }
 
 TensorView TensorView::slice_rows(int64_t begin, int64_t count) const {
+  if (is_interleaved(dtype) && (begin % kInterleaveRows != 0 || count % kInterleaveRows != 0))
+    fail("'", name, "' is interleaved by ", kInterleaveRows, " rows: cannot view rows [", begin, ", ", begin + count, ")");
   TensorView v = *this;
   v.data = row_ptr(begin);
   v.shape = {count, cols()};
@@ -36,6 +39,14 @@ void dequantize_rows(const TensorView& w, int64_t row_begin, int64_t n_rows, flo
   for (int64_t r = 0; r < n_rows; ++r) {
     const int64_t row = row_begin + r;
     float* out = dst + r * n;
+    if (is_interleaved(w.dtype)) {
+      thread_local std::vector<uint8_t> plain;
+      plain.resize(w.row_bytes());
+      const int64_t group = row / kInterleaveRows * kInterleaveRows;
+      deinterleave_row(w.dtype, w.row_ptr(group), n, static_cast<int>(row - group), plain.data());
+      dequantize_row(plain_of(w.dtype), plain.data(), out, n);
+      continue;
+    }
     dequantize_row(w.dtype, w.row_ptr(row), out, n);
     if (w.dtype == DType::F8_E4M3) {
       if (!w.block_scale) fail("fp8 tensor '", w.name, "' has no weight_scale_inv");

@@ -54,6 +54,8 @@ struct KernelSet {
   const char* isa = "scalar";
   QuantizeRowFn quantize_row = nullptr;
   QuantGemmFn q8_0 = nullptr, q4_0 = nullptr, q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
+  // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
+  QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr;
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
   // out[i] = silu(gate[i]) * up[i] (out may alias gate); SIMD sets use a polynomial exp (rel. err ~1e-7).
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
@@ -67,6 +69,12 @@ struct KernelSet {
   QuantGemmFn quant_for(DType t) const;  // nullptr for float dtypes
   FloatGemmFn float_for(DType t) const;  // nullptr for GGML block types
 };
+
+// The R8 kernels of each set (gemm_r8_*.cpp).
+QuantGemmFn q4_0_r8_scalar();
+QuantGemmFn q8_0_r8_scalar();
+QuantGemmFn q4_0_r8_avx2();
+QuantGemmFn q8_0_r8_avx2();
 
 const KernelSet& scalar_kernels();
 const KernelSet& avx2_kernels();   // only call when cpu_features().has_avx2_tier()

@@ -595,6 +595,8 @@ const KernelSet& avx2_kernels() {
     k.q4_k = gemm_k<dot_q45_k<false>>;
     k.q5_k = gemm_k<dot_q45_k<true>>;
     k.q6_k = gemm_k<dot_q6_k>;
+    k.q4_0_r8 = q4_0_r8_avx2();
+    k.q8_0_r8 = q8_0_r8_avx2();
     k.f32 = gemm_float<F32Load>;
     k.f16 = gemm_float<F16Load>;
     k.bf16 = gemm_float<BF16Load>;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/vec.h"
+#include "tensor/interleave.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -107,6 +108,9 @@ void matmul_rows(const TensorView& w, int64_t row0, int64_t n_rows, const Matmul
   if (n_rows == 0 || in.n_tok() == 0) return;
   if (in.K() != w.cols()) fail("matmul: '", w.name, "' has ", w.cols(), " columns, input has ", in.K());
   const auto& ks = matmul_kernels();
+  if (is_interleaved(w.dtype) && (row0 % kInterleaveRows != 0 || n_rows % kInterleaveRows != 0))
+    fail("matmul: '", w.name, "' is interleaved by ", kInterleaveRows, " rows; rows [", row0, ", ", row0 + n_rows,
+         ") split a row group");
   if (in.quantized() && dtype_is_block_quant(w.dtype)) {
     ks.quant_for(w.dtype)(w.row_ptr(row0), w.row_bytes(), n_rows, in.act(), y, ldy);
     return;

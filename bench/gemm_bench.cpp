@@ -1,0 +1,91 @@
+// Single-thread throughput of the quantized matmul kernels (matmul_rows, the path every forward pass
+// takes) on a V2-Lite expert shape (plain GGUF layouts and the load-time R8 interleaved ones), per token count: 1 = decode, 2-7 = experts in batched decode,
+// 8+ = prefill. Reports GMAC/s (multiply-accumulates per second) and weight GB/s.
+//
+//   cmake -B build-bench -DDSINFER_BUILD_BENCH=ON && ninja -C build-bench gemm_bench
+//   build-bench/bin/gemm_bench [--benchmark_filter=Q4_0]
+
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/matmul.h"
+#include "tensor/interleave.h"
+#include "tensor/quant.h"
+
+namespace {
+
+using namespace dsinfer;
+
+constexpr int64_t kRows = 2816;  // V2-Lite expert gate+up (2 x 1408)
+constexpr int64_t kK = 2048;     // V2-Lite hidden size
+
+struct Fixture {
+  std::vector<uint8_t> bytes;
+  TensorView view;
+  std::vector<float> x, y;
+};
+
+// t may be an R8 type: quantized as its plain type, then interleaved as the loader does.
+Fixture make(DType t, int64_t n_tok) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Fixture f;
+  const DType plain = plain_of(t);
+  const size_t rb = dtype_row_bytes(plain, kK);
+  f.bytes.resize(rb * kRows);
+  std::vector<float> row(kK);
+  for (int64_t r = 0; r < kRows; ++r) {
+    for (auto& v : row) v = nd(rng) * 0.05f;
+    quantize_row(plain, row.data(), f.bytes.data() + r * rb, kK);
+  }
+  if (plain != t) {
+    std::vector<uint8_t> packed(f.bytes.size());
+    interleave_rows(plain, f.bytes.data(), kRows, kK, packed.data());
+    f.bytes.swap(packed);
+  }
+  f.view.name = "bench.weight";
+  f.view.dtype = t;
+  f.view.shape = {kRows, kK};
+  f.view.data = f.bytes.data();
+  f.view.nbytes = f.bytes.size();
+  f.x.resize(static_cast<size_t>(n_tok * kK));
+  for (auto& v : f.x) v = nd(rng);
+  f.y.resize(static_cast<size_t>(n_tok * kRows));
+  return f;
+}
+
+void run(benchmark::State& state, DType t) {
+  const int64_t n_tok = state.range(0);
+  Fixture f = make(t, n_tok);
+  MatmulInput in;
+  in.prepare(f.x.data(), kK, n_tok, kK, t);
+  for (auto _ : state) {
+    matmul_rows(f.view, 0, kRows, in, f.y.data(), kRows);
+    benchmark::DoNotOptimize(f.y.data());
+  }
+  const double iters = static_cast<double>(state.iterations());
+  state.counters["GMAC/s"] = benchmark::Counter(iters * kRows * kK * n_tok * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["wGB/s"] = benchmark::Counter(iters * f.bytes.size() * 1e-9, benchmark::Counter::kIsRate);
+}
+
+void Q4_0(benchmark::State& s) { run(s, DType::Q4_0); }
+void Q8_0(benchmark::State& s) { run(s, DType::Q8_0); }
+void Q4_0_R8(benchmark::State& s) { run(s, DType::Q4_0_R8); }
+void Q8_0_R8(benchmark::State& s) { run(s, DType::Q8_0_R8); }
+void Q4_K(benchmark::State& s) { run(s, DType::Q4_K); }
+void Q6_K(benchmark::State& s) { run(s, DType::Q6_K); }
+
+#define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
+BENCHMARK(Q4_0)->TOKENS;
+BENCHMARK(Q8_0)->TOKENS;
+BENCHMARK(Q4_0_R8)->TOKENS;
+BENCHMARK(Q8_0_R8)->TOKENS;
+BENCHMARK(Q4_K)->TOKENS;
+BENCHMARK(Q6_K)->TOKENS;
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,139 @@
+// AVX2 kernels for the row-interleaved Q4_0_R8 / Q8_0_R8 layouts (tensor/interleave.h): one 32-byte load
+// is 4 consecutive values of 8 rows, so a maddubs against 4 activation bytes broadcast to every lane gives
+// 8 rows' partial sums at once — lanes are rows, nothing is summed horizontally, and the weights are read
+// as one sequential stream per 8 rows. The same kernel serves every token count:
+//   - per 8-row group, tokens in tiles of up to 4: the group's block is unpacked once per tile and each
+//     token costs 8 broadcasts + 8 maddubs + 7 int16 adds (Q4_0: 8 x 15*127*2 fits in int16) + 1 widen;
+//   - per (row, token, block) the integer sum is exact and is applied as acc = fma(float(sum), d_w * d_a,
+//     acc) in block order, whatever the tile: a token's result does not depend on the batch it is in.
+// Scalar mirror: gemm_r8_scalar.cpp.
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/gemm.h"
+#include "tensor/interleave.h"
+
+namespace dsinfer::kern {
+namespace {
+
+constexpr int64_t kGroup = kInterleaveRows;  // 8 rows per group, one per lane
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+inline __m256 row_scales(const uint8_t* blk) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+}
+
+// The group's 8 rows (blocks at w, `block_bytes` apart) · tokens [t0, t0 + kT): y[t * ldy + i].
+struct Q4_0R8 {
+  static constexpr size_t kBlock = 144;
+  template <int kT>
+  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[kT];
+    const int8_t* q[kT];
+    const float* d[kT];
+    const int32_t* s[kT];
+    for (int t = 0; t < kT; ++t) {
+      acc[t] = _mm256_setzero_ps();
+      q[t] = a.qt(t0 + t);
+      d[t] = a.dt(t0 + t);
+      s[t] = a.sumt(t0 + t);
+    }
+    for (int64_t b = 0; b < a.nb; ++b) {
+      const uint8_t* blk = w + b * kBlock;
+      const __m256 dw = row_scales(blk);
+      __m256i lo[4], hi[4];  // values 4c..4c+3 and 16+4c..16+4c+3 of the 8 rows
+      for (int c = 0; c < 4; ++c) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+        lo[c] = _mm256_and_si256(x, m4);
+        hi[c] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+      }
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* qa = q[t] + b * 32;
+        __m256i s16 = _mm256_maddubs_epi16(lo[0], bcast4(qa));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[0], bcast4(qa + 16)));
+        for (int c = 1; c < 4; ++c) {
+          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[c], bcast4(qa + 4 * c)));
+          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[c], bcast4(qa + 16 + 4 * c)));
+        }
+        const __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(s[t][b] << 3));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
+      }
+    }
+    for (int t = 0; t < kT; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+  }
+};
+
+// Q8_0: signed weights. maddubs needs an unsigned operand: |w| against sign(a, w) (|w| once per block
+// for all tokens); two such products of 127*127*2 would overflow int16, so each is widened separately.
+struct Q8_0R8 {
+  static constexpr size_t kBlock = 272;
+  template <int kT>
+  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[kT];
+    const int8_t* q[kT];
+    const float* d[kT];
+    for (int t = 0; t < kT; ++t) {
+      acc[t] = _mm256_setzero_ps();
+      q[t] = a.qt(t0 + t);
+      d[t] = a.dt(t0 + t);
+    }
+    for (int64_t b = 0; b < a.nb; ++b) {
+      const uint8_t* blk = w + b * kBlock;
+      const __m256 dw = row_scales(blk);
+      __m256i sw[8], aw[8];
+      for (int c = 0; c < 8; ++c) {
+        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+        aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
+      }
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* qa = q[t] + b * 32;
+        __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])), ones);
+        for (int c = 1; c < 8; ++c)
+          s32 = _mm256_add_epi32(
+              s32, _mm256_madd_epi16(_mm256_maddubs_epi16(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c])), ones));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
+      }
+    }
+    for (int t = 0; t < kT; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+  }
+};
+
+constexpr int64_t kTile = 4;
+
+// n_rows is a multiple of 8 (matmul_rows checks). For every group, all token tiles pass while its
+// blocks are in L1; the group after next is prefetched meanwhile.
+template <class L>
+void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  const size_t group_bytes = kGroup * row_bytes;
+  const int64_t full = a.n_tok / kTile * kTile, rest = a.n_tok - full;
+  for (int64_t r = 0; r < n_rows; r += kGroup) {
+    const uint8_t* g = w + (r / kGroup) * group_bytes;
+    if (r + 2 * kGroup < n_rows) {
+      const char* nx = reinterpret_cast<const char*>(g + 2 * group_bytes);
+      for (size_t off = 0; off < group_bytes; off += 64) _mm_prefetch(nx + off, _MM_HINT_T1);
+    }
+    for (int64_t t = 0; t < full; t += kTile) L::template tile<4>(g, a, t, y + t * ldy + r, ldy);
+    switch (rest) {
+      case 1: L::template tile<1>(g, a, full, y + full * ldy + r, ldy); break;
+      case 2: L::template tile<2>(g, a, full, y + full * ldy + r, ldy); break;
+      case 3: L::template tile<3>(g, a, full, y + full * ldy + r, ldy); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+QuantGemmFn q4_0_r8_avx2() { return gemm_r8<Q4_0R8>; }
+QuantGemmFn q8_0_r8_avx2() { return gemm_r8<Q8_0R8>; }
+
+}  // namespace dsinfer::kern

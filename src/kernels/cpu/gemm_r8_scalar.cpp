@@ -1,0 +1,62 @@
+// Scalar mirror of gemm_r8_avx2.cpp for the row-interleaved Q4_0_R8 / Q8_0_R8 layouts: per row, token and
+// block the exact integer sum, then acc = fma(float(sum), d_w * d_a, acc) in block order — the AVX2 lanes
+// bit for bit.
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_blocks.h"
+#include "tensor/interleave.h"
+
+namespace dsinfer::kern {
+namespace {
+
+constexpr int64_t kGroup = kInterleaveRows;
+
+// Row `lane` of the R8 block at blk (Q4_0 when kQ4, else Q8_0) · 32 activations qa.
+template <bool kQ4>
+int32_t block_dot(const uint8_t* blk, int lane, const int8_t* qa, int32_t sum) {
+  const uint8_t* qs = blk + 16;
+  int32_t s = 0;
+  if constexpr (kQ4) {
+    for (int c = 0; c < 4; ++c)
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t v = qs[32 * c + 4 * lane + j];
+        s += (v & 0x0f) * qa[4 * c + j] + (v >> 4) * qa[16 + 4 * c + j];
+      }
+    return s - 8 * sum;
+  } else {
+    for (int c = 0; c < 8; ++c)
+      for (int j = 0; j < 4; ++j) s += static_cast<int8_t>(qs[32 * c + 4 * lane + j]) * qa[4 * c + j];
+    return s;
+  }
+}
+
+template <bool kQ4>
+void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  const size_t block = kGroup * (kQ4 ? kQ4_0Bytes : kQ8_0Bytes);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* g = w + (r / kGroup) * kGroup * row_bytes;
+    const int lane = static_cast<int>(r % kGroup);
+    for (int64_t t = 0; t < a.n_tok; ++t) {
+      const int8_t* q = a.qt(t);
+      const float* d = a.dt(t);
+      const int32_t* sum = a.sumt(t);
+      float acc = 0;
+      for (int64_t b = 0; b < a.nb; ++b) {
+        const uint8_t* blk = g + b * block;
+        const int32_t s = block_dot<kQ4>(blk, lane, q + 32 * b, sum[b]);
+        acc = std::fma(static_cast<float>(s), half_at(blk + 2 * lane) * d[b], acc);
+      }
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
+}  // namespace
+
+QuantGemmFn q4_0_r8_scalar() { return gemm_r8<true>; }
+QuantGemmFn q8_0_r8_scalar() { return gemm_r8<false>; }
+
+}  // namespace dsinfer::kern

@@ -1,0 +1,133 @@
+// The row-interleaved Q4_0_R8 / Q8_0_R8 layouts (tensor/interleave.h) and their kernels:
+//  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
+//  - AVX2 == scalar bit for bit, and both within the activation-rounding bound of the float reference;
+//  - a token's result does not depend on the batch it is computed in (bit for bit);
+//  - with >= 8 tokens they equal the plain layout's kernels bit for bit (same whole-block sums);
+//  - views and row ranges that split an 8-row group are errors.
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/matmul.h"
+#include "util/cpu_features.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace dsinfer {
+namespace {
+
+const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8};
+
+std::vector<const kern::KernelSet*> kernel_sets() {
+  std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
+  if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
+  return sets;
+}
+
+std::vector<float> run(const kern::KernelSet& ks, const TensorView& w, const std::vector<float>& x, int64_t n_tok,
+                       kern::ActQ8& a) {
+  const int64_t rows = w.rows(), K = w.cols();
+  std::vector<float> y(static_cast<size_t>(n_tok * rows), NAN);
+  kern::quantize_act(ks, x.data(), K, n_tok, K, a);
+  ks.quant_for(w.dtype)(static_cast<const uint8_t*>(w.data), w.row_bytes(), rows, a, y.data(), rows);
+  return y;
+}
+
+TEST(Interleave, RowsComeBackByteForByteAndDequantizeUnchanged) {
+  for (DType t : kR8Types) {
+    const DType plain = plain_of(t);
+    Weights p = make_weights(plain, 24, 96, 3), r = make_weights(t, 24, 96, 3);
+    ASSERT_EQ(p.bytes.size(), r.bytes.size());
+    EXPECT_NE(p.bytes, r.bytes);
+    const size_t rb = p.view.row_bytes();
+    std::vector<uint8_t> row(rb);
+    for (int64_t i = 0; i < 24; ++i) {
+      deinterleave_row(t, r.view.row_ptr(i / 8 * 8), 96, static_cast<int>(i % 8), row.data());
+      ASSERT_EQ(0, std::memcmp(row.data(), p.view.row_ptr(i), rb)) << dtype_name(t) << " row " << i;
+    }
+    EXPECT_EQ(to_f32(p.view), to_f32(r.view)) << dtype_name(t);
+    std::vector<float> a(3 * 96), b(3 * 96);  // rows 13..15: not group-aligned
+    dequantize_rows(p.view, 13, 3, a.data());
+    dequantize_rows(r.view, 13, 3, b.data());
+    EXPECT_EQ(a, b);
+  }
+  std::vector<uint8_t> out(18 * 12);
+  EXPECT_THROW(interleave_rows(DType::Q4_0, out.data(), 4, 96, out.data()), Error);   // not 8 rows
+  EXPECT_THROW(interleave_rows(DType::Q6_K, out.data(), 8, 256, out.data()), Error);  // no R8 form
+}
+
+TEST(Interleave, Avx2KernelsMatchScalarAndTheFloatReference) {
+  for (DType t : kR8Types)
+    for (int64_t K : {32, 96, 2048})
+      for (int64_t rows : {8, 40})
+        for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 17}) {
+          Weights w = make_weights(t, rows, K, 50 + static_cast<uint32_t>(K + rows + n_tok));
+          auto x = make_x(n_tok, K, 60 + static_cast<uint32_t>(n_tok));
+          kern::ActQ8 as;
+          const auto ys = run(kern::scalar_kernels(), w.view, x, n_tok, as);
+          const auto ref = reference(w.view, x, n_tok);
+          const auto bound = rounding_bound(w.view, as);
+          for (size_t i = 0; i < ys.size(); ++i)
+            ASSERT_LE(std::fabs(ys[i] - ref[i]), bound[i]) << dtype_name(t) << " K=" << K << " i=" << i;
+          for (const auto* ks : kernel_sets()) {
+            kern::ActQ8 av;
+            const auto yv = run(*ks, w.view, x, n_tok, av);
+            for (size_t i = 0; i < ys.size(); ++i)
+              ASSERT_EQ(yv[i], ys[i]) << ks->isa << " " << dtype_name(t) << " K=" << K << " rows=" << rows
+                                      << " tokens=" << n_tok << " i=" << i;
+          }
+        }
+}
+
+TEST(Interleave, ATokensResultDoesNotDependOnItsBatch) {
+  for (DType t : kR8Types)
+    for (const auto* ks : kernel_sets()) {
+      const int64_t K = 256, rows = 24, n_tok = 11;
+      Weights w = make_weights(t, rows, K, 8);
+      auto x = make_x(n_tok, K, 9);
+      kern::ActQ8 a;
+      const auto batch = run(*ks, w.view, x, n_tok, a);
+      for (int64_t tok = 0; tok < n_tok; ++tok) {
+        std::vector<float> one(x.begin() + tok * K, x.begin() + (tok + 1) * K);
+        const auto alone = run(*ks, w.view, one, 1, a);
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_EQ(alone[r], batch[tok * rows + r]) << ks->isa << " " << dtype_name(t) << " token " << tok;
+      }
+    }
+}
+
+TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
+  for (DType t : kR8Types)
+    for (const auto* ks : kernel_sets())
+      for (int64_t n_tok : {8, 13}) {
+        Weights p = make_weights(plain_of(t), 16, 512, 21), r = make_weights(t, 16, 512, 21);
+        auto x = make_x(n_tok, 512, 22);
+        kern::ActQ8 a;
+        EXPECT_EQ(run(*ks, p.view, x, n_tok, a), run(*ks, r.view, x, n_tok, a)) << ks->isa << " " << dtype_name(t);
+      }
+}
+
+TEST(Interleave, ThreadedMatmulAndRowGroupChecks) {
+  ThreadPool pool(2);
+  for (DType t : kR8Types) {
+    const int64_t K = 128, rows = 96, n_tok = 3;
+    Weights w = make_weights(t, rows, K, 31);
+    auto x = make_x(n_tok, K, 32);
+    std::vector<float> y(static_cast<size_t>(n_tok * 48)), y1(y.size());
+    matmul(pool, w.view, 16, 48, x.data(), K, n_tok, y.data(), 48);
+    MatmulInput in;
+    in.prepare(x.data(), K, n_tok, K, t);
+    matmul_rows(w.view, 16, 48, in, y1.data(), 48);
+    EXPECT_EQ(y, y1);
+    EXPECT_THROW(matmul_rows(w.view, 4, 8, in, y1.data(), 48), Error);   // starts inside a group
+    EXPECT_THROW(matmul_rows(w.view, 8, 12, in, y1.data(), 48), Error);  // ends inside a group
+    EXPECT_THROW(w.view.slice_rows(3, 8), Error);
+    EXPECT_NO_THROW(w.view.slice_rows(8, 16));
+  }
+}
+
+}  // namespace
+}  // namespace dsinfer
