@@ -67,11 +67,11 @@ LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, int* seq) {
 }  // namespace
 
 int cmd_bench(const Args& args) {
-  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb"}, {"--help", "--json"},
+  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb"}, {"--help", "--json", "--no-repack"},
               {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--reps"}});
   if (p.has("--help")) {
     std::puts(
-        "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json]\n"
+        "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json] [--no-repack]\n"
         "Prefill of a p-token prompt (one batch) and decode of n tokens from an empty context, in tokens/s\n"
         "(mean of REPS runs after a warm-up); weight bytes per decoded token; measured read bandwidth\n"
         "(best of 2x10 passes over a --bw-mb MiB buffer,\nbefore and after the runs); decode as a fraction of bandwidth / bytes-per-token.");
@@ -80,7 +80,7 @@ int cmd_bench(const Args& args) {
   const int64_t n_prompt = p.get_int("--n-prompt", 512), n_gen = p.get_int("--n-gen", 128);
   const int64_t reps = std::max<int64_t>(1, p.get_int("--reps", 1));
   if (n_prompt < 0 || n_gen < 0) fail("-p and -n must be >= 0");
-  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true);
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
 

@@ -51,16 +51,16 @@ int cmd_chat(const Args& args) {
   std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
-              {"--help"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
+              {"--help", "--no-repack"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
-        "       [--top-k K] [--min-p P] [--repeat-penalty R] [--seed S] [-t N]\n"
+        "       [--top-k K] [--min-p P] [--repeat-penalty R] [--seed S] [-t N] [--no-repack]\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
         "/clear starts a new conversation.");
     return 0;
   }
-  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true);
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   if (!s.tokenizer) fail("chat needs a model with a tokenizer");
   const ModelConfig& c = s.model->config;
   bool recognized = false;

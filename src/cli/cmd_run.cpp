@@ -14,17 +14,19 @@ int cmd_run(const Args& args) {
   std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
-              {"--help", "--no-bos", "--ignore-eos"},
+              {"--help", "--no-bos", "--ignore-eos", "--no-repack"},
               {{"-m", "--model"}, {"-p", "--prompt"}, {"-n", "--n-predict"}, {"-t", "--threads"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer run -m MODEL (-p TEXT | --ids 1,2,3) [-n N] [-t THREADS] [--ctx N]\n"
         "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
-        "       [--no-bos] [--ignore-eos]\n"
-        "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.");
+        "       [--no-bos] [--ignore-eos] [--no-repack]\n"
+        "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
+        "Q4_0/Q8_0 weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
+        "the file mapping into anonymous memory); --no-repack keeps them in the file layout.");
     return 0;
   }
-  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true);
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   std::vector<int32_t> prompt;
   if (auto ids = p.get("--ids")) {
     prompt = parse_id_list(*ids);

@@ -24,13 +24,14 @@ int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens"},
-              {"--help", "--no-prefix-cache"},
+              {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
+        "       [--no-repack]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,\n"
         "GET /health, GET /metrics (Prometheus).\n"
         "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
@@ -75,7 +76,7 @@ int cmd_serve(const Args& args) {
   // Every admitted or queued request holds a connection thread while it waits; leave room for the rest.
   so.http_threads = static_cast<int>(http_threads > 0 ? http_threads : std::max<int64_t>(64, sched.max_sequences + sched.max_queue + 16));
 
-  ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true);
+  ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   if (!s.has_tokenizer()) fail(model_path, ": the model has no tokenizer; the server needs one");
   if (s.model->config.eos_token_id) so.stop_token_ids.push_back(static_cast<int32_t>(*s.model->config.eos_token_id));
   if (s.tokenizer->eos_id() >= 0 && (so.stop_token_ids.empty() || so.stop_token_ids[0] != s.tokenizer->eos_id()))

@@ -30,6 +30,7 @@ struct ModelSession {
   std::function<std::string(int32_t)> make_stream() const;
 };
 
-ModelSession open_model_session(const std::string& path, int threads, bool prefault);
+// repack: LoadOptions::repack (model/repack.h); reported on stderr.
+ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack);
 
 }  // namespace dsinfer::cli

@@ -122,30 +122,15 @@ void assign(const ModelConfig& c, const TensorLookup& src, const WeightSpec& s, 
   }
 }
 
-void prefault(const ModelWeights& w, uint64_t total) {
+void prefault(ModelWeights& w, uint64_t total) {
   ProgressBar bar("loading", total);
   uint64_t done = 0;
-  volatile uint8_t sink = 0;
-  auto touch = [&](const TensorView& t) {
-    if (!t.data) return;
-    const auto* p = static_cast<const uint8_t*>(t.data);
-    for (size_t off = 0; off < t.nbytes; off += 4096) sink ^= p[off];
-    done += t.nbytes;
+  for (const WeightRef& r : weight_views(w)) {
+    const auto* p = static_cast<const volatile uint8_t*>(r.view->data);  // volatile: every page is read
+    for (size_t off = 0; off < r.view->nbytes; off += 4096) (void)p[off];
+    done += r.view->nbytes;
     bar.update(std::min(done, total));
-  };
-  touch(w.embed);
-  for (const auto& L : w.layers) {
-    for (const auto* t : {&L.attn.q_proj, &L.attn.q_a_proj, &L.attn.q_b_proj, &L.attn.kv_a_proj, &L.attn.kv_b_proj,
-                          &L.attn.k_b, &L.attn.v_b, &L.attn.o_proj, &L.dense.gate, &L.dense.up, &L.dense.down,
-                          &L.moe.router, &L.moe.shared.gate, &L.moe.shared.up, &L.moe.shared.down})
-      touch(*t);
-    for (const auto& e : L.moe.experts) {
-      touch(e.gate);
-      touch(e.up);
-      touch(e.down);
-    }
   }
-  touch(w.lm_head);
   bar.finish();
 }
 
@@ -179,6 +164,7 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
   const ModelConfig& c = m->config;
   m->weights.layers.resize(static_cast<size_t>(c.num_hidden_layers));
   for (const WeightSpec& s : weight_specs(c, m->layout)) assign(c, src, s, m->weights, m->weight_bytes);
+  if (options.repack) m->repack = repack_weights(m->weights, m->repacked, options.prefault);
   if (options.prefault) prefault(m->weights, m->weight_bytes);
   return m;
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "model/model_config.h"
+#include "model/repack.h"
 #include "model/weights.h"
 
 namespace dsinfer {
@@ -18,6 +19,7 @@ class SafetensorsModel;
 
 struct LoadOptions {
   bool prefault = false;       // read every weight page now (with a progress bar on a terminal)
+  bool repack = false;         // repack eligible weights into the kernels' interleaved layouts (model/repack.h)
 };
 
 struct LoadedModel {
@@ -28,6 +30,8 @@ struct LoadedModel {
   uint64_t weight_bytes = 0;       // bytes of all tensors used
   std::unique_ptr<GgufFile> gguf;  // set for GGUF models (also holds tokenizer metadata)
   std::unique_ptr<SafetensorsModel> safetensors;  // set for HF directories
+  std::unique_ptr<AnonBuffer> repacked;           // the repacked weights (LoadOptions::repack)
+  RepackReport repack;
 
   // The tensor stored under `file_name` (GGUF or HF name), or nullptr.
   const TensorView* find_tensor(const std::string& file_name) const;

@@ -56,6 +56,19 @@ struct ModelWeights {
   TensorView lm_head;             // [V, D]
 };
 
+// How the forward pass reads a weight: kMatmul only through matmul()/matmul_rows() over whole-matrix
+// row ranges split at multiples of 16 rows; kPerHead through per-head row slices and transposed
+// products (MLA's kv_b / k_b / v_b); kRowLookup one row at a time (the embedding).
+enum class WeightUse { kMatmul, kPerHead, kRowLookup };
+
+struct WeightRef {
+  TensorView* view;
+  WeightUse use;
+};
+
+// Every weight matrix of w that is present, embedding first, lm_head last.
+std::vector<WeightRef> weight_views(ModelWeights& w);
+
 // ---- The weight table: canonical name <-> HF name <-> GGUF name, in ONE place. ----
 
 enum class WeightLayout { kHf, kGguf, kGgufLegacyKvB };

@@ -1,0 +1,63 @@
+#include "model/repack.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "tensor/interleave.h"
+#include "util/progress.h"
+#include "util/thread_pool.h"
+#include "util/timer.h"
+
+namespace dsinfer {
+namespace {
+
+bool eligible(const WeightRef& r) {
+  const TensorView& t = *r.view;
+  return r.use == WeightUse::kMatmul && interleaved_of(t.dtype) && t.shape.size() == 2 && t.rows() > 0 &&
+         t.rows() % kInterleaveRows == 0;
+}
+
+}  // namespace
+
+RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storage, bool progress) {
+  Timer timer;
+  RepackReport rep;
+  std::vector<TensorView*> todo;
+  std::vector<size_t> offset;
+  uint64_t total = 0;
+  for (const WeightRef& r : weight_views(w)) {
+    if (!eligible(r)) continue;
+    todo.push_back(r.view);
+    offset.push_back(total);
+    total += (r.view->nbytes + 63) / 64 * 64;  // 64-byte aligned starts
+  }
+  if (todo.empty()) return rep;
+  storage = std::make_unique<AnonBuffer>(total);
+
+  // Tensors go to threads dynamically (experts are small, lm_head is large); worker 0 draws the bar.
+  std::unique_ptr<ProgressBar> bar = progress ? std::make_unique<ProgressBar>("repacking", total) : nullptr;
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> done{0};
+  ThreadPool pool(0);
+  pool.run_on_all([&](int tid) {
+    for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+      TensorView& t = *todo[i];
+      uint8_t* dst = storage->data() + offset[i];
+      interleave_rows(t.dtype, static_cast<const uint8_t*>(t.data), t.rows(), t.cols(), dst);
+      release_file_pages(t.data, t.nbytes);
+      done += t.nbytes;
+      if (tid == 0 && bar) bar->update(done.load());
+    }
+  });
+  if (bar) bar->finish();
+  for (size_t i = 0; i < todo.size(); ++i) {
+    todo[i]->dtype = *interleaved_of(todo[i]->dtype);
+    todo[i]->data = storage->data() + offset[i];
+    rep.bytes += todo[i]->nbytes;
+  }
+  rep.tensors = static_cast<int64_t>(todo.size());
+  rep.seconds = timer.seconds();
+  return rep;
+}
+
+}  // namespace dsinfer
