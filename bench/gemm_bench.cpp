@@ -19,7 +19,8 @@ namespace {
 
 using namespace dsinfer;
 
-constexpr int64_t kRows = 2816;  // V2-Lite expert gate+up (2 x 1408)
+constexpr int64_t kRows = 2816;  // V2-Lite expert gate+up (2 x 1408): fits in L3
+constexpr int64_t kBigRows = 2816 * 64;  // 185 MB of Q4_0: streams from memory, as decode does
 constexpr int64_t kK = 2048;     // V2-Lite hidden size
 
 struct Fixture {
@@ -29,45 +30,45 @@ struct Fixture {
 };
 
 // t may be an R8 type: quantized as its plain type, then interleaved as the loader does.
-Fixture make(DType t, int64_t n_tok) {
+Fixture make(DType t, int64_t n_tok, int64_t rows) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   Fixture f;
   const DType plain = plain_of(t);
   const size_t rb = dtype_row_bytes(plain, kK);
-  f.bytes.resize(rb * kRows);
+  f.bytes.resize(rb * rows);
   std::vector<float> row(kK);
-  for (int64_t r = 0; r < kRows; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     for (auto& v : row) v = nd(rng) * 0.05f;
     quantize_row(plain, row.data(), f.bytes.data() + r * rb, kK);
   }
   if (plain != t) {
     std::vector<uint8_t> packed(f.bytes.size());
-    interleave_rows(plain, f.bytes.data(), kRows, kK, packed.data());
+    interleave_rows(plain, f.bytes.data(), rows, kK, packed.data());
     f.bytes.swap(packed);
   }
   f.view.name = "bench.weight";
   f.view.dtype = t;
-  f.view.shape = {kRows, kK};
+  f.view.shape = {rows, kK};
   f.view.data = f.bytes.data();
   f.view.nbytes = f.bytes.size();
   f.x.resize(static_cast<size_t>(n_tok * kK));
   for (auto& v : f.x) v = nd(rng);
-  f.y.resize(static_cast<size_t>(n_tok * kRows));
+  f.y.resize(static_cast<size_t>(n_tok * rows));
   return f;
 }
 
-void run(benchmark::State& state, DType t) {
+void run(benchmark::State& state, DType t, int64_t rows = kRows) {
   const int64_t n_tok = state.range(0);
-  Fixture f = make(t, n_tok);
+  Fixture f = make(t, n_tok, rows);
   MatmulInput in;
   in.prepare(f.x.data(), kK, n_tok, kK, t);
   for (auto _ : state) {
-    matmul_rows(f.view, 0, kRows, in, f.y.data(), kRows);
+    matmul_rows(f.view, 0, rows, in, f.y.data(), rows);
     benchmark::DoNotOptimize(f.y.data());
   }
   const double iters = static_cast<double>(state.iterations());
-  state.counters["GMAC/s"] = benchmark::Counter(iters * kRows * kK * n_tok * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GMAC/s"] = benchmark::Counter(iters * rows * kK * n_tok * 1e-9, benchmark::Counter::kIsRate);
   state.counters["wGB/s"] = benchmark::Counter(iters * f.bytes.size() * 1e-9, benchmark::Counter::kIsRate);
 }
 
@@ -75,6 +76,8 @@ void Q4_0(benchmark::State& s) { run(s, DType::Q4_0); }
 void Q8_0(benchmark::State& s) { run(s, DType::Q8_0); }
 void Q4_0_R8(benchmark::State& s) { run(s, DType::Q4_0_R8); }
 void Q8_0_R8(benchmark::State& s) { run(s, DType::Q8_0_R8); }
+void Q4_0_mem(benchmark::State& s) { run(s, DType::Q4_0, kBigRows); }
+void Q4_0_R8_mem(benchmark::State& s) { run(s, DType::Q4_0_R8, kBigRows); }
 void Q4_K(benchmark::State& s) { run(s, DType::Q4_K); }
 void Q6_K(benchmark::State& s) { run(s, DType::Q6_K); }
 
@@ -83,6 +86,8 @@ BENCHMARK(Q4_0)->TOKENS;
 BENCHMARK(Q8_0)->TOKENS;
 BENCHMARK(Q4_0_R8)->TOKENS;
 BENCHMARK(Q8_0_R8)->TOKENS;
+BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);
+BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_K)->TOKENS;
 BENCHMARK(Q6_K)->TOKENS;
 
