@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -51,14 +52,14 @@ class Generation {
   ServerMetrics* metrics_;
   int64_t completion_tokens_ = 0;
   int64_t cached_tokens_ = 0;
-  bool stop_matched_ = false;
+  bool ended_ = false;  // a stop string matched: the cancel is on its way
   bool done_ = false;
   std::string finish_reason_;
   std::string error_;
   std::vector<std::string> tool_ids_;
 
   nlohmann::json chunk(nlohmann::json delta_or_text, const nlohmann::json& finish_reason) const;
-  nlohmann::json delta_json(const ChatDelta& d);
+  std::vector<nlohmann::json> delta_json(const ChatDelta& d);
   nlohmann::json usage() const;
 };
 
