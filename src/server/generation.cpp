@@ -97,8 +97,9 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
     if (ended_) return Progress::kWorking;  // tokens sampled before the cancel took effect
     if (completion_tokens_++ == 0 && metrics_)
       metrics_->observe_ttft(std::chrono::duration<double>(std::chrono::steady_clock::now() - info_.arrival).count());
-    const ChatDelta d = text_->push(ev.token);
-    if (text_->stopped()) {
+    const auto& script = info_.scripted_tokens;
+    const ChatDelta d = text_->push(script.empty() ? ev.token : script[completion_tokens_ - 1]);
+    if (text_->stopped() || (!script.empty() && completion_tokens_ == static_cast<int64_t>(script.size()))) {
       ended_ = true;
       stream_->cancel();
     }

@@ -240,6 +240,25 @@ TEST(Generation, ACallCutByMaxTokensEndsWithLength) {
             "tool_calls");
 }
 
+TEST(Generation, AScriptedAnswerReplacesTheSampledTokensAndEndsLikeEos) {
+  auto stream = std::make_shared<RequestStream>();
+  for (int32_t id : ids_of("whatever the model samples here")) stream->push(id);
+  GenerationInfo info;
+  info.scripted_tokens = ids_of("Hello");
+  Generation g(info, stream, std::make_unique<TextOutput>(tok(), std::vector<std::string>{}, true, ChatOutputOptions{}), nullptr);
+  std::string content;
+  for (size_t i = 0; i < info.scripted_tokens.size(); ++i)
+    g.pump([&](const json& j) { content += j["choices"][0]["delta"].value("content", ""); return true; }, 10ms);
+  EXPECT_TRUE(stream->cancelled());
+  stream->finish(FinishReason::kCancelled, {});
+  while (g.pump([&](const json& j) { content += j["choices"][0]["delta"].value("content", ""); return true; }, 10ms) !=
+         Generation::Progress::kDone) {
+  }
+  EXPECT_EQ(content, "Hello");
+  EXPECT_EQ(g.finish_reason(), "stop");
+  EXPECT_EQ(g.response()["usage"]["completion_tokens"], static_cast<int64_t>(info.scripted_tokens.size()));
+}
+
 TEST(Generation, StopStringCancelsAndReportsStop) {
   auto stream = std::make_shared<RequestStream>();
   const auto ids = ids_of("alpha beta gamma delta");
