@@ -136,7 +136,12 @@ int cmd_chat(const Args& args) {
         in_reasoning = false;
         std::cout << d.content;
       }
-      for (const auto& tc : d.tool_calls) std::cout << "\n[tool call " << tc.call.name << "(" << tc.call.arguments << ")]";
+      for (const auto& tc : d.tool_calls) {  // the header, then the arguments piece by piece
+        if (in_reasoning) std::cout << reset;
+        in_reasoning = false;
+        if (!tc.name.empty()) std::cout << "\n[tool call " << tc.name << "] ";
+        std::cout << tc.arguments;
+      }
       std::cout << std::flush;
     };
     g_stop = false;

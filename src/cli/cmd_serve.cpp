@@ -23,7 +23,8 @@ namespace dsinfer::cli {
 int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
-               "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens"},
+               "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
+               "--scripted-answer"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -36,7 +37,8 @@ int cmd_serve(const Args& args) {
         "GET /health, GET /metrics (Prometheus).\n"
         "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
         "cache holds N x ctx tokens. Requests beyond that wait in a queue of --queue; a full queue answers 429.\n"
-        "The API key may also come from the environment variable DSINFER_API_KEY.");
+        "The API key may also come from the environment variable DSINFER_API_KEY.\n"
+        "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.");
     return 0;
   }
   // Signals are taken by one thread with sigwait; every other thread (created below) inherits the mask.
@@ -54,6 +56,8 @@ int cmd_serve(const Args& args) {
   so.api_key = p.get("--api-key").value_or("");
   if (so.api_key.empty())
     if (const char* env = std::getenv("DSINFER_API_KEY")) so.api_key = env;
+  so.scripted_answer = p.get("--scripted-answer").value_or("");
+  if (!so.scripted_answer.empty()) log_warn("--scripted-answer: every answer is the scripted text, not the model's (a testing aid)");
   so.model_name = p.get("--name").value_or(std::filesystem::path(model_path).stem().string());
   so.limits.max_body_bytes = static_cast<size_t>(p.get_int("--max-body-mb", 8)) << 20;
   const int64_t http_threads = p.get_int("--http-threads", 0);

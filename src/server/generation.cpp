@@ -1,5 +1,6 @@
 #include "server/generation.h"
 
+#include <algorithm>
 #include <random>
 
 namespace dsinfer::server {
@@ -54,22 +55,31 @@ json Generation::usage_chunk() const {
           {"usage", usage()}};
 }
 
-json Generation::delta_json(const ChatDelta& d) {
-  json delta = json::object();
-  if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-  if (!d.content.empty()) delta["content"] = d.content;
-  if (!d.tool_calls.empty()) {
-    json calls = json::array();
-    for (const auto& u : d.tool_calls) {
+// One parser delta as the deltas of one or more chunks. A call streams as the OpenAI API streams it: its
+// first chunk carries index, id, type and the name with empty arguments, the following ones the index and
+// a piece of the arguments; an update for a call already in the chunk being built starts the next chunk.
+std::vector<json> Generation::delta_json(const ChatDelta& d) {
+  std::vector<json> deltas(1, json::object());
+  if (!d.reasoning.empty()) deltas[0]["reasoning_content"] = d.reasoning;
+  if (!d.content.empty()) deltas[0]["content"] = d.content;
+  for (const auto& u : d.tool_calls) {
+    json call = {{"index", u.index}};
+    if (!u.name.empty()) {
       while (static_cast<int>(tool_ids_.size()) <= u.index) tool_ids_.push_back(random_id("call_"));
-      calls.push_back({{"index", u.index},
-                       {"id", tool_ids_[u.index]},
-                       {"type", "function"},
-                       {"function", {{"name", u.call.name}, {"arguments", u.call.arguments}}}});
+      call["id"] = tool_ids_[u.index];
+      call["type"] = "function";
+      call["function"] = {{"name", u.name}, {"arguments", u.arguments}};
+    } else {
+      call["function"] = {{"arguments", u.arguments}};
     }
-    delta["tool_calls"] = std::move(calls);
+    json* calls = &deltas.back()["tool_calls"];
+    if (calls->is_array() && std::any_of(calls->begin(), calls->end(), [&](const json& c) { return c["index"] == u.index; })) {
+      deltas.push_back(json::object());
+      calls = &deltas.back()["tool_calls"];
+    }
+    calls->push_back(std::move(call));
   }
-  return delta;
+  return deltas;
 }
 
 Generation::Progress Generation::pump(const std::function<bool(const json&)>& emit, std::chrono::milliseconds timeout) {
@@ -78,16 +88,19 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
   if (!stream_->next(ev, timeout)) return Progress::kIdle;
   auto send = [&](const ChatDelta& d) {
     if (d.empty()) return true;
-    if (info_.chat) return emit(chunk(delta_json(d), nullptr));
-    return emit(chunk(d.content, nullptr));
+    if (!info_.chat) return emit(chunk(d.content, nullptr));
+    for (json& delta : delta_json(d))
+      if (!emit(chunk(std::move(delta), nullptr))) return false;
+    return true;
   };
   if (!ev.finished) {
-    if (stop_matched_) return Progress::kWorking;  // tokens sampled before the cancel took effect
+    if (ended_) return Progress::kWorking;  // tokens sampled before the cancel took effect
     if (completion_tokens_++ == 0 && metrics_)
       metrics_->observe_ttft(std::chrono::duration<double>(std::chrono::steady_clock::now() - info_.arrival).count());
-    const ChatDelta d = text_->push(ev.token);
-    if (text_->stopped()) {
-      stop_matched_ = true;
+    const auto& script = info_.scripted_tokens;
+    const ChatDelta d = text_->push(script.empty() ? ev.token : script[completion_tokens_ - 1]);
+    if (text_->stopped() || (!script.empty() && completion_tokens_ == static_cast<int64_t>(script.size()))) {
+      ended_ = true;
       stream_->cancel();
     }
     if (!send(d)) stream_->cancel();
@@ -101,12 +114,15 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
     return Progress::kDone;
   }
   const ChatDelta last = text_->finish();
-  if (stop_matched_ || ev.reason == FinishReason::kStop || ev.reason == FinishReason::kCancelled) {
+  if (ended_ || ev.reason == FinishReason::kStop || ev.reason == FinishReason::kCancelled) {
     finish_reason_ = "stop";
   } else {
     finish_reason_ = "length";
   }
-  if (info_.chat && !text_->tool_calls().empty()) finish_reason_ = "tool_calls";
+  // Tool calls make it "tool_calls", unless max_tokens cut the last call's arguments: then "length" says
+  // that they are incomplete.
+  const auto& calls = text_->tool_calls();
+  if (info_.chat && !calls.empty() && (finish_reason_ != "length" || calls.back().complete)) finish_reason_ = "tool_calls";
   if (send(last)) emit(chunk(info_.chat ? json::object() : json(""), finish_reason_));
   return Progress::kDone;
 }

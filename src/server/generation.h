@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,9 @@ struct GenerationInfo {
   int64_t prompt_tokens = 0;
   bool include_usage = false;  // streaming: a last chunk with usage
   std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();  // for time to first token
+  // Testing aid (serve --scripted-answer): the answer's tokens are these instead of the sampled ones, and it
+  // ends after the last of them as at an end of sequence (max_tokens still cuts it). Empty: off.
+  std::vector<int32_t> scripted_tokens;
 };
 
 class Generation {
@@ -51,14 +55,14 @@ class Generation {
   ServerMetrics* metrics_;
   int64_t completion_tokens_ = 0;
   int64_t cached_tokens_ = 0;
-  bool stop_matched_ = false;
+  bool ended_ = false;  // a stop string matched or the scripted answer ran out: the cancel is on its way
   bool done_ = false;
   std::string finish_reason_;
   std::string error_;
   std::vector<std::string> tool_ids_;
 
   nlohmann::json chunk(nlohmann::json delta_or_text, const nlohmann::json& finish_reason) const;
-  nlohmann::json delta_json(const ChatDelta& d);
+  std::vector<nlohmann::json> delta_json(const ChatDelta& d);
   nlohmann::json usage() const;
 };
 

@@ -50,6 +50,7 @@ struct HttpServer::Impl {
   const Tokenizer& tokenizer;
   ChatFormat format = ChatFormat::kDeepSeekV3;
   std::string bos_text;
+  std::vector<int32_t> scripted_tokens;  // options.scripted_answer, tokenized
   ServerMetrics metrics;
   httplib::Server http;
   std::atomic<bool> shutting_down{false};
@@ -74,6 +75,11 @@ HttpServer::HttpServer(const ServerOptions& options, Scheduler& scheduler, const
       log_warn("the model's chat template is not a known DeepSeek template; using ", chat_format_name(impl_->format));
   }
   if (tokenizer.bos_id() >= 0) impl_->bos_text = tokenizer.token_bytes(tokenizer.bos_id());
+  if (!options.scripted_answer.empty()) {
+    EncodeOptions eo;
+    eo.add_bos = false;
+    impl_->scripted_tokens = tokenizer.encode(options.scripted_answer, eo);
+  }
   impl_->routes();
 }
 
@@ -203,6 +209,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   info.prompt_tokens = n_prompt;
   info.include_usage = common.stream && common.include_usage;
   info.arrival = arrival;
+  info.scripted_tokens = scripted_tokens;
   auto text = std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts);
   auto gen = std::make_shared<Generation>(info, sub.stream, std::move(text), &metrics);
 

@@ -45,6 +45,92 @@ size_t utf8_safe_end(std::string_view s) {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// s is all of it so far and a proper prefix of p.
+bool proper_prefix_of(std::string_view s, std::string_view p) { return s.size() < p.size() && starts_with(p, s); }
+
+bool valid_name(std::string_view name) {
+  return !name.empty() && name.find_first_of(" \t\r\n<>") == std::string_view::npos;
+}
+
+size_t skip_space(std::string_view s, size_t i) {
+  while (i < s.size() && is_space(s[i])) ++i;
+  return i;
+}
+
+size_t skip_space_back(std::string_view s, size_t i) {
+  while (i > 0 && is_space(s[i - 1])) --i;
+  return i;
+}
+
+// A call's header, read from the text after <｜tool▁call▁begin｜>.
+struct CallHeader {
+  enum Kind { kNeedMore, kUnrecognized, kComplete } kind = kNeedMore;
+  std::string_view name;
+  size_t args_begin = 0;  // offset of the arguments in the text
+  bool fence = false;     // V3 form: the arguments close with "```"
+};
+
+// `more` says whether text may still follow; without it, what would need more is unrecognized. The answer
+// for a text is also the answer for every longer text unless it is kNeedMore, which is what makes the
+// streamed result independent of how the text was cut.
+CallHeader read_call_header(std::string_view text, bool more) {
+  const CallHeader need{more ? CallHeader::kNeedMore : CallHeader::kUnrecognized, {}, 0, false};
+  const CallHeader unrecognized{CallHeader::kUnrecognized, {}, 0, false};
+  size_t sep = text.find(kSep);
+  if (sep == std::string_view::npos) return need;
+  std::string_view right = text.substr(sep + kSep.size());
+  size_t first = skip_space(right, 0);
+  if (first == right.size()) return need;
+  if (right[first] == '{' || right[first] == '[') {
+    // V3.1: NAME<｜tool▁sep｜>ARGS (a V3 name never starts like JSON).
+    std::string_view left = trim(text.substr(0, sep));
+    if (!valid_name(left)) return unrecognized;
+    return {CallHeader::kComplete, left, sep + kSep.size() + first, false};
+  }
+  // V3/R1: TYPE<｜tool▁sep｜>NAME\n```json (the type is not checked, as in parse_tool_call_body).
+  size_t nl = right.find('\n');
+  if (nl == std::string_view::npos) return need;
+  std::string_view name = trim(right.substr(0, nl));
+  if (!valid_name(name)) return unrecognized;
+  size_t fence = skip_space(right, nl + 1);
+  std::string_view rest = right.substr(fence);
+  if (proper_prefix_of(rest, "```")) return need;
+  if (!starts_with(rest, "```")) return unrecognized;
+  std::string_view tag = rest.substr(3);
+  size_t args = fence + 3;
+  if (starts_with(tag, "json")) {
+    args += 4;
+  } else if (proper_prefix_of(tag, "json")) {
+    return need;
+  } else if (!is_space(tag[0]) && tag[0] != '{' && tag[0] != '[') {
+    return unrecognized;  // another language tag
+  }
+  return {CallHeader::kComplete, name, sep + kSep.size() + args, true};
+}
+
+// Where the closing markup before <｜tool▁call▁end｜> starts in a call's arguments region: trailing
+// whitespace, in the V3 form with an optional "```" fence and whitespace before it.
+size_t closing_start(std::string_view region, bool fence) {
+  size_t end = skip_space_back(region, region.size());
+  if (fence && end >= 3 && region.substr(end - 3, 3) == "```") end = skip_space_back(region, end - 3);
+  return end;
+}
+
+// Length of the longest suffix of the arguments text t that may still be the start of the closing markup
+// `ws* ("```" ws*)? <｜tool▁call▁end｜>` (without the fence in the V3.1 form): what must be held back.
+size_t closing_hold(std::string_view t, bool fence) {
+  const size_t partial_end = partial_marker(t, kCallEnd);
+  const size_t before_end = t.size() - partial_end;
+  size_t start = skip_space_back(t, before_end);
+  if (fence) {
+    size_t ticks = 0;
+    while (ticks < 3 && ticks < start && t[start - ticks - 1] == '`') ++ticks;
+    // A whole fence may be followed by whitespace and the end marker; one or two backticks only end t.
+    if (ticks == 3 || (ticks > 0 && start == t.size())) start = skip_space_back(t, start - ticks);
+  }
+  return t.size() - start;
+}
+
 }  // namespace
 
 bool parse_tool_call_body(std::string_view body, ParsedToolCall& out) {
@@ -68,7 +154,7 @@ bool parse_tool_call_body(std::string_view body, ParsedToolCall& out) {
     name = left;
     args = trim(right);
   }
-  if (name.empty() || name.find_first_of(" \t\r\n<>") != std::string_view::npos) return false;
+  if (!valid_name(name)) return false;
   if (args.empty()) args = "{}";
   if (!nlohmann::json::accept(args)) return false;
   out.name = std::string(name);
@@ -163,16 +249,20 @@ void ChatOutputParser::run(bool final, ChatDelta& delta) {
       case State::kTools:
         if (!run_tools(final, delta)) return;
         continue;
+      case State::kCallHeader:
+        if (!run_call_header(final, delta)) return;
+        continue;
+      case State::kCallArgs:
+        if (!run_call_args(final, delta)) return;
+        continue;
     }
   }
 }
 
-// One step inside <｜tool▁calls▁begin｜> … <｜tool▁calls▁end｜>. Returns true if it consumed something or
-// changed state, false if it needs more text.
+// One step inside <｜tool▁calls▁begin｜> … <｜tool▁calls▁end｜>, between calls.
 bool ChatOutputParser::run_tools(bool final, ChatDelta& delta) {
   std::string_view b = buf_;
-  size_t ws = 0;
-  while (ws < b.size() && is_space(b[ws])) ++ws;
+  size_t ws = skip_space(b, 0);
   std::string_view rest = b.substr(ws);
   if (starts_with(rest, kCallsEnd)) {
     buf_.erase(0, ws + kCallsEnd.size());
@@ -180,25 +270,87 @@ bool ChatOutputParser::run_tools(bool final, ChatDelta& delta) {
     return true;
   }
   if (starts_with(rest, kCallBegin)) {
-    size_t end = rest.find(kCallEnd, kCallBegin.size());
-    if (end == std::string_view::npos) {
-      if (!final) return false;
-    } else {
-      std::string_view body = rest.substr(kCallBegin.size(), end - kCallBegin.size());
-      ParsedToolCall call;
-      if (parse_tool_call_body(body, call)) {
-        delta.tool_calls.push_back({int(tool_calls_.size()), call});
-        tool_calls_.push_back(std::move(call));
-      } else {
-        emit_content(b.substr(0, ws + end + kCallEnd.size()), delta);
-      }
-      buf_.erase(0, ws + end + kCallEnd.size());
-      return true;
-    }
-  } else if (!final && (kCallsEnd.substr(0, rest.size()) == rest || kCallBegin.substr(0, rest.size()) == rest)) {
-    return false;  // whitespace or the start of a marker so far
+    state_ = State::kCallHeader;  // buf_ keeps the whitespace and the marker until the header is read
+    return true;
   }
-  // Not markup (or the stream ended inside a call): the rest is plain content.
+  if (!final && (proper_prefix_of(rest, kCallsEnd) || proper_prefix_of(rest, kCallBegin)))
+    return false;  // whitespace or the start of a marker so far
+  // Not markup (or the stream ended inside the calls block): the rest is plain content.
+  state_ = State::kContent;
+  return true;
+}
+
+void ChatOutputParser::begin_call(std::string name, ChatDelta& delta) {
+  delta.tool_calls.push_back({static_cast<int>(tool_calls_.size()), name, ""});
+  tool_calls_.push_back({std::move(name), "", false});
+}
+
+// Appends to the current call's arguments, dropping leading whitespace; consecutive pieces of one delta
+// are merged into one update.
+void ChatOutputParser::emit_arguments(std::string_view text, ChatDelta& delta) {
+  ParsedToolCall& call = tool_calls_.back();
+  if (call.arguments.empty()) text.remove_prefix(skip_space(text, 0));
+  if (text.empty()) return;
+  call.arguments.append(text);
+  const int index = static_cast<int>(tool_calls_.size()) - 1;
+  if (delta.tool_calls.empty() || delta.tool_calls.back().index != index || !delta.tool_calls.back().name.empty())
+    delta.tool_calls.push_back({index, "", ""});
+  delta.tool_calls.back().arguments.append(text);
+}
+
+// buf_ holds [whitespace] <｜tool▁call▁begin｜> and the call's text so far.
+bool ChatOutputParser::run_call_header(bool final, ChatDelta& delta) {
+  std::string_view b = buf_;
+  const size_t open = skip_space(b, 0) + kCallBegin.size();
+  const size_t end = b.find(kCallEnd, open);
+  std::string_view body = b.substr(open, end == std::string_view::npos ? std::string_view::npos : end - open);
+  const CallHeader h = read_call_header(body, end == std::string_view::npos && !final);
+  if (h.kind == CallHeader::kNeedMore) return false;
+  if (h.kind == CallHeader::kComplete) {
+    begin_call(std::string(h.name), delta);
+    buf_.erase(0, open + h.args_begin);
+    args_fence_ = h.fence;
+    state_ = State::kCallArgs;
+    return true;
+  }
+  if (end == std::string_view::npos) {
+    if (!final) return false;  // judged whole at its end marker
+    state_ = State::kContent;  // the stream ended inside the header: plain content
+    return true;
+  }
+  // A complete call whose header was not recognised early: judged whole.
+  ParsedToolCall call;
+  if (parse_tool_call_body(body, call)) {
+    begin_call(call.name, delta);
+    emit_arguments(call.arguments, delta);
+    tool_calls_.back().complete = true;
+  } else {
+    emit_content(b.substr(0, end + kCallEnd.size()), delta);
+  }
+  buf_.erase(0, end + kCallEnd.size());
+  state_ = State::kTools;
+  return true;
+}
+
+// buf_ holds the arguments text not yet emitted.
+bool ChatOutputParser::run_call_args(bool final, ChatDelta& delta) {
+  std::string_view b = buf_;
+  const size_t end = b.find(kCallEnd);
+  if (end != std::string_view::npos) {
+    emit_arguments(b.substr(0, closing_start(b.substr(0, end), args_fence_)), delta);
+    if (tool_calls_.back().arguments.empty()) emit_arguments("{}", delta);
+    tool_calls_.back().complete = true;
+    buf_.erase(0, end + kCallEnd.size());
+    state_ = State::kTools;
+    return true;
+  }
+  size_t cut = b.size() - closing_hold(b, args_fence_);
+  if (!final) cut = utf8_safe_end(b.substr(0, cut));
+  emit_arguments(b.substr(0, cut), delta);
+  buf_.erase(0, cut);
+  if (!final) return false;
+  // Truncated inside the arguments: the call stays incomplete; what may have been closing markup goes.
+  buf_.clear();
   state_ = State::kContent;
   return true;
 }

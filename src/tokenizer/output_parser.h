@@ -7,10 +7,27 @@
 // (the V3/R1 template's form) and the V3.1 form `<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>`.
 //
 // Streaming-safe: text is held back only while it may still be the start of a marker (or of a UTF-8
-// character), so feeding the answer in any pieces gives the same final result as feeding it whole. A tool
-// call comes out once its <｜tool▁call▁end｜> has arrived, with the complete arguments. Markup that does not
-// parse (no separator, arguments that are not JSON, text between calls, a stream ending inside a call)
-// comes out as plain content; nothing here throws on model output.
+// character), so feeding the answer in any pieces gives the same final result as feeding it whole.
+//
+// Tool calls stream piecewise, as the OpenAI API does. Once a call's header is complete
+// (`<｜tool▁call▁begin｜>TYPE<｜tool▁sep｜>NAME\n```json` in the V3 form, `<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>`
+// followed by `{` or `[` in the V3.1 form) an update with the name comes out; then the arguments come out as
+// they arrive, holding back only what may still be the start of the closing markup (whitespace, then
+// "```" in the V3 form, whitespace, <｜tool▁call▁end｜>), so no byte of the markup ever lands in the
+// arguments. Leading and trailing whitespace of the arguments is dropped; empty arguments become "{}".
+// Once the header is out the call is committed: arguments that turn out not to be JSON are reported as
+// they are (clients must check them anyway, the OpenAI API documents the same), and a V3 call closed
+// without its fence keeps its arguments.
+//
+// Markup that does not parse before a header is complete (no separator, an unknown header shape, text
+// between calls, a stream ending inside a header) comes out as plain content; a call whose header shape
+// is not recognised early (say V3.1 arguments that are a bare string) is judged whole at its
+// <｜tool▁call▁end｜> by parse_tool_call_body. Nothing here throws on model output.
+//
+// Truncation: if the text ends (end of sequence, max_tokens, a stop string) inside a call's arguments
+// after its header came out, the call stays, with the arguments received so far (possibly none) minus
+// any held-back start of the closing markup, and ParsedToolCall::complete is false; the server then
+// reports finish_reason "length" when max_tokens cut the call, "tool_calls" when the model ended there.
 //
 // Whitespace: leading whitespace before `<think>` and right after `</think>` is dropped, as the reasoning
 // parsers of llama.cpp and vLLM do; whitespace between tool calls is part of the markup.
@@ -23,12 +40,16 @@ namespace dsinfer {
 
 struct ParsedToolCall {
   std::string name;
-  std::string arguments;  // JSON text
+  std::string arguments;  // JSON text (when complete and the model wrote JSON)
+  bool complete = true;   // false: the text ended inside the arguments
 };
 
+// One step of a streamed call: first the header (name set, arguments empty), then pieces of the
+// arguments (name empty). Concatenating a call's pieces gives ParsedToolCall::arguments.
 struct ToolCallUpdate {
-  int index = 0;  // 0, 1, ... in the order the calls appear
-  ParsedToolCall call;
+  int index = 0;          // 0, 1, ... in the order the calls appear
+  std::string name;       // the call's first update only
+  std::string arguments;  // the next piece of the arguments text
 };
 
 struct ChatDelta {
@@ -60,11 +81,19 @@ class ChatOutputParser {
   const std::vector<ParsedToolCall>& tool_calls() const { return tool_calls_; }
 
  private:
-  enum class State { kStart, kReasoning, kContent, kTools };
+  // kTools: inside <｜tool▁calls▁begin｜>, between calls; kCallHeader: inside a call whose header is not
+  // complete yet (the text from the call's leading whitespace on stays in buf_ so that it can still turn
+  // into content); kCallArgs: the header came out, the arguments are streaming.
+  enum class State { kStart, kReasoning, kContent, kTools, kCallHeader, kCallArgs };
   void run(bool final, ChatDelta& delta);
   void emit_content(std::string_view text, ChatDelta& delta);
   void emit_reasoning(std::string_view text, ChatDelta& delta);
-  bool run_tools(bool final, ChatDelta& delta);  // false: needs more text
+  void begin_call(std::string name, ChatDelta& delta);
+  void emit_arguments(std::string_view text, ChatDelta& delta);
+  // One step each; false: needs more text.
+  bool run_tools(bool final, ChatDelta& delta);
+  bool run_call_header(bool final, ChatDelta& delta);
+  bool run_call_args(bool final, ChatDelta& delta);
 
   ChatOutputOptions options_;
   State state_;
@@ -72,6 +101,7 @@ class ChatOutputParser {
   bool strip_content_ws_ = false;  // drop whitespace until the first other content character
   std::string content_, reasoning_;
   std::vector<ParsedToolCall> tool_calls_;
+  bool args_fence_ = false;  // the streaming call is in the V3 form: its arguments close with "```"
 };
 
 // Parses one call body (between <｜tool▁call▁begin｜> and <｜tool▁call▁end｜>); false if malformed.

@@ -1,6 +1,7 @@
 """Fixtures: a tiny random-weight DeepSeek-V3-shaped model with the real DeepSeek-V3 tokenizer, synthesized
 once per session, and `dsinfer serve` processes on free loopback ports (stopped with SIGTERM at the end,
-which must exit 0)."""
+which must exit 0). Markup a random model never writes (tool calls) comes from servers started with
+`--scripted-answer TEXT`, whose answers are the tokens of TEXT (see test_openai_api.py)."""
 
 import os
 import signal

@@ -7,13 +7,14 @@ import http.client
 import json
 import re
 import signal
+import subprocess
 import threading
 import time
 
 import openai
 import pytest
 
-from conftest import API_KEY, start
+from conftest import API_KEY, dsinfer_bin, start
 
 
 def client(server, key=API_KEY):
@@ -328,3 +329,91 @@ def test_sigterm_ends_streams_and_exits_zero(tiny_model):
     t.join(timeout=30)
     assert not t.is_alive()
     assert got["finish"] == ["stop"]  # the stream ended cleanly with a finish chunk and [DONE]
+
+
+# A scripted answer (serve --scripted-answer: the tokens of this text replace what the random model samples)
+# with two tool calls, one in each DeepSeek markup form.
+WEATHER_ARGS = '{"location": "San Francisco, CA", "unit": "celsius", "days": [1, 2, 3], "note": "``` <b>"}'
+TIME_ARGS = '{"timezone": "America/Los_Angeles"}'
+SCRIPTED_CALLS = ("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+                  + WEATHER_ARGS + "\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>get_time<｜tool▁sep｜>" + TIME_ARGS
+                  + "<｜tool▁call▁end｜><｜tool▁calls▁end｜>")
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {
+              "location": {"type": "string"}, "unit": {"type": "string"}}}}},
+         {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {
+             "timezone": {"type": "string"}}}}}]
+
+
+@pytest.fixture(scope="module")
+def scripted_server(tiny_model):
+    s = start(tiny_model, "--parallel", "2", "--ctx", "1024", "--scripted-answer", SCRIPTED_CALLS)
+    yield s
+    assert s.stop() == 0, s.log_text()
+
+
+def accumulate(chunks):
+    """What clients do with streamed tool calls: the first chunk of a call brings its id, type and name
+    (arguments ""), later ones only the index and a piece of the arguments. Returns the calls and how many
+    arguments pieces each got."""
+    calls, pieces = [], []
+    for ch in chunks:
+        for tc in (ch.choices[0].delta.tool_calls or []) if ch.choices else []:
+            if tc.id is not None:
+                assert tc.index == len(calls)
+                assert tc.type == "function" and tc.function.name and tc.function.arguments == ""
+                calls.append({"id": tc.id, "name": tc.function.name, "arguments": ""})
+                pieces.append(0)
+            else:
+                assert tc.index == len(calls) - 1 and tc.type is None and tc.function.name is None
+                calls[tc.index]["arguments"] += tc.function.arguments
+                pieces[tc.index] += 1
+    return calls, pieces
+
+
+def test_streamed_tool_calls_arrive_in_pieces_that_add_up(scripted_server):
+    c = client(scripted_server, key="unused")
+    whole = chat(c, "Weather and time in San Francisco?", tools=TOOLS, max_tokens=300)
+    msg = whole.choices[0].message
+    assert whole.choices[0].finish_reason == "tool_calls"
+    assert msg.content is None
+    assert [(t.type, t.function.name, t.function.arguments) for t in msg.tool_calls] == [
+        ("function", "get_weather", WEATHER_ARGS), ("function", "get_time", TIME_ARGS)]
+
+    chunks = list(chat(c, "Weather and time in San Francisco?", tools=TOOLS, max_tokens=300, stream=True))
+    calls, pieces = accumulate(chunks)
+    assert [(t["name"], t["arguments"]) for t in calls] == [(t.function.name, t.function.arguments)
+                                                            for t in msg.tool_calls]
+    assert all(n > 1 for n in pieces), pieces  # streamed piecewise, not in one chunk
+    assert all(t["id"].startswith("call_") for t in calls) and calls[0]["id"] != calls[1]["id"]
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices) == ""
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason] == ["tool_calls"]
+
+    # The openai package's own stream accumulation gives the non-streamed message.
+    with c.chat.completions.stream(model="tiny", messages=[{"role": "user", "content": "Weather?"}], tools=TOOLS,
+                                   max_tokens=300, temperature=0) as stream:
+        final = stream.get_final_completion()
+    assert [(t.function.name, t.function.arguments) for t in final.choices[0].message.tool_calls] == [
+        (t.function.name, t.function.arguments) for t in msg.tool_calls]
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
+def test_tool_call_cut_by_max_tokens(scripted_server, tiny_model):
+    # Cut at a token boundary inside the first call's arguments.
+    out = subprocess.run([dsinfer_bin(), "tokenize", "-m", str(tiny_model), "--no-bos", "--json", SCRIPTED_CALLS],
+                         check=True, capture_output=True, text=True).stdout
+    pieces = [t["piece"] for t in json.loads(out)]
+    args_at = SCRIPTED_CALLS.index(WEATHER_ARGS)
+    n, text = 0, ""
+    while len(text) < args_at + 20:
+        text += pieces[n]
+        n += 1
+    c = client(scripted_server, key="unused")
+    whole = chat(c, "Weather?", tools=TOOLS, max_tokens=n)
+    assert whole.choices[0].finish_reason == "length"
+    (call,) = whole.choices[0].message.tool_calls
+    assert call.function.name == "get_weather"
+    assert WEATHER_ARGS.startswith(call.function.arguments) and 0 < len(call.function.arguments) < len(WEATHER_ARGS)
+    chunks = list(chat(c, "Weather?", tools=TOOLS, max_tokens=n, stream=True))
+    calls, _ = accumulate(chunks)
+    assert [(t["name"], t["arguments"]) for t in calls] == [(call.function.name, call.function.arguments)]
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason] == ["length"]

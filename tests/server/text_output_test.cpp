@@ -56,20 +56,27 @@ TEST(TextOutput, ChatSplitsReasoningContentAndToolCalls) {
       "<think>Need the weather.</think>Let me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>"
       "get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
   TextOutput out(tok(), {}, true, ChatOutputOptions{});
-  std::string reasoning, content;
-  std::vector<ToolCallUpdate> calls;
+  std::string reasoning, content, name, arguments;
+  int updates = 0;
   auto take = [&](const ChatDelta& d) {
     reasoning += d.reasoning;
     content += d.content;
-    calls.insert(calls.end(), d.tool_calls.begin(), d.tool_calls.end());
+    for (const ToolCallUpdate& u : d.tool_calls) {
+      EXPECT_EQ(u.index, 0);
+      name += u.name;
+      arguments += u.arguments;
+      ++updates;
+    }
   };
   for (int32_t id : ids_of(answer)) take(out.push(id));
   take(out.finish());
   EXPECT_EQ(reasoning, "Need the weather.");
   EXPECT_EQ(content, "Let me check.");
-  ASSERT_EQ(calls.size(), 1u);
-  EXPECT_EQ(calls[0].call.name, "get_weather");
-  EXPECT_EQ(json::parse(calls[0].call.arguments), json({{"city", "Paris"}}));
+  EXPECT_EQ(name, "get_weather");
+  EXPECT_GT(updates, 2);  // the header, then the arguments in pieces
+  EXPECT_EQ(json::parse(arguments), json({{"city", "Paris"}}));
+  ASSERT_EQ(out.tool_calls().size(), 1u);
+  EXPECT_EQ(out.tool_calls()[0].arguments, arguments);
 }
 
 TEST(TextOutput, StopSequenceEndsTheTextAndNothingAfterItComesOut) {
@@ -82,6 +89,49 @@ TEST(TextOutput, StopSequenceEndsTheTextAndNothingAfterItComesOut) {
   content += out.finish().content;
   EXPECT_TRUE(out.stopped());
   EXPECT_EQ(content, "first line\nsecond");
+}
+
+// Runs a scripted chat generation to its end; the chunks it streamed.
+std::vector<json> run_chat(const std::string& answer, FinishReason reason, std::unique_ptr<Generation>* keep = nullptr) {
+  auto stream = std::make_shared<RequestStream>();
+  for (int32_t id : ids_of(answer)) stream->push(id);
+  stream->finish(reason, {});
+  auto g = std::make_unique<Generation>(GenerationInfo{}, stream,
+                                        std::make_unique<TextOutput>(tok(), std::vector<std::string>{}, true, ChatOutputOptions{}),
+                                        nullptr);
+  std::vector<json> chunks;
+  while (g->pump([&](const json& j) { chunks.push_back(j); return true; }, 10ms) != Generation::Progress::kDone) {
+  }
+  if (keep) *keep = std::move(g);
+  return chunks;
+}
+
+// What a client does with streamed tool calls (the openai package's accumulation): by index, the first
+// chunk's id, type and name, then the arguments concatenated.
+json accumulate_calls(const std::vector<json>& chunks, int* argument_chunks) {
+  json calls = json::array();
+  *argument_chunks = 0;
+  for (const json& c : chunks) {
+    const json& d = c["choices"][0]["delta"];
+    if (!d.contains("tool_calls")) continue;
+    for (const json& u : d["tool_calls"]) {
+      const size_t i = u["index"].get<size_t>();
+      if (u.contains("id")) {
+        EXPECT_EQ(i, calls.size());
+        EXPECT_EQ(u["type"], "function");
+        EXPECT_EQ(u["function"]["arguments"], "");  // the first chunk of a call: its name only
+        calls.push_back(u);
+      } else {
+        EXPECT_EQ(u.size(), 2u);  // index and function.arguments
+        EXPECT_EQ(u["function"].size(), 1u);
+        EXPECT_EQ(i + 1, calls.size());
+        calls[i]["function"]["arguments"] = calls[i]["function"]["arguments"].get<std::string>() +
+                                            u["function"]["arguments"].get<std::string>();
+        ++*argument_chunks;
+      }
+    }
+  }
+  return calls;
 }
 
 // A generation scripted through its RequestStream: the SSE chunks and the whole response.
@@ -108,14 +158,15 @@ TEST(Generation, ChunksAndResponseCarryReasoningContentAndToolCalls) {
   while (g.pump([&](const json& j) { chunks.push_back(j); return true; }, 10ms) != Generation::Progress::kDone) {
   }
   std::string reasoning, content;
-  json calls = json::array();
   for (const json& c : chunks) {
     EXPECT_EQ(c["object"], "chat.completion.chunk");
     const json& d = c["choices"][0]["delta"];
     if (d.contains("reasoning_content")) reasoning += d["reasoning_content"].get<std::string>();
     if (d.contains("content")) content += d["content"].get<std::string>();
-    if (d.contains("tool_calls")) calls.insert(calls.end(), d["tool_calls"].begin(), d["tool_calls"].end());
   }
+  int argument_chunks = 0;
+  const json calls = accumulate_calls(chunks, &argument_chunks);
+  EXPECT_GE(argument_chunks, 1);
   EXPECT_EQ(reasoning, "Step one.");
   EXPECT_EQ(content, "Calling.");
   ASSERT_EQ(calls.size(), 1u);
@@ -138,6 +189,74 @@ TEST(Generation, ChunksAndResponseCarryReasoningContentAndToolCalls) {
   EXPECT_EQ(r["usage"]["completion_tokens"], static_cast<int64_t>(ids_of(answer).size()));
   EXPECT_EQ(r["usage"]["total_tokens"], 30 + static_cast<int64_t>(ids_of(answer).size()));
   EXPECT_NE(metrics.render(SchedulerMetrics{}).find("dsinfer_time_to_first_token_seconds_count 1"), std::string::npos);
+}
+
+TEST(Generation, ToolCallsStreamInPiecesThatAddUpToTheResponse) {
+  const std::string answer =
+      "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+      "{\"location\": \"San Francisco, CA\", \"unit\": \"celsius\"}\n```<｜tool▁call▁end｜>\n"
+      "<｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{\"tz\": \"Europe/Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+  std::unique_ptr<Generation> g;
+  const std::vector<json> chunks = run_chat(answer, FinishReason::kStop, &g);
+  int argument_chunks = 0;
+  const json calls = accumulate_calls(chunks, &argument_chunks);
+  EXPECT_GT(argument_chunks, 4);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
+  EXPECT_EQ(calls[1]["function"]["name"], "get_time");
+  EXPECT_EQ(chunks.back()["choices"][0]["finish_reason"], "tool_calls");
+  const json r = g->response();
+  const json& whole = r["choices"][0]["message"]["tool_calls"];
+  ASSERT_EQ(whole.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(whole[i]["id"], calls[i]["id"]);
+    EXPECT_EQ(whole[i]["function"], calls[i]["function"]);
+    EXPECT_FALSE(whole[i].contains("index"));
+  }
+  EXPECT_EQ(json::parse(whole[0]["function"]["arguments"].get<std::string>()),
+            json({{"location", "San Francisco, CA"}, {"unit", "celsius"}}));
+  EXPECT_EQ(r["choices"][0]["message"]["content"], nullptr);
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls");
+}
+
+TEST(Generation, ACallCutByMaxTokensEndsWithLength) {
+  const std::string call =
+      "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"location\": \"San Fr";
+  std::unique_ptr<Generation> g;
+  const std::vector<json> chunks = run_chat(call, FinishReason::kLength, &g);
+  int argument_chunks = 0;
+  const json calls = accumulate_calls(chunks, &argument_chunks);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0]["function"]["arguments"], "{\"location\": \"San Fr");
+  EXPECT_EQ(chunks.back()["choices"][0]["finish_reason"], "length");
+  const json r = g->response();
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(r["choices"][0]["message"]["tool_calls"][0]["function"], calls[0]["function"]);
+  // The model ending inside the call (end of sequence) still reports the call as a tool call.
+  EXPECT_EQ(run_chat(call, FinishReason::kStop).back()["choices"][0]["finish_reason"], "tool_calls");
+  // A complete call followed by more text up to max_tokens is a tool call too.
+  EXPECT_EQ(run_chat(call + "\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜> and", FinishReason::kLength)
+                .back()["choices"][0]["finish_reason"],
+            "tool_calls");
+}
+
+TEST(Generation, AScriptedAnswerReplacesTheSampledTokensAndEndsLikeEos) {
+  auto stream = std::make_shared<RequestStream>();
+  for (int32_t id : ids_of("whatever the model samples here")) stream->push(id);
+  GenerationInfo info;
+  info.scripted_tokens = ids_of("Hello");
+  Generation g(info, stream, std::make_unique<TextOutput>(tok(), std::vector<std::string>{}, true, ChatOutputOptions{}), nullptr);
+  std::string content;
+  for (size_t i = 0; i < info.scripted_tokens.size(); ++i)
+    g.pump([&](const json& j) { content += j["choices"][0]["delta"].value("content", ""); return true; }, 10ms);
+  EXPECT_TRUE(stream->cancelled());
+  stream->finish(FinishReason::kCancelled, {});
+  while (g.pump([&](const json& j) { content += j["choices"][0]["delta"].value("content", ""); return true; }, 10ms) !=
+         Generation::Progress::kDone) {
+  }
+  EXPECT_EQ(content, "Hello");
+  EXPECT_EQ(g.finish_reason(), "stop");
+  EXPECT_EQ(g.response()["usage"]["completion_tokens"], static_cast<int64_t>(info.scripted_tokens.size()));
 }
 
 TEST(Generation, StopStringCancelsAndReportsStop) {

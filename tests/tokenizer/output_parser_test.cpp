@@ -6,43 +6,76 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsinfer {
 namespace {
 
+struct Call {
+  std::string name, arguments;
+  bool complete = true;
+  bool operator==(const Call&) const = default;
+};
+
 struct Result {
   std::string content, reasoning;
-  std::vector<std::pair<std::string, std::string>> calls;
+  std::vector<Call> calls;
   bool operator==(const Result&) const = default;
 };
 
 std::ostream& operator<<(std::ostream& os, const Result& r) {
   os << "{content='" << r.content << "' reasoning='" << r.reasoning << "' calls=[";
-  for (const auto& [n, a] : r.calls) os << n << "(" << a << ") ";
+  for (const Call& c : r.calls) os << c.name << "(" << c.arguments << ")" << (c.complete ? " " : "… ");
   return os << "]}";
 }
 
-// Feeds the pieces and checks that the deltas add up to the parser's totals.
-Result parse(const std::vector<std::string>& pieces, ChatOutputOptions opt) {
+Result totals(const ChatOutputParser& p) {
+  Result r{p.content(), p.reasoning(), {}};
+  for (const ParsedToolCall& c : p.tool_calls()) r.calls.push_back({c.name, c.arguments, c.complete});
+  return r;
+}
+
+bool is_prefix(const std::string& a, const std::string& b) { return b.compare(0, a.size(), a) == 0; }
+
+// Feeds the pieces; checks that the deltas add up to the parser's totals (a call's header update first,
+// with its name and no arguments, then pieces of its arguments) and, when `want` is given, that after
+// every piece what came out is a prefix of the wanted result: nothing is ever emitted that the end of the
+// answer would take back (no byte of a call's closing markup in its arguments).
+Result parse(const std::vector<std::string>& pieces, ChatOutputOptions opt, const Result* want = nullptr) {
   ChatOutputParser p(opt);
   Result sum;
-  int next_index = 0;
   auto add = [&](const ChatDelta& d) {
     sum.content += d.content;
     sum.reasoning += d.reasoning;
     for (const ToolCallUpdate& u : d.tool_calls) {
-      EXPECT_EQ(u.index, next_index++);
-      sum.calls.emplace_back(u.call.name, u.call.arguments);
+      if (!u.name.empty()) {
+        EXPECT_EQ(u.index, static_cast<int>(sum.calls.size()));
+        EXPECT_EQ(u.arguments, "");
+        sum.calls.push_back({u.name, "", false});
+      } else {
+        EXPECT_EQ(u.index, static_cast<int>(sum.calls.size()) - 1);  // only the latest call streams
+        EXPECT_NE(u.arguments, "");
+        if (!sum.calls.empty()) sum.calls.back().arguments += u.arguments;
+      }
+    }
+    for (size_t i = 0; i < sum.calls.size() && i < p.tool_calls().size(); ++i)
+      sum.calls[i].complete = p.tool_calls()[i].complete;
+    EXPECT_EQ(sum, totals(p));
+    if (!want) return;
+    EXPECT_TRUE(is_prefix(sum.content, want->content)) << sum.content;
+    EXPECT_TRUE(is_prefix(sum.reasoning, want->reasoning)) << sum.reasoning;
+    EXPECT_LE(sum.calls.size(), want->calls.size());
+    for (size_t i = 0; i < sum.calls.size() && i < want->calls.size(); ++i) {
+      EXPECT_EQ(sum.calls[i].name, want->calls[i].name);
+      EXPECT_TRUE(is_prefix(sum.calls[i].arguments, want->calls[i].arguments)) << sum.calls[i].arguments;
     }
   };
   for (const std::string& piece : pieces) add(p.feed(piece));
   add(p.finish());
-  Result total{p.content(), p.reasoning(), {}};
-  for (const ParsedToolCall& c : p.tool_calls()) total.calls.emplace_back(c.name, c.arguments);
-  EXPECT_EQ(sum, total);
-  return total;
+  return totals(p);
 }
 
 struct Case {
@@ -56,6 +89,10 @@ const std::string kCall1 =
     "<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜>";
 const std::string kCall2 =
     "<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{\"tz\": \"CET\"}\n```<｜tool▁call▁end｜>";
+
+// Backticks, "<", whitespace and non-ASCII inside the arguments: held back only while they may close the
+// call, then released into the arguments.
+const std::string kTrickyArgs = "{\n  \"code\": \"``` ``x `` <｜tool▁x a<b\",\n  \"city\": \"Zürich 🌧\"\n}";
 
 std::vector<Case> cases() {
   ChatOutputOptions r1{.starts_in_reasoning = true};
@@ -77,12 +114,44 @@ std::vector<Case> cases() {
       {"V3.1 form",
        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>search<｜tool▁sep｜>{\"q\": \"dsinfer\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
        {}, {"", "", {{"search", "{\"q\": \"dsinfer\"}"}}}},
-      {"bad json degrades",
+      {"bad json after a complete header is still the call",
        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{oops\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
-       {}, {"<｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{oops\n```<｜tool▁call▁end｜>", "", {}}},
+       {}, {"", "", {{"f", "{oops"}}}},
+      {"unknown fence language degrades",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```python\nx = 1\n```<｜tool▁call▁end｜>",
+       {}, {"<｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```python\nx = 1\n```<｜tool▁call▁end｜>", "", {}}},
+      {"fence without language, odd whitespace around the closing",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜> f \n ```\n {\"a\": 1}  \n ```  <｜tool▁call▁end｜>",
+       {}, {"", "", {{"f", "{\"a\": 1}"}}}},
+      {"V3 call closed without its fence",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\": 1}\n<｜tool▁call▁end｜>",
+       {}, {"", "", {{"f", "{\"a\": 1}"}}}},
+      {"arguments that look like closing markup",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>run\n```json\n" + kTrickyArgs +
+           "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+       {}, {"", "", {{"run", kTrickyArgs}}}},
+      {"V3.1 arguments that look like closing markup",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>run<｜tool▁sep｜>" + kTrickyArgs + "<｜tool▁call▁end｜><｜tool▁calls▁end｜>", {},
+       {"", "", {{"run", kTrickyArgs}}}},
+      {"three calls in both forms",
+       "<｜tool▁calls▁begin｜>" + kCall1 + "\n<｜tool▁call▁begin｜>search<｜tool▁sep｜>[1, 2]<｜tool▁call▁end｜>\n" + kCall2 +
+           "<｜tool▁calls▁end｜>",
+       {}, {"", "", {{"get_weather", "{\"city\": \"Paris\"}"}, {"search", "[1, 2]"}, {"get_time", "{\"tz\": \"CET\"}"}}}},
+      {"V3.1 without arguments", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>now<｜tool▁sep｜><｜tool▁call▁end｜>", {},
+       {"", "", {{"now", "{}"}}}},
+      {"V3.1 bare string arguments are judged whole",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>say<｜tool▁sep｜>\"hi\"<｜tool▁call▁end｜>", {}, {"", "", {{"say", "\"hi\""}}}},
+      {"truncated inside the arguments",
+       "<｜tool▁calls▁begin｜>" + kCall1 + "<｜tool▁call▁begin｜>function<｜tool▁sep｜>g\n```json\n{\"a\": [1, 2\n``", {},
+       {"", "", {{"get_weather", "{\"city\": \"Paris\"}"}, {"g", "{\"a\": [1, 2", false}}}},
+      {"truncated inside the V3.1 arguments",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>search<｜tool▁sep｜>{\"q\": \"ds <｜tool▁call", {},
+       {"", "", {{"search", "{\"q\": \"ds", false}}}},
+      {"truncated right after the header",
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>g\n```json\n", {}, {"", "", {{"g", "", false}}}},
       {"no separator degrades", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>junk<｜tool▁call▁end｜>", {},
        {"<｜tool▁call▁begin｜>junk<｜tool▁call▁end｜>", "", {}}},
-      {"cut off inside a call", "<｜tool▁calls▁begin｜>" + kCall1 + "<｜tool▁call▁begin｜>function<｜tool▁sep｜>g\n```js", {},
+      {"cut off inside a header", "<｜tool▁calls▁begin｜>" + kCall1 + "<｜tool▁call▁begin｜>function<｜tool▁sep｜>g\n```js", {},
        {"<｜tool▁call▁begin｜>function<｜tool▁sep｜>g\n```js", "", {{"get_weather", "{\"city\": \"Paris\"}"}}}},
       {"garbage between calls", "<｜tool▁calls▁begin｜>" + kCall1 + " and then " + kCall2, {},
        // The text after the first call is not markup: from there on everything is content, including the
@@ -110,8 +179,8 @@ TEST(OutputParser, EverySplitPointGivesTheSameResult) {
   for (const Case& c : cases()) {
     const Result want = c.expected;
     for (size_t k = 0; k <= c.text.size(); ++k)
-      ASSERT_EQ(parse({c.text.substr(0, k), c.text.substr(k)}, c.opt), want) << c.name << ", split at " << k;
-    EXPECT_EQ(parse(bytes_of(c.text), c.opt), want) << c.name << ", byte by byte";
+      ASSERT_EQ(parse({c.text.substr(0, k), c.text.substr(k)}, c.opt, &want), want) << c.name << ", split at " << k;
+    EXPECT_EQ(parse(bytes_of(c.text), c.opt, &want), want) << c.name << ", byte by byte";
   }
 }
 
@@ -125,11 +194,11 @@ TEST(OutputParser, TokenByToken) {
     std::vector<std::string> pieces;
     for (int32_t id : ids) pieces.push_back(dec.push(id));
     pieces.push_back(dec.flush());
-    EXPECT_EQ(parse(pieces, c.opt), c.expected) << c.name << ", token by token";
+    EXPECT_EQ(parse(pieces, c.opt, &c.expected), c.expected) << c.name << ", token by token";
     // Raw token bytes, which may cut UTF-8 characters.
     pieces.clear();
     for (int32_t id : ids) pieces.push_back(tok->token_bytes(id));
-    EXPECT_EQ(parse(pieces, c.opt), c.expected) << c.name << ", raw token bytes";
+    EXPECT_EQ(parse(pieces, c.opt, &c.expected), c.expected) << c.name << ", raw token bytes";
   }
 }
 
@@ -143,6 +212,92 @@ TEST(OutputParser, DeltasNeverSplitUtf8) {
   }
   EXPECT_EQ(p.content(), "答え🙂");
   EXPECT_EQ(p.reasoning(), "思考");
+}
+
+// Byte by byte through one call: the header update comes with the byte that completes the header (the
+// V3 form's "json", the first byte of the V3.1 form's arguments), and the arguments are out up to the last
+// byte fed whenever that byte cannot belong to the closing markup.
+struct EagerCase {
+  std::string header, lead, args, closing;
+  size_t header_done;  // bytes of header + lead + args fed when the header update comes
+};
+
+void expect_eager(const EagerCase& c) {
+  const std::string open = "<｜tool▁calls▁begin｜>";
+  const std::string text = open + c.header + c.lead + c.args + c.closing + "<｜tool▁calls▁end｜>";
+  const size_t args_at = open.size() + c.header.size() + c.lead.size();
+  ChatOutputParser p;
+  std::string streamed;
+  int headers = 0, pieces = 0;
+  for (size_t k = 0; k < text.size(); ++k) {
+    const ChatDelta d = p.feed(text.substr(k, 1));
+    EXPECT_EQ(d.content, "");
+    for (const ToolCallUpdate& u : d.tool_calls) {
+      if (!u.name.empty()) {
+        ++headers;
+        EXPECT_EQ(k + 1, open.size() + c.header_done) << c.header;
+      }
+      streamed += u.arguments;
+      pieces += u.arguments.empty() ? 0 : 1;
+    }
+    if (k + 1 <= args_at || k + 1 > args_at + c.args.size()) continue;
+    const size_t in_args = k + 1 - args_at;
+    const char last = c.args[in_args - 1];
+    // None of these can be part of the closing markup.
+    if (std::isdigit(static_cast<unsigned char>(last)) || std::string("{}[]\":,").find(last) != std::string::npos) {
+      EXPECT_EQ(streamed, c.args.substr(0, in_args)) << c.header << " after " << in_args << " argument bytes";
+    }
+  }
+  p.finish();
+  EXPECT_EQ(headers, 1);
+  EXPECT_EQ(streamed, c.args);
+  EXPECT_GT(pieces, 10);
+  ASSERT_EQ(p.tool_calls().size(), 1u);
+  EXPECT_EQ(p.tool_calls()[0].arguments, c.args);
+  EXPECT_TRUE(p.tool_calls()[0].complete);
+}
+
+TEST(OutputParser, ToolCallArgumentsStreamAsTheyArrive) {
+  const std::string args = "{\"city\": \"Paris\", \"days\": [1, 2]}";
+  const std::string v3 = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json";
+  const std::string v31 = "<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>";
+  expect_eager({v3, "\n", args, "\n```<｜tool▁call▁end｜>", v3.size()});
+  expect_eager({v31, "", args, "<｜tool▁call▁end｜>", v31.size() + 1});
+  expect_eager({v31, " \n", args, " <｜tool▁call▁end｜>", v31.size() + 3});
+  expect_eager({v3, "\n", kTrickyArgs, "\n```<｜tool▁call▁end｜>", v3.size()});
+}
+
+// As the server streams: token by token through the detokenizer, a call's arguments arrive in several
+// pieces whose concatenation is the whole arguments text.
+TEST(OutputParser, ToolCallArgumentsStreamTokenByToken) {
+  auto tok = load_tokenizer(std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3/tokenizer.json");
+  ASSERT_TRUE(tok);
+  const std::string args = "{\"location\": \"San Francisco, CA\", \"unit\": \"celsius\", \"days\": 3}";
+  for (const std::string& call : {"<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n" + args + "\n```<｜tool▁call▁end｜>",
+                                  "<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>" + args + "<｜tool▁call▁end｜>"}) {
+    ChatOutputParser p;
+    StreamDecoder dec(*tok);
+    std::vector<std::string> pieces;
+    auto take = [&](const ChatDelta& d) {
+      for (const ToolCallUpdate& u : d.tool_calls) {
+        if (!u.name.empty()) {
+          EXPECT_TRUE(pieces.empty());
+        }
+        if (!u.arguments.empty()) pieces.push_back(u.arguments);
+      }
+    };
+    for (int32_t id : tok->encode("<｜tool▁calls▁begin｜>" + call + "<｜tool▁calls▁end｜>", {.add_bos = false}))
+      take(p.feed(dec.push(id)));
+    take(p.feed(dec.flush()));
+    take(p.finish());
+    std::string joined;
+    for (const std::string& piece : pieces) joined += piece;
+    EXPECT_GT(pieces.size(), 5u) << call;
+    EXPECT_EQ(joined, args);
+    ASSERT_EQ(p.tool_calls().size(), 1u);
+    EXPECT_EQ(p.tool_calls()[0].name, "get_weather");
+    EXPECT_EQ(p.tool_calls()[0].arguments, args);
+  }
 }
 
 TEST(ToolCallBody, Forms) {
