@@ -75,6 +75,10 @@ QuantGemmFn q4_0_r8_scalar();
 QuantGemmFn q8_0_r8_scalar();
 QuantGemmFn q4_0_r8_avx2();
 QuantGemmFn q8_0_r8_avx2();
+// The AVX2 K-quant kernels (gemm_k_avx2.cpp).
+QuantGemmFn q4_k_avx2();
+QuantGemmFn q5_k_avx2();
+QuantGemmFn q6_k_avx2();
 
 const KernelSet& scalar_kernels();
 const KernelSet& avx2_kernels();   // only call when cpu_features().has_avx2_tier()

@@ -358,84 +358,6 @@ void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
   }
 }
 
-// ---- K-quants: one row · one token at a time, 8-lane float accumulator per pair ----
-
-inline __m256i load_k4_nibbles(const uint8_t* qs, int g) {  // 32 values of group g of a Q4_K/Q5_K block
-  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * (g / 2)));
-  return _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, _mm256_set1_epi8(0x0f));
-}
-
-template <bool kFifthBit>
-float dot_q45_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
-  const size_t bytes = kFifthBit ? kQ5_KBytes : kQ4_KBytes;
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0;
-  for (int64_t sb = 0; sb < nb / 8; ++sb) {
-    const uint8_t* blk = w + sb * bytes;
-    const float dd = h2f(blk), dmin = h2f(blk + 2);
-    uint8_t sc[8], mn[8];
-    k4_scales_mins(blk + 4, sc, mn);
-    const uint8_t* qs = blk + (kFifthBit ? 48 : 16);
-    __m256i qh = kFifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)) : _mm256_setzero_si256();
-    for (int g = 0; g < 8; ++g) {
-      const int64_t b = sb * 8 + g;
-      __m256i v = load_k4_nibbles(qs, g);
-      if constexpr (kFifthBit) {
-        // bit g of qh byte l -> bit 4 of value l
-        const __m256i bit = _mm256_and_si256(qh, _mm256_set1_epi8(1));
-        v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
-        qh = _mm256_srli_epi16(qh, 1);
-      }
-      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32));
-      const __m256i s = dot_u8s8(v, av);
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dd * static_cast<float>(sc[g]) * d[b]), acc);
-      mins += (dmin * static_cast<float>(mn[g]) * d[b]) * static_cast<float>(sum[b]);
-    }
-  }
-  return hsum(acc) - mins;
-}
-
-float dot_q6_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
-  __m256 acc = _mm256_setzero_ps();
-  const __m256i k32 = _mm256_set1_epi8(32), m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
-  for (int64_t sb = 0; sb < nb / 8; ++sb) {
-    const uint8_t* blk = w + sb * kQ6_KBytes;
-    const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
-    const float dd = h2f(blk + 208);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
-      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
-      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
-      for (int quarter = 0; quarter < 4; ++quarter) {
-        const __m256i lo = (quarter & 1) ? l1 : l0;
-        const __m256i low4 = _mm256_and_si256(quarter >> 1 ? _mm256_srli_epi16(lo, 4) : lo, m4);
-        const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
-        const __m256i v = _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
-        const int64_t b = sb * 8 + 4 * h + quarter;
-        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32));
-        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
-        const int16_t s0 = sc[8 * h + 2 * quarter], s1 = sc[8 * h + 2 * quarter + 1];
-        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
-        const __m256i s = _mm256_madd_epi16(p, scales);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dd * d[b]), acc);
-      }
-    }
-  }
-  return hsum(acc);
-}
-
-using RowDot = float (*)(const uint8_t*, int64_t, const int8_t*, const float*, const int32_t*);
-
-template <RowDot kDot>
-void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr int64_t kPanel = 8;
-  for (int64_t p0 = 0; p0 < n_rows; p0 += kPanel) {
-    const int64_t p1 = std::min(n_rows, p0 + kPanel);
-    for (int64_t t = 0; t < a.n_tok; ++t)
-      for (int64_t r = p0; r < p1; ++r) y[t * ldy + r] = kDot(w + r * row_bytes, a.nb, a.qt(t), a.dt(t), a.sumt(t));
-  }
-}
-
 // ---- float weights: NR rows x NT tokens of 8-lane FMA accumulators ----
 
 struct F32Load {
@@ -592,9 +514,9 @@ const KernelSet& avx2_kernels() {
     k.quantize_row = quantize_row_avx2;
     k.q8_0 = gemm_q_legacy<Q8_0Traits>;
     k.q4_0 = gemm_q_legacy<Q4_0Traits>;
-    k.q4_k = gemm_k<dot_q45_k<false>>;
-    k.q5_k = gemm_k<dot_q45_k<true>>;
-    k.q6_k = gemm_k<dot_q6_k>;
+    k.q4_k = q4_k_avx2();
+    k.q5_k = q5_k_avx2();
+    k.q6_k = q6_k_avx2();
     k.q4_0_r8 = q4_0_r8_avx2();
     k.q8_0_r8 = q8_0_r8_avx2();
     k.f32 = gemm_float<F32Load>;

@@ -1,0 +1,158 @@
+// AVX2 kernels for the K-quants (Q4_K, Q5_K, Q6_K) in their GGUF layout. Each row's super-block is
+// decoded once (scales, mins, nibbles, high bits) and used for a tile of up to 4 tokens, so prefill and
+// experts with several tokens stop paying the unpacking per token. Every token's accumulation is the
+// exact sequence of the one-token kernel — per group an 8-lane int32 dot product, one FMA with the
+// group's scale, the mins in a scalar sum, the SIMD fold at the end — so results do not depend on the
+// tile and equal the scalar mirror in gemm_scalar.cpp bit for bit.
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_blocks.h"
+
+namespace dsinfer::kern {
+namespace {
+
+inline float h2f(const uint8_t* p) {
+  uint16_t h;
+  __builtin_memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i dot_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __m256i load_k4_nibbles(const uint8_t* qs, int g) {  // 32 values of group g of a Q4_K/Q5_K block
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * (g / 2)));
+  return _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, _mm256_set1_epi8(0x0f));
+}
+
+inline __m256i act(const ActQ8& a, int64_t t, int64_t b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qt(t) + b * 32));
+}
+
+// One row · tokens [t0, t0 + kT): out[t].
+template <bool kFifthBit, int kT>
+void q45_k_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+  const size_t bytes = kFifthBit ? kQ5_KBytes : kQ4_KBytes;
+  __m256 acc[kT];
+  float mins[kT];
+  const int8_t* q[kT];
+  const float* d[kT];
+  const int32_t* sum[kT];
+  for (int t = 0; t < kT; ++t) {
+    acc[t] = _mm256_setzero_ps();
+    mins[t] = 0;
+    q[t] = a.qt(t0 + t);
+    d[t] = a.dt(t0 + t);
+    sum[t] = a.sumt(t0 + t);
+  }
+  for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * bytes;
+    const float dd = h2f(blk), dmin = h2f(blk + 2);
+    uint8_t sc[8], mn[8];
+    k4_scales_mins(blk + 4, sc, mn);
+    const uint8_t* qs = blk + (kFifthBit ? 48 : 16);
+    __m256i qh = kFifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)) : _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+      const int64_t b = sb * 8 + g;
+      __m256i v = load_k4_nibbles(qs, g);
+      if constexpr (kFifthBit) {
+        // bit g of qh byte l -> bit 4 of value l
+        const __m256i bit = _mm256_and_si256(qh, _mm256_set1_epi8(1));
+        v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
+        qh = _mm256_srli_epi16(qh, 1);
+      }
+      const float dsc = dd * static_cast<float>(sc[g]), dmn = dmin * static_cast<float>(mn[g]);
+      for (int t = 0; t < kT; ++t) {
+        const float da = d[t][b];
+        const __m256i s = dot_u8s8(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[t] + b * 32)));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dsc * da), acc[t]);
+        mins[t] += (dmn * da) * static_cast<float>(sum[t][b]);
+      }
+    }
+  }
+  for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]) - mins[t];
+}
+
+template <int kT>
+void q6_k_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+  __m256 acc[kT];
+  for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
+  const __m256i k32 = _mm256_set1_epi8(32), m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+  for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kQ6_KBytes;
+    const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    const float dd = h2f(blk + 208);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        const __m256i lo = (quarter & 1) ? l1 : l0;
+        const __m256i low4 = _mm256_and_si256(quarter >> 1 ? _mm256_srli_epi16(lo, 4) : lo, m4);
+        const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
+        const __m256i v = _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
+        const int64_t b = sb * 8 + 4 * h + quarter;
+        const int16_t s0 = sc[8 * h + 2 * quarter], s1 = sc[8 * h + 2 * quarter + 1];
+        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+        for (int t = 0; t < kT; ++t) {
+          const __m256i av = act(a, t0 + t, b);
+          const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
+          const __m256i s = _mm256_madd_epi16(p, scales);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dd * a.dt(t0 + t)[b]), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]);
+}
+
+template <class Tile>
+void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  float out[4];
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* wr = w + r * row_bytes;
+    int64_t t = 0;
+    for (; t + 4 <= a.n_tok; t += 4) {
+      Tile::template run<4>(wr, a, t, out);
+      for (int i = 0; i < 4; ++i) y[(t + i) * ldy + r] = out[i];
+    }
+    const int64_t rest = a.n_tok - t;
+    switch (rest) {
+      case 1: Tile::template run<1>(wr, a, t, out); break;
+      case 2: Tile::template run<2>(wr, a, t, out); break;
+      case 3: Tile::template run<3>(wr, a, t, out); break;
+      default: break;
+    }
+    for (int64_t i = 0; i < rest; ++i) y[(t + i) * ldy + r] = out[i];
+  }
+}
+
+template <bool kFifthBit>
+struct Q45Tile {
+  template <int kT>
+  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) { q45_k_tile<kFifthBit, kT>(w, a, t0, out); }
+};
+struct Q6Tile {
+  template <int kT>
+  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) { q6_k_tile<kT>(w, a, t0, out); }
+};
+
+}  // namespace
+
+QuantGemmFn q4_k_avx2() { return gemm_k<Q45Tile<false>>; }
+QuantGemmFn q5_k_avx2() { return gemm_k<Q45Tile<true>>; }
+QuantGemmFn q6_k_avx2() { return gemm_k<Q6Tile>; }
+
+}  // namespace dsinfer::kern
