@@ -75,6 +75,9 @@ QuantGemmFn q4_0_r8_scalar();
 QuantGemmFn q8_0_r8_scalar();
 QuantGemmFn q4_0_r8_avx2();
 QuantGemmFn q8_0_r8_avx2();
+// AVX2, gemm_avx2.cpp: 8 rows of an unpacked Q4_0 panel — q [nb][8 groups of 4 k][8 rows][4 bytes] of
+// nibble values, d [nb][8] row scales — · the 4 tokens of tile `tile`: out[t * 8 + row].
+void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out);
 // The AVX2 K-quant kernels (gemm_k_avx2.cpp).
 QuantGemmFn q4_k_avx2();
 QuantGemmFn q5_k_avx2();

@@ -172,7 +172,9 @@ void repack_panel(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t nb
   }
 }
 
-// The 8 rows of a repacked panel · the 4 tokens of `tile`: out[t * 8 + row].
+}  // namespace
+
+// The 8 rows of an unpacked Q4_0 panel · the 4 tokens of `tile`: out[t * 8 + row] (declared in gemm.h).
 void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out) {
   const int64_t nb = a.nb;
   const int32_t* s4 = a.sum4.data() + tile * nb * 4;
@@ -197,6 +199,8 @@ void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t t
   }
   for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
 }
+
+namespace {
 
 // Q8_0 panels hold signed weights: the sign trick per (token, group) and an int32 add per group, since
 // two 127*127*2 products would overflow int16.

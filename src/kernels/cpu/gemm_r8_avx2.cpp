@@ -11,6 +11,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/gemm.h"
 #include "tensor/interleave.h"
@@ -121,11 +124,47 @@ struct Q8_0R8 {
 };
 
 constexpr int64_t kTile = 4;
+constexpr int64_t kUnpackMinTokens = 12;  // below, unpacking costs more than the tiles save
+
+// Q4_0 with >= 8 tokens: each row group is unpacked once into an L1 panel of nibble bytes, and the
+// plain layout's panel kernel runs every 4-token tile over it (no per-tile unpacking; the same integer
+// sums and float operations as Q4_0R8::tile, so the results are identical).
+void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
+                           int64_t ldy) {
+  const int64_t nb = a.nb, n_tiles = a.n_pad() / 4;
+  thread_local std::vector<uint8_t> q_buf;
+  thread_local std::vector<float> d_buf;
+  q_buf.resize(static_cast<size_t>(nb * 256 + 32));
+  d_buf.resize(static_cast<size_t>(nb * kGroup));
+  uint8_t* q = q_buf.data() + (32 - reinterpret_cast<uintptr_t>(q_buf.data()) % 32) % 32;  // 32-byte aligned
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  alignas(32) float out[4 * kGroup];
+  for (int64_t r = 0; r < n_rows; r += kGroup) {
+    const uint8_t* g = w + (r / kGroup) * kGroup * row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = g + b * Q4_0R8::kBlock;
+      _mm256_storeu_ps(d_buf.data() + b * kGroup, row_scales(blk));
+      for (int c = 0; c < 4; ++c) {  // chunk c: values 4c..4c+3 (low nibbles) and 16+4c.. (high)
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c), _mm256_and_si256(x, m4));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * (4 + c)),
+                           _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));
+      }
+    }
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      panel_q4_0_tok4(q, d_buf.data(), a, tile, out);
+      const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
+      for (int64_t t = 0; t < nt; ++t) std::memcpy(y + (tile * 4 + t) * ldy + r, out + t * kGroup, kGroup * sizeof(float));
+    }
+  }
+}
 
 // n_rows is a multiple of 8 (matmul_rows checks). For every group, all token tiles pass while its
 // blocks are in L1; the first tile prefetches ahead.
 template <class L>
 void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if constexpr (std::is_same_v<L, Q4_0R8>)
+    if (a.n_tok >= kUnpackMinTokens) return gemm_q4_0_r8_unpacked(w, row_bytes, n_rows, a, y, ldy);
   const size_t group_bytes = kGroup * row_bytes;
   const int64_t full = a.n_tok / kTile * kTile, rest = a.n_tok - full;
   for (int64_t r = 0; r < n_rows; r += kGroup) {
