@@ -89,6 +89,20 @@ TEST(Cli, GreedyRunIsDeterministicAndSeededSamplingReproduces) {
   EXPECT_EQ(a.substr(0, a.find("prompt:")), b.substr(0, b.find("prompt:")));
 }
 
+TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {
+  const std::string m = tmp() + "/tiny-q4_0.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --dtype q4_0 --out " + m).exit_code, 0);
+  Result r = run("run -m " + m + " --ids 1,2,3 -n 8");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("repacked "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GB now in anonymous memory"), std::string::npos) << r.out;
+  r = run("run -m " + m + " --ids 1,2,3 -n 8 --no-repack");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.find("repacked "), std::string::npos) << r.out;
+  EXPECT_EQ(run("run -m " + tiny_gguf() + " --ids 1,2 -n 2").out.find("repacked "), std::string::npos);  // f32
+  expect_error("synth --preset tiny-v3 --dtype q4_0_r8 --out " + tmp() + "/r8.gguf", "q4_0_r8");
+}
+
 TEST(Cli, MissingAndCorruptFilesAreClearErrors) {
   expect_error("info -m /nonexistent/model.gguf", "/nonexistent/model.gguf");
   expect_error("run -m /nonexistent/dir --ids 1", "/nonexistent/dir");
