@@ -16,9 +16,9 @@ ModelSession open_model_session(const std::string& path, int threads, bool prefa
   s.model = load_model(path, lo);
   if (const RepackReport& r = s.model->repack; r.tensors > 0)
     std::fprintf(stderr,
-                 "repacked %lld Q4_0/Q8_0 tensors into 8-row interleaved blocks in %.1f s: %.2f GB now in anonymous "
+                 "repacked %lld Q4_0/Q8_0 tensors into 8-row interleaved blocks in %.1f s: %.1f MB now in anonymous "
                  "memory, their file pages released (--no-repack keeps the file layout)\n",
-                 static_cast<long long>(r.tensors), r.seconds, static_cast<double>(r.bytes) / 1e9);
+                 static_cast<long long>(r.tensors), r.seconds, static_cast<double>(r.bytes) / 1e6);
   s.tokenizer = load_tokenizer(path);
   if (s.tokenizer && s.tokenizer->n_vocab() > s.model->config.vocab_size) {
     fail(path, ": the tokenizer has ", s.tokenizer->n_vocab(), " tokens but the model's vocabulary is ",

@@ -95,7 +95,7 @@ TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {
   Result r = run("run -m " + m + " --ids 1,2,3 -n 8");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("repacked "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("GB now in anonymous memory"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("MB now in anonymous memory"), std::string::npos) << r.out;
   r = run("run -m " + m + " --ids 1,2,3 -n 8 --no-repack");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out.find("repacked "), std::string::npos) << r.out;
