@@ -16,30 +16,10 @@ struct PathGuard {
   ~PathGuard() { set_matmul_path(MatmulPath::kFast); }
 };
 
-// Greedy continuation of a 5-token prompt; also returns the smallest top-1/top-2 logit gap seen.
 std::vector<int32_t> greedy(const LoadedModel& m, MatmulPath path, int64_t n_new, float* min_gap) {
   PathGuard guard;
   set_matmul_path(path);
-  ThreadPool pool(2);
-  Transformer tf(m.config, m.weights, pool);
-  const std::vector<int32_t> prompt = testing::test_ids(5, static_cast<int>(m.config.vocab_size));
-  LatentKvCache cache = make_single_sequence_cache(m.config, 5 + n_new);
-  const int seq = cache.create_sequence();
-  if (!cache.reserve(seq, 5 + n_new)) fail("cache");
-  std::vector<float> logits = prefill_sequence(tf, cache, seq, prompt, 0, 5, false);
-  std::vector<int32_t> out;
-  *min_gap = INFINITY;
-  for (int64_t i = 0; i < n_new; ++i) {
-    std::vector<float> sorted = logits;
-    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
-    *min_gap = std::min(*min_gap, sorted[0] - sorted[1]);
-    const auto tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    out.push_back(tok);
-    Batch b;
-    b.add(tok, 5 + i, seq, true);
-    logits = tf.forward(b, cache);
-  }
-  return out;
+  return testing::greedy(m, n_new, min_gap);
 }
 
 // The SIMD kernels against the scalar kernels of the same algorithm (same int8 activations, same

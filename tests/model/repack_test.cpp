@@ -23,25 +23,6 @@ std::unique_ptr<LoadedModel> load(const std::string& path, bool repack) {
   return load_model(path, o);
 }
 
-std::vector<int32_t> greedy(const LoadedModel& m, int64_t n_new) {
-  ThreadPool pool(2);
-  Transformer tf(m.config, m.weights, pool);
-  const std::vector<int32_t> prompt = testing::test_ids(5, static_cast<int>(m.config.vocab_size));
-  LatentKvCache cache = make_single_sequence_cache(m.config, 5 + n_new);
-  const int seq = cache.create_sequence();
-  if (!cache.reserve(seq, 5 + n_new)) fail("cache");
-  std::vector<float> logits = prefill_sequence(tf, cache, seq, prompt, 0, 5, false);
-  std::vector<int32_t> out;
-  for (int64_t i = 0; i < n_new; ++i) {
-    const auto tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    out.push_back(tok);
-    Batch b;
-    b.add(tok, 5 + i, seq, true);
-    logits = tf.forward(b, cache);
-  }
-  return out;
-}
-
 TEST(Repack, MovesOnlyMatmulWeightsWithWholeRowGroups) {
   const std::string path = testing::synth("tiny-v2-lite", "tiny-v2-lite-repack-which-q4_0.gguf", DType::Q4_0, 3);
   auto plain = load(path, false);
@@ -83,9 +64,9 @@ TEST(Repack, RepackedModelsDecodeAsTheFileLayoutDoes) {
       std::vector<int32_t> fast, scalar;
       {
         PathGuard g;
-        fast = greedy(*m, 256);
+        fast = testing::greedy(*m, 256);
         set_matmul_path(MatmulPath::kScalar);
-        scalar = greedy(*m, 256);
+        scalar = testing::greedy(*m, 256);
       }
       EXPECT_EQ(fast, scalar) << preset << " " << dtype_name(t);
       // Against the file layout: the same integer sums, float accumulation order aside.

@@ -3,7 +3,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -81,6 +83,33 @@ inline std::vector<int32_t> test_ids(int n, int vocab) {
   std::vector<int32_t> ids;
   for (int i = 0; i < n; ++i) ids.push_back((i * 37 + 11) % vocab);
   return ids;
+}
+
+// Greedy continuation of a 5-token prompt with the current matmul path; *min_gap (if given) gets the
+// smallest top-1/top-2 logit gap seen on the way.
+inline std::vector<int32_t> greedy(const LoadedModel& m, int64_t n_new, float* min_gap = nullptr) {
+  ThreadPool pool(2);
+  Transformer tf(m.config, m.weights, pool);
+  const std::vector<int32_t> prompt = test_ids(5, static_cast<int>(m.config.vocab_size));
+  LatentKvCache cache = make_single_sequence_cache(m.config, 5 + n_new);
+  const int seq = cache.create_sequence();
+  if (!cache.reserve(seq, 5 + n_new)) fail("cache");
+  std::vector<float> logits = prefill_sequence(tf, cache, seq, prompt, 0, 5, false);
+  std::vector<int32_t> out;
+  if (min_gap) *min_gap = INFINITY;
+  for (int64_t i = 0; i < n_new; ++i) {
+    if (min_gap) {
+      std::vector<float> sorted = logits;
+      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
+      *min_gap = std::min(*min_gap, sorted[0] - sorted[1]);
+    }
+    const auto tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    out.push_back(tok);
+    Batch b;
+    b.add(tok, 5 + i, seq, true);
+    logits = tf.forward(b, cache);
+  }
+  return out;
 }
 
 }  // namespace dsinfer::testing

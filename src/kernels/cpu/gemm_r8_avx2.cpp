@@ -44,22 +44,35 @@ inline __m256 row_scales(const uint8_t* blk) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
 }
 
+// The activation rows of tokens [t0, t0 + kT) and zeroed accumulators.
+template <int kT>
+struct TileTokens {
+  const int8_t* q[kT];
+  const float* d[kT];
+  const int32_t* s[kT];
+  __m256 acc[kT];
+  TileTokens(const ActQ8& a, int64_t t0) {
+    for (int t = 0; t < kT; ++t) {
+      q[t] = a.qt(t0 + t);
+      d[t] = a.dt(t0 + t);
+      s[t] = a.sumt(t0 + t);
+      acc[t] = _mm256_setzero_ps();
+    }
+  }
+  void store(float* y, int64_t ldy) const {
+    for (int t = 0; t < kT; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+  }
+};
+
 // The group's 8 rows (blocks at w, `block_bytes` apart) · tokens [t0, t0 + kT): y[t * ldy + i].
 struct Q4_0R8 {
   static constexpr size_t kBlock = 144;
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    __m256 acc[kT];
-    const int8_t* q[kT];
-    const float* d[kT];
-    const int32_t* s[kT];
-    for (int t = 0; t < kT; ++t) {
-      acc[t] = _mm256_setzero_ps();
-      q[t] = a.qt(t0 + t);
-      d[t] = a.dt(t0 + t);
-      s[t] = a.sumt(t0 + t);
-    }
+    TileTokens<kT> tk(a, t0);
+    auto& acc = tk.acc;
+    const auto &q = tk.q, &d = tk.d, &s = tk.s;
     for (int64_t b = 0; b < a.nb; ++b) {
       const uint8_t* blk = w + b * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
@@ -82,7 +95,7 @@ struct Q4_0R8 {
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
       }
     }
-    for (int t = 0; t < kT; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+    tk.store(y, ldy);
   }
 };
 
@@ -93,14 +106,9 @@ struct Q8_0R8 {
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[kT];
-    const int8_t* q[kT];
-    const float* d[kT];
-    for (int t = 0; t < kT; ++t) {
-      acc[t] = _mm256_setzero_ps();
-      q[t] = a.qt(t0 + t);
-      d[t] = a.dt(t0 + t);
-    }
+    TileTokens<kT> tk(a, t0);
+    auto& acc = tk.acc;
+    const auto &q = tk.q, &d = tk.d;
     for (int64_t b = 0; b < a.nb; ++b) {
       const uint8_t* blk = w + b * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
@@ -119,7 +127,7 @@ struct Q8_0R8 {
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
       }
     }
-    for (int t = 0; t < kT; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+    tk.store(y, ldy);
   }
 };
 
