@@ -14,6 +14,7 @@ ModelSession open_model_session(const std::string& path, int threads, bool prefa
   lo.prefault = prefault;
   lo.repack = repack;
   s.model = load_model(path, lo);
+  if (!s.model->repack.skipped.empty()) std::fprintf(stderr, "not repacked: %s\n", s.model->repack.skipped.c_str());
   if (const RepackReport& r = s.model->repack; r.tensors > 0)
     std::fprintf(stderr,
                  "repacked %lld Q4_0/Q8_0 tensors into 8-row interleaved blocks in %.1f s: %.1f MB now in anonymous "

@@ -164,7 +164,9 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
   const ModelConfig& c = m->config;
   m->weights.layers.resize(static_cast<size_t>(c.num_hidden_layers));
   for (const WeightSpec& s : weight_specs(c, m->layout)) assign(c, src, s, m->weights, m->weight_bytes);
-  if (options.repack) m->repack = repack_weights(m->weights, m->repacked, options.prefault);
+  if (options.repack)
+    m->repack = repack_weights(m->weights, m->repacked, options.prefault,
+                               options.repack_limit ? options.repack_limit : default_repack_limit());
   if (options.prefault) prefault(m->weights, m->weight_bytes);
   return m;
 }

@@ -20,6 +20,7 @@ class SafetensorsModel;
 struct LoadOptions {
   bool prefault = false;       // read every weight page now (with a progress bar on a terminal)
   bool repack = false;         // repack eligible weights into the kernels' interleaved layouts (model/repack.h)
+  uint64_t repack_limit = 0;   // skip repacking above this many bytes; 0 = default_repack_limit()
 };
 
 struct LoadedModel {

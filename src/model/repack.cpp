@@ -1,9 +1,13 @@
 #include "model/repack.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #include "tensor/interleave.h"
+#include "util/error.h"
 #include "util/progress.h"
 #include "util/thread_pool.h"
 #include "util/timer.h"
@@ -19,7 +23,14 @@ bool eligible(const WeightRef& r) {
 
 }  // namespace
 
-RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storage, bool progress) {
+uint64_t default_repack_limit() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return UINT64_MAX;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4 * 3;
+}
+
+RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storage, bool progress,
+                            uint64_t max_bytes) {
   Timer timer;
   RepackReport rep;
   std::vector<TensorView*> todo;
@@ -32,7 +43,17 @@ RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storag
     total += (r.view->nbytes + 63) / 64 * 64;  // 64-byte aligned starts
   }
   if (todo.empty()) return rep;
-  storage = std::make_unique<AnonBuffer>(total);
+  if (total > max_bytes) {
+    rep.skipped = cat(total / 1e9, " GB of weights to repack exceed the limit of ", max_bytes / 1e9,
+                      " GB (3/4 of RAM); they stay in the file mapping");
+    return rep;
+  }
+  try {
+    storage = std::make_unique<AnonBuffer>(total);
+  } catch (const Error& e) {
+    rep.skipped = cat(e.what(), "; the weights stay in the file mapping");
+    return rep;
+  }
 
   // Tensors go to threads dynamically (experts are small, lm_head is large); worker 0 draws the bar.
   std::unique_ptr<ProgressBar> bar = progress ? std::make_unique<ProgressBar>("repacking", total) : nullptr;

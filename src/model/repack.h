@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "model/weights.h"
 #include "util/anon_memory.h"
@@ -19,10 +20,17 @@ struct RepackReport {
   int64_t tensors = 0;
   uint64_t bytes = 0;    // bytes now in anonymous memory (= the bytes released from the file mapping)
   double seconds = 0;
+  std::string skipped;   // non-empty: why nothing was repacked although weights were eligible
 };
+
+// Models larger than RAM run from the file mapping (the kernel pages weights in and out); repacking them
+// would need the repacked bytes resident. So repacking is skipped — weights keep the file layout — when
+// the eligible bytes exceed max_bytes (default: 3/4 of physical memory) or the memory cannot be mapped.
+uint64_t default_repack_limit();
 
 // Repacks every eligible weight of w in place (views are redirected into *storage, which the caller
 // keeps alive as long as w). `progress` draws a bar on a terminal. Uses one thread per physical core.
-RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storage, bool progress);
+RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storage, bool progress,
+                            uint64_t max_bytes = default_repack_limit());
 
 }  // namespace dsinfer

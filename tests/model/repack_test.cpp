@@ -52,6 +52,20 @@ TEST(Repack, MovesOnlyMatmulWeightsWithWholeRowGroups) {
   EXPECT_EQ(to_f32(a), to_f32(b));
 }
 
+TEST(Repack, AModelAboveTheMemoryLimitStaysInTheFileMapping) {
+  const std::string path = testing::synth("tiny-v3", "tiny-v3-repack-limit-q4_0.gguf", DType::Q4_0, 5);
+  LoadOptions o;
+  o.repack = true;
+  o.repack_limit = 4096;  // far below the eligible bytes
+  auto m = load_model(path, o);
+  EXPECT_EQ(m->repack.tensors, 0);
+  EXPECT_FALSE(m->repacked);
+  EXPECT_NE(m->repack.skipped.find("stay in the file mapping"), std::string::npos) << m->repack.skipped;
+  for (const WeightRef& r : weight_views(m->weights)) EXPECT_FALSE(is_interleaved(r.view->dtype)) << r.view->name;
+  const auto ids = testing::test_ids(9, static_cast<int>(m->config.vocab_size));
+  EXPECT_EQ(testing::logits_of(*m, ids), testing::logits_of(*load(path, false), ids));
+}
+
 TEST(Repack, RepackedModelsDecodeAsTheFileLayoutDoes) {
   for (const char* preset : {"tiny-v2-lite", "tiny-v3"})
     for (DType t : {DType::Q8_0, DType::Q4_0}) {
