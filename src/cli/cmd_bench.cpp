@@ -67,11 +67,12 @@ LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, int* seq) {
 }  // namespace
 
 int cmd_bench(const Args& args) {
-  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb"}, {"--help", "--json", "--no-repack"},
+  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb", "--mla-form"}, {"--help", "--json", "--no-repack"},
               {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--reps"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json] [--no-repack]\n"
+        "       [--mla-form auto|absorbed|naive]\n"
         "Prefill of a p-token prompt (one batch) and decode of n tokens from an empty context, in tokens/s\n"
         "(mean of REPS runs after a warm-up); weight bytes per decoded token; measured read bandwidth\n"
         "(best of 2x10 passes over a --bw-mb MiB buffer,\nbefore and after the runs); decode as a fraction of bandwidth / bytes-per-token.");
@@ -83,6 +84,10 @@ int cmd_bench(const Args& args) {
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
+  const std::string form = p.get("--mla-form").value_or("auto");
+  if (form == "absorbed") tf.set_attention_form(AttentionForm::kAbsorbed);
+  else if (form == "naive") tf.set_attention_form(AttentionForm::kNaive);
+  else if (form != "auto") fail("--mla-form: expected auto, absorbed or naive, not '", form, "'");
 
   const size_t bw_bytes = static_cast<size_t>(p.get_int("--bw-mb", 1024)) << 20;
   double bw = measure_read_bandwidth(*s.pool, bw_bytes, 10);

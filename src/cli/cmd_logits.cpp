@@ -15,7 +15,7 @@ int cmd_logits(const Args& args) {
   ArgParser p(args, {"--model", "--ids", "--out", "--threads", "--attention"}, {"--help"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-o", "--out"}});
   if (p.has("--help")) {
-    std::puts("usage: dsinfer logits -m MODEL --ids 1,2,3 --out FILE [-t N] [--attention absorbed|naive]\n"
+    std::puts("usage: dsinfer logits -m MODEL --ids 1,2,3 --out FILE [-t N] [--attention absorbed|naive|auto]\n"
               "Writes the logits of every position as raw little-endian float32 [n_ids][n_vocab].");
     return 0;
   }
@@ -26,7 +26,8 @@ int cmd_logits(const Args& args) {
   Transformer tf(model->config, model->weights, pool);
   const std::string form = p.get("--attention").value_or("absorbed");
   if (form == "naive") tf.set_attention_form(AttentionForm::kNaive);
-  else if (form != "absorbed") fail("--attention must be 'absorbed' or 'naive'");
+  else if (form == "absorbed") tf.set_attention_form(AttentionForm::kAbsorbed);
+  else if (form != "auto") fail("--attention must be 'absorbed', 'naive' or 'auto'");
   LatentKvCache cache = make_single_sequence_cache(model->config, static_cast<int64_t>(ids.size()));
   const std::vector<float> logits = all_logits(tf, cache, ids);
   write_file(out, logits.data(), logits.size() * sizeof(float));

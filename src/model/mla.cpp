@@ -95,7 +95,10 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
   }
 
   std::vector<float> o(static_cast<size_t>(T * H * dv));  // [T, H, dv]
-  if (form_ == AttentionForm::kNaive) {
+  bool naive = form_ == AttentionForm::kNaive;
+  if (form_ == AttentionForm::kAuto && T >= kNaiveMinTokens)
+    naive = std::all_of(b.seq_ids.begin(), b.seq_ids.end(), [&](int32_t s) { return s == b.seq_ids[0]; });
+  if (naive) {
     attention_naive(layer, b, q.data(), cache, o.data());
   } else {
     std::vector<float> q_abs(static_cast<size_t>(T * H * rkv)), q_pe(static_cast<size_t>(T * H * dr));
@@ -160,50 +163,6 @@ void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const
       mla_values(p.data(), n, H, keys.data(), n, 0, rkv, lat + t * H * rkv, rkv);
     }
   });
-}
-
-// Reference form: per-head keys k = [W_UK_h c_j | kpe_j] and values v = W_UV_h c_j, decompressed for
-// every cached key of each sequence in the batch, then standard attention.
-void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q, const LatentKvCache& cache,
-                                  float* o) {
-  const ModelConfig& c = config_;
-  const MlaWeights& w = weights_.layers[layer].attn;
-  const int64_t T = b.size(), H = c.num_attention_heads, dq = c.qk_head_dim(), dn = c.qk_nope_head_dim;
-  const int64_t dr = c.qk_rope_head_dim, rkv = c.kv_lora_rank, dv = c.v_head_dim, L = c.latent_dim();
-
-  std::map<int32_t, int64_t> keys_of_seq;  // sequence -> number of keys needed
-  for (int64_t t = 0; t < T; ++t) keys_of_seq[b.seq_ids[t]] = std::max(keys_of_seq[b.seq_ids[t]], b.positions[t] + 1);
-  for (const auto& [seq, S] : keys_of_seq) {
-    std::vector<float> latent(static_cast<size_t>(S * L));
-    for (int64_t j = 0; j < S; ++j) std::copy_n(cache.row(layer, seq, j), L, latent.data() + j * L);
-    std::vector<float> k_nope(static_cast<size_t>(S * H * dn)), v(static_cast<size_t>(S * H * dv));
-    for (int64_t h = 0; h < H; ++h) {
-      if (w.split_kv_b()) {
-        matmul_transposed(w.k_b, h * rkv, rkv, latent.data(), L, S, k_nope.data() + h * dn, H * dn);
-        matmul(pool_, w.v_b, h * dv, dv, latent.data(), L, S, v.data() + h * dv, H * dv);
-      } else {
-        matmul(pool_, w.kv_b_proj, h * (dn + dv), dn, latent.data(), L, S, k_nope.data() + h * dn, H * dn);
-        matmul(pool_, w.kv_b_proj, h * (dn + dv) + dn, dv, latent.data(), L, S, v.data() + h * dv, H * dv);
-      }
-    }
-    std::vector<float> p;
-    for (int64_t t = 0; t < T; ++t) {
-      if (b.seq_ids[t] != seq) continue;
-      const int64_t n_keys = b.positions[t] + 1;
-      p.resize(static_cast<size_t>(n_keys));
-      for (int64_t h = 0; h < H; ++h) {
-        const float* qh = q + (t * H + h) * dq;
-        for (int64_t j = 0; j < n_keys; ++j) {
-          p[j] = (dot_f32(qh, k_nope.data() + (j * H + h) * dn, dn) +
-                  dot_f32(qh + dn, latent.data() + j * L + rkv, dr)) * softmax_scale_;
-        }
-        softmax(p.data(), n_keys);
-        float* out = o + (t * H + h) * dv;
-        std::fill(out, out + dv, 0.0f);
-        for (int64_t j = 0; j < n_keys; ++j) axpy_f32(p[j], v.data() + (j * H + h) * dv, out, dv);
-      }
-    }
-  }
 }
 
 }  // namespace dsinfer

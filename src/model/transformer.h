@@ -16,9 +16,14 @@
 namespace dsinfer {
 
 enum class AttentionForm {
-  kAbsorbed,  // scores and values over the latent cache (decode form; the default)
-  kNaive,     // decompress per-head keys and values from the cache (reference form, for tests)
+  kAuto,      // per forward call: naive for a prompt chunk of one sequence with >= kNaiveMinTokens tokens,
+              // absorbed otherwise (decode, mixed server batches, short chunks). The default.
+  kAbsorbed,  // scores and values over the latent cache (model/mla.cpp)
+  kNaive,     // decompress per-head keys and values from the cache, then standard attention (mla_naive.cpp)
 };
+
+// From this many tokens of one sequence in a batch, the naive form is faster (bench/RESULTS.md).
+constexpr int64_t kNaiveMinTokens = 96;
 
 struct Batch {
   std::vector<int32_t> tokens;     // [T]
@@ -61,7 +66,7 @@ class Transformer {
   const ModelConfig& config_;
   const ModelWeights& weights_;
   ThreadPool& pool_;
-  AttentionForm form_ = AttentionForm::kAbsorbed;
+  AttentionForm form_ = AttentionForm::kAuto;
   std::vector<float> inv_freq_;  // [dr/2] YaRN frequencies
   float rope_amplitude_;
   float softmax_scale_;

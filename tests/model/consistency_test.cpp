@@ -83,6 +83,38 @@ TEST(Consistency, AbsorbedEqualsNaiveAttention) {
   }
 }
 
+// kAuto: a prompt chunk of one sequence with >= kNaiveMinTokens tokens runs the naive form, shorter
+// chunks (and decode) the absorbed form — bit for bit what forcing that form computes.
+TEST(Consistency, AutoFormPicksNaiveForLongChunksAndAbsorbedOtherwise) {
+  auto m = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
+  const auto ids = test_ids(static_cast<int>(kNaiveMinTokens) + 8, 256);
+  const int64_t n = static_cast<int64_t>(ids.size());
+  auto run = [&](AttentionForm f, int64_t chunk) {
+    ThreadPool pool(2);
+    Transformer tf(m->config, m->weights, pool);
+    tf.set_attention_form(f);
+    LatentKvCache cache = make_single_sequence_cache(m->config, n);
+    return all_logits(tf, cache, ids, chunk);
+  };
+  EXPECT_EQ(run(AttentionForm::kAuto, n), run(AttentionForm::kNaive, n));
+  EXPECT_EQ(run(AttentionForm::kAuto, kNaiveMinTokens - 1), run(AttentionForm::kAbsorbed, kNaiveMinTokens - 1));
+  EXPECT_NE(run(AttentionForm::kNaive, n), run(AttentionForm::kAbsorbed, n));  // the forms do differ in rounding
+}
+
+// A long prompt chunk with a long cached context in front of it: naive == absorbed.
+TEST(Consistency, NaiveFormAfterACachedContextEqualsAbsorbed) {
+  auto m = load_model(synth("tiny-v2-lite", "tiny-v2-lite-f32-hf", DType::F32));
+  const auto ids = test_ids(150, 256);
+  auto run = [&](AttentionForm f) {
+    ThreadPool pool(2);
+    Transformer tf(m->config, m->weights, pool);
+    tf.set_attention_form(f);
+    LatentKvCache cache = make_single_sequence_cache(m->config, 150);
+    return all_logits(tf, cache, ids, 100);  // chunks of 100 then 50: the second attends to 100 cached keys
+  };
+  EXPECT_LE(rel_diff(run(AttentionForm::kNaive), run(AttentionForm::kAbsorbed)), 1e-5f);
+}
+
 TEST(Consistency, BatchOfSequencesEqualsEachSequenceAlone) {
   auto m = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
   ThreadPool pool(2);

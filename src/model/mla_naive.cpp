@@ -1,0 +1,95 @@
+// MLA in the naive form: per-head keys k_j = [W_UK_h c_j | kpe_j] and values v_j = W_UV_h c_j are
+// decompressed from the latent cache for every key of each sequence, then standard attention runs as two
+// float GEMMs per head (scores = Q K^T, out = P V). Per query token it costs H (dq + dv) per key instead
+// of the absorbed form's H (rkv + dr + rkv), plus the decompression (S H (dn + dv) rkv) once per call — so
+// it wins for long prompt chunks, and the absorbed form wins for decode (transformer.h, AttentionForm).
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
+#include "model/transformer.h"
+
+namespace dsinfer {
+namespace {
+
+TensorView f32_view(const std::vector<float>& data, int64_t rows, int64_t cols) {
+  TensorView v;
+  v.name = "mla.naive.scratch";
+  v.dtype = DType::F32;
+  v.shape = {rows, cols};
+  v.data = data.data();
+  v.nbytes = data.size() * sizeof(float);
+  return v;
+}
+
+}  // namespace
+
+void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q, const LatentKvCache& cache,
+                                  float* o) {
+  const ModelConfig& c = config_;
+  const MlaWeights& w = weights_.layers[layer].attn;
+  const int64_t T = b.size(), H = c.num_attention_heads, dq = c.qk_head_dim(), dn = c.qk_nope_head_dim;
+  const int64_t dr = c.qk_rope_head_dim, rkv = c.kv_lora_rank, dv = c.v_head_dim, L = c.latent_dim();
+
+  std::map<int32_t, int64_t> keys_of_seq;  // sequence -> number of keys needed
+  for (int64_t t = 0; t < T; ++t) keys_of_seq[b.seq_ids[t]] = std::max(keys_of_seq[b.seq_ids[t]], b.positions[t] + 1);
+  for (const auto& [seq, S] : keys_of_seq) {
+    std::vector<int64_t> toks;  // this sequence's tokens in the batch
+    for (int64_t t = 0; t < T; ++t)
+      if (b.seq_ids[t] == seq) toks.push_back(t);
+    const int64_t n = static_cast<int64_t>(toks.size());
+    std::vector<float> latent(static_cast<size_t>(S * L));  // [S, rkv + dr]
+    for (int64_t j = 0; j < S; ++j) std::copy_n(cache.row(layer, seq, j), L, latent.data() + j * L);
+
+    // Decompression: k_nope [S, H, dn], v [S, H, dv].
+    std::vector<float> k_nope(static_cast<size_t>(S * H * dn)), v(static_cast<size_t>(S * H * dv));
+    std::vector<float> wk(static_cast<size_t>(rkv * dn)), wk_t(static_cast<size_t>(dn * rkv));
+    for (int64_t h = 0; h < H; ++h) {
+      if (w.split_kv_b()) {
+        // k_b[h] is W_UK_h^T [rkv, dn]: transposed once into a float [dn, rkv] matrix for the GEMM.
+        dequantize_rows(w.k_b, h * rkv, rkv, wk.data());
+        for (int64_t r = 0; r < rkv; ++r)
+          for (int64_t k = 0; k < dn; ++k) wk_t[k * rkv + r] = wk[r * dn + k];
+        matmul(pool_, f32_view(wk_t, dn, rkv), 0, dn, latent.data(), L, S, k_nope.data() + h * dn, H * dn);
+        matmul(pool_, w.v_b, h * dv, dv, latent.data(), L, S, v.data() + h * dv, H * dv);
+      } else {
+        matmul(pool_, w.kv_b_proj, h * (dn + dv), dn, latent.data(), L, S, k_nope.data() + h * dn, H * dn);
+        matmul(pool_, w.kv_b_proj, h * (dn + dv) + dn, dv, latent.data(), L, S, v.data() + h * dv, H * dv);
+      }
+    }
+
+    // Per head (heads split across threads): scores [n, S] = Q_h K_h^T, masked softmax, out = P V_h.
+    pool_.run_on_all([&](int tid) {
+      const int nth = pool_.size();
+      std::vector<float> kc(static_cast<size_t>(S * dq)), vt(static_cast<size_t>(dv * S));
+      std::vector<float> qh(static_cast<size_t>(n * dq)), p(static_cast<size_t>(n * S)), out(static_cast<size_t>(n * dv));
+      MatmulInput in;
+      for (int64_t h = tid; h < H; h += nth) {
+        for (int64_t j = 0; j < S; ++j) {
+          std::copy_n(k_nope.data() + (j * H + h) * dn, dn, kc.data() + j * dq);
+          std::copy_n(latent.data() + j * L + rkv, dr, kc.data() + j * dq + dn);
+          for (int64_t k = 0; k < dv; ++k) vt[k * S + j] = v[(j * H + h) * dv + k];
+        }
+        for (int64_t i = 0; i < n; ++i) std::copy_n(q + (toks[i] * H + h) * dq, dq, qh.data() + i * dq);
+        in.prepare(qh.data(), dq, n, dq, DType::F32);
+        matmul_rows(f32_view(kc, S, dq), 0, S, in, p.data(), S);
+        for (int64_t i = 0; i < n; ++i) {
+          float* pi = p.data() + i * S;
+          const int64_t n_keys = b.positions[toks[i]] + 1;
+          for (int64_t j = 0; j < n_keys; ++j) pi[j] *= softmax_scale_;
+          softmax(pi, n_keys);
+          std::fill(pi + n_keys, pi + S, 0.0f);  // causal: later keys get no weight
+        }
+        in.prepare(p.data(), S, n, S, DType::F32);
+        matmul_rows(f32_view(vt, dv, S), 0, dv, in, out.data(), dv);
+        for (int64_t i = 0; i < n; ++i) std::copy_n(out.data() + i * dv, dv, o + (toks[i] * H + h) * dv);
+      }
+    });
+  }
+}
+
+}  // namespace dsinfer
