@@ -43,7 +43,7 @@ Fixture make(DType t, int64_t n_tok, int64_t rows) {
     quantize_row(plain, row.data(), f.bytes.data() + r * rb, kK);
   }
   if (plain != t) {
-    std::vector<uint8_t> packed(f.bytes.size());
+    std::vector<uint8_t> packed(static_cast<size_t>(rows) * dtype_row_bytes(t, kK));
     interleave_rows(plain, f.bytes.data(), rows, kK, packed.data());
     f.bytes.swap(packed);
   }
@@ -79,6 +79,7 @@ void Q8_0_R8(benchmark::State& s) { run(s, DType::Q8_0_R8); }
 void Q4_0_mem(benchmark::State& s) { run(s, DType::Q4_0, kBigRows); }
 void Q4_0_R8_mem(benchmark::State& s) { run(s, DType::Q4_0_R8, kBigRows); }
 void Q4_K(benchmark::State& s) { run(s, DType::Q4_K); }
+void Q4_K_R8(benchmark::State& s) { run(s, DType::Q4_K_R8); }
 void Q6_K(benchmark::State& s) { run(s, DType::Q6_K); }
 
 #define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
@@ -89,6 +90,7 @@ BENCHMARK(Q8_0_R8)->TOKENS;
 BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_K)->TOKENS;
+BENCHMARK(Q4_K_R8)->TOKENS;
 BENCHMARK(Q6_K)->TOKENS;
 
 }  // namespace

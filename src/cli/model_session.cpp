@@ -17,7 +17,7 @@ ModelSession open_model_session(const std::string& path, int threads, bool prefa
   if (!s.model->repack.skipped.empty()) std::fprintf(stderr, "not repacked: %s\n", s.model->repack.skipped.c_str());
   if (const RepackReport& r = s.model->repack; r.tensors > 0)
     std::fprintf(stderr,
-                 "repacked %lld Q4_0/Q8_0 tensors into 8-row interleaved blocks in %.1f s: %.1f MB now in anonymous "
+                 "repacked %lld quantized tensors into 8-row interleaved blocks in %.1f s: %.1f MB now in anonymous "
                  "memory, their file pages released (--no-repack keeps the file layout)\n",
                  static_cast<long long>(r.tensors), r.seconds, static_cast<double>(r.bytes) / 1e6);
   s.tokenizer = load_tokenizer(path);

@@ -34,13 +34,15 @@ RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storag
   Timer timer;
   RepackReport rep;
   std::vector<TensorView*> todo;
-  std::vector<size_t> offset;
+  std::vector<size_t> offset, out_bytes;  // where each goes, and its size in the R8 dtype
   uint64_t total = 0;
   for (const WeightRef& r : weight_views(w)) {
     if (!eligible(r)) continue;
+    const TensorView& t = *r.view;
     todo.push_back(r.view);
     offset.push_back(total);
-    total += (r.view->nbytes + 63) / 64 * 64;  // 64-byte aligned starts
+    out_bytes.push_back(static_cast<size_t>(t.rows()) * dtype_row_bytes(*interleaved_of(t.dtype), t.cols()));
+    total += (out_bytes.back() + 63) / 64 * 64;  // 64-byte aligned starts
   }
   if (todo.empty()) return rep;
   if (total > max_bytes) {
@@ -66,7 +68,7 @@ RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storag
       uint8_t* dst = storage->data() + offset[i];
       interleave_rows(t.dtype, static_cast<const uint8_t*>(t.data), t.rows(), t.cols(), dst);
       release_file_pages(t.data, t.nbytes);
-      done += t.nbytes;
+      done += out_bytes[i];
       if (tid == 0 && bar) bar->update(done.load());
     }
   });
@@ -74,7 +76,8 @@ RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storag
   for (size_t i = 0; i < todo.size(); ++i) {
     todo[i]->dtype = *interleaved_of(todo[i]->dtype);
     todo[i]->data = storage->data() + offset[i];
-    rep.bytes += todo[i]->nbytes;
+    todo[i]->nbytes = out_bytes[i];
+    rep.bytes += out_bytes[i];
   }
   rep.tensors = static_cast<int64_t>(todo.size());
   rep.seconds = timer.seconds();

@@ -12,31 +12,92 @@ struct Geometry {
   size_t qs_bytes;     // bytes of qs per row and block
 };
 
-Geometry geometry(DType plain) {
+Geometry geometry(DType plain) {  // Q4_0 / Q8_0
   if (plain == DType::Q4_0) return {18, 16};
   if (plain == DType::Q8_0) return {34, 32};
   fail("no interleaved layout for ", dtype_name(plain));
 }
 
+
+// Q4_K: 12 packed bytes <-> 8 six-bit scales and mins (ggml get_scale_min_k4; bijective).
+void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+  for (int g = 0; g < 4; ++g) {
+    sc[g] = s[g] & 63;
+    mn[g] = s[g + 4] & 63;
+    sc[g + 4] = static_cast<uint8_t>((s[g + 8] & 0x0f) | ((s[g] >> 6) << 4));
+    mn[g + 4] = static_cast<uint8_t>((s[g + 8] >> 4) | ((s[g + 4] >> 6) << 4));
+  }
+}
+
+void pack_k4_scales(const uint8_t* sc, const uint8_t* mn, uint8_t* s) {
+  for (int g = 0; g < 4; ++g) {
+    s[g] = static_cast<uint8_t>(sc[g] | ((sc[g + 4] >> 4) << 6));
+    s[g + 4] = static_cast<uint8_t>(mn[g] | ((mn[g + 4] >> 4) << 6));
+    s[g + 8] = static_cast<uint8_t>((sc[g + 4] & 0x0f) | ((mn[g + 4] & 0x0f) << 4));
+  }
+}
+
+constexpr size_t kQ4KBlock = 144, kQ4KR8Block = 8 * 148;
+
+void interleave_q4_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t in_row = dtype_row_bytes(DType::Q4_K, cols), out_row = dtype_row_bytes(DType::Q4_K_R8, cols);
+  const int64_t nsb = cols / 256;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+      uint8_t* o = dst + r0 * out_row + sb * kQ4KR8Block;
+      for (int i = 0; i < kInterleaveRows; ++i) {
+        const uint8_t* in = src + (r0 + i) * in_row + sb * kQ4KBlock;
+        std::memcpy(o + 2 * i, in, 2);
+        std::memcpy(o + 16 + 2 * i, in + 2, 2);
+        uint8_t sc[8], mn[8];
+        unpack_k4_scales(in + 4, sc, mn);
+        for (int g = 0; g < 8; ++g) {
+          o[32 + 8 * g + i] = sc[g];
+          o[96 + 8 * g + i] = mn[g];
+        }
+        for (int c = 0; c < 32; ++c) std::memcpy(o + 160 + 32 * c + 4 * i, in + 16 + 4 * c, 4);
+      }
+    }
+}
+
+void deinterleave_q4_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  for (int64_t sb = 0; sb < cols / 256; ++sb) {
+    const uint8_t* blk = group + sb * kQ4KR8Block;
+    uint8_t* out = dst + sb * kQ4KBlock;
+    std::memcpy(out, blk + 2 * lane, 2);
+    std::memcpy(out + 2, blk + 16 + 2 * lane, 2);
+    uint8_t sc[8], mn[8];
+    for (int g = 0; g < 8; ++g) {
+      sc[g] = blk[32 + 8 * g + lane];
+      mn[g] = blk[96 + 8 * g + lane];
+    }
+    pack_k4_scales(sc, mn, out + 4);
+    for (int c = 0; c < 32; ++c) std::memcpy(out + 16 + 4 * c, blk + 160 + 32 * c + 4 * lane, 4);
+  }
+}
+
 }  // namespace
 
-bool is_interleaved(DType t) { return t == DType::Q4_0_R8 || t == DType::Q8_0_R8; }
+bool is_interleaved(DType t) { return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8; }
 
 std::optional<DType> interleaved_of(DType t) {
   if (t == DType::Q4_0) return DType::Q4_0_R8;
   if (t == DType::Q8_0) return DType::Q8_0_R8;
+  if (t == DType::Q4_K) return DType::Q4_K_R8;
   return std::nullopt;
 }
 
 DType plain_of(DType t) {
   if (t == DType::Q4_0_R8) return DType::Q4_0;
   if (t == DType::Q8_0_R8) return DType::Q8_0;
+  if (t == DType::Q4_K_R8) return DType::Q4_K;
   return t;
 }
 
 void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  const Geometry g = geometry(plain);
   if (n_rows % kInterleaveRows != 0) fail("interleave: ", n_rows, " rows is not a multiple of ", kInterleaveRows);
+  if (plain == DType::Q4_K) return interleave_q4_k(src, n_rows, cols, dst);
+  const Geometry g = geometry(plain);
   const size_t row_bytes = dtype_row_bytes(plain, cols);
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;
@@ -56,6 +117,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
 }
 
 void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  if (r8 == DType::Q4_K_R8) return deinterleave_q4_k_row(group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;

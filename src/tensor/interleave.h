@@ -9,9 +9,14 @@
 //   Q8_0_R8 block (272 bytes = 8 x 34):  f16 d[8 rows] | 8 chunks c = 0..7 of [8 rows][4 int8]
 //       chunk c, row i = values 4c..4c+3 of row i
 //
+//   Q4_K_R8 block (1184 bytes = 8 x 148, one 256-value super-block of 8 rows):
+//       f16 d[8] | f16 dmin[8] | u8 scale[8 groups][8 rows] | u8 min[8 groups][8 rows] (the 6-bit values
+//       unpacked) | 4 pairs p of 8 chunks c of [8 rows][4 bytes] = bytes 32p+4c..+3 of each row's qs, i.e.
+//       values 4c..4c+3 of group 2p in the low nibbles and of group 2p+1 in the high nibbles
+//
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
-// rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes, as row 8g of the plain
-// layout does (row_bytes is unchanged), so views may start only at multiples of 8 rows.
+// rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
+// Q4_0/Q8_0 keep theirs, Q4_K_R8 has 148 per super-block), so views may start only at multiples of 8 rows.
 
 #include <cstddef>
 #include <cstdint>
@@ -23,12 +28,12 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                    // Q4_0_R8, Q8_0_R8
-std::optional<DType> interleaved_of(DType t);    // Q4_0 -> Q4_0_R8, Q8_0 -> Q8_0_R8, else nullopt
-DType plain_of(DType t);                         // Q4_0_R8 -> Q4_0, Q8_0_R8 -> Q8_0, else t
+bool is_interleaved(DType t);                    // Q4_0_R8, Q8_0_R8, Q4_K_R8
+std::optional<DType> interleaved_of(DType t);    // Q4_0 -> Q4_0_R8, Q8_0 -> Q8_0_R8, Q4_K -> Q4_K_R8
+DType plain_of(DType t);                         // the inverse; t itself for other types
 
 // Repacks n_rows (a multiple of 8) rows of `plain` blocks of `cols` values into its R8 layout at dst
-// (the same number of bytes). Throws Error for other dtypes or shapes.
+// (n_rows * dtype_row_bytes(R8 type, cols) bytes). Throws Error for other dtypes or shapes.
 void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst);
 
 // Row `lane` (0..7) of the R8 row group at `group` (cols values) back in the plain block layout.

@@ -1,8 +1,8 @@
-// The row-interleaved Q4_0_R8 / Q8_0_R8 layouts (tensor/interleave.h) and their kernels:
+// The row-interleaved Q4_0_R8 / Q8_0_R8 / Q4_K_R8 layouts (tensor/interleave.h) and their kernels:
 //  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
 //  - AVX2 == scalar bit for bit, and both within the activation-rounding bound of the float reference;
 //  - a token's result does not depend on the batch it is computed in (bit for bit);
-//  - with >= 8 tokens they equal the plain layout's kernels bit for bit (same whole-block sums);
+//  - with >= 8 tokens Q4_0_R8 / Q8_0_R8 equal the plain layout's kernels bit for bit (same whole-block sums);
 //  - views and row ranges that split an 8-row group are errors.
 
 #include <gtest/gtest.h>
@@ -19,7 +19,13 @@
 namespace dsinfer {
 namespace {
 
-const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8};
+const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8, DType::Q4_K_R8};
+
+// Awkward row widths per type (a multiple of its block: 32, or 256 for the K-quants).
+std::vector<int64_t> widths(DType t) {
+  if (t == DType::Q4_K_R8) return {256, 768, 2048};
+  return {32, 96, 2048};
+}
 
 std::vector<const kern::KernelSet*> kernel_sets() {
   std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
@@ -39,17 +45,17 @@ std::vector<float> run(const kern::KernelSet& ks, const TensorView& w, const std
 TEST(Interleave, RowsComeBackByteForByteAndDequantizeUnchanged) {
   for (DType t : kR8Types) {
     const DType plain = plain_of(t);
-    Weights p = make_weights(plain, 24, 96, 3), r = make_weights(t, 24, 96, 3);
-    ASSERT_EQ(p.bytes.size(), r.bytes.size());
-    EXPECT_NE(p.bytes, r.bytes);
+    const int64_t K = widths(t)[1];
+    Weights p = make_weights(plain, 24, K, 3), r = make_weights(t, 24, K, 3);
+    ASSERT_EQ(r.bytes.size(), 24 * r.view.row_bytes());
     const size_t rb = p.view.row_bytes();
     std::vector<uint8_t> row(rb);
     for (int64_t i = 0; i < 24; ++i) {
-      deinterleave_row(t, r.view.row_ptr(i / 8 * 8), 96, static_cast<int>(i % 8), row.data());
+      deinterleave_row(t, r.view.row_ptr(i / 8 * 8), K, static_cast<int>(i % 8), row.data());
       ASSERT_EQ(0, std::memcmp(row.data(), p.view.row_ptr(i), rb)) << dtype_name(t) << " row " << i;
     }
     EXPECT_EQ(to_f32(p.view), to_f32(r.view)) << dtype_name(t);
-    std::vector<float> a(3 * 96), b(3 * 96);  // rows 13..15: not group-aligned
+    std::vector<float> a(3 * K), b(3 * K);  // rows 13..15: not group-aligned
     dequantize_rows(p.view, 13, 3, a.data());
     dequantize_rows(r.view, 13, 3, b.data());
     EXPECT_EQ(a, b);
@@ -61,7 +67,7 @@ TEST(Interleave, RowsComeBackByteForByteAndDequantizeUnchanged) {
 
 TEST(Interleave, Avx2KernelsMatchScalarAndTheFloatReference) {
   for (DType t : kR8Types)
-    for (int64_t K : {32, 96, 2048})
+    for (int64_t K : widths(t))
       for (int64_t rows : {8, 40})
         for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 17}) {
           Weights w = make_weights(t, rows, K, 50 + static_cast<uint32_t>(K + rows + n_tok));
@@ -85,7 +91,7 @@ TEST(Interleave, Avx2KernelsMatchScalarAndTheFloatReference) {
 TEST(Interleave, ATokensResultDoesNotDependOnItsBatch) {
   for (DType t : kR8Types)
     for (const auto* ks : kernel_sets()) {
-      const int64_t K = 256, rows = 24, n_tok = 11;
+      const int64_t K = 512, rows = 24, n_tok = 11;
       Weights w = make_weights(t, rows, K, 8);
       auto x = make_x(n_tok, K, 9);
       kern::ActQ8 a;
@@ -100,7 +106,7 @@ TEST(Interleave, ATokensResultDoesNotDependOnItsBatch) {
 }
 
 TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
-  for (DType t : kR8Types)
+  for (DType t : {DType::Q4_0_R8, DType::Q8_0_R8})  // (Q4_K_R8 applies its mins per group, not per row)
     for (const auto* ks : kernel_sets())
       for (int64_t n_tok : {8, 13}) {
         Weights p = make_weights(plain_of(t), 16, 512, 21), r = make_weights(t, 16, 512, 21);
@@ -113,7 +119,7 @@ TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
 TEST(Interleave, ThreadedMatmulAndRowGroupChecks) {
   ThreadPool pool(2);
   for (DType t : kR8Types) {
-    const int64_t K = 128, rows = 96, n_tok = 3;
+    const int64_t K = 256, rows = 96, n_tok = 3;
     Weights w = make_weights(t, rows, K, 31);
     auto x = make_x(n_tok, K, 32);
     std::vector<float> y(static_cast<size_t>(n_tok * 48)), y1(y.size());

@@ -39,7 +39,7 @@ inline Weights make_weights(DType t, int64_t rows, int64_t K, uint32_t seed) {
     out.view.block_scale = out.scales.data();
     return out;
   }
-  const size_t rb = dtype_row_bytes(t, K);
+  const size_t rb = dtype_row_bytes(plain_of(t), K);  // rows are made in the plain layout first
   out.bytes.resize(rb * rows);
   for (int64_t r = 0; r < rows; ++r) {
     if (t == DType::F32) {
@@ -54,7 +54,7 @@ inline Weights make_weights(DType t, int64_t rows, int64_t K, uint32_t seed) {
     }
   }
   if (is_interleaved(t)) {
-    std::vector<uint8_t> packed(out.bytes.size());
+    std::vector<uint8_t> packed(static_cast<size_t>(rows) * dtype_row_bytes(t, K));
     interleave_rows(plain_of(t), out.bytes.data(), rows, K, packed.data());
     out.bytes.swap(packed);
   }

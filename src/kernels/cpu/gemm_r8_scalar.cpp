@@ -54,8 +54,43 @@ void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a,
   }
 }
 
+// Q4_K_R8 (layout in tensor/interleave.h), the AVX2 Q4_KR8 lane by lane.
+void gemm_q4_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = 8 * 148;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* grp = w + (r / kGroup) * kGroup * row_bytes;
+    const int lane = static_cast<int>(r % kGroup);
+    for (int64_t t = 0; t < a.n_tok; ++t) {
+      const int8_t* q = a.qt(t);
+      const float* d = a.dt(t);
+      const int32_t* sum = a.sumt(t);
+      float acc = 0;
+      for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+        const uint8_t* blk = grp + sb * kBlock;
+        const float dd = half_at(blk + 2 * lane), dmin = half_at(blk + 16 + 2 * lane);
+        for (int g = 0; g < 8; ++g) {
+          const int64_t b = sb * 8 + g;
+          const float dsc = dd * static_cast<float>(blk[32 + 8 * g + lane]);
+          const float dmn = dmin * static_cast<float>(blk[96 + 8 * g + lane]);
+          const uint8_t* qs = blk + 160 + 256 * (g / 2);
+          int32_t s = 0;
+          for (int c = 0; c < 8; ++c)
+            for (int j = 0; j < 4; ++j) {
+              const uint8_t v = qs[32 * c + 4 * lane + j];
+              s += ((g & 1) ? (v >> 4) : (v & 0x0f)) * q[b * 32 + 4 * c + j];
+            }
+          acc = std::fma(static_cast<float>(s), dsc * d[b], acc);
+          acc = std::fma(-dmn, d[b] * static_cast<float>(sum[b]), acc);
+        }
+      }
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
 }  // namespace
 
+QuantGemmFn q4_k_r8_scalar() { return gemm_q4_k_r8; }
 QuantGemmFn q4_0_r8_scalar() { return gemm_r8<true>; }
 QuantGemmFn q8_0_r8_scalar() { return gemm_r8<false>; }
 
