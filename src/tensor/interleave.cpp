@@ -18,7 +18,6 @@ Geometry geometry(DType plain) {  // Q4_0 / Q8_0
   fail("no interleaved layout for ", dtype_name(plain));
 }
 
-
 // Q4_K: 12 packed bytes <-> 8 six-bit scales and mins (ggml get_scale_min_k4; bijective).
 void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
   for (int g = 0; g < 4; ++g) {
@@ -76,14 +75,51 @@ void deinterleave_q4_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t
   }
 }
 
+// Q6_K: 210-byte blocks ql[128] qh[64] scales[16] d; R8 offsets as in interleave.h.
+constexpr size_t kQ6KBlock = 210, kQ6KR8Block = 8 * 210;
+
+// Calls f(src offset, R8 offset, bytes) for every piece of row `lane` of one Q6_K super-block.
+template <class F>
+void q6_k_pieces(int lane, F&& f) {
+  f(208, 2 * lane, 2);                                                       // d
+  for (int j = 0; j < 16; ++j) f(192 + j, 16 + 8 * j + lane, 1);              // scales
+  for (int h = 0; h < 2; ++h)
+    for (int q1 = 0; q1 < 2; ++q1)
+      for (int c = 0; c < 8; ++c) f(64 * h + 32 * q1 + 4 * c, 144 + ((h * 2 + q1) * 8 + c) * 32 + 4 * lane, 4);
+  for (int h = 0; h < 2; ++h)
+    for (int c = 0; c < 8; ++c) f(128 + 32 * h + 4 * c, 1168 + (h * 8 + c) * 32 + 4 * lane, 4);
+}
+
+void interleave_q6_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t row = dtype_row_bytes(DType::Q6_K, cols);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
+    for (int64_t sb = 0; sb < cols / 256; ++sb)
+      for (int i = 0; i < kInterleaveRows; ++i) {
+        const uint8_t* in = src + (r0 + i) * row + sb * kQ6KBlock;
+        uint8_t* out = dst + r0 * row + sb * kQ6KR8Block;
+        q6_k_pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
+      }
+}
+
+void deinterleave_q6_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  for (int64_t sb = 0; sb < cols / 256; ++sb) {
+    const uint8_t* blk = group + sb * kQ6KR8Block;
+    uint8_t* out = dst + sb * kQ6KBlock;
+    q6_k_pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
+  }
+}
+
 }  // namespace
 
-bool is_interleaved(DType t) { return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8; }
+bool is_interleaved(DType t) {
+  return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q6_K_R8;
+}
 
 std::optional<DType> interleaved_of(DType t) {
   if (t == DType::Q4_0) return DType::Q4_0_R8;
   if (t == DType::Q8_0) return DType::Q8_0_R8;
   if (t == DType::Q4_K) return DType::Q4_K_R8;
+  if (t == DType::Q6_K) return DType::Q6_K_R8;
   return std::nullopt;
 }
 
@@ -91,12 +127,14 @@ DType plain_of(DType t) {
   if (t == DType::Q4_0_R8) return DType::Q4_0;
   if (t == DType::Q8_0_R8) return DType::Q8_0;
   if (t == DType::Q4_K_R8) return DType::Q4_K;
+  if (t == DType::Q6_K_R8) return DType::Q6_K;
   return t;
 }
 
 void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
   if (n_rows % kInterleaveRows != 0) fail("interleave: ", n_rows, " rows is not a multiple of ", kInterleaveRows);
   if (plain == DType::Q4_K) return interleave_q4_k(src, n_rows, cols, dst);
+  if (plain == DType::Q6_K) return interleave_q6_k(src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
   const size_t row_bytes = dtype_row_bytes(plain, cols);
   const int64_t nb = cols / 32;
@@ -118,6 +156,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
 
 void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
   if (r8 == DType::Q4_K_R8) return deinterleave_q4_k_row(group, cols, lane, dst);
+  if (r8 == DType::Q6_K_R8) return deinterleave_q6_k_row(group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;

@@ -13,6 +13,9 @@
 //       f16 d[8] | f16 dmin[8] | u8 scale[8 groups][8 rows] | u8 min[8 groups][8 rows] (the 6-bit values
 //       unpacked) | 4 pairs p of 8 chunks c of [8 rows][4 bytes] = bytes 32p+4c..+3 of each row's qs, i.e.
 //       values 4c..4c+3 of group 2p in the low nibbles and of group 2p+1 in the high nibbles
+//   Q6_K_R8 block (1680 bytes = 8 x 210): f16 d[8] | i8 scale[16][8 rows] | ql: [half h][q1][chunk c]
+//       [8 rows][4 bytes] = ql bytes 64h+32q1+4c..+3 | qh: [half h][chunk c][8 rows][4 bytes] = qh bytes
+//       32h+4c..+3 (the Q6_K bit planes of values 4c..4c+3 of the half's quarters, as in the file)
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
@@ -28,8 +31,8 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                    // Q4_0_R8, Q8_0_R8, Q4_K_R8
-std::optional<DType> interleaved_of(DType t);    // Q4_0 -> Q4_0_R8, Q8_0 -> Q8_0_R8, Q4_K -> Q4_K_R8
+bool is_interleaved(DType t);                    // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q6_K_R8
+std::optional<DType> interleaved_of(DType t);    // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8
 DType plain_of(DType t);                         // the inverse; t itself for other types
 
 // Repacks n_rows (a multiple of 8) rows of `plain` blocks of `cols` values into its R8 layout at dst

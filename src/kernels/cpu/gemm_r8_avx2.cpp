@@ -175,6 +175,61 @@ struct Q4_KR8 {
   }
 };
 
+// Q6_K: values (q - 32) in [-32, 31] with an int8 scale per 16 values. Per activation block (one quarter
+// of a half) and chunk: 6-bit values = low nibbles (ql) | 2 high bits (qh) << 4; maddubs(v, a) -
+// maddubs(32, a) is (q - 32)·a in int16 pairs (4 chunks: 4 x 2 x 32*127 fits); each 16-value half is
+// widened with its rows' scales (vpmaddwd). Per (row, token, block): acc = fma(float(sum), d * d_a, acc).
+struct Q6_KR8 {
+  static constexpr size_t kBlock = 8 * 210;
+  template <int kT>
+  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    TileTokens<kT> tk(a, t0);
+    auto& acc = tk.acc;
+    const auto &q = tk.q, &d = tk.d;
+    // lanes 2i, 2i+1 = the int8 scale of row i, as int16
+    auto scales16 = [](const uint8_t* p) {
+      const __m128i x = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+      return _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x));
+    };
+    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+      const uint8_t* blk = w + sb * kBlock;
+      if (prefetch) prefetch_ahead<kBlock>(blk);
+      const __m256 dv = row_scales(blk);
+      for (int h = 0; h < 2; ++h)
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          const int64_t b = sb * 8 + 4 * h + quarter;
+          const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
+          const uint8_t* qh = blk + 1168 + h * 256;
+          __m256i s32[kT];
+          for (int half = 0; half < 2; ++half) {
+            const __m256i sc = scales16(blk + 16 + 8 * (8 * h + 2 * quarter + half));
+            __m256i s16[kT];
+            for (int c = 4 * half; c < 4 * half + 4; ++c) {
+              const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
+              const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * c));
+              const __m256i low4 = _mm256_and_si256((quarter >> 1) ? _mm256_srli_epi16(x, 4) : x, m4);
+              const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
+              const __m256i v = _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
+              for (int t = 0; t < kT; ++t) {
+                const __m256i av = bcast4(q[t] + b * 32 + 4 * c);
+                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
+                s16[t] = c == 4 * half ? p : _mm256_add_epi16(s16[t], p);
+              }
+            }
+            for (int t = 0; t < kT; ++t) {
+              const __m256i part = _mm256_madd_epi16(s16[t], sc);
+              s32[t] = half == 0 ? part : _mm256_add_epi32(s32[t], part);
+            }
+          }
+          for (int t = 0; t < kT; ++t)
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])), acc[t]);
+        }
+    }
+    tk.store(y, ldy);
+  }
+};
+
 constexpr int64_t kTile = 4;
 constexpr int64_t kUnpackMinTokens = 12;  // below, unpacking costs more than the tiles save
 
@@ -236,5 +291,6 @@ void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a,
 QuantGemmFn q4_0_r8_avx2() { return gemm_r8<Q4_0R8>; }
 QuantGemmFn q8_0_r8_avx2() { return gemm_r8<Q8_0R8>; }
 QuantGemmFn q4_k_r8_avx2() { return gemm_r8<Q4_KR8>; }
+QuantGemmFn q6_k_r8_avx2() { return gemm_r8<Q6_KR8>; }
 
 }  // namespace dsinfer::kern

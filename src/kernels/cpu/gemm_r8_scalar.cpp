@@ -88,8 +88,47 @@ void gemm_q4_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ
   }
 }
 
+// Q6_K_R8 (layout in tensor/interleave.h), the AVX2 Q6_KR8 lane by lane.
+void gemm_q6_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = 8 * 210;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* grp = w + (r / kGroup) * kGroup * row_bytes;
+    const int lane = static_cast<int>(r % kGroup);
+    for (int64_t t = 0; t < a.n_tok; ++t) {
+      const int8_t* q = a.qt(t);
+      const float* d = a.dt(t);
+      float acc = 0;
+      for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+        const uint8_t* blk = grp + sb * kBlock;
+        const float dd = half_at(blk + 2 * lane);
+        for (int h = 0; h < 2; ++h)
+          for (int quarter = 0; quarter < 4; ++quarter) {
+            const int64_t b = sb * 8 + 4 * h + quarter;
+            const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
+            const uint8_t* qh = blk + 1168 + h * 256;
+            int32_t s = 0;
+            for (int half = 0; half < 2; ++half) {
+              const auto sc = static_cast<int8_t>(blk[16 + 8 * (8 * h + 2 * quarter + half) + lane]);
+              int32_t part = 0;
+              for (int c = 4 * half; c < 4 * half + 4; ++c)
+                for (int j = 0; j < 4; ++j) {
+                  const uint8_t lo = ql[32 * c + 4 * lane + j], hi = qh[32 * c + 4 * lane + j];
+                  const int v = ((quarter >> 1) ? (lo >> 4) : (lo & 0x0f)) | (((hi >> (2 * quarter)) & 3) << 4);
+                  part += (v - 32) * q[b * 32 + 4 * c + j];
+                }
+              s += sc * part;
+            }
+            acc = std::fma(static_cast<float>(s), dd * d[b], acc);
+          }
+      }
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
 }  // namespace
 
+QuantGemmFn q6_k_r8_scalar() { return gemm_q6_k_r8; }
 QuantGemmFn q4_k_r8_scalar() { return gemm_q4_k_r8; }
 QuantGemmFn q4_0_r8_scalar() { return gemm_r8<true>; }
 QuantGemmFn q8_0_r8_scalar() { return gemm_r8<false>; }
