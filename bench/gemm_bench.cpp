@@ -81,6 +81,8 @@ void Q4_0_R8_mem(benchmark::State& s) { run(s, DType::Q4_0_R8, kBigRows); }
 void Q4_K(benchmark::State& s) { run(s, DType::Q4_K); }
 void Q4_K_R8(benchmark::State& s) { run(s, DType::Q4_K_R8); }
 void Q6_K_R8(benchmark::State& s) { run(s, DType::Q6_K_R8); }
+void Q5_K(benchmark::State& s) { run(s, DType::Q5_K); }
+void Q5_K_R8(benchmark::State& s) { run(s, DType::Q5_K_R8); }
 void Q6_K(benchmark::State& s) { run(s, DType::Q6_K); }
 
 #define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
@@ -92,6 +94,8 @@ BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_K)->TOKENS;
 BENCHMARK(Q4_K_R8)->TOKENS;
+BENCHMARK(Q5_K)->TOKENS;
+BENCHMARK(Q5_K_R8)->TOKENS;
 BENCHMARK(Q6_K)->TOKENS;
 BENCHMARK(Q6_K_R8)->TOKENS;
 

@@ -22,7 +22,7 @@ int cmd_run(const Args& args) {
         "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
         "       [--no-bos] [--ignore-eos] [--no-repack]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
-        "Q4_0/Q8_0/Q4_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
+        "Q4_0/Q8_0/Q4_K/Q5_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
         "the file mapping into anonymous memory); --no-repack keeps them in the file layout.");
     return 0;
   }

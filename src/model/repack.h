@@ -1,8 +1,8 @@
 #pragma once
-// Load-time repacking of weights into the kernels' faster in-memory layouts. Today: Q4_0 / Q8_0 / Q4_K / Q6_K
-// matrices that are only read through matmul (attention projections, dense and expert FFNs, lm_head) and
-// have a multiple of 8 rows become Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q6_K_R8 (tensor/interleave.h): the same number of
-// bytes (Q4_K: +2.8 %, its scales unpacked), moved from the file mapping into anonymous memory
+// Load-time repacking of weights into the kernels' faster in-memory layouts. Today: Q4_0 / Q8_0 / Q4_K / Q5_K /
+// Q6_K matrices that are only read through matmul (attention projections, dense and expert FFNs, lm_head) and
+// have a multiple of 8 rows become their R8 types (tensor/interleave.h): the same number of
+// bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked), moved from the file mapping into anonymous memory
 // (transparent huge pages asked for), after which the file pages of those tensors are released —
 // resident memory stays about the file size.
 // Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads them anyway)

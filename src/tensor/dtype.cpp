@@ -24,8 +24,9 @@ constexpr DTypeInfo kInfo[] = {
     {DType::Q6_K, "q6_K", 256, 210, 14},
     // Per row: the R8 layouts keep each row's bytes, interleaved 8 rows at a time.
     {DType::Q4_0_R8, "q4_0_r8", 32, 18, -1}, {DType::Q8_0_R8, "q8_0_r8", 32, 34, -1},
-    // Q4_K_R8 unpacks the 6-bit scales and mins to bytes: 148 bytes per row and super-block (Q4_K: 144).
-    {DType::Q4_K_R8, "q4_K_r8", 256, 148, -1}, {DType::Q6_K_R8, "q6_K_r8", 256, 210, -1},
+    // Q4_K_R8 / Q5_K_R8 unpack the 6-bit scales and mins to bytes: +4 bytes per row and super-block.
+    {DType::Q4_K_R8, "q4_K_r8", 256, 148, -1}, {DType::Q5_K_R8, "q5_K_r8", 256, 180, -1},
+    {DType::Q6_K_R8, "q6_K_r8", 256, 210, -1},
 };
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

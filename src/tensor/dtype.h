@@ -11,9 +11,9 @@
 
 namespace dsinfer {
 
-// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q6_K_R8: Q4_0 / Q8_0 / Q4_K / Q6_K with rows interleaved by 8 (tensor/interleave.h); in memory only,
+// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8: those types with rows interleaved by 8 (tensor/interleave.h); in memory only,
 // made by load-time repacking, never read from or written to a file.
-enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_0_R8, Q8_0_R8, Q4_K_R8, Q6_K_R8 };
+enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block
 constexpr int64_t kQK = 256;            // K-quant super-block

@@ -36,16 +36,23 @@ void pack_k4_scales(const uint8_t* sc, const uint8_t* mn, uint8_t* s) {
   }
 }
 
-constexpr size_t kQ4KBlock = 144, kQ4KR8Block = 8 * 148;
+// Q4_K (144-byte blocks: d, dmin, scales[12], qs[128]) and Q5_K (176: d, dmin, scales[12], qh[32],
+// qs[128]); R8 offsets as in interleave.h.
+struct K45 {
+  bool fifth;
+  size_t in_block() const { return fifth ? 176 : 144; }
+  size_t out_block() const { return 8 * (fifth ? 180 : 148); }
+  size_t in_qs() const { return fifth ? 48 : 16; }
+  size_t out_qs() const { return fifth ? 416 : 160; }
+};
 
-void interleave_q4_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  const size_t in_row = dtype_row_bytes(DType::Q4_K, cols), out_row = dtype_row_bytes(DType::Q4_K_R8, cols);
-  const int64_t nsb = cols / 256;
+void interleave_k45(K45 k, DType plain, DType r8, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t in_row = dtype_row_bytes(plain, cols), out_row = dtype_row_bytes(r8, cols);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
-    for (int64_t sb = 0; sb < nsb; ++sb) {
-      uint8_t* o = dst + r0 * out_row + sb * kQ4KR8Block;
+    for (int64_t sb = 0; sb < cols / 256; ++sb) {
+      uint8_t* o = dst + r0 * out_row + sb * k.out_block();
       for (int i = 0; i < kInterleaveRows; ++i) {
-        const uint8_t* in = src + (r0 + i) * in_row + sb * kQ4KBlock;
+        const uint8_t* in = src + (r0 + i) * in_row + sb * k.in_block();
         std::memcpy(o + 2 * i, in, 2);
         std::memcpy(o + 16 + 2 * i, in + 2, 2);
         uint8_t sc[8], mn[8];
@@ -54,15 +61,17 @@ void interleave_q4_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* 
           o[32 + 8 * g + i] = sc[g];
           o[96 + 8 * g + i] = mn[g];
         }
-        for (int c = 0; c < 32; ++c) std::memcpy(o + 160 + 32 * c + 4 * i, in + 16 + 4 * c, 4);
+        if (k.fifth)
+          for (int c = 0; c < 8; ++c) std::memcpy(o + 160 + 32 * c + 4 * i, in + 16 + 4 * c, 4);
+        for (int c = 0; c < 32; ++c) std::memcpy(o + k.out_qs() + 32 * c + 4 * i, in + k.in_qs() + 4 * c, 4);
       }
     }
 }
 
-void deinterleave_q4_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+void deinterleave_k45_row(K45 k, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
-    const uint8_t* blk = group + sb * kQ4KR8Block;
-    uint8_t* out = dst + sb * kQ4KBlock;
+    const uint8_t* blk = group + sb * k.out_block();
+    uint8_t* out = dst + sb * k.in_block();
     std::memcpy(out, blk + 2 * lane, 2);
     std::memcpy(out + 2, blk + 16 + 2 * lane, 2);
     uint8_t sc[8], mn[8];
@@ -71,7 +80,9 @@ void deinterleave_q4_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t
       mn[g] = blk[96 + 8 * g + lane];
     }
     pack_k4_scales(sc, mn, out + 4);
-    for (int c = 0; c < 32; ++c) std::memcpy(out + 16 + 4 * c, blk + 160 + 32 * c + 4 * lane, 4);
+    if (k.fifth)
+      for (int c = 0; c < 8; ++c) std::memcpy(out + 16 + 4 * c, blk + 160 + 32 * c + 4 * lane, 4);
+    for (int c = 0; c < 32; ++c) std::memcpy(out + k.in_qs() + 4 * c, blk + k.out_qs() + 32 * c + 4 * lane, 4);
   }
 }
 
@@ -112,13 +123,15 @@ void deinterleave_q6_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t
 }  // namespace
 
 bool is_interleaved(DType t) {
-  return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q6_K_R8;
+  return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q5_K_R8 ||
+         t == DType::Q6_K_R8;
 }
 
 std::optional<DType> interleaved_of(DType t) {
   if (t == DType::Q4_0) return DType::Q4_0_R8;
   if (t == DType::Q8_0) return DType::Q8_0_R8;
   if (t == DType::Q4_K) return DType::Q4_K_R8;
+  if (t == DType::Q5_K) return DType::Q5_K_R8;
   if (t == DType::Q6_K) return DType::Q6_K_R8;
   return std::nullopt;
 }
@@ -127,13 +140,15 @@ DType plain_of(DType t) {
   if (t == DType::Q4_0_R8) return DType::Q4_0;
   if (t == DType::Q8_0_R8) return DType::Q8_0;
   if (t == DType::Q4_K_R8) return DType::Q4_K;
+  if (t == DType::Q5_K_R8) return DType::Q5_K;
   if (t == DType::Q6_K_R8) return DType::Q6_K;
   return t;
 }
 
 void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
   if (n_rows % kInterleaveRows != 0) fail("interleave: ", n_rows, " rows is not a multiple of ", kInterleaveRows);
-  if (plain == DType::Q4_K) return interleave_q4_k(src, n_rows, cols, dst);
+  if (plain == DType::Q4_K) return interleave_k45({false}, plain, DType::Q4_K_R8, src, n_rows, cols, dst);
+  if (plain == DType::Q5_K) return interleave_k45({true}, plain, DType::Q5_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q6_K) return interleave_q6_k(src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
   const size_t row_bytes = dtype_row_bytes(plain, cols);
@@ -155,7 +170,8 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
 }
 
 void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  if (r8 == DType::Q4_K_R8) return deinterleave_q4_k_row(group, cols, lane, dst);
+  if (r8 == DType::Q4_K_R8) return deinterleave_k45_row({false}, group, cols, lane, dst);
+  if (r8 == DType::Q5_K_R8) return deinterleave_k45_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q6_K_R8) return deinterleave_q6_k_row(group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;

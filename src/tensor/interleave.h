@@ -13,13 +13,15 @@
 //       f16 d[8] | f16 dmin[8] | u8 scale[8 groups][8 rows] | u8 min[8 groups][8 rows] (the 6-bit values
 //       unpacked) | 4 pairs p of 8 chunks c of [8 rows][4 bytes] = bytes 32p+4c..+3 of each row's qs, i.e.
 //       values 4c..4c+3 of group 2p in the low nibbles and of group 2p+1 in the high nibbles
+//   Q5_K_R8 block (1440 bytes = 8 x 180): as Q4_K_R8, with the fifth bits between the mins and the nibbles:
+//       8 chunks c of [8 rows][4 bytes] = bytes 4c..4c+3 of each row's qh (bit g = group g's value)
 //   Q6_K_R8 block (1680 bytes = 8 x 210): f16 d[8] | i8 scale[16][8 rows] | ql: [half h][q1][chunk c]
 //       [8 rows][4 bytes] = ql bytes 64h+32q1+4c..+3 | qh: [half h][chunk c][8 rows][4 bytes] = qh bytes
 //       32h+4c..+3 (the Q6_K bit planes of values 4c..4c+3 of the half's quarters, as in the file)
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
-// Q4_0/Q8_0 keep theirs, Q4_K_R8 has 148 per super-block), so views may start only at multiples of 8 rows.
+// Q4_0/Q8_0/Q6_K keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at multiples of 8 rows.
 
 #include <cstddef>
 #include <cstdint>
@@ -31,7 +33,7 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                    // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q6_K_R8
+bool is_interleaved(DType t);                    // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8
 std::optional<DType> interleaved_of(DType t);    // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8
 DType plain_of(DType t);                         // the inverse; t itself for other types
 

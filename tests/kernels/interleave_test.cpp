@@ -1,4 +1,4 @@
-// The row-interleaved Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q6_K_R8 layouts (tensor/interleave.h) and their kernels:
+// The row-interleaved Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 layouts (tensor/interleave.h) and their kernels:
 //  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
 //  - AVX2 == scalar bit for bit, and both within the activation-rounding bound of the float reference;
 //  - a token's result does not depend on the batch it is computed in (bit for bit);
@@ -19,11 +19,11 @@
 namespace dsinfer {
 namespace {
 
-const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8, DType::Q4_K_R8, DType::Q6_K_R8};
+const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8, DType::Q4_K_R8, DType::Q5_K_R8, DType::Q6_K_R8};
 
 // Awkward row widths per type (a multiple of its block: 32, or 256 for the K-quants).
 std::vector<int64_t> widths(DType t) {
-  if (t == DType::Q4_K_R8 || t == DType::Q6_K_R8) return {256, 768, 2048};
+  if (dtype_block_elems(t) == 256) return {256, 768, 2048};
   return {32, 96, 2048};
 }
 
@@ -62,7 +62,7 @@ TEST(Interleave, RowsComeBackByteForByteAndDequantizeUnchanged) {
   }
   std::vector<uint8_t> out(18 * 12);
   EXPECT_THROW(interleave_rows(DType::Q4_0, out.data(), 4, 96, out.data()), Error);   // not 8 rows
-  EXPECT_THROW(interleave_rows(DType::Q5_K, out.data(), 8, 256, out.data()), Error);  // no R8 form
+  EXPECT_THROW(interleave_rows(DType::F16, out.data(), 8, 256, out.data()), Error);  // no R8 form
 }
 
 TEST(Interleave, Avx2KernelsMatchScalarAndTheFloatReference) {

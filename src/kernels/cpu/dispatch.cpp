@@ -17,6 +17,7 @@ QuantGemmFn KernelSet::quant_for(DType t) const {
     case DType::Q4_0_R8: return q4_0_r8;
     case DType::Q8_0_R8: return q8_0_r8;
     case DType::Q4_K_R8: return q4_k_r8;
+    case DType::Q5_K_R8: return q5_k_r8;
     case DType::Q6_K_R8: return q6_k_r8;
     default: return nullptr;
   }

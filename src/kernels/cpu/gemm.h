@@ -55,7 +55,7 @@ struct KernelSet {
   QuantizeRowFn quantize_row = nullptr;
   QuantGemmFn q8_0 = nullptr, q4_0 = nullptr, q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
-  QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q6_k_r8 = nullptr;
+  QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
   // out[i] = silu(gate[i]) * up[i] (out may alias gate); SIMD sets use a polynomial exp (rel. err ~1e-7).
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
@@ -77,6 +77,8 @@ QuantGemmFn q4_0_r8_avx2();
 QuantGemmFn q8_0_r8_avx2();
 QuantGemmFn q4_k_r8_scalar();
 QuantGemmFn q4_k_r8_avx2();
+QuantGemmFn q5_k_r8_scalar();
+QuantGemmFn q5_k_r8_avx2();
 QuantGemmFn q6_k_r8_scalar();
 QuantGemmFn q6_k_r8_avx2();
 // AVX2, gemm_avx2.cpp: 8 rows of an unpacked Q4_0 panel — q [nb][8 groups of 4 k][8 rows][4 bytes] of

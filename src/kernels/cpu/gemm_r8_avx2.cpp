@@ -131,42 +131,53 @@ struct Q8_0R8 {
   }
 };
 
-// Q4_K: per 8-row group and super-block, the 8 groups' scales and mins arrive unpacked (one byte per
-// row), so a group's d * scale and dmin * min are two 8-lane vectors; its 8 chunks give 8 rows' integer
-// sums (values 0..15: 8 x 15*127*2 fits in int16). Per (row, token, group):
+// Q4_K / Q5_K: per 8-row group and super-block, the 8 groups' scales and mins arrive unpacked (one byte
+// per row), so a group's d * scale and dmin * min are two 8-lane vectors; its 8 chunks give 8 rows'
+// integer sums (Q4_K values 0..15: 8 x 15*127*2 fits in int16; Q5_K values 0..31: widened every 4
+// chunks). Per (row, token, group):
 //   acc = fma(float(sum), d*scale * d_a, acc);  acc = fma(-dmin*min, d_a * float(sum_a), acc).
-struct Q4_KR8 {
-  static constexpr size_t kBlock = 8 * 148;
+template <bool kFifthBit>
+struct QK45R8 {
+  static constexpr size_t kBlock = 8 * (kFifthBit ? 180 : 148);
+  static constexpr size_t kQs = kFifthBit ? 416 : 160;
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
     const auto &q = tk.q, &d = tk.d, &s = tk.s;
+    auto bytes8 = [](const uint8_t* p) {
+      return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    };
     for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
       const uint8_t* blk = w + sb * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dv = row_scales(blk), mv = row_scales(blk + 16);
       for (int g = 0; g < 8; ++g) {
         const int64_t b = sb * 8 + g;
-        auto bytes8 = [&](const uint8_t* p) {
-          return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-        };
         const __m256 dsc = _mm256_mul_ps(dv, bytes8(blk + 32 + 8 * g));
         const __m256 dmn = _mm256_mul_ps(mv, bytes8(blk + 96 + 8 * g));
-        const uint8_t* qs = blk + 160 + 256 * (g / 2);
-        __m256i s16[kT];
+        const uint8_t* qs = blk + kQs + 256 * (g / 2);
+        __m256i s16[kT], s32[kT];
         for (int c = 0; c < 8; ++c) {
           const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-          const __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4);
+          __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4);
+          if constexpr (kFifthBit) {
+            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
+            const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hb, g), _mm256_set1_epi8(1));
+            v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
+          }
           for (int t = 0; t < kT; ++t) {
             const __m256i p = _mm256_maddubs_epi16(v, bcast4(q[t] + b * 32 + 4 * c));
-            s16[t] = c == 0 ? p : _mm256_add_epi16(s16[t], p);
+            s16[t] = (c % 4 == 0 && kFifthBit) || c == 0 ? p : _mm256_add_epi16(s16[t], p);
           }
+          if (kFifthBit && c == 3)
+            for (int t = 0; t < kT; ++t) s32[t] = _mm256_madd_epi16(s16[t], ones);
         }
         for (int t = 0; t < kT; ++t) {
-          const __m256i s32 = _mm256_madd_epi16(s16[t], ones);
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dsc, _mm256_set1_ps(d[t][b])), acc[t]);
+          __m256i sum = _mm256_madd_epi16(s16[t], ones);
+          if constexpr (kFifthBit) sum = _mm256_add_epi32(s32[t], sum);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dsc, _mm256_set1_ps(d[t][b])), acc[t]);
           acc[t] = _mm256_fnmadd_ps(dmn, _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
         }
       }
@@ -290,7 +301,8 @@ void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a,
 
 QuantGemmFn q4_0_r8_avx2() { return gemm_r8<Q4_0R8>; }
 QuantGemmFn q8_0_r8_avx2() { return gemm_r8<Q8_0R8>; }
-QuantGemmFn q4_k_r8_avx2() { return gemm_r8<Q4_KR8>; }
+QuantGemmFn q4_k_r8_avx2() { return gemm_r8<QK45R8<false>>; }
+QuantGemmFn q5_k_r8_avx2() { return gemm_r8<QK45R8<true>>; }
 QuantGemmFn q6_k_r8_avx2() { return gemm_r8<Q6_KR8>; }
 
 }  // namespace dsinfer::kern

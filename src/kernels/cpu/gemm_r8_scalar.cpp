@@ -54,9 +54,10 @@ void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a,
   }
 }
 
-// Q4_K_R8 (layout in tensor/interleave.h), the AVX2 Q4_KR8 lane by lane.
-void gemm_q4_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr size_t kBlock = 8 * 148;
+// Q4_K_R8 / Q5_K_R8 (layouts in tensor/interleave.h), the AVX2 QK45R8 lane by lane.
+template <bool kFifthBit>
+void gemm_qk45_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = 8 * (kFifthBit ? 180 : 148), kQs = kFifthBit ? 416 : 160;
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* grp = w + (r / kGroup) * kGroup * row_bytes;
     const int lane = static_cast<int>(r % kGroup);
@@ -72,12 +73,14 @@ void gemm_q4_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ
           const int64_t b = sb * 8 + g;
           const float dsc = dd * static_cast<float>(blk[32 + 8 * g + lane]);
           const float dmn = dmin * static_cast<float>(blk[96 + 8 * g + lane]);
-          const uint8_t* qs = blk + 160 + 256 * (g / 2);
+          const uint8_t* qs = blk + kQs + 256 * (g / 2);
           int32_t s = 0;
           for (int c = 0; c < 8; ++c)
             for (int j = 0; j < 4; ++j) {
               const uint8_t v = qs[32 * c + 4 * lane + j];
-              s += ((g & 1) ? (v >> 4) : (v & 0x0f)) * q[b * 32 + 4 * c + j];
+              int val = (g & 1) ? (v >> 4) : (v & 0x0f);
+              if (kFifthBit) val |= ((blk[160 + 32 * c + 4 * lane + j] >> g) & 1) << 4;
+              s += val * q[b * 32 + 4 * c + j];
             }
           acc = std::fma(static_cast<float>(s), dsc * d[b], acc);
           acc = std::fma(-dmn, d[b] * static_cast<float>(sum[b]), acc);
@@ -129,7 +132,8 @@ void gemm_q6_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ
 }  // namespace
 
 QuantGemmFn q6_k_r8_scalar() { return gemm_q6_k_r8; }
-QuantGemmFn q4_k_r8_scalar() { return gemm_q4_k_r8; }
+QuantGemmFn q4_k_r8_scalar() { return gemm_qk45_r8<false>; }
+QuantGemmFn q5_k_r8_scalar() { return gemm_qk45_r8<true>; }
 QuantGemmFn q4_0_r8_scalar() { return gemm_r8<true>; }
 QuantGemmFn q8_0_r8_scalar() { return gemm_r8<false>; }
 

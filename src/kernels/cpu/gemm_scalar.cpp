@@ -232,6 +232,7 @@ const KernelSet& scalar_kernels() {
     k.q4_0_r8 = q4_0_r8_scalar();
     k.q8_0_r8 = q8_0_r8_scalar();
     k.q4_k_r8 = q4_k_r8_scalar();
+    k.q5_k_r8 = q5_k_r8_scalar();
     k.q6_k_r8 = q6_k_r8_scalar();
     k.f32 = gemm_float<DType::F32>;
     k.f16 = gemm_float<DType::F16>;
