@@ -9,6 +9,8 @@
 #include <numeric>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/args.h"
 #include "cli/model_session.h"
 #include "kernels/cpu/bandwidth.h"
@@ -131,12 +133,21 @@ int cmd_bench(const Args& args) {
   const double fraction = roofline > 0 ? tg_tps / roofline : 0.0;
   const char* isa = kern::active_kernels().isa;
   if (p.has("--json")) {
-    std::printf(
-        "{\"model\": \"%s\", \"threads\": %d, \"isa\": \"%s\", \"n_prompt\": %lld, \"n_gen\": %lld, \"reps\": %lld, "
-        "\"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, \"bytes_per_token\": %llu, "
-        "\"bandwidth_gb_s\": %.3f, \"roofline_tokens_per_s\": %.3f, \"roofline_fraction\": %.4f}\n",
-        s.model->path.c_str(), s.pool->size(), isa, static_cast<long long>(n_prompt), static_cast<long long>(n_gen),
-        static_cast<long long>(reps), pp_tps, tg_tps, static_cast<unsigned long long>(bpt), bw, roofline, fraction);
+    nlohmann::json j = {{"model", s.model->path},
+                        {"threads", s.pool->size()},
+                        {"isa", isa},
+                        {"n_prompt", n_prompt},
+                        {"n_gen", n_gen},
+                        {"reps", reps},
+                        {"mla_form", form},
+                        {"repacked_bytes", s.model->repack.bytes},
+                        {"prefill_tokens_per_s", pp_tps},
+                        {"decode_tokens_per_s", tg_tps},
+                        {"bytes_per_token", bpt},
+                        {"bandwidth_gb_s", bw},
+                        {"roofline_tokens_per_s", roofline},
+                        {"roofline_fraction", fraction}};
+    std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model: %s (%d threads, %s kernels)\n", s.model->path.c_str(), s.pool->size(), isa);
     std::printf("pp%lld: %.2f tokens/s\n", static_cast<long long>(n_prompt), pp_tps);
