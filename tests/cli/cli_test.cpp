@@ -103,6 +103,22 @@ TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {
   expect_error("synth --preset tiny-v3 --dtype q4_0_r8 --out " + tmp() + "/r8.gguf", "q4_0_r8");
 }
 
+TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
+  const std::string m = tmp() + "/tiny-bench-q4_0.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --dtype q4_0 --out " + m).exit_code, 0);
+  for (const char* extra : {"", " --no-repack --mla-form naive"}) {
+    const Result r = run("bench -m " + m + " -p 8 -n 4 --bw-mb 8 --json" + std::string(extra));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    const auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+    for (const char* k : {"prefill_tokens_per_s", "decode_tokens_per_s", "bytes_per_token", "bandwidth_gb_s",
+                          "roofline_fraction"})
+      EXPECT_GT(j[k].get<double>(), 0.0) << k;
+    EXPECT_EQ(j["repacked_bytes"].get<uint64_t>() > 0, std::string(extra).empty()) << extra;
+    EXPECT_EQ(j["mla_form"], std::string(extra).empty() ? "auto" : "naive");
+  }
+  expect_error("bench -m " + m + " -p 8 -n 4 --mla-form sideways", "--mla-form");
+}
+
 TEST(Cli, MissingAndCorruptFilesAreClearErrors) {
   expect_error("info -m /nonexistent/model.gguf", "/nonexistent/model.gguf");
   expect_error("run -m /nonexistent/dir --ids 1", "/nonexistent/dir");
