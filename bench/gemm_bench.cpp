@@ -1,6 +1,7 @@
 // Single-thread throughput of the quantized matmul kernels (matmul_rows, the path every forward pass
-// takes) on a V2-Lite expert shape (plain GGUF layouts and the load-time R8 interleaved ones), per token count: 1 = decode, 2-7 = experts in batched decode,
-// 8+ = prefill. Reports GMAC/s (multiply-accumulates per second) and weight GB/s.
+// takes) on a V2-Lite expert shape (plain GGUF layouts and the load-time R8 interleaved ones), per token
+// count: 1 = decode, 2-7 = experts in batched decode, 8+ = prefill. Reports GMAC/s (multiply-accumulates per
+// second) and weight GB/s.
 //
 //   cmake -B build-bench -DDSINFER_BUILD_BENCH=ON && ninja -C build-bench gemm_bench
 //   build-bench/bin/gemm_bench [--benchmark_filter=Q4_0]
@@ -19,9 +20,9 @@ namespace {
 
 using namespace dsinfer;
 
-constexpr int64_t kRows = 2816;  // V2-Lite expert gate+up (2 x 1408): fits in L3
+constexpr int64_t kRows = 2816;          // V2-Lite expert gate+up (2 x 1408): fits in L3
 constexpr int64_t kBigRows = 2816 * 64;  // 185 MB of Q4_0: streams from memory, as decode does
-constexpr int64_t kK = 2048;     // V2-Lite hidden size
+constexpr int64_t kK = 2048;             // V2-Lite hidden size
 
 struct Fixture {
   std::vector<uint8_t> bytes;
@@ -68,22 +69,47 @@ void run(benchmark::State& state, DType t, int64_t rows = kRows) {
     benchmark::DoNotOptimize(f.y.data());
   }
   const double iters = static_cast<double>(state.iterations());
-  state.counters["GMAC/s"] = benchmark::Counter(iters * rows * kK * n_tok * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GMAC/s"] =
+      benchmark::Counter(iters * rows * kK * n_tok * 1e-9, benchmark::Counter::kIsRate);
   state.counters["wGB/s"] = benchmark::Counter(iters * f.bytes.size() * 1e-9, benchmark::Counter::kIsRate);
 }
 
-void Q4_0(benchmark::State& s) { run(s, DType::Q4_0); }
-void Q8_0(benchmark::State& s) { run(s, DType::Q8_0); }
-void Q4_0_R8(benchmark::State& s) { run(s, DType::Q4_0_R8); }
-void Q8_0_R8(benchmark::State& s) { run(s, DType::Q8_0_R8); }
-void Q4_0_mem(benchmark::State& s) { run(s, DType::Q4_0, kBigRows); }
-void Q4_0_R8_mem(benchmark::State& s) { run(s, DType::Q4_0_R8, kBigRows); }
-void Q4_K(benchmark::State& s) { run(s, DType::Q4_K); }
-void Q4_K_R8(benchmark::State& s) { run(s, DType::Q4_K_R8); }
-void Q6_K_R8(benchmark::State& s) { run(s, DType::Q6_K_R8); }
-void Q5_K(benchmark::State& s) { run(s, DType::Q5_K); }
-void Q5_K_R8(benchmark::State& s) { run(s, DType::Q5_K_R8); }
-void Q6_K(benchmark::State& s) { run(s, DType::Q6_K); }
+void Q4_0(benchmark::State& s) {
+  run(s, DType::Q4_0);
+}
+void Q8_0(benchmark::State& s) {
+  run(s, DType::Q8_0);
+}
+void Q4_0_R8(benchmark::State& s) {
+  run(s, DType::Q4_0_R8);
+}
+void Q8_0_R8(benchmark::State& s) {
+  run(s, DType::Q8_0_R8);
+}
+void Q4_0_mem(benchmark::State& s) {
+  run(s, DType::Q4_0, kBigRows);
+}
+void Q4_0_R8_mem(benchmark::State& s) {
+  run(s, DType::Q4_0_R8, kBigRows);
+}
+void Q4_K(benchmark::State& s) {
+  run(s, DType::Q4_K);
+}
+void Q4_K_R8(benchmark::State& s) {
+  run(s, DType::Q4_K_R8);
+}
+void Q6_K_R8(benchmark::State& s) {
+  run(s, DType::Q6_K_R8);
+}
+void Q5_K(benchmark::State& s) {
+  run(s, DType::Q5_K);
+}
+void Q5_K_R8(benchmark::State& s) {
+  run(s, DType::Q5_K_R8);
+}
+void Q6_K(benchmark::State& s) {
+  run(s, DType::Q6_K);
+}
 
 #define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
 BENCHMARK(Q4_0)->TOKENS;

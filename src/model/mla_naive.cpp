@@ -36,7 +36,8 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
   const int64_t dr = c.qk_rope_head_dim, rkv = c.kv_lora_rank, dv = c.v_head_dim, L = c.latent_dim();
 
   std::map<int32_t, int64_t> keys_of_seq;  // sequence -> number of keys needed
-  for (int64_t t = 0; t < T; ++t) keys_of_seq[b.seq_ids[t]] = std::max(keys_of_seq[b.seq_ids[t]], b.positions[t] + 1);
+  for (int64_t t = 0; t < T; ++t)
+    keys_of_seq[b.seq_ids[t]] = std::max(keys_of_seq[b.seq_ids[t]], b.positions[t] + 1);
   for (const auto& [seq, S] : keys_of_seq) {
     std::vector<int64_t> toks;  // this sequence's tokens in the batch
     for (int64_t t = 0; t < T; ++t)
@@ -66,7 +67,8 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
     pool_.run_on_all([&](int tid) {
       const int nth = pool_.size();
       std::vector<float> kc(static_cast<size_t>(S * dq)), vt(static_cast<size_t>(dv * S));
-      std::vector<float> qh(static_cast<size_t>(n * dq)), p(static_cast<size_t>(n * S)), out(static_cast<size_t>(n * dv));
+      std::vector<float> qh(static_cast<size_t>(n * dq)), p(static_cast<size_t>(n * S)),
+          out(static_cast<size_t>(n * dv));
       MatmulInput in;
       for (int64_t h = tid; h < H; h += nth) {
         for (int64_t j = 0; j < S; ++j) {

@@ -1,12 +1,12 @@
 #pragma once
-// Load-time repacking of weights into the kernels' faster in-memory layouts. Today: Q4_0 / Q8_0 / Q4_K / Q5_K /
-// Q6_K matrices that are only read through matmul (attention projections, dense and expert FFNs, lm_head) and
-// have a multiple of 8 rows become their R8 types (tensor/interleave.h): the same number of
-// bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked), moved from the file mapping into anonymous memory
-// (transparent huge pages asked for), after which the file pages of those tensors are released —
-// resident memory stays about the file size.
-// Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads them anyway)
-// and, while the model is loaded, the repacked bytes in anonymous memory rather than the page cache.
+// Load-time repacking of weights into the kernels' faster in-memory layouts. Today: Q4_0 / Q8_0 / Q4_K / Q5_K
+// / Q6_K matrices that are only read through matmul (attention projections, dense and expert FFNs, lm_head)
+// and have a multiple of 8 rows become their R8 types (tensor/interleave.h): the same number of bytes (Q4_K /
+// Q5_K: +2–3 %, their scales unpacked), moved from the file mapping into anonymous memory (transparent huge
+// pages asked for), after which the file pages of those tensors are released — resident memory stays about
+// the file size. Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads
+// them anyway) and, while the model is loaded, the repacked bytes in anonymous memory rather than the page
+// cache.
 
 #include <cstdint>
 #include <memory>
@@ -19,9 +19,9 @@ namespace dsinfer {
 
 struct RepackReport {
   int64_t tensors = 0;
-  uint64_t bytes = 0;    // bytes now in anonymous memory (≈ the bytes released from the file mapping)
+  uint64_t bytes = 0;  // bytes now in anonymous memory (≈ the bytes released from the file mapping)
   double seconds = 0;
-  std::string skipped;   // non-empty: why nothing was repacked although weights were eligible
+  std::string skipped;  // non-empty: why nothing was repacked although weights were eligible
 };
 
 // Models larger than RAM run from the file mapping (the kernel pages weights in and out); repacking them

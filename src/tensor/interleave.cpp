@@ -46,7 +46,8 @@ struct K45 {
   size_t out_qs() const { return fifth ? 416 : 160; }
 };
 
-void interleave_k45(K45 k, DType plain, DType r8, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+void interleave_k45(K45 k, DType plain, DType r8, const uint8_t* src, int64_t n_rows, int64_t cols,
+                    uint8_t* dst) {
   const size_t in_row = dtype_row_bytes(plain, cols), out_row = dtype_row_bytes(r8, cols);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
     for (int64_t sb = 0; sb < cols / 256; ++sb) {
@@ -82,7 +83,8 @@ void deinterleave_k45_row(K45 k, const uint8_t* group, int64_t cols, int lane, u
     pack_k4_scales(sc, mn, out + 4);
     if (k.fifth)
       for (int c = 0; c < 8; ++c) std::memcpy(out + 16 + 4 * c, blk + 160 + 32 * c + 4 * lane, 4);
-    for (int c = 0; c < 32; ++c) std::memcpy(out + k.in_qs() + 4 * c, blk + k.out_qs() + 32 * c + 4 * lane, 4);
+    for (int c = 0; c < 32; ++c)
+      std::memcpy(out + k.in_qs() + 4 * c, blk + k.out_qs() + 32 * c + 4 * lane, 4);
   }
 }
 
@@ -92,11 +94,12 @@ constexpr size_t kQ6KBlock = 210, kQ6KR8Block = 8 * 210;
 // Calls f(src offset, R8 offset, bytes) for every piece of row `lane` of one Q6_K super-block.
 template <class F>
 void q6_k_pieces(int lane, F&& f) {
-  f(208, 2 * lane, 2);                                                       // d
-  for (int j = 0; j < 16; ++j) f(192 + j, 16 + 8 * j + lane, 1);              // scales
+  f(208, 2 * lane, 2);                                            // d
+  for (int j = 0; j < 16; ++j) f(192 + j, 16 + 8 * j + lane, 1);  // scales
   for (int h = 0; h < 2; ++h)
     for (int q1 = 0; q1 < 2; ++q1)
-      for (int c = 0; c < 8; ++c) f(64 * h + 32 * q1 + 4 * c, 144 + ((h * 2 + q1) * 8 + c) * 32 + 4 * lane, 4);
+      for (int c = 0; c < 8; ++c)
+        f(64 * h + 32 * q1 + 4 * c, 144 + ((h * 2 + q1) * 8 + c) * 32 + 4 * lane, 4);
   for (int h = 0; h < 2; ++h)
     for (int c = 0; c < 8; ++c) f(128 + 32 * h + 4 * c, 1168 + (h * 8 + c) * 32 + 4 * lane, 4);
 }
@@ -146,7 +149,8 @@ DType plain_of(DType t) {
 }
 
 void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  if (n_rows % kInterleaveRows != 0) fail("interleave: ", n_rows, " rows is not a multiple of ", kInterleaveRows);
+  if (n_rows % kInterleaveRows != 0)
+    fail("interleave: ", n_rows, " rows is not a multiple of ", kInterleaveRows);
   if (plain == DType::Q4_K) return interleave_k45({false}, plain, DType::Q4_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q5_K) return interleave_k45({true}, plain, DType::Q5_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q6_K) return interleave_q6_k(src, n_rows, cols, dst);
@@ -162,8 +166,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
       for (int i = 0; i < kInterleaveRows; ++i) {
         const uint8_t* in = rows + i * row_bytes + b * g.plain_block;
         std::memcpy(blk + 2 * i, in, 2);
-        for (size_t c = 0; c < g.qs_bytes / 4; ++c)
-          std::memcpy(blk + 16 + c * 32 + 4 * i, in + 2 + 4 * c, 4);
+        for (size_t c = 0; c < g.qs_bytes / 4; ++c) std::memcpy(blk + 16 + c * 32 + 4 * i, in + 2 + 4 * c, 4);
       }
     }
   }

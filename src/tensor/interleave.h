@@ -21,7 +21,8 @@
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
-// Q4_0/Q8_0/Q6_K keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at multiples of 8 rows.
+// Q4_0/Q8_0/Q6_K keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at
+// multiples of 8 rows.
 
 #include <cstddef>
 #include <cstdint>
@@ -33,9 +34,9 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                    // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8
-std::optional<DType> interleaved_of(DType t);    // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8
-DType plain_of(DType t);                         // the inverse; t itself for other types
+bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8
+std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8
+DType plain_of(DType t);                       // the inverse; t itself for other types
 
 // Repacks n_rows (a multiple of 8) rows of `plain` blocks of `cols` values into its R8 layout at dst
 // (n_rows * dtype_row_bytes(R8 type, cols) bytes). Throws Error for other dtypes or shapes.

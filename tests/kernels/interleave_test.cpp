@@ -1,4 +1,5 @@
-// The row-interleaved Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 layouts (tensor/interleave.h) and their kernels:
+// The row-interleaved Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 layouts (tensor/interleave.h) and their
+// kernels:
 //  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
 //  - AVX2 == scalar bit for bit, and both within the activation-rounding bound of the float reference;
 //  - a token's result does not depend on the batch it is computed in (bit for bit);
@@ -33,8 +34,8 @@ std::vector<const kern::KernelSet*> kernel_sets() {
   return sets;
 }
 
-std::vector<float> run(const kern::KernelSet& ks, const TensorView& w, const std::vector<float>& x, int64_t n_tok,
-                       kern::ActQ8& a) {
+std::vector<float> run(const kern::KernelSet& ks, const TensorView& w, const std::vector<float>& x,
+                       int64_t n_tok, kern::ActQ8& a) {
   const int64_t rows = w.rows(), K = w.cols();
   std::vector<float> y(static_cast<size_t>(n_tok * rows), NAN);
   kern::quantize_act(ks, x.data(), K, n_tok, K, a);
@@ -61,7 +62,7 @@ TEST(Interleave, RowsComeBackByteForByteAndDequantizeUnchanged) {
     EXPECT_EQ(a, b);
   }
   std::vector<uint8_t> out(18 * 12);
-  EXPECT_THROW(interleave_rows(DType::Q4_0, out.data(), 4, 96, out.data()), Error);   // not 8 rows
+  EXPECT_THROW(interleave_rows(DType::Q4_0, out.data(), 4, 96, out.data()), Error);  // not 8 rows
   EXPECT_THROW(interleave_rows(DType::F16, out.data(), 8, 256, out.data()), Error);  // no R8 form
 }
 
@@ -106,13 +107,15 @@ TEST(Interleave, ATokensResultDoesNotDependOnItsBatch) {
 }
 
 TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
-  for (DType t : {DType::Q4_0_R8, DType::Q8_0_R8})  // (the K-quant R8 kernels order their float ops differently)
+  for (DType t :
+       {DType::Q4_0_R8, DType::Q8_0_R8})  // (the K-quant R8 kernels order their float ops differently)
     for (const auto* ks : kernel_sets())
       for (int64_t n_tok : {8, 13}) {
         Weights p = make_weights(plain_of(t), 16, 512, 21), r = make_weights(t, 16, 512, 21);
         auto x = make_x(n_tok, 512, 22);
         kern::ActQ8 a;
-        EXPECT_EQ(run(*ks, p.view, x, n_tok, a), run(*ks, r.view, x, n_tok, a)) << ks->isa << " " << dtype_name(t);
+        EXPECT_EQ(run(*ks, p.view, x, n_tok, a), run(*ks, r.view, x, n_tok, a))
+            << ks->isa << " " << dtype_name(t);
       }
 }
 

@@ -24,7 +24,8 @@ std::unique_ptr<LoadedModel> load(const std::string& path, bool repack) {
 }
 
 TEST(Repack, MovesOnlyMatmulWeightsWithWholeRowGroups) {
-  const std::string path = testing::synth("tiny-v2-lite", "tiny-v2-lite-repack-which-q4_0.gguf", DType::Q4_0, 3);
+  const std::string path =
+      testing::synth("tiny-v2-lite", "tiny-v2-lite-repack-which-q4_0.gguf", DType::Q4_0, 3);
   auto plain = load(path, false);
   auto m = load(path, true);
   EXPECT_EQ(plain->repack.tensors, 0);
@@ -61,7 +62,8 @@ TEST(Repack, AModelAboveTheMemoryLimitStaysInTheFileMapping) {
   EXPECT_EQ(m->repack.tensors, 0);
   EXPECT_FALSE(m->repacked);
   EXPECT_NE(m->repack.skipped.find("stay in the file mapping"), std::string::npos) << m->repack.skipped;
-  for (const WeightRef& r : weight_views(m->weights)) EXPECT_FALSE(is_interleaved(r.view->dtype)) << r.view->name;
+  for (const WeightRef& r : weight_views(m->weights))
+    EXPECT_FALSE(is_interleaved(r.view->dtype)) << r.view->name;
   const auto ids = testing::test_ids(9, static_cast<int>(m->config.vocab_size));
   EXPECT_EQ(testing::logits_of(*m, ids), testing::logits_of(*load(path, false), ids));
 }
@@ -94,10 +96,12 @@ TEST(Repack, RepackedModelsDecodeAsTheFileLayoutDoes) {
                                         std::vector<float>(lp.begin() + i * V, lp.begin() + (i + 1) * V)));
       // Until a router near-tie sends a token to another expert (after which that position's KV differs
       // for everything later), only float rounding separates the two.
-      for (int64_t i = 0; i < 8; ++i) EXPECT_LE(rel[i], 1e-5f) << preset << " " << dtype_name(t) << " position " << i;
+      for (int64_t i = 0; i < 8; ++i)
+        EXPECT_LE(rel[i], 1e-5f) << preset << " " << dtype_name(t) << " position " << i;
       std::sort(rel.begin(), rel.end());
-      std::printf("  %s %s: repacked vs file layout, per-position max|diff|/max|logit| median %.3g, max %.3g\n",
-                  preset, dtype_name(t), rel[n / 2], rel.back());
+      std::printf(
+          "  %s %s: repacked vs file layout, per-position max|diff|/max|logit| median %.3g, max %.3g\n",
+          preset, dtype_name(t), rel[n / 2], rel.back());
       EXPECT_LE(rel[n / 2], 0.03f) << preset << " " << dtype_name(t);  // FastVsReference's int8 bound
     }
 }

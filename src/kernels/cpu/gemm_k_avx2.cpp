@@ -63,7 +63,8 @@ void q45_k_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
     uint8_t sc[8], mn[8];
     k4_scales_mins(blk + 4, sc, mn);
     const uint8_t* qs = blk + (kFifthBit ? 48 : 16);
-    __m256i qh = kFifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)) : _mm256_setzero_si256();
+    __m256i qh =
+        kFifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)) : _mm256_setzero_si256();
     for (int g = 0; g < 8; ++g) {
       const int64_t b = sb * 8 + g;
       __m256i v = load_k4_nibbles(qs, g);
@@ -130,10 +131,17 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, 
     }
     const int64_t rest = a.n_tok - t;
     switch (rest) {
-      case 1: Tile::template run<1>(wr, a, t, out); break;
-      case 2: Tile::template run<2>(wr, a, t, out); break;
-      case 3: Tile::template run<3>(wr, a, t, out); break;
-      default: break;
+      case 1:
+        Tile::template run<1>(wr, a, t, out);
+        break;
+      case 2:
+        Tile::template run<2>(wr, a, t, out);
+        break;
+      case 3:
+        Tile::template run<3>(wr, a, t, out);
+        break;
+      default:
+        break;
     }
     for (int64_t i = 0; i < rest; ++i) y[(t + i) * ldy + r] = out[i];
   }
@@ -142,17 +150,27 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, 
 template <bool kFifthBit>
 struct Q45Tile {
   template <int kT>
-  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) { q45_k_tile<kFifthBit, kT>(w, a, t0, out); }
+  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+    q45_k_tile<kFifthBit, kT>(w, a, t0, out);
+  }
 };
 struct Q6Tile {
   template <int kT>
-  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) { q6_k_tile<kT>(w, a, t0, out); }
+  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+    q6_k_tile<kT>(w, a, t0, out);
+  }
 };
 
 }  // namespace
 
-QuantGemmFn q4_k_avx2() { return gemm_k<Q45Tile<false>>; }
-QuantGemmFn q5_k_avx2() { return gemm_k<Q45Tile<true>>; }
-QuantGemmFn q6_k_avx2() { return gemm_k<Q6Tile>; }
+QuantGemmFn q4_k_avx2() {
+  return gemm_k<Q45Tile<false>>;
+}
+QuantGemmFn q5_k_avx2() {
+  return gemm_k<Q45Tile<true>>;
+}
+QuantGemmFn q6_k_avx2() {
+  return gemm_k<Q6Tile>;
+}
 
 }  // namespace dsinfer::kern

@@ -31,7 +31,8 @@ constexpr size_t kPrefetchBytes = 32 * 1024;
 template <size_t kBlockBytes>
 inline void prefetch_ahead(const uint8_t* blk) {
   const char* p = reinterpret_cast<const char*>(blk) + kPrefetchBytes;
-  for (size_t off = 0; off < kBlockBytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);  // every line it spans
+  for (size_t off = 0; off < kBlockBytes; off += 64)
+    _mm_prefetch(p + off, _MM_HINT_T0);  // every line it spans
 }
 
 inline __m256i bcast4(const int8_t* p) {
@@ -120,10 +121,12 @@ struct Q8_0R8 {
       }
       for (int t = 0; t < kT; ++t) {
         const int8_t* qa = q[t] + b * 32;
-        __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])), ones);
+        __m256i s32 =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])), ones);
         for (int c = 1; c < 8; ++c)
           s32 = _mm256_add_epi32(
-              s32, _mm256_madd_epi16(_mm256_maddubs_epi16(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c])), ones));
+              s32, _mm256_madd_epi16(_mm256_maddubs_epi16(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c])),
+                                     ones));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
       }
     }
@@ -177,7 +180,8 @@ struct QK45R8 {
         for (int t = 0; t < kT; ++t) {
           __m256i sum = _mm256_madd_epi16(s16[t], ones);
           if constexpr (kFifthBit) sum = _mm256_add_epi32(s32[t], sum);
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dsc, _mm256_set1_ps(d[t][b])), acc[t]);
+          acc[t] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dsc, _mm256_set1_ps(d[t][b])), acc[t]);
           acc[t] = _mm256_fnmadd_ps(dmn, _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
         }
       }
@@ -224,7 +228,8 @@ struct Q6_KR8 {
               const __m256i v = _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
               for (int t = 0; t < kT; ++t) {
                 const __m256i av = bcast4(q[t] + b * 32 + 4 * c);
-                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
+                const __m256i p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
                 s16[t] = c == 4 * half ? p : _mm256_add_epi16(s16[t], p);
               }
             }
@@ -234,7 +239,8 @@ struct Q6_KR8 {
             }
           }
           for (int t = 0; t < kT; ++t)
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])),
+                                     acc[t]);
         }
     }
     tk.store(y, ldy);
@@ -272,7 +278,8 @@ void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, c
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
       panel_q4_0_tok4(q, d_buf.data(), a, tile, out);
       const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
-      for (int64_t t = 0; t < nt; ++t) std::memcpy(y + (tile * 4 + t) * ldy + r, out + t * kGroup, kGroup * sizeof(float));
+      for (int64_t t = 0; t < nt; ++t)
+        std::memcpy(y + (tile * 4 + t) * ldy + r, out + t * kGroup, kGroup * sizeof(float));
     }
   }
 }
@@ -289,20 +296,37 @@ void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a,
     const uint8_t* g = w + (r / kGroup) * group_bytes;
     for (int64_t t = 0; t < full; t += kTile) L::template tile<4>(g, a, t, y + t * ldy + r, ldy, t == 0);
     switch (rest) {
-      case 1: L::template tile<1>(g, a, full, y + full * ldy + r, ldy, full == 0); break;
-      case 2: L::template tile<2>(g, a, full, y + full * ldy + r, ldy, full == 0); break;
-      case 3: L::template tile<3>(g, a, full, y + full * ldy + r, ldy, full == 0); break;
-      default: break;
+      case 1:
+        L::template tile<1>(g, a, full, y + full * ldy + r, ldy, full == 0);
+        break;
+      case 2:
+        L::template tile<2>(g, a, full, y + full * ldy + r, ldy, full == 0);
+        break;
+      case 3:
+        L::template tile<3>(g, a, full, y + full * ldy + r, ldy, full == 0);
+        break;
+      default:
+        break;
     }
   }
 }
 
 }  // namespace
 
-QuantGemmFn q4_0_r8_avx2() { return gemm_r8<Q4_0R8>; }
-QuantGemmFn q8_0_r8_avx2() { return gemm_r8<Q8_0R8>; }
-QuantGemmFn q4_k_r8_avx2() { return gemm_r8<QK45R8<false>>; }
-QuantGemmFn q5_k_r8_avx2() { return gemm_r8<QK45R8<true>>; }
-QuantGemmFn q6_k_r8_avx2() { return gemm_r8<Q6_KR8>; }
+QuantGemmFn q4_0_r8_avx2() {
+  return gemm_r8<Q4_0R8>;
+}
+QuantGemmFn q8_0_r8_avx2() {
+  return gemm_r8<Q8_0R8>;
+}
+QuantGemmFn q4_k_r8_avx2() {
+  return gemm_r8<QK45R8<false>>;
+}
+QuantGemmFn q5_k_r8_avx2() {
+  return gemm_r8<QK45R8<true>>;
+}
+QuantGemmFn q6_k_r8_avx2() {
+  return gemm_r8<Q6_KR8>;
+}
 
 }  // namespace dsinfer::kern

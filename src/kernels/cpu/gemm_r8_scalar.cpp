@@ -33,108 +33,114 @@ int32_t block_dot(const uint8_t* blk, int lane, const int8_t* qa, int32_t sum) {
   }
 }
 
+// y[t * ldy + r] = dot(row group of r, lane of r, token t's q, d, sum) for every row and token.
+template <class Dot>
+void for_rows_and_tokens(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
+                         int64_t ldy, Dot&& dot) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* grp = w + (r / kGroup) * kGroup * row_bytes;
+    const int lane = static_cast<int>(r % kGroup);
+    for (int64_t t = 0; t < a.n_tok; ++t) y[t * ldy + r] = dot(grp, lane, a.qt(t), a.dt(t), a.sumt(t));
+  }
+}
+
 template <bool kQ4>
 void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   const size_t block = kGroup * (kQ4 ? kQ4_0Bytes : kQ8_0Bytes);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* g = w + (r / kGroup) * kGroup * row_bytes;
-    const int lane = static_cast<int>(r % kGroup);
-    for (int64_t t = 0; t < a.n_tok; ++t) {
-      const int8_t* q = a.qt(t);
-      const float* d = a.dt(t);
-      const int32_t* sum = a.sumt(t);
-      float acc = 0;
-      for (int64_t b = 0; b < a.nb; ++b) {
-        const uint8_t* blk = g + b * block;
-        const int32_t s = block_dot<kQ4>(blk, lane, q + 32 * b, sum[b]);
-        acc = std::fma(static_cast<float>(s), half_at(blk + 2 * lane) * d[b], acc);
-      }
-      y[t * ldy + r] = acc;
-    }
-  }
+  for_rows_and_tokens(w, row_bytes, n_rows, a, y, ldy,
+                      [&](const uint8_t* g, int lane, const int8_t* q, const float* d, const int32_t* sum) {
+                        float acc = 0;
+                        for (int64_t b = 0; b < a.nb; ++b) {
+                          const uint8_t* blk = g + b * block;
+                          const int32_t s = block_dot<kQ4>(blk, lane, q + 32 * b, sum[b]);
+                          acc = std::fma(static_cast<float>(s), half_at(blk + 2 * lane) * d[b], acc);
+                        }
+                        return acc;
+                      });
 }
 
 // Q4_K_R8 / Q5_K_R8 (layouts in tensor/interleave.h), the AVX2 QK45R8 lane by lane.
 template <bool kFifthBit>
 void gemm_qk45_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   constexpr size_t kBlock = 8 * (kFifthBit ? 180 : 148), kQs = kFifthBit ? 416 : 160;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* grp = w + (r / kGroup) * kGroup * row_bytes;
-    const int lane = static_cast<int>(r % kGroup);
-    for (int64_t t = 0; t < a.n_tok; ++t) {
-      const int8_t* q = a.qt(t);
-      const float* d = a.dt(t);
-      const int32_t* sum = a.sumt(t);
-      float acc = 0;
-      for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-        const uint8_t* blk = grp + sb * kBlock;
-        const float dd = half_at(blk + 2 * lane), dmin = half_at(blk + 16 + 2 * lane);
-        for (int g = 0; g < 8; ++g) {
-          const int64_t b = sb * 8 + g;
-          const float dsc = dd * static_cast<float>(blk[32 + 8 * g + lane]);
-          const float dmn = dmin * static_cast<float>(blk[96 + 8 * g + lane]);
-          const uint8_t* qs = blk + kQs + 256 * (g / 2);
-          int32_t s = 0;
-          for (int c = 0; c < 8; ++c)
-            for (int j = 0; j < 4; ++j) {
-              const uint8_t v = qs[32 * c + 4 * lane + j];
-              int val = (g & 1) ? (v >> 4) : (v & 0x0f);
-              if (kFifthBit) val |= ((blk[160 + 32 * c + 4 * lane + j] >> g) & 1) << 4;
-              s += val * q[b * 32 + 4 * c + j];
-            }
-          acc = std::fma(static_cast<float>(s), dsc * d[b], acc);
-          acc = std::fma(-dmn, d[b] * static_cast<float>(sum[b]), acc);
-        }
-      }
-      y[t * ldy + r] = acc;
-    }
-  }
+  for_rows_and_tokens(w, row_bytes, n_rows, a, y, ldy,
+                      [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t* sum) {
+                        float acc = 0;
+                        for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+                          const uint8_t* blk = grp + sb * kBlock;
+                          const float dd = half_at(blk + 2 * lane), dmin = half_at(blk + 16 + 2 * lane);
+                          for (int g = 0; g < 8; ++g) {
+                            const int64_t b = sb * 8 + g;
+                            const float dsc = dd * static_cast<float>(blk[32 + 8 * g + lane]);
+                            const float dmn = dmin * static_cast<float>(blk[96 + 8 * g + lane]);
+                            const uint8_t* qs = blk + kQs + 256 * (g / 2);
+                            int32_t s = 0;
+                            for (int c = 0; c < 8; ++c)
+                              for (int j = 0; j < 4; ++j) {
+                                const uint8_t v = qs[32 * c + 4 * lane + j];
+                                int val = (g & 1) ? (v >> 4) : (v & 0x0f);
+                                if (kFifthBit) val |= ((blk[160 + 32 * c + 4 * lane + j] >> g) & 1) << 4;
+                                s += val * q[b * 32 + 4 * c + j];
+                              }
+                            acc = std::fma(static_cast<float>(s), dsc * d[b], acc);
+                            acc = std::fma(-dmn, d[b] * static_cast<float>(sum[b]), acc);
+                          }
+                        }
+                        return acc;
+                      });
 }
 
 // Q6_K_R8 (layout in tensor/interleave.h), the AVX2 Q6_KR8 lane by lane.
 void gemm_q6_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   constexpr size_t kBlock = 8 * 210;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* grp = w + (r / kGroup) * kGroup * row_bytes;
-    const int lane = static_cast<int>(r % kGroup);
-    for (int64_t t = 0; t < a.n_tok; ++t) {
-      const int8_t* q = a.qt(t);
-      const float* d = a.dt(t);
-      float acc = 0;
-      for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-        const uint8_t* blk = grp + sb * kBlock;
-        const float dd = half_at(blk + 2 * lane);
-        for (int h = 0; h < 2; ++h)
-          for (int quarter = 0; quarter < 4; ++quarter) {
-            const int64_t b = sb * 8 + 4 * h + quarter;
-            const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
-            const uint8_t* qh = blk + 1168 + h * 256;
-            int32_t s = 0;
-            for (int half = 0; half < 2; ++half) {
-              const auto sc = static_cast<int8_t>(blk[16 + 8 * (8 * h + 2 * quarter + half) + lane]);
-              int32_t part = 0;
-              for (int c = 4 * half; c < 4 * half + 4; ++c)
-                for (int j = 0; j < 4; ++j) {
-                  const uint8_t lo = ql[32 * c + 4 * lane + j], hi = qh[32 * c + 4 * lane + j];
-                  const int v = ((quarter >> 1) ? (lo >> 4) : (lo & 0x0f)) | (((hi >> (2 * quarter)) & 3) << 4);
-                  part += (v - 32) * q[b * 32 + 4 * c + j];
-                }
-              s += sc * part;
+  for_rows_and_tokens(
+      w, row_bytes, n_rows, a, y, ldy,
+      [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t*) {
+        float acc = 0;
+        for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+          const uint8_t* blk = grp + sb * kBlock;
+          const float dd = half_at(blk + 2 * lane);
+          for (int h = 0; h < 2; ++h)
+            for (int quarter = 0; quarter < 4; ++quarter) {
+              const int64_t b = sb * 8 + 4 * h + quarter;
+              const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
+              const uint8_t* qh = blk + 1168 + h * 256;
+              int32_t s = 0;
+              for (int half = 0; half < 2; ++half) {
+                const auto sc = static_cast<int8_t>(blk[16 + 8 * (8 * h + 2 * quarter + half) + lane]);
+                int32_t part = 0;
+                for (int c = 4 * half; c < 4 * half + 4; ++c)
+                  for (int j = 0; j < 4; ++j) {
+                    const uint8_t lo = ql[32 * c + 4 * lane + j], hi = qh[32 * c + 4 * lane + j];
+                    const int v =
+                        ((quarter >> 1) ? (lo >> 4) : (lo & 0x0f)) | (((hi >> (2 * quarter)) & 3) << 4);
+                    part += (v - 32) * q[b * 32 + 4 * c + j];
+                  }
+                s += sc * part;
+              }
+              acc = std::fma(static_cast<float>(s), dd * d[b], acc);
             }
-            acc = std::fma(static_cast<float>(s), dd * d[b], acc);
-          }
-      }
-      y[t * ldy + r] = acc;
-    }
-  }
+        }
+        return acc;
+      });
 }
 
 }  // namespace
 
-QuantGemmFn q6_k_r8_scalar() { return gemm_q6_k_r8; }
-QuantGemmFn q4_k_r8_scalar() { return gemm_qk45_r8<false>; }
-QuantGemmFn q5_k_r8_scalar() { return gemm_qk45_r8<true>; }
-QuantGemmFn q4_0_r8_scalar() { return gemm_r8<true>; }
-QuantGemmFn q8_0_r8_scalar() { return gemm_r8<false>; }
+QuantGemmFn q6_k_r8_scalar() {
+  return gemm_q6_k_r8;
+}
+QuantGemmFn q4_k_r8_scalar() {
+  return gemm_qk45_r8<false>;
+}
+QuantGemmFn q5_k_r8_scalar() {
+  return gemm_qk45_r8<true>;
+}
+QuantGemmFn q4_0_r8_scalar() {
+  return gemm_r8<true>;
+}
+QuantGemmFn q8_0_r8_scalar() {
+  return gemm_r8<false>;
+}
 
 }  // namespace dsinfer::kern
