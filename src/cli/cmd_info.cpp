@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "model/kv_cache.h"
 #include "model/loader.h"
+#include "model/repack.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
 
@@ -91,6 +92,8 @@ int cmd_info(const Args& args) {
     j["tensors"] = tensors;
     j["bytes_by_dtype"] = bytes_by_dtype;
     j["weights_bytes"] = model->weight_bytes;
+    const RepackPlan plan = plan_repack(model->weights);
+    j["repack"] = {{"tensors", plan.tensors}, {"bytes", plan.bytes}, {"limit_bytes", default_repack_limit()}};
     j["memory_bytes_at_ctx"] = static_cast<int64_t>(model->weight_bytes) + kv_bytes_per_token * ctx;
     j["layout"] = model->layout == WeightLayout::kHf ? "hf" : model->layout == WeightLayout::kGguf ? "gguf" : "gguf-legacy-kv_b";
   } else {
@@ -113,6 +116,11 @@ int cmd_info(const Args& args) {
     }
     std::cout << "weights: " << gib(static_cast<double>(model->weight_bytes)) << "; with the KV cache at ctx " << ctx << ": "
               << gib(static_cast<double>(model->weight_bytes) + static_cast<double>(kv_bytes_per_token) * ctx) << "\n";
+    const auto& rp = j["repack"];
+    std::cout << "repacked at load by run/chat/serve/bench: " << rp["tensors"].get<int64_t>() << " tensors, "
+              << gib(static_cast<double>(rp["bytes"].get<uint64_t>())) << " moved from the file mapping into anonymous memory"
+              << (rp["bytes"].get<uint64_t>() > rp["limit_bytes"].get<uint64_t>() ? " (above 3/4 of RAM: skipped)" : "")
+              << "\n";
   }
   return 0;
 }

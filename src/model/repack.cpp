@@ -21,7 +21,21 @@ bool eligible(const WeightRef& r) {
          t.rows() % kInterleaveRows == 0;
 }
 
+size_t repacked_bytes(const TensorView& t) {
+  return static_cast<size_t>(t.rows()) * dtype_row_bytes(*interleaved_of(t.dtype), t.cols());
+}
+
 }  // namespace
+
+RepackPlan plan_repack(ModelWeights& w) {
+  RepackPlan plan;
+  for (const WeightRef& r : weight_views(w))
+    if (eligible(r)) {
+      ++plan.tensors;
+      plan.bytes += repacked_bytes(*r.view);
+    }
+  return plan;
+}
 
 uint64_t default_repack_limit() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
@@ -41,7 +55,7 @@ RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storag
     const TensorView& t = *r.view;
     todo.push_back(r.view);
     offset.push_back(total);
-    out_bytes.push_back(static_cast<size_t>(t.rows()) * dtype_row_bytes(*interleaved_of(t.dtype), t.cols()));
+    out_bytes.push_back(repacked_bytes(t));
     total += (out_bytes.back() + 63) / 64 * 64;  // 64-byte aligned starts
   }
   if (todo.empty()) return rep;

@@ -29,6 +29,13 @@ struct RepackReport {
 // the eligible bytes exceed max_bytes (default: 3/4 of physical memory) or the memory cannot be mapped.
 uint64_t default_repack_limit();
 
+// What repack_weights would move, without moving anything: tensors and bytes in the R8 dtypes.
+struct RepackPlan {
+  int64_t tensors = 0;
+  uint64_t bytes = 0;
+};
+RepackPlan plan_repack(ModelWeights& w);
+
 // Repacks every eligible weight of w in place (views are redirected into *storage, which the caller
 // keeps alive as long as w). `progress` draws a bar on a terminal. Uses one thread per physical core.
 RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storage, bool progress,

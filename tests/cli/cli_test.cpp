@@ -100,6 +100,10 @@ TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out.find("repacked "), std::string::npos) << r.out;
   EXPECT_EQ(run("run -m " + tiny_gguf() + " --ids 1,2 -n 2").out.find("repacked "), std::string::npos);  // f32
+  const auto info = nlohmann::json::parse(run("info --json -m " + m).out);
+  EXPECT_GT(info["repack"]["tensors"].get<int64_t>(), 0);
+  EXPECT_GT(info["repack"]["bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(run("info --json -m " + tiny_gguf()).out)["repack"]["tensors"], 0);
   expect_error("synth --preset tiny-v3 --dtype q4_0_r8 --out " + tmp() + "/r8.gguf", "q4_0_r8");
 }
 
