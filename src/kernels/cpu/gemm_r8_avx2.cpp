@@ -1,12 +1,13 @@
-// AVX2 kernels for the row-interleaved Q4_0_R8 / Q8_0_R8 layouts (tensor/interleave.h): one 32-byte load
-// is 4 consecutive values of 8 rows, so a maddubs against 4 activation bytes broadcast to every lane gives
-// 8 rows' partial sums at once — lanes are rows, nothing is summed horizontally, and the weights are read
-// as one sequential stream per 8 rows. The same kernel serves every token count:
+// AVX2 kernels for the row-interleaved R8 layouts (tensor/interleave.h: Q4_0, Q8_0, Q4_K, Q5_K, Q6_K):
+// one 32-byte load is 4 consecutive values of 8 rows, so a maddubs against 4 activation bytes broadcast
+// to every lane gives 8 rows' partial sums at once — lanes are rows, nothing is summed horizontally, and
+// the weights are read as one sequential stream per 8 rows. The same kernel serves every token count:
 //   - per 8-row group, tokens in tiles of up to 4: the group's block is unpacked once per tile and each
-//     token costs 8 broadcasts + 8 maddubs + 7 int16 adds (Q4_0: 8 x 15*127*2 fits in int16) + 1 widen;
-//   - per (row, token, block) the integer sum is exact and is applied as acc = fma(float(sum), d_w * d_a,
-//     acc) in block order, whatever the tile: a token's result does not depend on the batch it is in.
-// Scalar mirror: gemm_r8_scalar.cpp.
+//     token costs 8 broadcasts + 8 maddubs + int16 adds + 1 widen per 32 values (Q4_0 from 12 tokens on:
+//     the group is unpacked once into an L1 panel for the 4-token panel kernel instead);
+//   - per (row, token, block) the integer sum is exact and is applied to the float accumulator in block
+//     order, whatever the tile: a token's result does not depend on the batch it is in.
+// Scalar mirror: gemm_r8_scalar.cpp (bit for bit).
 
 #include <immintrin.h>
 
