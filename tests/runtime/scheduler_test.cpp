@@ -20,21 +20,27 @@ using namespace dsinfer::testing;
 // The reference runs (alone) and the scheduler's engine share one Transformer and ThreadPool, which
 // serve one caller at a time: references are computed before submitting.
 struct Tiny {
-  explicit Tiny(DType dt)
-      : model(load_model(synth("tiny-v3", cat("tiny-v3-", dtype_name(dt), ".gguf"), dt))),
+  Tiny(DType dt, bool repack)
+      : model(load_model(synth("tiny-v3", cat("tiny-v3-", dtype_name(dt), ".gguf"), dt), options(repack))),
         tf(model->config, model->weights, pool) {}
+  static LoadOptions options(bool repack) {
+    LoadOptions o;
+    o.repack = repack;
+    return o;
+  }
   std::unique_ptr<LoadedModel> model;
   ThreadPool pool{2};
   Transformer tf;
 };
 
-// The model the tests run on (F32 unless a test switches it).
+// The model the tests run on (F32, file layout, unless a test switches it).
 DType g_dtype = DType::F32;
+bool g_repack = false;
 
 Tiny& tiny() {
-  static std::map<DType, std::unique_ptr<Tiny>> models;
-  auto& t = models[g_dtype];
-  if (!t) t = std::make_unique<Tiny>(g_dtype);
+  static std::map<std::pair<DType, bool>, std::unique_ptr<Tiny>> models;
+  auto& t = models[{g_dtype, g_repack}];
+  if (!t) t = std::make_unique<Tiny>(g_dtype, g_repack);
   return *t;
 }
 
@@ -138,6 +144,16 @@ TEST(Scheduler, EightConcurrentGreedyStreamsEqualEachAloneQ4_0) {
   g_dtype = DType::Q4_0;
   eight_concurrent_greedy_streams_equal_each_alone();
   g_dtype = DType::F32;
+}
+
+// The same with the weights repacked at load (R8 kernels), as dsinfer serve runs them.
+TEST(Scheduler, EightConcurrentGreedyStreamsEqualEachAloneQ4_0Repacked) {
+  g_dtype = DType::Q4_0;
+  g_repack = true;
+  ASSERT_GT(tiny().model->repack.tensors, 0);
+  eight_concurrent_greedy_streams_equal_each_alone();
+  g_dtype = DType::F32;
+  g_repack = false;
 }
 
 TEST(Scheduler, SeededSamplingIsReproducibleInABatch) {
