@@ -244,7 +244,10 @@ TEST(Scheduler, FullQueueAndOversizedRequestsAreRefusedCleanly) {
   const auto want = alone(p, 40);
   std::vector<std::shared_ptr<RequestStream>> accepted;
   int refused = 0;
-  for (int i = 0; i < 6; ++i) {
+  // 16 submissions in a burst: one runs, two wait, the rest are refused — unless the engine finishes
+  // requests while the burst is being submitted (its pool threads spin on both cores and can hold the
+  // submitting thread off the CPU), so only "at least 3 refused" is certain.
+  for (int i = 0; i < 16; ++i) {
     SubmitResult r = s.submit(request(p, 40));
     if (r.status == SubmitStatus::kOk) {
       accepted.push_back(r.stream);
@@ -254,7 +257,7 @@ TEST(Scheduler, FullQueueAndOversizedRequestsAreRefusedCleanly) {
       ++refused;
     }
   }
-  EXPECT_GE(refused, 3);  // one running at most, two waiting
+  EXPECT_GE(refused, 3);
   for (auto& st : accepted) EXPECT_EQ(collect(*st).tokens, want);
   expect_all_pages_free(s);
   s.shutdown();
