@@ -78,6 +78,13 @@ const std::set<std::string>& sampling_options() {
   return opts;
 }
 
+KvDType kv_dtype_from_args(const ArgParser& p) {
+  const std::string name = p.get("--kv-dtype").value_or("f32");
+  const auto t = kv_dtype_from_name(name);
+  if (!t) fail("--kv-dtype: expected f32 or f16, not '", name, "'");
+  return *t;
+}
+
 SamplingParams sampling_from_args(const ArgParser& p, SamplingParams d) {
   SamplingParams s;
   s.temperature = static_cast<float>(p.get_double("--temp", d.temperature));

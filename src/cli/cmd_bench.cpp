@@ -59,8 +59,8 @@ std::vector<int32_t> bench_ids(int64_t n, int64_t vocab, uint32_t seed) {
 }
 
 // A cache holding one fresh sequence (id returned in *seq) with room for ctx tokens.
-LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, int* seq) {
-  LatentKvCache cache = make_single_sequence_cache(c, std::max<int64_t>(ctx, 1));
+LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, KvDType dtype, int* seq) {
+  LatentKvCache cache = make_single_sequence_cache(c, std::max<int64_t>(ctx, 1), dtype);
   *seq = cache.create_sequence();
   if (!cache.reserve(*seq, ctx)) fail("bench: KV cache for ", ctx, " tokens could not be reserved");
   return cache;
@@ -69,12 +69,12 @@ LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, int* seq) {
 }  // namespace
 
 int cmd_bench(const Args& args) {
-  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb", "--mla-form"}, {"--help", "--json", "--no-repack"},
+  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype"}, {"--help", "--json", "--no-repack"},
               {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--reps"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json] [--no-repack]\n"
-        "       [--mla-form auto|absorbed|naive]\n"
+        "       [--mla-form auto|absorbed|naive] [--kv-dtype f32|f16]\n"
         "Prefill of a p-token prompt (one batch) and decode of n tokens from an empty context, in tokens/s\n"
         "(mean of REPS runs after a warm-up); weight bytes per decoded token; measured read bandwidth\n"
         "(best of 2x10 passes over a --bw-mb MiB buffer,\nbefore and after the runs); decode as a fraction of bandwidth / bytes-per-token.");
@@ -86,6 +86,7 @@ int cmd_bench(const Args& args) {
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
+  const KvDType kv = kv_dtype_from_args(p);
   const std::string form = p.get("--mla-form").value_or("auto");
   if (form == "absorbed") tf.set_attention_form(AttentionForm::kAbsorbed);
   else if (form == "naive") tf.set_attention_form(AttentionForm::kNaive);
@@ -98,14 +99,14 @@ int cmd_bench(const Args& args) {
   // Warm-up: page in the weights and grow every scratch buffer once.
   {
     int seq = 0;
-    LatentKvCache cache = cache_for(c, 16, &seq);
+    LatentKvCache cache = cache_for(c, 16, kv, &seq);
     prefill_sequence(tf, cache, seq, bench_ids(8, c.vocab_size, 1), 0, 8, false);
   }
   double pp_s = 0, tg_s = 0;
   for (int64_t r = 0; r < reps; ++r) {
     if (n_prompt > 0) {
       int seq = 0;
-      LatentKvCache cache = cache_for(c, n_prompt, &seq);
+      LatentKvCache cache = cache_for(c, n_prompt, kv, &seq);
       const auto ids = bench_ids(n_prompt, c.vocab_size, 2 + static_cast<uint32_t>(r));
       const auto t0 = std::chrono::steady_clock::now();
       prefill_sequence(tf, cache, seq, ids, 0, n_prompt, false);
@@ -113,7 +114,7 @@ int cmd_bench(const Args& args) {
     }
     if (n_gen > 0) {
       int seq = 0;
-      LatentKvCache cache = cache_for(c, n_gen, &seq);
+      LatentKvCache cache = cache_for(c, n_gen, kv, &seq);
       int32_t tok = bench_ids(1, c.vocab_size, 99)[0];
       const auto t0 = std::chrono::steady_clock::now();
       for (int64_t i = 0; i < n_gen; ++i) {
@@ -140,6 +141,7 @@ int cmd_bench(const Args& args) {
                         {"n_gen", n_gen},
                         {"reps", reps},
                         {"mla_form", form},
+                        {"kv_dtype", kv_dtype_name(kv)},
                         {"repacked_bytes", s.model->repack.bytes},
                         {"prefill_tokens_per_s", pp_tps},
                         {"decode_tokens_per_s", tg_tps},

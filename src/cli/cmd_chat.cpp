@@ -48,14 +48,14 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 }  // namespace
 
 int cmd_chat(const Args& args) {
-  std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system"};
+  std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system", "--kv-dtype"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-repack"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
-        "       [--top-k K] [--min-p P] [--repeat-penalty R] [--seed S] [-t N] [--no-repack]\n"
+        "       [--top-k K] [--min-p P] [--repeat-penalty R] [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16]\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
         "/clear starts a new conversation.");
     return 0;
@@ -75,7 +75,7 @@ int cmd_chat(const Args& args) {
   const int64_t ctx = std::min<int64_t>(p.get_int("--ctx", 4096), c.max_position_embeddings > 0 ? c.max_position_embeddings : INT64_MAX);
   if (max_answer <= 0 || ctx <= 0) fail("-n and --ctx must be positive");
 
-  LatentKvCache cache = make_single_sequence_cache(c, ctx);
+  LatentKvCache cache = make_single_sequence_cache(c, ctx, kv_dtype_from_args(p));
   const int seq = cache.create_sequence();
   if (!cache.reserve(seq, ctx)) fail("KV cache: cannot reserve ", ctx, " tokens");
   std::vector<int32_t> cached;  // tokens whose latent rows are in the cache, in order

@@ -11,7 +11,7 @@
 namespace dsinfer::cli {
 
 int cmd_run(const Args& args) {
-  std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx"};
+  std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--kv-dtype"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-bos", "--ignore-eos", "--no-repack"},
@@ -20,7 +20,7 @@ int cmd_run(const Args& args) {
     std::puts(
         "usage: dsinfer run -m MODEL (-p TEXT | --ids 1,2,3) [-n N] [-t THREADS] [--ctx N]\n"
         "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
-        "       [--no-bos] [--ignore-eos] [--no-repack]\n"
+        "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
         "Q4_0/Q8_0/Q4_K/Q5_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
         "the file mapping into anonymous memory); --no-repack keeps them in the file layout.");
@@ -42,7 +42,7 @@ int cmd_run(const Args& args) {
   const int64_t ctx = p.get_int("--ctx", static_cast<int64_t>(prompt.size()) + opt.max_new_tokens);
   if (ctx <= 0) fail("--ctx must be positive");
   opt.ctx = ctx;
-  LatentKvCache cache = make_single_sequence_cache(s.model->config, ctx);
+  LatentKvCache cache = make_single_sequence_cache(s.model->config, ctx, kv_dtype_from_args(p));
 
   if (s.has_tokenizer()) std::cout << s.decode(prompt) << std::flush;
   if (opt.max_new_tokens == 0) {

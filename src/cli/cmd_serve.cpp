@@ -24,7 +24,7 @@ int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
-               "--scripted-answer"},
+               "--scripted-answer", "--kv-dtype"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -32,13 +32,14 @@ int cmd_serve(const Args& args) {
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
-        "       [--no-repack]\n"
+        "       [--no-repack] [--kv-dtype f32|f16]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,\n"
         "GET /health, GET /metrics (Prometheus).\n"
         "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
         "cache holds N x ctx tokens. Requests beyond that wait in a queue of --queue; a full queue answers 429.\n"
         "The API key may also come from the environment variable DSINFER_API_KEY.\n"
-        "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.");
+        "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
+    std::puts(kKvDTypeHelp);
     return 0;
   }
   // Signals are taken by one thread with sigwait; every other thread (created below) inherits the mask.
@@ -70,6 +71,7 @@ int cmd_serve(const Args& args) {
   SchedulerOptions sched;
   sched.max_sequences = p.get_int("--parallel", 4);
   sched.max_context = p.get_int("--ctx", 4096);
+  sched.kv_dtype = kv_dtype_from_args(p);
   sched.max_queue = p.get_int("--queue", 64);
   sched.prefill_chunk = p.get_int("--prefill-chunk", 128);
   sched.page_tokens = p.get_int("--page-tokens", 16);
@@ -90,7 +92,8 @@ int cmd_serve(const Args& args) {
   server::HttpServer http(so, scheduler, *s.tokenizer);
   const int port = http.bind();
   const double kv_mb = static_cast<double>(scheduler.metrics().kv_pages_total) * sched.page_tokens *
-                       LatentKvCache::bytes_per_token(s.model->config.num_hidden_layers, s.model->config.latent_dim()) /
+                       LatentKvCache::bytes_per_token(s.model->config.num_hidden_layers, s.model->config.latent_dim(),
+                                                      sched.kv_dtype) /
                        (1 << 20);
   std::fprintf(stderr, "dsinfer serve: %s (%s chat format) on http://%s:%d — %lld parallel sequences x %lld tokens, KV cache %lld MiB%s\n",
                so.model_name.c_str(), chat_format_name(http.chat_format()), so.host.c_str(), port,

@@ -1,22 +1,34 @@
 #pragma once
 // The latent KV cache (spec 6): per token and layer it holds only [RMSNorm(c_kv) (rkv) | RoPE(k_pe) (dr)]
-// = latent_dim float32 values (576 for V2/V3 shapes), never per-head keys and values. Storage is paged:
+// = latent_dim values (576 for V2/V3 shapes), never per-head keys and values; stored as float32 (exact, the
+// default) or IEEE float16 (half the memory and half the cache read per decoded token, ~1e-3 relative
+// rounding of each cached value). Storage is paged:
 // every sequence owns a list of fixed-size pages, so many sequences share one memory budget and a
 // finished sequence returns its pages at once. Pages are reference-counted so sequences can share the
 // full pages of a common prefix (the pages of a prefix are never written again once full).
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 namespace dsinfer {
 
+enum class KvDType : uint8_t { kF32, kF16 };
+const char* kv_dtype_name(KvDType t);                        // "f32", "f16"
+std::optional<KvDType> kv_dtype_from_name(std::string_view name);
+
 class LatentKvCache {
  public:
   // n_pages pages of page_tokens tokens each, for n_layers layers of latent_dim values.
-  LatentKvCache(int64_t n_layers, int64_t latent_dim, int64_t page_tokens, int64_t n_pages);
+  LatentKvCache(int64_t n_layers, int64_t latent_dim, int64_t page_tokens, int64_t n_pages,
+                KvDType dtype = KvDType::kF32);
 
-  // Bytes needed for `tokens` token slots (rounded up to pages) — for sizing from a --ctx budget.
-  static int64_t bytes_per_token(int64_t n_layers, int64_t latent_dim) { return n_layers * latent_dim * 4; }
+  // Bytes of one token slot (all layers) — for sizing from a --ctx budget.
+  static int64_t bytes_per_token(int64_t n_layers, int64_t latent_dim, KvDType dtype = KvDType::kF32) {
+    return n_layers * latent_dim * (dtype == KvDType::kF16 ? 2 : 4);
+  }
+  KvDType dtype() const { return dtype_; }
 
   int create_sequence();          // a new empty sequence id
   void free_sequence(int seq);    // returns its pages (those not shared with another sequence)
@@ -36,15 +48,18 @@ class LatentKvCache {
   int64_t n_layers() const { return n_layers_; }
   int64_t live_sequences() const;
 
-  // The latent_dim values of (layer, seq, pos); pos must be < capacity(seq).
-  float* row(int64_t layer, int seq, int64_t pos) {
+  // The latent_dim values of (layer, seq, pos) in the cache's dtype (float or uint16_t f16 bits);
+  // pos must be < capacity(seq).
+  void* row_data(int64_t layer, int seq, int64_t pos) {
     const auto& s = seqs_[seq];
     const int64_t page = s.pages[pos / page_tokens_];
-    return data_.data() + ((page * n_layers_ + layer) * page_tokens_ + pos % page_tokens_) * latent_dim_;
+    return data_.data() + ((page * n_layers_ + layer) * page_tokens_ + pos % page_tokens_) * latent_dim_ * elem_;
   }
-  const float* row(int64_t layer, int seq, int64_t pos) const {
-    return const_cast<LatentKvCache*>(this)->row(layer, seq, pos);
+  const void* row_data(int64_t layer, int seq, int64_t pos) const {
+    return const_cast<LatentKvCache*>(this)->row_data(layer, seq, pos);
   }
+  void write_row(int64_t layer, int seq, int64_t pos, const float* src);   // latent_dim values
+  void read_row(int64_t layer, int seq, int64_t pos, float* dst) const;     // as float32
 
  private:
   struct Sequence {
@@ -53,7 +68,9 @@ class LatentKvCache {
     int64_t shared_tokens = 0;
   };
   int64_t n_layers_, latent_dim_, page_tokens_, n_pages_;
-  std::vector<float> data_;       // [n_pages][n_layers][page_tokens][latent_dim]
+  KvDType dtype_;
+  size_t elem_;                   // bytes per value
+  std::vector<uint8_t> data_;     // [n_pages][n_layers][page_tokens][latent_dim] values of dtype_
   std::vector<int> refcount_;     // per page
   std::vector<int64_t> free_;     // free page ids
   std::vector<Sequence> seqs_;

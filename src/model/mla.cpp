@@ -91,7 +91,7 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
     rope_interleaved(row + rkv, dr, b.positions[t], inv_freq_.data(), rope_amplitude_);
     if (b.positions[t] >= cache.capacity(b.seq_ids[t]))
       fail("KV cache: position ", b.positions[t], " of sequence ", b.seq_ids[t], " was not reserved");
-    std::copy_n(row, L, cache.row(layer, b.seq_ids[t], b.positions[t]));
+    cache.write_row(layer, b.seq_ids[t], b.positions[t], row);
   }
 
   std::vector<float> o(static_cast<size_t>(T * H * dv));  // [T, H, dv]
@@ -125,44 +125,51 @@ void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const
     std::copy_n(q_abs + i * rkv, rkv, q.data() + i * L);
     std::copy_n(q_pe + i * dr, dr, q.data() + i * L + rkv);
   }
-  auto keys_of = [&](int64_t t, std::vector<const float*>& keys) {
-    const int64_t n = b.positions[t] + 1;
-    keys.resize(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; ++j) keys[j] = cache.row(layer, b.seq_ids[t], j);
-  };
-  const int nth = pool_.size();
-  if (T == 1) {
-    std::vector<const float*> keys;
-    keys_of(0, keys);
-    const int64_t n = static_cast<int64_t>(keys.size());
-    std::vector<float> p(static_cast<size_t>(H * n));  // [H, n]
-    const bool split = nth > 1 && n >= 64;  // below that one thread is faster than two wake-ups
-    auto scores = [&](int tid, int parts) {
-      const int64_t j0 = n * tid / parts, j1 = n * (tid + 1) / parts;
-      mla_scores(q.data(), H, L, keys.data() + j0, j1 - j0, softmax_scale_, p.data() + j0, n);
+  // Keys are float32 or f16 rows, as the cache stores them; the kernels convert f16 on load.
+  auto run = [&]<class K>() {
+    auto keys_of = [&](int64_t t, std::vector<const K*>& keys) {
+      const int64_t n = b.positions[t] + 1;
+      keys.resize(static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j) keys[j] = static_cast<const K*>(cache.row_data(layer, b.seq_ids[t], j));
     };
-    if (split) pool_.run_on_all([&](int tid) { scores(tid, nth); }); else scores(0, 1);
-    for (int64_t h = 0; h < H; ++h) softmax(p.data() + h * n, n);
-    auto values = [&](int tid, int parts) {
-      const int64_t blocks = rkv / 32;
-      const int64_t c0 = blocks * tid / parts * 32, c1 = tid + 1 == parts ? rkv : blocks * (tid + 1) / parts * 32;
-      if (c0 < c1) mla_values(p.data(), n, H, keys.data(), n, c0, c1, lat, rkv);
-    };
-    if (split && rkv % 32 == 0) pool_.run_on_all([&](int tid) { values(tid, nth); }); else values(0, 1);
-    return;
-  }
-  pool_.run_on_all([&](int tid) {
-    std::vector<const float*> keys;
-    std::vector<float> p;
-    for (int64_t t = tid; t < T; t += nth) {  // interleaved: causal rows grow, so this balances the work
-      keys_of(t, keys);
+    const int nth = pool_.size();
+    if (T == 1) {
+      std::vector<const K*> keys;
+      keys_of(0, keys);
       const int64_t n = static_cast<int64_t>(keys.size());
-      p.resize(static_cast<size_t>(H * n));
-      mla_scores(q.data() + t * H * L, H, L, keys.data(), n, softmax_scale_, p.data(), n);
+      std::vector<float> p(static_cast<size_t>(H * n));  // [H, n]
+      const bool split = nth > 1 && n >= 64;  // below that one thread is faster than two wake-ups
+      auto scores = [&](int tid, int parts) {
+        const int64_t j0 = n * tid / parts, j1 = n * (tid + 1) / parts;
+        mla_scores(q.data(), H, L, keys.data() + j0, j1 - j0, softmax_scale_, p.data() + j0, n);
+      };
+      if (split) pool_.run_on_all([&](int tid) { scores(tid, nth); }); else scores(0, 1);
       for (int64_t h = 0; h < H; ++h) softmax(p.data() + h * n, n);
-      mla_values(p.data(), n, H, keys.data(), n, 0, rkv, lat + t * H * rkv, rkv);
+      auto values = [&](int tid, int parts) {
+        const int64_t blocks = rkv / 32;
+        const int64_t c0 = blocks * tid / parts * 32, c1 = tid + 1 == parts ? rkv : blocks * (tid + 1) / parts * 32;
+        if (c0 < c1) mla_values(p.data(), n, H, keys.data(), n, c0, c1, lat, rkv);
+      };
+      if (split && rkv % 32 == 0) pool_.run_on_all([&](int tid) { values(tid, nth); }); else values(0, 1);
+      return;
     }
-  });
+    pool_.run_on_all([&](int tid) {
+      std::vector<const K*> keys;
+      std::vector<float> p;
+      for (int64_t t = tid; t < T; t += nth) {  // interleaved: causal rows grow, so this balances the work
+        keys_of(t, keys);
+        const int64_t n = static_cast<int64_t>(keys.size());
+        p.resize(static_cast<size_t>(H * n));
+        mla_scores(q.data() + t * H * L, H, L, keys.data(), n, softmax_scale_, p.data(), n);
+        for (int64_t h = 0; h < H; ++h) softmax(p.data() + h * n, n);
+        mla_values(p.data(), n, H, keys.data(), n, 0, rkv, lat + t * H * rkv, rkv);
+      }
+    });
+  };
+  if (cache.dtype() == KvDType::kF16)
+    run.template operator()<uint16_t>();
+  else
+    run.template operator()<float>();
 }
 
 }  // namespace dsinfer

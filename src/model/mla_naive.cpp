@@ -44,7 +44,7 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
       if (b.seq_ids[t] == seq) toks.push_back(t);
     const int64_t n = static_cast<int64_t>(toks.size());
     std::vector<float> latent(static_cast<size_t>(S * L));  // [S, rkv + dr]
-    for (int64_t j = 0; j < S; ++j) std::copy_n(cache.row(layer, seq, j), L, latent.data() + j * L);
+    for (int64_t j = 0; j < S; ++j) cache.read_row(layer, seq, j, latent.data() + j * L);
 
     // Decompression: k_nope [S, H, dn], v [S, H, dv].
     std::vector<float> k_nope(static_cast<size_t>(S * H * dn)), v(static_cast<size_t>(S * H * dv));

@@ -6,9 +6,9 @@
 
 namespace dsinfer {
 
-LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx) {
+LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, KvDType dtype) {
   constexpr int64_t kPage = 64;
-  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), kPage, (ctx + kPage - 1) / kPage);
+  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), kPage, (ctx + kPage - 1) / kPage, dtype);
 }
 
 std::vector<float> prefill_sequence(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& ids,

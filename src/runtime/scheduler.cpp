@@ -90,7 +90,7 @@ LatentKvCache make_cache(const ModelConfig& c, const SchedulerOptions& o) {
   if (o.max_context < 2) fail("scheduler: max_context must be >= 2, got ", o.max_context);
   if (o.page_tokens < 1 || o.prefill_chunk < 1) fail("scheduler: page_tokens and prefill_chunk must be >= 1");
   const int64_t pages = o.kv_pages > 0 ? o.kv_pages : o.max_sequences * pages_for(o.max_context, o.page_tokens);
-  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), o.page_tokens, pages);
+  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), o.page_tokens, pages, o.kv_dtype);
 }
 
 }  // namespace

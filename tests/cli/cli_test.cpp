@@ -121,6 +121,9 @@ TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
     EXPECT_EQ(j["mla_form"], std::string(extra).empty() ? "auto" : "naive");
   }
   expect_error("bench -m " + m + " -p 8 -n 4 --mla-form sideways", "--mla-form");
+  const Result f16 = run("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f16");
+  EXPECT_EQ(f16.exit_code, 0) << f16.out;
+  expect_error("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f8", "--kv-dtype");
 }
 
 TEST(Cli, MissingAndCorruptFilesAreClearErrors) {

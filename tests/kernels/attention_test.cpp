@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
+#include "tensor/half.h"
 #include "util/cpu_features.h"
 
 namespace dsinfer {
@@ -55,6 +56,48 @@ TEST(MlaKernels, ScoresAndValuesMatchScalarAndDouble) {
           EXPECT_EQ(s, s_first) << ks->isa << " H=" << H << " n=" << n;
           EXPECT_EQ(out, out_first) << ks->isa << " H=" << H << " n=" << n;
         }
+      }
+    }
+}
+
+}  // namespace
+}  // namespace dsinfer
+
+namespace dsinfer {
+namespace {
+
+// The f16-cache kernels: AVX2 == scalar bit for bit, and both equal the float kernels run on the same
+// values converted to float32 (the conversion is exact, so the float operations are the same).
+TEST(MlaKernels, F16KeysGiveTheFloatKernelsResultsOnTheConvertedValues) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
+  if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
+  for (int64_t H : {2, 16})
+    for (int64_t n : {1, 37}) {
+      const int64_t rkv = 128, L = rkv + 64;
+      std::vector<float> q(H * L), p(H * n), cache32(n * L);
+      std::vector<uint16_t> cache16(n * L);
+      for (auto& v : q) v = nd(rng);
+      for (auto& v : p) v = std::fabs(nd(rng));
+      for (int64_t i = 0; i < n * L; ++i) {
+        cache16[i] = f32_to_f16(nd(rng));
+        cache32[i] = f16_to_f32(cache16[i]);
+      }
+      std::vector<const float*> k32(n);
+      std::vector<const uint16_t*> k16(n);
+      for (int64_t j = 0; j < n; ++j) {
+        k32[j] = cache32.data() + j * L;
+        k16[j] = cache16.data() + j * L;
+      }
+      for (const auto* ks : sets) {
+        std::vector<float> s32(H * n), s16(H * n), o32(H * rkv), o16(H * rkv);
+        ks->mla_scores(q.data(), H, L, k32.data(), n, 0.25f, s32.data(), n);
+        ks->mla_scores_f16(q.data(), H, L, k16.data(), n, 0.25f, s16.data(), n);
+        ks->mla_values(p.data(), n, H, k32.data(), n, 0, rkv, o32.data(), rkv);
+        ks->mla_values_f16(p.data(), n, H, k16.data(), n, 0, rkv, o16.data(), rkv);
+        EXPECT_EQ(s16, s32) << ks->isa << " H=" << H << " n=" << n;
+        EXPECT_EQ(o16, o32) << ks->isa << " H=" << H << " n=" << n;
       }
     }
 }

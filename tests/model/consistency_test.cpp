@@ -74,6 +74,28 @@ TEST(Consistency, DecodeWithCacheEqualsRecomputingTheSequence) {
   }
 }
 
+// An f16 latent cache: logits stay within f16 rounding of the f32 cache's, in both attention forms, for
+// prefill and for decode steps over the cache; and the cache takes half the bytes.
+TEST(Consistency, F16CacheStaysCloseToF32Cache) {
+  auto m = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
+  const auto ids = test_ids(40, 256);
+  auto run = [&](KvDType kv, AttentionForm f, int64_t chunk) {
+    ThreadPool pool(2);
+    Transformer tf(m->config, m->weights, pool);
+    tf.set_attention_form(f);
+    LatentKvCache cache = make_single_sequence_cache(m->config, 40, kv);
+    return all_logits(tf, cache, ids, chunk);
+  };
+  for (AttentionForm f : {AttentionForm::kAbsorbed, AttentionForm::kNaive})
+    for (int64_t chunk : {1, 40}) {
+      const auto a = run(KvDType::kF32, f, chunk), b = run(KvDType::kF16, f, chunk);
+      const float d = rel_diff(b, a);
+      EXPECT_LE(d, 5e-3f) << "chunk " << chunk;
+      EXPECT_GT(d, 0.0f) << "an f16 cache should round something";
+    }
+  EXPECT_EQ(LatentKvCache::bytes_per_token(3, 576, KvDType::kF16) * 2, LatentKvCache::bytes_per_token(3, 576));
+}
+
 TEST(Consistency, AbsorbedEqualsNaiveAttention) {
   for (const char* name : {"tiny-v3-f32.gguf", "tiny-v2-lite-f32-hf"}) {
     const std::string preset = std::string(name).rfind("tiny-v3", 0) == 0 ? "tiny-v3" : "tiny-v2-lite";

@@ -16,4 +16,11 @@ void mla_scores(const float* q, int64_t H, int64_t L, const float* const* keys, 
 void mla_values(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0, int64_t c1,
                 float* out, int64_t ldo);
 
+// The same over an f16 cache (keys are IEEE half bits), with the same float operations on the converted
+// values.
+void mla_scores(const float* q, int64_t H, int64_t L, const uint16_t* const* keys, int64_t n, float scale, float* s,
+                int64_t lds);
+void mla_values(const float* p, int64_t lds, int64_t H, const uint16_t* const* keys, int64_t n, int64_t c0, int64_t c1,
+                float* out, int64_t ldo);
+
 }  // namespace dsinfer

@@ -18,23 +18,48 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+inline __m256 load8(const float* k) { return _mm256_loadu_ps(k); }
+inline __m256 load8(const uint16_t* k) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k))); }
+
 }  // namespace
 
 void mla_scores_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
 void mla_values_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, int64_t, int64_t, float*,
                        int64_t);
+void mla_scores_f16_scalar(const float*, int64_t, int64_t, const uint16_t* const*, int64_t, float, float*, int64_t);
+void mla_values_f16_scalar(const float*, int64_t, int64_t, const uint16_t* const*, int64_t, int64_t, int64_t, float*,
+                           int64_t);
 
-void mla_scores_avx2(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale, float* s,
-                     int64_t lds) {
-  if (L % 8 != 0) return mla_scores_scalar(q, H, L, keys, n, scale, s, lds);
+namespace {
+
+inline void scores_fallback(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale,
+                            float* s, int64_t lds) {
+  mla_scores_scalar(q, H, L, keys, n, scale, s, lds);
+}
+inline void scores_fallback(const float* q, int64_t H, int64_t L, const uint16_t* const* keys, int64_t n, float scale,
+                            float* s, int64_t lds) {
+  mla_scores_f16_scalar(q, H, L, keys, n, scale, s, lds);
+}
+inline void values_fallback(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0,
+                            int64_t c1, float* out, int64_t ldo) {
+  mla_values_scalar(p, lds, H, keys, n, c0, c1, out, ldo);
+}
+inline void values_fallback(const float* p, int64_t lds, int64_t H, const uint16_t* const* keys, int64_t n, int64_t c0,
+                            int64_t c1, float* out, int64_t ldo) {
+  mla_values_f16_scalar(p, lds, H, keys, n, c0, c1, out, ldo);
+}
+
+template <class K>
+void scores(const float* q, int64_t H, int64_t L, const K* const* keys, int64_t n, float scale, float* s, int64_t lds) {
+  if (L % 8 != 0) return scores_fallback(q, H, L, keys, n, scale, s, lds);
   for (int64_t j = 0; j < n; ++j) {
-    const float* k = keys[j];
+    const K* k = keys[j];
     for (int64_t h0 = 0; h0 < H; h0 += 8) {
       const int64_t nh = std::min<int64_t>(8, H - h0);
       __m256 acc[8];
       for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
       for (int64_t c = 0; c < L; c += 8) {
-        const __m256 kv = _mm256_loadu_ps(k + c);
+        const __m256 kv = load8(k + c);
         for (int i = 0; i < 8; ++i)
           if (i < nh) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (h0 + i) * L + c), kv, acc[i]);
       }
@@ -43,9 +68,10 @@ void mla_scores_avx2(const float* q, int64_t H, int64_t L, const float* const* k
   }
 }
 
-void mla_values_avx2(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0,
-                     int64_t c1, float* out, int64_t ldo) {
-  if ((c1 - c0) % 32 != 0 || H % 2 != 0) return mla_values_scalar(p, lds, H, keys, n, c0, c1, out, ldo);
+template <class K>
+void values(const float* p, int64_t lds, int64_t H, const K* const* keys, int64_t n, int64_t c0, int64_t c1, float* out,
+            int64_t ldo) {
+  if ((c1 - c0) % 32 != 0 || H % 2 != 0) return values_fallback(p, lds, H, keys, n, c0, c1, out, ldo);
   for (int64_t c = c0; c < c1; c += 32) {
     for (int64_t h = 0; h < H; h += 2) {
       __m256 a0[4], a1[4];
@@ -53,10 +79,10 @@ void mla_values_avx2(const float* p, int64_t lds, int64_t H, const float* const*
       const float* p0 = p + h * lds;
       const float* p1 = p0 + lds;
       for (int64_t j = 0; j < n; ++j) {
-        const float* k = keys[j] + c;
+        const K* k = keys[j] + c;
         const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
         for (int i = 0; i < 4; ++i) {
-          const __m256 kv = _mm256_loadu_ps(k + 8 * i);
+          const __m256 kv = load8(k + 8 * i);
           a0[i] = _mm256_fmadd_ps(w0, kv, a0[i]);
           a1[i] = _mm256_fmadd_ps(w1, kv, a1[i]);
         }
@@ -67,6 +93,25 @@ void mla_values_avx2(const float* p, int64_t lds, int64_t H, const float* const*
       }
     }
   }
+}
+
+}  // namespace
+
+void mla_scores_avx2(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale, float* s,
+                     int64_t lds) {
+  scores(q, H, L, keys, n, scale, s, lds);
+}
+void mla_values_avx2(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0,
+                     int64_t c1, float* out, int64_t ldo) {
+  values(p, lds, H, keys, n, c0, c1, out, ldo);
+}
+void mla_scores_f16_avx2(const float* q, int64_t H, int64_t L, const uint16_t* const* keys, int64_t n, float scale,
+                         float* s, int64_t lds) {
+  scores(q, H, L, keys, n, scale, s, lds);
+}
+void mla_values_f16_avx2(const float* p, int64_t lds, int64_t H, const uint16_t* const* keys, int64_t n, int64_t c0,
+                         int64_t c1, float* out, int64_t ldo) {
+  values(p, lds, H, keys, n, c0, c1, out, ldo);
 }
 
 }  // namespace dsinfer::kern

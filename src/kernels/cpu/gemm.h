@@ -65,6 +65,11 @@ struct KernelSet {
                      float* s, int64_t lds) = nullptr;
   void (*mla_values)(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0,
                      int64_t c1, float* out, int64_t ldo) = nullptr;
+  // The same over an f16 latent cache.
+  void (*mla_scores_f16)(const float* q, int64_t H, int64_t L, const uint16_t* const* keys, int64_t n, float scale,
+                         float* s, int64_t lds) = nullptr;
+  void (*mla_values_f16)(const float* p, int64_t lds, int64_t H, const uint16_t* const* keys, int64_t n, int64_t c0,
+                         int64_t c1, float* out, int64_t ldo) = nullptr;
 
   QuantGemmFn quant_for(DType t) const;  // nullptr for float dtypes
   FloatGemmFn float_for(DType t) const;  // nullptr for GGML block types

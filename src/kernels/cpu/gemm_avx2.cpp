@@ -509,6 +509,9 @@ void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n) {
 }  // namespace
 
 void mla_scores_avx2(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
+void mla_scores_f16_avx2(const float*, int64_t, int64_t, const uint16_t* const*, int64_t, float, float*, int64_t);
+void mla_values_f16_avx2(const float*, int64_t, int64_t, const uint16_t* const*, int64_t, int64_t, int64_t, float*,
+                           int64_t);
 void mla_values_avx2(const float*, int64_t, int64_t, const float* const*, int64_t, int64_t, int64_t, float*, int64_t);
 
 const KernelSet& avx2_kernels() {
@@ -533,6 +536,8 @@ const KernelSet& avx2_kernels() {
     k.silu_mul = silu_mul_avx2;
     k.mla_scores = mla_scores_avx2;
     k.mla_values = mla_values_avx2;
+    k.mla_scores_f16 = mla_scores_f16_avx2;
+    k.mla_values_f16 = mla_values_f16_avx2;
     return k;
   }();
   return ks;

@@ -216,6 +216,9 @@ void silu_mul_scalar(const float* gate, const float* up, float* out, int64_t n) 
 }  // namespace
 
 void mla_scores_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
+void mla_scores_f16_scalar(const float*, int64_t, int64_t, const uint16_t* const*, int64_t, float, float*, int64_t);
+void mla_values_f16_scalar(const float*, int64_t, int64_t, const uint16_t* const*, int64_t, int64_t, int64_t, float*,
+                           int64_t);
 void mla_values_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, int64_t, int64_t, float*,
                        int64_t);
 
@@ -241,6 +244,8 @@ const KernelSet& scalar_kernels() {
     k.silu_mul = silu_mul_scalar;
     k.mla_scores = mla_scores_scalar;
     k.mla_values = mla_values_scalar;
+    k.mla_scores_f16 = mla_scores_f16_scalar;
+    k.mla_values_f16 = mla_values_f16_scalar;
     return k;
   }();
   return ks;
