@@ -77,6 +77,7 @@ int cmd_info(const Args& args) {
                    {"mha_values_per_token_per_layer", mha},
                    {"ratio_to_mha", static_cast<double>(latent) / static_cast<double>(mha)},
                    {"bytes_per_token", kv_bytes_per_token},
+                   {"bytes_per_token_f16", LatentKvCache::bytes_per_token(c.num_hidden_layers, latent, KvDType::kF16)},
                    {"dtype", "f32"},
                    {"ctx", ctx},
                    {"bytes_at_ctx", kv_bytes_per_token * ctx}};
@@ -107,7 +108,7 @@ int cmd_info(const Args& args) {
   std::cout << "parameters: " << t.params << " (" << t.active_params << " active per token, embedding excluded)\n";
   std::cout << "latent KV cache: " << latent << " values per token per layer (standard MHA would cache " << mha
             << ": " << static_cast<double>(mha) / latent << "x more); " << kv_bytes_per_token << " bytes per token, "
-            << gib(static_cast<double>(kv_bytes_per_token) * ctx) << " at ctx " << ctx << "\n";
+            << gib(static_cast<double>(kv_bytes_per_token) * ctx) << " at ctx " << ctx << " (half with --kv-dtype f16)\n";
   if (model) {
     std::cout << "tensors:\n";
     for (const auto& tj : j["tensors"]) {
