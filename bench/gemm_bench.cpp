@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "tensor/interleave.h"
 #include "tensor/quant.h"
@@ -110,6 +111,44 @@ void Q5_K_R8(benchmark::State& s) {
 void Q6_K(benchmark::State& s) {
   run(s, DType::Q6_K);
 }
+
+// MLA decode attention over n cached latent rows (V2/V3 shapes: H = 16 heads, L = 576, rkv = 512).
+void MlaScores(benchmark::State& state) {
+  const int64_t n = state.range(0), H = 16, L = 576;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> q(H * L), cache(n * L), s(H * n);
+  for (auto& v : q) v = nd(rng);
+  for (auto& v : cache) v = nd(rng);
+  std::vector<const float*> keys(n);
+  for (int64_t j = 0; j < n; ++j) keys[j] = cache.data() + j * L;
+  for (auto _ : state) {
+    mla_scores(q.data(), H, L, keys.data(), n, 0.1f, s.data(), n);
+    benchmark::DoNotOptimize(s.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * state.iterations() * H * L * n * 1e-9, benchmark::Counter::kIsRate);
+}
+
+void MlaValues(benchmark::State& state) {
+  const int64_t n = state.range(0), H = 16, L = 576, rkv = 512;
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> p(H * n), cache(n * L), out(H * rkv);
+  for (auto& v : p) v = nd(rng);
+  for (auto& v : cache) v = nd(rng);
+  std::vector<const float*> keys(n);
+  for (int64_t j = 0; j < n; ++j) keys[j] = cache.data() + j * L;
+  for (auto _ : state) {
+    mla_values(p.data(), n, H, keys.data(), n, 0, rkv, out.data(), rkv);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * state.iterations() * H * rkv * n * 1e-9, benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(MlaScores)->Arg(512)->Arg(3000);
+BENCHMARK(MlaValues)->Arg(512)->Arg(3000);
 
 #define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
 BENCHMARK(Q4_0)->TOKENS;

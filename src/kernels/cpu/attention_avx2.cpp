@@ -49,23 +49,45 @@ inline void values_fallback(const float* p, int64_t lds, int64_t H, const uint16
   mla_values_f16_scalar(p, lds, H, keys, n, c0, c1, out, ldo);
 }
 
+// NJ keys x NH heads of scores: each key chunk is loaded once for NH heads and each query chunk once for
+// NJ keys (12 FMAs per 7 loads at 3 x 4, against 8 per 9 one key at a time). Every (key, head) keeps its
+// own 8-lane accumulator over the columns in order, so the sums are those of the one-key loop.
+template <int NJ, int NH, class K>
+void scores_tile(const float* q, int64_t L, const K* const* keys, float scale, float* s, int64_t lds) {
+  __m256 acc[NJ][NH];
+  for (int j = 0; j < NJ; ++j)
+    for (int i = 0; i < NH; ++i) acc[j][i] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < L; c += 8) {
+    __m256 kv[NJ];
+    for (int j = 0; j < NJ; ++j) kv[j] = load8(keys[j] + c);
+    for (int i = 0; i < NH; ++i) {
+      const __m256 qv = _mm256_loadu_ps(q + i * L + c);
+      for (int j = 0; j < NJ; ++j) acc[j][i] = _mm256_fmadd_ps(qv, kv[j], acc[j][i]);
+    }
+  }
+  for (int j = 0; j < NJ; ++j)
+    for (int i = 0; i < NH; ++i) s[i * lds + j] = hsum8(acc[j][i]) * scale;
+}
+
+template <int NJ, class K>
+void scores_keys(const float* q, int64_t H, int64_t L, const K* const* keys, float scale, float* s, int64_t lds) {
+  int64_t h = 0;
+  for (; h + 4 <= H; h += 4) scores_tile<NJ, 4>(q + h * L, L, keys, scale, s + h * lds, lds);
+  switch (H - h) {
+    case 1: scores_tile<NJ, 1>(q + h * L, L, keys, scale, s + h * lds, lds); break;
+    case 2: scores_tile<NJ, 2>(q + h * L, L, keys, scale, s + h * lds, lds); break;
+    case 3: scores_tile<NJ, 3>(q + h * L, L, keys, scale, s + h * lds, lds); break;
+    default: break;
+  }
+}
+
 template <class K>
 void scores(const float* q, int64_t H, int64_t L, const K* const* keys, int64_t n, float scale, float* s, int64_t lds) {
   if (L % 8 != 0) return scores_fallback(q, H, L, keys, n, scale, s, lds);
-  for (int64_t j = 0; j < n; ++j) {
-    const K* k = keys[j];
-    for (int64_t h0 = 0; h0 < H; h0 += 8) {
-      const int64_t nh = std::min<int64_t>(8, H - h0);
-      __m256 acc[8];
-      for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
-      for (int64_t c = 0; c < L; c += 8) {
-        const __m256 kv = load8(k + c);
-        for (int i = 0; i < 8; ++i)
-          if (i < nh) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (h0 + i) * L + c), kv, acc[i]);
-      }
-      for (int i = 0; i < nh; ++i) s[(h0 + i) * lds + j] = hsum8(acc[i]) * scale;
-    }
-  }
+  int64_t j = 0;
+  for (; j + 3 <= n; j += 3) scores_keys<3>(q, H, L, keys + j, scale, s + j, lds);
+  if (n - j == 2) scores_keys<2>(q, H, L, keys + j, scale, s + j, lds);
+  if (n - j == 1) scores_keys<1>(q, H, L, keys + j, scale, s + j, lds);
 }
 
 template <class K>
