@@ -1,5 +1,5 @@
 // MLA kernels: the AVX2 set against the scalar set, and the scalar set against a plain double loop,
-// on awkward sizes (head counts not a multiple of 8, 1..70 keys, partial column ranges).
+// on awkward sizes (head counts not a multiple of 8, 1..300 keys, partial column ranges).
 
 #include <gtest/gtest.h>
 
@@ -19,8 +19,8 @@ TEST(MlaKernels, ScoresAndValuesMatchScalarAndDouble) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
   if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
-  for (int64_t H : {1, 2, 6, 16})
-    for (int64_t n : {1, 5, 70}) {
+  for (int64_t H : {1, 2, 6, 8, 16})
+    for (int64_t n : {1, 5, 70, 300}) {  // 300: several key blocks of the values kernel
       const int64_t rkv = 128, L = rkv + 64;
       std::vector<float> q(H * L), cache(n * L), p(H * n);
       for (auto& v : q) v = nd(rng);

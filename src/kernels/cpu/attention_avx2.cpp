@@ -90,28 +90,39 @@ void scores(const float* q, int64_t H, int64_t L, const K* const* keys, int64_t 
   if (n - j == 1) scores_keys<1>(q, H, L, keys + j, scale, s + j, lds);
 }
 
+// 4 heads x 16 columns of accumulators in registers; keys in blocks of kKeyBlock rows (~300 KB, kept in
+// L2 while every strip and head group passes over them), the partial sums parked in `out` between
+// blocks. Every (head, column) still accumulates over the keys in order: the sums of the scalar mirror.
+constexpr int64_t kKeyBlock = 128;
+
 template <class K>
 void values(const float* p, int64_t lds, int64_t H, const K* const* keys, int64_t n, int64_t c0, int64_t c1, float* out,
             int64_t ldo) {
-  if ((c1 - c0) % 32 != 0 || H % 2 != 0) return values_fallback(p, lds, H, keys, n, c0, c1, out, ldo);
-  for (int64_t c = c0; c < c1; c += 32) {
-    for (int64_t h = 0; h < H; h += 2) {
-      __m256 a0[4], a1[4];
-      for (int i = 0; i < 4; ++i) a0[i] = a1[i] = _mm256_setzero_ps();
-      const float* p0 = p + h * lds;
-      const float* p1 = p0 + lds;
-      for (int64_t j = 0; j < n; ++j) {
-        const K* k = keys[j] + c;
-        const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
+  if ((c1 - c0) % 16 != 0 || H % 4 != 0) return values_fallback(p, lds, H, keys, n, c0, c1, out, ldo);
+  for (int64_t j0 = 0; j0 == 0 || j0 < n; j0 += kKeyBlock) {
+    const int64_t j1 = std::min(n, j0 + kKeyBlock);
+    for (int64_t c = c0; c < c1; c += 16) {
+      for (int64_t h = 0; h < H; h += 4) {
+        __m256 a[4][2];
         for (int i = 0; i < 4; ++i) {
-          const __m256 kv = load8(k + 8 * i);
-          a0[i] = _mm256_fmadd_ps(w0, kv, a0[i]);
-          a1[i] = _mm256_fmadd_ps(w1, kv, a1[i]);
+          float* o = out + (h + i) * ldo + c;
+          a[i][0] = j0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(o);
+          a[i][1] = j0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(o + 8);
         }
-      }
-      for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(out + h * ldo + c + 8 * i, a0[i]);
-        _mm256_storeu_ps(out + (h + 1) * ldo + c + 8 * i, a1[i]);
+        const float* ph = p + h * lds;
+        for (int64_t j = j0; j < j1; ++j) {
+          const K* k = keys[j] + c;
+          const __m256 k0 = load8(k), k1 = load8(k + 8);
+          for (int i = 0; i < 4; ++i) {
+            const __m256 w = _mm256_broadcast_ss(ph + i * lds + j);
+            a[i][0] = _mm256_fmadd_ps(w, k0, a[i][0]);
+            a[i][1] = _mm256_fmadd_ps(w, k1, a[i][1]);
+          }
+        }
+        for (int i = 0; i < 4; ++i) {
+          _mm256_storeu_ps(out + (h + i) * ldo + c, a[i][0]);
+          _mm256_storeu_ps(out + (h + i) * ldo + c + 8, a[i][1]);
+        }
       }
     }
   }
