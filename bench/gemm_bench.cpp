@@ -113,38 +113,39 @@ void Q6_K(benchmark::State& s) {
 }
 
 // MLA decode attention over n cached latent rows (V2/V3 shapes: H = 16 heads, L = 576, rkv = 512).
+struct MlaFixture {
+  static constexpr int64_t H = 16, L = 576, rkv = 512;
+  std::vector<float> q, p, cache, s, out;
+  std::vector<const float*> keys;
+  explicit MlaFixture(int64_t n) : q(H * L), p(H * n), cache(n * L), s(H * n), out(H * rkv), keys(n) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto* v : {&q, &p, &cache})
+      for (auto& x : *v) x = nd(rng);
+    for (int64_t j = 0; j < n; ++j) keys[j] = cache.data() + j * L;
+  }
+};
+
 void MlaScores(benchmark::State& state) {
-  const int64_t n = state.range(0), H = 16, L = 576;
-  std::mt19937 rng(3);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> q(H * L), cache(n * L), s(H * n);
-  for (auto& v : q) v = nd(rng);
-  for (auto& v : cache) v = nd(rng);
-  std::vector<const float*> keys(n);
-  for (int64_t j = 0; j < n; ++j) keys[j] = cache.data() + j * L;
+  const int64_t n = state.range(0);
+  MlaFixture f(n);
   for (auto _ : state) {
-    mla_scores(q.data(), H, L, keys.data(), n, 0.1f, s.data(), n);
-    benchmark::DoNotOptimize(s.data());
+    mla_scores(f.q.data(), f.H, f.L, f.keys.data(), n, 0.1f, f.s.data(), n);
+    benchmark::DoNotOptimize(f.s.data());
   }
   state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * state.iterations() * H * L * n * 1e-9, benchmark::Counter::kIsRate);
+      benchmark::Counter(2.0 * state.iterations() * f.H * f.L * n * 1e-9, benchmark::Counter::kIsRate);
 }
 
 void MlaValues(benchmark::State& state) {
-  const int64_t n = state.range(0), H = 16, L = 576, rkv = 512;
-  std::mt19937 rng(4);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> p(H * n), cache(n * L), out(H * rkv);
-  for (auto& v : p) v = nd(rng);
-  for (auto& v : cache) v = nd(rng);
-  std::vector<const float*> keys(n);
-  for (int64_t j = 0; j < n; ++j) keys[j] = cache.data() + j * L;
+  const int64_t n = state.range(0);
+  MlaFixture f(n);
   for (auto _ : state) {
-    mla_values(p.data(), n, H, keys.data(), n, 0, rkv, out.data(), rkv);
-    benchmark::DoNotOptimize(out.data());
+    mla_values(f.p.data(), n, f.H, f.keys.data(), n, 0, f.rkv, f.out.data(), f.rkv);
+    benchmark::DoNotOptimize(f.out.data());
   }
   state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * state.iterations() * H * rkv * n * 1e-9, benchmark::Counter::kIsRate);
+      benchmark::Counter(2.0 * state.iterations() * f.H * f.rkv * n * 1e-9, benchmark::Counter::kIsRate);
 }
 
 BENCHMARK(MlaScores)->Arg(512)->Arg(3000);
