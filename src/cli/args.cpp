@@ -78,10 +78,10 @@ const std::set<std::string>& sampling_options() {
   return opts;
 }
 
-KvDType kv_dtype_from_args(const ArgParser& p) {
+DType kv_dtype_from_args(const ArgParser& p) {
   const std::string name = p.get("--kv-dtype").value_or("f32");
-  const auto t = kv_dtype_from_name(name);
-  if (!t) fail("--kv-dtype: expected f32 or f16, not '", name, "'");
+  const auto t = dtype_from_name(name);
+  if (!t || !LatentKvCache::supports(*t)) fail("--kv-dtype: expected f32 or f16, not '", name, "'");
   return *t;
 }
 

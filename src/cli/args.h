@@ -40,7 +40,7 @@ const std::set<std::string>& sampling_options();
 SamplingParams sampling_from_args(const ArgParser& p, SamplingParams defaults);
 
 // --kv-dtype f32|f16 (default f32): how the latent KV cache stores its values.
-KvDType kv_dtype_from_args(const ArgParser& p);
+DType kv_dtype_from_args(const ArgParser& p);
 inline constexpr const char* kKvDTypeHelp =
     "--kv-dtype f16 stores the latent KV cache in float16: half the memory per token and half the cache read\n"
     "per decoded token at long contexts, at ~1e-3 relative rounding of each cached value (default f32: exact).";

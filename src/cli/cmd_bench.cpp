@@ -59,7 +59,7 @@ std::vector<int32_t> bench_ids(int64_t n, int64_t vocab, uint32_t seed) {
 }
 
 // A cache holding one fresh sequence (id returned in *seq) with room for ctx tokens.
-LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, KvDType dtype, int* seq) {
+LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, DType dtype, int* seq) {
   LatentKvCache cache = make_single_sequence_cache(c, std::max<int64_t>(ctx, 1), dtype);
   *seq = cache.create_sequence();
   if (!cache.reserve(*seq, ctx)) fail("bench: KV cache for ", ctx, " tokens could not be reserved");
@@ -86,7 +86,7 @@ int cmd_bench(const Args& args) {
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
-  const KvDType kv = kv_dtype_from_args(p);
+  const DType kv = kv_dtype_from_args(p);
   const std::string form = p.get("--mla-form").value_or("auto");
   if (form == "absorbed") tf.set_attention_form(AttentionForm::kAbsorbed);
   else if (form == "naive") tf.set_attention_form(AttentionForm::kNaive);
@@ -141,7 +141,7 @@ int cmd_bench(const Args& args) {
                         {"n_gen", n_gen},
                         {"reps", reps},
                         {"mla_form", form},
-                        {"kv_dtype", kv_dtype_name(kv)},
+                        {"kv_dtype", dtype_name(kv)},
                         {"repacked_bytes", s.model->repack.bytes},
                         {"prefill_tokens_per_s", pp_tps},
                         {"decode_tokens_per_s", tg_tps},

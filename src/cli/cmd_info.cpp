@@ -77,7 +77,7 @@ int cmd_info(const Args& args) {
                    {"mha_values_per_token_per_layer", mha},
                    {"ratio_to_mha", static_cast<double>(latent) / static_cast<double>(mha)},
                    {"bytes_per_token", kv_bytes_per_token},
-                   {"bytes_per_token_f16", LatentKvCache::bytes_per_token(c.num_hidden_layers, latent, KvDType::kF16)},
+                   {"bytes_per_token_f16", LatentKvCache::bytes_per_token(c.num_hidden_layers, latent, DType::F16)},
                    {"dtype", "f32"},
                    {"ctx", ctx},
                    {"bytes_at_ctx", kv_bytes_per_token * ctx}};

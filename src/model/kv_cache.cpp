@@ -7,18 +7,11 @@
 
 namespace dsinfer {
 
-const char* kv_dtype_name(KvDType t) { return t == KvDType::kF16 ? "f16" : "f32"; }
-
-std::optional<KvDType> kv_dtype_from_name(std::string_view name) {
-  if (name == "f32") return KvDType::kF32;
-  if (name == "f16") return KvDType::kF16;
-  return std::nullopt;
-}
-
-LatentKvCache::LatentKvCache(int64_t n_layers, int64_t latent_dim, int64_t page_tokens, int64_t n_pages, KvDType dtype)
+LatentKvCache::LatentKvCache(int64_t n_layers, int64_t latent_dim, int64_t page_tokens, int64_t n_pages, DType dtype)
     : n_layers_(n_layers), latent_dim_(latent_dim), page_tokens_(page_tokens), n_pages_(n_pages), dtype_(dtype),
-      elem_(dtype == KvDType::kF16 ? 2 : 4) {
+      elem_(dtype_block_bytes(dtype)) {
   if (n_layers <= 0 || latent_dim <= 0 || page_tokens <= 0 || n_pages <= 0) fail("KV cache: bad geometry");
+  if (!supports(dtype)) fail("KV cache: values can be f32 or f16, not ", dtype_name(dtype));
   data_.resize(static_cast<size_t>(n_pages * n_layers * page_tokens * latent_dim) * elem_);
   refcount_.assign(static_cast<size_t>(n_pages), 0);
   for (int64_t p = n_pages - 1; p >= 0; --p) free_.push_back(p);
@@ -26,7 +19,7 @@ LatentKvCache::LatentKvCache(int64_t n_layers, int64_t latent_dim, int64_t page_
 
 void LatentKvCache::write_row(int64_t layer, int seq, int64_t pos, const float* src) {
   void* dst = row_data(layer, seq, pos);
-  if (dtype_ == KvDType::kF32) {
+  if (dtype_ == DType::F32) {
     std::memcpy(dst, src, static_cast<size_t>(latent_dim_) * sizeof(float));
     return;
   }
@@ -36,7 +29,7 @@ void LatentKvCache::write_row(int64_t layer, int seq, int64_t pos, const float* 
 
 void LatentKvCache::read_row(int64_t layer, int seq, int64_t pos, float* dst) const {
   const void* src = row_data(layer, seq, pos);
-  if (dtype_ == KvDType::kF32) {
+  if (dtype_ == DType::F32) {
     std::memcpy(dst, src, static_cast<size_t>(latent_dim_) * sizeof(float));
     return;
   }

@@ -8,27 +8,24 @@
 // full pages of a common prefix (the pages of a prefix are never written again once full).
 
 #include <cstdint>
-#include <optional>
-#include <string_view>
 #include <vector>
 
-namespace dsinfer {
+#include "tensor/dtype.h"
 
-enum class KvDType : uint8_t { kF32, kF16 };
-const char* kv_dtype_name(KvDType t);                        // "f32", "f16"
-std::optional<KvDType> kv_dtype_from_name(std::string_view name);
+namespace dsinfer {
 
 class LatentKvCache {
  public:
   // n_pages pages of page_tokens tokens each, for n_layers layers of latent_dim values.
-  LatentKvCache(int64_t n_layers, int64_t latent_dim, int64_t page_tokens, int64_t n_pages,
-                KvDType dtype = KvDType::kF32);
+  // dtype: F32 or F16 (supports()); anything else is an Error.
+  LatentKvCache(int64_t n_layers, int64_t latent_dim, int64_t page_tokens, int64_t n_pages, DType dtype = DType::F32);
 
+  static bool supports(DType t) { return t == DType::F32 || t == DType::F16; }
   // Bytes of one token slot (all layers) — for sizing from a --ctx budget.
-  static int64_t bytes_per_token(int64_t n_layers, int64_t latent_dim, KvDType dtype = KvDType::kF32) {
-    return n_layers * latent_dim * (dtype == KvDType::kF16 ? 2 : 4);
+  static int64_t bytes_per_token(int64_t n_layers, int64_t latent_dim, DType dtype = DType::F32) {
+    return n_layers * latent_dim * static_cast<int64_t>(dtype_block_bytes(dtype));
   }
-  KvDType dtype() const { return dtype_; }
+  DType dtype() const { return dtype_; }
 
   int create_sequence();          // a new empty sequence id
   void free_sequence(int seq);    // returns its pages (those not shared with another sequence)
@@ -68,7 +65,7 @@ class LatentKvCache {
     int64_t shared_tokens = 0;
   };
   int64_t n_layers_, latent_dim_, page_tokens_, n_pages_;
-  KvDType dtype_;
+  DType dtype_;
   size_t elem_;                   // bytes per value
   std::vector<uint8_t> data_;     // [n_pages][n_layers][page_tokens][latent_dim] values of dtype_
   std::vector<int> refcount_;     // per page

@@ -166,7 +166,7 @@ void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const
       }
     });
   };
-  if (cache.dtype() == KvDType::kF16)
+  if (cache.dtype() == DType::F16)
     run.template operator()<uint16_t>();
   else
     run.template operator()<float>();

@@ -6,7 +6,7 @@
 
 namespace dsinfer {
 
-LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, KvDType dtype) {
+LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, DType dtype) {
   constexpr int64_t kPage = 64;
   return LatentKvCache(c.num_hidden_layers, c.latent_dim(), kPage, (ctx + kPage - 1) / kPage, dtype);
 }

@@ -11,7 +11,7 @@
 namespace dsinfer {
 
 // A cache with room for one sequence of up to ctx tokens.
-LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, KvDType dtype = KvDType::kF32);
+LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, DType dtype = DType::F32);
 
 // Runs ids at positions start_pos.. on seq (capacity reserved by the caller) in chunks of `chunk` tokens.
 // Returns the logits of every token if `all`, else of the last token only.

@@ -36,7 +36,7 @@ struct SchedulerOptions {
   int64_t max_context = 4096;    // prompt + generated tokens of one request (--ctx)
   int64_t kv_pages = 0;          // KV budget in pages; 0 = max_sequences * ceil(max_context / page_tokens)
   int64_t page_tokens = 16;      // KV page size = prefix-reuse granularity
-  KvDType kv_dtype = KvDType::kF32;  // latent cache storage (model/kv_cache.h)
+  DType kv_dtype = DType::F32;  // latent cache storage (model/kv_cache.h)
   int64_t prefill_chunk = 128;   // prompt tokens per engine step, over all prefilling sequences
   int64_t max_queue = 64;        // requests waiting for admission
   bool prefix_cache = true;

@@ -79,7 +79,7 @@ TEST(Consistency, DecodeWithCacheEqualsRecomputingTheSequence) {
 TEST(Consistency, F16CacheStaysCloseToF32Cache) {
   auto m = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
   const auto ids = test_ids(40, 256);
-  auto run = [&](KvDType kv, AttentionForm f, int64_t chunk) {
+  auto run = [&](DType kv, AttentionForm f, int64_t chunk) {
     ThreadPool pool(2);
     Transformer tf(m->config, m->weights, pool);
     tf.set_attention_form(f);
@@ -88,12 +88,13 @@ TEST(Consistency, F16CacheStaysCloseToF32Cache) {
   };
   for (AttentionForm f : {AttentionForm::kAbsorbed, AttentionForm::kNaive})
     for (int64_t chunk : {1, 40}) {
-      const auto a = run(KvDType::kF32, f, chunk), b = run(KvDType::kF16, f, chunk);
+      const auto a = run(DType::F32, f, chunk), b = run(DType::F16, f, chunk);
       const float d = rel_diff(b, a);
       EXPECT_LE(d, 5e-3f) << "chunk " << chunk;
       EXPECT_GT(d, 0.0f) << "an f16 cache should round something";
     }
-  EXPECT_EQ(LatentKvCache::bytes_per_token(3, 576, KvDType::kF16) * 2, LatentKvCache::bytes_per_token(3, 576));
+  EXPECT_EQ(LatentKvCache::bytes_per_token(3, 576, DType::F16) * 2, LatentKvCache::bytes_per_token(3, 576));
+  EXPECT_THROW(LatentKvCache(3, 576, 4, 2, DType::Q8_0), Error);
 }
 
 TEST(Consistency, AbsorbedEqualsNaiveAttention) {
