@@ -240,6 +240,15 @@ def test_prefix_reuse_is_reported(server):
     assert r.usage.prompt_tokens_details.cached_tokens > 0
 
 
+def assert_cancelled_early(server, before):
+    """A 4000-token generation was cancelled (not finished) and left no slot or page behind."""
+    m = wait_idle(server)
+    assert m['dsinfer_requests_finished_total{reason="cancelled"}'] > \
+        before['dsinfer_requests_finished_total{reason="cancelled"}']
+    assert m["dsinfer_generated_tokens_total"] - before["dsinfer_generated_tokens_total"] < 4000
+    assert_no_leaks(server)
+
+
 def test_client_disconnect_cancels_generation(server):
     before = metrics(server)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
@@ -251,11 +260,7 @@ def test_client_disconnect_cancels_generation(server):
     r.fp.readline()  # the first event arrived: generation is running
     conn.sock.shutdown(2)
     conn.close()
-    m = wait_idle(server)
-    assert m['dsinfer_requests_finished_total{reason="cancelled"}'] > \
-        before['dsinfer_requests_finished_total{reason="cancelled"}']
-    assert m["dsinfer_generated_tokens_total"] - before["dsinfer_generated_tokens_total"] < 4000
-    assert_no_leaks(server)
+    assert_cancelled_early(server, before)
 
 
 def test_client_disconnect_cancels_a_non_streamed_generation(server):
@@ -267,11 +272,7 @@ def test_client_disconnect_cancels_a_non_streamed_generation(server):
     time.sleep(0.3)
     conn.sock.shutdown(2)  # gone before the answer
     conn.close()
-    m = wait_idle(server)
-    assert m['dsinfer_requests_finished_total{reason="cancelled"}'] > \
-        before['dsinfer_requests_finished_total{reason="cancelled"}']
-    assert m["dsinfer_generated_tokens_total"] - before["dsinfer_generated_tokens_total"] < 4000
-    assert_no_leaks(server)
+    assert_cancelled_early(server, before)
 
 
 def rss_kb(pid):
