@@ -20,9 +20,8 @@ struct CpuFeatures {
   bool avxvnni = false;
 
   bool has_avx2_tier() const { return avx2 && fma && f16c; }
-  bool has_avx512_tier() const {
-    return has_avx2_tier() && avx512f && avx512bw && avx512vl && avx512dq && avx512vnni && avx512bf16;
-  }
+  // The AVX-512 kernel set (kernels/cpu/gemm_r8_avx512.cpp): VNNI on 256-bit vectors (Ice Lake, Zen 4 on).
+  bool has_avx512_tier() const { return has_avx2_tier() && avx512f && avx512bw && avx512vl && avx512vnni; }
   std::string describe() const;  // "avx2 fma f16c avx512f ..."
 };
 

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kernels/cpu/gemm.h"
 #include "tensor/half.h"
 #include "util/cpu_features.h"
@@ -17,8 +18,7 @@ namespace {
 TEST(MlaKernels, ScoresAndValuesMatchScalarAndDouble) {
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
-  if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
+  const auto sets = runnable_kernel_sets();
   for (int64_t H : {1, 2, 6, 8, 16})
     for (int64_t n : {1, 5, 70, 300}) {  // 300: several key blocks of the values kernel
       const int64_t rkv = 128, L = rkv + 64;
@@ -71,8 +71,7 @@ namespace {
 TEST(MlaKernels, F16KeysGiveTheFloatKernelsResultsOnTheConvertedValues) {
   std::mt19937 rng(5);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
-  if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
+  const auto sets = runnable_kernel_sets();
   for (int64_t H : {2, 16})
     for (int64_t n : {1, 37}) {
       const int64_t rkv = 128, L = rkv + 64;

@@ -1,7 +1,7 @@
 // The row-interleaved Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 layouts (tensor/interleave.h) and their
 // kernels:
 //  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
-//  - AVX2 == scalar bit for bit, and both within the activation-rounding bound of the float reference;
+//  - AVX2 == AVX-512 VNNI == scalar bit for bit (each set this CPU runs), and both within the activation-rounding bound of the float reference;
 //  - a token's result does not depend on the batch it is computed in (bit for bit);
 //  - with >= 8 tokens Q4_0_R8 / Q8_0_R8 equal the plain layout's kernels bit for bit (same whole-block sums);
 //  - views and row ranges that split an 8-row group are errors.
@@ -26,12 +26,6 @@ const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8, DType::Q4_K_R8, DType:
 std::vector<int64_t> widths(DType t) {
   if (dtype_block_elems(t) == 256) return {256, 768, 2048};
   return {32, 96, 2048};
-}
-
-std::vector<const kern::KernelSet*> kernel_sets() {
-  std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
-  if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
-  return sets;
 }
 
 std::vector<float> run(const kern::KernelSet& ks, const TensorView& w, const std::vector<float>& x,
@@ -66,7 +60,7 @@ TEST(Interleave, RowsComeBackByteForByteAndDequantizeUnchanged) {
   EXPECT_THROW(interleave_rows(DType::F16, out.data(), 8, 256, out.data()), Error);  // no R8 form
 }
 
-TEST(Interleave, Avx2KernelsMatchScalarAndTheFloatReference) {
+TEST(Interleave, SimdKernelsMatchScalarAndTheFloatReference) {
   for (DType t : kR8Types)
     for (int64_t K : widths(t))
       for (int64_t rows : {8, 40})
@@ -79,7 +73,7 @@ TEST(Interleave, Avx2KernelsMatchScalarAndTheFloatReference) {
           const auto bound = rounding_bound(w.view, as);
           for (size_t i = 0; i < ys.size(); ++i)
             ASSERT_LE(std::fabs(ys[i] - ref[i]), bound[i]) << dtype_name(t) << " K=" << K << " i=" << i;
-          for (const auto* ks : kernel_sets()) {
+          for (const auto* ks : runnable_kernel_sets()) {
             kern::ActQ8 av;
             const auto yv = run(*ks, w.view, x, n_tok, av);
             for (size_t i = 0; i < ys.size(); ++i)
@@ -91,7 +85,7 @@ TEST(Interleave, Avx2KernelsMatchScalarAndTheFloatReference) {
 
 TEST(Interleave, ATokensResultDoesNotDependOnItsBatch) {
   for (DType t : kR8Types)
-    for (const auto* ks : kernel_sets()) {
+    for (const auto* ks : runnable_kernel_sets()) {
       const int64_t K = 512, rows = 24, n_tok = 11;
       Weights w = make_weights(t, rows, K, 8);
       auto x = make_x(n_tok, K, 9);
@@ -109,7 +103,7 @@ TEST(Interleave, ATokensResultDoesNotDependOnItsBatch) {
 TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
   for (DType t :
        {DType::Q4_0_R8, DType::Q8_0_R8})  // (the K-quant R8 kernels order their float ops differently)
-    for (const auto* ks : kernel_sets())
+    for (const auto* ks : runnable_kernel_sets())
       for (int64_t n_tok : {8, 13}) {
         Weights p = make_weights(plain_of(t), 16, 512, 21), r = make_weights(t, 16, 512, 21);
         auto x = make_x(n_tok, 512, 22);

@@ -13,8 +13,17 @@
 #include "tensor/interleave.h"
 #include "tensor/quant.h"
 #include "tensor/tensor.h"
+#include "util/cpu_features.h"
 
 namespace dsinfer {
+
+// Every kernel set this CPU runs, scalar first (the reference the others must equal).
+inline std::vector<const kern::KernelSet*> runnable_kernel_sets() {
+  std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
+  if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
+  if (cpu_features().has_avx512_tier()) sets.push_back(&kern::avx512_kernels());
+  return sets;
+}
 
 struct Weights {
   std::vector<uint8_t> bytes;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -57,6 +58,13 @@ const Case kQuantCases[] = {{DType::Q8_0, 96},  {DType::Q8_0, 2048}, {DType::Q4_
 const int64_t kRowCounts[] = {1, 3, 13, 37};
 const int64_t kTokCounts[] = {1, 2, 3, 4, 5, 7, 8, 17};
 
+TEST(Kernels, DispatchPicksTheBestSetThisCpuRuns) {
+  const auto& f = cpu_features();
+  const std::string want = f.has_avx512_tier() ? "avx512-vnni" : f.has_avx2_tier() ? "avx2" : "scalar";
+  EXPECT_EQ(kern::active_kernels().isa, want) << f.describe();
+  EXPECT_EQ(runnable_kernel_sets().back()->isa, want);
+}
+
 TEST(Kernels, ActivationQuantizationSimdMatchesScalarBitForBit) {
   if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   for (int64_t n_tok : {1, 5}) {
@@ -98,7 +106,7 @@ TEST(Kernels, IntegerScalarKernelsMatchFloatReferenceWithinRoundingBound) {
       }
 }
 
-TEST(Kernels, Avx2IntegerKernelsMatchScalar) {
+TEST(Kernels, SimdIntegerKernelsMatchScalar) {
   if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   for (const Case& c : kQuantCases)
     for (int64_t rows : kRowCounts)
@@ -107,11 +115,13 @@ TEST(Kernels, Avx2IntegerKernelsMatchScalar) {
         auto x = make_x(n_tok, c.K, 9 + static_cast<uint32_t>(n_tok));
         kern::ActQ8 as, av;
         auto ys = run_set(kern::scalar_kernels(), w.view, x, n_tok, as);
-        auto yv = run_set(kern::avx2_kernels(), w.view, x, n_tok, av);
-        ASSERT_EQ(as.q, av.q);
-        for (size_t i = 0; i < ys.size(); ++i)
-          ASSERT_EQ(yv[i], ys[i])
-              << dtype_name(c.t) << " K=" << c.K << " rows=" << rows << " tokens=" << n_tok << " i=" << i;
+        for (const auto* ks : runnable_kernel_sets()) {
+          auto yv = run_set(*ks, w.view, x, n_tok, av);
+          ASSERT_EQ(as.q, av.q) << ks->isa;
+          for (size_t i = 0; i < ys.size(); ++i)
+            ASSERT_EQ(yv[i], ys[i]) << ks->isa << " " << dtype_name(c.t) << " K=" << c.K << " rows=" << rows
+                                    << " tokens=" << n_tok << " i=" << i;
+        }
       }
 }
 
@@ -125,8 +135,7 @@ TEST(Kernels, FloatWeightKernelsMatchReference) {
         auto x = make_x(n_tok, c.K, 13);
         auto ref = reference(w.view, x, n_tok);
         kern::ActQ8 a;
-        std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
-        if (have_avx2()) sets.push_back(&kern::avx2_kernels());
+        const auto sets = runnable_kernel_sets();
         const auto y_scalar = run_set(kern::scalar_kernels(), w.view, x, n_tok, a);
         for (const auto* ks : sets) {
           auto y = run_set(*ks, w.view, x, n_tok, a);
@@ -203,7 +212,7 @@ TEST(Kernels, SimdSiluMulMatchesScalar) {
   g[2] = 0.0f;
   kern::scalar_kernels().silu_mul(g.data(), u.data(), ys.data(), 1003);
   if (!have_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-  for (const auto* ks : {&kern::scalar_kernels(), &kern::avx2_kernels()}) {
+  for (const auto* ks : runnable_kernel_sets()) {
     ks->silu_mul(g.data(), u.data(), yv.data(), 1003);
     EXPECT_EQ(yv, ys) << ks->isa;
     for (size_t i = 0; i < g.size(); ++i) {  // and the polynomial exp against libm

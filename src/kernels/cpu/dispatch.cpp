@@ -34,8 +34,9 @@ FloatGemmFn KernelSet::float_for(DType t) const {
 }
 
 const KernelSet& active_kernels() {
-  // AVX-512 machines run the AVX2 set for now (a superset CPU runs it correctly).
-  static const KernelSet& ks = cpu_features().has_avx2_tier() ? avx2_kernels() : scalar_kernels();
+  static const KernelSet& ks = cpu_features().has_avx512_tier() ? avx512_kernels()
+                               : cpu_features().has_avx2_tier()  ? avx2_kernels()
+                                                                 : scalar_kernels();
   return ks;
 }
 

@@ -1,254 +1,31 @@
-// AVX2 kernels for the row-interleaved R8 layouts (tensor/interleave.h: Q4_0, Q8_0, Q4_K, Q5_K, Q6_K):
-// one 32-byte load is 4 consecutive values of 8 rows, so a maddubs against 4 activation bytes broadcast
-// to every lane gives 8 rows' partial sums at once — lanes are rows, nothing is summed horizontally, and
-// the weights are read as one sequential stream per 8 rows. The same kernel serves every token count:
-//   - per 8-row group, tokens in tiles of up to 4: the group's block is unpacked once per tile and each
-//     token costs 8 broadcasts + 8 maddubs + int16 adds + 1 widen per 32 values (Q4_0 from 12 tokens on:
-//     the group is unpacked once into an L1 panel for the 4-token panel kernel instead);
-//   - per (row, token, block) the integer sum is exact and is applied to the float accumulator in block
-//     order, whatever the tile: a token's result does not depend on the batch it is in.
+// AVX2 instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpmaddubsw, whose int16 pair
+// sums are added in int16 while they cannot overflow and widened with vpmaddwd. Q4_0 from 12 tokens on
+// unpacks each row group once into an L1 panel for the 4-token panel kernel of gemm_avx2.cpp.
 // Scalar mirror: gemm_r8_scalar.cpp (bit for bit).
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
-#include "tensor/interleave.h"
+#include "kernels/cpu/gemm_r8_tiles.h"
 
 namespace dsinfer::kern {
 namespace {
 
-constexpr int64_t kGroup = kInterleaveRows;  // 8 rows per group, one per lane
-
-// Weights stream once per call (decode, experts with few tokens): the hardware prefetcher alone leaves
-// a core at ~15 GB/s; asking for the lines kPrefetchBytes ahead of each block (a few row groups) brings
-// one core to ~19 GB/s (bench/gemm_bench Q4_0_R8_mem). Prefetches never fault past the end.
-constexpr size_t kPrefetchBytes = 32 * 1024;
-
-template <size_t kBlockBytes>
-inline void prefetch_ahead(const uint8_t* blk) {
-  const char* p = reinterpret_cast<const char*>(blk) + kPrefetchBytes;
-  for (size_t off = 0; off < kBlockBytes; off += 64)
-    _mm_prefetch(p + off, _MM_HINT_T0);  // every line it spans
-}
-
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  __builtin_memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-
-inline __m256 row_scales(const uint8_t* blk) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
-}
-
-// The activation rows of tokens [t0, t0 + kT) and zeroed accumulators.
-template <int kT>
-struct TileTokens {
-  const int8_t* q[kT];
-  const float* d[kT];
-  const int32_t* s[kT];
-  __m256 acc[kT];
-  TileTokens(const ActQ8& a, int64_t t0) {
-    for (int t = 0; t < kT; ++t) {
-      q[t] = a.qt(t0 + t);
-      d[t] = a.dt(t0 + t);
-      s[t] = a.sumt(t0 + t);
-      acc[t] = _mm256_setzero_ps();
-    }
+struct Avx2Dot {
+  static constexpr bool kInt16 = true;
+  static constexpr int kTile = 4;  // 16 registers
+  static constexpr int kChains = 1;  // vpaddw has a latency of 1: one chain keeps the register count low
+  static __m256i first(__m256i w, __m256i a) { return _mm256_maddubs_epi16(w, a); }
+  static __m256i add(__m256i sum, __m256i w, __m256i a) {
+    return _mm256_add_epi16(sum, _mm256_maddubs_epi16(w, a));
   }
-  void store(float* y, int64_t ldy) const {
-    for (int t = 0; t < kT; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
-  }
+  static __m256i join(__m256i x, __m256i y) { return _mm256_add_epi16(x, y); }
+  static __m256i widen(__m256i sum) { return _mm256_madd_epi16(sum, _mm256_set1_epi16(1)); }
 };
 
-// The group's 8 rows (blocks at w, `block_bytes` apart) · tokens [t0, t0 + kT): y[t * ldy + i].
-struct Q4_0R8 {
-  static constexpr size_t kBlock = 144;
-  template <int kT>
-  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    TileTokens<kT> tk(a, t0);
-    auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d, &s = tk.s;
-    for (int64_t b = 0; b < a.nb; ++b) {
-      const uint8_t* blk = w + b * kBlock;
-      if (prefetch) prefetch_ahead<kBlock>(blk);
-      const __m256 dw = row_scales(blk);
-      __m256i lo[4], hi[4];  // values 4c..4c+3 and 16+4c..16+4c+3 of the 8 rows
-      for (int c = 0; c < 4; ++c) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
-        lo[c] = _mm256_and_si256(x, m4);
-        hi[c] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
-      }
-      for (int t = 0; t < kT; ++t) {
-        const int8_t* qa = q[t] + b * 32;
-        __m256i s16 = _mm256_maddubs_epi16(lo[0], bcast4(qa));
-        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[0], bcast4(qa + 16)));
-        for (int c = 1; c < 4; ++c) {
-          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[c], bcast4(qa + 4 * c)));
-          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[c], bcast4(qa + 16 + 4 * c)));
-        }
-        const __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(s[t][b] << 3));
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
-      }
-    }
-    tk.store(y, ldy);
-  }
-};
-
-// Q8_0: signed weights. maddubs needs an unsigned operand: |w| against sign(a, w) (|w| once per block
-// for all tokens); two such products of 127*127*2 would overflow int16, so each is widened separately.
-struct Q8_0R8 {
-  static constexpr size_t kBlock = 272;
-  template <int kT>
-  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    TileTokens<kT> tk(a, t0);
-    auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d;
-    for (int64_t b = 0; b < a.nb; ++b) {
-      const uint8_t* blk = w + b * kBlock;
-      if (prefetch) prefetch_ahead<kBlock>(blk);
-      const __m256 dw = row_scales(blk);
-      __m256i sw[8], aw[8];
-      for (int c = 0; c < 8; ++c) {
-        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
-        aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
-      }
-      for (int t = 0; t < kT; ++t) {
-        const int8_t* qa = q[t] + b * 32;
-        __m256i s32 =
-            _mm256_madd_epi16(_mm256_maddubs_epi16(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])), ones);
-        for (int c = 1; c < 8; ++c)
-          s32 = _mm256_add_epi32(
-              s32, _mm256_madd_epi16(_mm256_maddubs_epi16(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c])),
-                                     ones));
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
-      }
-    }
-    tk.store(y, ldy);
-  }
-};
-
-// Q4_K / Q5_K: per 8-row group and super-block, the 8 groups' scales and mins arrive unpacked (one byte
-// per row), so a group's d * scale and dmin * min are two 8-lane vectors; its 8 chunks give 8 rows'
-// integer sums (Q4_K values 0..15: 8 x 15*127*2 fits in int16; Q5_K values 0..31: widened every 4
-// chunks). Per (row, token, group):
-//   acc = fma(float(sum), d*scale * d_a, acc);  acc = fma(-dmin*min, d_a * float(sum_a), acc).
-template <bool kFifthBit>
-struct QK45R8 {
-  static constexpr size_t kBlock = 8 * (kFifthBit ? 180 : 148);
-  static constexpr size_t kQs = kFifthBit ? 416 : 160;
-  template <int kT>
-  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    TileTokens<kT> tk(a, t0);
-    auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d, &s = tk.s;
-    auto bytes8 = [](const uint8_t* p) {
-      return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-    };
-    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-      const uint8_t* blk = w + sb * kBlock;
-      if (prefetch) prefetch_ahead<kBlock>(blk);
-      const __m256 dv = row_scales(blk), mv = row_scales(blk + 16);
-      for (int g = 0; g < 8; ++g) {
-        const int64_t b = sb * 8 + g;
-        const __m256 dsc = _mm256_mul_ps(dv, bytes8(blk + 32 + 8 * g));
-        const __m256 dmn = _mm256_mul_ps(mv, bytes8(blk + 96 + 8 * g));
-        const uint8_t* qs = blk + kQs + 256 * (g / 2);
-        __m256i s16[kT], s32[kT];
-        for (int c = 0; c < 8; ++c) {
-          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-          __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4);
-          if constexpr (kFifthBit) {
-            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
-            const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hb, g), _mm256_set1_epi8(1));
-            v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
-          }
-          for (int t = 0; t < kT; ++t) {
-            const __m256i p = _mm256_maddubs_epi16(v, bcast4(q[t] + b * 32 + 4 * c));
-            s16[t] = (c % 4 == 0 && kFifthBit) || c == 0 ? p : _mm256_add_epi16(s16[t], p);
-          }
-          if (kFifthBit && c == 3)
-            for (int t = 0; t < kT; ++t) s32[t] = _mm256_madd_epi16(s16[t], ones);
-        }
-        for (int t = 0; t < kT; ++t) {
-          __m256i sum = _mm256_madd_epi16(s16[t], ones);
-          if constexpr (kFifthBit) sum = _mm256_add_epi32(s32[t], sum);
-          acc[t] =
-              _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dsc, _mm256_set1_ps(d[t][b])), acc[t]);
-          acc[t] = _mm256_fnmadd_ps(dmn, _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
-        }
-      }
-    }
-    tk.store(y, ldy);
-  }
-};
-
-// Q6_K: values (q - 32) in [-32, 31] with an int8 scale per 16 values. Per activation block (one quarter
-// of a half) and chunk: 6-bit values = low nibbles (ql) | 2 high bits (qh) << 4; maddubs(v, a) -
-// maddubs(32, a) is (q - 32)·a in int16 pairs (4 chunks: 4 x 2 x 32*127 fits); each 16-value half is
-// widened with its rows' scales (vpmaddwd). Per (row, token, block): acc = fma(float(sum), d * d_a, acc).
-struct Q6_KR8 {
-  static constexpr size_t kBlock = 8 * 210;
-  template <int kT>
-  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
-    TileTokens<kT> tk(a, t0);
-    auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d;
-    // lanes 2i, 2i+1 = the int8 scale of row i, as int16
-    auto scales16 = [](const uint8_t* p) {
-      const __m128i x = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-      return _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x));
-    };
-    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-      const uint8_t* blk = w + sb * kBlock;
-      if (prefetch) prefetch_ahead<kBlock>(blk);
-      const __m256 dv = row_scales(blk);
-      for (int h = 0; h < 2; ++h)
-        for (int quarter = 0; quarter < 4; ++quarter) {
-          const int64_t b = sb * 8 + 4 * h + quarter;
-          const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
-          const uint8_t* qh = blk + 1168 + h * 256;
-          __m256i s32[kT];
-          for (int half = 0; half < 2; ++half) {
-            const __m256i sc = scales16(blk + 16 + 8 * (8 * h + 2 * quarter + half));
-            __m256i s16[kT];
-            for (int c = 4 * half; c < 4 * half + 4; ++c) {
-              const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
-              const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * c));
-              const __m256i low4 = _mm256_and_si256((quarter >> 1) ? _mm256_srli_epi16(x, 4) : x, m4);
-              const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
-              const __m256i v = _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
-              for (int t = 0; t < kT; ++t) {
-                const __m256i av = bcast4(q[t] + b * 32 + 4 * c);
-                const __m256i p =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
-                s16[t] = c == 4 * half ? p : _mm256_add_epi16(s16[t], p);
-              }
-            }
-            for (int t = 0; t < kT; ++t) {
-              const __m256i part = _mm256_madd_epi16(s16[t], sc);
-              s32[t] = half == 0 ? part : _mm256_add_epi32(s32[t], part);
-            }
-          }
-          for (int t = 0; t < kT; ++t)
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])),
-                                     acc[t]);
-        }
-    }
-    tk.store(y, ldy);
-  }
-};
-
-constexpr int64_t kTile = 4;
 constexpr int64_t kUnpackMinTokens = 12;  // below, unpacking costs more than the tiles save
 
 // Q4_0 with >= 8 tokens: each row group is unpacked once into an L1 panel of nibble bytes, and the
@@ -267,7 +44,7 @@ void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, c
   for (int64_t r = 0; r < n_rows; r += kGroup) {
     const uint8_t* g = w + (r / kGroup) * kGroup * row_bytes;
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* blk = g + b * Q4_0R8::kBlock;
+      const uint8_t* blk = g + b * Q4_0R8<Avx2Dot>::kBlock;
       _mm256_storeu_ps(d_buf.data() + b * kGroup, row_scales(blk));
       for (int c = 0; c < 4; ++c) {  // chunk c: values 4c..4c+3 (low nibbles) and 16+4c.. (high)
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
@@ -285,49 +62,27 @@ void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, c
   }
 }
 
-// n_rows is a multiple of 8 (matmul_rows checks). For every group, all token tiles pass while its
-// blocks are in L1; the first tile prefetches ahead.
-template <class L>
-void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if constexpr (std::is_same_v<L, Q4_0R8>)
-    if (a.n_tok >= kUnpackMinTokens) return gemm_q4_0_r8_unpacked(w, row_bytes, n_rows, a, y, ldy);
-  const size_t group_bytes = kGroup * row_bytes;
-  const int64_t full = a.n_tok / kTile * kTile, rest = a.n_tok - full;
-  for (int64_t r = 0; r < n_rows; r += kGroup) {
-    const uint8_t* g = w + (r / kGroup) * group_bytes;
-    for (int64_t t = 0; t < full; t += kTile) L::template tile<4>(g, a, t, y + t * ldy + r, ldy, t == 0);
-    switch (rest) {
-      case 1:
-        L::template tile<1>(g, a, full, y + full * ldy + r, ldy, full == 0);
-        break;
-      case 2:
-        L::template tile<2>(g, a, full, y + full * ldy + r, ldy, full == 0);
-        break;
-      case 3:
-        L::template tile<3>(g, a, full, y + full * ldy + r, ldy, full == 0);
-        break;
-      default:
-        break;
-    }
-  }
+void gemm_q4_0_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if (a.n_tok >= kUnpackMinTokens) return gemm_q4_0_r8_unpacked(w, row_bytes, n_rows, a, y, ldy);
+  gemm_r8<Q4_0R8<Avx2Dot>>(w, row_bytes, n_rows, a, y, ldy);
 }
 
 }  // namespace
 
 QuantGemmFn q4_0_r8_avx2() {
-  return gemm_r8<Q4_0R8>;
+  return gemm_q4_0_r8;
 }
 QuantGemmFn q8_0_r8_avx2() {
-  return gemm_r8<Q8_0R8>;
+  return gemm_r8<Q8_0R8<Avx2Dot>>;
 }
 QuantGemmFn q4_k_r8_avx2() {
-  return gemm_r8<QK45R8<false>>;
+  return gemm_r8<QK45R8<Avx2Dot, false>>;
 }
 QuantGemmFn q5_k_r8_avx2() {
-  return gemm_r8<QK45R8<true>>;
+  return gemm_r8<QK45R8<Avx2Dot, true>>;
 }
 QuantGemmFn q6_k_r8_avx2() {
-  return gemm_r8<Q6_KR8>;
+  return gemm_r8<Q6_KR8<Avx2Dot>>;
 }
 
 }  // namespace dsinfer::kern

@@ -1,0 +1,39 @@
+// AVX-512 VNNI instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpdpbusd on 256-bit
+// vectors (AVX512-VL), one instruction where AVX2 needs vpmaddubsw + vpaddw (+ vpmaddwd), with int32 sums
+// that never overflow. The integer sums, and so every float operation after them, are those of the AVX2
+// and scalar kernels: the results are the same bit for bit. Every other kernel of the set is AVX2's.
+
+#include <immintrin.h>
+
+#include "kernels/cpu/gemm_r8_tiles.h"
+
+namespace dsinfer::kern {
+namespace {
+
+struct VnniDot {
+  static constexpr bool kInt16 = false;
+  static constexpr int kTile = 8;  // 32 registers (AVX512-VL)
+  static constexpr int kChains = 2;  // vpdpbusd: latency 5, two per cycle
+  static __m256i first(__m256i w, __m256i a) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a); }
+  static __m256i add(__m256i sum, __m256i w, __m256i a) { return _mm256_dpbusd_epi32(sum, w, a); }
+  static __m256i join(__m256i x, __m256i y) { return _mm256_add_epi32(x, y); }
+  static __m256i widen(__m256i sum) { return sum; }
+};
+
+}  // namespace
+
+const KernelSet& avx512_kernels() {
+  static const KernelSet ks = [] {
+    KernelSet k = avx2_kernels();
+    k.isa = "avx512-vnni";
+    k.q4_0_r8 = gemm_r8<Q4_0R8<VnniDot>>;
+    k.q8_0_r8 = gemm_r8<Q8_0R8<VnniDot>>;
+    k.q4_k_r8 = gemm_r8<QK45R8<VnniDot, false>>;
+    k.q5_k_r8 = gemm_r8<QK45R8<VnniDot, true>>;
+    k.q6_k_r8 = gemm_r8<Q6_KR8<VnniDot>>;
+    return k;
+  }();
+  return ks;
+}
+
+}  // namespace dsinfer::kern
