@@ -16,14 +16,20 @@
 namespace dsinfer {
 namespace {
 
-TensorView f32_view(const std::vector<float>& data, int64_t rows, int64_t cols) {
+constexpr int64_t kQueryBlock = 64;  // queries per causal block: each sees only the keys up to its last
+
+TensorView f32_span_view(const float* data, int64_t rows, int64_t cols) {
   TensorView v;
   v.name = "mla.naive.scratch";
   v.dtype = DType::F32;
   v.shape = {rows, cols};
-  v.data = data.data();
-  v.nbytes = data.size() * sizeof(float);
+  v.data = data;
+  v.nbytes = static_cast<size_t>(rows * cols) * sizeof(float);
   return v;
+}
+
+TensorView f32_view(const std::vector<float>& data, int64_t rows, int64_t cols) {
+  return f32_span_view(data.data(), rows, cols);
 }
 
 }  // namespace
@@ -63,12 +69,15 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
       }
     }
 
-    // Per head (heads split across threads): scores [n, S] = Q_h K_h^T, masked softmax, out = P V_h.
+    // Per head (heads split across threads), per block of kQueryBlock queries: scores [nq, kb] = Q_h K_h^T
+    // over the kb keys the block can see (causal; kb rounded up to 8 lanes), masked softmax, out = P V_h.
+    // Skipped keys have probability 0, so the products are those of the full [n, S] computation.
     pool_.run_on_all([&](int tid) {
       const int nth = pool_.size();
-      std::vector<float> kc(static_cast<size_t>(S * dq)), vt(static_cast<size_t>(dv * S));
-      std::vector<float> qh(static_cast<size_t>(n * dq)), p(static_cast<size_t>(n * S)),
-          out(static_cast<size_t>(n * dv));
+      std::vector<float> kc(static_cast<size_t>(S * dq)), vt(static_cast<size_t>(dv * S)),
+          vb(static_cast<size_t>(dv * S));
+      std::vector<float> qh(static_cast<size_t>(n * dq)), p(static_cast<size_t>(kQueryBlock * S)),
+          out(static_cast<size_t>(kQueryBlock * dv));
       MatmulInput in;
       for (int64_t h = tid; h < H; h += nth) {
         for (int64_t j = 0; j < S; ++j) {
@@ -77,18 +86,29 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
           for (int64_t k = 0; k < dv; ++k) vt[k * S + j] = v[(j * H + h) * dv + k];
         }
         for (int64_t i = 0; i < n; ++i) std::copy_n(q + (toks[i] * H + h) * dq, dq, qh.data() + i * dq);
-        in.prepare(qh.data(), dq, n, dq, DType::F32);
-        matmul_rows(f32_view(kc, S, dq), 0, S, in, p.data(), S);
-        for (int64_t i = 0; i < n; ++i) {
-          float* pi = p.data() + i * S;
-          const int64_t n_keys = b.positions[toks[i]] + 1;
-          for (int64_t j = 0; j < n_keys; ++j) pi[j] *= softmax_scale_;
-          softmax(pi, n_keys);
-          std::fill(pi + n_keys, pi + S, 0.0f);  // causal: later keys get no weight
+        for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
+          const int64_t nq = std::min(kQueryBlock, n - i0);
+          int64_t seen = 0;
+          for (int64_t i = i0; i < i0 + nq; ++i) seen = std::max(seen, b.positions[toks[i]] + 1);
+          const int64_t kb = std::min(S, (seen + 7) / 8 * 8);
+          in.prepare(qh.data() + i0 * dq, dq, nq, dq, DType::F32);
+          matmul_rows(f32_view(kc, S, dq), 0, kb, in, p.data(), kb);
+          for (int64_t i = 0; i < nq; ++i) {
+            float* pi = p.data() + i * kb;
+            const int64_t n_keys = b.positions[toks[i0 + i]] + 1;
+            for (int64_t j = 0; j < n_keys; ++j) pi[j] *= softmax_scale_;
+            softmax(pi, n_keys);
+            std::fill(pi + n_keys, pi + kb, 0.0f);  // causal: later keys get no weight
+          }
+          const float* vk = vt.data();  // V_h^T restricted to the kb keys: [dv, kb]
+          if (kb < S) {
+            for (int64_t k = 0; k < dv; ++k) std::copy_n(vt.data() + k * S, kb, vb.data() + k * kb);
+            vk = vb.data();
+          }
+          in.prepare(p.data(), kb, nq, kb, DType::F32);
+          matmul_rows(f32_span_view(vk, dv, kb), 0, dv, in, out.data(), dv);
+          for (int64_t i = 0; i < nq; ++i) std::copy_n(out.data() + i * dv, dv, o + (toks[i0 + i] * H + h) * dv);
         }
-        in.prepare(p.data(), S, n, S, DType::F32);
-        matmul_rows(f32_view(vt, dv, S), 0, dv, in, out.data(), dv);
-        for (int64_t i = 0; i < n; ++i) std::copy_n(out.data() + i * dv, dv, o + (toks[i] * H + h) * dv);
       }
     });
   }
