@@ -1,6 +1,7 @@
 // AVX2 instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpmaddubsw, whose int16 pair
-// sums are added in int16 while they cannot overflow and widened with vpmaddwd. Q4_0 from 12 tokens on
-// unpacks each row group once into an L1 panel for the 4-token panel kernel of gemm_avx2.cpp.
+// sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on, Q4_0
+// and Q4_K unpack each row group once into an L1 panel that every 4-token tile reads (Q4_0 through the
+// panel kernel of gemm_avx2.cpp).
 // Scalar mirror: gemm_r8_scalar.cpp (bit for bit).
 
 #include <immintrin.h>
@@ -62,6 +63,87 @@ void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, c
   }
 }
 
+// Q4_K with >= 12 tokens: each row group is unpacked once into an L1 panel — nibble values
+// [nb][8 chunks][32 bytes] as for Q4_0, and per block the 8 rows' d*scale and dmin*min — and every 4-token
+// tile runs over it: the same integer sums and float operations as QK45R8::tile, without its per-tile
+// nibble and scale unpacking.
+struct UnpackedQ4K {
+  std::vector<uint8_t> q_buf;
+  std::vector<float> dsc, dmn;  // [nb][8 rows]
+  uint8_t* q = nullptr;         // 32-byte aligned
+
+  void unpack(const uint8_t* group, int64_t nb) {
+    using L = QK45R8<Avx2Dot, false>;
+    q_buf.resize(static_cast<size_t>(nb * 256 + 32));
+    dsc.resize(static_cast<size_t>(nb * kGroup));
+    dmn.resize(static_cast<size_t>(nb * kGroup));
+    q = q_buf.data() + (32 - reinterpret_cast<uintptr_t>(q_buf.data()) % 32) % 32;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    auto bytes8 = [](const uint8_t* p) {
+      return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    };
+    for (int64_t sb = 0; sb < nb / 8; ++sb) {
+      const uint8_t* blk = group + sb * L::kBlock;
+      const __m256 dv = row_scales(blk), mv = row_scales(blk + 16);
+      for (int g = 0; g < 8; ++g) {
+        const int64_t b = sb * 8 + g;
+        _mm256_storeu_ps(dsc.data() + b * kGroup, _mm256_mul_ps(dv, bytes8(blk + 32 + 8 * g)));
+        _mm256_storeu_ps(dmn.data() + b * kGroup, _mm256_mul_ps(mv, bytes8(blk + 96 + 8 * g)));
+        const uint8_t* qs = blk + L::kQs + 256 * (g / 2);
+        for (int c = 0; c < 8; ++c) {
+          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c),
+                             _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4));
+        }
+      }
+    }
+  }
+
+  // The 8 rows · the 4 tokens of `tile`: out[t * 8 + row].
+  void tok4(const ActQ8& a, int64_t tile, float* out) const {
+    const int64_t nb = a.nb;
+    const int32_t* s4 = a.sum4.data() + tile * nb * 4;
+    const float* d4 = a.d4.data() + tile * nb * 4;
+    const int8_t* qa[4];
+    for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i* wq = reinterpret_cast<const __m256i*>(q + b * 256);
+      const __m256 vs = _mm256_loadu_ps(dsc.data() + b * kGroup), vm = _mm256_loadu_ps(dmn.data() + b * kGroup);
+      __m256i w[8];
+      for (int c = 0; c < 8; ++c) w[c] = _mm256_load_si256(wq + c);
+      for (int t = 0; t < 4; ++t) {
+        const int32_t* at = reinterpret_cast<const int32_t*>(qa[t] + b * 32);
+        __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(at[0]));
+        for (int c = 1; c < 8; ++c)
+          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(at[c])));
+        const float da = d4[b * 4 + t];
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones)), _mm256_mul_ps(vs, _mm256_set1_ps(da)),
+                                 acc[t]);
+        acc[t] = _mm256_fnmadd_ps(vm, _mm256_set1_ps(da * static_cast<float>(s4[b * 4 + t])), acc[t]);
+      }
+    }
+    for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
+  }
+};
+
+void gemm_q4_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if (a.n_tok < kUnpackMinTokens) return gemm_r8<QK45R8<Avx2Dot, false>>(w, row_bytes, n_rows, a, y, ldy);
+  const int64_t n_tiles = a.n_pad() / 4;
+  thread_local UnpackedQ4K panel;
+  alignas(32) float out[4 * kGroup];
+  for (int64_t r = 0; r < n_rows; r += kGroup) {
+    panel.unpack(w + (r / kGroup) * kGroup * row_bytes, a.nb);
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      panel.tok4(a, tile, out);
+      const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
+      for (int64_t t = 0; t < nt; ++t)
+        std::memcpy(y + (tile * 4 + t) * ldy + r, out + t * kGroup, kGroup * sizeof(float));
+    }
+  }
+}
+
 void gemm_q4_0_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   if (a.n_tok >= kUnpackMinTokens) return gemm_q4_0_r8_unpacked(w, row_bytes, n_rows, a, y, ldy);
   gemm_r8<Q4_0R8<Avx2Dot>>(w, row_bytes, n_rows, a, y, ldy);
@@ -76,7 +158,7 @@ QuantGemmFn q8_0_r8_avx2() {
   return gemm_r8<Q8_0R8<Avx2Dot>>;
 }
 QuantGemmFn q4_k_r8_avx2() {
-  return gemm_r8<QK45R8<Avx2Dot, false>>;
+  return gemm_q4_k_r8;
 }
 QuantGemmFn q5_k_r8_avx2() {
   return gemm_r8<QK45R8<Avx2Dot, true>>;
