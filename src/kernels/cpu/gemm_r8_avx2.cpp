@@ -1,6 +1,6 @@
 // AVX2 instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpmaddubsw, whose int16 pair
-// sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on, Q4_0
-// and Q4_K unpack each row group once into an L1 panel that every 4-token tile reads (Q4_0 through the
+// sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on, Q4_0,
+// Q4_K and Q5_K unpack each row group once into an L1 panel that every 4-token tile reads (Q4_0 through the
 // panel kernel of gemm_avx2.cpp).
 // Scalar mirror: gemm_r8_scalar.cpp (bit for bit).
 
@@ -63,17 +63,18 @@ void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, c
   }
 }
 
-// Q4_K with >= 12 tokens: each row group is unpacked once into an L1 panel — nibble values
-// [nb][8 chunks][32 bytes] as for Q4_0, and per block the 8 rows' d*scale and dmin*min — and every 4-token
-// tile runs over it: the same integer sums and float operations as QK45R8::tile, without its per-tile
-// nibble and scale unpacking.
-struct UnpackedQ4K {
+// Q4_K / Q5_K with >= 12 tokens: each row group is unpacked once into an L1 panel — values
+// [nb][8 chunks][32 bytes] as for Q4_0 (Q5_K: the fifth bit merged in), and per block the 8 rows'
+// d*scale and dmin*min — and every 4-token tile runs over it: the same integer sums and float operations
+// as QK45R8::tile, without its per-tile bit and scale unpacking.
+template <bool kFifthBit>
+struct UnpackedQK45 {
   std::vector<uint8_t> q_buf;
   std::vector<float> dsc, dmn;  // [nb][8 rows]
   uint8_t* q = nullptr;         // 32-byte aligned
 
   void unpack(const uint8_t* group, int64_t nb) {
-    using L = QK45R8<Avx2Dot, false>;
+    using L = QK45R8<Avx2Dot, kFifthBit>;
     q_buf.resize(static_cast<size_t>(nb * 256 + 32));
     dsc.resize(static_cast<size_t>(nb * kGroup));
     dmn.resize(static_cast<size_t>(nb * kGroup));
@@ -92,8 +93,13 @@ struct UnpackedQ4K {
         const uint8_t* qs = blk + L::kQs + 256 * (g / 2);
         for (int c = 0; c < 8; ++c) {
           const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-          _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c),
-                             _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4));
+          __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4);
+          if constexpr (kFifthBit) {
+            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
+            const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hb, g), _mm256_set1_epi8(1));
+            v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
+          }
+          _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c), v);
         }
       }
     }
@@ -115,12 +121,21 @@ struct UnpackedQ4K {
       for (int c = 0; c < 8; ++c) w[c] = _mm256_load_si256(wq + c);
       for (int t = 0; t < 4; ++t) {
         const int32_t* at = reinterpret_cast<const int32_t*>(qa[t] + b * 32);
-        __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(at[0]));
-        for (int c = 1; c < 8; ++c)
-          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(at[c])));
+        // Q5_K values 0..31: int16 sums widened every 4 chunks (as QK45R8 does)
+        __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(at[0])), s32 = _mm256_setzero_si256();
+        for (int c = 1; c < 8; ++c) {
+          const __m256i p = _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(at[c]));
+          if (kFifthBit && c == 4) {
+            s32 = _mm256_madd_epi16(s16, ones);
+            s16 = p;
+          } else {
+            s16 = _mm256_add_epi16(s16, p);
+          }
+        }
+        __m256i sum = _mm256_madd_epi16(s16, ones);
+        if constexpr (kFifthBit) sum = _mm256_add_epi32(s32, sum);
         const float da = d4[b * 4 + t];
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones)), _mm256_mul_ps(vs, _mm256_set1_ps(da)),
-                                 acc[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(vs, _mm256_set1_ps(da)), acc[t]);
         acc[t] = _mm256_fnmadd_ps(vm, _mm256_set1_ps(da * static_cast<float>(s4[b * 4 + t])), acc[t]);
       }
     }
@@ -128,10 +143,11 @@ struct UnpackedQ4K {
   }
 };
 
-void gemm_q4_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok < kUnpackMinTokens) return gemm_r8<QK45R8<Avx2Dot, false>>(w, row_bytes, n_rows, a, y, ldy);
+template <bool kFifthBit>
+void gemm_qk45_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if (a.n_tok < kUnpackMinTokens) return gemm_r8<QK45R8<Avx2Dot, kFifthBit>>(w, row_bytes, n_rows, a, y, ldy);
   const int64_t n_tiles = a.n_pad() / 4;
-  thread_local UnpackedQ4K panel;
+  thread_local UnpackedQK45<kFifthBit> panel;
   alignas(32) float out[4 * kGroup];
   for (int64_t r = 0; r < n_rows; r += kGroup) {
     panel.unpack(w + (r / kGroup) * kGroup * row_bytes, a.nb);
@@ -158,10 +174,10 @@ QuantGemmFn q8_0_r8_avx2() {
   return gemm_r8<Q8_0R8<Avx2Dot>>;
 }
 QuantGemmFn q4_k_r8_avx2() {
-  return gemm_q4_k_r8;
+  return gemm_qk45_r8<false>;
 }
 QuantGemmFn q5_k_r8_avx2() {
-  return gemm_r8<QK45R8<Avx2Dot, true>>;
+  return gemm_qk45_r8<true>;
 }
 QuantGemmFn q6_k_r8_avx2() {
   return gemm_r8<Q6_KR8<Avx2Dot>>;
