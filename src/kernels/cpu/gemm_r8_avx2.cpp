@@ -1,6 +1,6 @@
 // AVX2 instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpmaddubsw, whose int16 pair
-// sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on, Q4_0,
-// Q4_K and Q5_K unpack each row group once into an L1 panel that every 4-token tile reads (Q4_0 through the
+// sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on, every
+// type unpacks each row group once into an L1 panel that every 4-token tile reads (Q4_0 through the
 // panel kernel of gemm_avx2.cpp).
 // Scalar mirror: gemm_r8_scalar.cpp (bit for bit).
 
@@ -143,11 +143,93 @@ struct UnpackedQK45 {
   }
 };
 
-template <bool kFifthBit>
-void gemm_qk45_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok < kUnpackMinTokens) return gemm_r8<QK45R8<Avx2Dot, kFifthBit>>(w, row_bytes, n_rows, a, y, ldy);
+// Q6_K with >= 12 tokens: each row group is unpacked once into an L1 panel of signed values q - 32 and
+// their magnitudes [nb][8 chunks][32 bytes], the per-16 scales as int16 pairs and d per block; per chunk
+// and token the product is maddubs(|w|, sign(a, w)) (one op for the -32 offset instead of a second
+// maddubs and a subtraction). The integer sums and float operations are those of Q6_KR8::tile.
+struct UnpackedQ6K {
+  std::vector<uint8_t> buf;
+  uint8_t* w = nullptr;   // [nb][8 chunks][32] int8 q - 32
+  uint8_t* aw = nullptr;  // [nb][8 chunks][32] |q - 32|
+  uint8_t* sc = nullptr;  // [nb][2 halves][8 rows x 2] int16 scales
+  std::vector<float> dv;  // [nb][8 rows]
+
+  void unpack(const uint8_t* group, int64_t nb) {
+    using L = Q6_KR8<Avx2Dot>;
+    buf.resize(static_cast<size_t>(nb * (256 + 256 + 64) + 32));
+    w = buf.data() + (32 - reinterpret_cast<uintptr_t>(buf.data()) % 32) % 32;
+    aw = w + nb * 256;
+    sc = aw + nb * 256;
+    dv.resize(static_cast<size_t>(nb * kGroup));
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    auto scales16 = [](const uint8_t* p) {  // lanes 2i, 2i+1 = the int8 scale of row i, as int16
+      const __m128i x = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+      return _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x));
+    };
+    for (int64_t sb = 0; sb < nb / 8; ++sb) {
+      const uint8_t* blk = group + sb * L::kBlock;
+      const __m256 d = row_scales(blk);
+      for (int h = 0; h < 2; ++h)
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          const int64_t b = sb * 8 + 4 * h + quarter;
+          _mm256_storeu_ps(dv.data() + b * kGroup, d);
+          const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
+          const uint8_t* qh = blk + 1168 + h * 256;
+          for (int half = 0; half < 2; ++half)
+            _mm256_store_si256(reinterpret_cast<__m256i*>(sc + b * 64 + 32 * half),
+                               scales16(blk + 16 + 8 * (8 * h + 2 * quarter + half)));
+          for (int c = 0; c < 8; ++c) {
+            const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
+            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * c));
+            const __m256i low4 = _mm256_and_si256((quarter >> 1) ? _mm256_srli_epi16(x, 4) : x, m4);
+            const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
+            const __m256i v = _mm256_sub_epi8(_mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4)), k32);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(w + b * 256 + 32 * c), v);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(aw + b * 256 + 32 * c), _mm256_abs_epi8(v));
+          }
+        }
+    }
+  }
+
+  // The 8 rows · the 4 tokens of `tile`: out[t * 8 + row].
+  void tok4(const ActQ8& a, int64_t tile, float* out) const {
+    const int64_t nb = a.nb;
+    const float* d4 = a.d4.data() + tile * nb * 4;
+    const int8_t* qa[4];
+    for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i* wv = reinterpret_cast<const __m256i*>(w + b * 256);
+      const __m256i* av = reinterpret_cast<const __m256i*>(aw + b * 256);
+      const __m256i* sv = reinterpret_cast<const __m256i*>(sc + b * 64);
+      const __m256 d = _mm256_loadu_ps(dv.data() + b * kGroup);
+      for (int t = 0; t < 4; ++t) {
+        const int32_t* at = reinterpret_cast<const int32_t*>(qa[t] + b * 32);
+        __m256i s32 = _mm256_setzero_si256();
+        for (int half = 0; half < 2; ++half) {  // 4 chunks: 4 x 2 x 32*127 fits in int16
+          __m256i s16 = _mm256_setzero_si256();
+          for (int c = 4 * half; c < 4 * half + 4; ++c) {
+            const __m256i sa = _mm256_sign_epi8(_mm256_set1_epi32(at[c]), _mm256_load_si256(wv + c));
+            const __m256i p = _mm256_maddubs_epi16(_mm256_load_si256(av + c), sa);
+            s16 = c == 4 * half ? p : _mm256_add_epi16(s16, p);
+          }
+          const __m256i part = _mm256_madd_epi16(s16, _mm256_load_si256(sv + half));
+          s32 = half == 0 ? part : _mm256_add_epi32(s32, part);
+        }
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(d, _mm256_set1_ps(d4[b * 4 + t])), acc[t]);
+      }
+    }
+    for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
+  }
+};
+
+// Rows in groups of 8 through an unpacked panel `P` (unpack(group, nb), tok4(a, tile, out)) from 12 tokens
+// on; the tile kernel `L` below that.
+template <class P, class L>
+void gemm_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if (a.n_tok < kUnpackMinTokens) return gemm_r8<L>(w, row_bytes, n_rows, a, y, ldy);
   const int64_t n_tiles = a.n_pad() / 4;
-  thread_local UnpackedQK45<kFifthBit> panel;
+  thread_local P panel;
   alignas(32) float out[4 * kGroup];
   for (int64_t r = 0; r < n_rows; r += kGroup) {
     panel.unpack(w + (r / kGroup) * kGroup * row_bytes, a.nb);
@@ -174,13 +256,13 @@ QuantGemmFn q8_0_r8_avx2() {
   return gemm_r8<Q8_0R8<Avx2Dot>>;
 }
 QuantGemmFn q4_k_r8_avx2() {
-  return gemm_qk45_r8<false>;
+  return gemm_unpacked<UnpackedQK45<false>, QK45R8<Avx2Dot, false>>;
 }
 QuantGemmFn q5_k_r8_avx2() {
-  return gemm_qk45_r8<true>;
+  return gemm_unpacked<UnpackedQK45<true>, QK45R8<Avx2Dot, true>>;
 }
 QuantGemmFn q6_k_r8_avx2() {
-  return gemm_r8<Q6_KR8<Avx2Dot>>;
+  return gemm_unpacked<UnpackedQ6K, Q6_KR8<Avx2Dot>>;
 }
 
 }  // namespace dsinfer::kern
