@@ -138,6 +138,7 @@ TEST(Kernels, FloatWeightKernelsMatchReference) {
         const auto sets = runnable_kernel_sets();
         const auto y_scalar = run_set(kern::scalar_kernels(), w.view, x, n_tok, a);
         for (const auto* ks : sets) {
+          if (c.t == DType::BF16 && ks->bf16_rounds_activations) continue;  // Bf16Dot* below
           auto y = run_set(*ks, w.view, x, n_tok, a);
           ASSERT_EQ(y, y_scalar) << ks->isa << " " << dtype_name(c.t) << " K=" << c.K << " rows=" << rows;
           for (size_t i = 0; i < y.size(); ++i)
@@ -145,6 +146,67 @@ TEST(Kernels, FloatWeightKernelsMatchReference) {
                 << ks->isa << " " << dtype_name(c.t) << " K=" << c.K << " rows=" << rows << " i=" << i;
         }
       }
+}
+
+// BF16 weights on AVX512-BF16: activations rounded to bf16, pairs multiplied (vdpbf16ps). The scalar
+// mirror of that arithmetic stays within the activation-rounding bound of the exact product (2^-9 per
+// activation, plus fp32 summation), everywhere; the SIMD kernel equals its mirror up to the order in which
+// the hardware rounds the two products of a pair.
+std::vector<double> abs_products(const TensorView& w, const std::vector<float>& x, int64_t n_tok) {
+  const int64_t rows = w.rows(), K = w.cols();
+  std::vector<float> wf(static_cast<size_t>(rows * K));
+  dequantize_rows(w, 0, rows, wf.data());
+  std::vector<double> s(static_cast<size_t>(n_tok * rows), 0.0);
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < K; ++k) s[t * rows + r] += std::fabs(double(wf[r * K + k]) * x[t * K + k]);
+  return s;
+}
+
+TEST(Kernels, Bf16DotScalarMirrorIsWithinTheActivationRoundingOfTheExactProduct) {
+  for (int64_t K : {5, 32, 300, 2048})
+    for (int64_t rows : {1, 7})
+      for (int64_t n_tok : {1, 3, 6}) {
+        Weights w = make_weights(DType::BF16, rows, K, 40 + static_cast<uint32_t>(K + rows));
+        auto x = make_x(n_tok, K, 41);
+        const auto ref = reference(w.view, x, n_tok);
+        const auto mag = abs_products(w.view, x, n_tok);
+        std::vector<float> y(static_cast<size_t>(n_tok * rows), NAN);
+        kern::bf16_dot_scalar()(static_cast<const uint8_t*>(w.view.data), w.view.row_bytes(), rows, K, x.data(), K,
+                                n_tok, nullptr, y.data(), rows);
+        double worst = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_LE(std::fabs(y[i] - ref[i]), mag[i] * (1.0 / 512 + 1e-6) + 1e-6) << "K=" << K << " i=" << i;
+          worst = std::max(worst, std::fabs(y[i] - ref[i]));
+        }
+        if (K >= 32) {
+          EXPECT_GT(worst, 0.0) << "bf16 activations should differ from fp32 at all";
+        }
+      }
+}
+
+TEST(Kernels, Bf16DotKernelMatchesItsScalarMirror) {
+  bool ran = false;
+  for (const auto* ks : runnable_kernel_sets()) {
+    if (!ks->bf16_rounds_activations) continue;
+    ran = true;
+    for (int64_t K : {5, 32, 300, 2048})
+      for (int64_t rows : {1, 7, 130})
+        for (int64_t n_tok : {1, 2, 4, 7}) {
+          Weights w = make_weights(DType::BF16, rows, K, 50 + static_cast<uint32_t>(K + rows));
+          auto x = make_x(n_tok, K, 51 + static_cast<uint32_t>(n_tok));
+          kern::ActQ8 a;
+          const auto y = run_set(*ks, w.view, x, n_tok, a);
+          std::vector<float> ym(y.size(), NAN);
+          kern::bf16_dot_scalar()(static_cast<const uint8_t*>(w.view.data), w.view.row_bytes(), rows, K, x.data(),
+                                  K, n_tok, nullptr, ym.data(), rows);
+          const auto mag = abs_products(w.view, x, n_tok);
+          for (size_t i = 0; i < y.size(); ++i)
+            ASSERT_LE(std::fabs(y[i] - ym[i]), mag[i] * 1e-6 + 1e-7)
+                << ks->isa << " K=" << K << " rows=" << rows << " tokens=" << n_tok << " i=" << i;
+        }
+  }
+  if (!ran) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
 }
 
 TEST(Kernels, ThreadedMatmulEqualsSingleThreadRowsAndRespectsRowOffsets) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "formats/gguf.h"
+#include "kernels/cpu/matmul.h"
 #include "tensor/quant.h"
 #include "test_models.h"
 
@@ -211,7 +212,10 @@ TEST(Consistency, QuantizedGgufStaysCloseToF32) {
     DType t;
     float bound;
   };
-  for (Q q : {Q{DType::F16, 2e-3f}, Q{DType::BF16, 2e-2f}, Q{DType::Q8_0, 6e-2f}, Q{DType::Q4_0, 0.35f}}) {
+  // BF16 on AVX512-BF16 CPUs also rounds the activations to bf16 (kern::KernelSet::bf16_rounds_activations):
+  // measured median 0.025 on a Sapphire Rapids against 0.007 with exact fp32 products (routing flips included).
+  const float bf16_bound = matmul_kernels().bf16_rounds_activations ? 4e-2f : 2e-2f;
+  for (Q q : {Q{DType::F16, 2e-3f}, Q{DType::BF16, bf16_bound}, Q{DType::Q8_0, 6e-2f}, Q{DType::Q4_0, 0.35f}}) {
     auto m = load_model(synth("tiny-v3", cat("tiny-v3-", dtype_name(q.t), ".gguf"), q.t));
     const std::vector<float> got = logits_of(*m, ids);
     std::vector<float> per_pos;

@@ -57,6 +57,9 @@ struct KernelSet {
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
+  // bf16 rounds the activations to bf16 and multiplies pairs (AVX512-BF16, bf16_dot_scalar's arithmetic)
+  // instead of exact fp32 products; every other float kernel is exact fp32.
+  bool bf16_rounds_activations = false;
   // out[i] = silu(gate[i]) * up[i] (out may alias gate); SIMD sets use a polynomial exp (rel. err ~1e-7).
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   // MLA over the latent cache (attention.h): scores of H heads against n keys, each key row read once
@@ -86,6 +89,10 @@ QuantGemmFn q5_k_r8_scalar();
 QuantGemmFn q5_k_r8_avx2();
 QuantGemmFn q6_k_r8_scalar();
 QuantGemmFn q6_k_r8_avx2();
+// BF16 weights · activations rounded to bf16, pairwise (vdpbf16ps): the AVX512-BF16 kernel and its scalar
+// mirror (equal within float summation order, not bit for bit).
+FloatGemmFn bf16_dot_avx512bf16();
+FloatGemmFn bf16_dot_scalar();
 // AVX2, gemm_avx2.cpp: 8 rows of an unpacked Q4_0 panel — q [nb][8 groups of 4 k][8 rows][4 bytes] of
 // nibble values, d [nb][8] row scales — · the 4 tokens of tile `tile`: out[t * 8 + row].
 void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out);

@@ -1,11 +1,13 @@
 // AVX-512 VNNI instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpdpbusd on 256-bit
 // vectors (AVX512-VL), one instruction where AVX2 needs vpmaddubsw + vpaddw (+ vpmaddwd), with int32 sums
 // that never overflow. The integer sums, and so every float operation after them, are those of the AVX2
-// and scalar kernels: the results are the same bit for bit. Every other kernel of the set is AVX2's.
+// and scalar kernels: the results are the same bit for bit. BF16 weights use vdpbf16ps where the CPU has
+// AVX512-BF16 (gemm_bf16_avx512bf16.cpp); every other kernel of the set is AVX2's.
 
 #include <immintrin.h>
 
 #include "kernels/cpu/gemm_r8_tiles.h"
+#include "util/cpu_features.h"
 
 namespace dsinfer::kern {
 namespace {
@@ -31,6 +33,10 @@ const KernelSet& avx512_kernels() {
     k.q4_k_r8 = gemm_r8<QK45R8<VnniDot, false>>;
     k.q5_k_r8 = gemm_r8<QK45R8<VnniDot, true>>;
     k.q6_k_r8 = gemm_r8<Q6_KR8<VnniDot>>;
+    if (cpu_features().avx512bf16) {  // BF16 weights: vdpbf16ps on bf16-rounded activations
+      k.bf16 = bf16_dot_avx512bf16();
+      k.bf16_rounds_activations = true;
+    }
     return k;
   }();
   return ks;

@@ -188,6 +188,31 @@ float to_float(DType t, const uint8_t* p, int64_t k) {
   }
 }
 
+// The arithmetic of the AVX512-BF16 kernel (gemm_bf16_avx512bf16.cpp): activations rounded to bf16
+// (nearest even), 16 lanes over pairs of K (lane j of step i takes k = 32i + 2j and 32i + 2j + 1, the
+// odd product added first, each sum rounded to fp32, as vdpbf16ps is specified), lanes summed in order.
+void gemm_bf16_dot(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
+                   int64_t n_tok, const float* /*scale*/, float* y, int64_t ldy) {
+  const int64_t K32 = (K + 31) / 32 * 32;
+  std::vector<float> xb(static_cast<size_t>(K32)), wf(static_cast<size_t>(K32));
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (int64_t k = 0; k < K32; ++k) xb[k] = k < K ? bf16_to_f32(f32_to_bf16(x[t * ldx + k])) : 0.0f;
+    for (int64_t r = 0; r < n_rows; ++r) {
+      for (int64_t k = 0; k < K32; ++k) wf[k] = k < K ? to_float(DType::BF16, w + r * row_bytes, k) : 0.0f;
+      float lane[16] = {};
+      for (int64_t k = 0; k < K32; k += 32)
+        for (int j = 0; j < 16; ++j) {
+          const int64_t k0 = k + 2 * j;
+          lane[j] = lane[j] + wf[k0 + 1] * xb[k0 + 1];
+          lane[j] = lane[j] + wf[k0] * xb[k0];
+        }
+      float s = 0.0f;
+      for (float v : lane) s += v;
+      y[t * ldy + r] = s;
+    }
+  }
+}
+
 // 8 lanes over k (lane = k % 8) of FMAs, then the SIMD fold, then a plain tail: the AVX2 order.
 template <DType kType>
 void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
@@ -221,6 +246,10 @@ void mla_values_f16_scalar(const float*, int64_t, int64_t, const uint16_t* const
                            int64_t);
 void mla_values_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, int64_t, int64_t, float*,
                        int64_t);
+
+FloatGemmFn bf16_dot_scalar() {
+  return gemm_bf16_dot;
+}
 
 const KernelSet& scalar_kernels() {
   static const KernelSet ks = [] {
