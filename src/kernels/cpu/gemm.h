@@ -37,6 +37,18 @@ struct ActQ8 {
   const int32_t* sumt(int64_t t) const { return sum.data() + t * nb; }
 };
 
+// The activations of the 4 tokens of tile `tile`, as the panel kernels read them: q[t] the int8 row of
+// token 4*tile + t, d4/s4 [nb][4] the tokens' scales and sums per block.
+struct TileActs {
+  const int8_t* q[kTokTile];
+  const float* d4;
+  const int32_t* s4;
+  TileActs(const ActQ8& a, int64_t tile)
+      : d4(a.d4.data() + tile * a.nb * kTokTile), s4(a.sum4.data() + tile * a.nb * kTokTile) {
+    for (int t = 0; t < kTokTile; ++t) q[t] = a.qt(tile * kTokTile + t);
+  }
+};
+
 // Quantizes one row of K values (K a multiple of 32): q[K], d[K/32], sum[K/32].
 using QuantizeRowFn = void (*)(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum);
 

@@ -177,10 +177,10 @@ void repack_panel(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t nb
 // The 8 rows of an unpacked Q4_0 panel · the 4 tokens of `tile`: out[t * 8 + row] (declared in gemm.h).
 void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out) {
   const int64_t nb = a.nb;
-  const int32_t* s4 = a.sum4.data() + tile * nb * 4;
-  const float* d4 = a.d4.data() + tile * nb * 4;
-  const int8_t* qa[4];
-  for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+  const TileActs ta(a, tile);
+  const auto& qa = ta.q;
+  const float* d4 = ta.d4;
+  const int32_t* s4 = ta.s4;
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {

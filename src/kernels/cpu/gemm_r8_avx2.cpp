@@ -79,7 +79,6 @@ struct UnpackedQK45 {
     dsc.resize(static_cast<size_t>(nb * kGroup));
     dmn.resize(static_cast<size_t>(nb * kGroup));
     q = q_buf.data() + (32 - reinterpret_cast<uintptr_t>(q_buf.data()) % 32) % 32;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
     auto bytes8 = [](const uint8_t* p) {
       return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
     };
@@ -90,17 +89,8 @@ struct UnpackedQK45 {
         const int64_t b = sb * 8 + g;
         _mm256_storeu_ps(dsc.data() + b * kGroup, _mm256_mul_ps(dv, bytes8(blk + 32 + 8 * g)));
         _mm256_storeu_ps(dmn.data() + b * kGroup, _mm256_mul_ps(mv, bytes8(blk + 96 + 8 * g)));
-        const uint8_t* qs = blk + L::kQs + 256 * (g / 2);
-        for (int c = 0; c < 8; ++c) {
-          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-          __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4);
-          if constexpr (kFifthBit) {
-            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
-            const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hb, g), _mm256_set1_epi8(1));
-            v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
-          }
-          _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c), v);
-        }
+        for (int c = 0; c < 8; ++c)
+          _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c), L::values(blk, g, c));
       }
     }
   }
@@ -108,10 +98,10 @@ struct UnpackedQK45 {
   // The 8 rows · the 4 tokens of `tile`: out[t * 8 + row].
   void tok4(const ActQ8& a, int64_t tile, float* out) const {
     const int64_t nb = a.nb;
-    const int32_t* s4 = a.sum4.data() + tile * nb * 4;
-    const float* d4 = a.d4.data() + tile * nb * 4;
-    const int8_t* qa[4];
-    for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+    const TileActs ta(a, tile);
+    const auto& qa = ta.q;
+    const float* d4 = ta.d4;
+    const int32_t* s4 = ta.s4;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; ++b) {
@@ -161,7 +151,7 @@ struct UnpackedQ6K {
     aw = w + nb * 256;
     sc = aw + nb * 256;
     dv.resize(static_cast<size_t>(nb * kGroup));
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    const __m256i k32 = _mm256_set1_epi8(32);
     auto scales16 = [](const uint8_t* p) {  // lanes 2i, 2i+1 = the int8 scale of row i, as int16
       const __m128i x = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
       return _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x));
@@ -173,17 +163,11 @@ struct UnpackedQ6K {
         for (int quarter = 0; quarter < 4; ++quarter) {
           const int64_t b = sb * 8 + 4 * h + quarter;
           _mm256_storeu_ps(dv.data() + b * kGroup, d);
-          const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
-          const uint8_t* qh = blk + 1168 + h * 256;
           for (int half = 0; half < 2; ++half)
             _mm256_store_si256(reinterpret_cast<__m256i*>(sc + b * 64 + 32 * half),
                                scales16(blk + 16 + 8 * (8 * h + 2 * quarter + half)));
           for (int c = 0; c < 8; ++c) {
-            const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
-            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * c));
-            const __m256i low4 = _mm256_and_si256((quarter >> 1) ? _mm256_srli_epi16(x, 4) : x, m4);
-            const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
-            const __m256i v = _mm256_sub_epi8(_mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4)), k32);
+            const __m256i v = _mm256_sub_epi8(L::values(blk, h, quarter, c), k32);
             _mm256_store_si256(reinterpret_cast<__m256i*>(w + b * 256 + 32 * c), v);
             _mm256_store_si256(reinterpret_cast<__m256i*>(aw + b * 256 + 32 * c), _mm256_abs_epi8(v));
           }
@@ -194,9 +178,9 @@ struct UnpackedQ6K {
   // The 8 rows · the 4 tokens of `tile`: out[t * 8 + row].
   void tok4(const ActQ8& a, int64_t tile, float* out) const {
     const int64_t nb = a.nb;
-    const float* d4 = a.d4.data() + tile * nb * 4;
-    const int8_t* qa[4];
-    for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+    const TileActs ta(a, tile);
+    const auto& qa = ta.q;
+    const float* d4 = ta.d4;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; ++b) {
       const __m256i* wv = reinterpret_cast<const __m256i*>(w + b * 256);

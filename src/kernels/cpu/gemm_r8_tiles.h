@@ -180,9 +180,20 @@ struct QK45R8 {
   using DotOps = Dot;
   static constexpr size_t kBlock = 8 * (kFifthBit ? 180 : 148);
   static constexpr size_t kQs = kFifthBit ? 416 : 160;
+  // Chunk c (values 4c..4c+3) of block g of a super-block at blk, for the 8 rows: 0..15 (Q4_K), 0..31 (Q5_K).
+  static __m256i values(const uint8_t* blk, int g, int c) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 256 * (g / 2) + 32 * c));
+    __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, _mm256_set1_epi8(0x0f));
+    if constexpr (kFifthBit) {
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
+      const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hb, g), _mm256_set1_epi8(1));
+      v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
+    }
+    return v;
+  }
+
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
     constexpr bool kSplit = kFifthBit && Dot::kInt16;  // Q5_K int16 sums: widened every 4 chunks
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
@@ -198,17 +209,10 @@ struct QK45R8 {
         const int64_t b = sb * 8 + g;
         const __m256 dsc = _mm256_mul_ps(dv, bytes8(blk + 32 + 8 * g));
         const __m256 dmn = _mm256_mul_ps(mv, bytes8(blk + 96 + 8 * g));
-        const uint8_t* qs = blk + kQs + 256 * (g / 2);
         ChainSum<Dot, kT> sp[kT];
         __m256i s32[kT] = {};  // (set before use)
         for (int c = 0; c < 8; ++c) {
-          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-          __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, m4);
-          if constexpr (kFifthBit) {
-            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
-            const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hb, g), _mm256_set1_epi8(1));
-            v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
-          }
+          const __m256i v = values(blk, g, c);
           for (int t = 0; t < kT; ++t) {
             const __m256i av = bcast4(q[t] + b * 32 + 4 * c);
             sp[t].put(c, sp[t].starts(kSplit ? c % 4 : c), v, av);
@@ -237,9 +241,21 @@ template <class Dot>  // int16 sums in every set: the per-16 scales are applied 
 struct Q6_KR8 {
   using DotOps = Dot;
   static constexpr size_t kBlock = 8 * 210;
+  // Chunk c (values 4c..4c+3) of quarter `quarter` of half h of a super-block at blk, for the 8 rows:
+  // the 6-bit q = low nibble (ql) | 2 high bits (qh) << 4, 0..63.
+  static __m256i values(const uint8_t* blk, int h, int quarter, int c) {
+    const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
+    const uint8_t* qh = blk + 1168 + h * 256;
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
+    const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * c));
+    const __m256i low4 = _mm256_and_si256((quarter >> 1) ? _mm256_srli_epi16(x, 4) : x, _mm256_set1_epi8(0x0f));
+    const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), _mm256_set1_epi8(3));
+    return _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
+  }
+
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    const __m256i k32 = _mm256_set1_epi8(32);
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
     const auto &q = tk.q, &d = tk.d;
@@ -255,18 +271,12 @@ struct Q6_KR8 {
       for (int h = 0; h < 2; ++h)
         for (int quarter = 0; quarter < 4; ++quarter) {
           const int64_t b = sb * 8 + 4 * h + quarter;
-          const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
-          const uint8_t* qh = blk + 1168 + h * 256;
           __m256i s32[kT] = {};
           for (int half = 0; half < 2; ++half) {
             const __m256i sc = scales16(blk + 16 + 8 * (8 * h + 2 * quarter + half));
             __m256i s16[kT] = {};
             for (int c = 4 * half; c < 4 * half + 4; ++c) {
-              const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
-              const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * c));
-              const __m256i low4 = _mm256_and_si256((quarter >> 1) ? _mm256_srli_epi16(x, 4) : x, m4);
-              const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), m3);
-              const __m256i v = _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
+              const __m256i v = values(blk, h, quarter, c);
               for (int t = 0; t < kT; ++t) {
                 const __m256i av = bcast4(q[t] + b * 32 + 4 * c);
                 const __m256i p =
