@@ -105,7 +105,7 @@ QuantGemmFn q6_k_r8_avx2();
 // mirror (equal within float summation order, not bit for bit).
 FloatGemmFn bf16_dot_avx512bf16();
 FloatGemmFn bf16_dot_scalar();
-// AVX2, gemm_avx2.cpp: 8 rows of an unpacked Q4_0 panel — q [nb][8 groups of 4 k][8 rows][4 bytes] of
+// AVX2, gemm_r8_avx2.cpp: 8 rows of an unpacked Q4_0 panel — q [nb][8 groups of 4 k][8 rows][4 bytes] of
 // nibble values, d [nb][8] row scales — · the 4 tokens of tile `tile`: out[t * 8 + row].
 void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out);
 // The AVX2 K-quant kernels (gemm_k_avx2.cpp).

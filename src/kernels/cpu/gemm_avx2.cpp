@@ -172,46 +172,15 @@ void repack_panel(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t nb
   }
 }
 
-}  // namespace
-
-// The 8 rows of an unpacked Q4_0 panel · the 4 tokens of `tile`: out[t * 8 + row] (declared in gemm.h).
-void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out) {
-  const int64_t nb = a.nb;
-  const TileActs ta(a, tile);
-  const auto& qa = ta.q;
-  const float* d4 = ta.d4;
-  const int32_t* s4 = ta.s4;
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i* wq = reinterpret_cast<const __m256i*>(q + b * 256);
-    const __m256 dw = _mm256_loadu_ps(d + b * kPanelRows);
-    __m256i w[8];
-    for (int g = 0; g < 8; ++g) w[g] = _mm256_load_si256(wq + g);
-    for (int t = 0; t < 4; ++t) {
-      const int32_t* at = reinterpret_cast<const int32_t*>(qa[t] + b * 32);
-      __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(at[0]));
-      for (int g = 1; g < 8; ++g) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[g], _mm256_set1_epi32(at[g])));
-      __m256i s32 = _mm256_madd_epi16(s16, ones);
-      s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(s4[b * 4 + t] << 3));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d4[b * 4 + t])), acc[t]);
-    }
-  }
-  for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
-}
-
-namespace {
-
 // Q8_0 panels hold signed weights: the sign trick per (token, group) and an int32 add per group, since
 // two 127*127*2 products would overflow int16.
 void panel_q8_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out) {
-  const int64_t nb = a.nb;
-  const float* d4 = a.d4.data() + tile * nb * 4;
-  const int8_t* qa[4];
-  for (int t = 0; t < 4; ++t) qa[t] = a.qt(tile * 4 + t);
+  const TileActs ta(a, tile);
+  const auto& qa = ta.q;
+  const float* d4 = ta.d4;
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < nb; ++b) {
+  for (int64_t b = 0; b < a.nb; ++b) {
     const __m256i* wq = reinterpret_cast<const __m256i*>(q + b * 256);
     const __m256 dw = _mm256_loadu_ps(d + b * kPanelRows);
     for (int t = 0; t < 4; ++t) {

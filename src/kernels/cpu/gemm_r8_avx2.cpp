@@ -1,7 +1,7 @@
 // AVX2 instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpmaddubsw, whose int16 pair
 // sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on, every
-// type unpacks each row group once into an L1 panel that every 4-token tile reads (Q4_0 through the
-// panel kernel of gemm_avx2.cpp).
+// type unpacks each row group once into an L1 panel that every 4-token tile reads (the Q4_0 panel
+// kernel also serves the plain layout's prefill in gemm_avx2.cpp).
 // Scalar mirror: gemm_r8_scalar.cpp (bit for bit).
 
 #include <immintrin.h>
@@ -63,6 +63,53 @@ void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, c
   }
 }
 
+// The int32 sums of an unpacked panel's block (8 chunk vectors of unsigned values, 8 rows each) with
+// the 4 tokens of a tile: s32[t] per row. kSplit (values up to 31): the int16 sums are widened after
+// 4 chunks; else (values up to 15) all 8 chunks fit in int16.
+template <bool kSplit>
+inline void panel_block_sums(const uint8_t* block, const TileActs& ta, int64_t b, __m256i s32[4]) {
+  const __m256i* wq = reinterpret_cast<const __m256i*>(block);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i w[8];
+  for (int c = 0; c < 8; ++c) w[c] = _mm256_load_si256(wq + c);
+  for (int t = 0; t < 4; ++t) {
+    const int32_t* at = reinterpret_cast<const int32_t*>(ta.q[t] + b * 32);
+    __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(at[0])), lo = _mm256_setzero_si256();
+    for (int c = 1; c < 8; ++c) {
+      const __m256i p = _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(at[c]));
+      if (kSplit && c == 4) {
+        lo = _mm256_madd_epi16(s16, ones);
+        s16 = p;
+      } else {
+        s16 = _mm256_add_epi16(s16, p);
+      }
+    }
+    s32[t] = _mm256_madd_epi16(s16, ones);
+    if constexpr (kSplit) s32[t] = _mm256_add_epi32(lo, s32[t]);
+  }
+}
+
+}  // namespace
+
+// The 8 rows of an unpacked Q4_0 panel · the 4 tokens of `tile`: out[t * 8 + row] (declared in gemm.h;
+// the plain layout's prefill kernel of gemm_avx2.cpp runs it too).
+void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out) {
+  const TileActs ta(a, tile);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < a.nb; ++b) {
+    const __m256 dw = _mm256_loadu_ps(d + b * kGroup);
+    __m256i s32[4];
+    panel_block_sums<false>(q + b * 256, ta, b, s32);
+    for (int t = 0; t < 4; ++t) {
+      const __m256i si = _mm256_sub_epi32(s32[t], _mm256_set1_epi32(ta.s4[b * 4 + t] << 3));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw, _mm256_set1_ps(ta.d4[b * 4 + t])), acc[t]);
+    }
+  }
+  for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
+}
+
+namespace {
+
 // Q4_K / Q5_K with >= 12 tokens: each row group is unpacked once into an L1 panel — values
 // [nb][8 chunks][32 bytes] as for Q4_0 (Q5_K: the fifth bit merged in), and per block the 8 rows'
 // d*scale and dmin*min — and every 4-token tile runs over it: the same integer sums and float operations
@@ -97,36 +144,16 @@ struct UnpackedQK45 {
 
   // The 8 rows · the 4 tokens of `tile`: out[t * 8 + row].
   void tok4(const ActQ8& a, int64_t tile, float* out) const {
-    const int64_t nb = a.nb;
     const TileActs ta(a, tile);
-    const auto& qa = ta.q;
-    const float* d4 = ta.d4;
-    const int32_t* s4 = ta.s4;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nb; ++b) {
-      const __m256i* wq = reinterpret_cast<const __m256i*>(q + b * 256);
+    for (int64_t b = 0; b < a.nb; ++b) {
       const __m256 vs = _mm256_loadu_ps(dsc.data() + b * kGroup), vm = _mm256_loadu_ps(dmn.data() + b * kGroup);
-      __m256i w[8];
-      for (int c = 0; c < 8; ++c) w[c] = _mm256_load_si256(wq + c);
+      __m256i s32[4];
+      panel_block_sums<kFifthBit>(q + b * 256, ta, b, s32);
       for (int t = 0; t < 4; ++t) {
-        const int32_t* at = reinterpret_cast<const int32_t*>(qa[t] + b * 32);
-        // Q5_K values 0..31: int16 sums widened every 4 chunks (as QK45R8 does)
-        __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(at[0])), s32 = _mm256_setzero_si256();
-        for (int c = 1; c < 8; ++c) {
-          const __m256i p = _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(at[c]));
-          if (kFifthBit && c == 4) {
-            s32 = _mm256_madd_epi16(s16, ones);
-            s16 = p;
-          } else {
-            s16 = _mm256_add_epi16(s16, p);
-          }
-        }
-        __m256i sum = _mm256_madd_epi16(s16, ones);
-        if constexpr (kFifthBit) sum = _mm256_add_epi32(s32, sum);
-        const float da = d4[b * 4 + t];
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(vs, _mm256_set1_ps(da)), acc[t]);
-        acc[t] = _mm256_fnmadd_ps(vm, _mm256_set1_ps(da * static_cast<float>(s4[b * 4 + t])), acc[t]);
+        const float da = ta.d4[b * 4 + t];
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(vs, _mm256_set1_ps(da)), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(vm, _mm256_set1_ps(da * static_cast<float>(ta.s4[b * 4 + t])), acc[t]);
       }
     }
     for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
