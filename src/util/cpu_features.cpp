@@ -49,8 +49,9 @@ CpuFeatures apply_cap(CpuFeatures f) {
   const char* cap = std::getenv("DSINFER_ISA");
   if (!cap) return f;
   if (std::strcmp(cap, "scalar") == 0) return CpuFeatures{};
-  if (std::strcmp(cap, "avx2") == 0) {
+  if (std::strcmp(cap, "avx2") == 0 || std::strcmp(cap, "avxvnni") == 0) {
     f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512vnni = f.avx512bf16 = f.avx512vbmi = false;
+    if (std::strcmp(cap, "avx2") == 0) f.avxvnni = false;
   }
   return f;
 }

@@ -22,10 +22,13 @@ struct CpuFeatures {
   bool has_avx2_tier() const { return avx2 && fma && f16c; }
   // The AVX-512 kernel set (kernels/cpu/gemm_r8_avx512.cpp): VNNI on 256-bit vectors (Ice Lake, Zen 4 on).
   bool has_avx512_tier() const { return has_avx2_tier() && avx512f && avx512bw && avx512vl && avx512vnni; }
+  // The AVX-VNNI set (kernels/cpu/gemm_r8_avxvnni.cpp): the VEX form of vpdpbusd, on CPUs without AVX-512
+  // (Alder Lake and later client chips).
+  bool has_avxvnni_tier() const { return has_avx2_tier() && avxvnni; }
   std::string describe() const;  // "avx2 fma f16c avx512f ..."
 };
 
-// The features of this machine; DSINFER_ISA=scalar|avx2|avx512 in the environment caps them (for tests).
+// The features of this machine; DSINFER_ISA=scalar|avx2|avxvnni in the environment caps them (for tests).
 const CpuFeatures& cpu_features();
 
 }  // namespace dsinfer

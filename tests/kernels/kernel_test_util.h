@@ -21,6 +21,7 @@ namespace dsinfer {
 inline std::vector<const kern::KernelSet*> runnable_kernel_sets() {
   std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
   if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
+  if (cpu_features().has_avxvnni_tier()) sets.push_back(&kern::avxvnni_kernels());
   if (cpu_features().has_avx512_tier()) sets.push_back(&kern::avx512_kernels());
   return sets;
 }

@@ -60,9 +60,11 @@ const int64_t kTokCounts[] = {1, 2, 3, 4, 5, 7, 8, 17};
 
 TEST(Kernels, DispatchPicksTheBestSetThisCpuRuns) {
   const auto& f = cpu_features();
-  const std::string want = f.has_avx512_tier() ? "avx512-vnni" : f.has_avx2_tier() ? "avx2" : "scalar";
+  const std::string want = f.has_avx512_tier()    ? "avx512-vnni"
+                           : f.has_avxvnni_tier() ? "avx-vnni"
+                           : f.has_avx2_tier()    ? "avx2"
+                                                  : "scalar";
   EXPECT_EQ(kern::active_kernels().isa, want) << f.describe();
-  EXPECT_EQ(runnable_kernel_sets().back()->isa, want);
 }
 
 TEST(Kernels, ActivationQuantizationSimdMatchesScalarBitForBit) {

@@ -34,9 +34,11 @@ FloatGemmFn KernelSet::float_for(DType t) const {
 }
 
 const KernelSet& active_kernels() {
-  static const KernelSet& ks = cpu_features().has_avx512_tier() ? avx512_kernels()
-                               : cpu_features().has_avx2_tier()  ? avx2_kernels()
-                                                                 : scalar_kernels();
+  const CpuFeatures& f = cpu_features();
+  static const KernelSet& ks = f.has_avx512_tier()    ? avx512_kernels()
+                               : f.has_avxvnni_tier() ? avxvnni_kernels()
+                               : f.has_avx2_tier()    ? avx2_kernels()
+                                                      : scalar_kernels();
   return ks;
 }
 

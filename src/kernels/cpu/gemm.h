@@ -116,6 +116,7 @@ QuantGemmFn q6_k_avx2();
 const KernelSet& scalar_kernels();
 const KernelSet& avx2_kernels();   // only call when cpu_features().has_avx2_tier()
 const KernelSet& avx512_kernels(); // only call when cpu_features().has_avx512_tier(): AVX2's with VNNI R8 kernels
+const KernelSet& avxvnni_kernels(); // only call when cpu_features().has_avxvnni_tier(): the same with AVX-VNNI
 const KernelSet& active_kernels(); // the best set this CPU runs (DSINFER_ISA caps it)
 
 // Fills the transposed per-tile arrays d4/sum4 and zero-pads from a.q/d/sum (already filled for
