@@ -32,46 +32,46 @@ struct Fixture {
 };
 
 // t may be an R8 type: quantized as its plain type, then interleaved as the loader does.
-Fixture make(DType t, int64_t n_tok, int64_t rows) {
+Fixture make(DType t, int64_t n_tok, int64_t rows, int64_t K = kK) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   Fixture f;
   const DType plain = plain_of(t);
-  const size_t rb = dtype_row_bytes(plain, kK);
+  const size_t rb = dtype_row_bytes(plain, K);
   f.bytes.resize(rb * rows);
-  std::vector<float> row(kK);
+  std::vector<float> row(K);
   for (int64_t r = 0; r < rows; ++r) {
     for (auto& v : row) v = nd(rng) * 0.05f;
-    quantize_row(plain, row.data(), f.bytes.data() + r * rb, kK);
+    quantize_row(plain, row.data(), f.bytes.data() + r * rb, K);
   }
   if (plain != t) {
-    std::vector<uint8_t> packed(static_cast<size_t>(rows) * dtype_row_bytes(t, kK));
-    interleave_rows(plain, f.bytes.data(), rows, kK, packed.data());
+    std::vector<uint8_t> packed(static_cast<size_t>(rows) * dtype_row_bytes(t, K));
+    interleave_rows(plain, f.bytes.data(), rows, K, packed.data());
     f.bytes.swap(packed);
   }
   f.view.name = "bench.weight";
   f.view.dtype = t;
-  f.view.shape = {rows, kK};
+  f.view.shape = {rows, K};
   f.view.data = f.bytes.data();
   f.view.nbytes = f.bytes.size();
-  f.x.resize(static_cast<size_t>(n_tok * kK));
+  f.x.resize(static_cast<size_t>(n_tok * K));
   for (auto& v : f.x) v = nd(rng);
   f.y.resize(static_cast<size_t>(n_tok * rows));
   return f;
 }
 
-void run(benchmark::State& state, DType t, int64_t rows = kRows) {
+void run(benchmark::State& state, DType t, int64_t rows = kRows, int64_t K = kK) {
   const int64_t n_tok = state.range(0);
-  Fixture f = make(t, n_tok, rows);
+  Fixture f = make(t, n_tok, rows, K);
   MatmulInput in;
-  in.prepare(f.x.data(), kK, n_tok, kK, t);
+  in.prepare(f.x.data(), K, n_tok, K, t);
   for (auto _ : state) {
     matmul_rows(f.view, 0, rows, in, f.y.data(), rows);
     benchmark::DoNotOptimize(f.y.data());
   }
   const double iters = static_cast<double>(state.iterations());
   state.counters["GMAC/s"] =
-      benchmark::Counter(iters * rows * kK * n_tok * 1e-9, benchmark::Counter::kIsRate);
+      benchmark::Counter(iters * rows * K * n_tok * 1e-9, benchmark::Counter::kIsRate);
   state.counters["wGB/s"] = benchmark::Counter(iters * f.bytes.size() * 1e-9, benchmark::Counter::kIsRate);
 }
 
@@ -147,6 +147,21 @@ void MlaValues(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * state.iterations() * f.H * f.rkv * n * 1e-9, benchmark::Counter::kIsRate);
 }
+
+// Float weights: the naive MLA form's products (rows x K per call, 64-query blocks: scores 512 keys x 192,
+// P V 128 x up to 512 keys, key decompression 128 x 512 over the prompt) and a BF16 expert.
+void F32_scores(benchmark::State& s) {
+  run(s, DType::F32, 512, 192);
+}
+void F32_pv(benchmark::State& s) {
+  run(s, DType::F32, 128, 512);
+}
+void BF16(benchmark::State& s) {
+  run(s, DType::BF16);
+}
+BENCHMARK(F32_scores)->Arg(64);
+BENCHMARK(F32_pv)->Arg(64)->Arg(512);
+BENCHMARK(BF16)->Arg(1)->Arg(4)->Arg(128);
 
 BENCHMARK(MlaScores)->Arg(512)->Arg(3000);
 BENCHMARK(MlaValues)->Arg(512)->Arg(3000);

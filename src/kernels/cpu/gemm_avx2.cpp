@@ -363,7 +363,11 @@ struct F8Load {
   }
 };
 
-template <class L, int NR, int NT>
+// NR rows x NT tokens of 8-lane accumulators over k; the tokens' x chunks are loaded first and each
+// row's chunk once, so 12 accumulators + 3 x + 1 w fit the 16 registers (a spilled accumulator would put
+// a store-forwarding round trip into every step). FP8 (kScaled) multiplies the weights by their block
+// scale and uses at most 2 tokens for the scale's register.
+template <class L, int NR, int NT, bool kScaled>
 void float_tile(const uint8_t* const* wr, int64_t K, const float* x, int64_t ldx, const float* scale, float* out) {
   __m256 acc[NR][NT];
   for (int r = 0; r < NR; ++r)
@@ -371,12 +375,12 @@ void float_tile(const uint8_t* const* wr, int64_t K, const float* x, int64_t ldx
   const int64_t K8 = K / 8 * 8;
   __m256 sv = _mm256_set1_ps(1.0f);
   for (int64_t k = 0; k < K8; k += 8) {
-    if (scale && k % 128 == 0) sv = _mm256_set1_ps(scale[k / 128] * 256.0f);
-    __m256 wv[NR];
-    for (int r = 0; r < NR; ++r) wv[r] = scale ? _mm256_mul_ps(L::load(wr[r], k), sv) : L::load(wr[r], k);
-    for (int t = 0; t < NT; ++t) {
-      const __m256 xv = _mm256_loadu_ps(x + t * ldx + k);
-      for (int r = 0; r < NR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    if (kScaled && k % 128 == 0) sv = _mm256_set1_ps(scale[k / 128] * 256.0f);
+    __m256 xv[NT];
+    for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x + t * ldx + k);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wv = kScaled ? _mm256_mul_ps(L::load(wr[r], k), sv) : L::load(wr[r], k);
+      for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
     }
   }
   for (int r = 0; r < NR; ++r)
@@ -388,31 +392,37 @@ void float_tile(const uint8_t* const* wr, int64_t K, const float* x, int64_t ldx
     }
 }
 
-template <class L>
-void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
-                int64_t n_tok, const float* scale, float* y, int64_t ldy) {
-  float out[16];
+template <class L, bool kScaled>
+void gemm_float_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
+                     int64_t n_tok, const float* scale, float* y, int64_t ldy) {
+  constexpr int kTok = kScaled ? 2 : 3;  // tokens per tile
+  float out[4 * kTok];
   for (int64_t r = 0; r < n_rows; r += 4) {
     const uint8_t* wr[4];
     const int nr = static_cast<int>(std::min<int64_t>(4, n_rows - r));
     for (int i = 0; i < 4; ++i) wr[i] = w + std::min(r + i, n_rows - 1) * row_bytes;
-    if (n_tok == 1) {
-      float_tile<L, 4, 1>(wr, K, x, ldx, scale, out);
-      for (int i = 0; i < nr; ++i) y[r + i] = out[i];
-      continue;
-    }
-    for (int64_t t = 0; t < n_tok; t += 3) {
-      const int nt = static_cast<int>(std::min<int64_t>(3, n_tok - t));
+    for (int64_t t = 0; t < n_tok; t += kTok) {
+      const int nt = static_cast<int>(std::min<int64_t>(kTok, n_tok - t));
       const float* xt = x + t * ldx;
-      switch (nt) {
-        case 3: float_tile<L, 4, 3>(wr, K, xt, ldx, scale, out); break;
-        case 2: float_tile<L, 4, 2>(wr, K, xt, ldx, scale, out); break;
-        default: float_tile<L, 4, 1>(wr, K, xt, ldx, scale, out); break;
-      }
+      if (nt == 3)
+        float_tile<L, 4, kScaled ? 1 : 3, kScaled>(wr, K, xt, ldx, scale, out);
+      else if (nt == 2)
+        float_tile<L, 4, 2, kScaled>(wr, K, xt, ldx, scale, out);
+      else
+        float_tile<L, 4, 1, kScaled>(wr, K, xt, ldx, scale, out);
       for (int i = 0; i < nr; ++i)
         for (int j = 0; j < nt; ++j) y[(t + j) * ldy + r + i] = out[i * nt + j];
     }
   }
+}
+
+template <class L>
+void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x, int64_t ldx,
+                int64_t n_tok, const float* scale, float* y, int64_t ldy) {
+  if (scale)
+    gemm_float_rows<L, true>(w, row_bytes, n_rows, K, x, ldx, n_tok, scale, y, ldy);
+  else
+    gemm_float_rows<L, false>(w, row_bytes, n_rows, K, x, ldx, n_tok, scale, y, ldy);
 }
 
 void quantize_row_avx2(const float* x, int64_t K, int8_t* q, float* d, int32_t* sum) {
