@@ -29,38 +29,10 @@ struct Avx2Dot {
 
 constexpr int64_t kUnpackMinTokens = 12;  // below, unpacking costs more than the tiles save
 
-// Q4_0 with >= 8 tokens: each row group is unpacked once into an L1 panel of nibble bytes, and the
-// plain layout's panel kernel runs every 4-token tile over it (no per-tile unpacking; the same integer
-// sums and float operations as Q4_0R8::tile, so the results are identical).
-void gemm_q4_0_r8_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
-                           int64_t ldy) {
-  const int64_t nb = a.nb, n_tiles = a.n_pad() / 4;
-  thread_local std::vector<uint8_t> q_buf;
-  thread_local std::vector<float> d_buf;
-  q_buf.resize(static_cast<size_t>(nb * 256 + 32));
-  d_buf.resize(static_cast<size_t>(nb * kGroup));
-  uint8_t* q = q_buf.data() + (32 - reinterpret_cast<uintptr_t>(q_buf.data()) % 32) % 32;  // 32-byte aligned
-  const __m256i m4 = _mm256_set1_epi8(0x0f);
-  alignas(32) float out[4 * kGroup];
-  for (int64_t r = 0; r < n_rows; r += kGroup) {
-    const uint8_t* g = w + (r / kGroup) * kGroup * row_bytes;
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* blk = g + b * Q4_0R8<Avx2Dot>::kBlock;
-      _mm256_storeu_ps(d_buf.data() + b * kGroup, row_scales(blk));
-      for (int c = 0; c < 4; ++c) {  // chunk c: values 4c..4c+3 (low nibbles) and 16+4c.. (high)
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
-        _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c), _mm256_and_si256(x, m4));
-        _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * (4 + c)),
-                           _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));
-      }
-    }
-    for (int64_t tile = 0; tile < n_tiles; ++tile) {
-      panel_q4_0_tok4(q, d_buf.data(), a, tile, out);
-      const int64_t nt = std::min<int64_t>(4, a.n_tok - tile * 4);
-      for (int64_t t = 0; t < nt; ++t)
-        std::memcpy(y + (tile * 4 + t) * ldy + r, out + t * kGroup, kGroup * sizeof(float));
-    }
-  }
+// 32-byte aligned room for n bytes in buf (the panels' vectors are read with aligned loads).
+uint8_t* aligned32(std::vector<uint8_t>& buf, size_t n) {
+  buf.resize(n + 32);
+  return buf.data() + (32 - reinterpret_cast<uintptr_t>(buf.data()) % 32) % 32;
 }
 
 // The int32 sums of an unpacked panel's block (8 chunk vectors of unsigned values, 8 rows each) with
@@ -110,6 +82,32 @@ void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t t
 
 namespace {
 
+// Q4_0 with >= 12 tokens: each row group is unpacked once into an L1 panel of nibble bytes
+// [nb][8 chunks][32 bytes] and its row scales, and panel_q4_0_tok4 runs every 4-token tile over it (the
+// same integer sums and float operations as Q4_0R8::tile, without its per-tile unpacking).
+struct UnpackedQ4_0 {
+  std::vector<uint8_t> q_buf;
+  std::vector<float> d;  // [nb][8 rows]
+  uint8_t* q = nullptr;
+
+  void unpack(const uint8_t* group, int64_t nb) {
+    q = aligned32(q_buf, static_cast<size_t>(nb * 256));
+    d.resize(static_cast<size_t>(nb * kGroup));
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = group + b * Q4_0R8<Avx2Dot>::kBlock;
+      _mm256_storeu_ps(d.data() + b * kGroup, row_scales(blk));
+      for (int c = 0; c < 4; ++c) {  // chunk c: values 4c..4c+3 (low nibbles) and 16+4c.. (high)
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * c), _mm256_and_si256(x, m4));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q + b * 256 + 32 * (4 + c)),
+                           _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));
+      }
+    }
+  }
+  void tok4(const ActQ8& a, int64_t tile, float* out) const { panel_q4_0_tok4(q, d.data(), a, tile, out); }
+};
+
 // Q4_K / Q5_K with >= 12 tokens: each row group is unpacked once into an L1 panel — values
 // [nb][8 chunks][32 bytes] as for Q4_0 (Q5_K: the fifth bit merged in), and per block the 8 rows'
 // d*scale and dmin*min — and every 4-token tile runs over it: the same integer sums and float operations
@@ -122,10 +120,9 @@ struct UnpackedQK45 {
 
   void unpack(const uint8_t* group, int64_t nb) {
     using L = QK45R8<Avx2Dot, kFifthBit>;
-    q_buf.resize(static_cast<size_t>(nb * 256 + 32));
+    q = aligned32(q_buf, static_cast<size_t>(nb * 256));
     dsc.resize(static_cast<size_t>(nb * kGroup));
     dmn.resize(static_cast<size_t>(nb * kGroup));
-    q = q_buf.data() + (32 - reinterpret_cast<uintptr_t>(q_buf.data()) % 32) % 32;
     auto bytes8 = [](const uint8_t* p) {
       return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
     };
@@ -173,8 +170,7 @@ struct UnpackedQ6K {
 
   void unpack(const uint8_t* group, int64_t nb) {
     using L = Q6_KR8<Avx2Dot>;
-    buf.resize(static_cast<size_t>(nb * (256 + 256 + 64) + 32));
-    w = buf.data() + (32 - reinterpret_cast<uintptr_t>(buf.data()) % 32) % 32;
+    w = aligned32(buf, static_cast<size_t>(nb * (256 + 256 + 64)));
     aw = w + nb * 256;
     sc = aw + nb * 256;
     dv.resize(static_cast<size_t>(nb * kGroup));
@@ -253,15 +249,10 @@ void gemm_unpacked(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
   }
 }
 
-void gemm_q4_0_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok >= kUnpackMinTokens) return gemm_q4_0_r8_unpacked(w, row_bytes, n_rows, a, y, ldy);
-  gemm_r8<Q4_0R8<Avx2Dot>>(w, row_bytes, n_rows, a, y, ldy);
-}
-
 }  // namespace
 
 QuantGemmFn q4_0_r8_avx2() {
-  return gemm_q4_0_r8;
+  return gemm_unpacked<UnpackedQ4_0, Q4_0R8<Avx2Dot>>;
 }
 QuantGemmFn q8_0_r8_avx2() {
   return gemm_r8<Q8_0R8<Avx2Dot>>;

@@ -26,13 +26,7 @@ struct VnniDot {
 
 const KernelSet& avx512_kernels() {
   static const KernelSet ks = [] {
-    KernelSet k = avx2_kernels();
-    k.isa = "avx512-vnni";
-    k.q4_0_r8 = gemm_r8<Q4_0R8<VnniDot>>;
-    k.q8_0_r8 = gemm_r8<Q8_0R8<VnniDot>>;
-    k.q4_k_r8 = gemm_r8<QK45R8<VnniDot, false>>;
-    k.q5_k_r8 = gemm_r8<QK45R8<VnniDot, true>>;
-    k.q6_k_r8 = gemm_r8<Q6_KR8<VnniDot>>;
+    KernelSet k = with_r8_kernels<VnniDot>(avx2_kernels(), "avx512-vnni");
     if (cpu_features().avx512bf16) {  // BF16 weights: vdpbf16ps on bf16-rounded activations
       k.bf16 = bf16_dot_avx512bf16();
       k.bf16_rounds_activations = true;

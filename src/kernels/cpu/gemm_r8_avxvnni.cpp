@@ -23,16 +23,7 @@ struct AvxVnniDot {
 }  // namespace
 
 const KernelSet& avxvnni_kernels() {
-  static const KernelSet ks = [] {
-    KernelSet k = avx2_kernels();
-    k.isa = "avx-vnni";
-    k.q4_0_r8 = gemm_r8<Q4_0R8<AvxVnniDot>>;
-    k.q8_0_r8 = gemm_r8<Q8_0R8<AvxVnniDot>>;
-    k.q4_k_r8 = gemm_r8<QK45R8<AvxVnniDot, false>>;
-    k.q5_k_r8 = gemm_r8<QK45R8<AvxVnniDot, true>>;
-    k.q6_k_r8 = gemm_r8<Q6_KR8<AvxVnniDot>>;
-    return k;
-  }();
+  static const KernelSet ks = with_r8_kernels<AvxVnniDot>(avx2_kernels(), "avx-vnni");
   return ks;
 }
 

@@ -321,5 +321,17 @@ void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a,
   }
 }
 
+// `base` with its R8 entries built on `Dot` and named `isa` (the VNNI sets: AVX2's kernels otherwise).
+template <class Dot>
+KernelSet with_r8_kernels(KernelSet base, const char* isa) {
+  base.isa = isa;
+  base.q4_0_r8 = gemm_r8<Q4_0R8<Dot>>;
+  base.q8_0_r8 = gemm_r8<Q8_0R8<Dot>>;
+  base.q4_k_r8 = gemm_r8<QK45R8<Dot, false>>;
+  base.q5_k_r8 = gemm_r8<QK45R8<Dot, true>>;
+  base.q6_k_r8 = gemm_r8<Q6_KR8<Dot>>;
+  return base;
+}
+
 }  // namespace
 }  // namespace dsinfer::kern
