@@ -66,23 +66,51 @@ LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, DType dtype, int* seq
   return cache;
 }
 
+// Seconds to decode n_gen tokens in each of `streams` sequences from empty contexts, all sequences'
+// tokens of a step in one forward call (as the server's continuous batching runs them); greedy.
+double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t n_gen, int64_t streams) {
+  constexpr int64_t kPage = 64;
+  LatentKvCache cache(c.num_hidden_layers, c.latent_dim(), kPage, streams * ((n_gen + kPage - 1) / kPage), kv);
+  std::vector<int> seqs;
+  std::vector<int32_t> toks = bench_ids(streams, c.vocab_size, 99);
+  for (int64_t s = 0; s < streams; ++s) {
+    seqs.push_back(cache.create_sequence());
+    if (!cache.reserve(seqs.back(), n_gen)) fail("bench: KV cache for ", n_gen, " tokens could not be reserved");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < n_gen; ++i) {
+    Batch b;
+    for (int64_t s = 0; s < streams; ++s) b.add(toks[s], i, seqs[s], true);
+    const std::vector<float> logits = tf.forward(b, cache);
+    for (int64_t s = 0; s < streams; ++s) {
+      const auto row = logits.begin() + s * c.vocab_size;
+      toks[s] = static_cast<int32_t>(std::max_element(row, row + c.vocab_size) - row);
+    }
+  }
+  return seconds_since(t0);
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
-  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype"}, {"--help", "--json", "--no-repack"},
-              {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--reps"}});
+  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype", "--batch"}, {"--help", "--json", "--no-repack"},
+              {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--reps"}, {"-b", "--batch"}});
   if (p.has("--help")) {
     std::puts(
-        "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json] [--no-repack]\n"
-        "       [--mla-form auto|absorbed|naive] [--kv-dtype f32|f16]\n"
+        "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-b STREAMS] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json]\n"
+        "       [--no-repack] [--mla-form auto|absorbed|naive] [--kv-dtype f32|f16]\n"
         "Prefill of a p-token prompt (one batch) and decode of n tokens from an empty context, in tokens/s\n"
         "(mean of REPS runs after a warm-up); weight bytes per decoded token; measured read bandwidth\n"
-        "(best of 2x10 passes over a --bw-mb MiB buffer,\nbefore and after the runs); decode as a fraction of bandwidth / bytes-per-token.");
+        "(best of 2x10 passes over a --bw-mb MiB buffer,\nbefore and after the runs); decode as a fraction of bandwidth / bytes-per-token.\n"
+        "-b STREAMS > 1 also decodes n tokens in each of STREAMS sequences together, one forward call per step\n"
+        "(the server's continuous batching without HTTP), and reports their total tokens/s.");
     return 0;
   }
   const int64_t n_prompt = p.get_int("--n-prompt", 512), n_gen = p.get_int("--n-gen", 128);
   const int64_t reps = std::max<int64_t>(1, p.get_int("--reps", 1));
+  const int64_t streams = p.get_int("--batch", 1);
   if (n_prompt < 0 || n_gen < 0) fail("-p and -n must be >= 0");
+  if (streams < 1 || streams > 256) fail("--batch: expected 1..256 streams, not ", streams);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
@@ -102,7 +130,7 @@ int cmd_bench(const Args& args) {
     LatentKvCache cache = cache_for(c, 16, kv, &seq);
     prefill_sequence(tf, cache, seq, bench_ids(8, c.vocab_size, 1), 0, 8, false);
   }
-  double pp_s = 0, tg_s = 0;
+  double pp_s = 0, tg_s = 0, batch_s = 0;
   for (int64_t r = 0; r < reps; ++r) {
     if (n_prompt > 0) {
       int seq = 0;
@@ -112,24 +140,14 @@ int cmd_bench(const Args& args) {
       prefill_sequence(tf, cache, seq, ids, 0, n_prompt, false);
       pp_s += seconds_since(t0);
     }
-    if (n_gen > 0) {
-      int seq = 0;
-      LatentKvCache cache = cache_for(c, n_gen, kv, &seq);
-      int32_t tok = bench_ids(1, c.vocab_size, 99)[0];
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int64_t i = 0; i < n_gen; ++i) {
-        Batch b;
-        b.add(tok, i, seq, true);
-        const std::vector<float> logits = tf.forward(b, cache);
-        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      }
-      tg_s += seconds_since(t0);
-    }
+    if (n_gen > 0) tg_s += decode_seconds(tf, c, kv, n_gen, 1);
+    if (n_gen > 0 && streams > 1) batch_s += decode_seconds(tf, c, kv, n_gen, streams);
   }
   // Probed again after the runs (best of both): other processes on the machine can only lower it.
   bw = std::max(bw, measure_read_bandwidth(*s.pool, bw_bytes, 10));
   const double pp_tps = n_prompt > 0 ? n_prompt * reps / pp_s : 0.0;
   const double tg_tps = n_gen > 0 ? n_gen * reps / tg_s : 0.0;
+  const double batch_tps = batch_s > 0 ? n_gen * streams * reps / batch_s : 0.0;
   const double roofline = bw * 1e9 / static_cast<double>(bpt);
   const double fraction = roofline > 0 ? tg_tps / roofline : 0.0;
   const char* isa = kern::active_kernels().isa;
@@ -149,11 +167,18 @@ int cmd_bench(const Args& args) {
                         {"bandwidth_gb_s", bw},
                         {"roofline_tokens_per_s", roofline},
                         {"roofline_fraction", fraction}};
+    if (streams > 1) {
+      j["batch_streams"] = streams;
+      j["batch_decode_tokens_per_s"] = batch_tps;
+    }
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model: %s (%d threads, %s kernels)\n", s.model->path.c_str(), s.pool->size(), isa);
     std::printf("pp%lld: %.2f tokens/s\n", static_cast<long long>(n_prompt), pp_tps);
     std::printf("tg%lld: %.2f tokens/s\n", static_cast<long long>(n_gen), tg_tps);
+    if (streams > 1)
+      std::printf("tg%lld x %lld streams: %.2f tokens/s in total\n", static_cast<long long>(n_gen),
+                  static_cast<long long>(streams), batch_tps);
     std::printf("weights read per decoded token: %.3f GB\n", bpt / 1e9);
     std::printf("measured read bandwidth: %.2f GB/s -> roofline %.2f tokens/s; decode at %.1f%% of it\n", bw, roofline,
                 100.0 * fraction);

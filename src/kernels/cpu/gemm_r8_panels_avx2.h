@@ -1,0 +1,222 @@
+#pragma once
+// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K (from kPanelMinTokens tokens on): signed
+// L1 panels with the weights as vpmaddubsw's memory operand.
+//
+// Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
+// a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
+// vectors can instead be loaded by the dot itself (a load port, no FP slot) and one broadcast serves
+// kPanelGroups row groups. vpmaddubsw takes its memory operand as the *signed* factor, so the panel holds
+// signed weight values v (Q4_0: q - 8, Q4_K: q - 8, Q5_K: q - 16, Q6_K: q - 32) and the activations come
+// as unsigned bytes a + 128; per row and block
+//   sum (a + 128) v - 128 sum v = sum a v             (exact in int32; 128 sum v is unpacked with v)
+// and from sum a v the format's own integer sum (sum a q = sum a v + offset * sum a): every integer the
+// tile kernels compute, then their float operations in their order — the results are bit-identical to
+// the tiles' and the scalar mirror's. int16 limits: |2 * 255 * v| per vpmaddubsw lane pair, so int16 sums
+// are widened every 8 (|v| <= 8), 4 (|v| <= 16) or 2 (|v| <= 32) chunks.
+//
+// Loop nest per call (one thread's rows): rows in passes of kPanelGroups 8-row groups; per pass, K in
+// chunks of kPanelBlocks blocks whose panel (4 x 16 x 256 B = 16 KiB) is unpacked once and then read by
+// every token, one token at a time (its partial sums wait in a [tokens][32] buffer between chunks, so
+// each row's float accumulation still runs in block order).
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/gemm_r8_tiles.h"
+
+namespace dsinfer::kern {
+namespace {
+
+constexpr int kPanelGroups = 4;        // 8-row groups per pass (registers: 4 sums + 4 accumulators)
+constexpr int64_t kPanelBlocks = 16;   // 32-value K blocks per panel: 16 KiB of values, L1-resident
+constexpr int64_t kPanelMinTokens = 12;  // below, unpacking costs more than the panel saves
+
+// One chunk's panel: per (block, group) 8 chunk vectors of signed values, the rows' 128 * sum v, the
+// format's float scales and (Q6_K) int16 scale pairs.
+struct SignedPanel {
+  static constexpr int64_t kSlots = kPanelBlocks * kPanelGroups;
+  alignas(32) int8_t v[kSlots][8][32];
+  alignas(32) int32_t corr[kSlots][8];
+  alignas(32) float f0[kSlots][8];   // d (Q4_0, Q6_K) or d * scale (Q4_K, Q5_K)
+  alignas(32) float f1[kSlots][8];   // dmin * min (Q4_K, Q5_K)
+  alignas(32) int16_t sc[kSlots][2][16];  // Q6_K: per 16-value half, lanes 2i, 2i+1 = row i's scale
+  static int64_t slot(int64_t bi, int g) { return bi * kPanelGroups + g; }
+};
+
+// 128 * (per row) sum of 8 chunk vectors of signed values; with `scales` (Q6_K) each half's sum is
+// multiplied by the rows' int16 scales first.
+inline __m256i corr128(const __m256i v[8], const int16_t (*scales)[16]) {
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  __m256i s32 = _mm256_setzero_si256();
+  for (int half = 0; half < 2; ++half) {
+    __m256i s16 = _mm256_setzero_si256();
+    for (int c = 4 * half; c < 4 * half + 4; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(ones8, v[c]));
+    const __m256i m = scales ? _mm256_load_si256(reinterpret_cast<const __m256i*>(scales[half])) : _mm256_set1_epi16(1);
+    s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(s16, m));
+  }
+  return _mm256_slli_epi32(s32, 7);
+}
+
+inline void store_values(SignedPanel& p, int64_t slot, const __m256i v[8], bool scaled) {
+  for (int c = 0; c < 8; ++c) _mm256_store_si256(reinterpret_cast<__m256i*>(p.v[slot][c]), v[c]);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
+}
+
+// Formats (Dot: the AVX2 dot of the tile kernels they fall back to): kWiden (chunks per int16 sum), kOffset (sum a q = sum a v + kOffset * sum a), kMin (the
+// Q4_K/Q5_K dmin term), kScaled (Q6_K int16 scales applied when widening), and unpack(p, slot, group, b):
+// block b of the 8-row group at `group` into slot.
+template <class Dot>
+struct PanelQ4_0 {
+  using Tile = Q4_0R8<Dot>;
+  static constexpr int kWiden = 8, kOffset = 0;
+  static constexpr bool kMin = false, kScaled = false;
+  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + b * Tile::kBlock;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), k8 = _mm256_set1_epi8(8);
+    _mm256_store_ps(p.f0[slot], row_scales(blk));
+    __m256i v[8];
+    for (int c = 0; c < 4; ++c) {  // chunk c: values 4c..4c+3 (low nibbles), chunk 4 + c: 16 + 4c.. (high)
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+      v[c] = _mm256_sub_epi8(_mm256_and_si256(x, m4), k8);
+      v[4 + c] = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), k8);
+    }
+    store_values(p, slot, v, false);
+  }
+};
+
+template <class Dot, bool kFifthBit>
+struct PanelQK45 {
+  using Tile = QK45R8<Dot, kFifthBit>;
+  static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8;
+  static constexpr bool kMin = true, kScaled = false;
+  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + (b / 8) * Tile::kBlock;
+    const int g = static_cast<int>(b % 8);
+    auto bytes8 = [](const uint8_t* q) {
+      return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))));
+    };
+    _mm256_store_ps(p.f0[slot], _mm256_mul_ps(row_scales(blk), bytes8(blk + 32 + 8 * g)));
+    _mm256_store_ps(p.f1[slot], _mm256_mul_ps(row_scales(blk + 16), bytes8(blk + 96 + 8 * g)));
+    const __m256i off = _mm256_set1_epi8(kOffset);
+    __m256i v[8];
+    for (int c = 0; c < 8; ++c) v[c] = _mm256_sub_epi8(Tile::values(blk, g, c), off);
+    store_values(p, slot, v, false);
+  }
+};
+
+template <class Dot>
+struct PanelQ6_K {
+  using Tile = Q6_KR8<Dot>;
+  static constexpr int kWiden = 2, kOffset = 0;
+  static constexpr bool kMin = false, kScaled = true;
+  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + (b / 8) * Tile::kBlock;
+    const int h = static_cast<int>(b % 8) / 4, quarter = static_cast<int>(b % 4);
+    _mm256_store_ps(p.f0[slot], row_scales(blk));
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* s = blk + 16 + 8 * (8 * h + 2 * quarter + half);
+      const __m128i x = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][half]),
+                         _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x)));
+    }
+    const __m256i k32 = _mm256_set1_epi8(32);
+    __m256i v[8];
+    for (int c = 0; c < 8; ++c) v[c] = _mm256_sub_epi8(Tile::values(blk, h, quarter, c), k32);
+    store_values(p, slot, v, true);
+  }
+};
+
+// Blocks [0, nbc) of the panel (G groups) · one token: au its unsigned activations of those blocks, d / s
+// their scales and sums; out[g * 8 + row] accumulates.
+template <class F, int G>
+void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const float* d, const int32_t* s, float* out) {
+  __m256 acc[G];
+  for (int g = 0; g < G; ++g) acc[g] = _mm256_loadu_ps(out + 8 * g);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t bi = 0; bi < nbc; ++bi) {
+    const int32_t* a32 = reinterpret_cast<const int32_t*>(au + 32 * bi);
+    const int64_t s0 = SignedPanel::slot(bi, 0);
+    __m256i s16[G] = {}, s32[G] = {};  // (each set by its first chunk)
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; ++c) {
+      const __m256i bc = _mm256_set1_epi32(a32[c]);
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g) {
+        const __m256i prod = _mm256_maddubs_epi16(bc, _mm256_load_si256(reinterpret_cast<const __m256i*>(p.v[s0 + g][c])));
+        s16[g] = c % F::kWiden == 0 ? prod : _mm256_add_epi16(s16[g], prod);
+        // Keeps GCC from reassociating the sums into a tree of live products (it would spill them).
+        asm("" : "+x"(s16[g]));
+        if (c % F::kWiden == F::kWiden - 1) {
+          __m256i m = ones;
+          if constexpr (F::kScaled) m = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.sc[s0 + g][c / 4]));
+          const __m256i part = _mm256_madd_epi16(s16[g], m);
+          s32[g] = c < F::kWiden ? part : _mm256_add_epi32(s32[g], part);
+        }
+      }
+    }
+    const __m256 da = _mm256_set1_ps(d[bi]);
+    __m256i offset_sum = _mm256_setzero_si256();
+    __m256 dmin_sum = _mm256_setzero_ps();
+    if constexpr (F::kOffset != 0) offset_sum = _mm256_set1_epi32(F::kOffset * s[bi]);
+    if constexpr (F::kMin) dmin_sum = _mm256_set1_ps(d[bi] * static_cast<float>(s[bi]));
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      const int64_t sl = s0 + g;
+      __m256i sum = _mm256_sub_epi32(s32[g], _mm256_load_si256(reinterpret_cast<const __m256i*>(p.corr[sl])));
+      if constexpr (F::kOffset != 0) sum = _mm256_add_epi32(sum, offset_sum);
+      acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(_mm256_load_ps(p.f0[sl]), da), acc[g]);
+      if constexpr (F::kMin) acc[g] = _mm256_fnmadd_ps(_mm256_load_ps(p.f1[sl]), dmin_sum, acc[g]);
+    }
+  }
+  for (int g = 0; g < G; ++g) _mm256_storeu_ps(out + 8 * g, acc[g]);
+}
+
+// Rows [r, r + 8G) (G groups from `groups`, group_bytes apart) · all tokens into y.
+template <class F, int G>
+void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const uint8_t* au, SignedPanel& p,
+                float* part, float* y, int64_t ldy) {
+  std::fill(part, part + a.n_tok * G * 8, 0.0f);
+  for (int64_t b0 = 0; b0 < a.nb; b0 += kPanelBlocks) {
+    const int64_t nbc = std::min(kPanelBlocks, a.nb - b0);
+    for (int64_t bi = 0; bi < nbc; ++bi)
+      for (int g = 0; g < G; ++g) F::unpack(p, SignedPanel::slot(bi, g), groups + g * group_bytes, b0 + bi);
+    for (int64_t t = 0; t < a.n_tok; ++t)
+      panel_token<F, G>(p, nbc, au + t * a.K + b0 * 32, a.dt(t) + b0, a.sumt(t) + b0, part + t * G * 8);
+  }
+  for (int64_t t = 0; t < a.n_tok; ++t) std::memcpy(y + t * ldy, part + t * G * 8, G * 8 * sizeof(float));
+}
+
+// The QuantGemmFn of format F: panels from kPanelMinTokens tokens on, F::Tile's kernels below.
+template <class F>
+void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  if (a.n_tok < kPanelMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
+  thread_local std::vector<uint8_t> au_buf;
+  thread_local std::vector<float> part_buf;
+  thread_local SignedPanel panel;
+  const size_t n_act = static_cast<size_t>(a.n_tok * a.K);
+  au_buf.resize(n_act);
+  part_buf.resize(static_cast<size_t>(a.n_tok * kPanelGroups * kGroup));
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  size_t i = 0;  // a + 128 as unsigned bytes (K is a multiple of 32)
+  for (; i < n_act; i += 32)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(au_buf.data() + i),
+                        _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q.data() + i)), flip));
+  const size_t group_bytes = kGroup * row_bytes;
+  for (int64_t r = 0; r < n_rows; r += kPanelGroups * kGroup) {
+    const uint8_t* groups = w + (r / kGroup) * group_bytes;
+    const uint8_t* au = au_buf.data();
+    float* part = part_buf.data();
+    switch (std::min<int64_t>(kPanelGroups, (n_rows - r) / kGroup)) {
+      case 4: panel_pass<F, 4>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+      case 3: panel_pass<F, 3>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+      case 2: panel_pass<F, 2>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+      default: panel_pass<F, 1>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dsinfer::kern
