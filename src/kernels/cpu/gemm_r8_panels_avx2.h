@@ -1,5 +1,5 @@
 #pragma once
-// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K (from kPanelMinTokens tokens on): signed
+// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K (from 12 or 6 tokens on): signed
 // L1 panels with the weights as vpmaddubsw's memory operand.
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
@@ -32,7 +32,6 @@ namespace {
 
 constexpr int kPanelGroups = 4;        // 8-row groups per pass (registers: 4 sums + 4 accumulators)
 constexpr int64_t kPanelBlocks = 16;   // 32-value K blocks per panel: 16 KiB of values, L1-resident
-constexpr int64_t kPanelMinTokens = 12;  // below, unpacking costs more than the panel saves
 
 // One chunk's panel: per (block, group) 8 chunk vectors of signed values, the rows' 128 * sum v, the
 // format's float scales and (Q6_K) int16 scale pairs.
@@ -65,13 +64,14 @@ inline void store_values(SignedPanel& p, int64_t slot, const __m256i v[8], bool 
   _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
 }
 
-// Formats (Dot: the AVX2 dot of the tile kernels they fall back to): kWiden (chunks per int16 sum), kOffset (sum a q = sum a v + kOffset * sum a), kMin (the
-// Q4_K/Q5_K dmin term), kScaled (Q6_K int16 scales applied when widening), and unpack(p, slot, group, b):
-// block b of the 8-row group at `group` into slot.
+// Formats (Dot: the AVX2 dot of the tile kernels they fall back to): kWiden (chunks per int16 sum),
+// kOffset (sum a q = sum a v + kOffset * sum a), kMin (the Q4_K/Q5_K dmin term), kScaled (Q6_K int16
+// scales applied when widening), kMinTokens (below, the tiles are faster: gemm_bench, one thread), and
+// unpack(p, slot, group, b): block b of the 8-row group at `group` into slot.
 template <class Dot>
 struct PanelQ4_0 {
   using Tile = Q4_0R8<Dot>;
-  static constexpr int kWiden = 8, kOffset = 0;
+  static constexpr int kWiden = 8, kOffset = 0, kMinTokens = 12;
   static constexpr bool kMin = false, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
@@ -90,7 +90,7 @@ struct PanelQ4_0 {
 template <class Dot, bool kFifthBit>
 struct PanelQK45 {
   using Tile = QK45R8<Dot, kFifthBit>;
-  static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8;
+  static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8, kMinTokens = 12;
   static constexpr bool kMin = true, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
@@ -110,7 +110,7 @@ struct PanelQK45 {
 template <class Dot>
 struct PanelQ6_K {
   using Tile = Q6_KR8<Dot>;
-  static constexpr int kWiden = 2, kOffset = 0;
+  static constexpr int kWiden = 2, kOffset = 0, kMinTokens = 6;  // its tiles pay 2 ops per value more
   static constexpr bool kMin = false, kScaled = true;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
@@ -189,10 +189,10 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
   for (int64_t t = 0; t < a.n_tok; ++t) std::memcpy(y + t * ldy, part + t * G * 8, G * 8 * sizeof(float));
 }
 
-// The QuantGemmFn of format F: panels from kPanelMinTokens tokens on, F::Tile's kernels below.
+// The QuantGemmFn of format F: panels from F::kMinTokens tokens on, F::Tile's kernels below.
 template <class F>
 void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok < kPanelMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
+  if (a.n_tok < F::kMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<uint8_t> au_buf;
   thread_local std::vector<float> part_buf;
   thread_local SignedPanel panel;
