@@ -172,7 +172,7 @@ BENCHMARK(Q8_0)->TOKENS;
 BENCHMARK(Q4_0_R8)->TOKENS;
 BENCHMARK(Q8_0_R8)->TOKENS;
 BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);
-BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2);
+BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2)->Arg(16);  // 16: the dense weights of a 16-stream decode step
 BENCHMARK(Q4_K)->TOKENS;
 BENCHMARK(Q4_K_R8)->TOKENS;
 BENCHMARK(Q5_K)->TOKENS;

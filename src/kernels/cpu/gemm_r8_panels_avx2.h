@@ -66,11 +66,12 @@ inline void store_values(SignedPanel& p, int64_t slot, const __m256i v[8], bool 
 
 // Formats (Dot: the AVX2 dot of the tile kernels they fall back to): kWiden (chunks per int16 sum),
 // kOffset (sum a q = sum a v + kOffset * sum a), kMin (the Q4_K/Q5_K dmin term), kScaled (Q6_K int16
-// scales applied when widening), kMinTokens (below, the tiles are faster: gemm_bench, one thread), and
+// scales applied when widening), kBlockBytes (bytes per 32 values of a group), kMinTokens (below, the tiles are faster: gemm_bench, one thread), and
 // unpack(p, slot, group, b): block b of the 8-row group at `group` into slot.
 template <class Dot>
 struct PanelQ4_0 {
   using Tile = Q4_0R8<Dot>;
+  static constexpr size_t kBlockBytes = Tile::kBlock;  // per 32 values of the group's 8 rows
   static constexpr int kWiden = 8, kOffset = 0, kMinTokens = 12;
   static constexpr bool kMin = false, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
@@ -90,6 +91,7 @@ struct PanelQ4_0 {
 template <class Dot, bool kFifthBit>
 struct PanelQK45 {
   using Tile = QK45R8<Dot, kFifthBit>;
+  static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8, kMinTokens = 12;
   static constexpr bool kMin = true, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
@@ -110,6 +112,7 @@ struct PanelQK45 {
 template <class Dot>
 struct PanelQ6_K {
   using Tile = Q6_KR8<Dot>;
+  static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = 2, kOffset = 0, kMinTokens = 6;  // its tiles pay 2 ops per value more
   static constexpr bool kMin = false, kScaled = true;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
@@ -182,7 +185,11 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
   for (int64_t b0 = 0; b0 < a.nb; b0 += kPanelBlocks) {
     const int64_t nbc = std::min(kPanelBlocks, a.nb - b0);
     for (int64_t bi = 0; bi < nbc; ++bi)
-      for (int g = 0; g < G; ++g) F::unpack(p, SignedPanel::slot(bi, g), groups + g * group_bytes, b0 + bi);
+      for (int g = 0; g < G; ++g) {
+        const uint8_t* group = groups + g * group_bytes;
+        F::unpack(p, SignedPanel::slot(bi, g), group, b0 + bi);
+        prefetch_ahead<F::kBlockBytes>(group + (b0 + bi) * F::kBlockBytes);  // streamed weights (decode steps)
+      }
     for (int64_t t = 0; t < a.n_tok; ++t)
       panel_token<F, G>(p, nbc, au + t * a.K + b0 * 32, a.dt(t) + b0, a.sumt(t) + b0, part + t * G * 8);
   }
