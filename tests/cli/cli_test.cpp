@@ -110,7 +110,7 @@ TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {
 TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
   const std::string m = tmp() + "/tiny-bench-q4_0.gguf";
   ASSERT_EQ(run("synth --preset tiny-v3 --dtype q4_0 --out " + m).exit_code, 0);
-  for (const char* extra : {"", " --no-repack --mla-form naive"}) {
+  for (const char* extra : {"", " --no-repack --mla-form naive -b 3"}) {
     const Result r = run("bench -m " + m + " -p 8 -n 4 --bw-mb 8 --json" + std::string(extra));
     ASSERT_EQ(r.exit_code, 0) << r.out;
     const auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
@@ -119,8 +119,15 @@ TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
       EXPECT_GT(j[k].get<double>(), 0.0) << k;
     EXPECT_EQ(j["repacked_bytes"].get<uint64_t>() > 0, std::string(extra).empty()) << extra;
     EXPECT_EQ(j["mla_form"], std::string(extra).empty() ? "auto" : "naive");
+    if (std::string(extra).empty()) {
+      EXPECT_FALSE(j.contains("batch_decode_tokens_per_s"));
+    } else {  // -b 3: three sequences decoding together
+      EXPECT_EQ(j["batch_streams"], 3);
+      EXPECT_GT(j["batch_decode_tokens_per_s"].get<double>(), 0.0);
+    }
   }
   expect_error("bench -m " + m + " -p 8 -n 4 --mla-form sideways", "--mla-form");
+  expect_error("bench -m " + m + " -p 8 -n 4 -b 0", "--batch");
   const Result f16 = run("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f16");
   EXPECT_EQ(f16.exit_code, 0) << f16.out;
   expect_error("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f8", "--kv-dtype");
