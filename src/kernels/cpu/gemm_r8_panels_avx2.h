@@ -64,10 +64,14 @@ inline void store_values(SignedPanel& p, int64_t slot, const __m256i v[8], bool 
   _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
 }
 
-// Formats (Dot: the AVX2 dot of the tile kernels they fall back to): kWiden (chunks per int16 sum),
-// kOffset (sum a q = sum a v + kOffset * sum a), kMin (the Q4_K/Q5_K dmin term), kScaled (Q6_K int16
-// scales applied when widening), kBlockBytes (bytes per 32 values of a group), kMinTokens (below, the tiles are faster: gemm_bench, one thread), and
-// unpack(p, slot, group, b): block b of the 8-row group at `group` into slot.
+// Formats (Dot: the AVX2 dot of the tile kernels they fall back to):
+//   kWiden       chunks per int16 sum
+//   kOffset      sum a q = sum a v + kOffset * sum a
+//   kMin         the Q4_K/Q5_K dmin term
+//   kScaled      Q6_K: int16 scales applied when widening
+//   kBlockBytes  bytes per 32 values of a group
+//   kMinTokens   below, the tiles are faster (gemm_bench, one thread)
+//   unpack(p, slot, group, b)  block b of the 8-row group at `group` into slot
 template <class Dot>
 struct PanelQ4_0 {
   using Tile = Q4_0R8<Dot>;
@@ -207,8 +211,7 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   au_buf.resize(n_act);
   part_buf.resize(static_cast<size_t>(a.n_tok * kPanelGroups * kGroup));
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  size_t i = 0;  // a + 128 as unsigned bytes (K is a multiple of 32)
-  for (; i < n_act; i += 32)
+  for (size_t i = 0; i < n_act; i += 32)  // a + 128 as unsigned bytes (K is a multiple of 32)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(au_buf.data() + i),
                         _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q.data() + i)), flip));
   const size_t group_bytes = kGroup * row_bytes;
