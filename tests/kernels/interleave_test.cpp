@@ -113,6 +113,37 @@ TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
       }
 }
 
+// File-layout Q4_0 / K-quant weights with >= 24 tokens go through the R8 kernels (matmul.cpp copies their
+// whole row groups to an R8 scratch): the same results as the repacked tensor, bit for bit, and the
+// rows after the last whole group (and row ranges starting anywhere) through the file-layout kernel.
+TEST(Interleave, FileLayoutPrefillRunsTheR8KernelsOnWholeRowGroups) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const DType r8 = *interleaved_of(t);
+    const int64_t K = dtype_block_elems(t) == 256 ? 512 : 96, rows = 152, n_tok = 25;
+    Weights p = make_weights(t, rows, K, 41), r = make_weights(r8, rows, K, 41);
+    auto x = make_x(n_tok, K, 42);
+    MatmulInput in;
+    in.prepare(x.data(), K, n_tok, K, t);
+    std::vector<float> yp(static_cast<size_t>(n_tok * rows)), yr(yp.size());
+    matmul_rows(p.view, 0, rows, in, yp.data(), rows);
+    matmul_rows(r.view, 0, rows, in, yr.data(), rows);
+    EXPECT_EQ(yp, yr) << dtype_name(t);
+    // rows [3, 150): 18 whole groups copied, 3 rows left to the file-layout kernel; within the bound of
+    // the float reference like any quantized product
+    const int64_t r0 = 3, nr = 147;
+    std::vector<float> part(static_cast<size_t>(n_tok * nr));
+    matmul_rows(p.view, r0, nr, in, part.data(), nr);
+    kern::ActQ8 as;
+    kern::quantize_act(kern::scalar_kernels(), x.data(), K, n_tok, K, as);
+    const auto ref = reference(p.view, x, n_tok);
+    const auto bound = rounding_bound(p.view, as);
+    for (int64_t tok = 0; tok < n_tok; ++tok)
+      for (int64_t i = 0; i < nr; ++i)
+        ASSERT_LE(std::fabs(part[tok * nr + i] - ref[tok * rows + r0 + i]), bound[tok * rows + r0 + i])
+            << dtype_name(t) << " token " << tok << " row " << r0 + i;
+  }
+}
+
 TEST(Interleave, ThreadedMatmulAndRowGroupChecks) {
   ThreadPool pool(2);
   for (DType t : kR8Types) {

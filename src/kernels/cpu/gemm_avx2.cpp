@@ -17,7 +17,6 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_blocks.h"
-#include "tensor/interleave.h"
 
 namespace dsinfer::kern {
 namespace {
@@ -198,38 +197,8 @@ void panel_q8_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t t
   for (int t = 0; t < 4; ++t) _mm256_storeu_ps(out + t * 8, acc[t]);
 }
 
-// Q4_0 in the file layout with >= 24 tokens: whole 8-row groups are interleaved (tensor/interleave.h),
-// kRowsPerCopy rows at a time, into a Q4_0_R8 scratch that the R8 prefill kernel (signed L1 panels,
-// gemm_r8_panels_avx2.h) runs over — the same results bit for bit, at its speed (models that are not
-// repacked at load: --no-repack, or larger than the repacking budget). Returns the rows it covered.
-// (The copy costs more than it saves below ~24 tokens: gemm_bench Q4_0 at 16 tokens 57 -> 54 GMAC/s,
-// at 48 and 128 tokens 72 -> 82 and 79 -> 94.)
-int64_t q4_0_rows_through_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
-                             int64_t ldy) {
-  constexpr int64_t kRowsPerCopy = 64;
-  if (a.n_tok < 24) return 0;
-  const int64_t full = n_rows / kInterleaveRows * kInterleaveRows;
-  const size_t r8_row_bytes = dtype_row_bytes(DType::Q4_0_R8, a.K);
-  thread_local std::vector<uint8_t> r8;
-  r8.resize(static_cast<size_t>(kRowsPerCopy) * r8_row_bytes);
-  static const QuantGemmFn r8_gemm = q4_0_r8_avx2();
-  for (int64_t r0 = 0; r0 < full; r0 += kRowsPerCopy) {
-    const int64_t nr = std::min(kRowsPerCopy, full - r0);
-    interleave_rows(DType::Q4_0, w + r0 * row_bytes, nr, a.K, r8.data());
-    r8_gemm(r8.data(), r8_row_bytes, nr, a, y + r0, ldy);
-  }
-  return full;
-}
-
 template <class Tr>
 void gemm_interleaved(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if constexpr (Tr::kZeroShift == 3) {
-    const int64_t done = q4_0_rows_through_r8(w, row_bytes, n_rows, a, y, ldy);
-    w += done * row_bytes;
-    n_rows -= done;
-    y += done;
-    if (n_rows == 0) return;
-  }
   const int64_t nb = a.nb, n_tiles = a.n_pad() / 4;
   thread_local std::vector<uint8_t, AlignedAlloc<uint8_t>> q;
   thread_local std::vector<float> d;

@@ -22,6 +22,43 @@ std::atomic<MatmulPath> g_path{[] {
 
 bool uses_int8(DType t) { return dtype_is_block_quant(t) && matmul_path() != MatmulPath::kReference; }
 
+// File-layout Q4_0 / Q4_K / Q5_K / Q6_K weights (not repacked at load: --no-repack, or above the
+// repacking budget) with enough tokens: whole 8-row groups are interleaved, kR8CopyRows rows at a time,
+// into an R8 scratch and run through the set's R8 kernel — on AVX2 the tiles and signed prefill panels.
+// From how many tokens the copy pays (gemm_bench, AVX2, one thread): Q4_K / Q5_K from 2 (their
+// file-layout kernels run at ~20 GMAC/s whatever the batch, the R8 ones at 55-80), Q6_K from 8, Q4_0
+// from 24 (1.2x at 48-128 tokens); one token never (the copy would cost decode a third). Q8_0 stays: its
+// R8 prefill is no faster. Every set does the same, so the sets still agree with the scalar one bit for
+// bit; but a token's last bits then depend on its batch (file-layout kernel alone, R8 in a batch), which
+// repacked weights (the default) do not.
+constexpr int64_t kR8CopyRows = 64;
+
+bool copies_to_r8(DType t, int64_t n_tok) {
+  switch (t) {
+    case DType::Q4_K:
+    case DType::Q5_K: return n_tok >= 2;
+    case DType::Q6_K: return n_tok >= 8;
+    case DType::Q4_0: return n_tok >= 24;
+    default: return false;
+  }
+}
+
+void rows_through_r8(const kern::KernelSet& ks, const TensorView& w, int64_t row0, int64_t n_rows,
+                     const kern::ActQ8& a, float* y, int64_t ldy) {
+  const DType r8 = *interleaved_of(w.dtype);
+  const size_t r8_row_bytes = dtype_row_bytes(r8, w.cols());
+  const int64_t full = n_rows / kInterleaveRows * kInterleaveRows;
+  thread_local std::vector<uint8_t> scratch;
+  scratch.resize(static_cast<size_t>(kR8CopyRows) * r8_row_bytes);
+  const kern::QuantGemmFn fn = ks.quant_for(r8);
+  for (int64_t r = 0; r < full; r += kR8CopyRows) {
+    const int64_t nr = std::min(kR8CopyRows, full - r);
+    interleave_rows(w.dtype, w.row_ptr(row0 + r), nr, w.cols(), scratch.data());
+    fn(scratch.data(), r8_row_bytes, nr, a, y + r, ldy);
+  }
+  if (full < n_rows) ks.quant_for(w.dtype)(w.row_ptr(row0 + full), w.row_bytes(), n_rows - full, a, y + full, ldy);
+}
+
 // Reference: dequantize kRowChunk rows to float, float dot per token.
 void reference_rows(const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tok,
                     float* y, int64_t ldy) {
@@ -112,6 +149,7 @@ void matmul_rows(const TensorView& w, int64_t row0, int64_t n_rows, const Matmul
     fail("matmul: '", w.name, "' is interleaved by ", kInterleaveRows, " rows; rows [", row0, ", ", row0 + n_rows,
          ") split a row group");
   if (in.quantized() && dtype_is_block_quant(w.dtype)) {
+    if (copies_to_r8(w.dtype, in.n_tok())) return rows_through_r8(ks, w, row0, n_rows, in.act(), y, ldy);
     ks.quant_for(w.dtype)(w.row_ptr(row0), w.row_bytes(), n_rows, in.act(), y, ldy);
     return;
   }
