@@ -69,8 +69,7 @@ LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, DType dtype, int* seq
 // Seconds to decode n_gen tokens in each of `streams` sequences from empty contexts, all sequences'
 // tokens of a step in one forward call (as the server's continuous batching runs them); greedy.
 double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t n_gen, int64_t streams) {
-  constexpr int64_t kPage = 64;
-  LatentKvCache cache(c.num_hidden_layers, c.latent_dim(), kPage, streams * ((n_gen + kPage - 1) / kPage), kv);
+  LatentKvCache cache = make_sequences_cache(c, streams, std::max<int64_t>(n_gen, 1), kv);
   std::vector<int> seqs;
   std::vector<int32_t> toks = bench_ids(streams, c.vocab_size, 99);
   for (int64_t s = 0; s < streams; ++s) {

@@ -6,9 +6,9 @@
 
 namespace dsinfer {
 
-LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, DType dtype) {
+LatentKvCache make_sequences_cache(const ModelConfig& c, int64_t n_seq, int64_t ctx, DType dtype) {
   constexpr int64_t kPage = 64;
-  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), kPage, (ctx + kPage - 1) / kPage, dtype);
+  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), kPage, n_seq * ((ctx + kPage - 1) / kPage), dtype);
 }
 
 std::vector<float> prefill_sequence(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& ids,

@@ -10,8 +10,12 @@
 
 namespace dsinfer {
 
+// A cache with room for n_seq sequences of up to ctx tokens each.
+LatentKvCache make_sequences_cache(const ModelConfig& c, int64_t n_seq, int64_t ctx, DType dtype = DType::F32);
 // A cache with room for one sequence of up to ctx tokens.
-LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, DType dtype = DType::F32);
+inline LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, DType dtype = DType::F32) {
+  return make_sequences_cache(c, 1, ctx, dtype);
+}
 
 // Runs ids at positions start_pos.. on seq (capacity reserved by the caller) in chunks of `chunk` tokens.
 // Returns the logits of every token if `all`, else of the last token only.
