@@ -1,7 +1,9 @@
-// dsinfer bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]: prefill and decode speed, the
-// weight bytes a decoded token reads, the machine's read bandwidth, and decode as a fraction of the
+// dsinfer bench -m MODEL [-p 512] [-n 128] [-d 0] [-t N] [-r REPS] [--json]: prefill and decode speed,
+// the weight bytes a decoded token reads, the machine's read bandwidth, and decode as a fraction of the
 // bandwidth roofline (bandwidth / bytes per token). Like llama-bench, pp is one prompt of p tokens
-// processed as one batch, and tg generates n tokens one at a time starting from an empty context.
+// processed as one batch, and tg generates n tokens one at a time, both after a context of d tokens
+// (prefilled untimed; -d 0: an empty context). With a context, a decoded token also reads its cache rows,
+// which the roofline counts.
 
 #include <algorithm>
 #include <chrono>
@@ -58,6 +60,8 @@ std::vector<int32_t> bench_ids(int64_t n, int64_t vocab, uint32_t seed) {
   return ids;
 }
 
+constexpr int64_t kDepthChunk = 512;  // prefill chunk of the untimed context
+
 // A cache holding one fresh sequence (id returned in *seq) with room for ctx tokens.
 LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, DType dtype, int* seq) {
   LatentKvCache cache = make_single_sequence_cache(c, std::max<int64_t>(ctx, 1), dtype);
@@ -66,20 +70,23 @@ LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, DType dtype, int* seq
   return cache;
 }
 
-// Seconds to decode n_gen tokens in each of `streams` sequences from empty contexts, all sequences'
-// tokens of a step in one forward call (as the server's continuous batching runs them); greedy.
-double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t n_gen, int64_t streams) {
-  LatentKvCache cache = make_sequences_cache(c, streams, std::max<int64_t>(n_gen, 1), kv);
+// Seconds to decode n_gen tokens in each of `streams` sequences after `depth` tokens of context each
+// (prefilled before the clock starts), all sequences' tokens of a step in one forward call (as the
+// server's continuous batching runs them); greedy.
+double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t depth, int64_t n_gen, int64_t streams) {
+  const int64_t ctx = depth + n_gen;
+  LatentKvCache cache = make_sequences_cache(c, streams, std::max<int64_t>(ctx, 1), kv);
   std::vector<int> seqs;
   std::vector<int32_t> toks = bench_ids(streams, c.vocab_size, 99);
   for (int64_t s = 0; s < streams; ++s) {
     seqs.push_back(cache.create_sequence());
-    if (!cache.reserve(seqs.back(), n_gen)) fail("bench: KV cache for ", n_gen, " tokens could not be reserved");
+    if (!cache.reserve(seqs.back(), ctx)) fail("bench: KV cache for ", ctx, " tokens could not be reserved");
+    if (depth > 0) prefill_sequence(tf, cache, seqs.back(), bench_ids(depth, c.vocab_size, 7), 0, kDepthChunk, false);
   }
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < n_gen; ++i) {
     Batch b;
-    for (int64_t s = 0; s < streams; ++s) b.add(toks[s], i, seqs[s], true);
+    for (int64_t s = 0; s < streams; ++s) b.add(toks[s], depth + i, seqs[s], true);
     const std::vector<float> logits = tf.forward(b, cache);
     for (int64_t s = 0; s < streams; ++s) {
       const auto row = logits.begin() + s * c.vocab_size;
@@ -92,15 +99,19 @@ double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t n
 }  // namespace
 
 int cmd_bench(const Args& args) {
-  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype", "--batch"}, {"--help", "--json", "--no-repack"},
-              {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-t", "--threads"}, {"-r", "--reps"}, {"-b", "--batch"}});
+  ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--n-depth", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype",
+               "--batch"},
+              {"--help", "--json", "--no-repack"},
+              {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-d", "--n-depth"}, {"-t", "--threads"},
+               {"-r", "--reps"}, {"-b", "--batch"}});
   if (p.has("--help")) {
     std::puts(
-        "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-b STREAMS] [-t THREADS] [-r REPS] [--bw-mb 1024] [--json]\n"
-        "       [--no-repack] [--mla-form auto|absorbed|naive] [--kv-dtype f32|f16]\n"
-        "Prefill of a p-token prompt (one batch) and decode of n tokens from an empty context, in tokens/s\n"
-        "(mean of REPS runs after a warm-up); weight bytes per decoded token; measured read bandwidth\n"
-        "(best of 2x10 passes over a --bw-mb MiB buffer,\nbefore and after the runs); decode as a fraction of bandwidth / bytes-per-token.\n"
+        "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-d 0] [-b STREAMS] [-t THREADS] [-r REPS] [--bw-mb 1024]\n"
+        "       [--json] [--no-repack] [--mla-form auto|absorbed|naive] [--kv-dtype f32|f16]\n"
+        "Prefill of a p-token prompt (one batch) and decode of n tokens, after a context of d tokens (prefilled\n"
+        "untimed; like llama-bench -d), in tokens/s (mean of REPS runs after a warm-up); bytes read per decoded\n"
+        "token (weights, and the cache rows of the context); measured read bandwidth (best of 2x10 passes over\n"
+        "a --bw-mb MiB buffer, before and after the runs); decode as a fraction of bandwidth / bytes-per-token.\n"
         "-b STREAMS > 1 also decodes n tokens in each of STREAMS sequences together, one forward call per step\n"
         "(the server's continuous batching without HTTP), and reports their total tokens/s.");
     return 0;
@@ -108,7 +119,8 @@ int cmd_bench(const Args& args) {
   const int64_t n_prompt = p.get_int("--n-prompt", 512), n_gen = p.get_int("--n-gen", 128);
   const int64_t reps = std::max<int64_t>(1, p.get_int("--reps", 1));
   const int64_t streams = p.get_int("--batch", 1);
-  if (n_prompt < 0 || n_gen < 0) fail("-p and -n must be >= 0");
+  const int64_t depth = p.get_int("--n-depth", 0);
+  if (n_prompt < 0 || n_gen < 0 || depth < 0) fail("-p, -n and -d must be >= 0");
   if (streams < 1 || streams > 256) fail("--batch: expected 1..256 streams, not ", streams);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
   const ModelConfig& c = s.model->config;
@@ -133,21 +145,25 @@ int cmd_bench(const Args& args) {
   for (int64_t r = 0; r < reps; ++r) {
     if (n_prompt > 0) {
       int seq = 0;
-      LatentKvCache cache = cache_for(c, n_prompt, kv, &seq);
+      LatentKvCache cache = cache_for(c, depth + n_prompt, kv, &seq);
+      if (depth > 0) prefill_sequence(tf, cache, seq, bench_ids(depth, c.vocab_size, 7), 0, kDepthChunk, false);
       const auto ids = bench_ids(n_prompt, c.vocab_size, 2 + static_cast<uint32_t>(r));
       const auto t0 = std::chrono::steady_clock::now();
-      prefill_sequence(tf, cache, seq, ids, 0, n_prompt, false);
+      prefill_sequence(tf, cache, seq, ids, depth, n_prompt, false);
       pp_s += seconds_since(t0);
     }
-    if (n_gen > 0) tg_s += decode_seconds(tf, c, kv, n_gen, 1);
-    if (n_gen > 0 && streams > 1) batch_s += decode_seconds(tf, c, kv, n_gen, streams);
+    if (n_gen > 0) tg_s += decode_seconds(tf, c, kv, depth, n_gen, 1);
+    if (n_gen > 0 && streams > 1) batch_s += decode_seconds(tf, c, kv, depth, n_gen, streams);
   }
   // Probed again after the runs (best of both): other processes on the machine can only lower it.
   bw = std::max(bw, measure_read_bandwidth(*s.pool, bw_bytes, 10));
   const double pp_tps = n_prompt > 0 ? n_prompt * reps / pp_s : 0.0;
   const double tg_tps = n_gen > 0 ? n_gen * reps / tg_s : 0.0;
   const double batch_tps = batch_s > 0 ? n_gen * streams * reps / batch_s : 0.0;
-  const double roofline = bw * 1e9 / static_cast<double>(bpt);
+  // The cache rows a decoded token reads: on average depth + (n - 1) / 2 of them, in every layer.
+  const double kv_bpt = (static_cast<double>(depth) + (n_gen > 0 ? (n_gen - 1) / 2.0 : 0.0)) *
+                        static_cast<double>(LatentKvCache::bytes_per_token(c.num_hidden_layers, c.latent_dim(), kv));
+  const double roofline = bw * 1e9 / (static_cast<double>(bpt) + kv_bpt);
   const double fraction = roofline > 0 ? tg_tps / roofline : 0.0;
   const char* isa = kern::active_kernels().isa;
   if (p.has("--json")) {
@@ -156,6 +172,7 @@ int cmd_bench(const Args& args) {
                         {"isa", isa},
                         {"n_prompt", n_prompt},
                         {"n_gen", n_gen},
+                        {"n_depth", depth},
                         {"reps", reps},
                         {"mla_form", form},
                         {"kv_dtype", dtype_name(kv)},
@@ -163,6 +180,7 @@ int cmd_bench(const Args& args) {
                         {"prefill_tokens_per_s", pp_tps},
                         {"decode_tokens_per_s", tg_tps},
                         {"bytes_per_token", bpt},
+                        {"kv_bytes_per_token", kv_bpt},
                         {"bandwidth_gb_s", bw},
                         {"roofline_tokens_per_s", roofline},
                         {"roofline_fraction", fraction}};
@@ -173,12 +191,15 @@ int cmd_bench(const Args& args) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model: %s (%d threads, %s kernels)\n", s.model->path.c_str(), s.pool->size(), isa);
-    std::printf("pp%lld: %.2f tokens/s\n", static_cast<long long>(n_prompt), pp_tps);
-    std::printf("tg%lld: %.2f tokens/s\n", static_cast<long long>(n_gen), tg_tps);
+    const std::string at = depth > 0 ? " @ d" + std::to_string(depth) : "";
+    std::printf("pp%lld%s: %.2f tokens/s\n", static_cast<long long>(n_prompt), at.c_str(), pp_tps);
+    std::printf("tg%lld%s: %.2f tokens/s\n", static_cast<long long>(n_gen), at.c_str(), tg_tps);
     if (streams > 1)
       std::printf("tg%lld x %lld streams: %.2f tokens/s in total\n", static_cast<long long>(n_gen),
                   static_cast<long long>(streams), batch_tps);
-    std::printf("weights read per decoded token: %.3f GB\n", bpt / 1e9);
+    std::printf("weights read per decoded token: %.3f GB", bpt / 1e9);
+    if (kv_bpt > 0) std::printf(" (+ %.3f GB of cache rows)", kv_bpt / 1e9);
+    std::printf("\n");
     std::printf("measured read bandwidth: %.2f GB/s -> roofline %.2f tokens/s; decode at %.1f%% of it\n", bw, roofline,
                 100.0 * fraction);
   }

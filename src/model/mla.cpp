@@ -144,7 +144,10 @@ void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const
         mla_scores(q.data(), H, L, keys.data() + j0, j1 - j0, softmax_scale_, p.data() + j0, n);
       };
       if (split) pool_.run_on_all([&](int tid) { scores(tid, nth); }); else scores(0, 1);
-      for (int64_t h = 0; h < H; ++h) softmax(p.data() + h * n, n);
+      auto normalize = [&](int tid, int parts) {  // softmax of heads [h0, h1): H * n exps, no longer negligible
+        for (int64_t h = H * tid / parts; h < H * (tid + 1) / parts; ++h) attention_softmax(p.data() + h * n, n);
+      };
+      if (split) pool_.run_on_all([&](int tid) { normalize(tid, nth); }); else normalize(0, 1);
       auto values = [&](int tid, int parts) {
         const int64_t blocks = rkv / 32;
         const int64_t c0 = blocks * tid / parts * 32, c1 = tid + 1 == parts ? rkv : blocks * (tid + 1) / parts * 32;
@@ -161,7 +164,7 @@ void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const
         const int64_t n = static_cast<int64_t>(keys.size());
         p.resize(static_cast<size_t>(H * n));
         mla_scores(q.data() + t * H * L, H, L, keys.data(), n, softmax_scale_, p.data(), n);
-        for (int64_t h = 0; h < H; ++h) softmax(p.data() + h * n, n);
+        for (int64_t h = 0; h < H; ++h) attention_softmax(p.data() + h * n, n);
         mla_values(p.data(), n, H, keys.data(), n, 0, rkv, lat + t * H * rkv, rkv);
       }
     });

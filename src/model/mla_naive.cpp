@@ -9,6 +9,7 @@
 #include <map>
 #include <vector>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "model/transformer.h"
@@ -97,7 +98,7 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
             float* pi = p.data() + i * kb;
             const int64_t n_keys = b.positions[toks[i0 + i]] + 1;
             for (int64_t j = 0; j < n_keys; ++j) pi[j] *= softmax_scale_;
-            softmax(pi, n_keys);
+            attention_softmax(pi, n_keys);
             std::fill(pi + n_keys, pi + kb, 0.0f);  // causal: later keys get no weight
           }
           const float* vk = vt.data();  // V_h^T restricted to the kb keys: [dv, kb]

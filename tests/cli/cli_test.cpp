@@ -110,24 +110,34 @@ TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {
 TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
   const std::string m = tmp() + "/tiny-bench-q4_0.gguf";
   ASSERT_EQ(run("synth --preset tiny-v3 --dtype q4_0 --out " + m).exit_code, 0);
-  for (const char* extra : {"", " --no-repack --mla-form naive -b 3"}) {
+  for (const char* extra : {"", " --no-repack --mla-form naive -b 3", " -d 20 --kv-dtype f16"}) {
     const Result r = run("bench -m " + m + " -p 8 -n 4 --bw-mb 8 --json" + std::string(extra));
     ASSERT_EQ(r.exit_code, 0) << r.out;
     const auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
     for (const char* k : {"prefill_tokens_per_s", "decode_tokens_per_s", "bytes_per_token", "bandwidth_gb_s",
                           "roofline_fraction"})
       EXPECT_GT(j[k].get<double>(), 0.0) << k;
-    EXPECT_EQ(j["repacked_bytes"].get<uint64_t>() > 0, std::string(extra).empty()) << extra;
-    EXPECT_EQ(j["mla_form"], std::string(extra).empty() ? "auto" : "naive");
-    if (std::string(extra).empty()) {
+    const std::string e = extra;
+    EXPECT_EQ(j["repacked_bytes"].get<uint64_t>() > 0, e.find("--no-repack") == std::string::npos) << extra;
+    EXPECT_EQ(j["mla_form"], e.find("naive") == std::string::npos ? "auto" : "naive");
+    if (e.find("-b 3") == std::string::npos) {
       EXPECT_FALSE(j.contains("batch_decode_tokens_per_s"));
     } else {  // -b 3: three sequences decoding together
       EXPECT_EQ(j["batch_streams"], 3);
       EXPECT_GT(j["batch_decode_tokens_per_s"].get<double>(), 0.0);
     }
+    // A decoded token reads its cache rows: (depth + 1.5 on average over -n 4) x layers x latent values.
+    const auto cfg = nlohmann::json::parse(run("info --json -m " + m).out)["config"];
+    const double row_bytes = cfg["num_hidden_layers"].get<double>() *
+                             (cfg["kv_lora_rank"].get<double>() + cfg["qk_rope_head_dim"].get<double>()) *
+                             (e.find("f16") == std::string::npos ? 4 : 2);
+    const int depth = e.find("-d 20") == std::string::npos ? 0 : 20;
+    EXPECT_EQ(j["n_depth"], depth);
+    EXPECT_DOUBLE_EQ(j["kv_bytes_per_token"].get<double>(), (depth + 1.5) * row_bytes) << extra;
   }
   expect_error("bench -m " + m + " -p 8 -n 4 --mla-form sideways", "--mla-form");
   expect_error("bench -m " + m + " -p 8 -n 4 -b 0", "--batch");
+  expect_error("bench -m " + m + " -p 8 -n 4 -d -1", "-d");
   const Result f16 = run("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f16");
   EXPECT_EQ(f16.exit_code, 0) << f16.out;
   expect_error("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f8", "--kv-dtype");

@@ -286,5 +286,33 @@ TEST(Kernels, SimdSiluMulMatchesScalar) {
   }
 }
 
+TEST(Kernels, SimdSoftmaxMatchesScalarAndLibm) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 6.0f);
+  for (int64_t n : {1, 7, 8, 9, 64, 1003, 3001}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = nd(rng);
+    if (n > 2) x[1] = -200.0f;  // far below the max: exp underflows to (nearly) zero
+    std::vector<float> ys = x;
+    kern::scalar_kernels().softmax(ys.data(), n);
+    double max_x = -1e30, denom = 0;  // libm in double, as the reference
+    for (float v : x) max_x = std::max<double>(max_x, v);
+    for (float v : x) denom += std::exp(v - max_x);
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = std::exp(x[i] - max_x) / denom;
+      ASSERT_NEAR(ys[i], want, 1e-5 * want + 1e-30) << "n " << n << " i " << i;  // x - max rounds in float
+      total += ys[i];
+    }
+    EXPECT_NEAR(total, 1.0, 1e-5) << n;
+    if (!have_avx2()) continue;
+    for (const auto* ks : runnable_kernel_sets()) {
+      std::vector<float> yv = x;
+      ks->softmax(yv.data(), n);
+      EXPECT_EQ(yv, ys) << ks->isa << " n " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dsinfer

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec.h"
 #include "tensor/half.h"
 
@@ -71,6 +72,11 @@ void mla_values_f16_scalar(const float* p, int64_t lds, int64_t H, const uint16_
 }
 
 }  // namespace kern
+
+void attention_softmax(float* x, int64_t n) {
+  if (matmul_path() == MatmulPath::kReference) return softmax(x, n);
+  matmul_kernels().softmax(x, n);
+}
 
 void mla_scores(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale, float* s,
                 int64_t lds) {

@@ -16,6 +16,10 @@ void mla_scores(const float* q, int64_t H, int64_t L, const float* const* keys, 
 void mla_values(const float* p, int64_t lds, int64_t H, const float* const* keys, int64_t n, int64_t c0, int64_t c1,
                 float* out, int64_t ldo);
 
+// In-place softmax of one row of scores: ops.h's softmax (std::exp) on the reference matmul path, the
+// kernel set's (polynomial exp, rel. error ~2e-7) otherwise.
+void attention_softmax(float* x, int64_t n);
+
 // The same over an f16 cache (keys are IEEE half bits), with the same float operations on the converted
 // values.
 void mla_scores(const float* q, int64_t H, int64_t L, const uint16_t* const* keys, int64_t n, float scale, float* s,

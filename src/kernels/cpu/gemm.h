@@ -74,6 +74,9 @@ struct KernelSet {
   bool bf16_rounds_activations = false;
   // out[i] = silu(gate[i]) * up[i] (out may alias gate); SIMD sets use a polynomial exp (rel. err ~1e-7).
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  // In-place softmax of x[n] (max-subtracted), with the same polynomial exp; the scalar mirror sums as
+  // the AVX2 kernel does (8 lanes over whole chunks, then the tail), so the two agree bit for bit.
+  void (*softmax)(float* x, int64_t n) = nullptr;
   // MLA over the latent cache (attention.h): scores of H heads against n keys, each key row read once
   // for all heads; and the probability-weighted sum of key columns [c0, c1) for all heads.
   void (*mla_scores)(const float* q, int64_t H, int64_t L, const float* const* keys, int64_t n, float scale,

@@ -485,6 +485,35 @@ void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = silu_poly(gate[i]) * up[i];
 }
 
+inline float hsum8(__m256 v) {  // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+void softmax_avx2(float* x, int64_t n) {
+  const int64_t n8 = n / 8 * 8;
+  __m256 mv = _mm256_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < n8; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+  float m = -INFINITY;
+  for (int i = 0; i < 8; ++i) m = std::fmax(m, mv[i]);
+  for (int64_t i = n8; i < n; ++i) m = std::fmax(m, x[i]);
+  const __m256 m8 = _mm256_set1_ps(m);
+  __m256 sum = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n8; i += 8) {
+    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m8));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float tail = 0;
+  for (int64_t i = n8; i < n; ++i) tail += (x[i] = exp_poly(x[i] - m));
+  const float inv = 1.0f / (hsum8(sum) + tail);
+  const __m256 inv8 = _mm256_set1_ps(inv);
+  for (int64_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv8));
+  for (int64_t i = n8; i < n; ++i) x[i] *= inv;
+}
+
 }  // namespace
 
 void mla_scores_avx2(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
@@ -513,6 +542,7 @@ const KernelSet& avx2_kernels() {
     k.bf16 = gemm_float<BF16Load>;
     k.f8_e4m3 = gemm_float<F8Load>;
     k.silu_mul = silu_mul_avx2;
+    k.softmax = softmax_avx2;
     k.mla_scores = mla_scores_avx2;
     k.mla_values = mla_values_avx2;
     k.mla_scores_f16 = mla_scores_f16_avx2;

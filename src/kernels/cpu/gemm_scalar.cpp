@@ -238,6 +238,21 @@ void silu_mul_scalar(const float* gate, const float* up, float* out, int64_t n) 
   for (int64_t i = 0; i < n; ++i) out[i] = silu_poly(gate[i]) * up[i];
 }
 
+// The AVX2 softmax's arithmetic: exp_poly, the sum of whole 8-value chunks in 8 lanes folded as hsum8,
+// plus the tail's sum.
+void softmax_scalar(float* x, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) m = std::fmax(m, x[i]);
+  const int64_t n8 = n / 8 * 8;
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = exp_poly(x[i] - m);
+    if (i < n8) lanes[i % 8] += x[i]; else tail += x[i];
+  }
+  const float inv = 1.0f / (hsum8(lanes) + tail);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
 }  // namespace
 
 void mla_scores_scalar(const float*, int64_t, int64_t, const float* const*, int64_t, float, float*, int64_t);
@@ -271,6 +286,7 @@ const KernelSet& scalar_kernels() {
     k.bf16 = gemm_float<DType::BF16>;
     k.f8_e4m3 = gemm_float<DType::F8_E4M3>;
     k.silu_mul = silu_mul_scalar;
+    k.softmax = softmax_scalar;
     k.mla_scores = mla_scores_scalar;
     k.mla_values = mla_values_scalar;
     k.mla_scores_f16 = mla_scores_f16_scalar;
