@@ -171,8 +171,8 @@ BENCHMARK(F32_scores)->Arg(64);
 BENCHMARK(F32_pv)->Arg(64)->Arg(512);
 BENCHMARK(BF16)->Arg(1)->Arg(4)->Arg(128);
 
-BENCHMARK(MlaScores)->Args({512, 1})->Args({3000, 1})->Args({2048, 24});
-BENCHMARK(MlaValues)->Args({512, 1})->Args({3000, 1})->Args({2048, 24});
+BENCHMARK(MlaScores)->Args({512, 1})->Args({3000, 1})->Args({2048, 4})->Args({2048, 24});
+BENCHMARK(MlaValues)->Args({512, 1})->Args({3000, 1})->Args({2048, 4})->Args({2048, 24});
 
 #define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
 BENCHMARK(Q4_0)->TOKENS;
