@@ -11,6 +11,8 @@
 #include <numeric>
 #include <string>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
@@ -61,6 +63,16 @@ std::vector<int32_t> bench_ids(int64_t n, int64_t vocab, uint32_t seed) {
 }
 
 constexpr int64_t kDepthChunk = 512;  // prefill chunk of the untimed context
+
+// A clear error, before any allocation, when the largest cache the runs need exceeds the machine's RAM.
+void require_cache_fits(const ModelConfig& c, int64_t tokens, int64_t streams, DType kv) {
+  const double need = static_cast<double>(LatentKvCache::bytes_per_token(c.num_hidden_layers, c.latent_dim(), kv)) *
+                      static_cast<double>(tokens) * static_cast<double>(streams);
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0 && need > static_cast<double>(pages) * static_cast<double>(page))
+    fail("bench: ", streams, " KV cache(s) of ", tokens, " tokens need ", need / 1e9, " GB, more than this machine's ",
+         static_cast<double>(pages) * static_cast<double>(page) / 1e9, " GB of RAM (lower -d, -p, -n or -b)");
+}
 
 // A cache holding one fresh sequence (id returned in *seq) with room for ctx tokens.
 LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, DType dtype, int* seq) {
@@ -126,6 +138,7 @@ int cmd_bench(const Args& args) {
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
   const DType kv = kv_dtype_from_args(p);
+  require_cache_fits(c, depth + std::max(n_prompt, n_gen), streams, kv);
   const std::string form = p.get("--mla-form").value_or("auto");
   if (form == "absorbed") tf.set_attention_form(AttentionForm::kAbsorbed);
   else if (form == "naive") tf.set_attention_form(AttentionForm::kNaive);

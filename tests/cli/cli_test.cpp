@@ -138,6 +138,7 @@ TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
   expect_error("bench -m " + m + " -p 8 -n 4 --mla-form sideways", "--mla-form");
   expect_error("bench -m " + m + " -p 8 -n 4 -b 0", "--batch");
   expect_error("bench -m " + m + " -p 8 -n 4 -d -1", "-d");
+  expect_error("bench -m " + m + " -p 8 -n 4 -d 100000000000", "more than this machine's");
   const Result f16 = run("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f16");
   EXPECT_EQ(f16.exit_code, 0) << f16.out;
   expect_error("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f8", "--kv-dtype");
