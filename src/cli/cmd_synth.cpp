@@ -18,8 +18,10 @@ int cmd_synth(const Args& args) {
     std::puts(
         "usage: dsinfer synth --preset NAME --out PATH [--dtype T] [--seed S] [--layers N]\n"
         "                     [--tokenizer DIR|tokenizer.json|vocab.gguf] [--shard-mb MB] [-t N]\n"
-        "Writes a model with RANDOM weights. PATH ending in .gguf: GGUF (dtype f32 f16 bf16 q8_0 q4_0 q4_K\n"
-        "q5_K q6_K); otherwise a Hugging Face directory (f32 f16 bf16 f8_e4m3 = block-FP8).\n"
+        "Writes a model with RANDOM weights. PATH ending in .gguf: GGUF (dtype f32 f16 bf16 q8_0 q4_0 q5_0 q5_1\n"
+        "q4_K q5_K q6_K; rows that do not fit a type's block get llama.cpp's fallback: q4_K -> q5_0,\n"
+        "q5_K -> q5_1, others -> q8_0, else f16); otherwise a Hugging Face directory (f32 f16 bf16 f8_e4m3 =\n"
+        "block-FP8).\n"
         "presets: tiny-v3 tiny-v2-lite tiny-v2 v2-lite v3 (--layers N shortens the real shapes).");
     return 0;
   }

@@ -98,8 +98,9 @@ class ValueSource {
 };
 
 // The dtype a tensor gets: vectors F32; the router F32 in GGUF (as llama.cpp keeps it) and the float
-// dtype in HF; matrices the requested dtype unless their rows do not fit its block, then the closest
-// type that fits (Q8_0, else F16 — as llama.cpp's quantizer falls back).
+// dtype in HF; matrices the requested dtype unless their rows do not fit its block, then llama.cpp's
+// fallback (llama-quant.cpp): Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K and the rest -> Q8_0, else F16. (Real
+// DeepSeek-V2-Lite K-quant GGUFs have such tensors: its 1408-wide expert rows are not 256-multiples.)
 DType dtype_for(const WeightSpec& s, DType want, bool gguf) {
   if (s.is_vector) return DType::F32;
   if (!s.quantizable && gguf) return DType::F32;
@@ -109,8 +110,10 @@ DType dtype_for(const WeightSpec& s, DType want, bool gguf) {
   }
   const int64_t cols = s.shape.back();
   if (cols % dtype_block_elems(want) == 0) return want;
-  if (cols % 32 == 0 && dtype_is_block_quant(want)) return DType::Q8_0;
-  return DType::F16;
+  if (cols % 32 != 0 || !dtype_is_block_quant(want)) return DType::F16;
+  if (want == DType::Q4_K) return DType::Q5_0;
+  if (want == DType::Q5_K) return DType::Q5_1;
+  return DType::Q8_0;
 }
 
 // Fills dst with the tensor's rows encoded in dtype t, in parallel over rows.

@@ -13,7 +13,11 @@ namespace dsinfer {
 
 // Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8: those types with rows interleaved by 8 (tensor/interleave.h); in memory only,
 // made by load-time repacking, never read from or written to a file.
-enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8 };
+// Appended types go last: the order indexes dtype.cpp's table.
+enum class DType : uint8_t {
+  F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8,
+  Q5_0, Q5_1,  // llama.cpp's fallbacks for Q4_K / Q5_K rows whose length is not a multiple of 256
+};
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block
 constexpr int64_t kQK = 256;            // K-quant super-block
@@ -23,7 +27,7 @@ const char* dtype_name(DType t);                    // "f32", "q4_0", "f8_e4m3" 
 std::optional<DType> dtype_from_name(std::string_view name);
 int64_t dtype_block_elems(DType t);                 // 1, 32 or 256
 size_t dtype_block_bytes(DType t);                  // bytes per block
-bool dtype_is_block_quant(DType t);                 // Q8_0 .. Q6_K and the R8 types
+bool dtype_is_block_quant(DType t);                 // Q8_0 .. Q6_K, Q5_0, Q5_1 and the R8 types
 // Bytes of a row of n values; throws Error if n is not a multiple of the block size.
 size_t dtype_row_bytes(DType t, int64_t n);
 

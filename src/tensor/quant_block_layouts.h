@@ -1,6 +1,6 @@
 #pragma once
 // Byte layouts of the GGML block formats, field for field as ggml-common.h declares them (block_q8_0,
-// block_q4_0, block_q4_K, block_q5_K, block_q6_K), and the per-format reference routines that
+// block_q4_0, block_q5_0, block_q5_1, block_q4_K, block_q5_K, block_q6_K), and the per-format reference routines that
 // quant_blocks.cpp dispatches to. Internal to src/tensor/: other layers go through quant.h.
 //
 // Blocks are copied in and out of these structs with memcpy, so callers may pass any byte address
@@ -24,6 +24,17 @@ struct BlockQ4_0 {  // 32 values
   uint16_t d;       // f16 scale
   uint8_t qs[16];   // low nibble of byte j = element j, high nibble = element j + 16; x = d * (q - 8)
 };
+struct BlockQ5_0 {  // 32 values
+  uint16_t d;       // f16 scale
+  uint8_t qh[4];    // bit j (little-endian u32) = 5th bit of element j
+  uint8_t qs[16];   // as Q4_0's nibbles; q = nibble | 5th bit << 4, x = d * (q - 16)
+};
+struct BlockQ5_1 {  // 32 values
+  uint16_t d;       // f16 scale
+  uint16_t m;       // f16 offset (the block's minimum): x = d * q + m
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
 struct BlockQ4_K {     // 256 values = 8 groups of 32
   uint16_t d;          // f16 scale of the 6-bit group scales
   uint16_t dmin;       // f16 scale of the 6-bit group mins
@@ -46,6 +57,8 @@ struct BlockQ6_K {    // 256 values = 16 groups of 16
 
 static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2);
 static_assert(sizeof(BlockQ4_0) == 18 && offsetof(BlockQ4_0, qs) == 2);
+static_assert(sizeof(BlockQ5_0) == 22 && offsetof(BlockQ5_0, qh) == 2 && offsetof(BlockQ5_0, qs) == 6);
+static_assert(sizeof(BlockQ5_1) == 24 && offsetof(BlockQ5_1, qh) == 4 && offsetof(BlockQ5_1, qs) == 8);
 static_assert(sizeof(BlockQ4_K) == 144 && offsetof(BlockQ4_K, scales) == 4 && offsetof(BlockQ4_K, qs) == 16);
 static_assert(sizeof(BlockQ5_K) == 176 && offsetof(BlockQ5_K, qh) == 16 && offsetof(BlockQ5_K, qs) == 48);
 static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, qh) == 128 &&
@@ -76,6 +89,10 @@ void q8_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q8_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void q4_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q4_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q5_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q5_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q5_1_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q5_1_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void q4_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q4_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void q5_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);

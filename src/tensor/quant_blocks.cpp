@@ -1,4 +1,4 @@
-// Dispatch for the GGML block formats, and the two 32-value formats Q8_0 and Q4_0. The K-quants
+// Dispatch for the GGML block formats, and the 32-value formats Q8_0, Q4_0, Q5_0 and Q5_1. The K-quants
 // (256-value super-blocks) are in quant_k.cpp. Every quantizer reproduces llama.cpp's reference
 // quantizer (ggml-quants.c quantize_row_*_ref) operation for operation, so the bytes are identical;
 // tests/tensor/quant_fixture_test.cpp checks that against vectors made with llama.cpp and gguf-py.
@@ -95,6 +95,95 @@ void q4_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
   }
 }
 
+// 5th bits: bit j of the little-endian u32 qh belongs to element j (0..31).
+static inline uint32_t high_bits(const uint8_t qh[4]) {
+  return static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 | static_cast<uint32_t>(qh[2]) << 16 |
+         static_cast<uint32_t>(qh[3]) << 24;
+}
+static inline void store_high_bits(uint32_t h, uint8_t qh[4]) {
+  for (int k = 0; k < 4; ++k) qh[k] = static_cast<uint8_t>(h >> (8 * k));
+}
+// The 5-bit value of element j (0..31) of a block's nibbles and high bits.
+static inline int q5_value(const uint8_t qs[16], uint32_t h, int j) {
+  const int nib = j < 16 ? (qs[j] & 0x0f) : (qs[j - 16] >> 4);
+  return nib | static_cast<int>((h >> j) & 1u) << 4;
+}
+
+void q5_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const auto b = load_block<BlockQ5_0>(src, i);
+    const float d = f16_to_f32(b.d);
+    const uint32_t h = high_bits(b.qh);
+    for (int j = 0; j < 32; ++j) dst[i * kQ32 + j] = static_cast<float>(q5_value(b.qs, h, j) - 16) * d;
+  }
+}
+
+// As Q4_0 with 32 levels: d = (value of largest magnitude) / -16.
+void q5_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const float* x = src + i * kQ32;
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    BlockQ5_0 b;
+    b.d = f32_to_f16(d);
+    uint32_t h = 0;
+    for (int j = 0; j < 16; ++j) {
+      // (int8_t)(x*id + 16.5) then MIN(31, .), as ggml: truncation rounds half up, q = 32 is clipped.
+      const int8_t t0 = static_cast<int8_t>(static_cast<int>(x[j] * id + 16.5f));
+      const int8_t t1 = static_cast<int8_t>(static_cast<int>(x[j + 16] * id + 16.5f));
+      const auto q0 = static_cast<uint8_t>(t0 < 31 ? t0 : 31), q1 = static_cast<uint8_t>(t1 < 31 ? t1 : 31);
+      b.qs[j] = static_cast<uint8_t>((q0 & 0x0f) | (q1 & 0x0f) << 4);
+      h |= static_cast<uint32_t>((q0 & 0x10u) >> 4) << j;
+      h |= static_cast<uint32_t>((q1 & 0x10u) >> 4) << (j + 16);
+    }
+    store_high_bits(h, b.qh);
+    store_block(dst, i, b);
+  }
+}
+
+void q5_1_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const auto b = load_block<BlockQ5_1>(src, i);
+    const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
+    const uint32_t h = high_bits(b.qh);
+    for (int j = 0; j < 32; ++j) dst[i * kQ32 + j] = static_cast<float>(q5_value(b.qs, h, j)) * d + m;
+  }
+}
+
+// 32 levels from the block's minimum: d = (max - min) / 31, q = (x - min) / d rounded half up.
+void q5_1_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const float* x = src + i * kQ32;
+    float min = 3.402823466e+38f, max = -3.402823466e+38f;
+    for (int j = 0; j < 32; ++j) {
+      if (x[j] < min) min = x[j];
+      if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 31.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    BlockQ5_1 b;
+    b.d = f32_to_f16(d);
+    b.m = f32_to_f16(min);
+    uint32_t h = 0;
+    for (int j = 0; j < 16; ++j) {
+      const auto q0 = static_cast<uint8_t>(static_cast<int>((x[j] - min) * id + 0.5f));
+      const auto q1 = static_cast<uint8_t>(static_cast<int>((x[j + 16] - min) * id + 0.5f));
+      b.qs[j] = static_cast<uint8_t>((q0 & 0x0f) | (q1 & 0x0f) << 4);
+      h |= static_cast<uint32_t>((q0 & 0x10u) >> 4) << j;
+      h |= static_cast<uint32_t>((q1 & 0x10u) >> 4) << (j + 16);
+    }
+    store_high_bits(h, b.qh);
+    store_block(dst, i, b);
+  }
+}
+
 }  // namespace quant_detail
 
 using namespace quant_detail;
@@ -109,6 +198,12 @@ void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
       return;
     case DType::Q4_0:
       q4_0_dequantize(s, dst, nb);
+      return;
+    case DType::Q5_0:
+      q5_0_dequantize(s, dst, nb);
+      return;
+    case DType::Q5_1:
+      q5_1_dequantize(s, dst, nb);
       return;
     case DType::Q4_K:
       q4_k_dequantize(s, dst, nb);
@@ -134,6 +229,12 @@ void quantize_blocks(DType t, const float* src, void* dst, int64_t n) {
       return;
     case DType::Q4_0:
       q4_0_quantize(src, d, nb);
+      return;
+    case DType::Q5_0:
+      q5_0_quantize(src, d, nb);
+      return;
+    case DType::Q5_1:
+      q5_1_quantize(src, d, nb);
       return;
     case DType::Q4_K:
       q4_k_quantize(src, d, nb);

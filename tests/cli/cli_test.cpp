@@ -144,6 +144,23 @@ TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
   expect_error("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f8", "--kv-dtype");
 }
 
+// Rows that do not fill a 256-value super-block get llama.cpp's fallback types (llama-quant.cpp), as
+// real DeepSeek-V2-Lite K-quant files do for its 1408-wide expert rows — and those files run.
+TEST(Cli, SynthKQuantsFallBackAsLlamaCppDoes) {
+  const std::pair<const char*, const char*> cases[] = {{"q4_K", "q5_0"}, {"q5_K", "q5_1"}, {"q6_K", "q8_0"}};
+  for (const auto& [want, fallback] : cases) {
+    const std::string m = tmp() + "/tiny-fallback-" + want + ".gguf";
+    ASSERT_EQ(run("synth --preset tiny-v3 --dtype " + std::string(want) + " --out " + m).exit_code, 0);
+    const auto bytes = nlohmann::json::parse(run("info --json -m " + m).out)["bytes_by_dtype"];
+    EXPECT_TRUE(bytes.contains(fallback)) << want << ": " << bytes.dump();  // tiny rows: none is a 256-multiple
+    EXPECT_FALSE(bytes.contains(want)) << bytes.dump();
+    for (const char* extra : {"", " --no-repack"}) {
+      const Result r = run("run -m " + m + " --ids 1,2,3 -n 6" + std::string(extra));
+      EXPECT_EQ(r.exit_code, 0) << want << extra << ": " << r.out;
+    }
+  }
+}
+
 TEST(Cli, MissingAndCorruptFilesAreClearErrors) {
   expect_error("info -m /nonexistent/model.gguf", "/nonexistent/model.gguf");
   expect_error("run -m /nonexistent/dir --ids 1", "/nonexistent/dir");

@@ -136,7 +136,8 @@ TEST_P(QuantFixture, QuantizeFixturesDecodeNearTheirInputs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBlockTypes, QuantFixture,
-                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K),
+                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                                           DType::Q6_K),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace

@@ -84,7 +84,8 @@ TEST_P(QuantRoundTrip, RowsNotAWholeNumberOfBlocksThrow) {
 
 INSTANTIATE_TEST_SUITE_P(AllBlockTypes, QuantRoundTrip,
                          ::testing::Values(RoundTripCase{DType::Q8_0, 0.006},
-                                           RoundTripCase{DType::Q4_0, 0.14}, RoundTripCase{DType::Q4_K, 0.10},
+                                           RoundTripCase{DType::Q4_0, 0.14}, RoundTripCase{DType::Q5_0, 0.07},
+                                           RoundTripCase{DType::Q5_1, 0.07}, RoundTripCase{DType::Q4_K, 0.10},
                                            RoundTripCase{DType::Q5_K, 0.05},
                                            RoundTripCase{DType::Q6_K, 0.025}),
                          [](const auto& info) { return std::string(dtype_name(info.param.type)); });

@@ -2,7 +2,8 @@
 """Test vectors for the GGML block formats (tests/tensor/quant_fixture_test.cpp).
 
 Two independent references, neither written in this project:
-  * gguf-py (the `gguf` package of llama.cpp): quantize for Q8_0 and Q4_0, dequantize for every type.
+  * gguf-py (the `gguf` package of llama.cpp): quantize for Q8_0, Q4_0, Q5_0 and Q5_1, dequantize for every
+    type.
   * llama.cpp's own C reference, ggml/src/ggml-quants.c, compiled from a llama.cpp checkout given with
     --llama-cpp and called through ctypes: quantize_row_*_ref for every type (the only reference for
     the K-quant quantizers) and dequantize_row_* as a cross-check of gguf-py.
@@ -30,9 +31,13 @@ import numpy as np
 from gguf import quants
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType as QT
 
-TYPES = {"q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K, "q6_k": QT.Q6_K}
-C_NAMES = {"q8_0": "q8_0", "q4_0": "q4_0", "q4_k": "q4_K", "q5_k": "q5_K", "q6_k": "q6_K"}
-HAS_GGUF_PY_QUANTIZER = {"q8_0", "q4_0"}
+# Appended types keep the earlier types' seeds (1234 + index), so their files do not change.
+TYPES = {"q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K, "q6_k": QT.Q6_K, "q5_0": QT.Q5_0,
+         "q5_1": QT.Q5_1}
+C_NAMES = {"q8_0": "q8_0", "q4_0": "q4_0", "q4_k": "q4_K", "q5_k": "q5_K", "q6_k": "q6_K", "q5_0": "q5_0",
+           "q5_1": "q5_1"}
+HAS_GGUF_PY_QUANTIZER = {"q8_0", "q4_0", "q5_0", "q5_1"}
+BLOCK32 = ("q8_0", "q4_0", "q5_0", "q5_1")
 
 # ggml-quants.c calls a few ggml.c functions from code paths we never reach; stub them so the object
 # links into a shared library on its own.
@@ -116,7 +121,7 @@ def input_rows(name: str, rng: np.random.Generator) -> list[np.ndarray]:
     # the error comparison) are exercised somewhere.
     rows.append(g(4096, 0.05))
     rows.append(rng.laplace(0, 1, 4096).astype(np.float32))   # heavy tails, like real weights
-    if name in ("q8_0", "q4_0"):
+    if name in BLOCK32:
         rows.append(g(256, 1e7))                # f16 scale overflows to inf: bytes still defined
     return rows
 
@@ -134,9 +139,9 @@ def random_blocks(name: str, n_blocks: int, rng: np.random.Generator) -> bytes:
         vals[rng.random(count) < 0.05] = 0.0
         return vals.view(np.uint8).reshape(count, 2)
 
-    if name in ("q8_0", "q4_0"):
+    if name in ("q8_0", "q4_0", "q5_0"):
         raw[:, 0:2] = f16_field(n_blocks)
-    elif name in ("q4_k", "q5_k"):
+    elif name in ("q4_k", "q5_k", "q5_1"):  # d, then dmin (K-quants) or m (Q5_1)
         raw[:, 0:2] = f16_field(n_blocks)
         raw[:, 2:4] = f16_field(n_blocks)
     else:  # q6_k: d is the last field

@@ -74,6 +74,38 @@ struct Q8_0Traits {
   static __m256i dot(__m256i w, __m256i a) { return dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
 };
 
+// Byte j of the result: 0x10 where bit j of h is set (the 5th bits of a Q5_0 / Q5_1 block).
+inline __m256i fifth_bits(uint32_t h) {
+  const __m256i spread = _mm256_shuffle_epi8(  // byte k of h into bytes 8k .. 8k + 7
+      _mm256_set1_epi32(static_cast<int>(h)),
+      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i probe = _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));  // all but bit j % 8
+  return _mm256_and_si256(_mm256_cmpeq_epi8(probe, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
+}
+
+// Q5_0 (kMin false: x = d (v - 16)) and Q5_1 (x = d v + m) with v = nibble | 5th bit << 4, unsigned.
+template <bool kHasMin>
+struct Q5Traits {
+  static constexpr size_t kBytes = kHasMin ? kQ5_1Bytes : kQ5_0Bytes;
+  static constexpr int kZeroShift = kHasMin ? -1 : 4;  // Q5_0: subtract 16 * sum(q_a)
+  static constexpr bool kMin = kHasMin;                 // Q5_1: + m d_a sum(q_a), from the f16 after d
+  static constexpr size_t kQh = kHasMin ? 4 : 2;
+  static __m256i load(const uint8_t* blk) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQh + 4));
+    uint32_t h;
+    std::memcpy(&h, blk + kQh, 4);
+    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
+    return _mm256_or_si256(nib, fifth_bits(h));
+  }
+  static __m256i dot(__m256i w, __m256i a) { return dot_u8s8(w, a); }
+};
+
+template <class Tr>
+constexpr bool has_min() {
+  if constexpr (requires { Tr::kMin; }) return Tr::kMin;
+  return false;
+}
+
 // Rows [r, r+4) (row pointers may repeat for a tail) · token t. Returns the 4 dot products.
 // `next` (may be null) is the start of the next rows' bytes, `span` their length: prefetched a little
 // per block so the next group is in cache when it starts (the hardware prefetcher alone does not keep
@@ -84,6 +116,7 @@ __m128 rows4_tok1(const uint8_t* const* wr, const ActQ8& a, int64_t t, const uin
   const float* d = a.dt(t);
   const int32_t* sum = a.sumt(t);
   __m256 acc = _mm256_setzero_ps();
+  __m128 mins = _mm_setzero_ps();  // Q5_1: sum over blocks of m d_a sum(q_a), per row
   const size_t step = (span + a.nb - 1) / a.nb;
   for (int64_t b = 0; b < a.nb; ++b) {
     if (next) {
@@ -100,7 +133,11 @@ __m128 rows4_tok1(const uint8_t* const* wr, const ActQ8& a, int64_t t, const uin
     const __m128 sw = _mm_mul_ps(_mm_setr_ps(h2f(wr[0] + off), h2f(wr[1] + off), h2f(wr[2] + off), h2f(wr[3] + off)),
                                  _mm_set1_ps(d[b]));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_set_m128(sw, sw), acc);
+    if constexpr (has_min<Tr>())
+      mins = _mm_fmadd_ps(_mm_setr_ps(h2f(wr[0] + off + 2), h2f(wr[1] + off + 2), h2f(wr[2] + off + 2), h2f(wr[3] + off + 2)),
+                          _mm_set1_ps(d[b] * static_cast<float>(sum[b])), mins);
   }
+  if constexpr (has_min<Tr>()) return _mm_add_ps(fold(acc), mins);
   return fold(acc);
 }
 
@@ -114,6 +151,7 @@ void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t ti
   const float* d4 = a.d4.data() + tile * nb * 4;
   const int32_t* s4 = a.sum4.data() + tile * nb * 4;
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m128 min0 = _mm_setzero_ps(), min1 = _mm_setzero_ps();  // Q5_1: m d_a sum(q_a) per token
   for (int64_t b = 0; b < nb; ++b) {
     const int8_t* qb = q + b * 32;
     const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qb));
@@ -142,9 +180,19 @@ void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t ti
       if constexpr (Tr::kZeroShift >= 0) h = _mm256_sub_epi32(h, zero_fix);
       acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(_mm256_set1_ps(h2f(w1 + off)), da), acc1);
     }
+    if constexpr (has_min<Tr>()) {
+      const __m128 ds = _mm_mul_ps(_mm_loadu_ps(d4 + b * 4),
+                                   _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s4 + b * 4))));
+      min0 = _mm_fmadd_ps(_mm_set1_ps(h2f(w0 + off + 2)), ds, min0);
+      min1 = _mm_fmadd_ps(_mm_set1_ps(h2f(w1 + off + 2)), ds, min1);
+    }
   }
   *out0 = fold(acc0);
   *out1 = fold(acc1);
+  if constexpr (has_min<Tr>()) {
+    *out0 = _mm_add_ps(*out0, min0);
+    *out1 = _mm_add_ps(*out1, min1);
+  }
 }
 
 // ---- Q4_0 prefill: 8-row panels repacked once per call so that each 32-bit lane is 4 consecutive k of
@@ -277,9 +325,12 @@ __m128 q4_0_rows4_pairs(const uint8_t* const* wr, const ActQ8& a, const uint8_t*
   return fold(acc);
 }
 
+// Q4_0 / Q8_0 / Q5_0 / Q5_1 in the file layout. Q5_0 / Q5_1 (llama.cpp's fallbacks inside K-quant files)
+// have no panel or R8 form: every batch runs the 2-row x 4-token tiles.
 template <class Tr>
 void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok >= kInterleaveMinTokens) return gemm_interleaved<Tr>(w, row_bytes, n_rows, a, y, ldy);
+  constexpr bool kPanels = Tr::kZeroShift == 3 || Tr::kBytes == kQ8_0Bytes;
+  if (kPanels && a.n_tok >= kInterleaveMinTokens) return gemm_interleaved<Tr>(w, row_bytes, n_rows, a, y, ldy);
   if (a.n_tok == 1) {
     alignas(16) float out[4];
     for (int64_t r = 0; r < n_rows; r += 4) {
@@ -529,6 +580,8 @@ const KernelSet& avx2_kernels() {
     k.quantize_row = quantize_row_avx2;
     k.q8_0 = gemm_q_legacy<Q8_0Traits>;
     k.q4_0 = gemm_q_legacy<Q4_0Traits>;
+    k.q5_0 = gemm_q_legacy<Q5Traits<false>>;
+    k.q5_1 = gemm_q_legacy<Q5Traits<true>>;
     k.q4_k = q4_k_avx2();
     k.q5_k = q5_k_avx2();
     k.q6_k = q6_k_avx2();

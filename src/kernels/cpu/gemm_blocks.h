@@ -13,6 +13,8 @@ namespace dsinfer::kern {
 
 constexpr size_t kQ8_0Bytes = 34;  // f16 d; int8 qs[32]
 constexpr size_t kQ4_0Bytes = 18;  // f16 d; uint8 qs[16]
+constexpr size_t kQ5_0Bytes = 22;  // f16 d; u32 qh (5th bits); uint8 qs[16]
+constexpr size_t kQ5_1Bytes = 24;  // f16 d, m; u32 qh; uint8 qs[16]
 constexpr size_t kQ4_KBytes = 144; // f16 d, dmin; scales[12]; qs[128]
 constexpr size_t kQ5_KBytes = 176; // f16 d, dmin; scales[12]; qh[32]; qs[128]
 constexpr size_t kQ6_KBytes = 210; // ql[128]; qh[64]; int8 scales[16]; f16 d

@@ -70,6 +70,34 @@ float dot_legacy(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, 
   return lo + hi;
 }
 
+// Q5_0 / Q5_1: unsigned 5-bit values v (nibble | 5th bit << 4); Q5_0's x = d (v - 16) subtracts 16 sum(a)
+// from the low lane, Q5_1's x = d v + m adds m d_a sum(a) in a third accumulator (the AVX2 kernels'
+// lanes: elements 0..15 and 16..31, then the min term).
+template <bool kMin>
+float dot_q5(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
+  const size_t bytes = kMin ? kQ5_1Bytes : kQ5_0Bytes, qh_at = kMin ? 4 : 2;
+  float lo = 0, hi = 0, mins = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = w + b * bytes;
+    uint32_t h;
+    std::memcpy(&h, blk + qh_at, 4);
+    const uint8_t* qs = blk + qh_at + 4;
+    const int8_t* qa = q + b * 32;
+    int32_t plo = 0, phi = 0;
+    for (int i = 0; i < 16; ++i) {
+      plo += ((qs[i] & 0x0f) | static_cast<int>((h >> i) & 1u) << 4) * qa[i];
+      phi += ((qs[i] >> 4) | static_cast<int>((h >> (i + 16)) & 1u) << 4) * qa[i + 16];
+    }
+    if constexpr (!kMin) plo -= 16 * sum[b];
+    const float sc = half_at(blk) * d[b];
+    lo = std::fma(static_cast<float>(plo), sc, lo);
+    hi = std::fma(static_cast<float>(phi), sc, hi);
+    if constexpr (kMin) mins = std::fma(half_at(blk + 2), d[b] * static_cast<float>(sum[b]), mins);
+  }
+  if constexpr (kMin) return (lo + hi) + mins;
+  return lo + hi;
+}
+
 // Q4_K and Q5_K: 8 groups of 32 per super-block, group g = activation block 8 * sb + g; lane l of a
 // group holds elements 4l..4l+3.
 template <bool kFifthBit>
@@ -273,6 +301,8 @@ const KernelSet& scalar_kernels() {
     k.quantize_row = quantize_row_scalar;
     k.q8_0 = gemm_quant<dot_legacy<false>, dot_whole_blocks<false>>;
     k.q4_0 = gemm_quant<dot_legacy<true>, dot_whole_blocks<true>, dot_q4_0_pairs>;
+    k.q5_0 = gemm_quant<dot_q5<false>>;
+    k.q5_1 = gemm_quant<dot_q5<true>>;
     k.q4_k = gemm_quant<dot_q45_k<false>>;
     k.q5_k = gemm_quant<dot_q45_k<true>>;
     k.q6_k = gemm_quant<dot_q6_k>;
