@@ -81,6 +81,12 @@ void Q4_0(benchmark::State& s) {
 void Q8_0(benchmark::State& s) {
   run(s, DType::Q8_0);
 }
+void Q5_0(benchmark::State& s) {
+  run(s, DType::Q5_0);
+}
+void Q5_1(benchmark::State& s) {
+  run(s, DType::Q5_1);
+}
 void Q4_0_R8(benchmark::State& s) {
   run(s, DType::Q4_0_R8);
 }
@@ -177,6 +183,8 @@ BENCHMARK(MlaValues)->Args({512, 1})->Args({3000, 1})->Args({2048, 4})->Args({20
 #define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
 BENCHMARK(Q4_0)->TOKENS;
 BENCHMARK(Q8_0)->TOKENS;
+BENCHMARK(Q5_0)->TOKENS;
+BENCHMARK(Q5_1)->TOKENS;
 BENCHMARK(Q4_0_R8)->TOKENS;
 BENCHMARK(Q8_0_R8)->TOKENS;
 BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);

@@ -3,6 +3,8 @@
 // match ggml-common.h exactly so GGUF files written by llama.cpp are read in place:
 //   Q8_0 (34 B / 32):  f16 d; int8 qs[32];                      x = d * q
 //   Q4_0 (18 B / 32):  f16 d; uint8 qs[16];                     x = d * (q - 8); byte j = elems j | j+16<<4
+//   Q5_0 (22 B / 32):  f16 d; u32 qh; uint8 qs[16]             x = d * (q - 16), q = nibble | qh bit << 4
+//   Q5_1 (24 B / 32):  f16 d, m; u32 qh; uint8 qs[16]          x = d * q + m
 //   Q4_K (144 B / 256): f16 d, dmin; uint8 scales[12]; qs[128]  x = d*sc_j*q - dmin*m_j (8 groups of 32)
 //   Q5_K (176 B / 256): as Q4_K plus qh[32] (5th bit)
 //   Q6_K (210 B / 256): ql[128]; qh[64]; int8 scales[16]; f16 d  x = d*sc_j*(q - 32) (16 groups of 16)
@@ -20,5 +22,9 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 // Writes dtype_row_bytes(t, n) bytes at dst encoding src[n], with llama.cpp's reference quantizers
 // (quantize_row_*_ref). Not defined for F8_E4M3 (block scales need the whole matrix: see fp8.h).
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+// The n values of a Q5_0 row as a Q8_0 row, exactly: the same f16 d per block, int8 q - 16 (the repacking
+// of Q5_0 weights into the Q8_0_R8 kernels' layout).
+void q5_0_to_q8_0(const void* src, void* dst, int64_t n);
 
 }  // namespace dsinfer

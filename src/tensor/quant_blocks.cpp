@@ -5,6 +5,8 @@
 
 #include "tensor/quant_blocks.h"
 
+#include "tensor/quant.h"
+
 #include <cmath>
 
 #include "tensor/quant_block_layouts.h"
@@ -184,9 +186,25 @@ void q5_1_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
   }
 }
 
+void q5_0_to_q8_0(const uint8_t* src, uint8_t* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const auto b = load_block<BlockQ5_0>(src, i);
+    const uint32_t h = high_bits(b.qh);
+    BlockQ8_0 o;
+    o.d = b.d;
+    for (int j = 0; j < 32; ++j) o.qs[j] = static_cast<int8_t>(q5_value(b.qs, h, j) - 16);
+    store_block(dst, i, o);
+  }
+}
+
 }  // namespace quant_detail
 
 using namespace quant_detail;
+
+void q5_0_to_q8_0(const void* src, void* dst, int64_t n) {
+  dtype_row_bytes(DType::Q5_0, n);  // throws unless n is a whole number of blocks
+  quant_detail::q5_0_to_q8_0(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), n / kQ32);
+}
 
 void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
   dtype_row_bytes(t, n);  // throws unless n is a whole number of blocks
