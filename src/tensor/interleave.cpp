@@ -1,7 +1,9 @@
 #include "tensor/interleave.h"
 
 #include <cstring>
+#include <vector>
 
+#include "tensor/quant.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -127,7 +129,7 @@ void deinterleave_q6_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t
 
 bool is_interleaved(DType t) {
   return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q5_K_R8 ||
-         t == DType::Q6_K_R8;
+         t == DType::Q6_K_R8 || t == DType::Q5_0_R8;
 }
 
 std::optional<DType> interleaved_of(DType t) {
@@ -136,6 +138,7 @@ std::optional<DType> interleaved_of(DType t) {
   if (t == DType::Q4_K) return DType::Q4_K_R8;
   if (t == DType::Q5_K) return DType::Q5_K_R8;
   if (t == DType::Q6_K) return DType::Q6_K_R8;
+  if (t == DType::Q5_0) return DType::Q5_0_R8;
   return std::nullopt;
 }
 
@@ -145,8 +148,11 @@ DType plain_of(DType t) {
   if (t == DType::Q4_K_R8) return DType::Q4_K;
   if (t == DType::Q5_K_R8) return DType::Q5_K;
   if (t == DType::Q6_K_R8) return DType::Q6_K;
+  if (t == DType::Q5_0_R8) return DType::Q5_0;
   return t;
 }
+
+DType deinterleaved_of(DType r8) { return r8 == DType::Q5_0_R8 ? DType::Q8_0 : plain_of(r8); }
 
 void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
   if (n_rows % kInterleaveRows != 0)
@@ -154,6 +160,15 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
   if (plain == DType::Q4_K) return interleave_k45({false}, plain, DType::Q4_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q5_K) return interleave_k45({true}, plain, DType::Q5_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q6_K) return interleave_q6_k(src, n_rows, cols, dst);
+  if (plain == DType::Q5_0) {  // as Q8_0 blocks, one row group at a time
+    const size_t in_row = dtype_row_bytes(DType::Q5_0, cols), out_row = dtype_row_bytes(DType::Q8_0, cols);
+    std::vector<uint8_t> q8(kInterleaveRows * out_row);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows) {
+      for (int64_t i = 0; i < kInterleaveRows; ++i) q5_0_to_q8_0(src + (r0 + i) * in_row, q8.data() + i * out_row, cols);
+      interleave_rows(DType::Q8_0, q8.data(), kInterleaveRows, cols, dst + r0 * out_row);
+    }
+    return;
+  }
   const Geometry g = geometry(plain);
   const size_t row_bytes = dtype_row_bytes(plain, cols);
   const int64_t nb = cols / 32;
@@ -176,7 +191,7 @@ void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, ui
   if (r8 == DType::Q4_K_R8) return deinterleave_k45_row({false}, group, cols, lane, dst);
   if (r8 == DType::Q5_K_R8) return deinterleave_k45_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q6_K_R8) return deinterleave_q6_k_row(group, cols, lane, dst);
-  const Geometry g = geometry(plain_of(r8));
+  const Geometry g = geometry(deinterleaved_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;
   for (int64_t b = 0; b < nb; ++b) {

@@ -70,14 +70,14 @@ TEST(Repack, AModelAboveTheMemoryLimitStaysInTheFileMapping) {
 
 TEST(Repack, RepackedModelsDecodeAsTheFileLayoutDoes) {
   for (const char* preset : {"tiny-v2-lite", "tiny-v3"})
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {  // Q5_0 is repacked as Q8_0_R8
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
       const std::string path =
           testing::synth(preset, std::string(preset) + "-repack-" + dtype_name(t) + ".gguf", t, 11);
       auto plain = load(path, false);
       auto m = load(path, true);
       ASSERT_GT(m->repack.tensors, 0) << preset;
       const DType expert = m->weights.layers.back().moe.experts[0].gate.dtype;
-      EXPECT_EQ(expert, t == DType::Q4_0 ? DType::Q4_0_R8 : DType::Q8_0_R8) << preset << " " << dtype_name(t);
+      EXPECT_EQ(expert, *interleaved_of(t)) << preset << " " << dtype_name(t);
       // SIMD == scalar kernels on the repacked weights, 256 greedy tokens.
       std::vector<int32_t> fast, scalar;
       {

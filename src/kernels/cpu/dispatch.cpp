@@ -21,6 +21,7 @@ QuantGemmFn KernelSet::quant_for(DType t) const {
     case DType::Q4_K_R8: return q4_k_r8;
     case DType::Q5_K_R8: return q5_k_r8;
     case DType::Q6_K_R8: return q6_k_r8;
+    case DType::Q5_0_R8: return q5_0_r8;
     default: return nullptr;
   }
 }

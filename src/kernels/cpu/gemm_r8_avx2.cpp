@@ -65,6 +65,9 @@ QuantGemmFn q4_0_r8_avx2() {
 QuantGemmFn q8_0_r8_avx2() {
   return gemm_r8<Q8_0R8<Avx2Dot>>;
 }
+QuantGemmFn q5_0_r8_avx2() {
+  return gemm_panels<PanelQ5_0<Avx2Dot>>;
+}
 QuantGemmFn q4_k_r8_avx2() {
   return gemm_panels<PanelQK45<Avx2Dot, false>>;
 }

@@ -1,12 +1,12 @@
 #pragma once
-// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K (from 12 or 6 tokens on): signed
+// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0 (from 12 or 6 tokens on): signed
 // L1 panels with the weights as vpmaddubsw's memory operand.
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
 // a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
 // vectors can instead be loaded by the dot itself (a load port, no FP slot) and one broadcast serves
 // kPanelGroups row groups. vpmaddubsw takes its memory operand as the *signed* factor, so the panel holds
-// signed weight values v (Q4_0: q - 8, Q4_K: q - 8, Q5_K: q - 16, Q6_K: q - 32) and the activations come
+// signed weight values v (Q4_0: q - 8, Q4_K: q - 8, Q5_K: q - 16, Q6_K: q - 32, Q5_0: q - 16) and the activations come
 // as unsigned bytes a + 128; per row and block
 //   sum (a + 128) v - 128 sum v = sum a v             (exact in int32; 128 sum v is unpacked with v)
 // and from sum a v the format's own integer sum (sum a q = sum a v + offset * sum a): every integer the
@@ -88,6 +88,23 @@ struct PanelQ4_0 {
       v[c] = _mm256_sub_epi8(_mm256_and_si256(x, m4), k8);
       v[4 + c] = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), k8);
     }
+    store_values(p, slot, v, false);
+  }
+};
+
+// Q5_0_R8: Q8_0_R8 blocks whose values are Q5_0's q - 16 (|v| <= 16), so they can go in a signed panel as
+// they are; the tiles are Q8_0_R8's, whose float operations the panel repeats (acc += sum * (d * d_a)).
+template <class Dot>
+struct PanelQ5_0 {
+  using Tile = Q8_0R8<Dot>;
+  static constexpr size_t kBlockBytes = Tile::kBlock;
+  static constexpr int kWiden = 4, kOffset = 0, kMinTokens = 12;
+  static constexpr bool kMin = false, kScaled = false;
+  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + b * Tile::kBlock;
+    _mm256_store_ps(p.f0[slot], row_scales(blk));
+    __m256i v[8];
+    for (int c = 0; c < 8; ++c) v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
     store_values(p, slot, v, false);
   }
 };

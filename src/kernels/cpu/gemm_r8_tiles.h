@@ -340,6 +340,7 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q4_k_r8 = gemm_r8<QK45R8<Dot, false>>;
   base.q5_k_r8 = gemm_r8<QK45R8<Dot, true>>;
   base.q6_k_r8 = gemm_r8<Q6_KR8<Dot>>;
+  base.q5_0_r8 = base.q8_0_r8;  // the same bytes; only AVX2 adds panels for its small values
   return base;
 }
 
