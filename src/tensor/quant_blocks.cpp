@@ -70,20 +70,24 @@ void q4_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
   }
 }
 
+// The value of largest magnitude among x[0..32) (the first of equals), with its sign, as ggml finds it.
+static inline float largest_magnitude(const float* x) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < 32; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
 // The scale is signed: d = (value of largest magnitude) / -8, so that value maps exactly to q = 0
 // (-8 after the offset) and the 16 levels [-8, 7] are used asymmetrically in its favour.
 void q4_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const float* x = src + i * kQ32;
-    float amax = 0.0f;
-    float max = 0.0f;
-    for (int j = 0; j < 32; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
-    const float d = max / -8.0f;
+    const float d = largest_magnitude(x) / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     BlockQ4_0 b;
     b.d = f32_to_f16(d);
@@ -105,6 +109,12 @@ static inline uint32_t high_bits(const uint8_t qh[4]) {
 static inline void store_high_bits(uint32_t h, uint8_t qh[4]) {
   for (int k = 0; k < 4; ++k) qh[k] = static_cast<uint8_t>(h >> (8 * k));
 }
+// Stores the 5-bit values of elements j and j + 16 (j < 16): nibbles in qs[j], 5th bits into h.
+static inline void put_q5_pair(uint8_t q0, uint8_t q1, int j, uint8_t qs[16], uint32_t& h) {
+  qs[j] = static_cast<uint8_t>((q0 & 0x0f) | (q1 & 0x0f) << 4);
+  h |= static_cast<uint32_t>((q0 & 0x10u) >> 4) << j;
+  h |= static_cast<uint32_t>((q1 & 0x10u) >> 4) << (j + 16);
+}
 // The 5-bit value of element j (0..31) of a block's nibbles and high bits.
 static inline int q5_value(const uint8_t qs[16], uint32_t h, int j) {
   const int nib = j < 16 ? (qs[j] & 0x0f) : (qs[j - 16] >> 4);
@@ -124,14 +134,7 @@ void q5_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
 void q5_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const float* x = src + i * kQ32;
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < 32; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
-    const float d = max / -16.0f;
+    const float d = largest_magnitude(x) / -16.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     BlockQ5_0 b;
     b.d = f32_to_f16(d);
@@ -140,10 +143,7 @@ void q5_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
       // (int8_t)(x*id + 16.5) then MIN(31, .), as ggml: truncation rounds half up, q = 32 is clipped.
       const int8_t t0 = static_cast<int8_t>(static_cast<int>(x[j] * id + 16.5f));
       const int8_t t1 = static_cast<int8_t>(static_cast<int>(x[j + 16] * id + 16.5f));
-      const auto q0 = static_cast<uint8_t>(t0 < 31 ? t0 : 31), q1 = static_cast<uint8_t>(t1 < 31 ? t1 : 31);
-      b.qs[j] = static_cast<uint8_t>((q0 & 0x0f) | (q1 & 0x0f) << 4);
-      h |= static_cast<uint32_t>((q0 & 0x10u) >> 4) << j;
-      h |= static_cast<uint32_t>((q1 & 0x10u) >> 4) << (j + 16);
+      put_q5_pair(static_cast<uint8_t>(t0 < 31 ? t0 : 31), static_cast<uint8_t>(t1 < 31 ? t1 : 31), j, b.qs, h);
     }
     store_high_bits(h, b.qh);
     store_block(dst, i, b);
@@ -175,11 +175,8 @@ void q5_1_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
     b.m = f32_to_f16(min);
     uint32_t h = 0;
     for (int j = 0; j < 16; ++j) {
-      const auto q0 = static_cast<uint8_t>(static_cast<int>((x[j] - min) * id + 0.5f));
-      const auto q1 = static_cast<uint8_t>(static_cast<int>((x[j + 16] - min) * id + 0.5f));
-      b.qs[j] = static_cast<uint8_t>((q0 & 0x0f) | (q1 & 0x0f) << 4);
-      h |= static_cast<uint32_t>((q0 & 0x10u) >> 4) << j;
-      h |= static_cast<uint32_t>((q1 & 0x10u) >> 4) << (j + 16);
+      put_q5_pair(static_cast<uint8_t>(static_cast<int>((x[j] - min) * id + 0.5f)),
+                  static_cast<uint8_t>(static_cast<int>((x[j + 16] - min) * id + 0.5f)), j, b.qs, h);
     }
     store_high_bits(h, b.qh);
     store_block(dst, i, b);
