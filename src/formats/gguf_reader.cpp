@@ -361,7 +361,7 @@ const TensorView* GgufFile::find_tensor(std::string_view name) const {
   if (auto it = unsupported_index_.find(name); it != unsupported_index_.end()) {
     const GgufUnsupportedTensor& t = unsupported_[it->second];
     fail(path(), ": tensor '", t.name, "' ", shape_str(t.shape), " has ggml type ", ggml_type_name(t.ggml_type),
-         ", which dsinfer cannot load (supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
+         ", which dsinfer cannot load (supported: f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_K, q5_K, q6_K)");
   }
   return nullptr;
 }
