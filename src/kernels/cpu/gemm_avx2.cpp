@@ -57,9 +57,12 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Traits of the file-layout 32-value formats: kZeroShift (log2 of the offset subtracted, -1: none), kMin
+// (an f16 offset m after d: + m d_a sum(q_a)), kPanels (an 8-row panel path for >= 8 tokens).
 struct Q4_0Traits {
   static constexpr size_t kBytes = kQ4_0Bytes;
   static constexpr int kZeroShift = 3;  // weights are q - 8: subtract 8 * sum(q_a)
+  static constexpr bool kMin = false, kPanels = true;
   static __m256i load(const uint8_t* blk) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
@@ -70,6 +73,7 @@ struct Q4_0Traits {
 struct Q8_0Traits {
   static constexpr size_t kBytes = kQ8_0Bytes;
   static constexpr int kZeroShift = -1;  // signed weights: sign trick instead of an offset
+  static constexpr bool kMin = false, kPanels = true;
   static __m256i load(const uint8_t* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
   static __m256i dot(__m256i w, __m256i a) { return dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
 };
@@ -89,6 +93,7 @@ struct Q5Traits {
   static constexpr size_t kBytes = kHasMin ? kQ5_1Bytes : kQ5_0Bytes;
   static constexpr int kZeroShift = kHasMin ? -1 : 4;  // Q5_0: subtract 16 * sum(q_a)
   static constexpr bool kMin = kHasMin;                 // Q5_1: + m d_a sum(q_a), from the f16 after d
+  static constexpr bool kPanels = false;
   static constexpr size_t kQh = kHasMin ? 4 : 2;
   static __m256i load(const uint8_t* blk) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQh + 4));
@@ -99,12 +104,6 @@ struct Q5Traits {
   }
   static __m256i dot(__m256i w, __m256i a) { return dot_u8s8(w, a); }
 };
-
-template <class Tr>
-constexpr bool has_min() {
-  if constexpr (requires { Tr::kMin; }) return Tr::kMin;
-  return false;
-}
 
 // Rows [r, r+4) (row pointers may repeat for a tail) · token t. Returns the 4 dot products.
 // `next` (may be null) is the start of the next rows' bytes, `span` their length: prefetched a little
@@ -133,11 +132,12 @@ __m128 rows4_tok1(const uint8_t* const* wr, const ActQ8& a, int64_t t, const uin
     const __m128 sw = _mm_mul_ps(_mm_setr_ps(h2f(wr[0] + off), h2f(wr[1] + off), h2f(wr[2] + off), h2f(wr[3] + off)),
                                  _mm_set1_ps(d[b]));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_set_m128(sw, sw), acc);
-    if constexpr (has_min<Tr>())
-      mins = _mm_fmadd_ps(_mm_setr_ps(h2f(wr[0] + off + 2), h2f(wr[1] + off + 2), h2f(wr[2] + off + 2), h2f(wr[3] + off + 2)),
-                          _mm_set1_ps(d[b] * static_cast<float>(sum[b])), mins);
+    if constexpr (Tr::kMin) {
+      const __m128 m = _mm_setr_ps(h2f(wr[0] + off + 2), h2f(wr[1] + off + 2), h2f(wr[2] + off + 2), h2f(wr[3] + off + 2));
+      mins = _mm_fmadd_ps(m, _mm_set1_ps(d[b] * static_cast<float>(sum[b])), mins);
+    }
   }
-  if constexpr (has_min<Tr>()) return _mm_add_ps(fold(acc), mins);
+  if constexpr (Tr::kMin) return _mm_add_ps(fold(acc), mins);
   return fold(acc);
 }
 
@@ -180,7 +180,7 @@ void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t ti
       if constexpr (Tr::kZeroShift >= 0) h = _mm256_sub_epi32(h, zero_fix);
       acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(_mm256_set1_ps(h2f(w1 + off)), da), acc1);
     }
-    if constexpr (has_min<Tr>()) {
+    if constexpr (Tr::kMin) {
       const __m128 ds = _mm_mul_ps(_mm_loadu_ps(d4 + b * 4),
                                    _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s4 + b * 4))));
       min0 = _mm_fmadd_ps(_mm_set1_ps(h2f(w0 + off + 2)), ds, min0);
@@ -189,7 +189,7 @@ void rows2_tok4(const uint8_t* w0, const uint8_t* w1, const ActQ8& a, int64_t ti
   }
   *out0 = fold(acc0);
   *out1 = fold(acc1);
-  if constexpr (has_min<Tr>()) {
+  if constexpr (Tr::kMin) {
     *out0 = _mm_add_ps(*out0, min0);
     *out1 = _mm_add_ps(*out1, min1);
   }
@@ -329,8 +329,7 @@ __m128 q4_0_rows4_pairs(const uint8_t* const* wr, const ActQ8& a, const uint8_t*
 // have no panel or R8 form: every batch runs the 2-row x 4-token tiles.
 template <class Tr>
 void gemm_q_legacy(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr bool kPanels = Tr::kZeroShift == 3 || Tr::kBytes == kQ8_0Bytes;
-  if (kPanels && a.n_tok >= kInterleaveMinTokens) return gemm_interleaved<Tr>(w, row_bytes, n_rows, a, y, ldy);
+  if (Tr::kPanels && a.n_tok >= kInterleaveMinTokens) return gemm_interleaved<Tr>(w, row_bytes, n_rows, a, y, ldy);
   if (a.n_tok == 1) {
     alignas(16) float out[4];
     for (int64_t r = 0; r < n_rows; r += 4) {
