@@ -31,7 +31,8 @@ constexpr DTypeInfo kInfo[] = {
     {DType::Q5_0, "q5_0", 32, 22, 6},    {DType::Q5_1, "q5_1", 32, 24, 7},
     {DType::Q5_0_R8, "q5_0_r8", 32, 34, -1},  // Q8_0_R8 bytes
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_0_R8) + 1, "one row per DType, in order");
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_0_R8) + 1,
+              "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }
 

@@ -164,7 +164,8 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
     const size_t in_row = dtype_row_bytes(DType::Q5_0, cols), out_row = dtype_row_bytes(DType::Q8_0, cols);
     std::vector<uint8_t> q8(kInterleaveRows * out_row);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows) {
-      for (int64_t i = 0; i < kInterleaveRows; ++i) q5_0_to_q8_0(src + (r0 + i) * in_row, q8.data() + i * out_row, cols);
+      for (int64_t i = 0; i < kInterleaveRows; ++i)
+        q5_0_to_q8_0(src + (r0 + i) * in_row, q8.data() + i * out_row, cols);
       interleave_rows(DType::Q8_0, q8.data(), kInterleaveRows, cols, dst + r0 * out_row);
     }
     return;

@@ -1,7 +1,7 @@
 #pragma once
 // Byte layouts of the GGML block formats, field for field as ggml-common.h declares them (block_q8_0,
-// block_q4_0, block_q5_0, block_q5_1, block_q4_K, block_q5_K, block_q6_K), and the per-format reference routines that
-// quant_blocks.cpp dispatches to. Internal to src/tensor/: other layers go through quant.h.
+// block_q4_0, block_q5_0, block_q5_1, block_q4_K, block_q5_K, block_q6_K), and the per-format reference
+// routines that quant_blocks.cpp dispatches to. Internal to src/tensor/: other layers go through quant.h.
 //
 // Blocks are copied in and out of these structs with memcpy, so callers may pass any byte address
 // (GGUF tensor data is only guaranteed 32-byte aligned for the file as a whole, and rows of odd-sized
