@@ -94,8 +94,14 @@ int cmd_info(const Args& args) {
     j["bytes_by_dtype"] = bytes_by_dtype;
     j["weights_bytes"] = model->weight_bytes;
     const RepackPlan plan = plan_repack(model->weights);
-    j["repack"] = {{"tensors", plan.tensors}, {"bytes", plan.bytes}, {"limit_bytes", default_repack_limit()}};
-    j["memory_bytes_at_ctx"] = static_cast<int64_t>(model->weight_bytes) + kv_bytes_per_token * ctx;
+    j["repack"] = {{"tensors", plan.tensors},
+                   {"bytes", plan.bytes},
+                   {"growth_bytes", plan.growth_bytes},
+                   {"limit_bytes", default_repack_limit()}};
+    // Repacking (the default) adds its growth to the weights' resident bytes.
+    const bool repacks = plan.bytes <= default_repack_limit();
+    j["memory_bytes_at_ctx"] = static_cast<int64_t>(model->weight_bytes + (repacks ? plan.growth_bytes : 0)) +
+                               kv_bytes_per_token * ctx;
     j["layout"] = model->layout == WeightLayout::kHf ? "hf" : model->layout == WeightLayout::kGguf ? "gguf" : "gguf-legacy-kv_b";
   } else {
     j["weights_bytes_bf16_estimate"] = t.params * 2;
@@ -115,11 +121,12 @@ int cmd_info(const Args& args) {
       std::printf("  %-52s %-8s %-22s %12lld\n", tj["name"].get<std::string>().c_str(), tj["dtype"].get<std::string>().c_str(),
                   tj["shape"].dump().c_str(), static_cast<long long>(tj["bytes"].get<int64_t>()));
     }
-    std::cout << "weights: " << gib(static_cast<double>(model->weight_bytes)) << "; with the KV cache at ctx " << ctx << ": "
-              << gib(static_cast<double>(model->weight_bytes) + static_cast<double>(kv_bytes_per_token) * ctx) << "\n";
+    std::cout << "weights: " << gib(static_cast<double>(model->weight_bytes)) << "; resident with the KV cache at ctx "
+              << ctx << " (and repacking): " << gib(j["memory_bytes_at_ctx"].get<double>()) << "\n";
     const auto& rp = j["repack"];
     std::cout << "repacked at load by run/chat/serve/bench: " << rp["tensors"].get<int64_t>() << " tensors, "
               << gib(static_cast<double>(rp["bytes"].get<uint64_t>())) << " moved from the file mapping into anonymous memory"
+              << " (" << gib(static_cast<double>(rp["growth_bytes"].get<uint64_t>())) << " more than in the file)"
               << (rp["bytes"].get<uint64_t>() > rp["limit_bytes"].get<uint64_t>() ? " (above 3/4 of RAM: skipped)" : "")
               << "\n";
   }

@@ -33,6 +33,7 @@ RepackPlan plan_repack(ModelWeights& w) {
     if (eligible(r)) {
       ++plan.tensors;
       plan.bytes += repacked_bytes(*r.view);
+      plan.growth_bytes += repacked_bytes(*r.view) - r.view->row_bytes() * static_cast<size_t>(r.view->rows());
     }
   return plan;
 }

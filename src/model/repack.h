@@ -33,7 +33,8 @@ uint64_t default_repack_limit();
 // What repack_weights would move, without moving anything: tensors and bytes in the R8 dtypes.
 struct RepackPlan {
   int64_t tensors = 0;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;         // in the R8 dtypes
+  uint64_t growth_bytes = 0;  // bytes minus those tensors' file bytes (Q4_K/Q5_K scales, Q5_0 as Q8_0)
 };
 RepackPlan plan_repack(ModelWeights& w);
 
