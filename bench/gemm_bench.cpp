@@ -90,6 +90,9 @@ void Q5_1(benchmark::State& s) {
 void Q5_0_R8(benchmark::State& s) {
   run(s, DType::Q5_0_R8);
 }
+void Q5_1_R8(benchmark::State& s) {
+  run(s, DType::Q5_1_R8);
+}
 void Q4_0_R8(benchmark::State& s) {
   run(s, DType::Q4_0_R8);
 }
@@ -189,6 +192,7 @@ BENCHMARK(Q8_0)->TOKENS;
 BENCHMARK(Q5_0)->TOKENS;
 BENCHMARK(Q5_1)->TOKENS;
 BENCHMARK(Q5_0_R8)->TOKENS;
+BENCHMARK(Q5_1_R8)->TOKENS;
 BENCHMARK(Q4_0_R8)->TOKENS;
 BENCHMARK(Q8_0_R8)->TOKENS;
 BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);

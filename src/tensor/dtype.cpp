@@ -30,8 +30,9 @@ constexpr DTypeInfo kInfo[] = {
     // Q5_0 = f16 d + 4 bytes of 5th bits + 16 nibble bytes; Q5_1 adds an f16 offset m.
     {DType::Q5_0, "q5_0", 32, 22, 6},    {DType::Q5_1, "q5_1", 32, 24, 7},
     {DType::Q5_0_R8, "q5_0_r8", 32, 34, -1},  // Q8_0_R8 bytes
+    {DType::Q5_1_R8, "q5_1_r8", 32, 36, -1},  // f16 d, f16 m, 32 int8 per row and block
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_0_R8) + 1,
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_1_R8) + 1,
               "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

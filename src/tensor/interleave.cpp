@@ -20,6 +20,45 @@ Geometry geometry(DType plain) {  // Q4_0 / Q8_0
   fail("no interleaved layout for ", dtype_name(plain));
 }
 
+// Q5_1 (24 bytes: f16 d, f16 m, u32 qh, 16 nibble bytes) <-> Q5_1_R8 (tensor/interleave.h).
+constexpr size_t kQ5_1Block = 24, kQ5_1R8Block = 288;
+void interleave_q5_1(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t in_row = dtype_row_bytes(DType::Q5_1, cols), out_row = dtype_row_bytes(DType::Q5_1_R8, cols);
+  const int64_t nb = cols / 32;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* blk = dst + r0 * out_row + b * kQ5_1R8Block;
+      for (int i = 0; i < kInterleaveRows; ++i) {
+        const uint8_t* in = src + (r0 + i) * in_row + b * kQ5_1Block;
+        std::memcpy(blk + 2 * i, in, 2);       // d
+        std::memcpy(blk + 16 + 2 * i, in + 2, 2);  // m
+        uint32_t h;
+        std::memcpy(&h, in + 4, 4);
+        for (int j = 0; j < 32; ++j) {
+          const int nib = j < 16 ? (in[8 + j] & 0x0f) : (in[8 + j - 16] >> 4);
+          const int q = nib | static_cast<int>((h >> j) & 1u) << 4;
+          blk[32 + 32 * (j / 4) + 4 * i + j % 4] = static_cast<uint8_t>(static_cast<int8_t>(q - 16));
+        }
+      }
+    }
+}
+void deinterleave_q5_1_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    const uint8_t* blk = group + b * kQ5_1R8Block;
+    uint8_t* out = dst + b * kQ5_1Block;
+    std::memcpy(out, blk + 2 * lane, 2);
+    std::memcpy(out + 2, blk + 16 + 2 * lane, 2);
+    uint32_t h = 0;
+    std::memset(out + 8, 0, 16);
+    for (int j = 0; j < 32; ++j) {
+      const int q = static_cast<int8_t>(blk[32 + 32 * (j / 4) + 4 * lane + j % 4]) + 16;
+      out[8 + j % 16] |= static_cast<uint8_t>((q & 0x0f) << (j < 16 ? 0 : 4));
+      h |= static_cast<uint32_t>((q >> 4) & 1) << j;
+    }
+    std::memcpy(out + 4, &h, 4);
+  }
+}
+
 // Q4_K: 12 packed bytes <-> 8 six-bit scales and mins (ggml get_scale_min_k4; bijective).
 void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
   for (int g = 0; g < 4; ++g) {
@@ -129,7 +168,7 @@ void deinterleave_q6_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t
 
 bool is_interleaved(DType t) {
   return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q5_K_R8 ||
-         t == DType::Q6_K_R8 || t == DType::Q5_0_R8;
+         t == DType::Q6_K_R8 || t == DType::Q5_0_R8 || t == DType::Q5_1_R8;
 }
 
 std::optional<DType> interleaved_of(DType t) {
@@ -139,6 +178,7 @@ std::optional<DType> interleaved_of(DType t) {
   if (t == DType::Q5_K) return DType::Q5_K_R8;
   if (t == DType::Q6_K) return DType::Q6_K_R8;
   if (t == DType::Q5_0) return DType::Q5_0_R8;
+  if (t == DType::Q5_1) return DType::Q5_1_R8;
   return std::nullopt;
 }
 
@@ -149,6 +189,7 @@ DType plain_of(DType t) {
   if (t == DType::Q5_K_R8) return DType::Q5_K;
   if (t == DType::Q6_K_R8) return DType::Q6_K;
   if (t == DType::Q5_0_R8) return DType::Q5_0;
+  if (t == DType::Q5_1_R8) return DType::Q5_1;
   return t;
 }
 
@@ -170,6 +211,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
     }
     return;
   }
+  if (plain == DType::Q5_1) return interleave_q5_1(src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
   const size_t row_bytes = dtype_row_bytes(plain, cols);
   const int64_t nb = cols / 32;
@@ -189,6 +231,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
 }
 
 void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  if (r8 == DType::Q5_1_R8) return deinterleave_q5_1_row(group, cols, lane, dst);
   if (r8 == DType::Q4_K_R8) return deinterleave_k45_row({false}, group, cols, lane, dst);
   if (r8 == DType::Q5_K_R8) return deinterleave_k45_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q6_K_R8) return deinterleave_q6_k_row(group, cols, lane, dst);

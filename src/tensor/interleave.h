@@ -17,6 +17,8 @@
 //       8 chunks c of [8 rows][4 bytes] = bytes 4c..4c+3 of each row's qh (bit g = group g's value)
 //   Q5_0_R8 block (272 bytes): a Q8_0_R8 block holding the Q5_0 values q - 16 exactly (same f16 d), so
 //       |value| <= 16 — which lets the AVX2 panels keep int16 sums that full-range Q8_0 would overflow
+//   Q5_1_R8 block (288 bytes = 8 x 36):  f16 d[8 rows] | f16 m[8 rows] | 8 chunks c of [8 rows][4 int8] =
+//       Q5_1's values 4c..4c+3 as q - 16 (|value| <= 16: the panels' int16 sums hold); x = d (v + 16) + m
 //   Q6_K_R8 block (1680 bytes = 8 x 210): f16 d[8] | i8 scale[16][8 rows] | ql: [half h][q1][chunk c]
 //       [8 rows][4 bytes] = ql bytes 64h+32q1+4c..+3 | qh: [half h][chunk c][8 rows][4 bytes] = qh bytes
 //       32h+4c..+3 (the Q6_K bit planes of values 4c..4c+3 of the half's quarters, as in the file)
@@ -36,8 +38,8 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8, Q5_0_R8
-std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8, Q5_0 -> Q5_0_R8
+bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8, Q5_0_R8, Q5_1_R8
+std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8, Q5_0/1 -> Q5_0/1_R8
 DType plain_of(DType t);                       // the inverse; t itself for other types
 DType deinterleaved_of(DType r8);              // what deinterleave_row writes: plain_of, but Q8_0 for Q5_0_R8
 

@@ -21,7 +21,7 @@ namespace dsinfer {
 namespace {
 
 const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8, DType::Q4_K_R8, DType::Q5_K_R8, DType::Q6_K_R8,
-                          DType::Q5_0_R8};
+                          DType::Q5_0_R8, DType::Q5_1_R8};
 
 // Awkward row widths per type (a multiple of its block: 32, or 256 for the K-quants).
 std::vector<int64_t> widths(DType t) {

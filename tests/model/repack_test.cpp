@@ -70,7 +70,7 @@ TEST(Repack, AModelAboveTheMemoryLimitStaysInTheFileMapping) {
 
 TEST(Repack, RepackedModelsDecodeAsTheFileLayoutDoes) {
   for (const char* preset : {"tiny-v2-lite", "tiny-v3"})
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1}) {
       const std::string path =
           testing::synth(preset, std::string(preset) + "-repack-" + dtype_name(t) + ".gguf", t, 11);
       auto plain = load(path, false);

@@ -22,6 +22,7 @@ QuantGemmFn KernelSet::quant_for(DType t) const {
     case DType::Q5_K_R8: return q5_k_r8;
     case DType::Q6_K_R8: return q6_k_r8;
     case DType::Q5_0_R8: return q5_0_r8;
+    case DType::Q5_1_R8: return q5_1_r8;
     default: return nullptr;
   }
 }

@@ -70,6 +70,7 @@ struct KernelSet {
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr;  // Q8_0_R8 bytes with |q| <= 16: Q8_0_R8's tiles, and (AVX2) signed panels
+  QuantGemmFn q5_1_r8 = nullptr;  // Q5_1 as signed q - 16 plus its offset m
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
   // bf16 rounds the activations to bf16 and multiplies pairs (AVX512-BF16, bf16_dot_scalar's arithmetic)
   // instead of exact fp32 products; every other float kernel is exact fp32.
@@ -101,6 +102,8 @@ QuantGemmFn q8_0_r8_scalar();
 QuantGemmFn q4_0_r8_avx2();
 QuantGemmFn q8_0_r8_avx2();
 QuantGemmFn q5_0_r8_avx2();
+QuantGemmFn q5_1_r8_avx2();
+QuantGemmFn q5_1_r8_scalar();
 QuantGemmFn q4_k_r8_scalar();
 QuantGemmFn q4_k_r8_avx2();
 QuantGemmFn q5_k_r8_scalar();

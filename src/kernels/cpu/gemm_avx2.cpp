@@ -587,6 +587,7 @@ const KernelSet& avx2_kernels() {
     k.q4_0_r8 = q4_0_r8_avx2();
     k.q8_0_r8 = q8_0_r8_avx2();
     k.q5_0_r8 = q5_0_r8_avx2();
+    k.q5_1_r8 = q5_1_r8_avx2();
     k.q4_k_r8 = q4_k_r8_avx2();
     k.q5_k_r8 = q5_k_r8_avx2();
     k.q6_k_r8 = q6_k_r8_avx2();

@@ -68,6 +68,9 @@ QuantGemmFn q8_0_r8_avx2() {
 QuantGemmFn q5_0_r8_avx2() {
   return gemm_panels<PanelQ5_0<Avx2Dot>>;
 }
+QuantGemmFn q5_1_r8_avx2() {
+  return gemm_panels<PanelQ5_1<Avx2Dot>>;
+}
 QuantGemmFn q4_k_r8_avx2() {
   return gemm_panels<PanelQK45<Avx2Dot, false>>;
 }

@@ -109,6 +109,24 @@ struct PanelQ5_0 {
   }
 };
 
+// Q5_1_R8: the same signed chunks (q - 16) and Q5_1R8's float operations: offset 16, and its + m term
+// as the panel's "- dmin * min" with f1 = -m (exact negation: the same fused rounding).
+template <class Dot>
+struct PanelQ5_1 {
+  using Tile = Q5_1R8<Dot>;
+  static constexpr size_t kBlockBytes = Tile::kBlock;
+  static constexpr int kWiden = 4, kOffset = 16, kMinTokens = 12;
+  static constexpr bool kMin = true, kScaled = false;
+  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + b * Tile::kBlock;
+    _mm256_store_ps(p.f0[slot], row_scales(blk));
+    _mm256_store_ps(p.f1[slot], _mm256_sub_ps(_mm256_setzero_ps(), row_scales(blk + 16)));
+    __m256i v[8];
+    for (int c = 0; c < 8; ++c) v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * c));
+    store_values(p, slot, v, false);
+  }
+};
+
 template <class Dot, bool kFifthBit>
 struct PanelQK45 {
   using Tile = QK45R8<Dot, kFifthBit>;

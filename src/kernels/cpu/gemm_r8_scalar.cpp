@@ -139,6 +139,30 @@ QuantGemmFn q5_k_r8_scalar() {
 QuantGemmFn q4_0_r8_scalar() {
   return gemm_r8<true>;
 }
+// Q5_1_R8 (Q5_1R8's arithmetic): sum a v + 16 sum a, then fma with d d_a, then fma of m with d_a sum a.
+void gemm_q5_1_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = 288;
+  for_rows_and_tokens(w, row_bytes, n_rows, a, y, ldy,
+                      [&](const uint8_t* g, int lane, const int8_t* q, const float* d, const int32_t* sum) {
+                        float acc = 0;
+                        for (int64_t b = 0; b < a.nb; ++b) {
+                          const uint8_t* blk = g + b * kBlock;
+                          const int8_t* qa = q + 32 * b;
+                          int32_t s = 0;
+                          for (int c = 0; c < 8; ++c)
+                            for (int j = 0; j < 4; ++j)
+                              s += static_cast<int8_t>(blk[32 + 32 * c + 4 * lane + j]) * qa[4 * c + j];
+                          s += 16 * sum[b];
+                          acc = std::fma(static_cast<float>(s), half_at(blk + 2 * lane) * d[b], acc);
+                          acc = std::fma(half_at(blk + 16 + 2 * lane), d[b] * static_cast<float>(sum[b]), acc);
+                        }
+                        return acc;
+                      });
+}
+
+QuantGemmFn q5_1_r8_scalar() {
+  return gemm_q5_1_r8;
+}
 QuantGemmFn q8_0_r8_scalar() {
   return gemm_r8<false>;
 }

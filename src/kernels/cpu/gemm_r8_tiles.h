@@ -180,6 +180,47 @@ struct Q8_0R8 {
   }
 };
 
+// Q5_1_R8: Q8_0_R8's signed chunks, holding q - 16, then per block and token
+//   acc = fma(float(sum a v + 16 sum a), d * d_a, acc);  acc = fma(m, d_a * float(sum a), acc).
+template <class Dot>
+struct Q5_1R8 {
+  using DotOps = Dot;
+  static constexpr size_t kBlock = 288;
+  template <int kT>
+  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
+    TileTokens<kT> tk(a, t0);
+    auto& acc = tk.acc;
+    const auto &q = tk.q, &d = tk.d, &s = tk.s;
+    for (int64_t b = 0; b < a.nb; ++b) {
+      const uint8_t* blk = w + b * kBlock;
+      if (prefetch) prefetch_ahead<kBlock>(blk);
+      const __m256 dw = row_scales(blk), mw = row_scales(blk + 16);
+      __m256i sw[8], aw[8];
+      for (int c = 0; c < 8; ++c) {
+        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * c));
+        aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
+      }
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* qa = q[t] + b * 32;
+        __m256i s32;
+        if constexpr (Dot::kInt16) {
+          s32 = Dot::widen(Dot::first(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])));
+          for (int c = 1; c < 8; ++c)
+            s32 = _mm256_add_epi32(s32, Dot::widen(Dot::first(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]))));
+        } else {
+          ChainSum<Dot, kT> sp;
+          for (int c = 0; c < 8; ++c) sp.put(c, sp.starts(c), aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]));
+          s32 = sp.total();
+        }
+        s32 = _mm256_add_epi32(s32, _mm256_set1_epi32(16 * s[t][b]));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
+        acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
+      }
+    }
+    tk.store(y, ldy);
+  }
+};
+
 // Q4_K / Q5_K: per 8-row group and super-block, the 8 groups' scales and mins arrive unpacked (one byte
 // per row), so a group's d * scale and dmin * min are two 8-lane vectors; its 8 chunks give 8 rows'
 // integer sums (Q4_K values 0..15: 8 x 15*127*2 fits in int16; Q5_K values 0..31: int16 sums are widened
@@ -341,6 +382,7 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q5_k_r8 = gemm_r8<QK45R8<Dot, true>>;
   base.q6_k_r8 = gemm_r8<Q6_KR8<Dot>>;
   base.q5_0_r8 = base.q8_0_r8;  // the same bytes; only AVX2 adds panels for its small values
+  base.q5_1_r8 = gemm_r8<Q5_1R8<Dot>>;
   return base;
 }
 

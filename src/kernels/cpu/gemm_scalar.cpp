@@ -309,6 +309,7 @@ const KernelSet& scalar_kernels() {
     k.q4_0_r8 = q4_0_r8_scalar();
     k.q8_0_r8 = q8_0_r8_scalar();
     k.q5_0_r8 = q8_0_r8_scalar();  // the same bytes and arithmetic
+    k.q5_1_r8 = q5_1_r8_scalar();
     k.q4_k_r8 = q4_k_r8_scalar();
     k.q5_k_r8 = q5_k_r8_scalar();
     k.q6_k_r8 = q6_k_r8_scalar();
