@@ -1,11 +1,11 @@
 #pragma once
 // Load-time repacking of weights into the kernels' faster in-memory layouts. Today: Q4_0 / Q8_0 / Q4_K /
-// Q5_K / Q6_K / Q5_0 matrices that are only read through matmul (attention projections, dense and expert
+// Q5_K / Q6_K / Q5_0 / Q5_1 matrices that are only read through matmul (attention projections, dense and expert
 // FFNs, lm_head) and have a multiple of 8 rows become their R8 types (tensor/interleave.h): the same number
-// of bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked; Q5_0_R8 holds Q5_0's values as Q8_0 blocks: +55 %),
+// of bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked; Q5_0_R8 / Q5_1_R8 hold int8 values: +55 % / +50 %),
 // moved from the file mapping into anonymous memory (transparent huge pages asked for), after which the
-// file pages of those tensors are released — resident memory stays about the file size (plus the Q5_0
-// growth). Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads them
+// file pages of those tensors are released — resident memory stays about the file size (plus the Q5_0 /
+// Q5_1 growth). Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads them
 // anyway) and, while the model is loaded, the repacked bytes in anonymous memory rather than the page
 // cache.
 

@@ -1,12 +1,12 @@
 #pragma once
-// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0 (from 12 or 6 tokens on): signed
+// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from 12 or 6 tokens on): signed
 // L1 panels with the weights as vpmaddubsw's memory operand.
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
 // a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
 // vectors can instead be loaded by the dot itself (a load port, no FP slot) and one broadcast serves
 // kPanelGroups row groups. vpmaddubsw takes its memory operand as the *signed* factor, so the panel holds
-// signed weight values v (Q4_0: q - 8, Q4_K: q - 8, Q5_K: q - 16, Q6_K: q - 32, Q5_0: q - 16) and the
+// signed weight values v (Q4_0: q - 8, Q4_K: q - 8, Q5_K: q - 16, Q6_K: q - 32, Q5_0 / Q5_1: q - 16) and the
 // activations come as unsigned bytes a + 128; per row and block
 //   sum (a + 128) v - 128 sum v = sum a v             (exact in int32; 128 sum v is unpacked with v)
 // and from sum a v the format's own integer sum (sum a q = sum a v + offset * sum a): every integer the
