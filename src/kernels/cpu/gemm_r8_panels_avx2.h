@@ -92,40 +92,29 @@ struct PanelQ4_0 {
   }
 };
 
-// Q5_0_R8: Q8_0_R8 blocks whose values are Q5_0's q - 16 (|v| <= 16), so they can go in a signed panel as
-// they are; the tiles are Q8_0_R8's, whose float operations the panel repeats (acc += sum * (d * d_a)).
-template <class Dot>
-struct PanelQ5_0 {
-  using Tile = Q8_0R8<Dot>;
+// Q5_0_R8 / Q5_1_R8: signed int8 chunks holding q - 16 (|v| <= 16), so they go in a signed panel as they
+// are; the tiles are SignedR8's, whose float operations the panel repeats. Q5_1 (kOffsetMin): offset 16,
+// and its + m term as the panel's "- dmin * min" with f1 = -m (an exact negation: the same fused rounding).
+template <class Dot, bool kOffsetMin>
+struct PanelSigned {
+  using Tile = SignedR8<Dot, kOffsetMin>;
   static constexpr size_t kBlockBytes = Tile::kBlock;
-  static constexpr int kWiden = 4, kOffset = 0, kMinTokens = 12;
-  static constexpr bool kMin = false, kScaled = false;
+  static constexpr int kWiden = 4, kOffset = kOffsetMin ? 16 : 0, kMinTokens = 12;
+  static constexpr bool kMin = kOffsetMin, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
+    if constexpr (kOffsetMin) _mm256_store_ps(p.f1[slot], _mm256_sub_ps(_mm256_setzero_ps(), row_scales(blk + 16)));
     __m256i v[8];
-    for (int c = 0; c < 8; ++c) v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+    for (int c = 0; c < 8; ++c)
+      v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + Tile::kScales + 32 * c));
     store_values(p, slot, v, false);
   }
 };
-
-// Q5_1_R8: the same signed chunks (q - 16) and Q5_1R8's float operations: offset 16, and its + m term
-// as the panel's "- dmin * min" with f1 = -m (exact negation: the same fused rounding).
 template <class Dot>
-struct PanelQ5_1 {
-  using Tile = Q5_1R8<Dot>;
-  static constexpr size_t kBlockBytes = Tile::kBlock;
-  static constexpr int kWiden = 4, kOffset = 16, kMinTokens = 12;
-  static constexpr bool kMin = true, kScaled = false;
-  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
-    const uint8_t* blk = group + b * Tile::kBlock;
-    _mm256_store_ps(p.f0[slot], row_scales(blk));
-    _mm256_store_ps(p.f1[slot], _mm256_sub_ps(_mm256_setzero_ps(), row_scales(blk + 16)));
-    __m256i v[8];
-    for (int c = 0; c < 8; ++c) v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * c));
-    store_values(p, slot, v, false);
-  }
-};
+using PanelQ5_0 = PanelSigned<Dot, false>;
+template <class Dot>
+using PanelQ5_1 = PanelSigned<Dot, true>;
 
 template <class Dot, bool kFifthBit>
 struct PanelQK45 {

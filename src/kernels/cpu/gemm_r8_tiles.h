@@ -142,23 +142,26 @@ struct Q4_0R8 {
 };
 
 // Q8_0: signed weights. maddubs needs an unsigned operand: |w| against sign(a, w) (|w| once per block
-// for all tokens); with int16 sums each chunk is widened separately.
-template <class Dot>
-struct Q8_0R8 {
+// for all tokens); with int16 sums each chunk is widened separately. kOffsetMin (Q5_1_R8: signed chunks
+// holding q - 16, each row's f16 m after its d) adds, per block and token,
+//   sum += 16 sum a (int32);  after acc = fma(float(sum), d * d_a, acc):  acc = fma(m, d_a * float(sum a), acc).
+template <class Dot, bool kOffsetMin>
+struct SignedR8 {
   using DotOps = Dot;
-  static constexpr size_t kBlock = 272;
+  static constexpr size_t kScales = kOffsetMin ? 32 : 16;  // d[8] (and m[8]) before the chunks
+  static constexpr size_t kBlock = kScales + 256;
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d;
+    const auto &q = tk.q, &d = tk.d, &s = tk.s;
     for (int64_t b = 0; b < a.nb; ++b) {
       const uint8_t* blk = w + b * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dw = row_scales(blk);
       __m256i sw[8], aw[8];
       for (int c = 0; c < 8; ++c) {
-        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kScales + 32 * c));
         aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
       }
       for (int t = 0; t < kT; ++t) {
@@ -173,53 +176,19 @@ struct Q8_0R8 {
           for (int c = 0; c < 8; ++c) sp.put(c, sp.starts(c), aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]));
           s32 = sp.total();
         }
+        if constexpr (kOffsetMin) s32 = _mm256_add_epi32(s32, _mm256_set1_epi32(16 * s[t][b]));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
+        if constexpr (kOffsetMin)
+          acc[t] = _mm256_fmadd_ps(row_scales(blk + 16), _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
       }
     }
     tk.store(y, ldy);
   }
 };
-
-// Q5_1_R8: Q8_0_R8's signed chunks, holding q - 16, then per block and token
-//   acc = fma(float(sum a v + 16 sum a), d * d_a, acc);  acc = fma(m, d_a * float(sum a), acc).
 template <class Dot>
-struct Q5_1R8 {
-  using DotOps = Dot;
-  static constexpr size_t kBlock = 288;
-  template <int kT>
-  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    TileTokens<kT> tk(a, t0);
-    auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d, &s = tk.s;
-    for (int64_t b = 0; b < a.nb; ++b) {
-      const uint8_t* blk = w + b * kBlock;
-      if (prefetch) prefetch_ahead<kBlock>(blk);
-      const __m256 dw = row_scales(blk), mw = row_scales(blk + 16);
-      __m256i sw[8], aw[8];
-      for (int c = 0; c < 8; ++c) {
-        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * c));
-        aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
-      }
-      for (int t = 0; t < kT; ++t) {
-        const int8_t* qa = q[t] + b * 32;
-        __m256i s32;
-        if constexpr (Dot::kInt16) {
-          s32 = Dot::widen(Dot::first(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])));
-          for (int c = 1; c < 8; ++c)
-            s32 = _mm256_add_epi32(s32, Dot::widen(Dot::first(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]))));
-        } else {
-          ChainSum<Dot, kT> sp;
-          for (int c = 0; c < 8; ++c) sp.put(c, sp.starts(c), aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]));
-          s32 = sp.total();
-        }
-        s32 = _mm256_add_epi32(s32, _mm256_set1_epi32(16 * s[t][b]));
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
-        acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
-      }
-    }
-    tk.store(y, ldy);
-  }
-};
+using Q8_0R8 = SignedR8<Dot, false>;
+template <class Dot>
+using Q5_1R8 = SignedR8<Dot, true>;
 
 // Q4_K / Q5_K: per 8-row group and super-block, the 8 groups' scales and mins arrive unpacked (one byte
 // per row), so a group's d * scale and dmin * min are two 8-lane vectors; its 8 chunks give 8 rows'
