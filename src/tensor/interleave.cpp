@@ -20,43 +20,34 @@ Geometry geometry(DType plain) {  // Q4_0 / Q8_0
   fail("no interleaved layout for ", dtype_name(plain));
 }
 
-// Q5_1 (24 bytes: f16 d, f16 m, u32 qh, 16 nibble bytes) <-> Q5_1_R8 (tensor/interleave.h).
+// Q5_1 (24 bytes: f16 d, f16 m, u32 qh, 16 nibble bytes) <-> Q5_1_R8 (tensor/interleave.h); the 5-bit
+// values come and go through quant.h's q5_values / q5_set_values.
 constexpr size_t kQ5_1Block = 24, kQ5_1R8Block = 288;
 void interleave_q5_1(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
   const size_t in_row = dtype_row_bytes(DType::Q5_1, cols), out_row = dtype_row_bytes(DType::Q5_1_R8, cols);
-  const int64_t nb = cols / 32;
-  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* blk = dst + r0 * out_row + b * kQ5_1R8Block;
-      for (int i = 0; i < kInterleaveRows; ++i) {
-        const uint8_t* in = src + (r0 + i) * in_row + b * kQ5_1Block;
-        std::memcpy(blk + 2 * i, in, 2);       // d
-        std::memcpy(blk + 16 + 2 * i, in + 2, 2);  // m
-        uint32_t h;
-        std::memcpy(&h, in + 4, 4);
-        for (int j = 0; j < 32; ++j) {
-          const int nib = j < 16 ? (in[8 + j] & 0x0f) : (in[8 + j - 16] >> 4);
-          const int q = nib | static_cast<int>((h >> j) & 1u) << 4;
-          blk[32 + 32 * (j / 4) + 4 * i + j % 4] = static_cast<uint8_t>(static_cast<int8_t>(q - 16));
-        }
-      }
+  std::vector<int8_t> v(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* in = src + r * in_row;
+    uint8_t* group = dst + (r / kInterleaveRows * kInterleaveRows) * out_row;
+    const int i = static_cast<int>(r % kInterleaveRows);
+    q5_values(DType::Q5_1, in, v.data(), cols);
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      uint8_t* blk = group + b * kQ5_1R8Block;
+      std::memcpy(blk + 2 * i, in + b * kQ5_1Block, 2);           // d
+      std::memcpy(blk + 16 + 2 * i, in + b * kQ5_1Block + 2, 2);  // m
+      for (int c = 0; c < 8; ++c) std::memcpy(blk + 32 + 32 * c + 4 * i, v.data() + 32 * b + 4 * c, 4);
     }
+  }
 }
 void deinterleave_q5_1_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  std::vector<int8_t> v(static_cast<size_t>(cols));
   for (int64_t b = 0; b < cols / 32; ++b) {
     const uint8_t* blk = group + b * kQ5_1R8Block;
-    uint8_t* out = dst + b * kQ5_1Block;
-    std::memcpy(out, blk + 2 * lane, 2);
-    std::memcpy(out + 2, blk + 16 + 2 * lane, 2);
-    uint32_t h = 0;
-    std::memset(out + 8, 0, 16);
-    for (int j = 0; j < 32; ++j) {
-      const int q = static_cast<int8_t>(blk[32 + 32 * (j / 4) + 4 * lane + j % 4]) + 16;
-      out[8 + j % 16] |= static_cast<uint8_t>((q & 0x0f) << (j < 16 ? 0 : 4));
-      h |= static_cast<uint32_t>((q >> 4) & 1) << j;
-    }
-    std::memcpy(out + 4, &h, 4);
+    std::memcpy(dst + b * kQ5_1Block, blk + 2 * lane, 2);
+    std::memcpy(dst + b * kQ5_1Block + 2, blk + 16 + 2 * lane, 2);
+    for (int c = 0; c < 8; ++c) std::memcpy(v.data() + 32 * b + 4 * c, blk + 32 + 32 * c + 4 * lane, 4);
   }
+  q5_set_values(DType::Q5_1, v.data(), dst, cols);
 }
 
 // Q4_K: 12 packed bytes <-> 8 six-bit scales and mins (ggml get_scale_min_k4; bijective).
