@@ -65,9 +65,9 @@ std::vector<int32_t> bench_ids(int64_t n, int64_t vocab, uint32_t seed) {
 constexpr int64_t kDepthChunk = 512;  // prefill chunk of the untimed context
 
 // A clear error, before any allocation, when the largest cache the runs need exceeds the machine's RAM.
-void require_cache_fits(const ModelConfig& c, int64_t tokens, int64_t streams, DType kv) {
-  const double need = static_cast<double>(LatentKvCache::bytes_per_token(c.num_hidden_layers, c.latent_dim(), kv)) *
-                      static_cast<double>(tokens) * static_cast<double>(streams);
+void require_cache_fits(int64_t cache_row_bytes, int64_t tokens, int64_t streams) {
+  const double need =
+      static_cast<double>(cache_row_bytes) * static_cast<double>(tokens) * static_cast<double>(streams);
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   if (pages > 0 && page > 0 && need > static_cast<double>(pages) * static_cast<double>(page))
     fail("bench: ", streams, " KV cache(s) of ", tokens, " tokens need ", need / 1e9, " GB, more than this machine's ",
@@ -82,18 +82,23 @@ LatentKvCache cache_for(const ModelConfig& c, int64_t ctx, DType dtype, int* seq
   return cache;
 }
 
-// Seconds to decode n_gen tokens in each of `streams` sequences after `depth` tokens of context each
-// (prefilled before the clock starts), all sequences' tokens of a step in one forward call (as the
-// server's continuous batching runs them); greedy.
+// Seconds to decode n_gen tokens in each of `streams` sequences after the same `depth` tokens of context
+// (prefilled before the clock starts: once, the other sequences share its full cache pages as the
+// server's prefix reuse does), all sequences' tokens of a step in one forward call (as the server's
+// continuous batching runs them); greedy.
 double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t depth, int64_t n_gen, int64_t streams) {
   const int64_t ctx = depth + n_gen;
   LatentKvCache cache = make_sequences_cache(c, streams, std::max<int64_t>(ctx, 1), kv);
   std::vector<int> seqs;
   std::vector<int32_t> toks = bench_ids(streams, c.vocab_size, 99);
+  const std::vector<int32_t> context = bench_ids(depth, c.vocab_size, 7);
   for (int64_t s = 0; s < streams; ++s) {
-    seqs.push_back(cache.create_sequence());
+    seqs.push_back(s == 0 ? cache.create_sequence() : cache.fork_prefix(seqs[0], depth));
     if (!cache.reserve(seqs.back(), ctx)) fail("bench: KV cache for ", ctx, " tokens could not be reserved");
-    if (depth > 0) prefill_sequence(tf, cache, seqs.back(), bench_ids(depth, c.vocab_size, 7), 0, kDepthChunk, false);
+    const int64_t have = cache.shared_tokens(seqs.back());
+    if (depth > have)
+      prefill_sequence(tf, cache, seqs.back(), std::vector<int32_t>(context.begin() + have, context.end()), have,
+                       kDepthChunk, false);
   }
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < n_gen; ++i) {
@@ -138,7 +143,9 @@ int cmd_bench(const Args& args) {
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
   const DType kv = kv_dtype_from_args(p);
-  require_cache_fits(c, depth + std::max(n_prompt, n_gen), streams, kv);
+  // Cache bytes of one token (all layers): the sizes checked up front and the cache read per decoded token.
+  const int64_t cache_row_bytes = LatentKvCache::bytes_per_token(c.num_hidden_layers, c.latent_dim(), kv);
+  require_cache_fits(cache_row_bytes, depth + std::max(n_prompt, n_gen), streams);
   const std::string form = p.get("--mla-form").value_or("auto");
   if (form == "absorbed") tf.set_attention_form(AttentionForm::kAbsorbed);
   else if (form == "naive") tf.set_attention_form(AttentionForm::kNaive);
@@ -174,8 +181,8 @@ int cmd_bench(const Args& args) {
   const double tg_tps = n_gen > 0 ? n_gen * reps / tg_s : 0.0;
   const double batch_tps = batch_s > 0 ? n_gen * streams * reps / batch_s : 0.0;
   // The cache rows a decoded token reads: on average depth + (n - 1) / 2 of them, in every layer.
-  const double kv_bpt = (static_cast<double>(depth) + (n_gen > 0 ? (n_gen - 1) / 2.0 : 0.0)) *
-                        static_cast<double>(LatentKvCache::bytes_per_token(c.num_hidden_layers, c.latent_dim(), kv));
+  const double kv_bpt =
+      (static_cast<double>(depth) + (n_gen > 0 ? (n_gen - 1) / 2.0 : 0.0)) * static_cast<double>(cache_row_bytes);
   const double roofline = bw * 1e9 / (static_cast<double>(bpt) + kv_bpt);
   const double fraction = roofline > 0 ? tg_tps / roofline : 0.0;
   const char* isa = kern::active_kernels().isa;
