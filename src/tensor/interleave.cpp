@@ -40,7 +40,8 @@ void interleave_q5_1(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* 
   }
 }
 void deinterleave_q5_1_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  std::vector<int8_t> v(static_cast<size_t>(cols));
+  thread_local std::vector<int8_t> v;  // (called per row by dequantize_rows)
+  v.resize(static_cast<size_t>(cols));
   for (int64_t b = 0; b < cols / 32; ++b) {
     const uint8_t* blk = group + b * kQ5_1R8Block;
     std::memcpy(dst + b * kQ5_1Block, blk + 2 * lane, 2);
