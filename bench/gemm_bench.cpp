@@ -105,6 +105,12 @@ void Q4_0_mem(benchmark::State& s) {
 void Q4_0_R8_mem(benchmark::State& s) {
   run(s, DType::Q4_0_R8, kBigRows);
 }
+void Q5_0_R8_mem(benchmark::State& s) {
+  run(s, DType::Q5_0_R8, kBigRows);
+}
+void Q5_1_R8_mem(benchmark::State& s) {
+  run(s, DType::Q5_1_R8, kBigRows);
+}
 void Q4_K(benchmark::State& s) {
   run(s, DType::Q4_K);
 }
@@ -197,6 +203,8 @@ BENCHMARK(Q4_0_R8)->TOKENS;
 BENCHMARK(Q8_0_R8)->TOKENS;
 BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2)->Arg(16);  // 16: the dense weights of a 16-stream decode step
+BENCHMARK(Q5_0_R8_mem)->Arg(1)->Arg(2);  // (V2-Lite's Q4_K_M expert ffn_down)
+BENCHMARK(Q5_1_R8_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_K)->TOKENS;
 BENCHMARK(Q4_K_R8)->TOKENS;
 BENCHMARK(Q5_K)->TOKENS;

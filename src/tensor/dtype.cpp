@@ -29,8 +29,8 @@ constexpr DTypeInfo kInfo[] = {
     {DType::Q6_K_R8, "q6_K_r8", 256, 210, -1},
     // Q5_0 = f16 d + 4 bytes of 5th bits + 16 nibble bytes; Q5_1 adds an f16 offset m.
     {DType::Q5_0, "q5_0", 32, 22, 6},    {DType::Q5_1, "q5_1", 32, 24, 7},
-    {DType::Q5_0_R8, "q5_0_r8", 32, 34, -1},  // Q8_0_R8 bytes
-    {DType::Q5_1_R8, "q5_1_r8", 32, 36, -1},  // f16 d, f16 m, 32 int8 per row and block
+    {DType::Q5_0_R8, "q5_0_r8", 32, 22, -1},  // Q5_0's bytes, interleaved
+    {DType::Q5_1_R8, "q5_1_r8", 32, 24, -1},  // Q5_1's bytes, interleaved
 };
 static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_1_R8) + 1,
               "one row per DType, in enum order");

@@ -17,8 +17,8 @@ namespace dsinfer {
 enum class DType : uint8_t {
   F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8,
   Q5_0, Q5_1,  // llama.cpp's fallbacks for Q4_K / Q5_K rows whose length is not a multiple of 256
-  Q5_0_R8,     // in memory only: Q5_0 values as Q8_0_R8 blocks (|q| <= 16), see tensor/interleave.h
-  Q5_1_R8,     // in memory only: Q5_1's q - 16 as int8 with its d and m per row, see tensor/interleave.h
+  Q5_0_R8,     // in memory only: Q5_0 rows interleaved in 8-row groups, see tensor/interleave.h
+  Q5_1_R8,     // in memory only: Q5_1 rows interleaved in 8-row groups, see tensor/interleave.h
 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block

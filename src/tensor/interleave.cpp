@@ -1,9 +1,7 @@
 #include "tensor/interleave.h"
 
 #include <cstring>
-#include <vector>
 
-#include "tensor/quant.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -20,35 +18,50 @@ Geometry geometry(DType plain) {  // Q4_0 / Q8_0
   fail("no interleaved layout for ", dtype_name(plain));
 }
 
-// Q5_1 (24 bytes: f16 d, f16 m, u32 qh, 16 nibble bytes) <-> Q5_1_R8 (tensor/interleave.h); the 5-bit
-// values come and go through quant.h's q5_values / q5_set_values.
-constexpr size_t kQ5_1Block = 24, kQ5_1R8Block = 288;
-void interleave_q5_1(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  const size_t in_row = dtype_row_bytes(DType::Q5_1, cols), out_row = dtype_row_bytes(DType::Q5_1_R8, cols);
-  std::vector<int8_t> v(static_cast<size_t>(cols));
+// Q5_0 (22 bytes: f16 d, u32 qh, qs[16]) and Q5_1 (24: f16 d, f16 m, u32 qh, qs[16]) <-> Q5_0_R8 /
+// Q5_1_R8 (tensor/interleave.h): the nibbles move as Q4_0's, qh bit 4k+j (the 5th bit of value 4k+j)
+// becomes bit k of the row's byte j.
+struct Q5 {
+  bool min;  // Q5_1
+  size_t plain_block() const { return min ? 24 : 22; }
+  size_t scales() const { return min ? 32 : 16; }  // R8: d[8] (m[8])
+  size_t qh() const { return min ? 4 : 2; }         // plain: offset of qh (qs follow it)
+};
+
+void interleave_q5(Q5 f, DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t row = dtype_row_bytes(plain, cols), r8_block = kInterleaveRows * f.plain_block();
   for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* in = src + r * in_row;
-    uint8_t* group = dst + (r / kInterleaveRows * kInterleaveRows) * out_row;
+    uint8_t* group = dst + (r / kInterleaveRows * kInterleaveRows) * row;
     const int i = static_cast<int>(r % kInterleaveRows);
-    q5_values(DType::Q5_1, in, v.data(), cols);
     for (int64_t b = 0; b < cols / 32; ++b) {
-      uint8_t* blk = group + b * kQ5_1R8Block;
-      std::memcpy(blk + 2 * i, in + b * kQ5_1Block, 2);           // d
-      std::memcpy(blk + 16 + 2 * i, in + b * kQ5_1Block + 2, 2);  // m
-      for (int c = 0; c < 8; ++c) std::memcpy(blk + 32 + 32 * c + 4 * i, v.data() + 32 * b + 4 * c, 4);
+      const uint8_t* in = src + r * row + b * f.plain_block();
+      uint8_t* blk = group + b * r8_block;
+      std::memcpy(blk + 2 * i, in, 2);
+      if (f.min) std::memcpy(blk + 16 + 2 * i, in + 2, 2);
+      for (int c = 0; c < 4; ++c) std::memcpy(blk + f.scales() + 32 * c + 4 * i, in + f.qh() + 4 + 4 * c, 4);
+      uint32_t qh;
+      std::memcpy(&qh, in + f.qh(), 4);
+      for (int j = 0; j < 4; ++j) {
+        uint8_t bits = 0;
+        for (int k = 0; k < 8; ++k) bits = static_cast<uint8_t>(bits | ((qh >> (4 * k + j)) & 1) << k);
+        blk[f.scales() + 128 + 4 * i + j] = bits;
+      }
     }
   }
 }
-void deinterleave_q5_1_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  thread_local std::vector<int8_t> v;  // (called per row by dequantize_rows)
-  v.resize(static_cast<size_t>(cols));
+
+void deinterleave_q5_row(Q5 f, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
   for (int64_t b = 0; b < cols / 32; ++b) {
-    const uint8_t* blk = group + b * kQ5_1R8Block;
-    std::memcpy(dst + b * kQ5_1Block, blk + 2 * lane, 2);
-    std::memcpy(dst + b * kQ5_1Block + 2, blk + 16 + 2 * lane, 2);
-    for (int c = 0; c < 8; ++c) std::memcpy(v.data() + 32 * b + 4 * c, blk + 32 + 32 * c + 4 * lane, 4);
+    const uint8_t* blk = group + b * kInterleaveRows * f.plain_block();
+    uint8_t* out = dst + b * f.plain_block();
+    std::memcpy(out, blk + 2 * lane, 2);
+    if (f.min) std::memcpy(out + 2, blk + 16 + 2 * lane, 2);
+    for (int c = 0; c < 4; ++c) std::memcpy(out + f.qh() + 4 + 4 * c, blk + f.scales() + 32 * c + 4 * lane, 4);
+    uint32_t qh = 0;
+    for (int j = 0; j < 4; ++j)
+      for (int k = 0; k < 8; ++k) qh |= static_cast<uint32_t>((blk[f.scales() + 128 + 4 * lane + j] >> k) & 1) << (4 * k + j);
+    std::memcpy(out + f.qh(), &qh, 4);
   }
-  q5_set_values(DType::Q5_1, v.data(), dst, cols);
 }
 
 // Q4_K: 12 packed bytes <-> 8 six-bit scales and mins (ggml get_scale_min_k4; bijective).
@@ -185,25 +198,14 @@ DType plain_of(DType t) {
   return t;
 }
 
-DType deinterleaved_of(DType r8) { return r8 == DType::Q5_0_R8 ? DType::Q8_0 : plain_of(r8); }
-
 void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
   if (n_rows % kInterleaveRows != 0)
     fail("interleave: ", n_rows, " rows is not a multiple of ", kInterleaveRows);
   if (plain == DType::Q4_K) return interleave_k45({false}, plain, DType::Q4_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q5_K) return interleave_k45({true}, plain, DType::Q5_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q6_K) return interleave_q6_k(src, n_rows, cols, dst);
-  if (plain == DType::Q5_0) {  // as Q8_0 blocks, one row group at a time
-    const size_t in_row = dtype_row_bytes(DType::Q5_0, cols), out_row = dtype_row_bytes(DType::Q8_0, cols);
-    std::vector<uint8_t> q8(kInterleaveRows * out_row);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows) {
-      for (int64_t i = 0; i < kInterleaveRows; ++i)
-        q5_0_to_q8_0(src + (r0 + i) * in_row, q8.data() + i * out_row, cols);
-      interleave_rows(DType::Q8_0, q8.data(), kInterleaveRows, cols, dst + r0 * out_row);
-    }
-    return;
-  }
-  if (plain == DType::Q5_1) return interleave_q5_1(src, n_rows, cols, dst);
+  if (plain == DType::Q5_0) return interleave_q5({false}, plain, src, n_rows, cols, dst);
+  if (plain == DType::Q5_1) return interleave_q5({true}, plain, src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
   const size_t row_bytes = dtype_row_bytes(plain, cols);
   const int64_t nb = cols / 32;
@@ -223,11 +225,12 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
 }
 
 void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  if (r8 == DType::Q5_1_R8) return deinterleave_q5_1_row(group, cols, lane, dst);
+  if (r8 == DType::Q5_0_R8) return deinterleave_q5_row({false}, group, cols, lane, dst);
+  if (r8 == DType::Q5_1_R8) return deinterleave_q5_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q4_K_R8) return deinterleave_k45_row({false}, group, cols, lane, dst);
   if (r8 == DType::Q5_K_R8) return deinterleave_k45_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q6_K_R8) return deinterleave_q6_k_row(group, cols, lane, dst);
-  const Geometry g = geometry(deinterleaved_of(r8));
+  const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;
   for (int64_t b = 0; b < nb; ++b) {

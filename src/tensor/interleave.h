@@ -15,17 +15,17 @@
 //       values 4c..4c+3 of group 2p in the low nibbles and of group 2p+1 in the high nibbles
 //   Q5_K_R8 block (1440 bytes = 8 x 180): as Q4_K_R8, with the fifth bits between the mins and the nibbles:
 //       8 chunks c of [8 rows][4 bytes] = bytes 4c..4c+3 of each row's qh (bit g = group g's value)
-//   Q5_0_R8 block (272 bytes): a Q8_0_R8 block holding the Q5_0 values q - 16 exactly (same f16 d), so
-//       |value| <= 16 — which lets the AVX2 panels keep int16 sums that full-range Q8_0 would overflow
-//   Q5_1_R8 block (288 bytes = 8 x 36):  f16 d[8 rows] | f16 m[8 rows] | 8 chunks c of [8 rows][4 int8] =
-//       Q5_1's values 4c..4c+3 as q - 16 (|value| <= 16: the panels' int16 sums hold); x = d (v + 16) + m
+//   Q5_0_R8 block (176 bytes = 8 x 22):  f16 d[8 rows] | 4 nibble chunks as Q4_0_R8's | 32 bytes of 5th
+//       bits: byte 4i+j, bit k = the 5th bit of value 4k+j of row i (k = 0..7: chunk k of the block)
+//   Q5_1_R8 block (192 bytes = 8 x 24):  f16 d[8 rows] | f16 m[8 rows] | nibbles and 5th bits as Q5_0_R8
+//       (x = d q + m, q = 0..31); both keep the file's bytes per value: repacking them costs no memory
 //   Q6_K_R8 block (1680 bytes = 8 x 210): f16 d[8] | i8 scale[16][8 rows] | ql: [half h][q1][chunk c]
 //       [8 rows][4 bytes] = ql bytes 64h+32q1+4c..+3 | qh: [half h][chunk c][8 rows][4 bytes] = qh bytes
 //       32h+4c..+3 (the Q6_K bit planes of values 4c..4c+3 of the half's quarters, as in the file)
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
-// Q4_0/Q8_0/Q6_K keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at
+// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1 keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at
 // multiples of 8 rows.
 
 #include <cstddef>
@@ -41,7 +41,6 @@ constexpr int64_t kInterleaveRows = 8;
 bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8, Q5_0_R8, Q5_1_R8
 std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8, Q5_0/1 -> Q5_0/1_R8
 DType plain_of(DType t);                       // the inverse; t itself for other types
-DType deinterleaved_of(DType r8);              // what deinterleave_row writes: plain_of, but Q8_0 for Q5_0_R8
 
 // Repacks n_rows (a multiple of 8) rows of `plain` blocks of `cols` values into its R8 layout at dst
 // (n_rows * dtype_row_bytes(R8 type, cols) bytes). Throws Error for other dtypes or shapes.

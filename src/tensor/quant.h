@@ -23,13 +23,4 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 // (quantize_row_*_ref). Not defined for F8_E4M3 (block scales need the whole matrix: see fp8.h).
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
 
-// The 5-bit values of a Q5_0 / Q5_1 row of n values as int8 q - 16, and back: q5_set_values writes each
-// block's 5th bits and nibbles only (d, and Q5_1's m, stay the caller's).
-void q5_values(DType t, const void* src, int8_t* v, int64_t n);
-void q5_set_values(DType t, const int8_t* v, void* dst, int64_t n);
-
-// The n values of a Q5_0 row as a Q8_0 row, exactly: the same f16 d per block, int8 q - 16 (the repacking
-// of Q5_0 weights into the Q8_0_R8 kernels' layout).
-void q5_0_to_q8_0(const void* src, void* dst, int64_t n);
-
 }  // namespace dsinfer

@@ -93,7 +93,6 @@ void q5_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q5_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void q5_1_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q5_1_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
-void q5_0_to_q8_0(const uint8_t* src, uint8_t* dst, int64_t n_blocks);
 void q4_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q4_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void q5_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);

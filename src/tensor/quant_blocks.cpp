@@ -184,60 +184,9 @@ void q5_1_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
   }
 }
 
-void q5_0_to_q8_0(const uint8_t* src, uint8_t* dst, int64_t n_blocks) {
-  for (int64_t i = 0; i < n_blocks; ++i) {
-    const auto b = load_block<BlockQ5_0>(src, i);
-    const uint32_t h = high_bits(b.qh);
-    BlockQ8_0 o;
-    o.d = b.d;
-    for (int j = 0; j < 32; ++j) o.qs[j] = static_cast<int8_t>(q5_value(b.qs, h, j) - 16);
-    store_block(dst, i, o);
-  }
-}
-
 }  // namespace quant_detail
 
 using namespace quant_detail;
-
-namespace {
-// Bytes per block and offset of qh: Q5_0 {d, qh, qs}, Q5_1 {d, m, qh, qs}.
-struct Q5Layout {
-  size_t bytes, qh;
-};
-Q5Layout q5_layout(DType t) {
-  if (t == DType::Q5_0) return {sizeof(BlockQ5_0), offsetof(BlockQ5_0, qh)};
-  if (t == DType::Q5_1) return {sizeof(BlockQ5_1), offsetof(BlockQ5_1, qh)};
-  fail("q5 values: ", dtype_name(t), " is not Q5_0 or Q5_1");
-}
-}  // namespace
-
-void q5_values(DType t, const void* src, int8_t* v, int64_t n) {
-  const Q5Layout l = q5_layout(t);
-  dtype_row_bytes(t, n);
-  for (int64_t b = 0; b < n / kQ32; ++b) {
-    const uint8_t* blk = static_cast<const uint8_t*>(src) + b * l.bytes;
-    const uint32_t h = high_bits(blk + l.qh);
-    for (int j = 0; j < 32; ++j) v[b * kQ32 + j] = static_cast<int8_t>(q5_value(blk + l.qh + 4, h, j) - 16);
-  }
-}
-
-void q5_set_values(DType t, const int8_t* v, void* dst, int64_t n) {
-  const Q5Layout l = q5_layout(t);
-  dtype_row_bytes(t, n);
-  for (int64_t b = 0; b < n / kQ32; ++b) {
-    uint8_t* blk = static_cast<uint8_t*>(dst) + b * l.bytes;
-    const int8_t* vb = v + b * kQ32;
-    uint32_t h = 0;
-    for (int j = 0; j < 16; ++j)
-      put_q5_pair(static_cast<uint8_t>(vb[j] + 16), static_cast<uint8_t>(vb[j + 16] + 16), j, blk + l.qh + 4, h);
-    store_high_bits(h, blk + l.qh);
-  }
-}
-
-void q5_0_to_q8_0(const void* src, void* dst, int64_t n) {
-  dtype_row_bytes(DType::Q5_0, n);  // throws unless n is a whole number of blocks
-  quant_detail::q5_0_to_q8_0(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), n / kQ32);
-}
 
 void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
   dtype_row_bytes(t, n);  // throws unless n is a whole number of blocks

@@ -44,7 +44,7 @@ void dequantize_rows(const TensorView& w, int64_t row_begin, int64_t n_rows, flo
       plain.resize(w.row_bytes());
       const int64_t group = row / kInterleaveRows * kInterleaveRows;
       deinterleave_row(w.dtype, w.row_ptr(group), n, static_cast<int>(row - group), plain.data());
-      dequantize_row(deinterleaved_of(w.dtype), plain.data(), out, n);
+      dequantize_row(plain_of(w.dtype), plain.data(), out, n);
       continue;
     }
     dequantize_row(w.dtype, w.row_ptr(row), out, n);

@@ -155,14 +155,10 @@ TEST(Cli, SynthKQuantsFallBackAsLlamaCppDoes) {
     const auto bytes = nlohmann::json::parse(run("info --json -m " + m).out)["bytes_by_dtype"];
     EXPECT_TRUE(bytes.contains(fallback)) << want << ": " << bytes.dump();  // tiny rows: none is a 256-multiple
     EXPECT_FALSE(bytes.contains(want)) << bytes.dump();
-    // Repacked Q5_0 / Q5_1 hold int8 values (34 / 36 bytes per 32 values instead of 22 / 24): info counts
-    // the growth.
+    // Their R8 forms keep the file's bytes per value: repacking them costs no memory.
     const auto info = nlohmann::json::parse(run("info --json -m " + m).out);
-    const auto growth = info["repack"]["growth_bytes"].get<uint64_t>();
-    const auto repacked = info["repack"]["bytes"].get<uint64_t>();
-    const std::string f = fallback;
-    if (f == "q8_0") EXPECT_EQ(growth, 0u) << info["repack"].dump();
-    else EXPECT_EQ(growth * (f == "q5_0" ? 34 : 36), repacked * 12) << f << ": " << info["repack"].dump();
+    EXPECT_GT(info["repack"]["bytes"].get<uint64_t>(), 0u) << info["repack"].dump();
+    EXPECT_EQ(info["repack"]["growth_bytes"].get<uint64_t>(), 0u) << info["repack"].dump();
     for (const char* extra : {"", " --no-repack"}) {
       const Result r = run("run -m " + m + " --ids 1,2,3 -n 6" + std::string(extra));
       EXPECT_EQ(r.exit_code, 0) << want << extra << ": " << r.out;

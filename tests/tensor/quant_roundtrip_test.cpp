@@ -90,24 +90,6 @@ INSTANTIATE_TEST_SUITE_P(AllBlockTypes, QuantRoundTrip,
                                            RoundTripCase{DType::Q6_K, 0.025}),
                          [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
-// Q5_0 -> Q8_0 (load-time repacking) keeps every value: the same f16 scale, q - 16 as int8.
-TEST(QuantBlocks, Q5_0ConvertsToQ8_0Exactly) {
-  std::mt19937 rng(8);
-  std::normal_distribution<float> nd(0.0f, 3.0f);
-  const int64_t n = 32 * 37;
-  std::vector<float> x(n), a(n), b(n);
-  for (auto& v : x) v = nd(rng);
-  x[5] = 1e-9f;  // a block with tiny and large values
-  x[40] = -250.0f;
-  std::vector<uint8_t> q5(dtype_row_bytes(DType::Q5_0, n)), q8(dtype_row_bytes(DType::Q8_0, n));
-  quantize_row(DType::Q5_0, x.data(), q5.data(), n);
-  q5_0_to_q8_0(q5.data(), q8.data(), n);
-  dequantize_row(DType::Q5_0, q5.data(), a.data(), n);
-  dequantize_row(DType::Q8_0, q8.data(), b.data(), n);
-  EXPECT_EQ(a, b);
-  EXPECT_THROW(q5_0_to_q8_0(q5.data(), q8.data(), 33), Error);
-}
-
 TEST(QuantBlocks, NonBlockTypesAreRejected) {
   float x[32] = {};
   uint8_t q[128] = {};

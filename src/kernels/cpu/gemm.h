@@ -66,11 +66,10 @@ struct KernelSet {
   const char* isa = "scalar";
   QuantizeRowFn quantize_row = nullptr;
   QuantGemmFn q8_0 = nullptr, q4_0 = nullptr, q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
-  QuantGemmFn q5_0 = nullptr, q5_1 = nullptr;  // file layout only (no R8 form)
+  QuantGemmFn q5_0 = nullptr, q5_1 = nullptr;  // file layout (the loader repacks them to R8)
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
-  QuantGemmFn q5_0_r8 = nullptr;  // Q8_0_R8 bytes with |q| <= 16: Q8_0_R8's tiles, and (AVX2) signed panels
-  QuantGemmFn q5_1_r8 = nullptr;  // Q5_1 as signed q - 16 plus its offset m
+  QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
   // bf16 rounds the activations to bf16 and multiplies pairs (AVX512-BF16, bf16_dot_scalar's arithmetic)
   // instead of exact fp32 products; every other float kernel is exact fp32.
@@ -103,6 +102,7 @@ QuantGemmFn q4_0_r8_avx2();
 QuantGemmFn q8_0_r8_avx2();
 QuantGemmFn q5_0_r8_avx2();
 QuantGemmFn q5_1_r8_avx2();
+QuantGemmFn q5_0_r8_scalar();
 QuantGemmFn q5_1_r8_scalar();
 QuantGemmFn q4_k_r8_scalar();
 QuantGemmFn q4_k_r8_avx2();

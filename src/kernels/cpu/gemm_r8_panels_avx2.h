@@ -72,49 +72,32 @@ inline void store_values(SignedPanel& p, int64_t slot, const __m256i v[8], bool 
 //   kBlockBytes  bytes per 32 values of a group
 //   kMinTokens   below, the tiles are faster (gemm_bench, one thread)
 //   unpack(p, slot, group, b)  block b of the 8-row group at `group` into slot
-template <class Dot>
-struct PanelQ4_0 {
-  using Tile = Q4_0R8<Dot>;
+// Q4_0_R8, Q5_0_R8, Q5_1_R8: v = q - 8 (Q4_0) or q - 16 (Q5); the tiles' integer is sum a v for Q4_0
+// and Q5_0 (their offset is already in it) and sum a v + 16 sum a for Q5_1, whose + m term is the
+// panel's "- dmin * min" with f1 = -m (an exact negation: the same fused rounding).
+template <class Dot, int kBits, bool kMinTerm>
+struct PanelNibble {
+  using Tile = NibbleR8<Dot, kBits, kMinTerm>;
   static constexpr size_t kBlockBytes = Tile::kBlock;  // per 32 values of the group's 8 rows
-  static constexpr int kWiden = 8, kOffset = 0, kMinTokens = 12;
-  static constexpr bool kMin = false, kScaled = false;
-  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
-    const uint8_t* blk = group + b * Tile::kBlock;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), k8 = _mm256_set1_epi8(8);
-    _mm256_store_ps(p.f0[slot], row_scales(blk));
-    __m256i v[8];
-    for (int c = 0; c < 4; ++c) {  // chunk c: values 4c..4c+3 (low nibbles), chunk 4 + c: 16 + 4c.. (high)
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
-      v[c] = _mm256_sub_epi8(_mm256_and_si256(x, m4), k8);
-      v[4 + c] = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), k8);
-    }
-    store_values(p, slot, v, false);
-  }
-};
-
-// Q5_0_R8 / Q5_1_R8: signed int8 chunks holding q - 16 (|v| <= 16), so they go in a signed panel as they
-// are; the tiles are SignedR8's, whose float operations the panel repeats. Q5_1 (kOffsetMin): offset 16,
-// and its + m term as the panel's "- dmin * min" with f1 = -m (an exact negation: the same fused rounding).
-template <class Dot, bool kOffsetMin>
-struct PanelSigned {
-  using Tile = SignedR8<Dot, kOffsetMin>;
-  static constexpr size_t kBlockBytes = Tile::kBlock;
-  static constexpr int kWiden = 4, kOffset = kOffsetMin ? 16 : 0, kMinTokens = 12;
-  static constexpr bool kMin = kOffsetMin, kScaled = false;
+  static constexpr int kWiden = kBits == 5 ? 4 : 8, kOffset = kMinTerm ? 16 : 0, kMinTokens = 12;
+  static constexpr bool kMin = kMinTerm, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
-    if constexpr (kOffsetMin) _mm256_store_ps(p.f1[slot], _mm256_sub_ps(_mm256_setzero_ps(), row_scales(blk + 16)));
+    if constexpr (kMinTerm) _mm256_store_ps(p.f1[slot], _mm256_sub_ps(_mm256_setzero_ps(), row_scales(blk + 16)));
+    const __m256i off = _mm256_set1_epi8(kBits == 5 ? 16 : 8);
     __m256i v[8];
-    for (int c = 0; c < 8; ++c)
-      v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + Tile::kScales + 32 * c));
+    Tile::values(blk, v);
+    for (int c = 0; c < 8; ++c) v[c] = _mm256_sub_epi8(v[c], off);
     store_values(p, slot, v, false);
   }
 };
 template <class Dot>
-using PanelQ5_0 = PanelSigned<Dot, false>;
+using PanelQ4_0 = PanelNibble<Dot, 4, false>;
 template <class Dot>
-using PanelQ5_1 = PanelSigned<Dot, true>;
+using PanelQ5_0 = PanelNibble<Dot, 5, false>;
+template <class Dot>
+using PanelQ5_1 = PanelNibble<Dot, 5, true>;
 
 template <class Dot, bool kFifthBit>
 struct PanelQK45 {

@@ -1,6 +1,6 @@
-// Scalar mirror of gemm_r8_avx2.cpp for the row-interleaved Q4_0_R8 / Q8_0_R8 layouts: per row, token and
-// block the exact integer sum, then acc = fma(float(sum), d_w * d_a, acc) in block order — the AVX2 lanes
-// bit for bit.
+// Scalar mirror of the R8 kernels (gemm_r8_tiles.h, gemm_r8_panels_avx2.h) for every row-interleaved layout
+// of tensor/interleave.h: per row, token and block the exact integer sum, then the same float operations
+// in block order — the AVX2 and VNNI lanes bit for bit.
 
 #include <cmath>
 #include <cstring>
@@ -14,25 +14,6 @@ namespace {
 
 constexpr int64_t kGroup = kInterleaveRows;
 
-// Row `lane` of the R8 block at blk (Q4_0 when kQ4, else Q8_0) · 32 activations qa.
-template <bool kQ4>
-int32_t block_dot(const uint8_t* blk, int lane, const int8_t* qa, int32_t sum) {
-  const uint8_t* qs = blk + 16;
-  int32_t s = 0;
-  if constexpr (kQ4) {
-    for (int c = 0; c < 4; ++c)
-      for (int j = 0; j < 4; ++j) {
-        const uint8_t v = qs[32 * c + 4 * lane + j];
-        s += (v & 0x0f) * qa[4 * c + j] + (v >> 4) * qa[16 + 4 * c + j];
-      }
-    return s - 8 * sum;
-  } else {
-    for (int c = 0; c < 8; ++c)
-      for (int j = 0; j < 4; ++j) s += static_cast<int8_t>(qs[32 * c + 4 * lane + j]) * qa[4 * c + j];
-    return s;
-  }
-}
-
 // y[t * ldy + r] = dot(row group of r, lane of r, token t's q, d, sum) for every row and token.
 template <class Dot>
 void for_rows_and_tokens(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
@@ -44,16 +25,46 @@ void for_rows_and_tokens(const uint8_t* w, size_t row_bytes, int64_t n_rows, con
   }
 }
 
-template <bool kQ4>
-void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  const size_t block = kGroup * (kQ4 ? kQ4_0Bytes : kQ8_0Bytes);
+// Q8_0_R8: per row, token and block the exact int8 dot, then acc = fma(float(sum), d_w * d_a, acc).
+void gemm_q8_0_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = kGroup * kQ8_0Bytes;
+  for_rows_and_tokens(w, row_bytes, n_rows, a, y, ldy,
+                      [&](const uint8_t* g, int lane, const int8_t* q, const float* d, const int32_t*) {
+                        float acc = 0;
+                        for (int64_t b = 0; b < a.nb; ++b) {
+                          const uint8_t* blk = g + b * kBlock;
+                          int32_t s = 0;
+                          for (int c = 0; c < 8; ++c)
+                            for (int j = 0; j < 4; ++j)
+                              s += static_cast<int8_t>(blk[16 + 32 * c + 4 * lane + j]) * q[32 * b + 4 * c + j];
+                          acc = std::fma(static_cast<float>(s), half_at(blk + 2 * lane) * d[b], acc);
+                        }
+                        return acc;
+                      });
+}
+
+// Q4_0_R8 (kBits 4), Q5_0_R8 / Q5_1_R8 (kBits 5, kMin: Q5_1), the AVX2 NibbleR8 lane by lane: the exact
+// sum a q - kOffset sum a, then acc = fma(float(sum), d_w * d_a, acc) (Q5_1: then acc = fma(m, d_a sum a, acc)).
+template <int kBits, bool kMin>
+void gemm_nibble_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kScales = kMin ? 32 : 16, kBlock = kScales + 128 + (kBits == 5 ? 32 : 0);
+  constexpr int kOffset = kMin ? 0 : (kBits == 5 ? 16 : 8);
   for_rows_and_tokens(w, row_bytes, n_rows, a, y, ldy,
                       [&](const uint8_t* g, int lane, const int8_t* q, const float* d, const int32_t* sum) {
                         float acc = 0;
                         for (int64_t b = 0; b < a.nb; ++b) {
-                          const uint8_t* blk = g + b * block;
-                          const int32_t s = block_dot<kQ4>(blk, lane, q + 32 * b, sum[b]);
+                          const uint8_t* blk = g + b * kBlock;
+                          int32_t s = 0;
+                          for (int k = 0; k < 8; ++k)  // chunk k: values 4k..4k+3
+                            for (int j = 0; j < 4; ++j) {
+                              const uint8_t byte = blk[kScales + 32 * (k % 4) + 4 * lane + j];
+                              int v = k < 4 ? (byte & 0x0f) : (byte >> 4);
+                              if (kBits == 5) v |= ((blk[kScales + 128 + 4 * lane + j] >> k) & 1) << 4;
+                              s += v * q[32 * b + 4 * k + j];
+                            }
+                          s -= kOffset * sum[b];
                           acc = std::fma(static_cast<float>(s), half_at(blk + 2 * lane) * d[b], acc);
+                          if (kMin) acc = std::fma(half_at(blk + 16 + 2 * lane), d[b] * static_cast<float>(sum[b]), acc);
                         }
                         return acc;
                       });
@@ -137,34 +148,16 @@ QuantGemmFn q5_k_r8_scalar() {
   return gemm_qk45_r8<true>;
 }
 QuantGemmFn q4_0_r8_scalar() {
-  return gemm_r8<true>;
+  return gemm_nibble_r8<4, false>;
 }
-// Q5_1_R8 (Q5_1R8's arithmetic): sum a v + 16 sum a, then fma with d d_a, then fma of m with d_a sum a.
-void gemm_q5_1_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr size_t kBlock = 288;
-  for_rows_and_tokens(w, row_bytes, n_rows, a, y, ldy,
-                      [&](const uint8_t* g, int lane, const int8_t* q, const float* d, const int32_t* sum) {
-                        float acc = 0;
-                        for (int64_t b = 0; b < a.nb; ++b) {
-                          const uint8_t* blk = g + b * kBlock;
-                          const int8_t* qa = q + 32 * b;
-                          int32_t s = 0;
-                          for (int c = 0; c < 8; ++c)
-                            for (int j = 0; j < 4; ++j)
-                              s += static_cast<int8_t>(blk[32 + 32 * c + 4 * lane + j]) * qa[4 * c + j];
-                          s += 16 * sum[b];
-                          acc = std::fma(static_cast<float>(s), half_at(blk + 2 * lane) * d[b], acc);
-                          acc = std::fma(half_at(blk + 16 + 2 * lane), d[b] * static_cast<float>(sum[b]), acc);
-                        }
-                        return acc;
-                      });
+QuantGemmFn q5_0_r8_scalar() {
+  return gemm_nibble_r8<5, false>;
 }
-
 QuantGemmFn q5_1_r8_scalar() {
-  return gemm_q5_1_r8;
+  return gemm_nibble_r8<5, true>;
 }
 QuantGemmFn q8_0_r8_scalar() {
-  return gemm_r8<false>;
+  return gemm_q8_0_r8;
 }
 
 }  // namespace dsinfer::kern

@@ -1,5 +1,5 @@
 #pragma once
-// The row-interleaved R8 kernels (tensor/interleave.h: Q4_0, Q8_0, Q4_K, Q5_K, Q6_K), written once for
+// The row-interleaved R8 kernels (tensor/interleave.h: Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K), written once for
 // every x86 set that has them: one 32-byte load is 4 consecutive values of 8 rows, so a u8 x s8 dot against
 // 4 activation bytes broadcast to every lane gives 8 rows' partial sums at once — lanes are rows, nothing
 // is summed horizontally, and the weights are read as one sequential stream per 8 rows. The same kernel
@@ -101,14 +101,36 @@ struct ChainSum {
   }
 };
 
-// The group's 8 rows (blocks at w, `block_bytes` apart) · tokens [t0, t0 + kT): y[t * ldy + i].
-template <class Dot>
-struct Q4_0R8 {
+// Q4_0_R8 (kBits 4), Q5_0_R8 and Q5_1_R8 (kBits 5; kMin: Q5_1's + m): per block the 8 chunk vectors of
+// the values q (0..15 or 0..31) of 8 rows, unpacked once per tile; per token the integer sum a q (int16
+// sums of Q5 values are widened every 4 chunks: 4 x 2 x 31 * 127 fits), minus kOffset sum a, then
+//   acc = fma(float(sum), d * d_a, acc)   (and Q5_1: acc = fma(m, d_a * float(sum a), acc)).
+template <class Dot, int kBits, bool kMin>
+struct NibbleR8 {
   using DotOps = Dot;
-  static constexpr size_t kBlock = 144;
+  static constexpr bool kFifth = kBits == 5;
+  static constexpr size_t kScales = kMin ? 32 : 16;                     // d[8] (and m[8])
+  static constexpr size_t kBlock = kScales + 128 + (kFifth ? 32 : 0);  // 144, 176, 192
+  static constexpr int kOffset = kMin ? 0 : (kFifth ? 16 : 8);          // x = d (q - kOffset) (+ m)
+  // v[k] = values 4k..4k+3 of the 8 rows of the block at blk.
+  static void values(const uint8_t* blk, __m256i v[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
+    __m256i hb = _mm256_setzero_si256();
+    if constexpr (kFifth) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kScales + 128));
+    for (int c = 0; c < 4; ++c) {  // low nibbles: values 4c.., high nibbles: 16 + 4c..
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kScales + 32 * c));
+      v[c] = _mm256_and_si256(x, m4);
+      v[4 + c] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+      if constexpr (kFifth) {  // bit k of a byte is its chunk k's 5th bit: shifted to bit 4 (16-bit shifts
+                               // carry the neighbour byte's bits only into bits the mask drops)
+        v[c] = _mm256_or_si256(v[c], _mm256_and_si256(_mm256_slli_epi16(hb, 4 - c), bit4));
+        v[4 + c] = _mm256_or_si256(v[4 + c], _mm256_and_si256(_mm256_srli_epi16(hb, c), bit4));
+      }
+    }
+  }
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    constexpr bool kSplit = kFifth && Dot::kInt16;
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
     const auto &q = tk.q, &d = tk.d, &s = tk.s;
@@ -116,52 +138,56 @@ struct Q4_0R8 {
       const uint8_t* blk = w + b * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dw = row_scales(blk);
-      __m256i lo[4], hi[4];  // values 4c..4c+3 and 16+4c..16+4c+3 of the 8 rows
-      for (int c = 0; c < 4; ++c) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
-        lo[c] = _mm256_and_si256(x, m4);
-        hi[c] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
-      }
+      __m256i v[8];
+      values(blk, v);
       for (int t = 0; t < kT; ++t) {
         const int8_t* qa = q[t] + b * 32;
-        ChainSum<Dot, kT> sp;  // chunks in the order lo[0], hi[0], lo[1], ...
-        for (int c = 0; c < 4; ++c) {
-          for (int half = 0; half < 2; ++half) {
-            const int k = 2 * c + half;
-            const __m256i av = bcast4(qa + 16 * half + 4 * c);
-            if constexpr (kT >= 2) sp.put_in_order(k, sp.starts(k), half ? hi[c] : lo[c], av);
-            else sp.put(k, sp.starts(k), half ? hi[c] : lo[c], av);  // (1 token: the tree is no slower)
-          }
+        ChainSum<Dot, kT> sp;  // chunks in the order 0, 4, 1, 5, ... (low and high nibbles of a byte)
+        __m256i first = _mm256_setzero_si256();  // kSplit: the widened sum of the first 4
+        for (int p = 0; p < 8; ++p) {
+          const int k = p / 2 + 4 * (p % 2);
+          const __m256i av = bcast4(qa + 4 * k);
+          const bool fresh = sp.starts(kSplit ? p % 4 : p);
+          if constexpr (kT >= 2) sp.put_in_order(p, fresh, v[k], av);
+          else sp.put(p, fresh, v[k], av);  // (1 token: the tree is no slower)
+          if (kSplit && p == 3) first = Dot::widen(sp.total());
         }
-        const __m256i s32 = _mm256_sub_epi32(Dot::widen(sp.total()), _mm256_set1_epi32(s[t][b] << 3));
+        __m256i s32 = Dot::widen(sp.total());
+        if constexpr (kSplit) s32 = _mm256_add_epi32(first, s32);
+        if constexpr (kOffset != 0) s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(kOffset * s[t][b]));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
+        if constexpr (kMin)
+          acc[t] = _mm256_fmadd_ps(row_scales(blk + 16), _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
       }
     }
     tk.store(y, ldy);
   }
 };
+template <class Dot>
+using Q4_0R8 = NibbleR8<Dot, 4, false>;
+template <class Dot>
+using Q5_0R8 = NibbleR8<Dot, 5, false>;
+template <class Dot>
+using Q5_1R8 = NibbleR8<Dot, 5, true>;
 
 // Q8_0: signed weights. maddubs needs an unsigned operand: |w| against sign(a, w) (|w| once per block
-// for all tokens); with int16 sums each chunk is widened separately. kOffsetMin (Q5_1_R8: signed chunks
-// holding q - 16, each row's f16 m after its d) adds, per block and token,
-//   sum += 16 sum a (int32);  after acc = fma(float(sum), d * d_a, acc):  acc = fma(m, d_a * float(sum a), acc).
-template <class Dot, bool kOffsetMin>
-struct SignedR8 {
+// for all tokens); with int16 sums each chunk is widened separately.
+template <class Dot>
+struct Q8_0R8 {
   using DotOps = Dot;
-  static constexpr size_t kScales = kOffsetMin ? 32 : 16;  // d[8] (and m[8]) before the chunks
-  static constexpr size_t kBlock = kScales + 256;
+  static constexpr size_t kBlock = 16 + 256;
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d, &s = tk.s;
+    const auto &q = tk.q, &d = tk.d;
     for (int64_t b = 0; b < a.nb; ++b) {
       const uint8_t* blk = w + b * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dw = row_scales(blk);
       __m256i sw[8], aw[8];
       for (int c = 0; c < 8; ++c) {
-        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kScales + 32 * c));
+        sw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
         aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
       }
       for (int t = 0; t < kT; ++t) {
@@ -176,19 +202,12 @@ struct SignedR8 {
           for (int c = 0; c < 8; ++c) sp.put(c, sp.starts(c), aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]));
           s32 = sp.total();
         }
-        if constexpr (kOffsetMin) s32 = _mm256_add_epi32(s32, _mm256_set1_epi32(16 * s[t][b]));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
-        if constexpr (kOffsetMin)
-          acc[t] = _mm256_fmadd_ps(row_scales(blk + 16), _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
       }
     }
     tk.store(y, ldy);
   }
 };
-template <class Dot>
-using Q8_0R8 = SignedR8<Dot, false>;
-template <class Dot>
-using Q5_1R8 = SignedR8<Dot, true>;
 
 // Q4_K / Q5_K: per 8-row group and super-block, the 8 groups' scales and mins arrive unpacked (one byte
 // per row), so a group's d * scale and dmin * min are two 8-lane vectors; its 8 chunks give 8 rows'
@@ -350,7 +369,7 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q4_k_r8 = gemm_r8<QK45R8<Dot, false>>;
   base.q5_k_r8 = gemm_r8<QK45R8<Dot, true>>;
   base.q6_k_r8 = gemm_r8<Q6_KR8<Dot>>;
-  base.q5_0_r8 = base.q8_0_r8;  // the same bytes; only AVX2 adds panels for its small values
+  base.q5_0_r8 = gemm_r8<Q5_0R8<Dot>>;
   base.q5_1_r8 = gemm_r8<Q5_1R8<Dot>>;
   return base;
 }

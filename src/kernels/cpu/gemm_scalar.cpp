@@ -308,7 +308,7 @@ const KernelSet& scalar_kernels() {
     k.q6_k = gemm_quant<dot_q6_k>;
     k.q4_0_r8 = q4_0_r8_scalar();
     k.q8_0_r8 = q8_0_r8_scalar();
-    k.q5_0_r8 = q8_0_r8_scalar();  // the same bytes and arithmetic
+    k.q5_0_r8 = q5_0_r8_scalar();
     k.q5_1_r8 = q5_1_r8_scalar();
     k.q4_k_r8 = q4_k_r8_scalar();
     k.q5_k_r8 = q5_k_r8_scalar();
