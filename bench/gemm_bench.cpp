@@ -105,6 +105,9 @@ void Q4_0_mem(benchmark::State& s) {
 void Q4_0_R8_mem(benchmark::State& s) {
   run(s, DType::Q4_0_R8, kBigRows);
 }
+void Q4_K_R8_mem(benchmark::State& s) {
+  run(s, DType::Q4_K_R8, kBigRows);
+}
 void Q5_0_R8_mem(benchmark::State& s) {
   run(s, DType::Q5_0_R8, kBigRows);
 }
@@ -203,6 +206,7 @@ BENCHMARK(Q4_0_R8)->TOKENS;
 BENCHMARK(Q8_0_R8)->TOKENS;
 BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2)->Arg(16);  // 16: the dense weights of a 16-stream decode step
+BENCHMARK(Q4_K_R8_mem)->Arg(1)->Arg(2);  // (its fixture takes ~1 min: the reference Q4_K quantizer)
 BENCHMARK(Q5_0_R8_mem)->Arg(1)->Arg(2);  // (V2-Lite's Q4_K_M expert ffn_down)
 BENCHMARK(Q5_1_R8_mem)->Arg(1)->Arg(2);
 BENCHMARK(Q4_K)->TOKENS;

@@ -2,10 +2,9 @@
 // Load-time repacking of weights into the kernels' faster in-memory layouts. Today: Q4_0 / Q8_0 / Q4_K /
 // Q5_K / Q6_K / Q5_0 / Q5_1 matrices that are only read through matmul (attention projections, dense and expert
 // FFNs, lm_head) and have a multiple of 8 rows become their R8 types (tensor/interleave.h): the same number
-// of bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked; Q5_0_R8 / Q5_1_R8 hold int8 values: +55 % / +50 %),
-// moved from the file mapping into anonymous memory (transparent huge pages asked for), after which the
-// file pages of those tensors are released — resident memory stays about the file size (plus the Q5_0 /
-// Q5_1 growth). Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads them
+// of bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked), moved from the file mapping into anonymous memory
+// (transparent huge pages asked for), after which the file pages of those tensors are released — resident
+// memory stays about the file size (plus the Q4_K / Q5_K growth). Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads them
 // anyway) and, while the model is loaded, the repacked bytes in anonymous memory rather than the page
 // cache.
 
@@ -34,7 +33,7 @@ uint64_t default_repack_limit();
 struct RepackPlan {
   int64_t tensors = 0;
   uint64_t bytes = 0;         // in the R8 dtypes
-  uint64_t growth_bytes = 0;  // bytes minus those tensors' file bytes (Q4_K/Q5_K scales, Q5_0 as Q8_0)
+  uint64_t growth_bytes = 0;  // bytes minus those tensors' file bytes (Q4_K/Q5_K: their unpacked scales)
 };
 RepackPlan plan_repack(ModelWeights& w);
 
