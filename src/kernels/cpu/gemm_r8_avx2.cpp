@@ -60,16 +60,16 @@ void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t t
 }
 
 QuantGemmFn q4_0_r8_avx2() {
-  return gemm_panels<PanelQ4_0<Avx2Dot>>;
+  return gemm_panels<PanelNibble<Avx2Dot, 4, false>>;
 }
 QuantGemmFn q8_0_r8_avx2() {
   return gemm_r8<Q8_0R8<Avx2Dot>>;
 }
 QuantGemmFn q5_0_r8_avx2() {
-  return gemm_panels<PanelQ5_0<Avx2Dot>>;
+  return gemm_panels<PanelNibble<Avx2Dot, 5, false>>;
 }
 QuantGemmFn q5_1_r8_avx2() {
-  return gemm_panels<PanelQ5_1<Avx2Dot>>;
+  return gemm_panels<PanelNibble<Avx2Dot, 5, true>>;  // (with Q5_1's + m term)
 }
 QuantGemmFn q4_k_r8_avx2() {
   return gemm_panels<PanelQK45<Avx2Dot, false>>;

@@ -92,12 +92,6 @@ struct PanelNibble {
     store_values(p, slot, v, false);
   }
 };
-template <class Dot>
-using PanelQ4_0 = PanelNibble<Dot, 4, false>;
-template <class Dot>
-using PanelQ5_0 = PanelNibble<Dot, 5, false>;
-template <class Dot>
-using PanelQ5_1 = PanelNibble<Dot, 5, true>;
 
 template <class Dot, bool kFifthBit>
 struct PanelQK45 {
