@@ -1,5 +1,5 @@
 #pragma once
-// Row-interleaved ("R8") layouts of Q4_0 and Q8_0: dsinfer's in-memory repacking of GGUF weights for the
+// Row-interleaved ("R8") layouts of the GGML block types: dsinfer's in-memory repacking of GGUF weights for the
 // integer kernels, never stored in files. Eight consecutive rows become one row group; for each block
 // column b (32 values) the group holds one 8-row block:
 //

@@ -1,4 +1,4 @@
-// The row-interleaved Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 layouts (tensor/interleave.h) and their
+// The row-interleaved R8 layouts (Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) (tensor/interleave.h) and their
 // kernels:
 //  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
 //  - AVX2 == AVX-512 VNNI == scalar bit for bit (each set this CPU runs), and both within the activation-rounding bound of the float reference;
