@@ -4,9 +4,9 @@
 // FFNs, lm_head) and have a multiple of 8 rows become their R8 types (tensor/interleave.h): the same number
 // of bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked), moved from the file mapping into anonymous memory
 // (transparent huge pages asked for), after which the file pages of those tensors are released — resident
-// memory stays about the file size (plus the Q4_K / Q5_K growth). Costs: one pass over the repacked bytes at start-up (the prefault pass it replaces reads them
-// anyway) and, while the model is loaded, the repacked bytes in anonymous memory rather than the page
-// cache.
+// memory stays about the file size (plus the Q4_K / Q5_K growth). Costs: one pass over the repacked
+// bytes at start-up (the prefault pass it replaces reads them anyway) and, while the model is loaded, the
+// repacked bytes in anonymous memory rather than the page cache.
 
 #include <cstdint>
 #include <memory>

@@ -1,7 +1,9 @@
 #include "tensor/interleave.h"
 
+#include <cstddef>
 #include <cstring>
 
+#include "tensor/quant_block_layouts.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -21,11 +23,13 @@ Geometry geometry(DType plain) {  // Q4_0 / Q8_0
 // Q5_0 (22 bytes: f16 d, u32 qh, qs[16]) and Q5_1 (24: f16 d, f16 m, u32 qh, qs[16]) <-> Q5_0_R8 /
 // Q5_1_R8 (tensor/interleave.h): the nibbles move as Q4_0's, qh bit 4k+j (the 5th bit of value 4k+j)
 // becomes bit k of the row's byte j.
+using quant_detail::BlockQ5_0;
+using quant_detail::BlockQ5_1;
 struct Q5 {
   bool min;  // Q5_1
-  size_t plain_block() const { return min ? 24 : 22; }
+  size_t plain_block() const { return min ? sizeof(BlockQ5_1) : sizeof(BlockQ5_0); }
   size_t scales() const { return min ? 32 : 16; }  // R8: d[8] (m[8])
-  size_t qh() const { return min ? 4 : 2; }         // plain: offset of qh (qs follow it)
+  size_t qh() const { return min ? offsetof(BlockQ5_1, qh) : offsetof(BlockQ5_0, qh); }  // (qs follow it)
 };
 
 void interleave_q5(Q5 f, DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {

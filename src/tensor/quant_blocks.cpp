@@ -5,10 +5,7 @@
 
 #include "tensor/quant_blocks.h"
 
-#include "tensor/quant.h"
-
 #include <cmath>
-#include <cstddef>
 
 #include "tensor/quant_block_layouts.h"
 #include "util/error.h"
