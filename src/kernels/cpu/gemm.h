@@ -28,6 +28,7 @@ struct ActQ8 {
   std::vector<int8_t> q;             // [n_pad, K]
   std::vector<float> d;              // [n_pad, nb]
   std::vector<int32_t> sum;          // [n_pad, nb]   sum of the block's q
+  std::vector<int32_t> sum16;        // [n_pad, nb]   sum of its first 16 q (Q6_K's per-16 scales)
   std::vector<float> d4;             // [n_pad/4, nb, 4]  d of the 4 tokens of a tile, per block
   std::vector<int32_t> sum4;         // [n_pad/4, nb, 4]  sum of the 4 tokens of a tile, per block
 
@@ -35,6 +36,7 @@ struct ActQ8 {
   const int8_t* qt(int64_t t) const { return q.data() + t * K; }
   const float* dt(int64_t t) const { return d.data() + t * nb; }
   const int32_t* sumt(int64_t t) const { return sum.data() + t * nb; }
+  const int32_t* sum16t(int64_t t) const { return sum16.data() + t * nb; }
 };
 
 // The activations of the 4 tokens of tile `tile`, as the panel kernels read them: q[t] the int8 row of
@@ -128,8 +130,8 @@ const KernelSet& avx512_kernels(); // only call when cpu_features().has_avx512_t
 const KernelSet& avxvnni_kernels(); // only call when cpu_features().has_avxvnni_tier(): the same with AVX-VNNI
 const KernelSet& active_kernels(); // the best set this CPU runs (DSINFER_ISA caps it)
 
-// Fills the transposed per-tile arrays d4/sum4 and zero-pads from a.q/d/sum (already filled for
-// n_tok tokens).
+// Fills sum16, the transposed per-tile arrays d4/sum4 and zero-pads from a.q/d/sum (already filled
+// for n_tok tokens).
 void finish_tiles(ActQ8& a);
 
 // Quantizes x [n_tok, K] (row stride ldx) with `ks`. Reuses a's buffers (no allocation once grown).

@@ -1,5 +1,5 @@
 // AVX2 instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpmaddubsw, whose int16 pair
-// sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on (Q6_K: 6),
+// sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on,
 // Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K run the signed L1 panels of gemm_r8_panels_avx2.h (Q8_0's values
 // do not fit them: 2 * 255 * 127 overflows int16). panel_q4_0_tok4 serves the plain Q4_0 layout's prefill
 // (gemm_avx2.cpp).

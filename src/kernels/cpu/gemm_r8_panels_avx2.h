@@ -1,5 +1,5 @@
 #pragma once
-// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from 12 or 6 tokens on): signed
+// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from 12 tokens on): signed
 // L1 panels with the weights as vpmaddubsw's memory operand.
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
@@ -118,7 +118,7 @@ template <class Dot>
 struct PanelQ6_K {
   using Tile = Q6_KR8<Dot>;
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
-  static constexpr int kWiden = 2, kOffset = 0, kMinTokens = 6;  // its tiles pay 2 ops per value more
+  static constexpr int kWiden = 2, kOffset = 0, kMinTokens = 12;
   static constexpr bool kMin = false, kScaled = true;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;

@@ -101,7 +101,8 @@ void gemm_qk45_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ
                       });
 }
 
-// Q6_K_R8 (layout in tensor/interleave.h), the AVX2 Q6_KR8 lane by lane.
+// Q6_K_R8 (layout in tensor/interleave.h): the integers of the AVX2 Q6_KR8 (which sums q a and takes
+// 32 sc sum_half a off per block: the same integer), then its float operations.
 void gemm_q6_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   constexpr size_t kBlock = 8 * 210;
   for_rows_and_tokens(

@@ -223,10 +223,11 @@ struct QK45R8 {
   static __m256i values(const uint8_t* blk, int g, int c) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 256 * (g / 2) + 32 * c));
     __m256i v = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(x, 4) : x, _mm256_set1_epi8(0x0f));
-    if constexpr (kFifthBit) {
+    if constexpr (kFifthBit) {  // bit g of a byte, shifted straight to bit 4 (16-bit shifts carry the
+                                // neighbour byte's bits only into bits the mask drops)
       const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
-      const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hb, g), _mm256_set1_epi8(1));
-      v = _mm256_or_si256(v, _mm256_slli_epi16(bit, 4));
+      const __m256i at4 = g < 4 ? _mm256_sll_epi16(hb, _mm_cvtsi32_si128(4 - g)) : _mm256_srl_epi16(hb, _mm_cvtsi32_si128(g - 4));
+      v = _mm256_or_si256(v, _mm256_and_si256(at4, _mm256_set1_epi8(0x10)));
     }
     return v;
   }
@@ -244,7 +245,7 @@ struct QK45R8 {
       const uint8_t* blk = w + sb * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dv = row_scales(blk), mv = row_scales(blk + 16);
-      for (int g = 0; g < 8; ++g) {
+      auto group = [&](int g) {
         const int64_t b = sb * 8 + g;
         const __m256 dsc = _mm256_mul_ps(dv, bytes8(blk + 32 + 8 * g));
         const __m256 dmn = _mm256_mul_ps(mv, bytes8(blk + 96 + 8 * g));
@@ -266,6 +267,12 @@ struct QK45R8 {
               _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dsc, _mm256_set1_ps(d[t][b])), acc[t]);
           acc[t] = _mm256_fnmadd_ps(dmn, _mm256_set1_ps(d[t][b] * static_cast<float>(s[t][b])), acc[t]);
         }
+      };
+      if constexpr (kT == 1) {  // unrolled: the nibble select and the 5th-bit shifts become constants
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) group(g);
+      } else {  // (unrolled, the 2-4 token tiles spill)
+        for (int g = 0; g < 8; ++g) group(g);
       }
     }
     tk.store(y, ldy);
@@ -273,64 +280,76 @@ struct QK45R8 {
 };
 
 // Q6_K: values (q - 32) in [-32, 31] with an int8 scale per 16 values. Per activation block (one quarter
-// of a half) and chunk: 6-bit values = low nibbles (ql) | 2 high bits (qh) << 4; maddubs(v, a) -
-// maddubs(32, a) is (q - 32)·a in int16 pairs (4 chunks: 4 x 2 x 32*127 fits); each 16-value half is
-// widened with its rows' scales (vpmaddwd). Per (row, token, block): acc = fma(float(sum), d * d_a, acc).
+// of a half) and chunk: 6-bit values q = low nibbles (ql) | 2 high bits (qh) << 4, 0..63. The integer of a
+// (row, token, block) is sum_half sc_half (sum q a - 32 sum_half a): maddubs(q, a) pairs of 2 chunks
+// fit in int16 (2 x 2 x 63 * 127), each pair is widened with its half's scales (vpmaddwd), and the -32
+// term comes from the activations' per-16 sums (ActQ8::sum16): one vpmaddwd of the rows' (sc_0, sc_1)
+// pairs against (sum_0 a, sum_1 a) per block and token. Per (row, token, block):
+//   acc = fma(float(sum), d * d_a, acc).
 template <class Dot>  // int16 sums in every set: the per-16 scales are applied with vpmaddwd
 struct Q6_KR8 {
   using DotOps = Dot;
   static constexpr size_t kBlock = 8 * 210;
   // Chunk c (values 4c..4c+3) of quarter `quarter` of half h of a super-block at blk, for the 8 rows:
-  // the 6-bit q = low nibble (ql) | 2 high bits (qh) << 4, 0..63.
+  // q = low nibble (ql) | 2 high bits (qh, bits 2 quarter and 2 quarter + 1) << 4, 0..63. The high bits
+  // are shifted straight to bits 4-5 (16-bit shifts carry the neighbour byte's bits only into bits the
+  // 0x30 mask drops).
   static __m256i values(const uint8_t* blk, int h, int quarter, int c) {
     const uint8_t* ql = blk + 144 + (h * 2 + (quarter & 1)) * 256;
     const uint8_t* qh = blk + 1168 + h * 256;
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
     const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * c));
     const __m256i low4 = _mm256_and_si256((quarter >> 1) ? _mm256_srli_epi16(x, 4) : x, _mm256_set1_epi8(0x0f));
-    const __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), _mm256_set1_epi8(3));
-    return _mm256_or_si256(low4, _mm256_slli_epi16(hi2, 4));
+    __m256i hi2;
+    switch (quarter) {
+      case 0: hi2 = _mm256_slli_epi16(hb, 4); break;
+      case 1: hi2 = _mm256_slli_epi16(hb, 2); break;
+      case 2: hi2 = hb; break;
+      default: hi2 = _mm256_srli_epi16(hb, 2); break;
+    }
+    return _mm256_or_si256(low4, _mm256_and_si256(hi2, _mm256_set1_epi8(0x30)));
   }
 
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    const __m256i k32 = _mm256_set1_epi8(32);
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d;
-    // lanes 2i, 2i+1 = the int8 scale of row i, as int16
-    auto scales16 = [](const uint8_t* p) {
-      const __m128i x = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-      return _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x));
-    };
+    const auto &q = tk.q, &d = tk.d, &s = tk.s;
+    const int32_t* s16[kT];
+    for (int t = 0; t < kT; ++t) s16[t] = a.sum16t(t0 + t);
     for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
       const uint8_t* blk = w + sb * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dv = row_scales(blk);
       for (int h = 0; h < 2; ++h)
+#pragma GCC unroll 4
         for (int quarter = 0; quarter < 4; ++quarter) {
           const int64_t b = sb * 8 + 4 * h + quarter;
-          __m256i s32[kT] = {};
-          for (int half = 0; half < 2; ++half) {
-            const __m256i sc = scales16(blk + 16 + 8 * (8 * h + 2 * quarter + half));
-            __m256i s16[kT] = {};
-            for (int c = 4 * half; c < 4 * half + 4; ++c) {
-              const __m256i v = values(blk, h, quarter, c);
-              for (int t = 0; t < kT; ++t) {
-                const __m256i av = bcast4(q[t] + b * 32 + 4 * c);
-                const __m256i p =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(v, av), _mm256_maddubs_epi16(k32, av));
-                s16[t] = c == 4 * half ? p : _mm256_add_epi16(s16[t], p);
-              }
+          // The block's 16 int8 scales (half 0's 8 rows, then half 1's) as int16, qwords reordered to
+          // (half 0 rows 0-3, half 1 rows 0-3 | half 0 rows 4-7, half 1 rows 4-7).
+          const __m256i x = _mm256_permute4x64_epi64(
+              _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 + 8 * (8 * h + 2 * quarter)))),
+              0xd8);
+          const __m256i sc[2] = {_mm256_unpacklo_epi16(x, x), _mm256_unpackhi_epi16(x, x)};  // lanes 2i, 2i+1: row i's
+          const __m256i sc01 = _mm256_unpacklo_epi16(x, _mm256_shuffle_epi32(x, 0xee));      // lanes 2i, 2i+1: (sc_0, sc_1)
+          __m256i v[8];
+          for (int c = 0; c < 8; ++c) v[c] = values(blk, h, quarter, c);
+          for (int t = 0; t < kT; ++t) {
+            const int8_t* qa = q[t] + b * 32;
+            __m256i s32 = _mm256_setzero_si256();  // (set by the first pair)
+            for (int pair = 0; pair < 4; ++pair) {
+              const int c = 2 * pair;
+              const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(v[c], bcast4(qa + 4 * c)),
+                                                   _mm256_maddubs_epi16(v[c + 1], bcast4(qa + 4 * c + 4)));
+              const __m256i part = _mm256_madd_epi16(p16, sc[pair / 2]);
+              s32 = pair == 0 ? part : _mm256_add_epi32(s32, part);
             }
-            for (int t = 0; t < kT; ++t) {
-              const __m256i part = _mm256_madd_epi16(s16[t], sc);
-              s32[t] = half == 0 ? part : _mm256_add_epi32(s32[t], part);
-            }
+            const int32_t a0 = s16[t][b], a1 = s[t][b] - a0;  // sums of the block's halves: |a| <= 2048
+            const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
+                                                                        (static_cast<uint32_t>(a0) & 0xffff)));
+            s32 = _mm256_sub_epi32(s32, _mm256_slli_epi32(_mm256_madd_epi16(sc01, asum), 5));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])), acc[t]);
           }
-          for (int t = 0; t < kT; ++t)
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])),
-                                     acc[t]);
         }
     }
     tk.store(y, ldy);
