@@ -19,15 +19,20 @@ int cmd_synth(const Args& args) {
         "usage: dsinfer synth --preset NAME --out PATH [--dtype T] [--seed S] [--layers N]\n"
         "                     [--tokenizer DIR|tokenizer.json|vocab.gguf] [--shard-mb MB] [-t N]\n"
         "Writes a model with RANDOM weights. PATH ending in .gguf: GGUF (dtype f32 f16 bf16 q8_0 q4_0 q5_0 q5_1\n"
-        "q4_K q5_K q6_K; rows that do not fit a type's block get llama.cpp's fallback: q4_K -> q5_0,\n"
-        "q5_K -> q5_1, others -> q8_0, else f16); otherwise a Hugging Face directory (f32 f16 bf16 f8_e4m3 =\n"
-        "block-FP8).\n"
+        "q4_K q5_K q6_K, or llama.cpp's q4_K_M / q5_K_M mixes: q6_K output, q6_K ffn_down in the layers\n"
+        "llama.cpp's use_more_bits picks; rows that do not fit a type's block get llama.cpp's fallback:\n"
+        "q4_K -> q5_0, q5_K -> q5_1, others -> q8_0, else f16); otherwise a Hugging Face directory (f32 f16\n"
+        "bf16 f8_e4m3 = block-FP8).\n"
         "presets: tiny-v3 tiny-v2-lite tiny-v2 v2-lite v3 (--layers N shortens the real shapes).");
     return 0;
   }
   const ModelConfig c = preset_config(p.require("--preset"), p.get_int("--layers", 0));
   SynthOptions opt;
-  const std::string dt = p.get("--dtype").value_or("f32");
+  std::string dt = p.get("--dtype").value_or("f32");
+  if (dt == "q4_K_M" || dt == "q5_K_M") {
+    opt.k_mix = true;
+    dt.resize(dt.size() - 2);
+  }
   const auto dtype = dtype_from_name(dt == "fp8" ? "f8_e4m3" : dt);
   if (!dtype || is_interleaved(*dtype)) fail("--dtype: unknown type '", dt, "'");
   opt.dtype = *dtype;

@@ -101,12 +101,21 @@ class ValueSource {
 // dtype in HF; matrices the requested dtype unless their rows do not fit its block, then llama.cpp's
 // fallback (llama-quant.cpp): Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K and the rest -> Q8_0, else F16. (Real
 // DeepSeek-V2-Lite K-quant GGUFs have such tensors: its 1408-wide expert rows are not 256-multiples.)
-DType dtype_for(const WeightSpec& s, DType want, bool gguf) {
+// With k_mix (GGUF, want Q4_K or Q5_K): llama.cpp's Q4_K_M / Q5_K_M recipe for deepseek2 files
+// (llama_tensor_get_type): output.weight Q6_K, and Q6_K for every ffn_down (dense, routed, shared) of the
+// layers use_more_bits picks — the first and last eighth, every third between; the fallback then applies.
+DType dtype_for(const WeightSpec& s, DType want, bool gguf, bool k_mix, int64_t n_layers) {
   if (s.is_vector) return DType::F32;
   if (!s.quantizable && gguf) return DType::F32;
   if (!gguf) {
     if (want == DType::F8_E4M3 && (!s.quantizable || s.canonical == "embed" || s.canonical == "lm_head")) return DType::BF16;
     return want;
+  }
+  if (k_mix) {
+    const int64_t i = s.layer, n = n_layers;
+    const bool more_bits = i >= 0 && (i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2);
+    if (s.file_name == "output.weight" || (s.file_name.find("ffn_down") != std::string::npos && more_bits))
+      want = DType::Q6_K;
   }
   const int64_t cols = s.shape.back();
   if (cols % dtype_block_elems(want) == 0) return want;
@@ -225,13 +234,15 @@ std::vector<std::string> synth_model(const ModelConfig& config, const SynthOptio
   const std::vector<WeightSpec> specs = weight_specs(
       c, gguf ? (opt.gguf_legacy_kv_b ? WeightLayout::kGgufLegacyKvB : WeightLayout::kGguf) : WeightLayout::kHf);
 
+  if (opt.k_mix && (!gguf || (opt.dtype != DType::Q4_K && opt.dtype != DType::Q5_K)))
+    fail("the *_K_M recipes are GGUF mixes around q4_K or q5_K");
   if (gguf) {
     if (opt.dtype == DType::F8_E4M3) fail("GGUF has no block-FP8 type; write FP8 as a Hugging Face directory");
     GgufWriter w;
     gguf_metadata(w, c, opt.dtype, opt.gguf_legacy_kv_b);
     for (auto& kv : synth_tokenizer_gguf_keys(tok, c.vocab_size)) w.add_kv(kv.first, std::move(kv.second));
     for (const WeightSpec& s : specs) {
-      const DType t = dtype_for(s, opt.dtype, true);
+      const DType t = dtype_for(s, opt.dtype, true, opt.k_mix, c.num_hidden_layers);
       w.add_tensor_lazy(s.file_name, t, s.shape, [&pool, &src, s, t](uint8_t* dst) { fill_tensor(pool, src, s, t, dst); });
     }
     if (opt.max_shard_bytes > 0) {
@@ -254,7 +265,7 @@ std::vector<std::string> synth_model(const ModelConfig& config, const SynthOptio
   write_file(path + "/config.json", cfg_text.data(), cfg_text.size());
   SafetensorsWriter w;
   for (const WeightSpec& s : specs) {
-    const DType t = dtype_for(s, opt.dtype, false);
+    const DType t = dtype_for(s, opt.dtype, false, false, c.num_hidden_layers);
     if (t == DType::F8_E4M3) {
       const int64_t br = (s.shape[0] + 127) / 128, bc = (s.shape[1] + 127) / 128;
       w.add_tensor_lazy(s.file_name, t, s.shape, [&src, s](uint8_t* dst) {

@@ -166,6 +166,17 @@ TEST(Cli, SynthKQuantsFallBackAsLlamaCppDoes) {
   }
 }
 
+TEST(Cli, SynthWritesLlamaCppsKMMixes) {
+  const std::string m = tmp() + "/tiny-q5_K_M.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --dtype q5_K_M --out " + m).exit_code, 0);
+  // tiny rows fit no super-block: Q6_K's fallback (Q8_0) for the output, Q5_K's (Q5_1) elsewhere
+  const auto bytes = nlohmann::json::parse(run("info --json -m " + m).out)["bytes_by_dtype"];
+  EXPECT_TRUE(bytes.contains("q8_0")) << bytes.dump();
+  EXPECT_TRUE(bytes.contains("q5_1")) << bytes.dump();
+  expect_error("synth --preset tiny-v3 --dtype q4_0_M --out " + tmp() + "/x.gguf", "q4_0_M");
+  expect_error("synth --preset tiny-v3 --dtype q4_K_M --out " + tmp() + "/x-hf", "GGUF");
+}
+
 TEST(Cli, MissingAndCorruptFilesAreClearErrors) {
   expect_error("info -m /nonexistent/model.gguf", "/nonexistent/model.gguf");
   expect_error("run -m /nonexistent/dir --ids 1", "/nonexistent/dir");

@@ -1,0 +1,102 @@
+// `synth --dtype q4_K_M / q5_K_M`: llama.cpp's K_M tensor mixes (llama-quant.cpp, llama_tensor_get_type),
+// so benchmark files carry the Q6_K / Q8_0 tensors that real DeepSeek K_M GGUFs do — and such files run.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "formats/gguf.h"
+#include "kernels/cpu/matmul.h"
+#include "test_models.h"
+
+namespace dsinfer {
+namespace {
+
+// tiny-v2-lite with 256-wide rows (so the K-quants apply), 8 layers and a 512-token vocabulary.
+ModelConfig wide_rows_config() {
+  ModelConfig c = preset_config("tiny-v2-lite");
+  c.hidden_size = 256;
+  c.intermediate_size = 512;
+  c.moe_intermediate_size = 256;
+  c.num_hidden_layers = 8;
+  c.vocab_size = 512;
+  return c;
+}
+
+// llama.cpp's use_more_bits(i, 8): the first and last eighth, and every third layer between.
+bool more_bits(int64_t layer) {
+  return layer == 0 || layer == 3 || layer == 6 || layer == 7;
+}
+
+TEST(SynthMix, KMFilesFollowLlamaCppsRecipeAndRun) {
+  const ModelConfig c = wide_rows_config();
+  for (const DType base : {DType::Q4_K, DType::Q5_K}) {
+    SCOPED_TRACE(dtype_name(base));
+    SynthOptions o;
+    o.dtype = base;
+    o.k_mix = true;
+    o.threads = 2;
+    const std::string path = testing::temp_dir() + cat("/mix-", dtype_name(base), ".gguf");
+    synth_model(c, o, path);
+    const auto f = GgufFile::open(path);
+    EXPECT_EQ(f->tensor("output.weight").dtype, DType::Q6_K);
+    EXPECT_EQ(f->tensor("token_embd.weight").dtype, base);
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+      const DType down = more_bits(l) ? DType::Q6_K : base;
+      if (l < c.first_k_dense_replace) {
+        // the dense FFN's 512-wide down rows fit Q6_K and the base type alike
+        EXPECT_EQ(f->tensor(cat("blk.", l, ".ffn_down.weight")).dtype, down) << l;
+        continue;
+      }
+      EXPECT_EQ(f->tensor(cat("blk.", l, ".ffn_down_exps.weight")).dtype, down) << l;
+      EXPECT_EQ(f->tensor(cat("blk.", l, ".ffn_down_shexp.weight")).dtype, down) << l;
+      EXPECT_EQ(f->tensor(cat("blk.", l, ".ffn_gate_exps.weight")).dtype, base) << l;
+      EXPECT_EQ(f->tensor(cat("blk.", l, ".ffn_up_shexp.weight")).dtype, base) << l;
+      // 64-wide rows (4 heads x 16): the base type's fallback, as llama.cpp writes it
+      EXPECT_EQ(f->tensor(cat("blk.", l, ".attn_output.weight")).dtype,
+                base == DType::Q4_K ? DType::Q5_0 : DType::Q5_1) << l;
+    }
+    // The file runs. Repacked: the SIMD kernels give the scalar mirror's tokens; against the file layout
+    // only float rounding separates the logits until a router near-tie sends a token to another expert
+    // (this small random model has many), so position 0 is held to rounding and the median to the int8
+    // bound of FastVsReference.
+    LoadOptions lo;
+    lo.repack = false;
+    const auto plain = load_model(path, lo);
+    lo.repack = true;
+    const auto m = load_model(path, lo);
+    std::vector<int32_t> fast, scalar;
+    {
+      struct PathGuard {
+        ~PathGuard() { set_matmul_path(MatmulPath::kFast); }
+      } guard;
+      fast = testing::greedy(*m, 32);
+      set_matmul_path(MatmulPath::kScalar);
+      scalar = testing::greedy(*m, 32);
+    }
+    EXPECT_EQ(fast, scalar);
+    const std::vector<int32_t> ids = {3, 8, 100, 42, 17, 250, 300, 11};
+    const auto lp = testing::logits_of(*plain, ids), lr = testing::logits_of(*m, ids);
+    const int64_t V = c.vocab_size, n = static_cast<int64_t>(ids.size());
+    std::vector<float> rel;
+    for (int64_t i = 0; i < n; ++i)
+      rel.push_back(testing::rel_diff(std::vector<float>(lr.begin() + i * V, lr.begin() + (i + 1) * V),
+                                      std::vector<float>(lp.begin() + i * V, lp.begin() + (i + 1) * V)));
+    EXPECT_LE(rel[0], 1e-5f);
+    std::sort(rel.begin(), rel.end());
+    EXPECT_LE(rel[n / 2], 0.03f);
+  }
+}
+
+TEST(SynthMix, OnlyGgufQ4KAndQ5KHaveAKMMix) {
+  SynthOptions o;
+  o.dtype = DType::Q4_0;
+  o.k_mix = true;
+  EXPECT_THROW(synth_model(preset_config("tiny-v3"), o, testing::temp_dir() + "/mix-q4_0.gguf"), Error);
+  o.dtype = DType::Q4_K;
+  EXPECT_THROW(synth_model(preset_config("tiny-v3"), o, testing::temp_dir() + "/mix-hf"), Error);
+}
+
+}  // namespace
+}  // namespace dsinfer
