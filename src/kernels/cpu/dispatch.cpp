@@ -56,8 +56,8 @@ void finish_tiles(ActQ8& a) {
     std::fill_n(a.d.data() + t * nb, nb, 0.0f);
     std::fill_n(a.sum.data() + t * nb, nb, 0);
   }
-  a.sum16.resize(static_cast<size_t>(n_pad * nb));
-  for (int64_t i = 0; i < n_pad * nb; ++i) {
+  a.sum16.assign(static_cast<size_t>(n_pad * nb), 0);  // (padding tokens: 0)
+  for (int64_t i = 0; i < a.n_tok * nb; ++i) {
     const int8_t* q = a.q.data() + i * kActBlock;
     int32_t s = 0;
     for (int j = 0; j < 16; ++j) s += q[j];
