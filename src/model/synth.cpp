@@ -114,8 +114,8 @@ DType dtype_for(const WeightSpec& s, DType want, bool gguf, bool k_mix, int64_t 
   if (k_mix) {
     const int64_t i = s.layer, n = n_layers;
     const bool more_bits = i >= 0 && (i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2);
-    if (s.file_name == "output.weight" || (s.file_name.find("ffn_down") != std::string::npos && more_bits))
-      want = DType::Q6_K;
+    const bool down = s.file_name.find("ffn_down") != std::string::npos;
+    if (s.file_name == "output.weight" || (down && more_bits)) want = DType::Q6_K;
   }
   const int64_t cols = s.shape.back();
   if (cols % dtype_block_elems(want) == 0) return want;

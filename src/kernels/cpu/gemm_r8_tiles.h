@@ -226,7 +226,8 @@ struct QK45R8 {
     if constexpr (kFifthBit) {  // bit g of a byte, shifted straight to bit 4 (16-bit shifts carry the
                                 // neighbour byte's bits only into bits the mask drops)
       const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 160 + 32 * c));
-      const __m256i at4 = g < 4 ? _mm256_sll_epi16(hb, _mm_cvtsi32_si128(4 - g)) : _mm256_srl_epi16(hb, _mm_cvtsi32_si128(g - 4));
+      const __m256i at4 =
+          g < 4 ? _mm256_sll_epi16(hb, _mm_cvtsi32_si128(4 - g)) : _mm256_srl_epi16(hb, _mm_cvtsi32_si128(g - 4));
       v = _mm256_or_si256(v, _mm256_and_si256(at4, _mm256_set1_epi8(0x10)));
     }
     return v;
@@ -327,11 +328,12 @@ struct Q6_KR8 {
           const int64_t b = sb * 8 + 4 * h + quarter;
           // The block's 16 int8 scales (half 0's 8 rows, then half 1's) as int16, qwords reordered to
           // (half 0 rows 0-3, half 1 rows 0-3 | half 0 rows 4-7, half 1 rows 4-7).
+          const uint8_t* scales = blk + 16 + 8 * (8 * h + 2 * quarter);
           const __m256i x = _mm256_permute4x64_epi64(
-              _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 + 8 * (8 * h + 2 * quarter)))),
-              0xd8);
-          const __m256i sc[2] = {_mm256_unpacklo_epi16(x, x), _mm256_unpackhi_epi16(x, x)};  // lanes 2i, 2i+1: row i's
-          const __m256i sc01 = _mm256_unpacklo_epi16(x, _mm256_shuffle_epi32(x, 0xee));      // lanes 2i, 2i+1: (sc_0, sc_1)
+              _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales))), 0xd8);
+          // lanes 2i, 2i+1: row i's scale of half 0 / half 1; and row i's (sc_0, sc_1)
+          const __m256i sc[2] = {_mm256_unpacklo_epi16(x, x), _mm256_unpackhi_epi16(x, x)};
+          const __m256i sc01 = _mm256_unpacklo_epi16(x, _mm256_shuffle_epi32(x, 0xee));
           __m256i v[8];
           for (int c = 0; c < 8; ++c) v[c] = values(blk, h, quarter, c);
           for (int t = 0; t < kT; ++t) {
@@ -348,7 +350,8 @@ struct Q6_KR8 {
             const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
                                                                         (static_cast<uint32_t>(a0) & 0xffff)));
             s32 = _mm256_sub_epi32(s32, _mm256_slli_epi32(_mm256_madd_epi16(sc01, asum), 5));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])), acc[t]);
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv, _mm256_set1_ps(d[t][b])), acc[t]);
           }
         }
     }
