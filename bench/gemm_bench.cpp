@@ -188,7 +188,25 @@ void F32_pv(benchmark::State& s) {
 void BF16(benchmark::State& s) {
   run(s, DType::BF16);
 }
+// The same products as x @ B (matmul_f32_nn), the layout the naive MLA form now uses: args = tokens,
+// N, K — scores 64 queries x 512 keys over 192, P V 64 x 128 over 512 / 2560 keys, the key
+// decompression 128 x 512 keys over 512.
+void F32_nn(benchmark::State& s) {
+  const int64_t n_tok = s.range(0), N = s.range(1), K = s.range(2);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_tok * K)), b(static_cast<size_t>(K * N)), y(static_cast<size_t>(n_tok * N));
+  for (auto& v : x) v = nd(rng);
+  for (auto& v : b) v = nd(rng);
+  for (auto _ : s) {
+    matmul_f32_nn(x.data(), K, n_tok, b.data(), N, N, K, y.data(), N);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.counters["GMAC/s"] =
+      benchmark::Counter(static_cast<double>(s.iterations()) * n_tok * N * K * 1e-9, benchmark::Counter::kIsRate);
+}
 BENCHMARK(F32_scores)->Arg(64);
+BENCHMARK(F32_nn)->Args({64, 512, 192})->Args({64, 128, 512})->Args({64, 128, 2560})->Args({128, 512, 512});
 BENCHMARK(F32_pv)->Arg(64)->Arg(512);
 BENCHMARK(BF16)->Arg(1)->Arg(4)->Arg(128);
 

@@ -64,6 +64,13 @@ using QuantGemmFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows,
 using FloatGemmFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t K, const float* x,
                              int64_t ldx, int64_t n_tok, const float* scale, float* y, int64_t ldy);
 
+// Float x [n_tok, K] times B [K, N] (row-major, row stride ldb): y[t * ldy + n] = sum_k x[t * ldx + k] b[k * ldb + n],
+// each output one fma chain in k order from 0 — so every set gives the scalar mirror's result bit for bit.
+// For products whose "weights" are activations (the naive MLA form's scores and P V): B's rows are
+// read as 8-lane vectors, nothing is summed horizontally. Single-threaded.
+using FloatNnFn = void (*)(const float* x, int64_t ldx, int64_t n_tok, const float* b, int64_t ldb, int64_t N,
+                           int64_t K, float* y, int64_t ldy);
+
 struct KernelSet {
   const char* isa = "scalar";
   QuantizeRowFn quantize_row = nullptr;
@@ -73,6 +80,7 @@ struct KernelSet {
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
   FloatGemmFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, f8_e4m3 = nullptr;
+  FloatNnFn f32_nn = nullptr;  // x [T, K] @ B [K, N], float
   // bf16 rounds the activations to bf16 and multiplies pairs (AVX512-BF16, bf16_dot_scalar's arithmetic)
   // instead of exact fp32 products; every other float kernel is exact fp32.
   bool bf16_rounds_activations = false;
@@ -116,6 +124,9 @@ QuantGemmFn q6_k_r8_avx2();
 // mirror (equal within float summation order, not bit for bit).
 FloatGemmFn bf16_dot_avx512bf16();
 FloatGemmFn bf16_dot_scalar();
+// x @ B in float (FloatNnFn): the AVX2 register tiles (gemm_f32nn_avx2.cpp) and their scalar mirror.
+FloatNnFn f32_nn_avx2_fn();
+FloatNnFn f32_nn_scalar_fn();
 // AVX2, gemm_r8_avx2.cpp: 8 rows of an unpacked Q4_0 panel — q [nb][8 groups of 4 k][8 rows][4 bytes] of
 // nibble values, d [nb][8] row scales — · the 4 tokens of tile `tile`: out[t * 8 + row].
 void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out);

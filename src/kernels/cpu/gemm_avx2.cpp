@@ -595,6 +595,7 @@ const KernelSet& avx2_kernels() {
     k.f16 = gemm_float<F16Load>;
     k.bf16 = gemm_float<BF16Load>;
     k.f8_e4m3 = gemm_float<F8Load>;
+    k.f32_nn = f32_nn_avx2_fn();
     k.silu_mul = silu_mul_avx2;
     k.softmax = softmax_avx2;
     k.mla_scores = mla_scores_avx2;

@@ -294,6 +294,21 @@ FloatGemmFn bf16_dot_scalar() {
   return gemm_bf16_dot;
 }
 
+// x @ B: each output one fma chain in k order (the AVX2 tiles' lanes do the same operations).
+void f32_nn_scalar(const float* x, int64_t ldx, int64_t n_tok, const float* b, int64_t ldb, int64_t N, int64_t K,
+                   float* y, int64_t ldy) {
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (int64_t k = 0; k < K; ++k) acc = std::fma(x[t * ldx + k], b[k * ldb + n], acc);
+      y[t * ldy + n] = acc;
+    }
+}
+
+FloatNnFn f32_nn_scalar_fn() {
+  return f32_nn_scalar;
+}
+
 const KernelSet& scalar_kernels() {
   static const KernelSet ks = [] {
     KernelSet k;
@@ -317,6 +332,7 @@ const KernelSet& scalar_kernels() {
     k.f16 = gemm_float<DType::F16>;
     k.bf16 = gemm_float<DType::BF16>;
     k.f8_e4m3 = gemm_float<DType::F8_E4M3>;
+    k.f32_nn = f32_nn_scalar;
     k.silu_mul = silu_mul_scalar;
     k.softmax = softmax_scalar;
     k.mla_scores = mla_scores_scalar;

@@ -86,6 +86,11 @@ const kern::KernelSet& matmul_kernels() {
   return matmul_path() == MatmulPath::kFast ? kern::active_kernels() : kern::scalar_kernels();
 }
 
+void matmul_f32_nn(const float* x, int64_t ldx, int64_t n_tok, const float* b, int64_t ldb, int64_t N, int64_t K,
+                   float* y, int64_t ldy) {
+  matmul_kernels().f32_nn(x, ldx, n_tok, b, ldb, N, K, y, ldy);
+}
+
 void MatmulInput::prepare_shape(const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype) {
   x_ = x;
   ldx_ = ldx;

@@ -80,6 +80,12 @@ void matmul_shared_input(ThreadPool& pool, const std::vector<const TensorView*>&
 // Rows per thread are multiples of this, so no kernel tile is split between threads.
 constexpr int64_t kMatmulRowGrain = 16;
 
+// y[t, n] = sum_k x[t, k] * B[k, n] for float activations on both sides (the naive MLA form's Q K^T and
+// P V): x [n_tok, K] row stride ldx, B [K, N] row stride ldb, y row stride ldy. Single-threaded, the
+// current path's kernel set; one fma chain per output in k order, so SIMD and scalar agree bit for bit.
+void matmul_f32_nn(const float* x, int64_t ldx, int64_t n_tok, const float* b, int64_t ldb, int64_t N, int64_t K,
+                   float* y, int64_t ldy);
+
 // y[t, k] = sum_n x[t, n] * W[row0 + n, k]   (x @ W[rows]), single-threaded; used for the MLA
 // absorption with the HF kv_b_proj layout. x stride ldx (>= n_rows), y stride ldy (>= K).
 void matmul_transposed(const TensorView& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx,
