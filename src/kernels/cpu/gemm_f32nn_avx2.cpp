@@ -74,7 +74,9 @@ void f32_nn_avx2(const float* x, int64_t ldx, int64_t n_tok, const float* b, int
     const bool first = k0 == 0;
     for (int64_t n = 0; n < n8;) {
       const int width = n < n16 ? 16 : 8;
-      for (int64_t k = k0; k < k1; ++k) std::copy_n(b + k * ldb + n, width, strip + (k - k0) * width);
+      for (int64_t k = k0; k < k1; ++k)
+        for (int v = 0; v < width; v += 8)
+          _mm256_store_ps(strip + (k - k0) * width + v, _mm256_loadu_ps(b + k * ldb + n + v));
       const float* sb = strip - k0 * width;  // strip row k - k0 holds B's row k
       for (int64_t t = 0; t < n_tok; t += kMaxTok) {
         const int nt = static_cast<int>(std::min<int64_t>(kMaxTok, n_tok - t));
