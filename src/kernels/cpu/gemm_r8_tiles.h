@@ -244,10 +244,12 @@ struct QK45R8 {
     };
     for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
       const uint8_t* blk = w + sb * kBlock;
-      if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dv = row_scales(blk), mv = row_scales(blk + 16);
       auto group = [&](int g) {
         const int64_t b = sb * 8 + g;
+        // An eighth of the super-block's lines per group: a burst of all of them at once stalls the
+        // group on a full miss queue.
+        if (prefetch) prefetch_ahead<kBlock / 8>(blk + g * (kBlock / 8));
         const __m256 dsc = _mm256_mul_ps(dv, bytes8(blk + 32 + 8 * g));
         const __m256 dmn = _mm256_mul_ps(mv, bytes8(blk + 96 + 8 * g));
         ChainSum<Dot, kT> sp[kT];
@@ -320,12 +322,12 @@ struct Q6_KR8 {
     for (int t = 0; t < kT; ++t) s16[t] = a.sum16t(t0 + t);
     for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
       const uint8_t* blk = w + sb * kBlock;
-      if (prefetch) prefetch_ahead<kBlock>(blk);
       const __m256 dv = row_scales(blk);
       for (int h = 0; h < 2; ++h)
 #pragma GCC unroll 4
         for (int quarter = 0; quarter < 4; ++quarter) {
           const int64_t b = sb * 8 + 4 * h + quarter;
+          if (prefetch) prefetch_ahead<kBlock / 8>(blk + (4 * h + quarter) * (kBlock / 8));  // as QK45R8
           // The block's 16 int8 scales (half 0's 8 rows, then half 1's) as int16, qwords reordered to
           // (half 0 rows 0-3, half 1 rows 0-3 | half 0 rows 4-7, half 1 rows 4-7).
           const uint8_t* scales = blk + 16 + 8 * (8 * h + 2 * quarter);
