@@ -124,9 +124,9 @@ QuantGemmFn q6_k_r8_avx2();
 // mirror (equal within float summation order, not bit for bit).
 FloatGemmFn bf16_dot_avx512bf16();
 FloatGemmFn bf16_dot_scalar();
-// x @ B in float (FloatNnFn): the AVX2 register tiles (gemm_f32nn_avx2.cpp) and their scalar mirror.
+// x @ B in float (FloatNnFn): the AVX2 register tiles (gemm_f32nn_avx2.cpp; the scalar mirror is in
+// gemm_scalar.cpp).
 FloatNnFn f32_nn_avx2_fn();
-FloatNnFn f32_nn_scalar_fn();
 // AVX2, gemm_r8_avx2.cpp: 8 rows of an unpacked Q4_0 panel — q [nb][8 groups of 4 k][8 rows][4 bytes] of
 // nibble values, d [nb][8] row scales — · the 4 tokens of tile `tile`: out[t * 8 + row].
 void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t tile, float* out);

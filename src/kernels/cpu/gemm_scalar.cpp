@@ -305,10 +305,6 @@ void f32_nn_scalar(const float* x, int64_t ldx, int64_t n_tok, const float* b, i
     }
 }
 
-FloatNnFn f32_nn_scalar_fn() {
-  return f32_nn_scalar;
-}
-
 const KernelSet& scalar_kernels() {
   static const KernelSet ks = [] {
     KernelSet k;
