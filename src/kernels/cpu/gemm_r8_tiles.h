@@ -258,7 +258,11 @@ struct QK45R8 {
           const __m256i v = values(blk, g, c);
           for (int t = 0; t < kT; ++t) {
             const __m256i av = bcast4(q[t] + b * 32 + 4 * c);
-            sp[t].put(c, sp[t].starts(kSplit ? c % 4 : c), v, av);
+            // One token (the 8 groups unrolled): in order, or GCC makes a tree of live products and spills.
+            if constexpr (kT == 1)
+              sp[t].put_in_order(c, sp[t].starts(kSplit ? c % 4 : c), v, av);
+            else
+              sp[t].put(c, sp[t].starts(kSplit ? c % 4 : c), v, av);
           }
           if (kSplit && c == 3)
             for (int t = 0; t < kT; ++t) s32[t] = Dot::widen(sp[t].total());
