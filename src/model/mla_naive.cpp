@@ -60,6 +60,7 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
       std::vector<float> kt(static_cast<size_t>(dq * S)), vh(static_cast<size_t>(S * dv));
       std::vector<float> qh(static_cast<size_t>(n * dq)), p(static_cast<size_t>(kQueryBlock * S)),
           out(static_cast<size_t>(kQueryBlock * dv));
+      std::copy_n(latent_t.data() + rkv * S, dr * S, kt.data() + dn * S);  // KPE^T [dr, S]: shared by all heads
       for (int64_t h = tid; h < H; h += nth) {
         if (split) {  // k_b[h] is W_UK_h^T [rkv, dn]
           dequantize_rows(w.k_b, h * rkv, rkv, wk.data());
@@ -69,7 +70,6 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
           dequantize_rows(w.kv_b_proj, h * (dn + dv), dn, wuk.data());
         }
         matmul_f32_nn(wuk.data(), rkv, dn, latent_t.data(), S, S, rkv, kt.data(), S);  // W_UK_h C^T [dn, S]
-        std::copy_n(latent_t.data() + rkv * S, dr * S, kt.data() + dn * S);           // KPE^T [dr, S]
         matmul_rows(wv, split ? h * dv : h * (dn + dv) + dn, dv, latent_in, vh.data(), dv);  // V_h [S, dv]
         for (int64_t i = 0; i < n; ++i) std::copy_n(q + (toks[i] * H + h) * dq, dq, qh.data() + i * dq);
         for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
