@@ -9,7 +9,8 @@
 
 namespace dsinfer {
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : physical_core_count()) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads > 0 ? n_threads : physical_core_count()), shares_(new Share[n_threads_]) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -94,11 +95,29 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n, 0);
     return;
   }
+  for (int t = 0; t < used; ++t) {
+    shares_[t].next.store(blocks * t / used, std::memory_order_relaxed);
+    shares_[t].end = blocks * (t + 1) / used;
+  }
+  // Claims half of what is left of share s (at least one grain): [b0, b1) in grains, or false.
+  auto claim = [&](Share& s, int64_t& b0, int64_t& b1) {
+    int64_t next = s.next.load(std::memory_order_relaxed);
+    for (;;) {
+      if (next >= s.end) return false;
+      const int64_t take = std::max<int64_t>(1, (s.end - next) / 2);
+      if (s.next.compare_exchange_weak(next, next + take, std::memory_order_relaxed)) {
+        b0 = next;
+        b1 = next + take;
+        return true;
+      }
+    }
+  };
   run_on_all([&](int t) {
     if (t >= used) return;
-    int64_t b0 = blocks * t / used, b1 = blocks * (t + 1) / used;
-    int64_t begin = b0 * grain, end = std::min(n, b1 * grain);
-    if (begin < end) fn(begin, end, t);
+    for (int k = 0; k < used; ++k) {  // its own share first, then the others'
+      Share& s = shares_[(t + k) % used];
+      for (int64_t b0, b1; claim(s, b0, b1);) fn(b0 * grain, std::min(n, b1 * grain), t);
+    }
   });
 }
 

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -27,8 +28,13 @@ class ThreadPool {
   // Calls fn(thread_index) once on every thread of the pool and waits for all of them.
   void run_on_all(const std::function<void(int)>& fn);
 
-  // Splits [0, n) into contiguous static ranges, one per thread: fn(begin, end, thread_index).
-  // Ranges are multiples of `grain` (except the last), so block-structured work never splits a block.
+  // Runs fn(begin, end, thread_index) over ranges that cover [0, n) exactly once. Every range starts at a
+  // multiple of `grain` and ends at one (or at n), so block-structured work never splits a block.
+  // Each thread owns a contiguous share and claims it from the front in shrinking pieces (half of what
+  // is left, down to one grain), so it streams its share in order with a few calls; a thread whose share
+  // is done claims the rest of the others' shares the same way. Threads finish within about one grain
+  // of each other even when one of them runs slower (memory contention, an interrupt), and fn may be
+  // called several times per thread, with ranges that are not adjacent.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain = 1);
 
  private:
@@ -44,6 +50,13 @@ class ThreadPool {
   std::atomic<int> pending_{0};                     // workers still running the current job
   std::atomic<int> sleepers_{0};                    // workers blocked on wake_
   std::atomic<bool> stop_{false};
+
+  // parallel_for's shares: thread t's next unclaimed grain and the end of its share.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::unique_ptr<Share[]> shares_;
 };
 
 // Physical cores of this machine (hyper-threads not counted); at least 1.

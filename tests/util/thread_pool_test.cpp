@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 namespace dsinfer {
@@ -18,6 +22,43 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnceInGrainedRanges) {
     }, 32);
     for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
   }
+}
+
+TEST(ThreadPool, ParallelForRangesAreGrainAlignedAndDisjoint) {
+  ThreadPool pool(2);
+  for (int64_t n : {5, 64, 65, 1000, 4099}) {
+    std::mutex mu;
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    pool.parallel_for(n, [&](int64_t b, int64_t e, int) {
+      std::lock_guard lk(mu);
+      ranges.emplace_back(b, e);
+    }, 16);
+    std::sort(ranges.begin(), ranges.end());
+    int64_t at = 0;
+    for (auto [b, e] : ranges) {
+      EXPECT_EQ(b, at) << "n=" << n;
+      EXPECT_EQ(b % 16, 0);
+      EXPECT_TRUE(e == n || e % 16 == 0);
+      EXPECT_LT(b, e);
+      at = e;
+    }
+    EXPECT_EQ(at, n);
+  }
+}
+
+// A thread held up at its first range (here: sleeping) leaves the rest of its share to the others.
+TEST(ThreadPool, ParallelForHandsASlowThreadsShareToTheOthers) {
+  ThreadPool pool(2);
+  constexpr int64_t n = 64;
+  std::vector<int> owner(n, -1);
+  pool.parallel_for(n, [&](int64_t b, int64_t e, int t) {
+    for (int64_t i = b; i < e; ++i) owner[i] = t;
+    if (t == 0 && b == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  });
+  const int64_t by_1 = std::count(owner.begin(), owner.end(), 1);
+  EXPECT_EQ(std::count(owner.begin(), owner.end(), -1), 0);
+  // Thread 0 claimed half of its 32-index share before sleeping; thread 1 took its own 32 and the 16 left.
+  EXPECT_EQ(by_1, 48);
 }
 
 TEST(ThreadPool, RunOnAllReachesEveryThreadRepeatedly) {

@@ -10,13 +10,6 @@
 namespace dsinfer {
 namespace {
 
-// [begin, end) of thread tid's share of n rows, in multiples of `align` (the last share takes the rest).
-std::pair<int64_t, int64_t> share(int64_t n, int tid, int nth, int64_t align) {
-  const int64_t blocks = (n + align - 1) / align;
-  const int64_t b0 = blocks * tid / nth, b1 = blocks * (tid + 1) / nth;
-  return {std::min(n, b0 * align), std::min(n, b1 * align)};
-}
-
 struct JobState {
   MatmulInput in_x;       // the job's tokens of x
   MatmulInput in_h;       // hidden activations, input of down
@@ -36,16 +29,12 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
   thread_local Scratch scratch_tl;
   Scratch* sc = &scratch_tl;  // workers must see the caller's scratch, not their own thread_local
   while (sc->jobs.size() < jobs.size()) sc->jobs.push_back(std::make_unique<JobState>());
-  const int nth = pool.size();
 
   // x quantized once (by token ranges across threads when there are many tokens).
   const DType in_dtype = jobs[0].gate->dtype;
   sc->in_all.prepare_shape(x, ldx, n_tok, D, in_dtype);
   if (n_tok >= 8) {
-    pool.run_on_all([&](int tid) {
-      auto [t0, t1] = share(n_tok, tid, nth, 1);
-      sc->in_all.quantize_part(t0, t1, 0, D / 32);
-    });
+    pool.parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) { sc->in_all.quantize_part(t0, t1, 0, D / 32); });
   } else {
     sc->in_all.quantize_part(0, n_tok, 0, sc->in_all.quantized() ? D / 32 : 0);
   }
@@ -62,16 +51,20 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
     st.in_h.prepare_shape(st.h.data(), I, n, I, job.down->dtype);
   }
 
-  // Sweep 1: gate, up, SiLU·mul, quantize h — each thread a slice of every job's rows.
+  // Sweep 1: gate, up, SiLU·mul, quantize h over every job's rows in 32-row units (job 0's units first):
+  // both threads stream weights even when an expert has a single token.
+  std::vector<int64_t> first_unit(jobs.size() + 1, 0);  // job j: units [first_unit[j], first_unit[j + 1])
+  for (size_t j = 0; j < jobs.size(); ++j) first_unit[j + 1] = first_unit[j] + (jobs[j].gate->rows() + 31) / 32;
   const auto silu = matmul_path() == MatmulPath::kReference ? &silu_mul : matmul_kernels().silu_mul;
-  pool.run_on_all([&](int tid) {
+  pool.parallel_for(first_unit.back(), [&](int64_t u0, int64_t u1, int) {
     thread_local std::vector<float> g, u;
-    for (size_t j = 0; j < jobs.size(); ++j) {
+    size_t j = std::upper_bound(first_unit.begin(), first_unit.end(), u0) - first_unit.begin() - 1;
+    for (; j < jobs.size() && first_unit[j] < u1; ++j) {
       const SwigluJob& job = jobs[j];
       JobState& st = *sc->jobs[j];
       const int64_t n = static_cast<int64_t>(job.tokens.size()), I = job.gate->rows();
-      auto [r0, r1] = share(I, tid, nth, 32);
-      if (r0 >= r1) continue;
+      const int64_t r0 = (std::max(u0, first_unit[j]) - first_unit[j]) * 32;
+      const int64_t r1 = std::min(I, (std::min(u1, first_unit[j + 1]) - first_unit[j]) * 32);
       const int64_t nr = r1 - r0;
       g.resize(static_cast<size_t>(n * nr));
       u.resize(static_cast<size_t>(n * nr));
@@ -83,10 +76,13 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
   });
   for (size_t j = 0; j < jobs.size(); ++j) sc->jobs[j]->in_h.finish();
 
-  // Sweep 2: down, combined into out — each thread a slice of the D output columns of every job.
+  // Sweep 2: down, combined into out — each thread a static half of the D output columns (its share of
+  // every job's down rows, one call per job: a claimed piece would restart the weight prefetch 7 times).
   pool.run_on_all([&](int tid) {
     thread_local std::vector<float> y;
-    auto [c0, c1] = share(D, tid, nth, kMatmulRowGrain);
+    const int64_t blocks = (D + kMatmulRowGrain - 1) / kMatmulRowGrain, nth = pool.size();
+    const int64_t c0 = std::min(D, blocks * tid / nth * kMatmulRowGrain);
+    const int64_t c1 = std::min(D, blocks * (tid + 1) / nth * kMatmulRowGrain);
     if (c0 >= c1) return;
     const int64_t nc = c1 - c0;
     for (size_t j = 0; j < jobs.size(); ++j) {
