@@ -4,6 +4,7 @@
 // A decoded token runs hundreds of parallel loops a few microseconds apart, so idle workers (and the
 // caller waiting for them) spin briefly before sleeping on a condition variable.
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -58,6 +59,19 @@ class ThreadPool {
   };
   std::unique_ptr<Share[]> shares_;
 };
+
+// Calls f(segment, begin, end) for each piece of the unit range [u0, u1) that falls in a segment, with
+// begin / end counted from the segment's first unit; segment s holds units [first[s], first[s + 1])
+// (`first` ascending, first[0] = 0). A parallel_for over several matrices laid end to end finds the
+// rows of each in its range this way.
+template <class F>
+void for_each_segment(const std::vector<int64_t>& first, int64_t u0, int64_t u1, F&& f) {
+  size_t s = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), u0) - first.begin()) - 1;
+  for (; s + 1 < first.size() && first[s] < u1; ++s) {
+    const int64_t b = std::max(u0, first[s]), e = std::min(u1, first[s + 1]);
+    if (b < e) f(s, b - first[s], e - first[s]);
+  }
+}
 
 // Physical cores of this machine (hyper-threads not counted); at least 1.
 int physical_core_count();

@@ -14,6 +14,7 @@ struct JobState {
   MatmulInput in_x;       // the job's tokens of x
   MatmulInput in_h;       // hidden activations, input of down
   std::vector<float> h;   // [n, I]
+  std::vector<float> y;   // [n, D] output of down, before the combine
 };
 
 struct Scratch {
@@ -51,53 +52,53 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
     st.in_h.prepare_shape(st.h.data(), I, n, I, job.down->dtype);
   }
 
-  // Sweep 1: gate, up, SiLU·mul, quantize h over every job's rows in 32-row units (job 0's units first):
-  // both threads stream weights even when an expert has a single token.
-  std::vector<int64_t> first_unit(jobs.size() + 1, 0);  // job j: units [first_unit[j], first_unit[j + 1])
-  for (size_t j = 0; j < jobs.size(); ++j) first_unit[j + 1] = first_unit[j] + (jobs[j].gate->rows() + 31) / 32;
+  // Sweep 1: gate, up, SiLU·mul, quantize h, over all jobs' I rows laid end to end in 32-row units (job
+  // 0's first): both threads stream weights even when an expert has a single token.
+  std::vector<int64_t> first(jobs.size() + 1, 0);  // job j: units [first[j], first[j + 1])
+  for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + (jobs[j].gate->rows() + 31) / 32;
   const auto silu = matmul_path() == MatmulPath::kReference ? &silu_mul : matmul_kernels().silu_mul;
-  pool.parallel_for(first_unit.back(), [&](int64_t u0, int64_t u1, int) {
+  pool.parallel_for(first.back(), [&](int64_t u0, int64_t u1, int) {
     thread_local std::vector<float> g, u;
-    size_t j = std::upper_bound(first_unit.begin(), first_unit.end(), u0) - first_unit.begin() - 1;
-    for (; j < jobs.size() && first_unit[j] < u1; ++j) {
+    for_each_segment(first, u0, u1, [&](size_t j, int64_t b, int64_t e) {
       const SwigluJob& job = jobs[j];
       JobState& st = *sc->jobs[j];
       const int64_t n = static_cast<int64_t>(job.tokens.size()), I = job.gate->rows();
-      const int64_t r0 = (std::max(u0, first_unit[j]) - first_unit[j]) * 32;
-      const int64_t r1 = std::min(I, (std::min(u1, first_unit[j + 1]) - first_unit[j]) * 32);
-      const int64_t nr = r1 - r0;
+      const int64_t r0 = b * 32, r1 = std::min(I, e * 32), nr = r1 - r0;
       g.resize(static_cast<size_t>(n * nr));
       u.resize(static_cast<size_t>(n * nr));
       matmul_rows(*job.gate, r0, nr, st.in_x, g.data(), nr);
       matmul_rows(*job.up, r0, nr, st.in_x, u.data(), nr);
       for (int64_t t = 0; t < n; ++t) silu(g.data() + t * nr, u.data() + t * nr, st.h.data() + t * I + r0, nr);
       if (st.in_h.quantized()) st.in_h.quantize_part(0, n, r0 / 32, r1 / 32);
-    }
+    });
   });
   for (size_t j = 0; j < jobs.size(); ++j) sc->jobs[j]->in_h.finish();
 
-  // Sweep 2: down, combined into out — each thread a static half of the D output columns (its share of
-  // every job's down rows, one call per job: a claimed piece would restart the weight prefetch 7 times).
-  pool.run_on_all([&](int tid) {
-    thread_local std::vector<float> y;
-    const int64_t blocks = (D + kMatmulRowGrain - 1) / kMatmulRowGrain, nth = pool.size();
-    const int64_t c0 = std::min(D, blocks * tid / nth * kMatmulRowGrain);
-    const int64_t c1 = std::min(D, blocks * (tid + 1) / nth * kMatmulRowGrain);
-    if (c0 >= c1) return;
-    const int64_t nc = c1 - c0;
+  // Sweep 2: down for every job into its own y, over all jobs' D rows laid end to end.
+  const int64_t col_units = (D + kMatmulRowGrain - 1) / kMatmulRowGrain;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    first[j + 1] = first[j] + col_units;
+    sc->jobs[j]->y.resize(jobs[j].tokens.size() * static_cast<size_t>(D));
+  }
+  pool.parallel_for(first.back(), [&](int64_t u0, int64_t u1, int) {
+    for_each_segment(first, u0, u1, [&](size_t j, int64_t b, int64_t e) {
+      const int64_t c0 = b * kMatmulRowGrain, c1 = std::min(D, e * kMatmulRowGrain);
+      matmul_rows(*jobs[j].down, c0, c1 - c0, sc->jobs[j]->in_h, sc->jobs[j]->y.data() + c0, D);
+    });
+  });
+
+  // Combine: out[tok] += weight * y, jobs in order for every element.
+  pool.parallel_for(D, [&](int64_t c0, int64_t c1, int) {
     for (size_t j = 0; j < jobs.size(); ++j) {
       const SwigluJob& job = jobs[j];
-      const int64_t n = static_cast<int64_t>(job.tokens.size());
-      y.resize(static_cast<size_t>(n * nc));
-      matmul_rows(*job.down, c0, nc, sc->jobs[j]->in_h, y.data(), nc);
-      for (int64_t i = 0; i < n; ++i) {
-        float* o = out + job.tokens[i] * ldo + c0;
+      for (size_t i = 0; i < job.tokens.size(); ++i) {
+        float* o = out + job.tokens[i] * ldo;
         const float wt = job.weights[i];
-        const float* yi = y.data() + i * nc;
-        for (int64_t c = 0; c < nc; ++c) o[c] += wt * yi[c];
+        const float* yi = sc->jobs[j]->y.data() + i * D;
+        for (int64_t c = c0; c < c1; ++c) o[c] += wt * yi[c];
       }
     }
-  });
+  }, 256);
 }
 
 }  // namespace dsinfer

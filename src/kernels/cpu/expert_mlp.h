@@ -1,11 +1,11 @@
 #pragma once
 // Fused SwiGLU MLPs (dense FFN, shared and routed experts): out[tok] += weight * down(silu(gate(x)) *
-// up(x)) for a list of jobs, each job one weight triple over its own tokens, in two parallel sweeps:
+// up(x)) for a list of jobs, each job one weight triple over its own tokens, in parallel sweeps
+// (ThreadPool::parallel_for, over all jobs' rows laid end to end):
 //   1. gate and up for every job (one pass over its prepared input), SiLU·mul, and quantization of the
-//      hidden activations — the jobs' I rows, in 32-row units, are split across the threads as one list
-//      (ThreadPool::parallel_for), so both cores stream weights even when an expert has a single token;
-//   2. down for every job, each thread a static half of the D output columns, combined into out with
-//      the job's per-token weight (threads write disjoint columns: no atomics, no reduction).
+//      hidden activations, in 32-row units — both cores stream weights even when an expert has one token;
+//   2. down for every job into the job's own output rows;
+//   3. the combine into out with each job's per-token weight, by column ranges, jobs in order.
 // The input x is quantized once for all jobs; jobs gather their tokens' int8 rows.
 
 #include <cstdint>

@@ -208,14 +208,14 @@ void matmul_shared_input(ThreadPool& pool, const std::vector<const TensorView*>&
   const int64_t K = ws[0]->cols();
   if (need8) in8->prepare(x, ldx, n_tok, K, DType::Q8_0);
   if (needf) inf->prepare(x, ldx, n_tok, K, DType::F32);
-  const int nth = pool.size();
-  pool.run_on_all([&](int tid) {
-    for (size_t i = 0; i < ws.size(); ++i) {
-      const int64_t rows = ws[i]->rows(), blocks = (rows + kMatmulRowGrain - 1) / kMatmulRowGrain;
-      const int64_t r0 = std::min(rows, blocks * tid / nth * kMatmulRowGrain);
-      const int64_t r1 = std::min(rows, blocks * (tid + 1) / nth * kMatmulRowGrain);
-      if (r0 < r1) matmul_rows(*ws[i], r0, r1 - r0, uses_int8(ws[i]->dtype) ? *in8 : *inf, ys[i] + r0, rows);
-    }
+  // The weights' rows laid end to end, in units of kMatmulRowGrain rows.
+  std::vector<int64_t> first(ws.size() + 1, 0);
+  for (size_t i = 0; i < ws.size(); ++i) first[i + 1] = first[i] + (ws[i]->rows() + kMatmulRowGrain - 1) / kMatmulRowGrain;
+  pool.parallel_for(first.back(), [&](int64_t u0, int64_t u1, int) {
+    for_each_segment(first, u0, u1, [&](size_t i, int64_t b, int64_t e) {
+      const int64_t rows = ws[i]->rows(), r0 = b * kMatmulRowGrain, r1 = std::min(rows, e * kMatmulRowGrain);
+      matmul_rows(*ws[i], r0, r1 - r0, uses_int8(ws[i]->dtype) ? *in8 : *inf, ys[i] + r0, rows);
+    });
   });
 }
 

@@ -73,7 +73,7 @@ class MatmulInput {
 void matmul_rows(const TensorView& w, int64_t row0, int64_t n_rows, const MatmulInput& in, float* y, int64_t ldy);
 
 // Several weights that read the same x (MLA's q and kv_a projections): x is prepared once and one
-// parallel sweep gives each thread a slice of every weight's rows. ys[i] is [n_tok, ws[i]->rows()].
+// parallel sweep runs over all the weights' rows laid end to end. ys[i] is [n_tok, ws[i]->rows()].
 void matmul_shared_input(ThreadPool& pool, const std::vector<const TensorView*>& ws, const float* x, int64_t ldx,
                          int64_t n_tok, const std::vector<float*>& ys);
 
