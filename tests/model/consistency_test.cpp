@@ -139,6 +139,26 @@ TEST(Consistency, NaiveFormAfterACachedContextEqualsAbsorbed) {
   EXPECT_LE(rel_diff(run(AttentionForm::kNaive), run(AttentionForm::kAbsorbed)), 1e-5f);
 }
 
+// Work is split across threads by rows, heads, keys or columns, never inside one dot product, and the
+// pool hands out ranges dynamically: the logits must be bit for bit the same for any thread count,
+// for a prompt in one chunk and for decode steps (a quantized model: the int8 kernels and repacked
+// 8-row groups; tiny-v2-lite: dense FFN, shared and routed experts).
+TEST(Consistency, LogitsDoNotDependOnTheThreadCount) {
+  auto m = load_model(synth("tiny-v2-lite", "tiny-v2-lite-q4_0.gguf", DType::Q4_0));
+  const auto ids = test_ids(20, 256);
+  for (int64_t chunk : {int64_t{20}, int64_t{1}}) {
+    std::vector<std::vector<float>> got;
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      Transformer tf(m->config, m->weights, pool);
+      LatentKvCache cache = make_single_sequence_cache(m->config, 20);
+      got.push_back(all_logits(tf, cache, ids, chunk));
+    }
+    EXPECT_EQ(got[1], got[0]) << "2 threads, chunk " << chunk;
+    EXPECT_EQ(got[2], got[0]) << "3 threads, chunk " << chunk;
+  }
+}
+
 TEST(Consistency, BatchOfSequencesEqualsEachSequenceAlone) {
   auto m = load_model(synth("tiny-v3", "tiny-v3-f32.gguf", DType::F32));
   ThreadPool pool(2);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace dsinfer {
@@ -59,6 +60,21 @@ TEST(ThreadPool, ParallelForHandsASlowThreadsShareToTheOthers) {
   EXPECT_EQ(std::count(owner.begin(), owner.end(), -1), 0);
   // Thread 0 claimed half of its 32-index share before sleeping; thread 1 took its own 32 and the 16 left.
   EXPECT_EQ(by_1, 48);
+}
+
+TEST(ThreadPool, ForEachSegmentCutsAUnitRangeAtSegmentBorders) {
+  const std::vector<int64_t> first{0, 3, 3, 7, 10};  // segments of 3, 0, 4 and 3 units
+  auto pieces = [&](int64_t u0, int64_t u1) {
+    std::vector<std::tuple<size_t, int64_t, int64_t>> out;
+    for_each_segment(first, u0, u1, [&](size_t s, int64_t b, int64_t e) { out.emplace_back(s, b, e); });
+    return out;
+  };
+  using P = std::vector<std::tuple<size_t, int64_t, int64_t>>;
+  EXPECT_EQ(pieces(0, 10), (P{{0, 0, 3}, {2, 0, 4}, {3, 0, 3}}));
+  EXPECT_EQ(pieces(2, 8), (P{{0, 2, 3}, {2, 0, 4}, {3, 0, 1}}));
+  EXPECT_EQ(pieces(3, 7), (P{{2, 0, 4}}));
+  EXPECT_EQ(pieces(9, 10), (P{{3, 2, 3}}));
+  EXPECT_EQ(pieces(5, 5), P{});
 }
 
 TEST(ThreadPool, RunOnAllReachesEveryThreadRepeatedly) {
