@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -28,33 +29,36 @@ TEST(MlaKernels, ScoresAndValuesMatchScalarAndDouble) {
       for (auto& v : p) v = std::fabs(nd(rng));
       std::vector<const float*> keys(n);
       for (int64_t j = 0; j < n; ++j) keys[j] = cache.data() + j * L;
-      std::vector<float> s_first, out_first;
-      for (const auto* ks : sets) {
-        std::vector<float> s(H * n, NAN), out(H * rkv, -7.0f);
-        ks->mla_scores(q.data(), H, L, keys.data(), n, 0.5f, s.data(), n);
-        ks->mla_values(p.data(), n, H, keys.data(), n, 32, 96, out.data(), rkv);
-        for (int64_t h = 0; h < H; ++h) {
-          for (int64_t j = 0; j < n; ++j) {
-            double want = 0;
-            for (int64_t c = 0; c < L; ++c) want += static_cast<double>(q[h * L + c]) * cache[j * L + c];
-            ASSERT_NEAR(s[h * n + j], 0.5 * want, 1e-4 * (1 + std::fabs(want))) << ks->isa << " H=" << H;
-          }
-          for (int64_t c = 0; c < rkv; ++c) {
-            if (c < 32 || c >= 96) {
-              ASSERT_EQ(out[h * rkv + c], -7.0f) << "column outside [c0, c1) written";
-              continue;
+      // column ranges: 24 + 24 + 16 columns, 24 + 16, and 8 (the fallback)
+      for (auto [c0, c1] : {std::pair<int64_t, int64_t>{32, 96}, {8, 48}, {16, 24}}) {
+        std::vector<float> s_first, out_first;
+        for (const auto* ks : sets) {
+          std::vector<float> s(H * n, NAN), out(H * rkv, -7.0f);
+          ks->mla_scores(q.data(), H, L, keys.data(), n, 0.5f, s.data(), n);
+          ks->mla_values(p.data(), n, H, keys.data(), n, c0, c1, out.data(), rkv);
+          for (int64_t h = 0; h < H; ++h) {
+            for (int64_t j = 0; j < n; ++j) {
+              double want = 0;
+              for (int64_t c = 0; c < L; ++c) want += static_cast<double>(q[h * L + c]) * cache[j * L + c];
+              ASSERT_NEAR(s[h * n + j], 0.5 * want, 1e-4 * (1 + std::fabs(want))) << ks->isa << " H=" << H;
             }
-            double want = 0;
-            for (int64_t j = 0; j < n; ++j) want += static_cast<double>(p[h * n + j]) * cache[j * L + c];
-            ASSERT_NEAR(out[h * rkv + c], want, 1e-4 * (1 + std::fabs(want))) << ks->isa << " H=" << H;
+            for (int64_t c = 0; c < rkv; ++c) {
+              if (c < c0 || c >= c1) {
+                ASSERT_EQ(out[h * rkv + c], -7.0f) << "column outside [c0, c1) written";
+                continue;
+              }
+              double want = 0;
+              for (int64_t j = 0; j < n; ++j) want += static_cast<double>(p[h * n + j]) * cache[j * L + c];
+              ASSERT_NEAR(out[h * rkv + c], want, 1e-4 * (1 + std::fabs(want))) << ks->isa << " H=" << H;
+            }
           }
-        }
-        if (s_first.empty()) {
-          s_first = s;
-          out_first = out;
-        } else {  // SIMD equals the scalar mirror bit for bit
-          EXPECT_EQ(s, s_first) << ks->isa << " H=" << H << " n=" << n;
-          EXPECT_EQ(out, out_first) << ks->isa << " H=" << H << " n=" << n;
+          if (s_first.empty()) {
+            s_first = s;
+            out_first = out;
+          } else {  // SIMD equals the scalar mirror bit for bit
+            EXPECT_EQ(s, s_first) << ks->isa << " H=" << H << " n=" << n;
+            EXPECT_EQ(out, out_first) << ks->isa << " H=" << H << " n=" << n << " c0=" << c0;
+          }
         }
       }
     }
