@@ -54,14 +54,20 @@ inline void values_fallback(const float* p, int64_t lds, int64_t H, const uint16
 // hardware prefetchers alone left the kernel at about half its speed on such rows).
 template <class K>
 struct RowPrefetch {
-  const K* const* rows = nullptr;
-  int64_t row_lines = 0, next = 0, end = 0;  // lines [next, end) of rows[0..] still to fetch
-  int64_t offset = 0;                         // from each row's start (bytes)
+  const K* const* rows = nullptr;  // rows [0, n_rows), lines [0, row_lines) of each from `offset` bytes
+  int64_t n_rows = 0, row_lines = 0, offset = 0;
+  int64_t row = 0, line = 0;  // the next line to fetch (counters, not a division: this runs per chunk)
+  RowPrefetch() = default;
+  RowPrefetch(const K* const* r, int64_t n, int64_t offset_bytes, int64_t bytes)
+      : rows(r), n_rows(n), row_lines((bytes + 63) / 64 + 1), offset(offset_bytes) {}  // +1: rows need not start on a line
+  bool done() const { return row >= n_rows; }
   void step() {
-    if (next >= end) return;
-    const char* row = reinterpret_cast<const char*>(rows[next / row_lines]) + offset;
-    _mm_prefetch(row + 64 * (next % row_lines), _MM_HINT_T0);
-    ++next;
+    if (row >= n_rows) return;
+    _mm_prefetch(reinterpret_cast<const char*>(rows[row]) + offset + 64 * line, _MM_HINT_T0);
+    if (++line == row_lines) {
+      line = 0;
+      ++row;
+    }
   }
 };
 
@@ -92,10 +98,7 @@ void scores_tile(const float* q, int64_t L, const K* const* keys, float scale, f
 template <int NJ, class K>
 void scores_keys(const float* q, int64_t H, int64_t L, const K* const* keys, float scale, float* s, int64_t lds,
                  const K* const* next, int64_t n_next) {
-  RowPrefetch<K> pf;
-  pf.rows = next;
-  pf.row_lines = (L * static_cast<int64_t>(sizeof(K)) + 63) / 64 + 1;  // +1: rows need not start on a line
-  pf.end = n_next * pf.row_lines;
+  RowPrefetch<K> pf(next, n_next, 0, L * static_cast<int64_t>(sizeof(K)));
   int64_t h = 0;
   for (; h + 4 <= H; h += 4) scores_tile<NJ, 4>(q + h * L, L, keys, scale, s + h * lds, lds, pf);
   switch (H - h) {
@@ -104,7 +107,7 @@ void scores_keys(const float* q, int64_t H, int64_t L, const K* const* keys, flo
     case 3: scores_tile<NJ, 3>(q + h * L, L, keys, scale, s + h * lds, lds, pf); break;
     default: break;
   }
-  while (pf.next < pf.end) pf.step();  // fewer column chunks than lines (small H): fetch the rest now
+  while (!pf.done()) pf.step();  // fewer column chunks than lines (small H): fetch the rest now
 }
 
 template <class K>
@@ -161,11 +164,8 @@ void values(const float* p, int64_t lds, int64_t H, const K* const* keys, int64_
     const int64_t j1 = std::min(n, j0 + kKeyBlock);
     // The next block's columns [c0, c1), fetched a line per key step while this block computes (its
     // rows are scattered pages: the hardware prefetchers do not follow them).
-    RowPrefetch<K> pf;
-    pf.rows = keys + j1;
-    pf.offset = c0 * static_cast<int64_t>(sizeof(K));
-    pf.row_lines = ((c1 - c0) * static_cast<int64_t>(sizeof(K)) + 63) / 64 + 1;
-    pf.end = std::min(kKeyBlock, n - j1) * pf.row_lines;
+    RowPrefetch<K> pf(keys + j1, std::max<int64_t>(0, std::min(kKeyBlock, n - j1)), c0 * static_cast<int64_t>(sizeof(K)),
+                      (c1 - c0) * static_cast<int64_t>(sizeof(K)));
     // m = (c1 - c0) / 8 >= 2 chunks as 3 a + 2 b: as many 24-column strips as leave an even rest.
     const int64_t m = (c1 - c0) / 8;
     int64_t n24 = m / 3;
