@@ -15,10 +15,13 @@
 namespace dsinfer {
 namespace {
 
+// Matmul weights [rows, K], and the split per-head projections [H, rows, K] (MLA's k_b / v_b) whose heads
+// hold whole 8-row groups, so a head's rows are still a range of groups.
 bool eligible(const WeightRef& r) {
   const TensorView& t = *r.view;
-  return r.use == WeightUse::kMatmul && interleaved_of(t.dtype) && t.shape.size() == 2 && t.rows() > 0 &&
-         t.rows() % kInterleaveRows == 0;
+  if (!interleaved_of(t.dtype) || t.rows() <= 0 || t.rows() % kInterleaveRows != 0) return false;
+  if (r.use == WeightUse::kMatmul) return t.shape.size() == 2;
+  return r.use == WeightUse::kPerHead && t.shape.size() == 3 && t.shape[1] % kInterleaveRows == 0;
 }
 
 size_t repacked_bytes(const TensorView& t) {

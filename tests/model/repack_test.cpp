@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "kernels/cpu/matmul.h"
 #include "tensor/interleave.h"
@@ -38,7 +39,7 @@ TEST(Repack, MovesOnlyMatmulWeightsWithWholeRowGroups) {
     if (!is_interleaved(t.dtype)) continue;
     ++r8;
     bytes += t.nbytes;
-    EXPECT_EQ(r.use, WeightUse::kMatmul) << t.name;
+    EXPECT_TRUE(r.use == WeightUse::kMatmul || (r.use == WeightUse::kPerHead && t.shape.size() == 3)) << t.name;
     EXPECT_EQ(t.rows() % kInterleaveRows, 0) << t.name;
     EXPECT_GE(static_cast<const uint8_t*>(t.data), m->repacked->data()) << t.name;
   }
@@ -106,6 +107,42 @@ TEST(Repack, RepackedModelsDecodeAsTheFileLayoutDoes) {
           preset, dtype_name(t), rel[n / 2], rel.back());
       EXPECT_LE(rel[n / 2], 0.03f) << preset << " " << dtype_name(t);  // FastVsReference's int8 bound
     }
+}
+
+// MLA's split per-head projections k_b [H, rkv, dn] / v_b [H, dv, rkv] are repacked when each head holds
+// whole 8-row groups (the tiny presets' 16-wide heads cannot be block-quantized, so this config widens them).
+// Both attention forms read them: the absorbed one by head row ranges, the naive one also dequantizes k_b.
+TEST(Repack, PerHeadProjectionsAreRepackedAndComputeAsTheFileLayout) {
+  ModelConfig c = preset_config("tiny-v2-lite");
+  c.kv_lora_rank = 64;
+  c.qk_nope_head_dim = 32;
+  c.v_head_dim = 32;
+  const std::string path = testing::temp_dir() + "/tiny-v2-lite-wide-heads-q4_0.gguf";
+  if (!std::filesystem::exists(path)) {
+    SynthOptions o;
+    o.dtype = DType::Q4_0;
+    o.seed = 5;
+    synth_model(c, o, path);
+  }
+  auto plain = load(path, false);
+  auto m = load(path, true);
+  const MlaWeights& a = m->weights.layers[1].attn;
+  ASSERT_TRUE(a.split_kv_b());
+  EXPECT_EQ(a.k_b.dtype, DType::Q4_0_R8);
+  EXPECT_EQ(a.v_b.dtype, DType::Q4_0_R8);
+  EXPECT_EQ(to_f32(a.k_b), to_f32(plain->weights.layers[1].attn.k_b));  // same values, other layout
+  {
+    PathGuard g;
+    const std::vector<int32_t> fast = testing::greedy(*m, 64);
+    set_matmul_path(MatmulPath::kScalar);
+    EXPECT_EQ(testing::greedy(*m, 64), fast);  // SIMD == scalar on the repacked heads
+  }
+  const auto ids = testing::test_ids(40, static_cast<int>(m->config.vocab_size));
+  for (AttentionForm f : {AttentionForm::kAbsorbed, AttentionForm::kNaive}) {
+    const float d = testing::rel_diff(testing::logits_of(*m, ids, f), testing::logits_of(*plain, ids, f));
+    std::printf("  wide heads, %s form: repacked vs file layout %.3g\n", f == AttentionForm::kNaive ? "naive" : "absorbed", d);
+    EXPECT_LE(d, 0.03f);  // int8 activations: the file layout's kernels round other partial sums
+  }
 }
 
 }  // namespace
