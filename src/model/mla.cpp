@@ -138,22 +138,25 @@ void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const
       keys_of(0, keys);
       const int64_t n = static_cast<int64_t>(keys.size());
       std::vector<float> p(static_cast<size_t>(H * n));  // [H, n]
-      const bool split = nth > 1 && n >= 64;  // below that one thread is faster than two wake-ups
-      auto scores = [&](int tid, int parts) {
-        const int64_t j0 = n * tid / parts, j1 = n * (tid + 1) / parts;
+      // Keys, then heads, then latent columns split across the threads (claimed ranges: a thread slowed
+      // down hands the rest of its share over); below 64 keys one thread is faster than the wake-ups.
+      const bool split = nth > 1 && n >= 64;
+      auto scores = [&](int64_t j0, int64_t j1, int) {
         mla_scores(q.data(), H, L, keys.data() + j0, j1 - j0, softmax_scale_, p.data() + j0, n);
       };
-      if (split) pool_.run_on_all([&](int tid) { scores(tid, nth); }); else scores(0, 1);
-      auto normalize = [&](int tid, int parts) {  // softmax of heads [h0, h1): H * n exps, no longer negligible
-        for (int64_t h = H * tid / parts; h < H * (tid + 1) / parts; ++h) attention_softmax(p.data() + h * n, n);
+      auto normalize = [&](int64_t h0, int64_t h1, int) {  // H * n exps, no longer negligible
+        for (int64_t h = h0; h < h1; ++h) attention_softmax(p.data() + h * n, n);
       };
-      if (split) pool_.run_on_all([&](int tid) { normalize(tid, nth); }); else normalize(0, 1);
-      auto values = [&](int tid, int parts) {
-        const int64_t blocks = rkv / 32;
-        const int64_t c0 = blocks * tid / parts * 32, c1 = tid + 1 == parts ? rkv : blocks * (tid + 1) / parts * 32;
-        if (c0 < c1) mla_values(p.data(), n, H, keys.data(), n, c0, c1, lat, rkv);
-      };
-      if (split && rkv % 32 == 0) pool_.run_on_all([&](int tid) { values(tid, nth); }); else values(0, 1);
+      auto values = [&](int64_t c0, int64_t c1, int) { mla_values(p.data(), n, H, keys.data(), n, c0, c1, lat, rkv); };
+      if (!split) {
+        scores(0, n, 0);
+        normalize(0, H, 0);
+        values(0, rkv, 0);
+        return;
+      }
+      pool_.parallel_for(n, scores, 48);
+      pool_.parallel_for(H, normalize);
+      if (rkv % 32 == 0) pool_.parallel_for(rkv, values, 32); else values(0, rkv, 0);
       return;
     }
     pool_.run_on_all([&](int tid) {
