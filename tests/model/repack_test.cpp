@@ -24,7 +24,7 @@ std::unique_ptr<LoadedModel> load(const std::string& path, bool repack) {
   return load_model(path, o);
 }
 
-TEST(Repack, MovesOnlyMatmulWeightsWithWholeRowGroups) {
+TEST(Repack, MovesOnlyMatmulAndPerHeadWeightsWithWholeRowGroups) {
   const std::string path =
       testing::synth("tiny-v2-lite", "tiny-v2-lite-repack-which-q4_0.gguf", DType::Q4_0, 3);
   auto plain = load(path, false);
