@@ -54,12 +54,12 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
 
   // Sweep 1: gate, up, SiLU·mul, quantize h, over all jobs' I rows laid end to end in 32-row units (job
   // 0's first): both threads stream weights even when an expert has a single token.
-  std::vector<int64_t> first(jobs.size() + 1, 0);  // job j: units [first[j], first[j + 1])
-  for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + (jobs[j].gate->rows() + 31) / 32;
+  std::vector<int64_t> row_units(jobs.size() + 1, 0);  // job j: units [row_units[j], row_units[j + 1])
+  for (size_t j = 0; j < jobs.size(); ++j) row_units[j + 1] = row_units[j] + (jobs[j].gate->rows() + 31) / 32;
   const auto silu = matmul_path() == MatmulPath::kReference ? &silu_mul : matmul_kernels().silu_mul;
-  pool.parallel_for(first.back(), [&](int64_t u0, int64_t u1, int) {
+  pool.parallel_for(row_units.back(), [&](int64_t u0, int64_t u1, int) {
     thread_local std::vector<float> g, u;
-    for_each_segment(first, u0, u1, [&](size_t j, int64_t b, int64_t e) {
+    for_each_segment(row_units, u0, u1, [&](size_t j, int64_t b, int64_t e) {
       const SwigluJob& job = jobs[j];
       JobState& st = *sc->jobs[j];
       const int64_t n = static_cast<int64_t>(job.tokens.size()), I = job.gate->rows();
@@ -75,19 +75,22 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
   for (size_t j = 0; j < jobs.size(); ++j) sc->jobs[j]->in_h.finish();
 
   // Sweep 2: down for every job into its own y, over all jobs' D rows laid end to end.
-  const int64_t col_units = (D + kMatmulRowGrain - 1) / kMatmulRowGrain;
+  // Job j: units [out_units[j], out_units[j + 1]) of kMatmulRowGrain rows of its down.
+  const int64_t per_job = (D + kMatmulRowGrain - 1) / kMatmulRowGrain;
+  std::vector<int64_t> out_units(jobs.size() + 1, 0);
   for (size_t j = 0; j < jobs.size(); ++j) {
-    first[j + 1] = first[j] + col_units;
+    out_units[j + 1] = out_units[j] + per_job;
     sc->jobs[j]->y.resize(jobs[j].tokens.size() * static_cast<size_t>(D));
   }
-  pool.parallel_for(first.back(), [&](int64_t u0, int64_t u1, int) {
-    for_each_segment(first, u0, u1, [&](size_t j, int64_t b, int64_t e) {
+  pool.parallel_for(out_units.back(), [&](int64_t u0, int64_t u1, int) {
+    for_each_segment(out_units, u0, u1, [&](size_t j, int64_t b, int64_t e) {
       const int64_t c0 = b * kMatmulRowGrain, c1 = std::min(D, e * kMatmulRowGrain);
       matmul_rows(*jobs[j].down, c0, c1 - c0, sc->jobs[j]->in_h, sc->jobs[j]->y.data() + c0, D);
     });
   });
 
-  // Combine: out[tok] += weight * y, jobs in order for every element.
+  // Combine: out[tok] += weight * y, jobs in order for every element (ranges of 256 columns: a decode
+  // step's combine is a few microseconds, not worth finer pieces).
   pool.parallel_for(D, [&](int64_t c0, int64_t c1, int) {
     for (size_t j = 0; j < jobs.size(); ++j) {
       const SwigluJob& job = jobs[j];
