@@ -20,7 +20,10 @@ namespace dsinfer {
 // Every kernel set this CPU runs, scalar first (the reference the others must equal).
 inline std::vector<const kern::KernelSet*> runnable_kernel_sets() {
   std::vector<const kern::KernelSet*> sets{&kern::scalar_kernels()};
-  if (cpu_features().has_avx2_tier()) sets.push_back(&kern::avx2_kernels());
+  if (cpu_features().has_avx2_tier()) {
+    sets.push_back(&kern::avx2_kernels());
+    sets.push_back(&kern::avx2_int32dot_kernels());  // the VNNI sets' R8 code on AVX2
+  }
   if (cpu_features().has_avxvnni_tier()) sets.push_back(&kern::avxvnni_kernels());
   if (cpu_features().has_avx512_tier()) sets.push_back(&kern::avx512_kernels());
   return sets;

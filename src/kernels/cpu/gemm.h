@@ -139,6 +139,9 @@ const KernelSet& scalar_kernels();
 const KernelSet& avx2_kernels();   // only call when cpu_features().has_avx2_tier()
 const KernelSet& avx512_kernels(); // only call when cpu_features().has_avx512_tier(): AVX2's with VNNI R8 kernels
 const KernelSet& avxvnni_kernels(); // only call when cpu_features().has_avxvnni_tier(): the same with AVX-VNNI
+// Tests only (AVX2 CPUs): AVX2's set with the R8 kernels the VNNI sets build (int32 dots, 8-token tiles,
+// their chain counts) on an AVX2 emulation of vpdpbusd — their code paths checked where no VNNI runs.
+const KernelSet& avx2_int32dot_kernels();
 const KernelSet& active_kernels(); // the best set this CPU runs (DSINFER_ISA caps it)
 
 // Fills sum16, the transposed per-tile arrays d4/sum4 and zero-pads from a.q/d/sum (already filled

@@ -1,14 +1,14 @@
 // AVX2 instances of the R8 kernels (gemm_r8_tiles.h): the 4-value dot is vpmaddubsw, whose int16 pair
 // sums are added in int16 while they cannot overflow and widened with vpmaddwd. From 12 tokens on,
-// Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K run the signed L1 panels of gemm_r8_panels_avx2.h (Q8_0's values
+// Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K run the signed L1 panels of gemm_r8_panels.h (Q8_0's values
 // do not fit them: 2 * 255 * 127 overflows int16). panel_q4_0_tok4 serves the plain Q4_0 layout's prefill
-// (gemm_avx2.cpp).
+// (gemm_avx2.cpp). avx2_int32dot_kernels(): the VNNI sets' code paths on AVX2, for the tests.
 // Scalar mirror: gemm_r8_scalar.cpp (bit for bit).
 
 #include <immintrin.h>
 
 
-#include "kernels/cpu/gemm_r8_panels_avx2.h"
+#include "kernels/cpu/gemm_r8_panels.h"
 #include "kernels/cpu/gemm_r8_tiles.h"
 
 namespace dsinfer::kern {
@@ -17,13 +17,30 @@ namespace {
 struct Avx2Dot {
   static constexpr bool kInt16 = true;
   static constexpr int kTile = 4;  // 16 registers
-  static constexpr int kChains = 1;  // vpaddw has a latency of 1: one chain keeps the register count low
+  static constexpr int kInFlight = 1;  // vpaddw has a latency of 1: one chain keeps the register count low
   static __m256i first(__m256i w, __m256i a) { return _mm256_maddubs_epi16(w, a); }
   static __m256i add(__m256i sum, __m256i w, __m256i a) {
     return _mm256_add_epi16(sum, _mm256_maddubs_epi16(w, a));
   }
   static __m256i join(__m256i x, __m256i y) { return _mm256_add_epi16(x, y); }
   static __m256i widen(__m256i sum) { return _mm256_madd_epi16(sum, _mm256_set1_epi16(1)); }
+};
+
+// vpdpbusd's contract (int32 lane sums, no widening) built from vpmaddubsw + vpmaddwd, with the VNNI
+// set's tile and chain counts: the code paths the AVX-512 and AVX-VNNI sets take (!kInt16), on any AVX2
+// CPU. Exact wherever the int16 pair sums cannot saturate, as in every R8 kernel (the u8 factor is at
+// most 63 against int8 activations, or 255 against panel values |v| <= 16; Q8_0: 128 * 127 * 2 < 32768
+// as in the AVX2 set). Slow (8-token tiles spill 16 registers): for the tests only.
+struct Int32DotOnAvx2 {
+  static constexpr bool kInt16 = false;
+  static constexpr int kTile = 8;
+  static constexpr int kInFlight = 8;
+  static __m256i first(__m256i w, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+  }
+  static __m256i add(__m256i sum, __m256i w, __m256i a) { return _mm256_add_epi32(sum, first(w, a)); }
+  static __m256i join(__m256i x, __m256i y) { return _mm256_add_epi32(x, y); }
+  static __m256i widen(__m256i sum) { return sum; }
 };
 
 // The int32 sums of an unpacked Q4_0 panel's block (8 chunk vectors of nibble values 0..15, 8 rows each:
@@ -79,6 +96,11 @@ QuantGemmFn q5_k_r8_avx2() {
 }
 QuantGemmFn q6_k_r8_avx2() {
   return gemm_panels<PanelQ6_K<Avx2Dot>>;
+}
+
+const KernelSet& avx2_int32dot_kernels() {
+  static const KernelSet ks = with_r8_kernels<Int32DotOnAvx2>(avx2_kernels(), "avx2-int32dot (tests)");
+  return ks;
 }
 
 }  // namespace dsinfer::kern

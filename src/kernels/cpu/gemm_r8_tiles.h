@@ -15,13 +15,16 @@
 //   join(sum, sum)                two partial sums added
 //   widen(sum)                    the int32 lane sums; kInt16: sums are int16 pairs (vpmaddubsw), so a
 //                                 caller widens before they could overflow
-//   kChains                       independent chains per token and block (hides the dot's latency)
+//   kInFlight                     independent dot chains that keep the dot units busy (latency x dots per
+//                                 cycle, as far as the registers allow): a tile of kT tokens splits each
+//                                 token's chunks into ceil(kInFlight / kT) chains (ChainSum)
 //   kTile                         tokens per tile (as many as the registers hold).
 // Include only from a kernel file compiled for that set (gemm_r8_avx2.cpp, gemm_r8_avx512.cpp): everything
 // here has internal linkage, so each file gets its own copy built with its own instructions.
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/gemm.h"
@@ -74,13 +77,13 @@ struct TileTokens {
   }
 };
 
-// One token's integer sums over the chunks of a block, in Dot::kChains independent chains (chunk c goes to
-// chain c % kChains) so that a dot with a long latency (vpdpbusd) does not serialize a 1-token tile.
-// Integer sums: the chain split never changes the total.
-// A tile of kT tokens already has kT independent chains: from 4 tokens on, one per token.
+// One token's integer sums over the chunks of a block, in kChains independent chains (chunk c goes to
+// chain c % kChains) so that a dot with a long latency (vpdpbusd: 5 cycles, 2 per cycle) does not
+// serialize the tile: a tile of kT tokens has kT chains already, so each token gets
+// ceil(Dot::kInFlight / kT) of them (at most 4). Integer sums: the chain split never changes the total.
 template <class Dot, int kT>
 struct ChainSum {
-  static constexpr int kChains = kT >= 4 ? 1 : Dot::kChains;
+  static constexpr int kChains = std::clamp((Dot::kInFlight + kT - 1) / kT, 1, 4);
   __m256i part[kChains] = {};  // (each is set by its first chunk)
   // fresh: the chunk starts its chain (the first chunks of a block, or after a widen)
   void put(int c, bool fresh, __m256i w, __m256i a) {
@@ -386,20 +389,6 @@ void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a,
     for (int64_t t = 0; t < full; t += kT) L::template tile<kT>(g, a, t, y + t * ldy + r, ldy, t == 0);
     last_tile<L, kT - 1>(rest, g, a, full, y + full * ldy + r, ldy);
   }
-}
-
-// `base` with its R8 entries built on `Dot` and named `isa` (the VNNI sets: AVX2's kernels otherwise).
-template <class Dot>
-KernelSet with_r8_kernels(KernelSet base, const char* isa) {
-  base.isa = isa;
-  base.q4_0_r8 = gemm_r8<Q4_0R8<Dot>>;
-  base.q8_0_r8 = gemm_r8<Q8_0R8<Dot>>;
-  base.q4_k_r8 = gemm_r8<QK45R8<Dot, false>>;
-  base.q5_k_r8 = gemm_r8<QK45R8<Dot, true>>;
-  base.q6_k_r8 = gemm_r8<Q6_KR8<Dot>>;
-  base.q5_0_r8 = gemm_r8<Q5_0R8<Dot>>;
-  base.q5_1_r8 = gemm_r8<Q5_1R8<Dot>>;
-  return base;
 }
 
 }  // namespace

@@ -1,13 +1,16 @@
 #pragma once
-// AVX2 prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from 12 tokens on): signed
-// L1 panels with the weights as vpmaddubsw's memory operand.
+// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from 12 tokens on): signed L1
+// panels with the weights as the dot's memory operand. Written once for every x86 set, like the tiles of
+// gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw + vpaddw and widens, the VNNI sets accumulate
+// int32 with vpdpbusd (Q6_K keeps the int16 route in every set: its per-16 scales are applied with
+// vpmaddwd).
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
 // a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
 // vectors can instead be loaded by the dot itself (a load port, no FP slot) and one broadcast serves
-// kPanelGroups row groups. vpmaddubsw takes its memory operand as the *signed* factor, so the panel holds
-// signed weight values v (Q4_0: q - 8, Q4_K: q - 8, Q5_K: q - 16, Q6_K: q - 32, Q5_0 / Q5_1: q - 16) and the
-// activations come as unsigned bytes a + 128; per row and block
+// kPanelGroups row groups. vpmaddubsw and vpdpbusd take their memory operand as the *signed* factor, so
+// the panel holds signed weight values v (Q4_0: q - 8, Q4_K: q - 8, Q5_K: q - 16, Q6_K: q - 32, Q5_0 / Q5_1:
+// q - 16) and the activations come as unsigned bytes a + 128; per row and block
 //   sum (a + 128) v - 128 sum v = sum a v             (exact in int32; 128 sum v is unpacked with v)
 // and from sum a v the format's own integer sum (sum a q = sum a v + offset * sum a): every integer the
 // tile kernels compute, then their float operations in their order — the results are bit-identical to
@@ -64,7 +67,7 @@ inline void store_values(SignedPanel& p, int64_t slot, const __m256i v[8], bool 
   _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
 }
 
-// Formats (Dot: the AVX2 dot of the tile kernels they fall back to):
+// Formats (Dot: the set's dot, shared with the tile kernels they fall back to):
 //   kWiden       chunks per int16 sum
 //   kOffset      sum a q = sum a v + kOffset * sum a
 //   kMin         the Q4_K/Q5_K dmin term
@@ -141,6 +144,7 @@ struct PanelQ6_K {
 // their scales and sums; out[g * 8 + row] accumulates.
 template <class F, int G>
 void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const float* d, const int32_t* s, float* out) {
+  using Dot = typename F::Tile::DotOps;
   __m256 acc[G];
   for (int g = 0; g < G; ++g) acc[g] = _mm256_loadu_ps(out + 8 * g);
   const __m256i ones = _mm256_set1_epi16(1);
@@ -148,20 +152,37 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
     const int32_t* a32 = reinterpret_cast<const int32_t*>(au + 32 * bi);
     const int64_t s0 = SignedPanel::slot(bi, 0);
     __m256i s16[G] = {}, s32[G] = {};  // (each set by its first chunk)
+    if constexpr (!Dot::kInt16 && !F::kScaled) {
+      // int32 dots: even and odd chunks in two chains per group (8 in flight hide vpdpbusd's latency)
+      __m256i ch[G][2] = {};
 #pragma GCC unroll 8
-    for (int c = 0; c < 8; ++c) {
-      const __m256i bc = _mm256_set1_epi32(a32[c]);
+      for (int c = 0; c < 8; ++c) {
+        const __m256i bc = _mm256_set1_epi32(a32[c]);
 #pragma GCC unroll 4
-      for (int g = 0; g < G; ++g) {
-        const __m256i prod = _mm256_maddubs_epi16(bc, _mm256_load_si256(reinterpret_cast<const __m256i*>(p.v[s0 + g][c])));
-        s16[g] = c % F::kWiden == 0 ? prod : _mm256_add_epi16(s16[g], prod);
-        // Keeps GCC from reassociating the sums into a tree of live products (it would spill them).
-        asm("" : "+x"(s16[g]));
-        if (c % F::kWiden == F::kWiden - 1) {
-          __m256i m = ones;
-          if constexpr (F::kScaled) m = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.sc[s0 + g][c / 4]));
-          const __m256i part = _mm256_madd_epi16(s16[g], m);
-          s32[g] = c < F::kWiden ? part : _mm256_add_epi32(s32[g], part);
+        for (int g = 0; g < G; ++g) {
+          const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.v[s0 + g][c]));
+          ch[g][c % 2] = c < 2 ? Dot::first(bc, w) : Dot::add(ch[g][c % 2], bc, w);
+        }
+      }
+      for (int g = 0; g < G; ++g) s32[g] = Dot::join(ch[g][0], ch[g][1]);
+    } else {
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m256i bc = _mm256_set1_epi32(a32[c]);
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+          const __m256i prod =
+              _mm256_maddubs_epi16(bc, _mm256_load_si256(reinterpret_cast<const __m256i*>(p.v[s0 + g][c])));
+          s16[g] = c % F::kWiden == 0 ? prod : _mm256_add_epi16(s16[g], prod);
+          // Keeps GCC from reassociating the sums into a tree of live products (it would spill them).
+          asm("" : "+v"(s16[g]));
+          if (c % F::kWiden == F::kWiden - 1) {
+            __m256i m = ones;
+            if constexpr (F::kScaled)
+              m = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.sc[s0 + g][c / 4]));
+            const __m256i part = _mm256_madd_epi16(s16[g], m);
+            s32[g] = c < F::kWiden ? part : _mm256_add_epi32(s32[g], part);
+          }
         }
       }
     }
@@ -227,6 +248,21 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
       default: panel_pass<F, 1>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
     }
   }
+}
+
+// `base` with its R8 entries built on `Dot` and named `isa`: panels from 12 tokens on (Q8_0: tiles only;
+// its values do not fit the int16 panels, and as a VNNI panel it is not written yet).
+template <class Dot>
+KernelSet with_r8_kernels(KernelSet base, const char* isa) {
+  base.isa = isa;
+  base.q4_0_r8 = gemm_panels<PanelNibble<Dot, 4, false>>;
+  base.q5_0_r8 = gemm_panels<PanelNibble<Dot, 5, false>>;
+  base.q5_1_r8 = gemm_panels<PanelNibble<Dot, 5, true>>;  // (with Q5_1's + m term)
+  base.q8_0_r8 = gemm_r8<Q8_0R8<Dot>>;
+  base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>>;
+  base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>>;
+  base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
+  return base;
 }
 
 }  // namespace
