@@ -25,7 +25,10 @@ void per_head_matmul(ThreadPool& pool, const TensorView& w, int64_t H, int64_t r
   thread_local std::vector<MatmulInput> inputs_tl;
   std::vector<MatmulInput>* inputs = &inputs_tl;  // the caller's, also inside the workers
   if (static_cast<int64_t>(inputs->size()) < H) inputs->resize(static_cast<size_t>(H));
-  for (int64_t h = 0; h < H; ++h) (*inputs)[h].prepare(x + h * x_head_stride, ldx, T, w.cols(), w.dtype);
+  auto prepare_heads = [&](int64_t h0, int64_t h1, int) {
+    for (int64_t h = h0; h < h1; ++h) (*inputs)[h].prepare(x + h * x_head_stride, ldx, T, w.cols(), w.dtype);
+  };
+  if (T >= kParallelPrepareTokens) pool.parallel_for(H, prepare_heads); else prepare_heads(0, H, 0);
   const int64_t total = H * rph;
   pool.parallel_for(total, [&](int64_t v0, int64_t v1, int) {
     for (int64_t v = v0; v < v1;) {

@@ -46,31 +46,46 @@ const KernelSet& active_kernels() {
   return ks;
 }
 
-void finish_tiles(ActQ8& a) {
+void finish_layout(ActQ8& a) {
   const int64_t n_pad = a.n_pad(), nb = a.nb;
   a.q.resize(static_cast<size_t>(n_pad * a.K));
   a.d.resize(static_cast<size_t>(n_pad * nb));
   a.sum.resize(static_cast<size_t>(n_pad * nb));
-  for (int64_t t = a.n_tok; t < n_pad; ++t) {
+  a.sum16.resize(static_cast<size_t>(n_pad * nb));
+  a.d4.resize(static_cast<size_t>(n_pad * nb));
+  a.sum4.resize(static_cast<size_t>(n_pad * nb));
+  a.u.resize(a.n_tok >= kPanelMinTokens ? static_cast<size_t>(a.n_tok * a.K) : 0);
+  for (int64_t t = a.n_tok; t < n_pad; ++t) {  // padding tokens: q = 0, d = 0, sums 0
     std::fill_n(a.q.data() + t * a.K, a.K, int8_t{0});
     std::fill_n(a.d.data() + t * nb, nb, 0.0f);
     std::fill_n(a.sum.data() + t * nb, nb, 0);
+    std::fill_n(a.sum16.data() + t * nb, nb, 0);
   }
-  a.sum16.assign(static_cast<size_t>(n_pad * nb), 0);  // (padding tokens: 0)
-  for (int64_t i = 0; i < a.n_tok * nb; ++i) {
+}
+
+void finish_tokens(ActQ8& a, int64_t t0, int64_t t1) {
+  const int64_t nb = a.nb;
+  for (int64_t i = t0 * nb; i < t1 * nb; ++i) {
     const int8_t* q = a.q.data() + i * kActBlock;
     int32_t s = 0;
     for (int j = 0; j < 16; ++j) s += q[j];
     a.sum16[static_cast<size_t>(i)] = s;
   }
-  a.d4.resize(static_cast<size_t>(n_pad * nb));
-  a.sum4.resize(static_cast<size_t>(n_pad * nb));
-  for (int64_t tile = 0; tile < n_pad / kTokTile; ++tile)
+  if (!a.u.empty())
+    for (int64_t i = t0 * a.K; i < t1 * a.K; ++i)
+      a.u[static_cast<size_t>(i)] = static_cast<uint8_t>(static_cast<uint8_t>(a.q[static_cast<size_t>(i)]) ^ 0x80);
+  const int64_t tile_end = t1 == a.n_tok ? a.n_pad() / kTokTile : t1 / kTokTile;  // (the last one padded)
+  for (int64_t tile = t0 / kTokTile; tile < tile_end; ++tile)
     for (int64_t b = 0; b < nb; ++b)
       for (int64_t i = 0; i < kTokTile; ++i) {
         a.d4[(tile * nb + b) * kTokTile + i] = a.d[(tile * kTokTile + i) * nb + b];
         a.sum4[(tile * nb + b) * kTokTile + i] = a.sum[(tile * kTokTile + i) * nb + b];
       }
+}
+
+void finish_tiles(ActQ8& a) {
+  finish_layout(a);
+  finish_tokens(a, 0, a.n_tok);
 }
 
 void quantize_act(const KernelSet& ks, const float* x, int64_t ldx, int64_t n_tok, int64_t K, ActQ8& a) {

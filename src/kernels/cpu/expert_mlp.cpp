@@ -31,26 +31,27 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
   Scratch* sc = &scratch_tl;  // workers must see the caller's scratch, not their own thread_local
   while (sc->jobs.size() < jobs.size()) sc->jobs.push_back(std::make_unique<JobState>());
 
-  // x quantized once (by token ranges across threads when there are many tokens).
-  const DType in_dtype = jobs[0].gate->dtype;
-  sc->in_all.prepare_shape(x, ldx, n_tok, D, in_dtype);
-  if (n_tok >= 8) {
-    pool.parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) { sc->in_all.quantize_part(t0, t1, 0, D / 32); });
-  } else {
-    sc->in_all.quantize_part(0, n_tok, 0, sc->in_all.quantized() ? D / 32 : 0);
-  }
-  sc->in_all.finish();
-
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    const SwigluJob& job = jobs[j];
-    JobState& st = *sc->jobs[j];
-    const int64_t n = static_cast<int64_t>(job.tokens.size()), I = job.gate->rows();
+  for (const SwigluJob& job : jobs) {
+    const int64_t I = job.gate->rows();
     if (job.gate->cols() != D || job.up->rows() != I || job.down->cols() != I || job.down->rows() != D)
       fail("swiglu: shapes of '", job.gate->name, "', '", job.up->name, "', '", job.down->name, "' do not fit D = ", D);
-    st.in_x.gather(sc->in_all, x, ldx, job.tokens.data(), n, D, job.gate->dtype);
-    st.h.resize(static_cast<size_t>(n * I));
-    st.in_h.prepare_shape(st.h.data(), I, n, I, job.down->dtype);
   }
+  // x quantized once (by token ranges across threads when there are many tokens), then each job's rows
+  // of it gathered (by jobs across threads in a prefill: megabytes of copies).
+  sc->in_all.prepare(pool, x, ldx, n_tok, D, jobs[0].gate->dtype);
+  auto gather_jobs = [&](int64_t j0, int64_t j1, int) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const SwigluJob& job = jobs[static_cast<size_t>(j)];
+      JobState& st = *sc->jobs[static_cast<size_t>(j)];
+      const int64_t n = static_cast<int64_t>(job.tokens.size()), I = job.gate->rows();
+      st.in_x.gather(sc->in_all, x, ldx, job.tokens.data(), n, D, job.gate->dtype);
+      st.h.resize(static_cast<size_t>(n * I));
+      st.in_h.prepare_shape(st.h.data(), I, n, I, job.down->dtype);
+    }
+  };
+  const int64_t n_jobs = static_cast<int64_t>(jobs.size());
+  const bool many = n_tok >= kParallelPrepareTokens;
+  if (many) pool.parallel_for(n_jobs, gather_jobs); else gather_jobs(0, n_jobs, 0);
 
   // Sweep 1: gate, up, SiLU·mul, quantize h, over all jobs' I rows laid end to end in 32-row units (job
   // 0's first): both threads stream weights even when an expert has a single token.
@@ -72,7 +73,10 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
       if (st.in_h.quantized()) st.in_h.quantize_part(0, n, r0 / 32, r1 / 32);
     });
   });
-  for (size_t j = 0; j < jobs.size(); ++j) sc->jobs[j]->in_h.finish();
+  auto finish_jobs = [&](int64_t j0, int64_t j1, int) {
+    for (int64_t j = j0; j < j1; ++j) sc->jobs[static_cast<size_t>(j)]->in_h.finish();
+  };
+  if (many) pool.parallel_for(n_jobs, finish_jobs); else finish_jobs(0, n_jobs, 0);
 
   // Sweep 2: down for every job into its own y, over all jobs' D rows laid end to end.
   // Job j: units [out_units[j], out_units[j + 1]) of kMatmulRowGrain rows of its down.

@@ -20,6 +20,7 @@ namespace dsinfer::kern {
 
 constexpr int64_t kActBlock = 32;  // activation quantization block
 constexpr int64_t kTokTile = 4;    // tokens per prefill tile (the transposed scale arrays use it)
+constexpr int64_t kPanelMinTokens = 12;  // from here on the R8 prefill panels run (gemm_r8_panels.h)
 
 // x [n_tok, K] quantized per 32 values: x ≈ d * q. Token rows are padded up to a multiple of kTokTile
 // with zeros (q = 0, d = 0, sum = 0) so tile kernels never branch on a partial token tile.
@@ -31,6 +32,8 @@ struct ActQ8 {
   std::vector<int32_t> sum16;        // [n_pad, nb]   sum of its first 16 q (Q6_K's per-16 scales)
   std::vector<float> d4;             // [n_pad/4, nb, 4]  d of the 4 tokens of a tile, per block
   std::vector<int32_t> sum4;         // [n_pad/4, nb, 4]  sum of the 4 tokens of a tile, per block
+  std::vector<uint8_t> u;            // [n_tok, K] q + 128 as unsigned bytes (the R8 panels' activations),
+                                     // only from kPanelMinTokens tokens on
 
   int64_t n_pad() const { return (n_tok + kTokTile - 1) / kTokTile * kTokTile; }
   const int8_t* qt(int64_t t) const { return q.data() + t * K; }
@@ -144,9 +147,13 @@ const KernelSet& avxvnni_kernels(); // only call when cpu_features().has_avxvnni
 const KernelSet& avx2_int32dot_kernels();
 const KernelSet& active_kernels(); // the best set this CPU runs (DSINFER_ISA caps it)
 
-// Fills sum16, the transposed per-tile arrays d4/sum4 and zero-pads from a.q/d/sum (already filled
-// for n_tok tokens).
+// Fills sum16, the transposed per-tile arrays d4/sum4, u and zero-pads from a.q/d/sum (already filled
+// for n_tok tokens). An ActQ8 is ready for the kernels only after it. In two steps for callers that
+// split tokens across threads: finish_layout once (sizes, padding), then finish_tokens for token ranges
+// [t0, t1) with t0 a multiple of kTokTile (t1 too, or n_tok) that together cover [0, n_tok).
 void finish_tiles(ActQ8& a);
+void finish_layout(ActQ8& a);
+void finish_tokens(ActQ8& a, int64_t t0, int64_t t1);
 
 // Quantizes x [n_tok, K] (row stride ldx) with `ks`. Reuses a's buffers (no allocation once grown).
 void quantize_act(const KernelSet& ks, const float* x, int64_t ldx, int64_t n_tok, int64_t K, ActQ8& a);

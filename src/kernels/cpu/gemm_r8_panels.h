@@ -1,5 +1,5 @@
 #pragma once
-// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from 12 tokens on): signed L1
+// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from kPanelMinTokens tokens on): signed L1
 // panels with the weights as the dot's memory operand. Written once for every x86 set, like the tiles of
 // gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw + vpaddw and widens, the VNNI sets accumulate
 // int32 with vpdpbusd (Q6_K keeps the int16 route in every set: its per-16 scales are applied with
@@ -73,7 +73,6 @@ inline void store_values(SignedPanel& p, int64_t slot, const __m256i v[8], bool 
 //   kMin         the Q4_K/Q5_K dmin term
 //   kScaled      Q6_K: int16 scales applied when widening
 //   kBlockBytes  bytes per 32 values of a group
-//   kMinTokens   below, the tiles are faster (gemm_bench, one thread)
 //   unpack(p, slot, group, b)  block b of the 8-row group at `group` into slot
 // Q4_0_R8, Q5_0_R8, Q5_1_R8: v = q - 8 (Q4_0) or q - 16 (Q5); the tiles' integer is sum a v for Q4_0
 // and Q5_0 (their offset is already in it) and sum a v + 16 sum a for Q5_1, whose + m term is the
@@ -82,7 +81,7 @@ template <class Dot, int kBits, bool kMinTerm>
 struct PanelNibble {
   using Tile = NibbleR8<Dot, kBits, kMinTerm>;
   static constexpr size_t kBlockBytes = Tile::kBlock;  // per 32 values of the group's 8 rows
-  static constexpr int kWiden = kBits == 5 ? 4 : 8, kOffset = kMinTerm ? 16 : 0, kMinTokens = 12;
+  static constexpr int kWiden = kBits == 5 ? 4 : 8, kOffset = kMinTerm ? 16 : 0;
   static constexpr bool kMin = kMinTerm, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
@@ -100,7 +99,7 @@ template <class Dot, bool kFifthBit>
 struct PanelQK45 {
   using Tile = QK45R8<Dot, kFifthBit>;
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
-  static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8, kMinTokens = 12;
+  static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8;
   static constexpr bool kMin = true, kScaled = false;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
@@ -121,7 +120,7 @@ template <class Dot>
 struct PanelQ6_K {
   using Tile = Q6_KR8<Dot>;
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
-  static constexpr int kWiden = 2, kOffset = 0, kMinTokens = 12;
+  static constexpr int kWiden = 2, kOffset = 0;
   static constexpr bool kMin = false, kScaled = true;
   static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
@@ -222,24 +221,18 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
   for (int64_t t = 0; t < a.n_tok; ++t) std::memcpy(y + t * ldy, part + t * G * 8, G * 8 * sizeof(float));
 }
 
-// The QuantGemmFn of format F: panels from F::kMinTokens tokens on, F::Tile's kernels below.
+// The QuantGemmFn of format F: panels from kPanelMinTokens tokens on (below, the tiles are faster:
+// gemm_bench, one thread), F::Tile's kernels below.
 template <class F>
 void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok < F::kMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
-  thread_local std::vector<uint8_t> au_buf;
+  if (a.n_tok < kPanelMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<float> part_buf;
   thread_local SignedPanel panel;
-  const size_t n_act = static_cast<size_t>(a.n_tok * a.K);
-  au_buf.resize(n_act);
   part_buf.resize(static_cast<size_t>(a.n_tok * kPanelGroups * kGroup));
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (size_t i = 0; i < n_act; i += 32)  // a + 128 as unsigned bytes (K is a multiple of 32)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(au_buf.data() + i),
-                        _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q.data() + i)), flip));
   const size_t group_bytes = kGroup * row_bytes;
   for (int64_t r = 0; r < n_rows; r += kPanelGroups * kGroup) {
     const uint8_t* groups = w + (r / kGroup) * group_bytes;
-    const uint8_t* au = au_buf.data();
+    const uint8_t* au = a.u.data();  // a + 128 (finish_tiles)
     float* part = part_buf.data();
     switch (std::min<int64_t>(kPanelGroups, (n_rows - r) / kGroup)) {
       case 4: panel_pass<F, 4>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
@@ -250,8 +243,8 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   }
 }
 
-// `base` with its R8 entries built on `Dot` and named `isa`: panels from 12 tokens on (Q8_0: tiles only;
-// its values do not fit the int16 panels, and as a VNNI panel it is not written yet).
+// `base` with its R8 entries built on `Dot` and named `isa`: panels from kPanelMinTokens tokens on
+// (Q8_0: tiles only; its values do not fit the int16 panels, and as a VNNI panel it is not written yet).
 template <class Dot>
 KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.isa = isa;

@@ -127,6 +127,17 @@ void MatmulInput::prepare(const float* x, int64_t ldx, int64_t n_tok, int64_t K,
   finish();
 }
 
+void MatmulInput::prepare(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype) {
+  if (n_tok < kParallelPrepareTokens) return prepare(x, ldx, n_tok, K, for_dtype);
+  prepare_shape(x, ldx, n_tok, K, for_dtype);
+  if (!quantized_) return;
+  kern::finish_layout(act_);
+  pool.parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) {  // (ranges start at multiples of kTokTile)
+    quantize_part(t0, t1, 0, act_.nb);
+    kern::finish_tokens(act_, t0, t1);
+  }, kern::kTokTile);
+}
+
 void MatmulInput::gather(const MatmulInput& src, const float* x, int64_t ldx, const int32_t* tok, int64_t n,
                          int64_t K, DType for_dtype) {
   if (uses_int8(for_dtype) && src.quantized() && src.K() == K) {
@@ -186,7 +197,7 @@ void matmul(ThreadPool& pool, const TensorView& w, int64_t row0, int64_t n_rows,
   // each worker's own (empty) instance.
   thread_local MatmulInput scratch;
   MatmulInput* in = &scratch;
-  in->prepare(x, ldx, n_tok, w.cols(), w.dtype);
+  in->prepare(pool, x, ldx, n_tok, w.cols(), w.dtype);
   pool.parallel_for(n_rows, [&](int64_t r0, int64_t r1, int) {
     matmul_rows(w, row0 + r0, r1 - r0, *in, y + r0, ldy);
   }, kMatmulRowGrain);
@@ -206,7 +217,7 @@ void matmul_shared_input(ThreadPool& pool, const std::vector<const TensorView*>&
     (uses_int8(w->dtype) ? need8 : needf) = true;
   }
   const int64_t K = ws[0]->cols();
-  if (need8) in8->prepare(x, ldx, n_tok, K, DType::Q8_0);
+  if (need8) in8->prepare(pool, x, ldx, n_tok, K, DType::Q8_0);
   if (needf) inf->prepare(x, ldx, n_tok, K, DType::F32);
   // The weights' rows laid end to end, in units of kMatmulRowGrain rows.
   std::vector<int64_t> first(ws.size() + 1, 0);

@@ -42,6 +42,9 @@ inline void matmul(ThreadPool& pool, const TensorView& w, const float* x, int64_
 class MatmulInput {
  public:
   void prepare(const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype);
+  // The same, by token ranges across the pool from kParallelPrepareTokens tokens on (a prefill's
+  // activations are megabytes: on one thread they cost a 16-core prefill a large share of its time).
+  void prepare(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype);
   // Quantizes only tokens [t0, t1) and blocks [b0, b1) of 32 (the caller prepared the geometry with
   // prepare_shape and splits the work across threads), then finish() on one thread.
   void prepare_shape(const float* x, int64_t ldx, int64_t n_tok, int64_t K, DType for_dtype);
@@ -79,6 +82,8 @@ void matmul_shared_input(ThreadPool& pool, const std::vector<const TensorView*>&
 
 // Rows per thread are multiples of this, so no kernel tile is split between threads.
 constexpr int64_t kMatmulRowGrain = 16;
+// From this many tokens on, activations are prepared across the pool (MatmulInput::prepare(pool, ...)).
+constexpr int64_t kParallelPrepareTokens = 8;
 
 // y[t, n] = sum_k x[t, k] * B[k, n] for float activations on both sides (the naive MLA form's Q K^T and
 // P V): x [n_tok, K] row stride ldx, B [K, N] row stride ldb, y row stride ldy. Single-threaded, the
