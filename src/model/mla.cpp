@@ -84,18 +84,19 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
     matmul(pool_, w.q_b_proj, cq.data(), T, q.data());
   }
   for (int64_t t = 0; t < T; ++t)
-    for (int64_t h = 0; h < H; ++h)
-      rope_interleaved(q.data() + (t * H + h) * dq + dn, dr, b.positions[t], inv_freq_.data(), rope_amplitude_);
-
-  // Latent row of each new token: [RMSNorm(c_kv) | RoPE(k_pe)] written to the cache.
-  for (int64_t t = 0; t < T; ++t) {
-    float* row = kv.data() + t * L;
-    rms_norm(row, L, w.kv_a_norm.data(), eps, 1, rkv, row, L);
-    rope_interleaved(row + rkv, dr, b.positions[t], inv_freq_.data(), rope_amplitude_);
     if (b.positions[t] >= cache.capacity(b.seq_ids[t]))
       fail("KV cache: position ", b.positions[t], " of sequence ", b.seq_ids[t], " was not reserved");
-    cache.write_row(layer, b.seq_ids[t], b.positions[t], row);
-  }
+  // RoPE of the queries; the latent row of each new token, [RMSNorm(c_kv) | RoPE(k_pe)], into the cache.
+  for_token_ranges(pool_, T, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t h = 0; h < H; ++h)
+        rope_interleaved(q.data() + (t * H + h) * dq + dn, dr, b.positions[t], inv_freq_.data(), rope_amplitude_);
+      float* row = kv.data() + t * L;
+      rms_norm(row, L, w.kv_a_norm.data(), eps, 1, rkv, row, L);
+      rope_interleaved(row + rkv, dr, b.positions[t], inv_freq_.data(), rope_amplitude_);
+      cache.write_row(layer, b.seq_ids[t], b.positions[t], row);
+    }
+  });
 
   std::vector<float> o(static_cast<size_t>(T * H * dv));  // [T, H, dv]
   bool naive = form_ == AttentionForm::kNaive;

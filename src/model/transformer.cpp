@@ -42,11 +42,17 @@ std::vector<float> Transformer::forward(const Batch& b, LatentKvCache& cache, Fo
   std::vector<float> xn(h.size()), delta(h.size());
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& lw = weights_.layers[l];
-    rms_norm(h.data(), D, lw.attn_norm.data(), eps, T, D, xn.data(), D);
+    // h += delta (tokens [t0, t1)), then xn = RMSNorm(h) with `norm`
+    auto add_and_norm = [&](const std::vector<float>& norm, bool add) {
+      for_token_ranges(pool_, T, [&](int64_t t0, int64_t t1) {
+        if (add)
+          for (int64_t i = t0 * D; i < t1 * D; ++i) h[static_cast<size_t>(i)] += delta[static_cast<size_t>(i)];
+        rms_norm(h.data() + t0 * D, D, norm.data(), eps, t1 - t0, D, xn.data() + t0 * D, D);
+      });
+    };
+    if (l == 0) add_and_norm(lw.attn_norm, false);
     attention(l, b, xn.data(), cache, delta.data());
-    for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
-
-    rms_norm(h.data(), D, lw.ffn_norm.data(), eps, T, D, xn.data(), D);
+    add_and_norm(lw.ffn_norm, true);
     if (c.is_moe_layer(l)) {
       Routing r = moe_forward(pool_, c, lw.moe, xn.data(), T, delta.data());
       if (trace) {
@@ -60,7 +66,13 @@ std::vector<float> Transformer::forward(const Batch& b, LatentKvCache& cache, Fo
     } else {
       mlp_forward(pool_, lw.dense, xn.data(), T, delta.data());
     }
-    for (size_t i = 0; i < h.size(); ++i) h[i] += delta[i];
+    if (l + 1 < c.num_hidden_layers) {
+      add_and_norm(weights_.layers[l + 1].attn_norm, true);  // (the next layer's attention input)
+    } else {
+      for_token_ranges(pool_, T, [&](int64_t t0, int64_t t1) {
+        for (int64_t i = t0 * D; i < t1 * D; ++i) h[static_cast<size_t>(i)] += delta[static_cast<size_t>(i)];
+      });
+    }
     if (trace) trace->hidden.push_back(h);
   }
 

@@ -41,6 +41,18 @@ struct Batch {
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
 };
 
+// Per-token work of a batch (norms, RoPE, residual adds, cache writes): fn(t0, t1) across the pool from
+// 8 tokens on (a prefill: on one thread it costs a many-core machine a real share of the step), inline
+// for a decode step (a wake-up costs more than the work).
+template <class F>
+void for_token_ranges(ThreadPool& pool, int64_t T, F&& fn) {
+  if (T >= 8) {
+    pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) { fn(t0, t1); });
+  } else {
+    fn(0, T);
+  }
+}
+
 // Optional record of what happened inside a forward call, for tests and debugging.
 struct ForwardTrace {
   // experts[layer][token] = routed expert ids (ascending), weights likewise (MoE layers only).
