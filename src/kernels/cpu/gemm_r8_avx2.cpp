@@ -26,17 +26,18 @@ struct Avx2Dot {
   static __m256i widen(__m256i sum) { return _mm256_madd_epi16(sum, _mm256_set1_epi16(1)); }
 };
 
-// vpdpbusd's contract (int32 lane sums, no widening) built from vpmaddubsw + vpmaddwd, with the VNNI
-// set's tile and chain counts: the code paths the AVX-512 and AVX-VNNI sets take (!kInt16), on any AVX2
-// CPU. Exact wherever the int16 pair sums cannot saturate, as in every R8 kernel (the u8 factor is at
-// most 63 against int8 activations, or 255 against panel values |v| <= 16; Q8_0: 128 * 127 * 2 < 32768
-// as in the AVX2 set). Slow (8-token tiles spill 16 registers): for the tests only.
+// vpdpbusd's contract (int32 lane sums of 4 u8 x s8 products, exact for every input) built from
+// vpmaddwd on the even and odd bytes widened to int16, with the VNNI set's tile and chain counts: the code
+// paths the AVX-512 and AVX-VNNI sets take (!kInt16, the Q8_0 panel too), on any AVX2 CPU. Slow (8-token
+// tiles spill 16 registers): for the tests only.
 struct Int32DotOnAvx2 {
   static constexpr bool kInt16 = false;
   static constexpr int kTile = 8;
   static constexpr int kInFlight = 8;
   static __m256i first(__m256i w, __m256i a) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+    const __m256i w_even = _mm256_and_si256(w, _mm256_set1_epi16(0x00ff)), w_odd = _mm256_srli_epi16(w, 8);
+    const __m256i a_even = _mm256_srai_epi16(_mm256_slli_epi16(a, 8), 8), a_odd = _mm256_srai_epi16(a, 8);
+    return _mm256_add_epi32(_mm256_madd_epi16(w_even, a_even), _mm256_madd_epi16(w_odd, a_odd));
   }
   static __m256i add(__m256i sum, __m256i w, __m256i a) { return _mm256_add_epi32(sum, first(w, a)); }
   static __m256i join(__m256i x, __m256i y) { return _mm256_add_epi32(x, y); }

@@ -1,9 +1,9 @@
 #pragma once
-// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 (from kPanelMinTokens tokens on): signed L1
-// panels with the weights as the dot's memory operand. Written once for every x86 set, like the tiles of
-// gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw + vpaddw and widens, the VNNI sets accumulate
-// int32 with vpdpbusd (Q6_K keeps the int16 route in every set: its per-16 scales are applied with
-// vpmaddwd).
+// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 and, with int32 dots, Q8_0 (from
+// kPanelMinTokens tokens on): signed L1 panels with the weights as the dot's memory operand. Written once
+// for every x86 set, like the tiles of gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw +
+// vpaddw and widens, the VNNI sets accumulate int32 with vpdpbusd (Q6_K keeps the int16 route in every
+// set: its per-16 scales are applied with vpmaddwd).
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
 // a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
@@ -139,6 +139,24 @@ struct PanelQ6_K {
   }
 };
 
+// Q8_0_R8, int32 dots only (VNNI): the values are the weights themselves (v = q, |v| <= 128), and
+// (a + 128) * v pairs would overflow vpmaddubsw's int16 sums, so the AVX2 set keeps the tiles.
+template <class Dot>
+struct PanelQ8_0 {
+  static_assert(!Dot::kInt16, "Q8_0 panels need int32 dots");
+  using Tile = Q8_0R8<Dot>;
+  static constexpr size_t kBlockBytes = Tile::kBlock;
+  static constexpr int kWiden = 8, kOffset = 0;
+  static constexpr bool kMin = false, kScaled = false;
+  static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + b * Tile::kBlock;
+    _mm256_store_ps(p.f0[slot], row_scales(blk));
+    __m256i v[8];
+    for (int c = 0; c < 8; ++c) v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+    store_values(p, slot, v, false);
+  }
+};
+
 // Blocks [0, nbc) of the panel (G groups) · one token: au its unsigned activations of those blocks, d / s
 // their scales and sums; out[g * 8 + row] accumulates.
 template <class F, int G>
@@ -244,14 +262,17 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
 }
 
 // `base` with its R8 entries built on `Dot` and named `isa`: panels from kPanelMinTokens tokens on
-// (Q8_0: tiles only; its values do not fit the int16 panels, and as a VNNI panel it is not written yet).
+// (Q8_0 with int16 dots: tiles only, its values do not fit the int16 panels).
 template <class Dot>
 KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.isa = isa;
   base.q4_0_r8 = gemm_panels<PanelNibble<Dot, 4, false>>;
   base.q5_0_r8 = gemm_panels<PanelNibble<Dot, 5, false>>;
   base.q5_1_r8 = gemm_panels<PanelNibble<Dot, 5, true>>;  // (with Q5_1's + m term)
-  base.q8_0_r8 = gemm_r8<Q8_0R8<Dot>>;
+  if constexpr (Dot::kInt16)
+    base.q8_0_r8 = gemm_r8<Q8_0R8<Dot>>;
+  else
+    base.q8_0_r8 = gemm_panels<PanelQ8_0<Dot>>;
   base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>>;
   base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>>;
   base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
