@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/cpu/matmul.h"
 #include "model/kv_cache.h"
 #include "model/model_config.h"
 #include "model/weights.h"
@@ -42,11 +43,11 @@ struct Batch {
 };
 
 // Per-token work of a batch (norms, RoPE, residual adds, cache writes): fn(t0, t1) across the pool from
-// 8 tokens on (a prefill: on one thread it costs a many-core machine a real share of the step), inline
-// for a decode step (a wake-up costs more than the work).
+// kParallelPrepareTokens tokens on (a prefill: on one thread it costs a many-core machine a real share of
+// the step), inline for a decode step (a wake-up costs more than the work).
 template <class F>
 void for_token_ranges(ThreadPool& pool, int64_t T, F&& fn) {
-  if (T >= 8) {
+  if (T >= kParallelPrepareTokens) {
     pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) { fn(t0, t1); });
   } else {
     fn(0, T);

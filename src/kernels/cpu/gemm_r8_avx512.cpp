@@ -1,8 +1,9 @@
 // AVX-512 VNNI instances of the R8 kernels (gemm_r8_tiles.h, gemm_r8_panels.h): the 4-value dot is
 // vpdpbusd on 256-bit vectors (AVX512-VL), one instruction where AVX2 needs vpmaddubsw + vpaddw
-// (+ vpmaddwd), with int32 sums that never overflow. The integer sums, and so every float operation after them, are those of the AVX2
-// and scalar kernels: the results are the same bit for bit. BF16 weights use vdpbf16ps where the CPU has
-// AVX512-BF16 (gemm_bf16_avx512bf16.cpp); every other kernel of the set is AVX2's.
+// (+ vpmaddwd), with int32 sums that never overflow. The integer sums, and so every float operation after
+// them, are those of the AVX2 and scalar kernels: the results are the same bit for bit. BF16 weights use
+// vdpbf16ps where the CPU has AVX512-BF16 (gemm_bf16_avx512bf16.cpp); every other kernel of the set is
+// AVX2's.
 
 #include <immintrin.h>
 

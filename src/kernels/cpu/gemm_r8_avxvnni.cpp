@@ -1,7 +1,7 @@
 // AVX-VNNI instances of the R8 kernels (gemm_r8_tiles.h, gemm_r8_panels.h), for CPUs that have the VEX
 // form of vpdpbusd but no AVX-512 (Alder Lake and later client chips): the AVX2 set with its R8 kernels
-// replaced, as the AVX-512 set does with the EVEX form. 16 registers: 4-token tiles, like AVX2. The integer sums, and so
-// the results, equal the scalar mirror's bit for bit.
+// replaced, as the AVX-512 set does with the EVEX form. 16 registers: 4-token tiles, like AVX2. The
+// integer sums, and so the results, equal the scalar mirror's bit for bit.
 
 #include <immintrin.h>
 

@@ -82,7 +82,8 @@ void matmul_shared_input(ThreadPool& pool, const std::vector<const TensorView*>&
 
 // Rows per thread are multiples of this, so no kernel tile is split between threads.
 constexpr int64_t kMatmulRowGrain = 16;
-// From this many tokens on, activations are prepared across the pool (MatmulInput::prepare(pool, ...)).
+// From this many tokens on, activations are prepared across the pool (MatmulInput::prepare(pool, ...)),
+// and so is the model's other per-token work (for_token_ranges in model/transformer.h).
 constexpr int64_t kParallelPrepareTokens = 8;
 
 // y[t, n] = sum_k x[t, k] * B[k, n] for float activations on both sides (the naive MLA form's Q K^T and
