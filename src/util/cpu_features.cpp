@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "util/log.h"
+
 namespace dsinfer {
 namespace {
 
@@ -47,12 +49,15 @@ CpuFeatures detect() {
 
 CpuFeatures apply_cap(CpuFeatures f) {
   const char* cap = std::getenv("DSINFER_ISA");
-  if (!cap) return f;
+  if (!cap || !*cap || std::strcmp(cap, "avx512") == 0) return f;  // (avx512: the best set, as unset)
   if (std::strcmp(cap, "scalar") == 0) return CpuFeatures{};
   if (std::strcmp(cap, "avx2") == 0 || std::strcmp(cap, "avxvnni") == 0) {
     f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512vnni = f.avx512bf16 = f.avx512vbmi = false;
     if (std::strcmp(cap, "avx2") == 0) f.avxvnni = false;
+    return f;
   }
+  log_warn("DSINFER_ISA=", cap, " is not one of scalar, avx2, avxvnni, avx512: ignored (the best kernel set ",
+           "this CPU runs is used)");
   return f;
 }
 

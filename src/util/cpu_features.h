@@ -28,7 +28,8 @@ struct CpuFeatures {
   std::string describe() const;  // "avx2 fma f16c avx512f ..."
 };
 
-// The features of this machine; DSINFER_ISA=scalar|avx2|avxvnni in the environment caps them (for tests).
+// The features of this machine; DSINFER_ISA=scalar|avx2|avxvnni in the environment caps them (for tests
+// and comparisons; avx512 or unset: no cap; any other value: a warning, no cap).
 const CpuFeatures& cpu_features();
 
 }  // namespace dsinfer

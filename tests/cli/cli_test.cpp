@@ -147,6 +147,18 @@ TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
 
 // Rows that do not fill a 256-value super-block get llama.cpp's fallback types (llama-quant.cpp), as
 // real DeepSeek-V2-Lite K-quant files do for its 1408-wide expert rows — and those files run.
+TEST(Cli, DsinferIsaCapsTheKernelSetAndWarnsOnUnknownValues) {
+  const std::string m = tiny_gguf(), args = "bench -m " + m + " -p 4 -n 2 --bw-mb 8";
+  Result r = testing::run_dsinfer(args, "DSINFER_ISA=scalar");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("scalar kernels"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("DSINFER_ISA"), std::string::npos) << r.out;
+  r = testing::run_dsinfer(args, "DSINFER_ISA=avx-2");  // a typo: said, then ignored
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("DSINFER_ISA=avx-2 is not one of scalar, avx2, avxvnni, avx512"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("DSINFER_ISA"), r.out.rfind("DSINFER_ISA")) << "warned more than once:\n" << r.out;
+}
+
 TEST(Cli, SynthKQuantsFallBackAsLlamaCppDoes) {
   const std::pair<const char*, const char*> cases[] = {{"q4_K", "q5_0"}, {"q5_K", "q5_1"}, {"q6_K", "q8_0"}};
   for (const auto& [want, fallback] : cases) {

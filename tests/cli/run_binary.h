@@ -14,9 +14,9 @@ struct RunResult {
   std::string out;  // stdout + stderr
 };
 
-// `dsinfer ARGS` through the shell (ARGS may quote and redirect).
-inline RunResult run_dsinfer(const std::string& args) {
-  const std::string cmd = std::string(DSINFER_BIN) + " " + args + " 2>&1";
+// `dsinfer ARGS` through the shell (ARGS may quote and redirect), with `env` ("NAME=value ...") set.
+inline RunResult run_dsinfer(const std::string& args, const std::string& env = "") {
+  const std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(DSINFER_BIN) + " " + args + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
