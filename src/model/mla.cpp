@@ -22,8 +22,10 @@ namespace {
 void per_head_matmul(ThreadPool& pool, const TensorView& w, int64_t H, int64_t rph, int64_t head_stride,
                      int64_t head_offset, const float* x, int64_t x_head_stride, int64_t ldx, int64_t T, float* y,
                      int64_t ldy) {
-  thread_local std::vector<MatmulInput> inputs_tl;
-  std::vector<MatmulInput>* inputs = &inputs_tl;  // the caller's, also inside the workers
+  // Per K (the absorbed queries' and the values' heads differ): each input keeps its layout from one
+  // decode step to the next, so nothing is re-grown or re-zeroed.
+  thread_local std::map<int64_t, std::vector<MatmulInput>> inputs_by_k;
+  std::vector<MatmulInput>* inputs = &inputs_by_k[w.cols()];  // the caller's, also inside the workers
   if (static_cast<int64_t>(inputs->size()) < H) inputs->resize(static_cast<size_t>(H));
   auto prepare_heads = [&](int64_t h0, int64_t h1, int) {
     for (int64_t h = h0; h < h1; ++h) (*inputs)[h].prepare(x + h * x_head_stride, ldx, T, w.cols(), w.dtype);

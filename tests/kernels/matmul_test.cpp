@@ -90,6 +90,38 @@ TEST(Kernels, ActivationQuantizationSimdMatchesScalarBitForBit) {
   EXPECT_EQ(a.q[3], 0);
 }
 
+// One ActQ8 reused across calls (as every MatmulInput is) must equal a fresh one: the padding rows a
+// previous, larger batch left behind are zeroed again, sum16 is the first 16 values' sum, and the panels'
+// unsigned copy u appears from kPanelMinTokens tokens on.
+TEST(Kernels, AReusedActivationBufferEqualsAFreshOne) {
+  kern::ActQ8 reused;
+  uint32_t seed = 40;
+  for (int64_t n_tok : {5, 3, 3, 7, 13, 1, 1, 6}) {
+    auto x = make_x(n_tok, 320, ++seed);
+    kern::ActQ8 fresh;
+    kern::quantize_act(kern::scalar_kernels(), x.data(), 320, n_tok, 320, fresh);
+    kern::quantize_act(kern::scalar_kernels(), x.data(), 320, n_tok, 320, reused);
+    const size_t n_pad = static_cast<size_t>(fresh.n_pad());
+    ASSERT_EQ(reused.q.size(), n_pad * 320) << n_tok;
+    EXPECT_EQ(reused.q, fresh.q) << n_tok;
+    EXPECT_EQ(reused.d, fresh.d) << n_tok;
+    EXPECT_EQ(reused.sum, fresh.sum) << n_tok;
+    EXPECT_EQ(reused.sum16, fresh.sum16) << n_tok;
+    EXPECT_EQ(reused.d4, fresh.d4) << n_tok;
+    EXPECT_EQ(reused.sum4, fresh.sum4) << n_tok;
+    EXPECT_EQ(reused.u, fresh.u) << n_tok;
+    for (size_t i = static_cast<size_t>(n_tok) * 320; i < n_pad * 320; ++i) ASSERT_EQ(fresh.q[i], 0) << n_tok;
+    for (size_t b = 0; b < fresh.sum16.size(); ++b) {
+      int32_t s16 = 0;
+      for (int j = 0; j < 16; ++j) s16 += fresh.q[b * 32 + static_cast<size_t>(j)];
+      ASSERT_EQ(fresh.sum16[b], s16) << n_tok << " block " << b;
+    }
+    EXPECT_EQ(fresh.u.size(), n_tok >= kern::kPanelMinTokens ? static_cast<size_t>(n_tok) * 320 : 0u);
+    for (size_t i = 0; i < fresh.u.size(); ++i)
+      ASSERT_EQ(fresh.u[i], static_cast<uint8_t>(fresh.q[i] + 128)) << n_tok;
+  }
+}
+
 TEST(Kernels, IntegerScalarKernelsMatchFloatReferenceWithinRoundingBound) {
   for (const Case& c : kQuantCases)
     for (int64_t rows : {5, 37})

@@ -2,7 +2,10 @@
 
 #include "kernels/cpu/gemm.h"
 
+#include <emmintrin.h>  // (SSE2: every x86-64)
+
 #include <algorithm>
+
 #include "util/cpu_features.h"
 
 namespace dsinfer::kern {
@@ -55,21 +58,27 @@ void finish_layout(ActQ8& a) {
   a.d4.resize(static_cast<size_t>(n_pad * nb));
   a.sum4.resize(static_cast<size_t>(n_pad * nb));
   a.u.resize(a.n_tok >= kPanelMinTokens ? static_cast<size_t>(a.n_tok * a.K) : 0);
-  for (int64_t t = a.n_tok; t < n_pad; ++t) {  // padding tokens: q = 0, d = 0, sums 0
+  // Padding tokens: q = 0, d = 0, sums 0. Nothing writes past n_tok (quantization, gathers), so with the
+  // layout of the previous call they are zero already (a decode step reuses each input's layout).
+  if (a.zero_pad_n_tok == a.n_tok && a.zero_pad_K == a.K) return;
+  for (int64_t t = a.n_tok; t < n_pad; ++t) {
     std::fill_n(a.q.data() + t * a.K, a.K, int8_t{0});
     std::fill_n(a.d.data() + t * nb, nb, 0.0f);
     std::fill_n(a.sum.data() + t * nb, nb, 0);
     std::fill_n(a.sum16.data() + t * nb, nb, 0);
   }
+  a.zero_pad_n_tok = a.n_tok;
+  a.zero_pad_K = a.K;
 }
 
 void finish_tokens(ActQ8& a, int64_t t0, int64_t t1) {
   const int64_t nb = a.nb;
-  for (int64_t i = t0 * nb; i < t1 * nb; ++i) {
-    const int8_t* q = a.q.data() + i * kActBlock;
-    int32_t s = 0;
-    for (int j = 0; j < 16; ++j) s += q[j];
-    a.sum16[static_cast<size_t>(i)] = s;
+  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
+  for (int64_t i = t0 * nb; i < t1 * nb; ++i) {  // sum of the first 16 q: SAD of q + 128, minus 16 * 128
+    const __m128i* q = reinterpret_cast<const __m128i*>(a.q.data() + i * kActBlock);
+    const __m128i x = _mm_xor_si128(_mm_loadu_si128(q), flip);
+    const __m128i s = _mm_sad_epu8(x, _mm_setzero_si128());
+    a.sum16[static_cast<size_t>(i)] = _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
   }
   if (!a.u.empty())
     for (int64_t i = t0 * a.K; i < t1 * a.K; ++i)

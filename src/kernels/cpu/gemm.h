@@ -34,6 +34,8 @@ struct ActQ8 {
   std::vector<int32_t> sum4;         // [n_pad/4, nb, 4]  sum of the 4 tokens of a tile, per block
   std::vector<uint8_t> u;            // [n_tok, K] q + 128 as unsigned bytes (the R8 panels' activations),
                                      // only from kPanelMinTokens tokens on
+  int64_t zero_pad_n_tok = -1, zero_pad_K = -1;  // the layout whose padding rows are known to be zero
+                                                 // (finish_layout skips refilling them)
 
   int64_t n_pad() const { return (n_tok + kTokTile - 1) / kTokTile * kTokTile; }
   const int8_t* qt(int64_t t) const { return q.data() + t * K; }
