@@ -30,7 +30,7 @@ void per_head_matmul(ThreadPool& pool, const TensorView& w, int64_t H, int64_t r
   auto prepare_heads = [&](int64_t h0, int64_t h1, int) {
     for (int64_t h = h0; h < h1; ++h) (*inputs)[h].prepare(x + h * x_head_stride, ldx, T, w.cols(), w.dtype);
   };
-  if (T >= kParallelPrepareTokens) pool.parallel_for(H, prepare_heads); else prepare_heads(0, H, 0);
+  parallel_for_if(pool, T >= kParallelPrepareTokens, H, prepare_heads);
   const int64_t total = H * rph;
   pool.parallel_for(total, [&](int64_t v0, int64_t v1, int) {
     for (int64_t v = v0; v < v1;) {
@@ -162,7 +162,7 @@ void Transformer::attention_scores_absorbed(int64_t layer, const Batch& b, const
       }
       pool_.parallel_for(n, scores, 48);
       pool_.parallel_for(H, normalize);
-      if (rkv % 32 == 0) pool_.parallel_for(rkv, values, 32); else values(0, rkv, 0);
+      parallel_for_if(pool_, rkv % 32 == 0, rkv, values, 32);
       return;
     }
     pool_.run_on_all([&](int tid) {

@@ -47,11 +47,7 @@ struct Batch {
 // the step), inline for a decode step (a wake-up costs more than the work).
 template <class F>
 void for_token_ranges(ThreadPool& pool, int64_t T, F&& fn) {
-  if (T >= kParallelPrepareTokens) {
-    pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) { fn(t0, t1); });
-  } else {
-    fn(0, T);
-  }
+  parallel_for_if(pool, T >= kParallelPrepareTokens, T, [&](int64_t t0, int64_t t1, int) { fn(t0, t1); });
 }
 
 // Optional record of what happened inside a forward call, for tests and debugging.

@@ -60,6 +60,18 @@ class ThreadPool {
   std::unique_ptr<Share[]> shares_;
 };
 
+// fn over [0, n): across the pool when `parallel` (as parallel_for), else once as fn(0, n, 0) on the
+// calling thread — for work that only pays for a region's wake-up when it is large (a prefill's, not a
+// decode step's).
+inline void parallel_for_if(ThreadPool& pool, bool parallel, int64_t n,
+                            const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain = 1) {
+  if (parallel) {
+    pool.parallel_for(n, fn, grain);
+  } else if (n > 0) {
+    fn(0, n, 0);
+  }
+}
+
 // Calls f(segment, begin, end) for each piece of the unit range [u0, u1) that falls in a segment, with
 // begin / end counted from the segment's first unit; segment s holds units [first[s], first[s + 1])
 // (`first` ascending, first[0] = 0). A parallel_for over several matrices laid end to end finds the

@@ -62,6 +62,25 @@ TEST(ThreadPool, ParallelForHandsASlowThreadsShareToTheOthers) {
   EXPECT_EQ(by_1, 48);
 }
 
+TEST(ThreadPool, ParallelForIfRunsInlineOnceOrAcrossThePool) {
+  ThreadPool pool(3);
+  std::vector<std::tuple<int64_t, int64_t, int>> calls;
+  parallel_for_if(pool, false, 40, [&](int64_t b, int64_t e, int t) { calls.emplace_back(b, e, t); }, 8);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], std::make_tuple(int64_t{0}, int64_t{40}, 0));
+  parallel_for_if(pool, false, 0, [&](int64_t, int64_t, int) { calls.emplace_back(-1, -1, -1); });
+  EXPECT_EQ(calls.size(), 1u);  // nothing to do: not called
+  std::vector<std::atomic<int>> hits(40);
+  std::atomic<int> n_calls{0};
+  parallel_for_if(pool, true, 40, [&](int64_t b, int64_t e, int) {
+    ++n_calls;
+    EXPECT_EQ(b % 8, 0);
+    for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+  }, 8);
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  EXPECT_GE(n_calls.load(), 2);  // (split: 5 grains over 3 threads)
+}
+
 TEST(ThreadPool, ForEachSegmentCutsAUnitRangeAtSegmentBorders) {
   const std::vector<int64_t> first{0, 3, 3, 7, 10};  // segments of 3, 0, 4 and 3 units
   auto pieces = [&](int64_t u0, int64_t u1) {

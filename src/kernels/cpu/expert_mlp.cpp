@@ -51,7 +51,7 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
   };
   const int64_t n_jobs = static_cast<int64_t>(jobs.size());
   const bool many = n_tok >= kParallelPrepareTokens;
-  if (many) pool.parallel_for(n_jobs, gather_jobs); else gather_jobs(0, n_jobs, 0);
+  parallel_for_if(pool, many, n_jobs, gather_jobs);
 
   // Sweep 1: gate, up, SiLU·mul, quantize h, over all jobs' I rows laid end to end in 32-row units (job
   // 0's first): both threads stream weights even when an expert has a single token.
@@ -76,7 +76,7 @@ void swiglu_jobs(ThreadPool& pool, const float* x, int64_t ldx, int64_t n_tok, i
   auto finish_jobs = [&](int64_t j0, int64_t j1, int) {
     for (int64_t j = j0; j < j1; ++j) sc->jobs[static_cast<size_t>(j)]->in_h.finish();
   };
-  if (many) pool.parallel_for(n_jobs, finish_jobs); else finish_jobs(0, n_jobs, 0);
+  parallel_for_if(pool, many, n_jobs, finish_jobs);
 
   // Sweep 2: down for every job into its own y, over all jobs' D rows laid end to end.
   // Job j: units [out_units[j], out_units[j + 1]) of kMatmulRowGrain rows of its down.

@@ -1,4 +1,4 @@
-// Scalar mirror of the R8 kernels (gemm_r8_tiles.h, gemm_r8_panels_avx2.h) for every row-interleaved layout
+// Scalar mirror of the R8 kernels (gemm_r8_tiles.h, gemm_r8_panels.h) for every row-interleaved layout
 // of tensor/interleave.h: per row, token and block the exact integer sum, then the same float operations
 // in block order — the AVX2 and VNNI lanes bit for bit.
 
