@@ -16,12 +16,20 @@ void SamplingParams::validate() const {
   if (!(min_p >= 0.0f && min_p <= 1.0f)) fail("min_p must be in [0, 1], got ", min_p);
   if (!(repetition_penalty > 0.0f) || repetition_penalty > 100.0f)
     fail("repetition_penalty must be in (0, 100], got ", repetition_penalty);
+  if (!(presence_penalty >= -2.0f && presence_penalty <= 2.0f))
+    fail("presence_penalty must be in [-2, 2], got ", presence_penalty);
+  if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f))
+    fail("frequency_penalty must be in [-2, 2], got ", frequency_penalty);
+  for (const auto& [id, bias] : logit_bias)
+    if (!(bias >= -100.0f && bias <= 100.0f)) fail("logit_bias of token ", id, " must be in [-100, 100], got ", bias);
 }
 
 Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) { p_.validate(); }
 
 int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
   work_.assign(logits, logits + n_vocab);
+  for (const auto& [id, bias] : p_.logit_bias)
+    if (id >= 0 && id < n_vocab) work_[id] += bias;
   if (p_.repetition_penalty != 1.0f) {
     std::unordered_set<int32_t> seen(history.begin(), history.end());
     for (int32_t id : seen) {
@@ -30,6 +38,15 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
       l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
     }
   }
+  if (p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f)
+    for (const auto& [id, count] : generated_)
+      if (id >= 0 && id < n_vocab) work_[id] -= static_cast<float>(count) * p_.frequency_penalty + p_.presence_penalty;
+  const int32_t token = pick(n_vocab);
+  generated_[token] += 1;
+  return token;
+}
+
+int32_t Sampler::pick(int64_t n_vocab) {
   if (p_.temperature == 0.0f) {
     // First maximum wins, so ties resolve to the lowest id (deterministic across runs and batches).
     return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
@@ -98,6 +115,25 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
     if (r <= 0) return ids_[i];
   }
   return ids_[n - 1];
+}
+
+TokenLogprobs token_logprobs(const float* logits, int64_t n_vocab, int32_t token, int n_top) {
+  if (n_vocab <= 0 || token < 0 || token >= n_vocab) fail("token_logprobs: token ", token, " outside [0, ", n_vocab, ")");
+  const float maxl = *std::max_element(logits, logits + n_vocab);
+  double sum = 0;
+  for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - maxl);
+  const double lse = maxl + std::log(sum);
+  TokenLogprobs r;
+  r.logprob = static_cast<float>(logits[token] - lse);
+  const int64_t k = std::clamp<int64_t>(n_top, 0, n_vocab);
+  if (k > 0) {
+    std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                      [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    for (int64_t i = 0; i < k; ++i) r.top.emplace_back(ids[i], static_cast<float>(logits[ids[i]] - lse));
+  }
+  return r;
 }
 
 }  // namespace dsinfer

@@ -1,9 +1,12 @@
 #pragma once
-// Picks the next token from logits: repetition penalty, then greedy (temperature 0) or
-// top-k -> top-p -> min-p -> temperature -> random draw from a seeded generator.
+// Picks the next token from logits: logit bias, repetition penalty, presence / frequency penalties,
+// then greedy (temperature 0) or top-k -> top-p -> min-p -> temperature -> random draw from a seeded
+// generator. Also the log-probabilities the OpenAI API reports (token_logprobs).
 
 #include <cstdint>
 #include <random>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace dsinfer {
@@ -14,6 +17,13 @@ struct SamplingParams {
   float top_p = 1.0f;              // 1 = off
   float min_p = 0.0f;              // 0 = off; keep tokens with p >= min_p * p_max
   float repetition_penalty = 1.0f; // 1 = off; divides positive / multiplies negative logits of seen tokens
+  // OpenAI's penalties over the tokens this sampler has generated so far (not the prompt): a token
+  // generated c times loses c * frequency_penalty + (c > 0) * presence_penalty from its logit.
+  float presence_penalty = 0.0f;   // [-2, 2]
+  float frequency_penalty = 0.0f;  // [-2, 2]
+  // OpenAI's logit_bias: (token id, bias in [-100, 100]) added to the logit first; ids outside the
+  // vocabulary are ignored here (the server refuses them).
+  std::vector<std::pair<int32_t, float>> logit_bias;
   uint64_t seed = 0;
 
   void validate() const;  // Error naming the parameter that is out of range
@@ -22,7 +32,8 @@ struct SamplingParams {
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& p);
-  // history: tokens so far (prompt + generated) for the repetition penalty.
+  // history: tokens so far (prompt + generated) for the repetition penalty. The returned token counts
+  // as generated for the presence / frequency penalties of later calls.
   int32_t sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history);
 
  private:
@@ -30,6 +41,18 @@ class Sampler {
   std::mt19937_64 rng_;
   std::vector<float> work_;
   std::vector<int32_t> ids_;
+  std::unordered_map<int32_t, int32_t> generated_;  // token -> times this sampler returned it
+
+  int32_t pick(int64_t n_vocab);  // from work_ (the adjusted logits)
 };
+
+// A token's log-probability under the model's own distribution (log-softmax of the raw logits, before
+// any sampling adjustment), and the n_top most likely tokens with theirs (most likely first, ties to the
+// lower id) — what the OpenAI API's logprobs / top_logprobs report.
+struct TokenLogprobs {
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;
+};
+TokenLogprobs token_logprobs(const float* logits, int64_t n_vocab, int32_t token, int n_top);
 
 }  // namespace dsinfer

@@ -25,7 +25,8 @@ bool RequestStream::next(Event& ev, std::chrono::milliseconds timeout) {
   if (!cv_.wait_for(lk, timeout, [&] { return !tokens_.empty() || finished_; })) return false;
   ev = Event{};
   if (!tokens_.empty()) {
-    ev.token = tokens_.front();
+    ev.token = tokens_.front().first;
+    ev.logprobs = std::move(tokens_.front().second);
     tokens_.pop_front();
     return true;
   }
@@ -47,10 +48,10 @@ RequestStats RequestStream::stats() const {
   return stats_;
 }
 
-void RequestStream::push(int32_t token) {
+void RequestStream::push(int32_t token, std::optional<TokenLogprobs> logprobs) {
   {
     std::lock_guard lk(mu_);
-    tokens_.push_back(token);
+    tokens_.emplace_back(token, std::move(logprobs));
   }
   cv_.notify_all();
 }
@@ -117,6 +118,10 @@ SubmitResult Scheduler::submit(GenerationRequest request) {
   for (int32_t id : request.prompt)
     if (id < 0 || id >= vocab) return refuse(SubmitStatus::kInvalid, cat("token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
   if (request.max_tokens < 1) return refuse(SubmitStatus::kInvalid, cat("max_tokens must be >= 1, got ", request.max_tokens));
+  if (request.top_logprobs > kMaxTopLogprobs)
+    return refuse(SubmitStatus::kInvalid, cat("top_logprobs must be <= ", kMaxTopLogprobs, ", got ", request.top_logprobs));
+  for (const auto& [id, bias] : request.sampling.logit_bias)
+    if (id < 0 || id >= vocab) return refuse(SubmitStatus::kInvalid, cat("logit_bias: token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
   try {
     request.sampling.validate();
   } catch (const Error& e) {
@@ -259,8 +264,13 @@ void Scheduler::step() {
   // Each sequence samples with its own Sampler, so they can run side by side (a temperature draw sorts
   // the whole vocabulary: ~10 ms for 129k tokens, too long to do 16 of them one after another).
   std::vector<int32_t> sampled(owners.size());
+  std::vector<std::optional<TokenLogprobs>> logprobs(owners.size());
   model_.pool().parallel_for(static_cast<int64_t>(owners.size()), [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) sampled[r] = owners[r]->sampler->sample(logits.data() + r * vocab, vocab, owners[r]->history);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = logits.data() + r * vocab;
+      sampled[r] = owners[r]->sampler->sample(row, vocab, owners[r]->history);
+      if (owners[r]->req.top_logprobs >= 0) logprobs[r] = token_logprobs(row, vocab, sampled[r], owners[r]->req.top_logprobs);
+    }
   });
   const auto now = Clock::now();
   for (size_t r = 0; r < owners.size(); ++r) {
@@ -268,7 +278,7 @@ void Scheduler::step() {
     const int32_t token = sampled[r];
     a.history.push_back(token);
     if (a.n_generated++ == 0) a.stats.first_token_seconds = std::chrono::duration<double>(now - a.submitted).count();
-    a.stream->push(token);
+    a.stream->push(token, std::move(logprobs[r]));
   }
   std::lock_guard lk(mu_);
   metrics_.generated_tokens += static_cast<int64_t>(owners.size());

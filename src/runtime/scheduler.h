@@ -8,7 +8,7 @@
 //      prompt tokens of sequences still prefilling (so running streams keep flowing while a long prompt
 //      is read),
 //   4. samples each sequence's next token with its own Sampler (seeded per request) and hands it to the
-//      request's stream; a sequence that hits a stop token, max_tokens or a cancel is finished and freed.
+//      request's stream (with its log-probabilities when the request asked for them); a sequence that hits a stop token, max_tokens or a cancel is finished and freed.
 // The forward pass computes every token of a batch as it would alone, so batching does not change
 // results. Submission never blocks: a full queue or a request that can never fit is refused with a reason.
 
@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,7 +48,9 @@ struct GenerationRequest {
   SamplingParams sampling;
   int64_t max_tokens = 16;
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these (it is emitted)
+  int top_logprobs = -1;             // >= 0: each token comes with its logprob and this many alternatives
 };
+constexpr int kMaxTopLogprobs = 20;  // as the OpenAI API
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "cancelled", "error"
@@ -67,6 +70,7 @@ class RequestStream {
   struct Event {
     bool finished = false;
     int32_t token = -1;  // when !finished
+    std::optional<TokenLogprobs> logprobs;  // when !finished and the request asked for them
     FinishReason reason = FinishReason::kNone;
     std::string error;   // kError
   };
@@ -80,13 +84,13 @@ class RequestStream {
   RequestStats stats() const;
 
   // The producer side: the scheduler's engine thread (and tests that script a stream).
-  void push(int32_t token);
+  void push(int32_t token, std::optional<TokenLogprobs> logprobs = std::nullopt);
   void finish(FinishReason reason, const RequestStats& stats, std::string error = {});
 
  private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<int32_t> tokens_;
+  std::deque<std::pair<int32_t, std::optional<TokenLogprobs>>> tokens_;
   bool finished_ = false;
   FinishReason reason_ = FinishReason::kNone;
   std::string error_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -94,6 +95,79 @@ TEST(Sampler, RejectsOutOfRangeParameters) {
   p = {};
   p.min_p = 1.5f;
   EXPECT_THROW(Sampler{p}, Error);
+  p = {};
+  p.presence_penalty = 2.5f;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = {};
+  p.frequency_penalty = -2.5f;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = {};
+  p.logit_bias = {{1, 100.5f}};
+  EXPECT_THROW(Sampler{p}, Error);
+}
+
+TEST(Sampler, LogitBiasIsAddedBeforeTheChoice) {
+  std::vector<float> l = {2.0f, 1.5f, -1.0f};
+  SamplingParams p;
+  p.logit_bias = {{2, 3.5f}, {0, -0.25f}, {7, 100.0f}};  // 7: outside the vocabulary, ignored
+  Sampler s(p);
+  EXPECT_EQ(s.sample(l.data(), 3, {}), 2);  // -1 + 3.5 = 2.5 > 1.75, 1.5
+  p.logit_bias = {{2, 3.0f}};  // ties at 2.0 go to the lower id
+  Sampler t(p);
+  EXPECT_EQ(t.sample(l.data(), 3, {}), 0);
+  p.logit_bias = {{0, -100.0f}, {1, -100.0f}};  // as a ban, with a temperature too
+  p.temperature = 1.0f;
+  Sampler u(p);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(u.sample(l.data(), 3, {}), 2);
+}
+
+TEST(Sampler, PresenceAndFrequencyPenaltiesCountOnlyGeneratedTokens) {
+  // Token 0 leads by 1.0; the prompt (history) is full of it, which must not count.
+  const std::vector<float> l = {3.0f, 2.0f, 0.0f};
+  const std::vector<int32_t> prompt = {0, 0, 0, 0};
+  SamplingParams p;
+  p.presence_penalty = 0.6f;
+  Sampler pres(p);
+  EXPECT_EQ(pres.sample(l.data(), 3, prompt), 0);  // nothing generated yet
+  EXPECT_EQ(pres.sample(l.data(), 3, prompt), 0);  // 3 - 0.6 = 2.4 > 2
+  // presence does not grow with the count: 0 stays ahead of 1, and 1 (2 - 0.6) never passes it
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(pres.sample(l.data(), 3, prompt), 0);
+
+  p = {};
+  p.frequency_penalty = 0.4f;
+  Sampler freq(p);
+  // 0 generated c times scores 3 - 0.4 c: ahead of 2 for c = 0, 1, 2, then 1 takes over (c = 3: 1.8 < 2),
+  // and from then on they alternate as their counts grow.
+  std::vector<int32_t> got;
+  for (int i = 0; i < 6; ++i) got.push_back(freq.sample(l.data(), 3, prompt));
+  EXPECT_EQ(got, (std::vector<int32_t>{0, 0, 0, 1, 0, 1}));
+
+  p = {};
+  p.presence_penalty = -2.0f;  // negative: favours what was generated
+  p.logit_bias = {{1, 1.5f}};  // 1 starts ahead (3.5 > 3)
+  Sampler neg(p);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(neg.sample(l.data(), 3, prompt), 1);
+}
+
+TEST(TokenLogprobs, LogSoftmaxOfTheRawLogitsAndTheMostLikelyTokens) {
+  std::vector<float> l(1000);
+  for (int i = 0; i < 1000; ++i) l[i] = std::sin(i * 0.37f) * 8 + 40.0f;  // large logits: no overflow
+  l[17] = l[18] = 60.0f;  // a tie at the top: the lower id first
+  double z = 0;
+  for (float x : l) z += std::exp(static_cast<double>(x) - 60.0);
+  const TokenLogprobs r = token_logprobs(l.data(), 1000, 500, 5);
+  EXPECT_NEAR(r.logprob, l[500] - 60.0 - std::log(z), 1e-5);
+  ASSERT_EQ(r.top.size(), 5u);
+  EXPECT_EQ(r.top[0].first, 17);
+  EXPECT_EQ(r.top[1].first, 18);
+  EXPECT_NEAR(r.top[0].second, -std::log(z), 1e-5);
+  for (size_t i = 1; i < r.top.size(); ++i) EXPECT_GE(r.top[i - 1].second, r.top[i].second);
+  std::vector<float> sorted = l;
+  std::sort(sorted.rbegin(), sorted.rend());
+  EXPECT_FLOAT_EQ(l[r.top[4].first], sorted[4]);
+  EXPECT_TRUE(token_logprobs(l.data(), 1000, 3, 0).top.empty());
+  EXPECT_EQ(token_logprobs(l.data(), 3, 0, 20).top.size(), 3u);  // never more than the vocabulary
+  EXPECT_THROW(token_logprobs(l.data(), 1000, 1000, 1), Error);
 }
 
 }  // namespace

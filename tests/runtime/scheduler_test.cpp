@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "../model/test_models.h"
+#include "model/sequence.h"
 #include "runtime/generator.h"
 #include "runtime/scheduler.h"
 
@@ -176,6 +177,60 @@ TEST(Scheduler, SeededSamplingIsReproducibleInABatch) {
   sp.seed = 99;
   auto d = s.submit(request(p, 16, sp));
   EXPECT_NE(collect(*d.stream).tokens, want) << "another seed should give another sample";
+}
+
+// Log-probabilities ride with their tokens: in a batch with other streams they are those of the model's
+// own logits for the sequence alone (all positions of prompt + answer in one forward pass), and they do
+// not change the tokens.
+TEST(Scheduler, LogprobsAreTheModelsOwnForEachToken) {
+  const auto p = prompt_of(10, 4);
+  const auto want = alone(p, 8);
+  Tiny& t = tiny();
+  std::vector<float> logits;  // [p + 8 positions][vocab]
+  {
+    LatentKvCache cache = make_single_sequence_cache(t.model->config, static_cast<int64_t>(p.size()) + 8);
+    std::vector<int32_t> ids = p;
+    ids.insert(ids.end(), want.begin(), want.end());
+    logits = all_logits(t.tf, cache, ids);
+  }
+  const int64_t vocab = t.model->config.vocab_size;
+  SchedulerOptions o;
+  o.max_sequences = 4;
+  o.max_context = 64;
+  Scheduler s(t.tf, o);
+  auto r = request(p, 8);
+  r.top_logprobs = 3;
+  auto with = s.submit(r);
+  auto other = s.submit(request(prompt_of(15, 8), 8));  // a neighbour in the same batches, without
+  ASSERT_EQ(with.status, SubmitStatus::kOk);
+  RequestStream::Event ev;
+  std::vector<int32_t> got;
+  while (with.stream->next(ev, 60s) && !ev.finished) {
+    got.push_back(ev.token);
+    ASSERT_TRUE(ev.logprobs.has_value());
+    const size_t k = got.size() - 1;
+    const float* row = logits.data() + (p.size() - 1 + k) * vocab;
+    const TokenLogprobs ref = token_logprobs(row, vocab, ev.token, 3);
+    EXPECT_NEAR(ev.logprobs->logprob, ref.logprob, 1e-4) << "token " << k;
+    ASSERT_EQ(ev.logprobs->top.size(), 3u);
+    EXPECT_EQ(ev.logprobs->top[0].first, ev.token) << "greedy picks the most likely token";
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(ev.logprobs->top[i].first, ref.top[i].first);
+      EXPECT_NEAR(ev.logprobs->top[i].second, ref.top[i].second, 1e-4);
+    }
+  }
+  EXPECT_EQ(got, want);
+  RequestStream::Event ev2;
+  ASSERT_TRUE(other.stream->next(ev2, 60s));
+  EXPECT_FALSE(ev2.logprobs.has_value()) << "only on request";
+  collect(*other.stream);
+
+  auto too_many = request(p, 4);
+  too_many.top_logprobs = kMaxTopLogprobs + 1;
+  EXPECT_EQ(s.submit(too_many).status, SubmitStatus::kInvalid);
+  auto bad_bias = request(p, 4);
+  bad_bias.sampling.logit_bias = {{static_cast<int32_t>(vocab), 1.0f}};
+  EXPECT_EQ(s.submit(bad_bias).status, SubmitStatus::kInvalid);
 }
 
 TEST(Scheduler, StopTokenEndsTheStreamAndIsEmitted) {
