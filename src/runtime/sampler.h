@@ -54,5 +54,6 @@ struct TokenLogprobs {
   std::vector<std::pair<int32_t, float>> top;
 };
 TokenLogprobs token_logprobs(const float* logits, int64_t n_vocab, int32_t token, int n_top);
+constexpr int kMaxTopLogprobs = 20;  // the most alternatives a request may ask for (as the OpenAI API)
 
 }  // namespace dsinfer

@@ -50,7 +50,6 @@ struct GenerationRequest {
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these (it is emitted)
   int top_logprobs = -1;             // >= 0: each token comes with its logprob and this many alternatives
 };
-constexpr int kMaxTopLogprobs = 20;  // as the OpenAI API
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "cancelled", "error"

@@ -1,5 +1,6 @@
 #include "server/api_request.h"
 
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -90,9 +91,6 @@ void parse_common(const json& body, const RequestLimits& limits, CommonRequest& 
       n && *n != 1)
     bad("n", "only n = 1 is supported");
   if (auto n = get_int(body, "best_of", 1, 1); n && *n != 1) bad("best_of", "only best_of = 1 is supported");
-  if (const json* lp = field(body, "logprobs");
-      lp && !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number_integer() && lp->get<int64_t>() == 0))
-    bad("logprobs", "logprobs are not supported");
   r.sampling.temperature = static_cast<float>(get_number(body, "temperature", 1.0, 0.0, 2.0));
   r.sampling.top_p = static_cast<float>(get_number(body, "top_p", 1.0, 0.0, 1.0));
   if (r.sampling.top_p <= 0.0f) bad("top_p", "'top_p' must be greater than 0");
@@ -100,9 +98,22 @@ void parse_common(const json& body, const RequestLimits& limits, CommonRequest& 
   r.sampling.top_k = get_int(body, "top_k", 0, 1 << 30).value_or(0);
   r.sampling.min_p = static_cast<float>(get_number(body, "min_p", 0.0, 0.0, 1.0));
   r.sampling.repetition_penalty = static_cast<float>(get_number(body, "repetition_penalty", 1.0, 0.01, 100.0));
-  // Accepted for compatibility; the sampler has no presence/frequency penalties.
-  get_number(body, "presence_penalty", 0.0, -2.0, 2.0);
-  get_number(body, "frequency_penalty", 0.0, -2.0, 2.0);
+  r.sampling.presence_penalty = static_cast<float>(get_number(body, "presence_penalty", 0.0, -2.0, 2.0));
+  r.sampling.frequency_penalty = static_cast<float>(get_number(body, "frequency_penalty", 0.0, -2.0, 2.0));
+  if (const json* lb = field(body, "logit_bias")) {
+    if (!lb->is_object()) bad("logit_bias", "'logit_bias' must be an object mapping token ids to biases");
+    if (static_cast<int64_t>(lb->size()) > limits.max_logit_bias)
+      bad("logit_bias", cat("'logit_bias' may hold at most ", limits.max_logit_bias, " tokens"));
+    for (const auto& [key, value] : lb->items()) {
+      int32_t id = -1;
+      const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+      if (ec != std::errc() || end != key.data() + key.size() || id < 0)
+        bad("logit_bias", cat("'logit_bias' keys must be token ids (non-negative integers), got '", key, "'"));
+      if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < -100 || value.get<double>() > 100)
+        bad("logit_bias", cat("'logit_bias' of token ", id, " must be a number in [-100, 100]"));
+      r.sampling.logit_bias.emplace_back(id, static_cast<float>(value.get<double>()));
+    }
+  }
   if (auto seed = get_int(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())) {
     r.seed_given = true;
     r.sampling.seed = static_cast<uint64_t>(*seed);
@@ -156,6 +167,10 @@ json parse_json_body(std::string_view body, const RequestLimits& limits) {
 ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
   ChatRequest r;
   parse_common(body, limits, r);
+  const bool logprobs = get_bool(body, "logprobs", false);
+  const auto top = get_int(body, "top_logprobs", 0, kMaxTopLogprobs);
+  if (top && !logprobs) bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+  if (logprobs) r.top_logprobs = static_cast<int>(top.value_or(0));
   const json* msgs = field(body, "messages");
   if (!msgs) bad("messages", "'messages' is required");
   if (!msgs->is_array() || msgs->empty()) bad("messages", "'messages' must be a non-empty array");
@@ -223,6 +238,9 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
 CompletionRequest parse_completion_request(const json& body, const RequestLimits& limits) {
   CompletionRequest r;
   parse_common(body, limits, r);
+  // The legacy API's logprobs is a count: the sampled token's logprob and that many most likely tokens.
+  if (const json* lp = field(body, "logprobs"); lp && !(lp->is_boolean() && !lp->get<bool>()))
+    r.top_logprobs = static_cast<int>(*get_int(body, "logprobs", 0, kMaxTopLogprobs));
   r.echo = get_bool(body, "echo", false);
   if (r.echo) bad("echo", "echo is not supported");
   if (const json* s = field(body, "suffix")) {

@@ -39,6 +39,7 @@ struct RequestLimits {
   int64_t max_stop = 4;            // OpenAI allows up to 4 stop sequences
   size_t max_stop_bytes = 256;
   int64_t max_tools = 256;
+  int64_t max_logit_bias = 1024;   // tokens in logit_bias
   int max_json_depth = 64;
 };
 
@@ -52,6 +53,8 @@ struct CommonRequest {
   std::optional<int64_t> max_tokens;   // max_tokens or max_completion_tokens
   std::vector<std::string> stop;       // stop sequences, matched on the generated text
   bool ignore_eos = false;             // extension (as llama-server): generate past end-of-sequence
+  int top_logprobs = -1;               // >= 0: report each token's logprob and this many alternatives
+                                       // (chat: logprobs + top_logprobs; completions: logprobs = n)
 };
 
 struct ChatRequest : CommonRequest {

@@ -5,7 +5,7 @@
 
 namespace dsinfer::server {
 
-using nlohmann::json;
+using json = ResponseJson;
 
 std::string random_id(const char* prefix) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -15,18 +15,20 @@ std::string random_id(const char* prefix) {
   return s;
 }
 
-std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump_json(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump_json(const ResponseJson& j) { return j.dump(-1, ' ', false, ResponseJson::error_handler_t::replace); }
 
 Generation::Generation(GenerationInfo info, std::shared_ptr<RequestStream> stream, std::unique_ptr<TextOutput> text,
-                       ServerMetrics* metrics)
-    : info_(std::move(info)), stream_(std::move(stream)), text_(std::move(text)), metrics_(metrics) {}
+                       ServerMetrics* metrics, std::unique_ptr<LogprobTrail> logprobs)
+    : info_(std::move(info)), stream_(std::move(stream)), text_(std::move(text)), metrics_(metrics),
+      logprobs_(std::move(logprobs)) {}
 
-json Generation::chunk(json delta_or_text, const json& finish_reason) const {
+json Generation::chunk(json delta_or_text, const json& finish_reason, json logprobs) const {
   json choice;
   if (info_.chat) {
-    choice = {{"index", 0}, {"delta", std::move(delta_or_text)}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+    choice = {{"index", 0}, {"delta", std::move(delta_or_text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish_reason}};
   } else {
-    choice = {{"index", 0}, {"text", std::move(delta_or_text)}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+    choice = {{"index", 0}, {"text", std::move(delta_or_text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish_reason}};
   }
   json c = {{"id", info_.id},
             {"object", info_.chat ? "chat.completion.chunk" : "text_completion"},
@@ -86,11 +88,17 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
   if (done_) return Progress::kDone;
   RequestStream::Event ev;
   if (!stream_->next(ev, timeout)) return Progress::kIdle;
+  // Released logprobs entries ride on the first chunk that goes out after them.
+  auto take_logprobs = [&]() -> json {
+    if (!logprobs_) return nullptr;
+    logprobs_->release(text_->released_bytes(), text_->content());
+    return logprobs_->take();
+  };
   auto send = [&](const ChatDelta& d) {
     if (d.empty()) return true;
-    if (!info_.chat) return emit(chunk(d.content, nullptr));
+    if (!info_.chat) return emit(chunk(d.content, nullptr, take_logprobs()));
     for (json& delta : delta_json(d))
-      if (!emit(chunk(std::move(delta), nullptr))) return false;
+      if (!emit(chunk(std::move(delta), nullptr, take_logprobs()))) return false;
     return true;
   };
   if (!ev.finished) {
@@ -98,6 +106,7 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
     if (completion_tokens_++ == 0 && metrics_)
       metrics_->observe_ttft(std::chrono::duration<double>(std::chrono::steady_clock::now() - info_.arrival).count());
     const auto& script = info_.scripted_tokens;
+    if (logprobs_ && ev.logprobs) logprobs_->add(text_->decoded_bytes(), ev.token, std::move(*ev.logprobs));
     const ChatDelta d = text_->push(script.empty() ? ev.token : script[completion_tokens_ - 1]);
     if (text_->stopped() || (!script.empty() && completion_tokens_ == static_cast<int64_t>(script.size()))) {
       ended_ = true;
@@ -123,7 +132,14 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
   // that they are incomplete.
   const auto& calls = text_->tool_calls();
   if (info_.chat && !calls.empty() && (finish_reason_ != "length" || calls.back().complete)) finish_reason_ = "tool_calls";
-  if (send(last)) emit(chunk(info_.chat ? json::object() : json(""), finish_reason_));
+  if (send(last)) {
+    json rest = take_logprobs();  // released by the end of the text, not yet sent
+    if (logprobs_) logprobs_->drop_pending();
+    emit(chunk(info_.chat ? json::object() : json(""), finish_reason_, std::move(rest)));
+  } else if (logprobs_) {
+    logprobs_->release(text_->released_bytes(), text_->content());
+    logprobs_->drop_pending();
+  }
   return Progress::kDone;
 }
 
@@ -144,9 +160,11 @@ json Generation::response() const {
       }
       message["tool_calls"] = std::move(calls);
     }
-    choice = {{"index", 0}, {"message", std::move(message)}, {"logprobs", nullptr}, {"finish_reason", finish_reason_}};
+    choice = {{"index", 0}, {"message", std::move(message)}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
+              {"finish_reason", finish_reason_}};
   } else {
-    choice = {{"index", 0}, {"text", text_->content()}, {"logprobs", nullptr}, {"finish_reason", finish_reason_}};
+    choice = {{"index", 0}, {"text", text_->content()}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
+              {"finish_reason", finish_reason_}};
   }
   return {{"id", info_.id},
           {"object", info_.chat ? "chat.completion" : "text_completion"},

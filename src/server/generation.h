@@ -2,6 +2,8 @@
 // One generation as the HTTP layer sees it: a scheduler stream plus the text pipeline, turning events
 // into OpenAI JSON objects (chat.completion / chat.completion.chunk / text_completion). Shared by the
 // streaming (SSE) and the plain response paths; no network code here, so tests can drive it directly.
+// The objects keep their keys in the order they are built (ordered_json): the OpenAI API's order, and
+// top_logprobs from the most likely token down.
 
 #include <chrono>
 #include <functional>
@@ -12,10 +14,13 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/scheduler.h"
+#include "server/logprob_trail.h"
 #include "server/metrics.h"
 #include "server/text_output.h"
 
 namespace dsinfer::server {
+
+using ResponseJson = nlohmann::ordered_json;
 
 struct GenerationInfo {
   bool chat = true;
@@ -32,17 +37,18 @@ struct GenerationInfo {
 
 class Generation {
  public:
+  // logprobs: the request asked for them (the stream's tokens carry them); null: "logprobs": null.
   Generation(GenerationInfo info, std::shared_ptr<RequestStream> stream, std::unique_ptr<TextOutput> text,
-             ServerMetrics* metrics);
+             ServerMetrics* metrics, std::unique_ptr<LogprobTrail> logprobs = nullptr);
 
   enum class Progress { kIdle, kWorking, kDone };
   // Waits up to `timeout` for the next scheduler event and hands the resulting stream chunks (if any) to
   // `emit` (which returns false when the client is gone). kIdle: nothing happened within the timeout.
-  Progress pump(const std::function<bool(const nlohmann::json&)>& emit, std::chrono::milliseconds timeout);
+  Progress pump(const std::function<bool(const ResponseJson&)>& emit, std::chrono::milliseconds timeout);
 
-  nlohmann::json first_chunk() const;  // chat: the delta with the role
-  nlohmann::json usage_chunk() const;  // streaming, include_usage
-  nlohmann::json response() const;     // the whole non-streamed answer (after kDone)
+  ResponseJson first_chunk() const;  // chat: the delta with the role
+  ResponseJson usage_chunk() const;  // streaming, include_usage
+  ResponseJson response() const;     // the whole non-streamed answer (after kDone)
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
   void cancel() { stream_->cancel(); }
@@ -53,6 +59,7 @@ class Generation {
   std::shared_ptr<RequestStream> stream_;
   std::unique_ptr<TextOutput> text_;
   ServerMetrics* metrics_;
+  std::unique_ptr<LogprobTrail> logprobs_;
   int64_t completion_tokens_ = 0;
   int64_t cached_tokens_ = 0;
   bool ended_ = false;  // a stop string matched or the scripted answer ran out: the cancel is on its way
@@ -61,13 +68,15 @@ class Generation {
   std::string error_;
   std::vector<std::string> tool_ids_;
 
-  nlohmann::json chunk(nlohmann::json delta_or_text, const nlohmann::json& finish_reason) const;
-  std::vector<nlohmann::json> delta_json(const ChatDelta& d);
-  nlohmann::json usage() const;
+  ResponseJson chunk(ResponseJson delta_or_text, const ResponseJson& finish_reason,
+                       ResponseJson logprobs = nullptr) const;
+  std::vector<ResponseJson> delta_json(const ChatDelta& d);
+  ResponseJson usage() const;
 };
 
 std::string random_id(const char* prefix);  // prefix + 24 random hex digits
 // JSON text that never throws on odd bytes (invalid UTF-8 becomes U+FFFD).
 std::string dump_json(const nlohmann::json& j);
+std::string dump_json(const ResponseJson& j);
 
 }  // namespace dsinfer::server

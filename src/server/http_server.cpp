@@ -176,9 +176,15 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
                             " tokens (", n_prompt, " in the prompt, ", max_tokens, " for the completion)."),
                    "max_tokens", "context_length_exceeded");
 
+  for (const auto& [id, bias] : common.sampling.logit_bias)
+    if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("logit_bias: token id ", id, " is outside the vocabulary"), "logit_bias");
+  // With --scripted-answer the text is not the sampled tokens', so their logprobs would describe other text.
+  const bool logprobs = common.top_logprobs >= 0 && scripted_tokens.empty();
+
   GenerationRequest g;
   g.prompt = std::move(prompt);
   g.sampling = common.sampling;
+  g.top_logprobs = logprobs ? common.top_logprobs : -1;
   if (!common.seed_given) g.sampling.seed = std::random_device{}() * 0x100000001ull ^ std::random_device{}();
   g.max_tokens = max_tokens;
   if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
@@ -211,7 +217,8 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   info.arrival = arrival;
   info.scripted_tokens = scripted_tokens;
   auto text = std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts);
-  auto gen = std::make_shared<Generation>(info, sub.stream, std::move(text), &metrics);
+  auto gen = std::make_shared<Generation>(info, sub.stream, std::move(text), &metrics,
+                                         logprobs ? std::make_unique<LogprobTrail>(tokenizer, chat) : nullptr);
 
   if (!common.stream) {
     // The whole answer is sent at the end, but as a chunked body that starts with a space every 250 ms
@@ -223,7 +230,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
     res.set_chunked_content_provider(
         "application/json",
         [gen, last_write](size_t, httplib::DataSink& sink) {
-          const auto progress = gen->pump([](const json&) { return true; }, 250ms);
+          const auto progress = gen->pump([](const ResponseJson&) { return true; }, 250ms);
           if (progress == Generation::Progress::kDone) {
             const std::string body =
                 gen->failed() ? dump_json(ApiError(500, gen->error(), "", "generation_failed", "server_error").to_json())
@@ -257,7 +264,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
       "text/event-stream",
       [gen, started, chat, include_usage = info.include_usage](size_t, httplib::DataSink& sink) {
         auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
-        auto emit = [&](const json& j) { return write("data: " + dump_json(j) + "\n\n"); };
+        auto emit = [&](const auto& j) { return write("data: " + dump_json(j) + "\n\n"); };
         if (!*started) {
           *started = true;
           if (chat && !emit(gen->first_chunk())) {
@@ -266,7 +273,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
           }
         }
         bool ok = true;
-        const auto progress = gen->pump([&](const json& j) { return ok = ok && emit(j); }, 1000ms);
+        const auto progress = gen->pump([&](const ResponseJson& j) { return ok = ok && emit(j); }, 1000ms);
         // A comment line while nothing happens (queued, long prefill): SSE clients ignore it, and writing
         // is how a vanished client is noticed.
         if (progress == Generation::Progress::kIdle) ok = write(": keep-alive\n\n");

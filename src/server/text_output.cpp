@@ -60,14 +60,21 @@ ChatDelta TextOutput::route(const std::string& text, bool final) {
 
 ChatDelta TextOutput::push(int32_t token) {
   if (stop_.matched()) return {};
-  return route(stop_.push(decoder_.push(token)), false);
+  const std::string decoded = decoder_.push(token);
+  decoded_ += static_cast<int64_t>(decoded.size());
+  const std::string out = stop_.push(decoded);
+  released_ += static_cast<int64_t>(out.size());
+  return route(out, false);
 }
 
 ChatDelta TextOutput::finish() {
   std::string text;
   if (!stop_.matched()) {
-    text = stop_.push(decoder_.flush());
+    const std::string decoded = decoder_.flush();
+    decoded_ += static_cast<int64_t>(decoded.size());
+    text = stop_.push(decoded);
     text += stop_.flush();
+    released_ += static_cast<int64_t>(text.size());
   }
   return route(text, true);
 }

@@ -39,6 +39,10 @@ class TextOutput {
   ChatDelta finish();
   // A stop sequence was found: the caller should cancel generation.
   bool stopped() const { return stop_.matched(); }
+  // Bytes of generated text decoded so far (where the next token's text starts), and how many of them have
+  // come out of the stop matcher (content, reasoning or tool calls; never the stop sequence).
+  int64_t decoded_bytes() const { return decoded_; }
+  int64_t released_bytes() const { return released_; }
 
   // Everything so far (chat: as parsed).
   const std::string& content() const { return chat_ ? parser_.content() : content_; }
@@ -51,6 +55,7 @@ class TextOutput {
   bool chat_;
   ChatOutputParser parser_;
   std::string content_;
+  int64_t decoded_ = 0, released_ = 0;
   ChatDelta route(const std::string& text, bool final);
 };
 

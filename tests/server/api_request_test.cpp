@@ -43,7 +43,8 @@ TEST(ApiRequest, ParsesAFullChatRequest) {
     "temperature": 0.5, "top_p": 0.9, "max_tokens": 5, "max_completion_tokens": 7, "stop": "END", "seed": -3,
     "stream": true, "stream_options": {"include_usage": true}, "n": 1,
     "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}], "tool_choice": "required",
-    "presence_penalty": 0.1, "user": "ignored"})");
+    "presence_penalty": 0.1, "frequency_penalty": -0.5, "logit_bias": {"7": -100, "12": 2.5},
+    "logprobs": true, "top_logprobs": 4, "user": "ignored"})");
   const ChatRequest r = parse_chat_request(body, limits());
   EXPECT_EQ(r.model, "m");
   ASSERT_EQ(r.messages.size(), 2u);
@@ -59,6 +60,28 @@ TEST(ApiRequest, ParsesAFullChatRequest) {
   EXPECT_TRUE(r.include_usage);
   EXPECT_EQ(r.tool_choice, "required");
   EXPECT_EQ(r.tools.size(), 1u);
+  EXPECT_FLOAT_EQ(r.sampling.presence_penalty, 0.1f);
+  EXPECT_FLOAT_EQ(r.sampling.frequency_penalty, -0.5f);
+  EXPECT_EQ(r.sampling.logit_bias, (std::vector<std::pair<int32_t, float>>{{12, 2.5f}, {7, -100.0f}}));
+  EXPECT_EQ(r.top_logprobs, 4);
+}
+
+TEST(ApiRequest, LogprobsFollowEachEndpointsForm) {
+  const std::string user = R"("messages": [{"role": "user", "content": "x"}])";
+  auto chat = [&](const std::string& extra) { return parse_chat_request(json::parse("{" + user + extra + "}"), limits()).top_logprobs; };
+  EXPECT_EQ(chat(""), -1);
+  EXPECT_EQ(chat(R"(, "logprobs": false)"), -1);
+  EXPECT_EQ(chat(R"(, "logprobs": true)"), 0);
+  EXPECT_EQ(chat(R"(, "logprobs": true, "top_logprobs": 20)"), 20);
+  EXPECT_EQ(chat(R"(, "logprobs": null, "top_logprobs": null)"), -1);
+  auto completion = [&](const std::string& extra) {
+    return parse_completion_request(json::parse(R"({"prompt": "x")" + extra + "}"), limits()).top_logprobs;
+  };
+  EXPECT_EQ(completion(""), -1);
+  EXPECT_EQ(completion(R"(, "logprobs": null)"), -1);
+  EXPECT_EQ(completion(R"(, "logprobs": false)"), -1);
+  EXPECT_EQ(completion(R"(, "logprobs": 0)"), 0);
+  EXPECT_EQ(completion(R"(, "logprobs": 5)"), 5);
 }
 
 TEST(ApiRequest, DefaultsFollowTheOpenAiApi) {
@@ -130,7 +153,19 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       {"{" + user + R"(, "seed": "x"})", {400, "seed"}},
       {"{" + user + R"(, "seed": 1.5})", {400, "seed"}},
       {"{" + user + R"(, "model": 3})", {400, "model"}},
-      {"{" + user + R"(, "logprobs": true})", {400, "logprobs"}},
+      {"{" + user + R"(, "logprobs": 1})", {400, "logprobs"}},
+      {"{" + user + R"(, "top_logprobs": 2})", {400, "top_logprobs"}},
+      {"{" + user + R"(, "logprobs": true, "top_logprobs": 21})", {400, "top_logprobs"}},
+      {"{" + user + R"(, "logprobs": true, "top_logprobs": -1})", {400, "top_logprobs"}},
+      {"{" + user + R"(, "presence_penalty": 2.5})", {400, "presence_penalty"}},
+      {"{" + user + R"(, "frequency_penalty": "high"})", {400, "frequency_penalty"}},
+      {"{" + user + R"(, "logit_bias": [1]})", {400, "logit_bias"}},
+      {"{" + user + R"(, "logit_bias": {"abc": 1}})", {400, "logit_bias"}},
+      {"{" + user + R"(, "logit_bias": {"-5": 1}})", {400, "logit_bias"}},
+      {"{" + user + R"(, "logit_bias": {"12x": 1}})", {400, "logit_bias"}},
+      {"{" + user + R"(, "logit_bias": {"99999999999": 1}})", {400, "logit_bias"}},
+      {"{" + user + R"(, "logit_bias": {"5": 101}})", {400, "logit_bias"}},
+      {"{" + user + R"(, "logit_bias": {"5": "1"}})", {400, "logit_bias"}},
       {"{" + user + R"(, "tools": {}})", {400, "tools"}},
       {"{" + user + R"(, "tools": [{"type": "function"}]})", {400, "tools"}},
       {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": 1}}]})", {400, "tools"}},
@@ -160,7 +195,8 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
   }
   for (const char* body : {R"({})", R"({"prompt": 5})", R"({"prompt": []})", R"({"prompt": ""})", R"({"prompt": ["a", "b"]})",
                            R"({"prompt": [1, -2]})", R"({"prompt": [1, "a"]})", R"({"prompt": [1, 1e10]})",
-                           R"({"prompt": "x", "echo": true})", R"({"prompt": "x", "best_of": 3})", R"({"prompt": "x", "logprobs": 2})"}) {
+                           R"({"prompt": "x", "echo": true})", R"({"prompt": "x", "best_of": 3})", R"({"prompt": "x", "logprobs": 21})",
+                           R"({"prompt": "x", "logprobs": true})", R"({"prompt": "x", "logprobs": 1.5})"}) {
     EXPECT_EQ(try_parse(body, false).status, 400) << body;
     EXPECT_EQ(try_parse(body, false).param.empty(), false) << body;
   }

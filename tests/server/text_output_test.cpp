@@ -11,7 +11,7 @@
 namespace dsinfer::server {
 namespace {
 
-using nlohmann::json;
+using json = dsinfer::server::ResponseJson;
 using namespace std::chrono_literals;
 
 const Tokenizer& tok() {
@@ -104,6 +104,86 @@ std::vector<json> run_chat(const std::string& answer, FinishReason reason, std::
   }
   if (keep) *keep = std::move(g);
   return chunks;
+}
+
+// Logprobs ride with the text: every entry goes out on the chunk carrying (the start of) its token's text,
+// the streamed entries concatenate to the response's, tokens that only make up a stop sequence (or come
+// after it) have none, and the completions form's text_offset counts characters.
+TEST(Generation, LogprobsFollowTheTextThatComesOut) {
+  const std::string answer = "Grüße aus Köln STOP and more";
+  const std::vector<int32_t> ids = ids_of(answer);
+  auto run = [&](bool chat, std::vector<json>* chunks) {
+    auto stream = std::make_shared<RequestStream>();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      TokenLogprobs lp;
+      lp.logprob = -0.5f * static_cast<float>(i + 1);
+      lp.top = {{ids[i], lp.logprob}, {7, -9.0f}};
+      stream->push(ids[i], lp);
+    }
+    stream->finish(FinishReason::kLength, {});
+    GenerationInfo info;
+    info.chat = chat;
+    auto g = std::make_unique<Generation>(info, stream,
+                                          std::make_unique<TextOutput>(tok(), std::vector<std::string>{" STOP"}, chat, ChatOutputOptions{}),
+                                          nullptr, std::make_unique<LogprobTrail>(tok(), chat));
+    while (g->pump([&](const json& j) { chunks->push_back(j); return true; }, 10ms) != Generation::Progress::kDone) {
+    }
+    return g;
+  };
+  // The tokens whose text starts before " STOP": the answer's tokens up to "Köln".
+  size_t kept = 0;
+  for (std::string text; kept < ids.size(); ++kept) {
+    text += tok().token_bytes(ids[kept]);
+    if (text.size() > std::string("Grüße aus Köln").size()) break;
+  }
+  ASSERT_GT(kept, 2u);
+  ASSERT_LT(kept, ids.size());
+
+  std::vector<json> chunks;
+  auto g = run(false, &chunks);
+  const json all = g->response()["choices"][0]["logprobs"];
+  EXPECT_EQ(g->response()["choices"][0]["text"], "Grüße aus Köln");
+  ASSERT_EQ(all["tokens"].size(), kept);
+  std::string joined;
+  json streamed = json::array();
+  int64_t chars = 0;  // characters, not bytes: "ü", "ß" and "ö" are one each
+  for (size_t i = 0; i < kept; ++i) {
+    EXPECT_EQ(all["text_offset"][i].get<int64_t>(), chars) << "token " << i;
+    const std::string t = all["tokens"][i].get<std::string>();
+    for (unsigned char c : t) chars += (c & 0xC0) != 0x80;
+    joined += t;
+    EXPECT_FLOAT_EQ(all["token_logprobs"][i].get<float>(), -0.5f * static_cast<float>(i + 1));
+    EXPECT_EQ(all["top_logprobs"][i].size(), 2u);
+    EXPECT_EQ(all["top_logprobs"][i].begin().value().get<float>(), all["token_logprobs"][i].get<float>()) << "most likely first";
+  }
+  EXPECT_EQ(chars, 14);
+  EXPECT_EQ(joined, "Grüße aus Köln");
+  for (const json& c : chunks) {
+    const json& lp = c["choices"][0]["logprobs"];
+    if (lp.is_null()) continue;
+    EXPECT_FALSE(c["choices"][0]["text"].get<std::string>().empty() && c["choices"][0]["finish_reason"].is_null())
+        << "entries ride on chunks with text (or the last one)";
+    for (const auto& t : lp["tokens"]) streamed.push_back(t);
+  }
+  EXPECT_EQ(streamed, all["tokens"]);
+
+  std::vector<json> chat_chunks;
+  auto gc = run(true, &chat_chunks);
+  const json content = gc->response()["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), kept);
+  std::string bytes;
+  for (const json& e : content) {
+    for (int b : e["bytes"]) bytes += static_cast<char>(b);
+    ASSERT_EQ(e["top_logprobs"].size(), 2u);
+    EXPECT_EQ(e["top_logprobs"][0]["token"], e["token"]);
+    EXPECT_EQ(e["top_logprobs"][1]["logprob"], -9.0f);
+  }
+  EXPECT_EQ(bytes, "Grüße aus Köln");
+  json chat_streamed = json::array();
+  for (const json& c : chat_chunks)
+    if (!c["choices"][0]["logprobs"].is_null())
+      for (const auto& e : c["choices"][0]["logprobs"]["content"]) chat_streamed.push_back(e);
+  EXPECT_EQ(chat_streamed, content);
 }
 
 // What a client does with streamed tool calls (the openai package's accumulation): by index, the first
