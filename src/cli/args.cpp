@@ -74,7 +74,9 @@ double ArgParser::get_double(const std::string& opt, double def) const {
 }
 
 const std::set<std::string>& sampling_options() {
-  static const std::set<std::string> opts = {"--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--seed"};
+  static const std::set<std::string> opts = {"--temp",           "--top-k",          "--top-p",
+                                             "--min-p",          "--repeat-penalty", "--presence-penalty",
+                                             "--frequency-penalty", "--seed"};
   return opts;
 }
 
@@ -92,6 +94,8 @@ SamplingParams sampling_from_args(const ArgParser& p, SamplingParams d) {
   s.top_p = static_cast<float>(p.get_double("--top-p", d.top_p));
   s.min_p = static_cast<float>(p.get_double("--min-p", d.min_p));
   s.repetition_penalty = static_cast<float>(p.get_double("--repeat-penalty", d.repetition_penalty));
+  s.presence_penalty = static_cast<float>(p.get_double("--presence-penalty", d.presence_penalty));
+  s.frequency_penalty = static_cast<float>(p.get_double("--frequency-penalty", d.frequency_penalty));
   s.seed = static_cast<uint64_t>(p.get_int("--seed", static_cast<int64_t>(d.seed)));
   s.validate();
   return s;

@@ -35,7 +35,7 @@ class ArgParser {
 };
 
 // The sampling options every generating command takes (--temp --top-k --top-p --min-p --repeat-penalty
-// --seed), over the command's defaults; validated.
+// --presence-penalty --frequency-penalty --seed), over the command's defaults; validated.
 const std::set<std::string>& sampling_options();
 SamplingParams sampling_from_args(const ArgParser& p, SamplingParams defaults);
 

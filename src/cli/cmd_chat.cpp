@@ -55,7 +55,8 @@ int cmd_chat(const Args& args) {
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
-        "       [--top-k K] [--min-p P] [--repeat-penalty R] [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16]\n"
+        "       [--top-k K] [--min-p P] [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
+        "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16]\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
         "/clear starts a new conversation.");
     return 0;

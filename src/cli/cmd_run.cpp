@@ -19,7 +19,8 @@ int cmd_run(const Args& args) {
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer run -m MODEL (-p TEXT | --ids 1,2,3) [-n N] [-t THREADS] [--ctx N]\n"
-        "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
+        "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--presence-penalty P]\n"
+        "       [--frequency-penalty F] [--seed S]\n"
         "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
         "Q4_0/Q8_0/Q4_K/Q5_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"

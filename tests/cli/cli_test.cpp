@@ -87,6 +87,12 @@ TEST(Cli, GreedyRunIsDeterministicAndSeededSamplingReproduces) {
   const std::string s = "run -m " + m + " --ids 4,5 -n 12 --temp 0.9 --top-p 0.95 --seed 11";
   const std::string a = run(s).out, b = run(s).out;
   EXPECT_EQ(a.substr(0, a.find("prompt:")), b.substr(0, b.find("prompt:")));
+  // OpenAI's penalties: accepted in range (a penalty changes nothing before a token repeats), refused outside
+  const std::string g = "run -m " + m + " --ids 4,5 -n 12";
+  EXPECT_EQ(run(g + " --presence-penalty 0 --frequency-penalty 0").exit_code, 0);
+  EXPECT_EQ(run(g + " --presence-penalty -2 --frequency-penalty 2").exit_code, 0);
+  expect_error(g + " --frequency-penalty 3", "frequency_penalty must be in [-2, 2]");
+  expect_error(g + " --presence-penalty x", "--presence-penalty");
 }
 
 TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {

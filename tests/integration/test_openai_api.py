@@ -2,9 +2,11 @@
 results, cancellation on disconnect, refusals under load, and a clean shutdown. The model is tiny with
 random weights, so its text is gibberish, but it is deterministic token for token."""
 
+import array
 import concurrent.futures as cf
 import http.client
 import json
+import math
 import re
 import signal
 import subprocess
@@ -132,6 +134,88 @@ def test_seed_reproducibility(server):
     d = chat(c, "Pick a word", temperature=1.0, seed=4321, max_tokens=16).choices[0].message.content
     assert a == b
     assert a != d
+
+
+def reference_greedy(model, tmp_path, prompt, n):
+    """Greedy decoding by `dsinfer logits` (the single-sequence forward pass, no server): per generated
+    token its id, its log-probability and the sorted log-probabilities of all tokens."""
+    ids, steps = list(prompt), []
+    for _ in range(n):
+        out = tmp_path / "logits.bin"
+        subprocess.run([dsinfer_bin(), "logits", "-m", str(model), "--ids", ",".join(map(str, ids)), "--out", str(out)],
+                       check=True, capture_output=True)
+        row = array.array("f", out.read_bytes())
+        vocab = len(row) // len(ids)
+        row = row[(len(ids) - 1) * vocab:]
+        top = max(range(vocab), key=row.__getitem__)
+        lse = row[top] + math.log(sum(math.exp(x - row[top]) for x in row))
+        steps.append((top, row[top] - lse, sorted((x - lse for x in row), reverse=True)))
+        ids.append(top)
+    return steps
+
+
+def test_logprobs_are_the_models_own(server, tiny_model, tmp_path):
+    c = client(server)
+    prompt = [100, 200, 300, 400]
+    ref = reference_greedy(tiny_model, tmp_path, prompt, 5)
+    r = c.completions.create(model="tiny", prompt=prompt, max_tokens=5, temperature=0, logprobs=3)
+    lp = r.choices[0].logprobs
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == 5
+    assert "".join(lp.tokens) == r.choices[0].text
+    assert lp.text_offset[0] == 0 and lp.text_offset == sorted(lp.text_offset)
+    for i, (_, want, ranked) in enumerate(ref):
+        assert abs(lp.token_logprobs[i] - want) < 1e-3, i
+        top = list(lp.top_logprobs[i].values())  # most likely first; the sampled (greedy) token leads
+        assert lp.top_logprobs[i][lp.tokens[i]] == lp.token_logprobs[i] == top[0]
+        for got, w in zip(top, ranked[:3]):
+            assert abs(got - w) < 1e-3, i
+    # The first token banned by logit_bias: another one comes, its logprob the model's (raw) for that token.
+    banned = c.completions.create(model="tiny", prompt=prompt, max_tokens=1, temperature=0, logprobs=1,
+                                  logit_bias={str(ref[0][0]): -100})
+    assert banned.choices[0].logprobs.token_logprobs[0] < ref[0][1]
+    assert abs(banned.choices[0].logprobs.token_logprobs[0] - ref[0][2][1]) < 1e-3  # the runner-up
+
+
+def test_chat_logprobs_streamed_and_not(server):
+    c = client(server)
+    whole = chat(c, "Count to three", max_tokens=10, logprobs=True, top_logprobs=2)
+    entries = whole.choices[0].logprobs.content
+    assert len(entries) == whole.usage.completion_tokens
+    assert b"".join(bytes(e.bytes) for e in entries).decode() == whole.choices[0].message.content
+    for e in entries:
+        assert e.logprob <= 0 and len(e.top_logprobs) == 2
+        assert e.top_logprobs[0].token == e.token and e.top_logprobs[0].logprob == e.logprob
+        assert e.top_logprobs[1].logprob <= e.logprob
+    chunks = list(chat(c, "Count to three", max_tokens=10, logprobs=True, top_logprobs=2, stream=True))
+    streamed = [e for ch in chunks if ch.choices and ch.choices[0].logprobs for e in ch.choices[0].logprobs.content]
+    assert [(e.token, e.logprob) for e in streamed] == [(e.token, e.logprob) for e in entries]
+    plain = chat(c, "Count to three", max_tokens=10)
+    assert plain.choices[0].logprobs is None and plain.choices[0].message.content == whole.choices[0].message.content
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(c, "hi", logprobs=True, top_logprobs=21)
+    assert e.value.body["param"] == "top_logprobs"
+
+
+def test_logit_bias_presence_and_frequency_penalties(server):
+    c = client(server)
+
+    def tokens(**kw):
+        r = c.completions.create(model="tiny", prompt=[100, 200, 300], max_tokens=8, temperature=0, logprobs=0, **kw)
+        return r.choices[0].logprobs.tokens
+
+    forced = tokens(logit_bias={"1000": 10})
+    assert len(set(forced)) == 1  # +10 outweighs the random model's spread of logits
+    # frequency_penalty grows with every repeat until the bias no longer wins; presence_penalty does not grow
+    freq = tokens(logit_bias={"1000": 10}, frequency_penalty=2)
+    assert freq[0] == forced[0] and 1 <= freq.count(forced[0]) < 8
+    assert tokens(logit_bias={"1000": 10}, presence_penalty=2) == forced
+    assert tokens(logit_bias={"1000": 10}, presence_penalty=0, frequency_penalty=0) == forced
+    for bad in [{"logit_bias": {"abc": 1}}, {"logit_bias": {"1000": 200}}, {"logit_bias": {str(10**7): 1}},
+                {"presence_penalty": 3}, {"frequency_penalty": -2.5}]:
+        with pytest.raises(openai.BadRequestError) as e:
+            tokens(**bad)
+        assert e.value.body["param"] == next(iter(bad)), bad
+    assert_no_leaks(server)
 
 
 def test_reasoning_content_with_the_r1_template(tiny_model):
