@@ -24,7 +24,7 @@ int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
-               "--scripted-answer", "--kv-dtype"},
+               "--scripted-answer", "--kv-dtype", "--cors"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -32,12 +32,15 @@ int cmd_serve(const Args& args) {
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
-        "       [--no-repack] [--kv-dtype f32|f16]\n"
+        "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*']\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,\n"
         "GET /health, GET /metrics (Prometheus).\n"
         "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
         "cache holds N x ctx tokens. Requests beyond that wait in a queue of --queue; a full queue answers 429.\n"
         "The API key may also come from the environment variable DSINFER_API_KEY.\n"
+        "--cors lets web pages from these origins (e.g. http://localhost:3000; '*' = any) call the API from a\n"
+        "browser: preflight requests are answered and responses carry Access-Control-Allow-Origin. Off by\n"
+        "default, since any page the browser opens could otherwise use a server without an API key.\n"
         "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
     std::puts(kKvDTypeHelp);
     return 0;
@@ -57,6 +60,19 @@ int cmd_serve(const Args& args) {
   so.api_key = p.get("--api-key").value_or("");
   if (so.api_key.empty())
     if (const char* env = std::getenv("DSINFER_API_KEY")) so.api_key = env;
+  if (auto cors = p.get("--cors")) {
+    for (size_t b = 0; b <= cors->size();) {
+      size_t e = cors->find(',', b);
+      if (e == std::string::npos) e = cors->size();
+      std::string origin = cors->substr(b, e - b);
+      while (!origin.empty() && origin.back() == '/') origin.pop_back();  // "http://host:3000/" = "http://host:3000"
+      if (origin.empty()) fail("--cors: an empty origin in '", *cors, "'");
+      if (origin != "*" && origin.find("://") == std::string::npos)
+        fail("--cors: '", origin, "' is not an origin like http://localhost:3000 (or '*')");
+      so.cors_origins.push_back(origin);
+      b = e + 1;
+    }
+  }
   so.scripted_answer = p.get("--scripted-answer").value_or("");
   if (!so.scripted_answer.empty()) log_warn("--scripted-answer: every answer is the scripted text, not the model's (a testing aid)");
   so.model_name = p.get("--name").value_or(std::filesystem::path(model_path).stem().string());

@@ -42,6 +42,11 @@ void write_error(httplib::Response& res, const ApiError& e) {
   res.set_content(dump_json(e.to_json()), "application/json");
 }
 
+// Whether a browser page from `origin` may call the server (ServerOptions::cors_origins).
+bool cors_allows(const std::vector<std::string>& origins, const std::string& origin) {
+  return std::any_of(origins.begin(), origins.end(), [&](const std::string& o) { return o == "*" || o == origin; });
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -307,6 +312,26 @@ void HttpServer::Impl::routes() {
   http.set_write_timeout(30);
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // CORS first: a browser's preflight (OPTIONS) carries no Authorization header.
+    const std::string origin = req.get_header_value("Origin");
+    const bool allowed = !origin.empty() && cors_allows(options.cors_origins, origin);
+    if (allowed) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+    }
+    if (req.method == "OPTIONS" && !origin.empty() && req.has_header("Access-Control-Request-Method")) {
+      if (!allowed) {
+        write_error(res, ApiError(403, cat("the origin '", origin, "' may not call this server (see dsinfer serve --cors)"), "",
+                                  "cors_origin_not_allowed", "invalid_request_error"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      res.status = 204;
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      const std::string wanted = req.get_header_value("Access-Control-Request-Headers");
+      res.set_header("Access-Control-Allow-Headers", wanted.empty() ? "Authorization, Content-Type" : wanted);
+      res.set_header("Access-Control-Max-Age", "600");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     if (authorization_matches(req.get_header_value("Authorization"), options.api_key))
       return httplib::Server::HandlerResponse::Unhandled;

@@ -29,6 +29,9 @@ struct ServerOptions {
   int http_threads = 64;           // connections served at once
   std::optional<ChatFormat> chat_format;  // unset: detected from the tokenizer's chat template
   std::vector<int32_t> stop_token_ids;    // end-of-sequence ids of the model
+  // Browser origins allowed to call the API (CORS: "scheme://host[:port]", or "*" for any). Empty = no
+  // CORS headers and no preflight answers, so web pages cannot read the responses.
+  std::vector<std::string> cors_origins;
   // Testing aid: every answer is this text (its tokens replace the sampled ones; the model still runs),
   // so that tests can drive tool calls and reasoning through a random-weight model. "" = off.
   std::string scripted_answer;

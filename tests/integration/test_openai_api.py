@@ -218,6 +218,41 @@ def test_logit_bias_presence_and_frequency_penalties(server):
     assert_no_leaks(server)
 
 
+def test_cors_only_for_the_origins_given(server, tiny_model):
+    # Default: no CORS headers, so a browser page cannot read the answers of a local server.
+    status, headers, _ = raw(server, "GET", "/v1/models", headers={"Origin": "http://localhost:3000"})
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+    s = start(tiny_model, "--parallel", "2", "--ctx", "256", "--api-key", API_KEY,
+              "--cors", "http://localhost:3000/,https://ui.example")
+    try:
+        preflight = {"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization, content-type"}
+        status, headers, _ = raw(s, "OPTIONS", "/v1/chat/completions", key=None, headers=preflight)
+        assert status == 204, headers  # no API key needed: browsers send none with a preflight
+        assert headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        assert "POST" in headers["Access-Control-Allow-Methods"]
+        assert headers["Access-Control-Allow-Headers"] == "authorization, content-type"
+        status, headers, data = raw(s, "OPTIONS", "/v1/chat/completions", key=None,
+                                    headers={**preflight, "Origin": "http://evil.example"})
+        assert status == 403 and "Access-Control-Allow-Origin" not in headers
+        assert json.loads(data)["error"]["code"] == "cors_origin_not_allowed"
+        body = json.dumps({"prompt": "hi", "max_tokens": 2, "stream": True}).encode()
+        status, headers, data = raw(s, "POST", "/v1/completions", body, headers={"Origin": "https://ui.example"})
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == "https://ui.example"
+        assert data.rstrip().endswith(b"data: [DONE]")
+        status, headers, _ = raw(s, "GET", "/v1/models", key="wrong", headers={"Origin": "https://ui.example"})
+        assert status == 401 and headers["Access-Control-Allow-Origin"] == "https://ui.example"  # readable error
+        status, headers, _ = raw(s, "GET", "/v1/models", headers={"Origin": "http://evil.example"})
+        assert status == 200 and "Access-Control-Allow-Origin" not in headers
+        # The official client is unaffected (it sends no Origin).
+        assert client(s).models.list().data[0].id
+    finally:
+        assert s.stop() == 0, s.log_text()
+    bad = subprocess.run([dsinfer_bin(), "serve", "-m", str(tiny_model), "--port", "0", "--cors", "localhost:3000"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "--cors" in bad.stderr
+
+
 def test_reasoning_content_with_the_r1_template(tiny_model):
     # The R1 generation prompt opens "<think>\n": the answer is reasoning until "</think>" (which this
     # random model never writes), so everything lands in reasoning_content.
