@@ -87,9 +87,7 @@ void parse_common(const json& body, const RequestLimits& limits, CommonRequest& 
     if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
     r.include_usage = get_bool(*so, "include_usage", false);
   }
-  if (auto n = get_int(body, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
-      n && *n != 1)
-    bad("n", "only n = 1 is supported");
+  r.n = get_int(body, "n", 1, limits.max_n).value_or(1);
   if (auto n = get_int(body, "best_of", 1, 1); n && *n != 1) bad("best_of", "only best_of = 1 is supported");
   r.sampling.temperature = static_cast<float>(get_number(body, "temperature", 1.0, 0.0, 2.0));
   r.sampling.top_p = static_cast<float>(get_number(body, "top_p", 1.0, 0.0, 1.0));

@@ -40,6 +40,7 @@ struct RequestLimits {
   size_t max_stop_bytes = 256;
   int64_t max_tools = 256;
   int64_t max_logit_bias = 1024;   // tokens in logit_bias
+  int64_t max_n = 16;              // choices per request
   int max_json_depth = 64;
 };
 
@@ -53,6 +54,7 @@ struct CommonRequest {
   std::optional<int64_t> max_tokens;   // max_tokens or max_completion_tokens
   std::vector<std::string> stop;       // stop sequences, matched on the generated text
   bool ignore_eos = false;             // extension (as llama-server): generate past end-of-sequence
+  int64_t n = 1;                       // choices, each sampled on its own (seed + i when a seed is given)
   int top_logprobs = -1;               // >= 0: report each token's logprob and this many alternatives
                                        // (chat: logprobs + top_logprobs; completions: logprobs = n)
 };

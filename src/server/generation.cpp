@@ -26,9 +26,9 @@ Generation::Generation(GenerationInfo info, std::shared_ptr<RequestStream> strea
 json Generation::chunk(json delta_or_text, const json& finish_reason, json logprobs) const {
   json choice;
   if (info_.chat) {
-    choice = {{"index", 0}, {"delta", std::move(delta_or_text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish_reason}};
+    choice = {{"index", info_.index}, {"delta", std::move(delta_or_text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish_reason}};
   } else {
-    choice = {{"index", 0}, {"text", std::move(delta_or_text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish_reason}};
+    choice = {{"index", info_.index}, {"text", std::move(delta_or_text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish_reason}};
   }
   json c = {{"id", info_.id},
             {"object", info_.chat ? "chat.completion.chunk" : "text_completion"},
@@ -160,10 +160,10 @@ json Generation::response() const {
       }
       message["tool_calls"] = std::move(calls);
     }
-    choice = {{"index", 0}, {"message", std::move(message)}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
+    choice = {{"index", info_.index}, {"message", std::move(message)}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
               {"finish_reason", finish_reason_}};
   } else {
-    choice = {{"index", 0}, {"text", text_->content()}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
+    choice = {{"index", info_.index}, {"text", text_->content()}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
               {"finish_reason", finish_reason_}};
   }
   return {{"id", info_.id},

@@ -9,7 +9,7 @@
 #include <random>
 #include <thread>
 
-#include "server/generation.h"
+#include "server/generation_group.h"
 #include "server/metrics.h"
 #include "server/tool_prompt.h"
 #include "tokenizer/tokenizer.h"
@@ -190,26 +190,35 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   g.prompt = std::move(prompt);
   g.sampling = common.sampling;
   g.top_logprobs = logprobs ? common.top_logprobs : -1;
-  if (!common.seed_given) g.sampling.seed = std::random_device{}() * 0x100000001ull ^ std::random_device{}();
   g.max_tokens = max_tokens;
   if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
-  SubmitResult sub = scheduler.submit(std::move(g));
-  switch (sub.status) {
-    case SubmitStatus::kOk: break;
-    case SubmitStatus::kInvalid: throw ApiError(400, sub.message);
-    case SubmitStatus::kTooLong: throw ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
-    case SubmitStatus::kQueueFull: {
-      metrics.count_rejection(sub.status);
-      ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
-      e.retry_after = 1;
-      throw e;
+  // One scheduler request per choice; if one is refused, those already queued are cancelled.
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (int64_t i = 0; i < common.n; ++i) {
+    GenerationRequest gi = g;
+    gi.sampling.seed = common.seed_given ? common.sampling.seed + static_cast<uint64_t>(i)
+                                         : std::random_device{}() * 0x100000001ull ^ std::random_device{}();
+    SubmitResult sub = scheduler.submit(std::move(gi));
+    if (sub.status != SubmitStatus::kOk)
+      for (auto& s : streams) s->cancel();
+    switch (sub.status) {
+      case SubmitStatus::kOk: break;
+      case SubmitStatus::kInvalid: throw ApiError(400, sub.message);
+      case SubmitStatus::kTooLong: throw ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
+      case SubmitStatus::kQueueFull: {
+        metrics.count_rejection(sub.status);
+        ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
+        e.retry_after = 1;
+        throw e;
+      }
+      case SubmitStatus::kShuttingDown: {
+        metrics.count_rejection(sub.status);
+        ApiError e(503, sub.message, "", "unavailable", "server_error");
+        e.retry_after = 5;
+        throw e;
+      }
     }
-    case SubmitStatus::kShuttingDown: {
-      metrics.count_rejection(sub.status);
-      ApiError e(503, sub.message, "", "unavailable", "server_error");
-      e.retry_after = 5;
-      throw e;
-    }
+    streams.push_back(sub.stream);
   }
 
   GenerationInfo info;
@@ -221,9 +230,13 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   info.include_usage = common.stream && common.include_usage;
   info.arrival = arrival;
   info.scripted_tokens = scripted_tokens;
-  auto text = std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts);
-  auto gen = std::make_shared<Generation>(info, sub.stream, std::move(text), &metrics,
-                                         logprobs ? std::make_unique<LogprobTrail>(tokenizer, chat) : nullptr);
+  std::vector<std::unique_ptr<Generation>> choices;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    info.index = static_cast<int>(i);
+    choices.push_back(std::make_unique<Generation>(info, streams[i], std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts),
+                                                   &metrics, logprobs ? std::make_unique<LogprobTrail>(tokenizer, chat) : nullptr));
+  }
+  auto gen = std::make_shared<GenerationGroup>(std::move(choices));
 
   if (!common.stream) {
     // The whole answer is sent at the end, but as a chunked body that starts with a space every 250 ms
@@ -272,10 +285,11 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
         auto emit = [&](const auto& j) { return write("data: " + dump_json(j) + "\n\n"); };
         if (!*started) {
           *started = true;
-          if (chat && !emit(gen->first_chunk())) {
-            gen->cancel();
-            return false;
-          }
+          for (const ResponseJson& first : chat ? gen->first_chunks() : std::vector<ResponseJson>{})
+            if (!emit(first)) {
+              gen->cancel();
+              return false;
+            }
         }
         bool ok = true;
         const auto progress = gen->pump([&](const ResponseJson& j) { return ok = ok && emit(j); }, 1000ms);

@@ -253,6 +253,36 @@ def test_cors_only_for_the_origins_given(server, tiny_model):
     assert bad.returncode == 1 and "--cors" in bad.stderr
 
 
+def test_n_choices_are_independent_samples(server):
+    c = client(server)
+    greedy = chat(c, "Name a colour", max_tokens=8)
+    three = chat(c, "Name a colour", max_tokens=8, n=3)
+    assert [ch.index for ch in three.choices] == [0, 1, 2]
+    assert all(ch.message.content == greedy.choices[0].message.content for ch in three.choices)
+    assert three.usage.prompt_tokens == greedy.usage.prompt_tokens
+    assert three.usage.completion_tokens == 3 * greedy.usage.completion_tokens
+    # With a seed, choice i samples as a single request with seed + i would.
+    kw = dict(max_tokens=10, temperature=1.0, seed=7)
+    two = chat(c, "Name a colour", n=2, **kw)
+    singles = [chat(c, "Name a colour", **{**kw, "seed": 7 + i}).choices[0].message.content for i in range(2)]
+    assert [ch.message.content for ch in two.choices] == singles
+    assert singles[0] != singles[1]
+    # Streamed: chunks of both choices, each ending once; per index the same text as not streamed.
+    chunks = list(chat(c, "Name a colour", n=2, stream=True, stream_options={"include_usage": True}, **kw))
+    texts, finishes = {0: "", 1: ""}, {0: [], 1: []}
+    for ch in chunks:
+        for choice in ch.choices:
+            texts[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                finishes[choice.index].append(choice.finish_reason)
+    assert [texts[0], texts[1]] == singles
+    assert finishes == {0: ["length"], 1: ["length"]}
+    assert chunks[-1].usage.completion_tokens == two.usage.completion_tokens == 20
+    completions = c.completions.create(model="tiny", prompt="Colours:", max_tokens=6, n=2, **{k: kw[k] for k in ("temperature", "seed")})
+    assert [ch.index for ch in completions.choices] == [0, 1] and completions.usage.completion_tokens == 12
+    assert_no_leaks(server)
+
+
 def test_reasoning_content_with_the_r1_template(tiny_model):
     # The R1 generation prompt opens "<think>\n": the answer is reasoning until "</think>" (which this
     # random model never writes), so everything lands in reasoning_content.
@@ -301,7 +331,7 @@ def test_authentication(server):
 def test_bad_requests_get_openai_errors(server):
     c = client(server)
     with pytest.raises(openai.BadRequestError) as e:
-        chat(c, "hi", n=2)
+        chat(c, "hi", n=17)
     assert e.value.status_code == 400 and e.value.body["param"] == "n"
     with pytest.raises(openai.BadRequestError):
         c.chat.completions.create(model="tiny", messages=[])

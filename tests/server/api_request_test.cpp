@@ -64,6 +64,8 @@ TEST(ApiRequest, ParsesAFullChatRequest) {
   EXPECT_FLOAT_EQ(r.sampling.frequency_penalty, -0.5f);
   EXPECT_EQ(r.sampling.logit_bias, (std::vector<std::pair<int32_t, float>>{{12, 2.5f}, {7, -100.0f}}));
   EXPECT_EQ(r.top_logprobs, 4);
+  EXPECT_EQ(r.n, 1);
+  EXPECT_EQ(parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}], "n": 16})"), limits()).n, 16);
 }
 
 TEST(ApiRequest, LogprobsFollowEachEndpointsForm) {
@@ -129,7 +131,9 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       {R"({"messages": [{"role": "user", "content": 5}]})", {400, "messages"}},
       {R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", {400, "messages"}},
       {R"({"messages": [{"role": "assistant", "content": null, "tool_calls": 7}]})", {400, "messages"}},
-      {"{" + user + R"(, "n": 2})", {400, "n"}},
+      {"{" + user + R"(, "n": 0})", {400, "n"}},
+      {"{" + user + R"(, "n": 17})", {400, "n"}},
+      {"{" + user + R"(, "n": 2.5})", {400, "n"}},
       {"{" + user + R"(, "n": "1"})", {400, "n"}},
       {"{" + user + R"(, "temperature": "hot"})", {400, "temperature"}},
       {"{" + user + R"(, "temperature": 2.5})", {400, "temperature"}},
