@@ -25,8 +25,7 @@ bool RequestStream::next(Event& ev, std::chrono::milliseconds timeout) {
   if (!cv_.wait_for(lk, timeout, [&] { return !tokens_.empty() || finished_; })) return false;
   ev = Event{};
   if (!tokens_.empty()) {
-    ev.token = tokens_.front().first;
-    ev.logprobs = std::move(tokens_.front().second);
+    ev = std::move(tokens_.front());
     tokens_.pop_front();
     return true;
   }
@@ -49,9 +48,24 @@ RequestStats RequestStream::stats() const {
 }
 
 void RequestStream::push(int32_t token, std::optional<TokenLogprobs> logprobs) {
+  Event ev;
+  ev.token = token;
+  ev.logprobs = std::move(logprobs);
   {
     std::lock_guard lk(mu_);
-    tokens_.emplace_back(token, std::move(logprobs));
+    tokens_.push_back(std::move(ev));
+  }
+  cv_.notify_all();
+}
+
+void RequestStream::push_prompt(int64_t pos, int32_t token, TokenLogprobs logprobs) {
+  Event ev;
+  ev.token = token;
+  ev.logprobs = std::move(logprobs);
+  ev.prompt_pos = pos;
+  {
+    std::lock_guard lk(mu_);
+    tokens_.push_back(std::move(ev));
   }
   cv_.notify_all();
 }
@@ -117,7 +131,11 @@ SubmitResult Scheduler::submit(GenerationRequest request) {
   if (n_prompt == 0) return refuse(SubmitStatus::kInvalid, "the prompt is empty");
   for (int32_t id : request.prompt)
     if (id < 0 || id >= vocab) return refuse(SubmitStatus::kInvalid, cat("token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
-  if (request.max_tokens < 1) return refuse(SubmitStatus::kInvalid, cat("max_tokens must be >= 1, got ", request.max_tokens));
+  if (request.prompt_logprobs && request.top_logprobs < 0)
+    return refuse(SubmitStatus::kInvalid, "prompt logprobs need top_logprobs >= 0");
+  const int64_t min_tokens = request.prompt_logprobs ? 0 : 1;
+  if (request.max_tokens < min_tokens)
+    return refuse(SubmitStatus::kInvalid, cat("max_tokens must be >= ", min_tokens, ", got ", request.max_tokens));
   if (request.top_logprobs > kMaxTopLogprobs)
     return refuse(SubmitStatus::kInvalid, cat("top_logprobs must be <= ", kMaxTopLogprobs, ", got ", request.top_logprobs));
   for (const auto& [id, bias] : request.sampling.logit_bias)
@@ -185,7 +203,7 @@ bool Scheduler::admit(std::unique_ptr<Active>& a) {
   // At least the last prompt token is computed here: its logits give the first generated token, and a
   // shared page must never be written.
   PrefixCache::Match m;
-  if (options_.prefix_cache) m = prefix_.lookup(a->req.prompt, n_prompt - 1);
+  if (options_.prefix_cache && !a->req.prompt_logprobs) m = prefix_.lookup(a->req.prompt, n_prompt - 1);
   const int seq = m.seq >= 0 ? cache_.fork_prefix(m.seq, m.tokens) : cache_.create_sequence();
   const int64_t need = pages_for(total, page) - m.tokens / page;
   // Evict cached prefixes only when that can make enough room (the forked sequence keeps its own pages).
@@ -229,7 +247,14 @@ void Scheduler::finish(Active& a, FinishReason reason, const std::string& error)
 
 void Scheduler::step() {
   Batch batch;
-  std::vector<Active*> owners;  // owner of each logits row, in batch order
+  // The logits rows of the batch, in order: a sequence's last token (its next token is sampled; none
+  // when max_tokens is 0) or, for prompt logprobs, a prompt token whose row scores the one after it.
+  struct Row {
+    Active* a;
+    int64_t pos;
+    bool sample;
+  };
+  std::vector<Row> rows;
   int64_t budget = options_.prefill_chunk;
   // Decoding sequences first (one token each), then prompt chunks in admission order.
   for (int pass = 0; pass < 2; ++pass) {
@@ -243,8 +268,10 @@ void Scheduler::step() {
       for (int64_t i = 0; i < n; ++i) {
         const int64_t pos = a->n_computed + i;
         const bool last = pos == n_hist - 1;
-        batch.add(a->history[pos], pos, a->seq, last);
-        if (last) owners.push_back(a.get());
+        const bool scores_next = !decoding && !last && a->req.prompt_logprobs;
+        const bool sample = last && a->req.max_tokens > 0;
+        batch.add(a->history[pos], pos, a->seq, sample || scores_next);
+        if (sample || scores_next) rows.push_back({a.get(), pos, sample});
       }
       a->n_computed += n;
       if (!decoding) budget -= n;
@@ -263,25 +290,33 @@ void Scheduler::step() {
   const int64_t vocab = model_.config().vocab_size;
   // Each sequence samples with its own Sampler, so they can run side by side (a temperature draw sorts
   // the whole vocabulary: ~10 ms for 129k tokens, too long to do 16 of them one after another).
-  std::vector<int32_t> sampled(owners.size());
-  std::vector<std::optional<TokenLogprobs>> logprobs(owners.size());
-  model_.pool().parallel_for(static_cast<int64_t>(owners.size()), [&](int64_t r0, int64_t r1, int) {
+  std::vector<int32_t> sampled(rows.size(), -1);
+  std::vector<std::optional<TokenLogprobs>> logprobs(rows.size());
+  model_.pool().parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* row = logits.data() + r * vocab;
-      sampled[r] = owners[r]->sampler->sample(row, vocab, owners[r]->history);
-      if (owners[r]->req.top_logprobs >= 0) logprobs[r] = token_logprobs(row, vocab, sampled[r], owners[r]->req.top_logprobs);
+      Active& a = *rows[r].a;
+      const int32_t token = rows[r].sample ? a.sampler->sample(row, vocab, a.history) : a.history[rows[r].pos + 1];
+      sampled[r] = token;
+      if (a.req.top_logprobs >= 0) logprobs[r] = token_logprobs(row, vocab, token, a.req.top_logprobs);
     }
   });
   const auto now = Clock::now();
-  for (size_t r = 0; r < owners.size(); ++r) {
-    Active& a = *owners[r];
+  int64_t n_sampled = 0;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    Active& a = *rows[r].a;
+    if (!rows[r].sample) {
+      a.stream->push_prompt(rows[r].pos + 1, sampled[r], std::move(*logprobs[r]));
+      continue;
+    }
     const int32_t token = sampled[r];
     a.history.push_back(token);
     if (a.n_generated++ == 0) a.stats.first_token_seconds = std::chrono::duration<double>(now - a.submitted).count();
     a.stream->push(token, std::move(logprobs[r]));
+    ++n_sampled;
   }
   std::lock_guard lk(mu_);
-  metrics_.generated_tokens += static_cast<int64_t>(owners.size());
+  metrics_.generated_tokens += n_sampled;
   metrics_.last_batch_tokens = batch.size();
   metrics_.last_batch_sequences = static_cast<int64_t>(running_.size());
   metrics_.steps += 1;
@@ -339,6 +374,8 @@ void Scheduler::engine_loop() {
     for (auto& a : running_)
       if (a->stream->cancelled()) finish(*a, FinishReason::kCancelled);
     for (auto& a : running_) {
+      if (a->seq >= 0 && a->req.max_tokens == 0 && a->n_computed == static_cast<int64_t>(a->history.size()))
+        finish(*a, FinishReason::kLength);  // a scored prompt, nothing to generate
       if (a->seq < 0 || a->n_generated == 0) continue;
       const int32_t last = a->history.back();
       const auto& stops = a->req.stop_tokens;

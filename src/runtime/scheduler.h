@@ -49,6 +49,10 @@ struct GenerationRequest {
   int64_t max_tokens = 16;
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these (it is emitted)
   int top_logprobs = -1;             // >= 0: each token comes with its logprob and this many alternatives
+  // With top_logprobs >= 0: the prompt's tokens too (from the second on, each under the logits of the one
+  // before), streamed ahead of the answer; the whole prompt is computed (no prefix reuse) and max_tokens
+  // may be 0 (scoring a text without generating).
+  bool prompt_logprobs = false;
 };
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
@@ -70,6 +74,7 @@ class RequestStream {
     bool finished = false;
     int32_t token = -1;  // when !finished
     std::optional<TokenLogprobs> logprobs;  // when !finished and the request asked for them
+    int64_t prompt_pos = -1;  // >= 0: not a generated token but prompt token `token` at this position
     FinishReason reason = FinishReason::kNone;
     std::string error;   // kError
   };
@@ -84,12 +89,13 @@ class RequestStream {
 
   // The producer side: the scheduler's engine thread (and tests that script a stream).
   void push(int32_t token, std::optional<TokenLogprobs> logprobs = std::nullopt);
+  void push_prompt(int64_t pos, int32_t token, TokenLogprobs logprobs);
   void finish(FinishReason reason, const RequestStats& stats, std::string error = {});
 
  private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<int32_t, std::optional<TokenLogprobs>>> tokens_;
+  std::deque<Event> tokens_;  // not yet taken (never finish events)
   bool finished_ = false;
   FinishReason reason_ = FinishReason::kNone;
   std::string error_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <numeric>
 #include <thread>
 
 #include "../model/test_models.h"
@@ -231,6 +232,62 @@ TEST(Scheduler, LogprobsAreTheModelsOwnForEachToken) {
   auto bad_bias = request(p, 4);
   bad_bias.sampling.logit_bias = {{static_cast<int32_t>(vocab), 1.0f}};
   EXPECT_EQ(s.submit(bad_bias).status, SubmitStatus::kInvalid);
+}
+
+// Prompt logprobs score every prompt token after the first under the logits of the one before — also when
+// the prompt is in the prefix cache (it is computed again) and with max_tokens 0 (nothing generated).
+TEST(Scheduler, PromptLogprobsScoreEveryPromptTokenAheadOfTheAnswer) {
+  const auto p = prompt_of(21, 6);
+  const auto want = alone(p, 3);
+  Tiny& t = tiny();
+  std::vector<float> logits;
+  {
+    LatentKvCache cache = make_single_sequence_cache(t.model->config, static_cast<int64_t>(p.size()) + 3);
+    logits = all_logits(t.tf, cache, p);
+  }
+  const int64_t vocab = t.model->config.vocab_size;
+  SchedulerOptions o;
+  o.max_sequences = 2;
+  o.max_context = 64;
+  o.page_tokens = 4;
+  o.prefill_chunk = 8;  // the prompt's rows come over three steps
+  Scheduler s(t.tf, o);
+  for (int64_t max_tokens : {3, 3, 0}) {  // the second and third find the prompt in the prefix cache
+    auto r = request(p, max_tokens);
+    r.top_logprobs = 1;
+    r.prompt_logprobs = true;
+    auto res = s.submit(r);
+    ASSERT_EQ(res.status, SubmitStatus::kOk) << res.message;
+    RequestStream::Event ev;
+    std::vector<int64_t> positions;
+    std::vector<int32_t> generated;
+    while (res.stream->next(ev, 60s) && !ev.finished) {
+      ASSERT_TRUE(ev.logprobs.has_value());
+      if (ev.prompt_pos < 0) {
+        generated.push_back(ev.token);
+        continue;
+      }
+      EXPECT_TRUE(generated.empty()) << "the prompt's logprobs come first";
+      positions.push_back(ev.prompt_pos);
+      ASSERT_LT(ev.prompt_pos, static_cast<int64_t>(p.size()));
+      EXPECT_EQ(ev.token, p[ev.prompt_pos]);
+      const TokenLogprobs ref = token_logprobs(logits.data() + (ev.prompt_pos - 1) * vocab, vocab, ev.token, 1);
+      EXPECT_NEAR(ev.logprobs->logprob, ref.logprob, 1e-4) << ev.prompt_pos;
+      EXPECT_EQ(ev.logprobs->top.at(0).first, ref.top.at(0).first);
+    }
+    std::vector<int64_t> all(p.size() - 1);
+    std::iota(all.begin(), all.end(), 1);
+    EXPECT_EQ(positions, all);
+    EXPECT_EQ(generated, std::vector<int32_t>(want.begin(), want.begin() + max_tokens));
+    EXPECT_EQ(ev.reason, FinishReason::kLength);
+    EXPECT_EQ(res.stream->stats().cached_tokens, 0);
+    wait_until_idle(s);
+  }
+  auto no_top = request(p, 0);
+  no_top.prompt_logprobs = true;  // without top_logprobs >= 0
+  EXPECT_EQ(s.submit(no_top).status, SubmitStatus::kInvalid);
+  EXPECT_EQ(s.submit(request(p, 0)).status, SubmitStatus::kInvalid) << "max_tokens 0 only for scoring";
+  expect_all_pages_free(s);
 }
 
 TEST(Scheduler, StopTokenEndsTheStreamAndIsEmitted) {
