@@ -116,8 +116,11 @@ void parse_common(const json& body, const RequestLimits& limits, CommonRequest& 
     r.seed_given = true;
     r.sampling.seed = static_cast<uint64_t>(*seed);
   }
-  auto mt = get_int(body, "max_completion_tokens", 1, limits.max_tokens);
-  if (!mt) mt = get_int(body, "max_tokens", 1, limits.max_tokens);
+  // 0 only scores an echoed prompt (completions); the endpoints check that.
+  const char* mt_name = "max_completion_tokens";
+  auto mt = get_int(body, mt_name, 0, limits.max_tokens);
+  if (!mt) mt = get_int(body, mt_name = "max_tokens", 0, limits.max_tokens);
+  if (mt && *mt == 0) r.zero_tokens_param = mt_name;
   r.max_tokens = mt;
   if (const json* s = field(body, "stop")) {
     if (s->is_string()) {
@@ -165,6 +168,7 @@ json parse_json_body(std::string_view body, const RequestLimits& limits) {
 ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
   ChatRequest r;
   parse_common(body, limits, r);
+  if (!r.zero_tokens_param.empty()) bad(r.zero_tokens_param, cat("'", r.zero_tokens_param, "' must be >= 1"));
   const bool logprobs = get_bool(body, "logprobs", false);
   const auto top = get_int(body, "top_logprobs", 0, kMaxTopLogprobs);
   if (top && !logprobs) bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
@@ -240,7 +244,8 @@ CompletionRequest parse_completion_request(const json& body, const RequestLimits
   if (const json* lp = field(body, "logprobs"); lp && !(lp->is_boolean() && !lp->get<bool>()))
     r.top_logprobs = static_cast<int>(*get_int(body, "logprobs", 0, kMaxTopLogprobs));
   r.echo = get_bool(body, "echo", false);
-  if (r.echo) bad("echo", "echo is not supported");
+  if (!r.zero_tokens_param.empty() && !r.echo)
+    bad(r.zero_tokens_param, cat("'", r.zero_tokens_param, "' must be >= 1 (0 only scores the prompt: with echo)"));
   if (const json* s = field(body, "suffix")) {
     if (!s->is_string() || !s->get<std::string>().empty()) bad("suffix", "suffix is not supported");
   }

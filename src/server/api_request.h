@@ -52,6 +52,7 @@ struct CommonRequest {
   SamplingParams sampling;             // temperature defaults to 1 as in the OpenAI API
   bool seed_given = false;
   std::optional<int64_t> max_tokens;   // max_tokens or max_completion_tokens
+  std::string zero_tokens_param;       // the one of them that was 0 (allowed with echo only)
   std::vector<std::string> stop;       // stop sequences, matched on the generated text
   bool ignore_eos = false;             // extension (as llama-server): generate past end-of-sequence
   int64_t n = 1;                       // choices, each sampled on its own (seed + i when a seed is given)
@@ -70,7 +71,7 @@ struct CompletionRequest : CommonRequest {
   std::string prompt;              // text prompt, or
   std::vector<int32_t> prompt_ids; // token ids (when prompt_is_ids)
   bool prompt_is_ids = false;
-  bool echo = false;
+  bool echo = false;               // the answer starts with the prompt (and its logprobs, with logprobs)
 };
 
 // Parses a JSON body; ApiError 400 when it is not a JSON object (too deep, malformed, ...).

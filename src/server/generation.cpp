@@ -101,6 +101,15 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
       if (!emit(chunk(std::move(delta), nullptr, take_logprobs()))) return false;
     return true;
   };
+  if (ev.prompt_pos >= 0) {  // a prompt token's logprobs (echo): they precede every answer token
+    if (logprobs_ && ev.logprobs) logprobs_->set_prompt_logprobs(ev.prompt_pos, std::move(*ev.logprobs));
+    return Progress::kWorking;
+  }
+  if (info_.echo && !echoed_) {  // the prompt, with its logprobs, before the answer's first chunk
+    echoed_ = true;
+    json lp = take_logprobs();
+    if ((!info_.echo_text.empty() || !lp.is_null()) && !emit(chunk(info_.echo_text, nullptr, std::move(lp)))) stream_->cancel();
+  }
   if (!ev.finished) {
     if (ended_) return Progress::kWorking;  // tokens sampled before the cancel took effect
     if (completion_tokens_++ == 0 && metrics_)
@@ -163,7 +172,7 @@ json Generation::response() const {
     choice = {{"index", info_.index}, {"message", std::move(message)}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
               {"finish_reason", finish_reason_}};
   } else {
-    choice = {{"index", info_.index}, {"text", text_->content()}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
+    choice = {{"index", info_.index}, {"text", info_.echo_text + text_->content()}, {"logprobs", logprobs_ ? logprobs_->all() : json(nullptr)},
               {"finish_reason", finish_reason_}};
   }
   return {{"id", info_.id},

@@ -34,6 +34,10 @@ struct GenerationInfo {
   // Testing aid (serve --scripted-answer): the answer's tokens are these instead of the sampled ones, and it
   // ends after the last of them as at an end of sequence (max_tokens still cuts it). Empty: off.
   std::vector<int32_t> scripted_tokens;
+  // Completions with echo: the text starts with the prompt's (and, with logprobs, so do the logprobs,
+  // whose trail holds the prompt's tokens: LogprobTrail::set_prompt).
+  bool echo = false;
+  std::string echo_text;
 };
 
 class Generation {
@@ -66,6 +70,7 @@ class Generation {
   int64_t cached_tokens_ = 0;
   bool ended_ = false;  // a stop string matched or the scripted answer ran out: the cancel is on its way
   bool done_ = false;
+  bool echoed_ = false;  // the echo chunk went out (streaming)
   std::string finish_reason_;
   std::string error_;
   std::vector<std::string> tool_ids_;

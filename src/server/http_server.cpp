@@ -152,6 +152,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   CommonRequest common;
   std::vector<int32_t> prompt;
   ChatOutputOptions parse_opts;
+  bool echo = false;
   if (chat) {
     ChatRequest r = parse_chat_request(body, limits);
     bool in_reasoning = false;
@@ -168,6 +169,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
     } else {
       prompt = tokenizer.encode(r.prompt);
     }
+    echo = r.echo;
     common = std::move(r);
   }
   const int64_t ctx = scheduler.options().max_context;
@@ -190,6 +192,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   g.prompt = std::move(prompt);
   g.sampling = common.sampling;
   g.top_logprobs = logprobs ? common.top_logprobs : -1;
+  g.prompt_logprobs = logprobs && echo;
   g.max_tokens = max_tokens;
   if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
   // One scheduler request per choice; if one is refused, those already queued are cancelled.
@@ -230,11 +233,22 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   info.include_usage = common.stream && common.include_usage;
   info.arrival = arrival;
   info.scripted_tokens = scripted_tokens;
+  EchoText echoed;
+  if (echo) {
+    echoed = echo_text(tokenizer, g.prompt);
+    info.echo = true;
+    info.echo_text = echoed.text;
+  }
   std::vector<std::unique_ptr<Generation>> choices;
   for (size_t i = 0; i < streams.size(); ++i) {
     info.index = static_cast<int>(i);
+    std::unique_ptr<LogprobTrail> trail;
+    if (logprobs) {
+      trail = std::make_unique<LogprobTrail>(tokenizer, chat);
+      if (echo) trail->set_prompt(g.prompt, echoed.starts, echoed.text);
+    }
     choices.push_back(std::make_unique<Generation>(info, streams[i], std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts),
-                                                   &metrics, logprobs ? std::make_unique<LogprobTrail>(tokenizer, chat) : nullptr));
+                                                   &metrics, std::move(trail)));
   }
   auto gen = std::make_shared<GenerationGroup>(std::move(choices));
 

@@ -1,12 +1,37 @@
 #include "server/logprob_trail.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "tokenizer/stream_decoder.h"
 
 namespace dsinfer::server {
 
 using json = nlohmann::ordered_json;
+
+namespace {
+
+int64_t utf8_chars(std::string_view s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+void LogprobTrail::set_prompt(const std::vector<int32_t>& ids, const std::vector<int64_t>& starts, const std::string& text) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Entry e;
+    e.token = ids[i];
+    e.char_offset = utf8_chars(std::string_view(text).substr(0, static_cast<size_t>(starts[i])));
+    entries_.push_back(std::move(e));
+  }
+  echo_chars_ = utf8_chars(text);
+}
+
+void LogprobTrail::set_prompt_logprobs(int64_t pos, TokenLogprobs logprobs) {
+  if (pos >= 1 && pos < static_cast<int64_t>(entries_.size())) entries_[pos].logprobs = std::move(logprobs);
+}
 
 void LogprobTrail::add(int64_t start, int32_t token, TokenLogprobs logprobs) {
   pending_.push_back(Entry{start, 0, token, std::move(logprobs)});
@@ -20,7 +45,7 @@ void LogprobTrail::release(int64_t released, const std::string& text) {
       const int64_t upto = std::min<int64_t>(e.start, static_cast<int64_t>(text.size()));
       for (; counted_bytes_ < upto; ++counted_bytes_)
         counted_chars_ += (static_cast<unsigned char>(text[counted_bytes_]) & 0xC0) != 0x80;
-      e.char_offset = counted_chars_;
+      e.char_offset = echo_chars_ + counted_chars_;
     }
     entries_.push_back(std::move(e));
   }
@@ -46,10 +71,11 @@ json LogprobTrail::render(size_t begin, size_t end) const {
     json content = json::array();
     for (size_t i = begin; i < end; ++i) {
       const Entry& e = entries_[i];
+      const TokenLogprobs lps = e.logprobs.value_or(TokenLogprobs{});  // (chat entries always have them)
       json top = json::array();
-      for (const auto& [id, lp] : e.logprobs.top) top.push_back({{"token", text_of(id)}, {"logprob", lp}, {"bytes", bytes_of(id)}});
+      for (const auto& [id, lp] : lps.top) top.push_back({{"token", text_of(id)}, {"logprob", lp}, {"bytes", bytes_of(id)}});
       content.push_back(
-          {{"token", text_of(e.token)}, {"logprob", e.logprobs.logprob}, {"bytes", bytes_of(e.token)}, {"top_logprobs", std::move(top)}});
+          {{"token", text_of(e.token)}, {"logprob", lps.logprob}, {"bytes", bytes_of(e.token)}, {"top_logprobs", std::move(top)}});
     }
     return {{"content", std::move(content)}, {"refusal", nullptr}};
   }
@@ -57,9 +83,15 @@ json LogprobTrail::render(size_t begin, size_t end) const {
   for (size_t i = begin; i < end; ++i) {
     const Entry& e = entries_[i];
     tokens.push_back(text_of(e.token));
-    token_logprobs.push_back(e.logprobs.logprob);
+    if (!e.logprobs) {  // the echoed prompt's first token: nothing before it to score it
+      token_logprobs.push_back(nullptr);
+      top_logprobs.push_back(nullptr);
+      offsets.push_back(e.char_offset);
+      continue;
+    }
+    token_logprobs.push_back(e.logprobs->logprob);
     json top = json::object();  // (tokens that render alike share a key, as in the OpenAI API)
-    for (const auto& [id, lp] : e.logprobs.top) top.emplace(text_of(id), lp);
+    for (const auto& [id, lp] : e.logprobs->top) top.emplace(text_of(id), lp);
     top_logprobs.push_back(std::move(top));
     offsets.push_back(e.char_offset);
   }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ namespace dsinfer::server {
 class LogprobTrail {
  public:
   LogprobTrail(const Tokenizer& tokenizer, bool chat) : tokenizer_(tokenizer), chat_(chat) {}
+
+  // Completions with echo: the prompt's tokens come first, token i's text starting at byte starts[i] of
+  // the echoed `text`; their logprobs arrive by set_prompt_logprobs (the first token has none: null).
+  void set_prompt(const std::vector<int32_t>& ids, const std::vector<int64_t>& starts, const std::string& text);
+  void set_prompt_logprobs(int64_t pos, TokenLogprobs logprobs);
 
   // A token whose text starts at byte `start` of the generated (decoded, not yet stop-matched) text.
   void add(int64_t start, int32_t token, TokenLogprobs logprobs);
@@ -38,9 +44,9 @@ class LogprobTrail {
  private:
   struct Entry {
     int64_t start = 0;        // byte offset in the generated text
-    int64_t char_offset = 0;  // completions: characters before it in the text that came out
+    int64_t char_offset = 0;  // completions: characters before it in the text that came out (echo included)
     int32_t token = -1;
-    TokenLogprobs logprobs;
+    std::optional<TokenLogprobs> logprobs;  // none: the echoed prompt's first token
   };
   const Tokenizer& tokenizer_;
   bool chat_;
@@ -48,6 +54,7 @@ class LogprobTrail {
   std::vector<Entry> entries_;  // released, in order
   size_t taken_ = 0;            // entries_[0, taken_) went out in chunks
   int64_t counted_bytes_ = 0, counted_chars_ = 0;  // character offset bookkeeping over `text`
+  int64_t echo_chars_ = 0;                          // characters of the echoed prompt, before the answer
 
   nlohmann::ordered_json render(size_t begin, size_t end) const;
 };

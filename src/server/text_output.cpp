@@ -37,6 +37,17 @@ std::string StopMatcher::flush() {
   return out;
 }
 
+EchoText echo_text(const Tokenizer& tokenizer, const std::vector<int32_t>& ids) {
+  EchoText e;
+  StreamDecoder decoder(tokenizer, true);
+  for (int32_t id : ids) {
+    e.starts.push_back(static_cast<int64_t>(e.text.size()));
+    e.text += decoder.push(id);
+  }
+  e.text += decoder.flush();
+  return e;
+}
+
 TextOutput::TextOutput(const Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
                        ChatOutputOptions parser_options)
     : decoder_(tokenizer, true), stop_(std::move(stops)), chat_(chat), parser_(parser_options) {}

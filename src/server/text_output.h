@@ -30,6 +30,14 @@ class StopMatcher {
   bool matched_ = false;
 };
 
+// The prompt as a completion with echo repeats it: the tokens' text with control tokens (BOS) as nothing,
+// and where each token's text starts in it (bytes).
+struct EchoText {
+  std::string text;
+  std::vector<int64_t> starts;
+};
+EchoText echo_text(const Tokenizer& tokenizer, const std::vector<int32_t>& ids);
+
 class TextOutput {
  public:
   // chat: run the reasoning / tool-call parser; otherwise everything is content.

@@ -283,6 +283,48 @@ def test_n_choices_are_independent_samples(server):
     assert_no_leaks(server)
 
 
+def test_echo_scores_the_prompt(server, tiny_model, tmp_path):
+    """What evaluation harnesses (lm-evaluation-harness's local-completions) ask for: the prompt echoed with
+    each token's logprob, max_tokens 0."""
+    c = client(server)
+    ids = [100, 200, 300, 400, 500, 600]
+    out = tmp_path / "logits.bin"
+    subprocess.run([dsinfer_bin(), "logits", "-m", str(tiny_model), "--ids", ",".join(map(str, ids)), "--out", str(out)],
+                   check=True, capture_output=True)
+    rows = array.array("f", out.read_bytes())
+    vocab = len(rows) // len(ids)
+    want = []
+    for i in range(1, len(ids)):
+        row = rows[(i - 1) * vocab:i * vocab]
+        m = max(row)
+        want.append(row[ids[i]] - m - math.log(sum(math.exp(x - m) for x in row)))
+    for _ in range(2):  # the second time the prompt is in the prefix cache: it is scored all the same
+        r = c.completions.create(model="tiny", prompt=ids, max_tokens=0, echo=True, logprobs=1)
+        lp = r.choices[0].logprobs
+        assert r.usage.completion_tokens == 0 and r.choices[0].finish_reason == "length"
+        assert len(lp.tokens) == len(ids) and lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+        assert "".join(lp.tokens) == r.choices[0].text
+        for got, w in zip(lp.token_logprobs[1:], want):
+            assert abs(got - w) < 1e-3
+        assert lp.text_offset == sorted(lp.text_offset) and lp.text_offset[0] == 0
+    # With an answer: the prompt's entries, then the answer's; streamed the same.
+    whole = c.completions.create(model="tiny", prompt=ids, max_tokens=3, echo=True, logprobs=2, temperature=0)
+    plain = c.completions.create(model="tiny", prompt=ids, max_tokens=3, temperature=0)
+    assert whole.choices[0].text == r.choices[0].text + plain.choices[0].text
+    lp = whole.choices[0].logprobs
+    assert len(lp.tokens) == len(ids) + 3 and lp.token_logprobs[1:len(ids)] == r.choices[0].logprobs.token_logprobs[1:]
+    parts = list(c.completions.create(model="tiny", prompt=ids, max_tokens=3, echo=True, logprobs=2, temperature=0,
+                                      stream=True))
+    assert "".join(p.choices[0].text for p in parts) == whole.choices[0].text
+    assert [t for p in parts if p.choices[0].logprobs for t in p.choices[0].logprobs.tokens] == lp.tokens
+    text = c.completions.create(model="tiny", prompt="Grüße aus Köln", max_tokens=1, echo=True, temperature=0)
+    assert text.choices[0].text.startswith("Grüße aus Köln")
+    with pytest.raises(openai.BadRequestError) as e:
+        c.completions.create(model="tiny", prompt=ids, max_tokens=0)
+    assert e.value.body["param"] == "max_tokens"
+    assert_no_leaks(server)
+
+
 def test_reasoning_content_with_the_r1_template(tiny_model):
     # The R1 generation prompt opens "<think>\n": the answer is reasoning until "</think>" (which this
     # random model never writes), so everything lands in reasoning_content.

@@ -84,6 +84,10 @@ TEST(ApiRequest, LogprobsFollowEachEndpointsForm) {
   EXPECT_EQ(completion(R"(, "logprobs": false)"), -1);
   EXPECT_EQ(completion(R"(, "logprobs": 0)"), 0);
   EXPECT_EQ(completion(R"(, "logprobs": 5)"), 5);
+  const CompletionRequest scoring =
+      parse_completion_request(json::parse(R"({"prompt": "x", "echo": true, "max_tokens": 0, "logprobs": 1})"), limits());
+  EXPECT_TRUE(scoring.echo);
+  EXPECT_EQ(scoring.max_tokens.value(), 0);
 }
 
 TEST(ApiRequest, DefaultsFollowTheOpenAiApi) {
@@ -132,6 +136,8 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       {R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", {400, "messages"}},
       {R"({"messages": [{"role": "assistant", "content": null, "tool_calls": 7}]})", {400, "messages"}},
       {"{" + user + R"(, "n": 0})", {400, "n"}},
+      {"{" + user + R"(, "max_tokens": 0})", {400, "max_tokens"}},
+      {"{" + user + R"(, "max_completion_tokens": 0})", {400, "max_completion_tokens"}},
       {"{" + user + R"(, "n": 17})", {400, "n"}},
       {"{" + user + R"(, "n": 2.5})", {400, "n"}},
       {"{" + user + R"(, "n": "1"})", {400, "n"}},
@@ -199,7 +205,7 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
   }
   for (const char* body : {R"({})", R"({"prompt": 5})", R"({"prompt": []})", R"({"prompt": ""})", R"({"prompt": ["a", "b"]})",
                            R"({"prompt": [1, -2]})", R"({"prompt": [1, "a"]})", R"({"prompt": [1, 1e10]})",
-                           R"({"prompt": "x", "echo": true})", R"({"prompt": "x", "best_of": 3})", R"({"prompt": "x", "logprobs": 21})",
+                           R"({"prompt": "x", "max_tokens": 0})", R"({"prompt": "x", "echo": 1})", R"({"prompt": "x", "best_of": 3})", R"({"prompt": "x", "logprobs": 21})",
                            R"({"prompt": "x", "logprobs": true})", R"({"prompt": "x", "logprobs": 1.5})"}) {
     EXPECT_EQ(try_parse(body, false).status, 400) << body;
     EXPECT_EQ(try_parse(body, false).param.empty(), false) << body;
