@@ -1,5 +1,6 @@
 #include "server/api_request.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -260,22 +261,24 @@ CompletionRequest parse_completion_request(const json& body, const RequestLimits
     }
     return ids;
   };
+  auto add = [&](CompletionRequest::Prompt q) {
+    if (q.is_ids ? q.ids.empty() : q.text.empty()) bad("prompt", "'prompt' must not be empty");
+    r.prompts.push_back(std::move(q));
+  };
   if (p->is_string()) {
-    r.prompt = p->get<std::string>();
-  } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
-    r.prompt = (*p)[0].get<std::string>();
+    add({p->get<std::string>(), {}, false});
   } else if (p->is_array() && !p->empty() && (*p)[0].is_number()) {
-    r.prompt_ids = ids_of(*p);
-    r.prompt_is_ids = true;
-  } else if (p->is_array() && p->size() == 1 && (*p)[0].is_array()) {
-    r.prompt_ids = ids_of((*p)[0]);
-    r.prompt_is_ids = true;
-  } else if (p->is_array() && p->size() > 1) {
-    bad("prompt", "only one prompt per request is supported");
+    add({{}, ids_of(*p), true});  // one prompt of token ids
+  } else if (p->is_array() && !p->empty() && std::all_of(p->begin(), p->end(), [](const json& x) { return x.is_string(); })) {
+    for (const json& x : *p) add({x.get<std::string>(), {}, false});
+  } else if (p->is_array() && !p->empty() && std::all_of(p->begin(), p->end(), [](const json& x) { return x.is_array(); })) {
+    for (const json& x : *p) add({{}, ids_of(x), true});
   } else {
-    bad("prompt", "'prompt' must be a string, a list of one string, or a list of token ids");
+    bad("prompt", "'prompt' must be a string, a list of token ids, or a non-empty list of either");
   }
-  if (r.prompt_is_ids ? r.prompt_ids.empty() : r.prompt.empty()) bad("prompt", "'prompt' must not be empty");
+  if (static_cast<int64_t>(r.prompts.size()) * r.n > limits.max_choices)
+    bad(r.n > 1 ? "n" : "prompt", cat("at most ", limits.max_choices, " choices per request (prompts x n), got ",
+                                     static_cast<int64_t>(r.prompts.size()) * r.n));
   return r;
 }
 

@@ -40,7 +40,8 @@ struct RequestLimits {
   size_t max_stop_bytes = 256;
   int64_t max_tools = 256;
   int64_t max_logit_bias = 1024;   // tokens in logit_bias
-  int64_t max_n = 16;              // choices per request
+  int64_t max_n = 16;              // choices per prompt
+  int64_t max_choices = 64;        // choices per request (prompts x n)
   int max_json_depth = 64;
 };
 
@@ -68,9 +69,12 @@ struct ChatRequest : CommonRequest {
 };
 
 struct CompletionRequest : CommonRequest {
-  std::string prompt;              // text prompt, or
-  std::vector<int32_t> prompt_ids; // token ids (when prompt_is_ids)
-  bool prompt_is_ids = false;
+  struct Prompt {
+    std::string text;              // a text prompt, or
+    std::vector<int32_t> ids;      // token ids (when is_ids)
+    bool is_ids = false;
+  };
+  std::vector<Prompt> prompts;     // one or more (a list of strings or of token-id lists): n choices each
   bool echo = false;               // the answer starts with the prompt (and its logprobs, with logprobs)
 };
 

@@ -25,7 +25,8 @@ using ResponseJson = nlohmann::ordered_json;
 struct GenerationInfo {
   bool chat = true;
   std::string id;       // "chatcmpl-…" / "cmpl-…" (shared by the n choices of a request)
-  int index = 0;        // the choice's index (requests with n > 1)
+  int index = 0;        // the choice's index (requests with n > 1 or several prompts)
+  bool counts_prompt = true;  // the first choice of its prompt: the group's usage counts its prompt tokens
   int64_t created = 0;  // unix seconds
   std::string model;
   int64_t prompt_tokens = 0;
@@ -55,6 +56,7 @@ class Generation {
   ResponseJson usage_chunk() const;  // streaming, include_usage
   ResponseJson response() const;     // the whole non-streamed answer (after kDone)
   bool done() const { return done_; }
+  const GenerationInfo& info() const { return info_; }
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
   void cancel() { stream_->cancel(); }

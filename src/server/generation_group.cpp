@@ -46,13 +46,22 @@ std::vector<json> GenerationGroup::first_chunks() const {
 
 namespace {
 
-// `into`'s usage with the completion tokens of every choice's (the prompt is shared).
-void sum_usage(json& into, const std::vector<json>& parts) {
-  int64_t completion = 0;
-  for (const json& p : parts) completion += p["usage"]["completion_tokens"].get<int64_t>();
+// `into`'s usage summed over the choices' (parts[i] of choices[i]): completion tokens of every choice,
+// prompt (and cached) tokens once per prompt.
+void sum_usage(json& into, const std::vector<json>& parts, const std::vector<std::unique_ptr<Generation>>& choices) {
+  int64_t prompt = 0, cached = 0, completion = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const json& u = parts[i]["usage"];
+    completion += u["completion_tokens"].get<int64_t>();
+    if (!choices[i]->info().counts_prompt) continue;
+    prompt += u["prompt_tokens"].get<int64_t>();
+    cached += u["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
+  }
   json& u = into["usage"];
+  u["prompt_tokens"] = prompt;
   u["completion_tokens"] = completion;
-  u["total_tokens"] = u["prompt_tokens"].get<int64_t>() + completion;
+  u["total_tokens"] = prompt + completion;
+  u["prompt_tokens_details"]["cached_tokens"] = cached;
 }
 
 }  // namespace
@@ -61,7 +70,7 @@ json GenerationGroup::usage_chunk() const {
   std::vector<json> parts;
   for (const auto& c : choices_) parts.push_back(c->usage_chunk());
   json out = parts[0];
-  sum_usage(out, parts);
+  sum_usage(out, parts, choices_);
   return out;
 }
 
@@ -71,7 +80,7 @@ json GenerationGroup::response() const {
   json out = parts[0];
   out["choices"] = json::array();
   for (const json& p : parts) out["choices"].push_back(p["choices"][0]);
-  sum_usage(out, parts);
+  sum_usage(out, parts, choices_);
   return out;
 }
 

@@ -150,78 +150,82 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   const RequestLimits& limits = options.limits;
   const json body = parse_json_body(req.body, limits);
   CommonRequest common;
-  std::vector<int32_t> prompt;
+  std::vector<std::vector<int32_t>> prompts;  // the request's prompts (chat: one), each answered n times
   ChatOutputOptions parse_opts;
   bool echo = false;
   if (chat) {
     ChatRequest r = parse_chat_request(body, limits);
     bool in_reasoning = false;
-    prompt = chat_prompt(r, &in_reasoning);
+    prompts.push_back(chat_prompt(r, &in_reasoning));
     parse_opts.starts_in_reasoning = in_reasoning;
     parse_opts.parse_tool_calls = r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty();
     common = std::move(r);
   } else {
     CompletionRequest r = parse_completion_request(body, limits);
-    if (r.prompt_is_ids) {
-      prompt = r.prompt_ids;
-      for (int32_t id : prompt)
-        if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("token id ", id, " is outside the vocabulary"), "prompt");
-    } else {
-      prompt = tokenizer.encode(r.prompt);
+    for (const CompletionRequest::Prompt& q : r.prompts) {
+      if (q.is_ids)
+        for (int32_t id : q.ids)
+          if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("token id ", id, " is outside the vocabulary"), "prompt");
+      prompts.push_back(q.is_ids ? q.ids : tokenizer.encode(q.text));
     }
     echo = r.echo;
     common = std::move(r);
   }
   const int64_t ctx = scheduler.options().max_context;
-  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  if (n_prompt >= ctx)
-    throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, your prompt has ", n_prompt, " tokens."),
-                   chat ? "messages" : "prompt", "context_length_exceeded");
-  const int64_t max_tokens = common.max_tokens.value_or(chat ? ctx - n_prompt : std::min<int64_t>(16, ctx - n_prompt));
-  if (n_prompt + max_tokens > ctx)
-    throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, you requested ", n_prompt + max_tokens,
-                            " tokens (", n_prompt, " in the prompt, ", max_tokens, " for the completion)."),
-                   "max_tokens", "context_length_exceeded");
+  std::vector<int64_t> max_tokens;  // per prompt (the default depends on the prompt's length)
+  for (const auto& prompt : prompts) {
+    const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+    if (n_prompt >= ctx)
+      throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, your prompt has ", n_prompt, " tokens."),
+                     chat ? "messages" : "prompt", "context_length_exceeded");
+    max_tokens.push_back(common.max_tokens.value_or(chat ? ctx - n_prompt : std::min<int64_t>(16, ctx - n_prompt)));
+    if (n_prompt + max_tokens.back() > ctx)
+      throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, you requested ", n_prompt + max_tokens.back(),
+                              " tokens (", n_prompt, " in the prompt, ", max_tokens.back(), " for the completion)."),
+                     "max_tokens", "context_length_exceeded");
+  }
 
   for (const auto& [id, bias] : common.sampling.logit_bias)
     if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("logit_bias: token id ", id, " is outside the vocabulary"), "logit_bias");
   // With --scripted-answer the text is not the sampled tokens', so their logprobs would describe other text.
   const bool logprobs = common.top_logprobs >= 0 && scripted_tokens.empty();
 
-  GenerationRequest g;
-  g.prompt = std::move(prompt);
-  g.sampling = common.sampling;
-  g.top_logprobs = logprobs ? common.top_logprobs : -1;
-  g.prompt_logprobs = logprobs && echo;
-  g.max_tokens = max_tokens;
-  if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
-  // One scheduler request per choice; if one is refused, those already queued are cancelled.
+  // One scheduler request per choice (choice i * n + j: prompt i's j-th answer, seeded seed + its index);
+  // if one is refused, those already queued are cancelled.
   std::vector<std::shared_ptr<RequestStream>> streams;
-  for (int64_t i = 0; i < common.n; ++i) {
-    GenerationRequest gi = g;
-    gi.sampling.seed = common.seed_given ? common.sampling.seed + static_cast<uint64_t>(i)
-                                         : std::random_device{}() * 0x100000001ull ^ std::random_device{}();
-    SubmitResult sub = scheduler.submit(std::move(gi));
-    if (sub.status != SubmitStatus::kOk)
-      for (auto& s : streams) s->cancel();
-    switch (sub.status) {
-      case SubmitStatus::kOk: break;
-      case SubmitStatus::kInvalid: throw ApiError(400, sub.message);
-      case SubmitStatus::kTooLong: throw ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
-      case SubmitStatus::kQueueFull: {
-        metrics.count_rejection(sub.status);
-        ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
-        e.retry_after = 1;
-        throw e;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    for (int64_t j = 0; j < common.n; ++j) {
+      GenerationRequest g;
+      g.prompt = prompts[i];
+      g.sampling = common.sampling;
+      g.sampling.seed = common.seed_given ? common.sampling.seed + static_cast<uint64_t>(streams.size())
+                                          : std::random_device{}() * 0x100000001ull ^ std::random_device{}();
+      g.top_logprobs = logprobs ? common.top_logprobs : -1;
+      g.prompt_logprobs = logprobs && echo;
+      g.max_tokens = max_tokens[i];
+      if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
+      SubmitResult sub = scheduler.submit(std::move(g));
+      if (sub.status != SubmitStatus::kOk)
+        for (auto& s : streams) s->cancel();
+      switch (sub.status) {
+        case SubmitStatus::kOk: break;
+        case SubmitStatus::kInvalid: throw ApiError(400, sub.message);
+        case SubmitStatus::kTooLong: throw ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
+        case SubmitStatus::kQueueFull: {
+          metrics.count_rejection(sub.status);
+          ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
+          e.retry_after = 1;
+          throw e;
+        }
+        case SubmitStatus::kShuttingDown: {
+          metrics.count_rejection(sub.status);
+          ApiError e(503, sub.message, "", "unavailable", "server_error");
+          e.retry_after = 5;
+          throw e;
+        }
       }
-      case SubmitStatus::kShuttingDown: {
-        metrics.count_rejection(sub.status);
-        ApiError e(503, sub.message, "", "unavailable", "server_error");
-        e.retry_after = 5;
-        throw e;
-      }
+      streams.push_back(sub.stream);
     }
-    streams.push_back(sub.stream);
   }
 
   GenerationInfo info;
@@ -229,26 +233,27 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   info.id = random_id(chat ? "chatcmpl-" : "cmpl-");
   info.created = unix_now();
   info.model = common.model.empty() ? options.model_name : common.model;
-  info.prompt_tokens = n_prompt;
   info.include_usage = common.stream && common.include_usage;
   info.arrival = arrival;
   info.scripted_tokens = scripted_tokens;
-  EchoText echoed;
-  if (echo) {
-    echoed = echo_text(tokenizer, g.prompt);
-    info.echo = true;
-    info.echo_text = echoed.text;
-  }
+  info.echo = echo;
   std::vector<std::unique_ptr<Generation>> choices;
-  for (size_t i = 0; i < streams.size(); ++i) {
-    info.index = static_cast<int>(i);
-    std::unique_ptr<LogprobTrail> trail;
-    if (logprobs) {
-      trail = std::make_unique<LogprobTrail>(tokenizer, chat);
-      if (echo) trail->set_prompt(g.prompt, echoed.starts, echoed.text);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const EchoText echoed = echo ? echo_text(tokenizer, prompts[i]) : EchoText{};
+    info.echo_text = echoed.text;
+    info.prompt_tokens = static_cast<int64_t>(prompts[i].size());
+    for (int64_t j = 0; j < common.n; ++j) {
+      info.index = static_cast<int>(choices.size());
+      info.counts_prompt = j == 0;  // usage counts each prompt once
+      std::unique_ptr<LogprobTrail> trail;
+      if (logprobs) {
+        trail = std::make_unique<LogprobTrail>(tokenizer, chat);
+        if (echo) trail->set_prompt(prompts[i], echoed.starts, echoed.text);
+      }
+      choices.push_back(std::make_unique<Generation>(info, streams[choices.size()],
+                                                     std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts),
+                                                     &metrics, std::move(trail)));
     }
-    choices.push_back(std::make_unique<Generation>(info, streams[i], std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts),
-                                                   &metrics, std::move(trail)));
   }
   auto gen = std::make_shared<GenerationGroup>(std::move(choices));
 

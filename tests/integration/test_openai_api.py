@@ -325,6 +325,30 @@ def test_echo_scores_the_prompt(server, tiny_model, tmp_path):
     assert_no_leaks(server)
 
 
+def test_several_prompts_in_one_request(server):
+    c = client(server)
+    prompts = ["The sky is", "Bread is made of"]
+    singles = [c.completions.create(model="tiny", prompt=p, max_tokens=5, temperature=0) for p in prompts]
+    batch = c.completions.create(model="tiny", prompt=prompts, max_tokens=5, temperature=0, n=2)
+    assert [ch.index for ch in batch.choices] == [0, 1, 2, 3]  # prompt i's answers at i * n + j
+    assert [ch.text for ch in batch.choices] == [singles[0].choices[0].text] * 2 + [singles[1].choices[0].text] * 2
+    assert batch.usage.prompt_tokens == sum(s.usage.prompt_tokens for s in singles)  # each prompt once
+    assert batch.usage.completion_tokens == 2 * sum(s.usage.completion_tokens for s in singles)
+    texts = {}
+    for part in c.completions.create(model="tiny", prompt=prompts, max_tokens=5, temperature=0, stream=True):
+        for ch in part.choices:
+            texts[ch.index] = texts.get(ch.index, "") + ch.text
+    assert texts == {0: singles[0].choices[0].text, 1: singles[1].choices[0].text}
+    # A scoring batch: token-id prompts echoed with their logprobs, nothing generated.
+    scored = c.completions.create(model="tiny", prompt=[[100, 200, 300], [400, 500]], max_tokens=0, echo=True, logprobs=0)
+    assert [len(ch.logprobs.tokens) for ch in scored.choices] == [3, 2]
+    assert all(ch.logprobs.token_logprobs[0] is None and ch.logprobs.token_logprobs[1] < 0 for ch in scored.choices)
+    with pytest.raises(openai.BadRequestError) as e:
+        c.completions.create(model="tiny", prompt=["x"] * 5, max_tokens=1, n=16)
+    assert e.value.body["param"] == "n"
+    assert_no_leaks(server)
+
+
 def test_reasoning_content_with_the_r1_template(tiny_model):
     # The R1 generation prompt opens "<think>\n": the answer is reasoning until "</think>" (which this
     # random model never writes), so everything lands in reasoning_content.

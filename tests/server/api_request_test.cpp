@@ -101,13 +101,22 @@ TEST(ApiRequest, DefaultsFollowTheOpenAiApi) {
 
 TEST(ApiRequest, CompletionPromptForms) {
   auto parse = [](const char* s) { return parse_completion_request(json::parse(s), limits()); };
-  EXPECT_EQ(parse(R"({"prompt": "abc"})").prompt, "abc");
-  EXPECT_EQ(parse(R"({"prompt": ["abc"]})").prompt, "abc");
+  ASSERT_EQ(parse(R"({"prompt": "abc"})").prompts.size(), 1u);
+  EXPECT_EQ(parse(R"({"prompt": "abc"})").prompts[0].text, "abc");
+  EXPECT_EQ(parse(R"({"prompt": ["abc"]})").prompts[0].text, "abc");
   const CompletionRequest ids = parse(R"({"prompt": [1, 2, 3], "stop": ["a", "b"]})");
-  EXPECT_TRUE(ids.prompt_is_ids);
-  EXPECT_EQ(ids.prompt_ids, (std::vector<int32_t>{1, 2, 3}));
+  ASSERT_EQ(ids.prompts.size(), 1u);
+  EXPECT_TRUE(ids.prompts[0].is_ids);
+  EXPECT_EQ(ids.prompts[0].ids, (std::vector<int32_t>{1, 2, 3}));
   EXPECT_EQ(ids.stop.size(), 2u);
-  EXPECT_EQ(parse(R"({"prompt": [[4, 5]]})").prompt_ids, (std::vector<int32_t>{4, 5}));
+  EXPECT_EQ(parse(R"({"prompt": [[4, 5]]})").prompts[0].ids, (std::vector<int32_t>{4, 5}));
+  // Several prompts (a batch, as evaluation harnesses send them): each answered n times.
+  const CompletionRequest texts = parse(R"({"prompt": ["a", "bc", "d"], "n": 2})");
+  ASSERT_EQ(texts.prompts.size(), 3u);
+  EXPECT_EQ(texts.prompts[1].text, "bc");
+  const CompletionRequest lists = parse(R"({"prompt": [[4, 5], [6]]})");
+  ASSERT_EQ(lists.prompts.size(), 2u);
+  EXPECT_EQ(lists.prompts[1].ids, (std::vector<int32_t>{6}));
 }
 
 struct BadCase {
@@ -203,7 +212,8 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       EXPECT_TRUE(j["error"].contains("param") && j["error"].contains("code"));
     }
   }
-  for (const char* body : {R"({})", R"({"prompt": 5})", R"({"prompt": []})", R"({"prompt": ""})", R"({"prompt": ["a", "b"]})",
+  for (const char* body : {R"({})", R"({"prompt": 5})", R"({"prompt": []})", R"({"prompt": ""})", R"({"prompt": ["a", 1]})", R"({"prompt": ["a", ""]})", R"({"prompt": [[1], []]})",
+                           R"({"prompt": ["a", "b", "c", "d", "e"], "n": 16})",
                            R"({"prompt": [1, -2]})", R"({"prompt": [1, "a"]})", R"({"prompt": [1, 1e10]})",
                            R"({"prompt": "x", "max_tokens": 0})", R"({"prompt": "x", "echo": 1})", R"({"prompt": "x", "best_of": 3})", R"({"prompt": "x", "logprobs": 21})",
                            R"({"prompt": "x", "logprobs": true})", R"({"prompt": "x", "logprobs": 1.5})"}) {
