@@ -88,6 +88,7 @@ struct Scheduler::Active {
   GenerationRequest req;
   std::shared_ptr<RequestStream> stream;
   std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<JsonConstraint> json;  // JSON mode
   std::vector<int32_t> history;  // prompt, then generated tokens
   int seq = -1;                  // in the KV cache, once admitted
   int64_t n_computed = 0;        // KV rows written: positions [0, n_computed)
@@ -218,6 +219,7 @@ bool Scheduler::admit(std::unique_ptr<Active>& a) {
   a->seq = seq;
   a->n_computed = cache_.shared_tokens(seq);
   a->sampler = std::make_unique<Sampler>(a->req.sampling);
+  if (a->req.json) a->json = std::make_unique<JsonConstraint>(a->req.json);
   a->stats.cached_tokens = a->n_computed;
   a->stats.queue_seconds = std::chrono::duration<double>(Clock::now() - a->submitted).count();
   std::lock_guard lk(mu_);
@@ -293,12 +295,21 @@ void Scheduler::step() {
   std::vector<int32_t> sampled(rows.size(), -1);
   std::vector<std::optional<TokenLogprobs>> logprobs(rows.size());
   model_.pool().parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t r0, int64_t r1, int) {
+    thread_local std::vector<float> masked;
     for (int64_t r = r0; r < r1; ++r) {
       const float* row = logits.data() + r * vocab;
       Active& a = *rows[r].a;
-      const int32_t token = rows[r].sample ? a.sampler->sample(row, vocab, a.history) : a.history[rows[r].pos + 1];
+      int32_t token = -1;
+      if (!rows[r].sample) {
+        token = a.history[rows[r].pos + 1];
+      } else if (a.json) {  // JSON mode samples among the tokens that continue the document
+        masked.assign(row, row + vocab);
+        if (a.json->mask(masked.data(), vocab) > 0) token = a.sampler->sample(masked.data(), vocab, a.history);
+      } else {
+        token = a.sampler->sample(row, vocab, a.history);
+      }
       sampled[r] = token;
-      if (a.req.top_logprobs >= 0) logprobs[r] = token_logprobs(row, vocab, token, a.req.top_logprobs);
+      if (token >= 0 && a.req.top_logprobs >= 0) logprobs[r] = token_logprobs(row, vocab, token, a.req.top_logprobs);
     }
   });
   const auto now = Clock::now();
@@ -310,6 +321,10 @@ void Scheduler::step() {
       continue;
     }
     const int32_t token = sampled[r];
+    if (a.json && (token < 0 || !a.json->accept(token))) {  // (no token can continue: cannot happen with a
+      finish(a, FinishReason::kError, "JSON mode: no token can continue the answer");  // byte-level vocabulary)
+      continue;
+    }
     a.history.push_back(token);
     if (a.n_generated++ == 0) a.stats.first_token_seconds = std::chrono::duration<double>(now - a.submitted).count();
     a.stream->push(token, std::move(logprobs[r]));
@@ -379,7 +394,7 @@ void Scheduler::engine_loop() {
       if (a->seq < 0 || a->n_generated == 0) continue;
       const int32_t last = a->history.back();
       const auto& stops = a->req.stop_tokens;
-      if (std::find(stops.begin(), stops.end(), last) != stops.end()) {
+      if (std::find(stops.begin(), stops.end(), last) != stops.end() || (a->json && a->json->complete())) {
         finish(*a, FinishReason::kStop);
       } else if (a->n_generated >= a->req.max_tokens) {
         finish(*a, FinishReason::kLength);

@@ -141,8 +141,12 @@ void parse_common(const json& body, const RequestLimits& limits, CommonRequest& 
     }
   }
   if (const json* rf = field(body, "response_format")) {
-    if (!rf->is_object() || rf->value("type", json()) != "text")
-      bad("response_format", "only response_format {\"type\": \"text\"} is supported");
+    const json type = rf->is_object() ? rf->value("type", json()) : json();
+    if (type == "json_object") {
+      r.json_mode = true;
+    } else if (type != "text") {
+      bad("response_format", "response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"} (json_schema is not supported)");
+    }
   }
 }
 

@@ -56,6 +56,7 @@ struct CommonRequest {
   std::string zero_tokens_param;       // the one of them that was 0 (allowed with echo only)
   std::vector<std::string> stop;       // stop sequences, matched on the generated text
   bool ignore_eos = false;             // extension (as llama-server): generate past end-of-sequence
+  bool json_mode = false;              // response_format {"type": "json_object"}: the answer is one JSON object
   int64_t n = 1;                       // choices, each sampled on its own (seed + i when a seed is given)
   int top_logprobs = -1;               // >= 0: report each token's logprob and this many alternatives
                                        // (chat: logprobs + top_logprobs; completions: logprobs = n)

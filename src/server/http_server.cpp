@@ -56,6 +56,7 @@ struct HttpServer::Impl {
   ChatFormat format = ChatFormat::kDeepSeekV3;
   std::string bos_text;
   std::vector<int32_t> scripted_tokens;  // options.scripted_answer, tokenized
+  std::shared_ptr<const JsonTokenTable> json_tokens;  // JSON mode's view of the vocabulary
   ServerMetrics metrics;
   httplib::Server http;
   std::atomic<bool> shutting_down{false};
@@ -85,6 +86,7 @@ HttpServer::HttpServer(const ServerOptions& options, Scheduler& scheduler, const
     eo.add_bos = false;
     impl_->scripted_tokens = tokenizer.encode(options.scripted_answer, eo);
   }
+  impl_->json_tokens = JsonTokenTable::from(tokenizer);
   impl_->routes();
 }
 
@@ -187,6 +189,9 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
 
   for (const auto& [id, bias] : common.sampling.logit_bias)
     if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("logit_bias: token id ", id, " is outside the vocabulary"), "logit_bias");
+  if (common.json_mode && parse_opts.starts_in_reasoning)
+    throw ApiError(400, "response_format json_object cannot be used with a reasoning chat format (the answer starts in <think>)",
+                   "response_format");
   // With --scripted-answer the text is not the sampled tokens', so their logprobs would describe other text.
   const bool logprobs = common.top_logprobs >= 0 && scripted_tokens.empty();
 
@@ -203,6 +208,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
       g.top_logprobs = logprobs ? common.top_logprobs : -1;
       g.prompt_logprobs = logprobs && echo;
       g.max_tokens = max_tokens[i];
+      if (common.json_mode) g.json = json_tokens;
       if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
       SubmitResult sub = scheduler.submit(std::move(g));
       if (sub.status != SubmitStatus::kOk)

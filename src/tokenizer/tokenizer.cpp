@@ -55,6 +55,7 @@ Tokenizer::Tokenizer(VocabData vocab) : vocab_(std::move(vocab)) {
   if (n == 0) fail(vocab_.source, ": the vocabulary is empty");
   token_bytes_.resize(n);
   special_.assign(n, 0);
+  added_.assign(n, 0);
   for (size_t i = 0; i < n; ++i) token_bytes_[i] = byte_level_decode(vocab_.tokens[i]);
   trie_raw_ = std::make_unique<Trie>();
   trie_normalized_ = std::make_unique<Trie>();
@@ -62,6 +63,7 @@ Tokenizer::Tokenizer(VocabData vocab) : vocab_(std::move(vocab)) {
     if (t.id < 0 || size_t(t.id) >= n) fail(vocab_.source, ": added token '", t.content, "' has id ", t.id, " out of range");
     token_bytes_[size_t(t.id)] = t.content;
     special_[size_t(t.id)] = t.special;
+    added_[size_t(t.id)] = 1;
     (t.normalized ? trie_normalized_ : trie_raw_)->add(t);
   }
   for (int32_t id : {vocab_.bos_id, vocab_.eos_id})
@@ -155,6 +157,8 @@ const std::string& Tokenizer::token_text(int32_t id) const {
 bool Tokenizer::is_special(int32_t id) const {
   return id >= 0 && id < n_vocab() && special_[size_t(id)];
 }
+
+bool Tokenizer::is_added(int32_t id) const { return id >= 0 && id < n_vocab() && added_[size_t(id)]; }
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view text) const {
   for (const AddedToken& t : vocab_.added)

@@ -42,6 +42,7 @@ class Tokenizer {
   // The token as the vocabulary spells it ("Ġthe").
   const std::string& token_text(int32_t id) const;
   bool is_special(int32_t id) const;  // a control token (BOS, EOS, ...)
+  bool is_added(int32_t id) const;    // an added token: control tokens and markup (<｜User｜>, <think>, ...)
   std::optional<int32_t> find_token(std::string_view text) const;  // exact vocabulary / added-token text
 
   int32_t bos_id() const { return vocab_.bos_id; }
@@ -62,6 +63,7 @@ class Tokenizer {
   VocabData vocab_;
   std::vector<std::string> token_bytes_;
   std::vector<uint8_t> special_;
+  std::vector<uint8_t> added_;
   std::unique_ptr<PreTokenizer> pre_;
   std::unique_ptr<BpeModel> bpe_;
   std::unique_ptr<Trie> trie_raw_;         // non-normalized added tokens, matched first

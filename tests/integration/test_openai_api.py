@@ -16,7 +16,7 @@ import time
 import openai
 import pytest
 
-from conftest import API_KEY, dsinfer_bin, start
+from conftest import API_KEY, REPO, dsinfer_bin, start
 
 
 def client(server, key=API_KEY):
@@ -349,6 +349,40 @@ def test_several_prompts_in_one_request(server):
     assert_no_leaks(server)
 
 
+def tokens_of(text):
+    out = subprocess.run([dsinfer_bin(), "tokenize", "--tokenizer", str(REPO / "assets" / "tokenizers" / "deepseek-v3"),
+                          "--no-bos", "--json", text], check=True, capture_output=True, text=True).stdout
+    return [t["id"] for t in json.loads(out)]
+
+
+def test_json_mode_answers_are_json_objects(server):
+    c = client(server)
+    # The random model, steered by logit_bias towards tokens that JSON mode must still filter: '{', then
+    # '}' — the object is complete, and the answer ends there ("stop"), though no end-of-sequence came.
+    (open_id,), (close_id,), (word_id,) = tokens_of("{"), tokens_of("}"), tokens_of("hello")
+    bias = {str(open_id): 100, str(close_id): 100, str(word_id): 100}
+    r = chat(c, "Reply in JSON", max_tokens=20, logit_bias=bias, response_format={"type": "json_object"})
+    assert r.choices[0].message.content == "{}" and r.choices[0].finish_reason == "stop"
+    assert r.usage.completion_tokens == 2
+    free = chat(c, "Reply in JSON", max_tokens=20, logit_bias=bias)  # without JSON mode the bias runs free
+    assert free.choices[0].finish_reason == "length" and free.choices[0].message.content.startswith("{{")
+    # Unsteered: whatever the random model picks is a prefix of a JSON object; sampled answers that end
+    # before max_tokens parse as one.
+    for seed in range(3):
+        r = chat(c, "Reply in JSON", max_tokens=24, temperature=1.0, seed=seed, response_format={"type": "json_object"})
+        text = r.choices[0].message.content
+        assert text.startswith("{"), text
+        if r.choices[0].finish_reason == "stop":
+            assert isinstance(json.loads(text), dict)
+    streamed = "".join(ch.choices[0].delta.content or "" for ch in chat(
+        c, "Reply in JSON", max_tokens=20, logit_bias=bias, response_format={"type": "json_object"}, stream=True) if ch.choices)
+    assert streamed == "{}"
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(c, "hi", response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}})
+    assert e.value.body["param"] == "response_format"
+    assert_no_leaks(server)
+
+
 def test_reasoning_content_with_the_r1_template(tiny_model):
     # The R1 generation prompt opens "<think>\n": the answer is reasoning until "</think>" (which this
     # random model never writes), so everything lands in reasoning_content.
@@ -361,6 +395,9 @@ def test_reasoning_content_with_the_r1_template(tiny_model):
         streamed = list(chat(c, "Why is the sky blue?", max_tokens=10, stream=True))
         reasoning = "".join(getattr(ch.choices[0].delta, "reasoning_content", None) or "" for ch in streamed)
         assert reasoning == r.choices[0].message.reasoning_content
+        with pytest.raises(openai.BadRequestError) as e:  # JSON mode cannot constrain a reasoning answer
+            chat(c, "hi", response_format={"type": "json_object"})
+        assert e.value.body["param"] == "response_format"
     finally:
         assert s.stop() == 0
 

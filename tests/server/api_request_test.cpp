@@ -65,6 +65,9 @@ TEST(ApiRequest, ParsesAFullChatRequest) {
   EXPECT_EQ(r.sampling.logit_bias, (std::vector<std::pair<int32_t, float>>{{12, 2.5f}, {7, -100.0f}}));
   EXPECT_EQ(r.top_logprobs, 4);
   EXPECT_EQ(r.n, 1);
+  EXPECT_FALSE(r.json_mode);
+  EXPECT_TRUE(parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}],
+                                                 "response_format": {"type": "json_object"}})"), limits()).json_mode);
   EXPECT_EQ(parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}], "n": 16})"), limits()).n, 16);
 }
 
@@ -192,7 +195,8 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       {"{" + user + R"(, "tool_choice": "required"})", {400, "tool_choice"}},
       {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f"}}],
           "tool_choice": {"type": "function", "function": {"name": "g"}}})", {400, "tool_choice"}},
-      {"{" + user + R"(, "response_format": {"type": "json_object"}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": {"type": "json_schema", "json_schema": {"name": "x"}}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": "json"})", {400, "response_format"}},
       {R"({"messages": [)" + std::string(20, '{') + "}]}", {400, ""}},
       {R"({"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "x"}, {"role": "user", "content": "x"},
           {"role": "user", "content": "x"}, {"role": "user", "content": "x"}, {"role": "user", "content": "x"},

@@ -1,0 +1,169 @@
+// JSON mode: the byte-level recognizer against nlohmann's parser on generated and mutated documents (every
+// prefix of a valid object is accepted, a complete one is complete, anything else is refused), and the
+// constraint's mask on a small vocabulary.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/json_constraint.h"
+#include "runtime/json_prefix.h"
+#include "tokenizer/stream_decoder.h"
+
+namespace dsinfer {
+namespace {
+
+// Feeds the whole text: -1 if every byte was accepted, else the offset of the first refused byte.
+int64_t first_refused(const std::string& text, JsonPrefix* state = nullptr) {
+  JsonPrefix p;
+  for (size_t i = 0; i < text.size(); ++i)
+    if (!p.feed(static_cast<uint8_t>(text[i]))) return static_cast<int64_t>(i);
+  if (state) *state = p;
+  return -1;
+}
+
+bool accepts_complete(const std::string& text) {
+  JsonPrefix p;
+  return first_refused(text, &p) < 0 && p.complete();
+}
+
+TEST(JsonPrefix, ValidObjectsAndEveryPrefixOfThem) {
+  for (const std::string doc : {
+           R"({})", R"({ } )", R"({"a":1})", R"({"a": [1, -2.5e+3, 0, 0.125, -0, 1E9, true, false, null]})",
+           R"({"k": {"n": {"m": []}}, "s": "x\"y\\z\/\b\f\n\r\t\u00e9\uD83D\uDE00", "u": "Grüße 🙂"})",
+           "{\n  \"a\": [\n    {}\n  ]\n}\n"}) {
+    EXPECT_TRUE(accepts_complete(doc)) << doc;
+    for (size_t n = 0; n < doc.size(); ++n) {
+      JsonPrefix p;
+      EXPECT_LT(first_refused(doc.substr(0, n), &p), 0) << doc.substr(0, n);
+      // complete only at the end (or in the whitespace after it)
+      if (doc.substr(0, n).find_last_not_of(" \n") < doc.find_last_of('}')) {
+        EXPECT_FALSE(p.complete()) << doc.substr(0, n);
+      }
+    }
+  }
+}
+
+TEST(JsonPrefix, RefusesWhereTheGrammarBreaks) {
+  struct Case {
+    std::string text;
+    int64_t at;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"[]", 0}, {"\"a\"", 0}, {"1", 0}, {"x", 0}, {" {}", 0},            // the answer is an object
+           {"{a", 1}, {"{\"a\" 1", 5}, {"{\"a\":}", 5}, {"{\"a\":1,}", 7},     // keys, colons, trailing commas
+           {"{\"a\":[1,]}", 8}, {"{\"a\":[1 2]}", 8}, {"{\"a\":]", 5}, {"{\"a\":[}", 6},
+           {"{\"a\":01}", 6}, {"{\"a\":-}", 6}, {"{\"a\":1.}", 7}, {"{\"a\":1e}", 7}, {"{\"a\":.5}", 5},
+           {"{\"a\":1.5.2}", 8}, {"{\"a\":1e5e2}", 8}, {"{\"a\":+1}", 5},
+           {"{\"a\":tru}", 8}, {"{\"a\":nul1}", 8}, {"{\"a\":True}", 5},
+           {"{\"a\":\"x\ny\"}", 7}, {"{\"a\":\"\\x\"}", 7}, {"{\"a\":\"\\u12G4\"}", 10},
+           {"{}}", 2}, {"{} x", 3}, {"{}{}", 2}}) {
+    EXPECT_EQ(first_refused(c.text), c.at) << c.text;
+  }
+}
+
+TEST(JsonPrefix, LimitsDepthAndWhitespaceRuns) {
+  std::string deep = "{\"a\":";
+  for (int i = 1; i < JsonPrefix::kMaxDepth; ++i) deep += "[";
+  EXPECT_LT(first_refused(deep), 0);
+  EXPECT_EQ(first_refused(deep + "["), static_cast<int64_t>(deep.size()));
+  const std::string spaces(JsonPrefix::kMaxWhitespace, '\n');
+  EXPECT_TRUE(accepts_complete("{" + spaces + "\"a\"" + spaces + ":" + spaces + "1}"));
+  EXPECT_EQ(first_refused("{" + spaces + "\n"), JsonPrefix::kMaxWhitespace + 1);
+  EXPECT_TRUE(accepts_complete("{\"a\":\"" + std::string(100, ' ') + "\"}")) << "spaces inside strings are text";
+}
+
+// Random objects, compact and indented, and random byte edits of them: the recognizer accepts a complete
+// text exactly when nlohmann parses it as an object (ASCII edits only; the recognizer leaves UTF-8 to the
+// detokenizer, nlohmann checks it).
+TEST(JsonPrefix, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
+  std::mt19937 rng(7);
+  std::function<nlohmann::json(int)> value = [&](int depth) -> nlohmann::json {
+    switch (rng() % (depth > 3 ? 5 : 7)) {
+      case 0: return nullptr;
+      case 1: return rng() % 2 == 0;
+      case 2: return static_cast<int64_t>(rng() % 2001) - 1000;
+      case 3: return std::ldexp(static_cast<double>(rng() % 100000) - 50000, -static_cast<int>(rng() % 20));
+      case 4: {
+        std::string s;
+        for (int i = rng() % 6; i > 0; --i) s += "ab\"\\\n\t/ "[rng() % 8];
+        return rng() % 4 == 0 ? s + "Grüße" : s;
+      }
+      case 5: {
+        nlohmann::json a = nlohmann::json::array();
+        for (int i = rng() % 4; i > 0; --i) a.push_back(value(depth + 1));
+        return a;
+      }
+      default: {
+        nlohmann::json o = nlohmann::json::object();
+        for (int i = rng() % 4; i > 0; --i) o[std::string(1, "kxyz"[rng() % 4])] = value(depth + 1);
+        return o;
+      }
+    }
+  };
+  int agreed_valid = 0, agreed_invalid = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    nlohmann::json o = nlohmann::json::object();
+    for (int i = rng() % 5; i > 0; --i) o[std::string(1, "abcd"[rng() % 4])] = value(1);
+    std::string text = o.dump(iter % 2 ? 2 : -1);
+    ASSERT_TRUE(accepts_complete(text)) << text;
+    for (int edits = rng() % 3; edits > 0 && !text.empty(); --edits) {
+      const size_t at = rng() % text.size();
+      // (no 'e' / 'E': an edit could write an exponent past double's range, valid JSON that nlohmann refuses)
+      const char c = "{}[],:\"\\ 0123456789.-+trufalsn\nx"[rng() % 33];
+      switch (rng() % 3) {
+        case 0: text[at] = c; break;
+        case 1: text.insert(text.begin() + at, c); break;
+        default: text.erase(at, 1); break;
+      }
+    }
+    if (utf8_valid_length(text) != text.size()) continue;  // an edit split "ü" (the detokenizer's business)
+    bool valid = nlohmann::json::accept(text);
+    if (valid) valid = nlohmann::json::parse(text).is_object() && text[0] == '{';  // (no whitespace before it)
+    EXPECT_EQ(accepts_complete(text), valid) << text;
+    (valid ? agreed_valid : agreed_invalid) += 1;
+  }
+  EXPECT_GT(agreed_invalid, 500);  // the edits did break documents
+  EXPECT_GT(agreed_valid, 1000);
+}
+
+TEST(JsonConstraint, MasksTokensThatCannotContinueAndEndsWhenComplete) {
+  auto table = std::make_shared<JsonTokenTable>();
+  const std::vector<std::string> vocab = {"{", "}", "\"", "key", "\":", " 1", "\"x\\", "n", "}\n", "<ctl>", "[", ",", "a\"b"};
+  for (const auto& v : vocab) {
+    table->bytes.push_back(v);
+    table->banned.push_back(v == "<ctl>");
+    bool plain = true;
+    for (unsigned char c : v) plain = plain && c >= 0x20 && c != '"' && c != '\\';
+    table->plain.push_back(plain);
+  }
+  JsonConstraint c(table);
+  auto allowed = [&] {
+    std::vector<float> l(vocab.size() + 2, 0.0f);  // two ids past the table: never allowed
+    c.mask(l.data(), static_cast<int64_t>(l.size()));
+    std::string s;
+    for (size_t i = 0; i < l.size(); ++i)
+      if (!std::isinf(l[i])) s += (i < vocab.size() ? vocab[i] : "?") + "|";
+    return s;
+  };
+  EXPECT_EQ(allowed(), "{|");
+  EXPECT_TRUE(c.accept(0));
+  EXPECT_EQ(allowed(), "}|\"|\":|\"x\\|}\n|");  // a key (its first bytes) or the end
+  EXPECT_FALSE(c.accept(3)) << "'key' is not a key without its quote";
+  EXPECT_TRUE(c.accept(2));
+  EXPECT_EQ(allowed(), "{|}|\"|key|\":| 1|n|[|,|") << "in a key: its text, or its end then a colon";
+  EXPECT_TRUE(c.accept(3));
+  EXPECT_TRUE(c.accept(4));
+  EXPECT_TRUE(c.accept(5));
+  EXPECT_FALSE(c.complete());
+  EXPECT_TRUE(c.accept(8));
+  EXPECT_TRUE(c.complete());
+  EXPECT_EQ(allowed(), "");
+}
+
+}  // namespace
+}  // namespace dsinfer
