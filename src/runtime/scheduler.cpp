@@ -88,7 +88,7 @@ struct Scheduler::Active {
   GenerationRequest req;
   std::shared_ptr<RequestStream> stream;
   std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<JsonConstraint> json;  // JSON mode
+  std::unique_ptr<OutputConstraint> constraint;
   std::vector<int32_t> history;  // prompt, then generated tokens
   int seq = -1;                  // in the KV cache, once admitted
   int64_t n_computed = 0;        // KV rows written: positions [0, n_computed)
@@ -219,7 +219,7 @@ bool Scheduler::admit(std::unique_ptr<Active>& a) {
   a->seq = seq;
   a->n_computed = cache_.shared_tokens(seq);
   a->sampler = std::make_unique<Sampler>(a->req.sampling);
-  if (a->req.json) a->json = std::make_unique<JsonConstraint>(a->req.json);
+  if (a->req.constraint) a->constraint = a->req.constraint();
   a->stats.cached_tokens = a->n_computed;
   a->stats.queue_seconds = std::chrono::duration<double>(Clock::now() - a->submitted).count();
   std::lock_guard lk(mu_);
@@ -302,9 +302,9 @@ void Scheduler::step() {
       int32_t token = -1;
       if (!rows[r].sample) {
         token = a.history[rows[r].pos + 1];
-      } else if (a.json) {  // JSON mode samples among the tokens that continue the document
+      } else if (a.constraint) {  // sampled among the tokens that can continue the answer
         masked.assign(row, row + vocab);
-        if (a.json->mask(masked.data(), vocab) > 0) token = a.sampler->sample(masked.data(), vocab, a.history);
+        if (a.constraint->mask(masked.data(), vocab) > 0) token = a.sampler->sample(masked.data(), vocab, a.history);
       } else {
         token = a.sampler->sample(row, vocab, a.history);
       }
@@ -321,8 +321,8 @@ void Scheduler::step() {
       continue;
     }
     const int32_t token = sampled[r];
-    if (a.json && (token < 0 || !a.json->accept(token))) {  // (no token can continue: cannot happen with a
-      finish(a, FinishReason::kError, "JSON mode: no token can continue the answer");  // byte-level vocabulary)
+    if (a.constraint && (token < 0 || !a.constraint->accept(token))) {  // (cannot happen with a byte-level
+      finish(a, FinishReason::kError, "no token can continue the constrained answer");   // vocabulary)
       continue;
     }
     a.history.push_back(token);
@@ -394,7 +394,7 @@ void Scheduler::engine_loop() {
       if (a->seq < 0 || a->n_generated == 0) continue;
       const int32_t last = a->history.back();
       const auto& stops = a->req.stop_tokens;
-      if (std::find(stops.begin(), stops.end(), last) != stops.end() || (a->json && a->json->complete())) {
+      if (std::find(stops.begin(), stops.end(), last) != stops.end() || (a->constraint && a->constraint->complete())) {
         finish(*a, FinishReason::kStop);
       } else if (a->n_generated >= a->req.max_tokens) {
         finish(*a, FinishReason::kLength);

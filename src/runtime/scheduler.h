@@ -27,7 +27,7 @@
 
 #include "model/kv_cache.h"
 #include "model/transformer.h"
-#include "runtime/json_constraint.h"
+#include "runtime/output_constraint.h"
 #include "runtime/prefix_cache.h"
 #include "runtime/sampler.h"
 
@@ -54,8 +54,8 @@ struct GenerationRequest {
   // before), streamed ahead of the answer; the whole prompt is computed (no prefix reuse) and max_tokens
   // may be 0 (scoring a text without generating).
   bool prompt_logprobs = false;
-  // JSON mode: set, the answer is constrained to one JSON object and ends (kStop) when it is complete.
-  std::shared_ptr<const JsonTokenTable> json;
+  // Set: the answer is constrained (JSON mode, forced tool calls) and ends (kStop) when it is complete.
+  ConstraintFactory constraint;
 };
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };

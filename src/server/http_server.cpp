@@ -56,7 +56,7 @@ struct HttpServer::Impl {
   ChatFormat format = ChatFormat::kDeepSeekV3;
   std::string bos_text;
   std::vector<int32_t> scripted_tokens;  // options.scripted_answer, tokenized
-  std::shared_ptr<const JsonTokenTable> json_tokens;  // JSON mode's view of the vocabulary
+  std::shared_ptr<const ConstraintVocab> constraint_vocab;  // the vocabulary as constrained answers see it
   ServerMetrics metrics;
   httplib::Server http;
   std::atomic<bool> shutting_down{false};
@@ -86,7 +86,7 @@ HttpServer::HttpServer(const ServerOptions& options, Scheduler& scheduler, const
     eo.add_bos = false;
     impl_->scripted_tokens = tokenizer.encode(options.scripted_answer, eo);
   }
-  impl_->json_tokens = JsonTokenTable::from(tokenizer);
+  impl_->constraint_vocab = ConstraintVocab::from(tokenizer);
   impl_->routes();
 }
 
@@ -155,12 +155,20 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   std::vector<std::vector<int32_t>> prompts;  // the request's prompts (chat: one), each answered n times
   ChatOutputOptions parse_opts;
   bool echo = false;
+  std::shared_ptr<const ToolCallPattern> forced_calls;  // tool_choice "required" or a named function
   if (chat) {
     ChatRequest r = parse_chat_request(body, limits);
     bool in_reasoning = false;
     prompts.push_back(chat_prompt(r, &in_reasoning));
     parse_opts.starts_in_reasoning = in_reasoning;
     parse_opts.parse_tool_calls = r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty();
+    if (parse_opts.parse_tool_calls && (r.tool_choice == "required" || r.tool_choice == "function")) {
+      if (r.json_mode) throw ApiError(400, "response_format json_object cannot be combined with a forced tool_choice", "response_format");
+      if (in_reasoning)
+        throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
+                       "tool_choice");
+      forced_calls = std::make_shared<const ToolCallPattern>(forced_tool_calls(r.tools, r.tool_choice, r.tool_choice_name));
+    }
     common = std::move(r);
   } else {
     CompletionRequest r = parse_completion_request(body, limits);
@@ -208,7 +216,11 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
       g.top_logprobs = logprobs ? common.top_logprobs : -1;
       g.prompt_logprobs = logprobs && echo;
       g.max_tokens = max_tokens[i];
-      if (common.json_mode) g.json = json_tokens;
+      if (common.json_mode) {
+        g.constraint = [v = constraint_vocab] { return std::make_unique<JsonObjectConstraint>(v); };
+      } else if (forced_calls) {
+        g.constraint = [v = constraint_vocab, forced_calls] { return std::make_unique<ToolCallConstraint>(v, forced_calls); };
+      }
       if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
       SubmitResult sub = scheduler.submit(std::move(g));
       if (sub.status != SubmitStatus::kOk)

@@ -25,6 +25,19 @@ std::string tool_system_text(const json& tools, const std::string& tool_choice, 
   return s;
 }
 
+ToolCallPattern forced_tool_calls(const json& tools, const std::string& tool_choice, const std::string& forced_name) {
+  ToolCallPattern p;
+  p.open = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>";
+  p.close = "\n```<｜tool▁call▁end｜>";
+  p.end = "<｜tool▁calls▁end｜>";
+  if (tool_choice == "required") p.again = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
+  for (const json& t : tools) {
+    const std::string name = t["function"]["name"].get<std::string>();
+    if (tool_choice == "required" || name == forced_name) p.heads.push_back(name + "\n```json\n");
+  }
+  return p;
+}
+
 void add_tools_to_messages(std::vector<ChatMessage>& messages, const std::string& text) {
   for (auto& m : messages) {
     if (m.role == "system") {

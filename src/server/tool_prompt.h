@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/output_constraint.h"
 #include "tokenizer/chat_template.h"
 
 namespace dsinfer::server {
@@ -16,6 +17,10 @@ namespace dsinfer::server {
 // The system-prompt text for `tools` (an array of {"type": "function", "function": {name, description,
 // parameters}}); tool_choice "required" or "function" (with forced_name) adds an instruction to call.
 std::string tool_system_text(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name);
+
+// The markup of the calls tool_choice "required" (one or more calls of any of the tools) or "function"
+// (one call of forced_name) forces, for ToolCallConstraint: the same form as tool_system_text asks for.
+ToolCallPattern forced_tool_calls(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name);
 
 // Appends the text to the first system message, or puts a system message first.
 void add_tools_to_messages(std::vector<ChatMessage>& messages, const std::string& text);

@@ -423,6 +423,40 @@ def test_tool_calls_request_is_accepted(server):
     assert r.choices[0].message.role == "assistant"
 
 
+def test_forced_tool_choice_makes_the_model_call(server):
+    """tool_choice "required" / a named function is enforced, not only asked for: the answer is tool-call
+    markup with a function from `tools` and JSON-object arguments (the random model alone would never
+    write it)."""
+    c = client(server)
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+             for n in ("get_weather", "get_time", "get_timezone")]
+    (empty_id,) = tokens_of("{}")
+    bias = {str(empty_id): 100}  # empty arguments, so that calls end within max_tokens
+    named = {"type": "function", "function": {"name": "get_time"}}
+    r = chat(c, "What time is it?", tools=tools, tool_choice=named, logit_bias=bias, max_tokens=80)
+    msg = r.choices[0].message
+    assert r.choices[0].finish_reason == "tool_calls" and msg.content is None
+    assert [(t.function.name, t.function.arguments) for t in msg.tool_calls] == [("get_time", "{}")]
+    streamed = list(chat(c, "What time is it?", tools=tools, tool_choice=named, logit_bias=bias, max_tokens=80,
+                         stream=True))
+    names = [tc.function.name for ch in streamed if ch.choices and ch.choices[0].delta.tool_calls
+             for tc in ch.choices[0].delta.tool_calls if tc.function and tc.function.name]
+    assert names == ["get_time"] and streamed[-1].choices[0].finish_reason == "tool_calls"
+    for seed in range(3):  # "required": one or more calls, each of a function from the list
+        r = chat(c, "Help me", tools=tools, tool_choice="required", logit_bias=bias, max_tokens=120, temperature=1.0,
+                 seed=seed)
+        calls = r.choices[0].message.tool_calls or []
+        assert calls and all(t.function.name in ("get_weather", "get_time", "get_timezone") for t in calls)
+        if r.choices[0].finish_reason == "tool_calls":
+            assert all(json.loads(t.function.arguments) == {} for t in calls)
+    free = chat(c, "What time is it?", tools=tools, tool_choice="auto", logit_bias=bias, max_tokens=8)
+    assert not free.choices[0].message.tool_calls  # "auto" leaves it to the model
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(c, "hi", tools=tools, tool_choice="required", response_format={"type": "json_object"})
+    assert e.value.body["param"] == "response_format"
+    assert_no_leaks(server)
+
+
 def test_authentication(server):
     with pytest.raises(openai.AuthenticationError) as e:
         chat(client(server, key="wrong"), "hi")

@@ -1,16 +1,17 @@
-// JSON mode: the byte-level recognizer against nlohmann's parser on generated and mutated documents (every
-// prefix of a valid object is accepted, a complete one is complete, anything else is refused), and the
-// constraint's mask on a small vocabulary.
+// Constrained answers: the byte-level JSON recognizer against nlohmann's parser on generated and mutated
+// documents (every prefix of a valid object is accepted, a complete one is complete, anything else is
+// refused), and the JSON-mode and tool-call constraints' masks on a small vocabulary.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/json_constraint.h"
+#include "runtime/output_constraint.h"
 #include "runtime/json_prefix.h"
 #include "tokenizer/stream_decoder.h"
 
@@ -131,38 +132,111 @@ TEST(JsonPrefix, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
   EXPECT_GT(agreed_valid, 1000);
 }
 
-TEST(JsonConstraint, MasksTokensThatCannotContinueAndEndsWhenComplete) {
-  auto table = std::make_shared<JsonTokenTable>();
-  const std::vector<std::string> vocab = {"{", "}", "\"", "key", "\":", " 1", "\"x\\", "n", "}\n", "<ctl>", "[", ",", "a\"b"};
-  for (const auto& v : vocab) {
-    table->bytes.push_back(v);
-    table->banned.push_back(v == "<ctl>");
-    bool plain = true;
-    for (unsigned char c : v) plain = plain && c >= 0x20 && c != '"' && c != '\\';
-    table->plain.push_back(plain);
+std::shared_ptr<ConstraintVocab> vocab_of(const std::vector<std::string>& tokens, const std::vector<std::string>& added) {
+  auto v = std::make_shared<ConstraintVocab>();
+  for (const auto& t : tokens) {
+    v->bytes.push_back(t);
+    v->added.push_back(std::find(added.begin(), added.end(), t) != added.end());
+    bool plain = !t.empty();
+    for (unsigned char c : t) plain = plain && c >= 0x20 && c != '"' && c != '\\';
+    v->plain.push_back(plain);
   }
-  JsonConstraint c(table);
-  auto allowed = [&] {
-    std::vector<float> l(vocab.size() + 2, 0.0f);  // two ids past the table: never allowed
-    c.mask(l.data(), static_cast<int64_t>(l.size()));
-    std::string s;
-    for (size_t i = 0; i < l.size(); ++i)
-      if (!std::isinf(l[i])) s += (i < vocab.size() ? vocab[i] : "?") + "|";
-    return s;
-  };
-  EXPECT_EQ(allowed(), "{|");
+  return v;
+}
+
+// The tokens a constraint allows now, as "a|b|" (ids past the vocabulary: never).
+std::string allowed(const OutputConstraint& c, const std::vector<std::string>& tokens) {
+  std::vector<float> l(tokens.size() + 2, 0.0f);
+  c.mask(l.data(), static_cast<int64_t>(l.size()));
+  std::string s;
+  for (size_t i = 0; i < l.size(); ++i)
+    if (!std::isinf(l[i])) s += (i < tokens.size() ? tokens[i] : "?") + "|";
+  return s;
+}
+
+TEST(JsonObjectConstraint, MasksTokensThatCannotContinueAndEndsWhenComplete) {
+  const std::vector<std::string> vocab = {"{", "}", "\"", "key", "\":", " 1", "\"x\\", "n", "}\n", "<ctl>", "[", ",", "a\"b"};
+  JsonObjectConstraint c(vocab_of(vocab, {"<ctl>"}));
+  EXPECT_EQ(allowed(c, vocab), "{|");
   EXPECT_TRUE(c.accept(0));
-  EXPECT_EQ(allowed(), "}|\"|\":|\"x\\|}\n|");  // a key (its first bytes) or the end
+  EXPECT_EQ(allowed(c, vocab), "}|\"|\":|\"x\\|");  // a key (its first bytes) or the end (exactly at '}')
   EXPECT_FALSE(c.accept(3)) << "'key' is not a key without its quote";
   EXPECT_TRUE(c.accept(2));
-  EXPECT_EQ(allowed(), "{|}|\"|key|\":| 1|n|[|,|") << "in a key: its text, or its end then a colon";
+  EXPECT_EQ(allowed(c, vocab), "{|}|\"|key|\":| 1|n|[|,|") << "in a key: its text, or its end then a colon";
   EXPECT_TRUE(c.accept(3));
   EXPECT_TRUE(c.accept(4));
   EXPECT_TRUE(c.accept(5));
   EXPECT_FALSE(c.complete());
-  EXPECT_TRUE(c.accept(8));
+  EXPECT_FALSE(c.accept(8)) << "no token runs past the object's end";
+  EXPECT_TRUE(c.accept(1));
   EXPECT_TRUE(c.complete());
-  EXPECT_EQ(allowed(), "");
+  EXPECT_EQ(allowed(c, vocab), "");
+}
+
+TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
+  auto pattern = std::make_shared<ToolCallPattern>();
+  pattern->open = "<B><C>function<S>";
+  pattern->heads = {"get\n```json\n", "get_time\n```json\n"};
+  pattern->close = "\n```<E>";
+  pattern->again = "<C>function<S>";
+  pattern->end = "<BE>";
+  const std::vector<std::string> vocab = {"<B>", "<C>", "function", "<S>", "get", "_time", "\n```json\n", "{", "}", "\n```",
+                                          "<E>", "<BE>", "hello", "func", "tion", "\n", "```", "json", "}\n"};
+  ToolCallConstraint c(vocab_of(vocab, {"<B>", "<C>", "<S>", "<E>", "<BE>"}), pattern);
+  EXPECT_EQ(allowed(c, vocab), "<B>|");
+  for (const char* t : {"<B>", "<C>"}) EXPECT_TRUE(c.accept(static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), t) - vocab.begin())));
+  EXPECT_EQ(allowed(c, vocab), "function|func|") << "the literal in any tokenization";
+  auto take = [&](const std::string& t) {
+    return c.accept(static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), t) - vocab.begin()));
+  };
+  EXPECT_TRUE(take("func"));
+  EXPECT_TRUE(take("tion"));
+  EXPECT_TRUE(take("<S>"));
+  EXPECT_EQ(allowed(c, vocab), "get|") << "only names from the set";
+  EXPECT_TRUE(take("get"));
+  EXPECT_EQ(allowed(c, vocab), "_time|\n```json\n|\n```|\n|");
+  EXPECT_TRUE(take("_time"));
+  EXPECT_FALSE(take("hello"));
+  EXPECT_TRUE(take("\n```json\n"));
+  EXPECT_EQ(allowed(c, vocab), "{|") << "the arguments are a JSON object";
+  EXPECT_TRUE(take("{"));
+  EXPECT_FALSE(take("}\n")) << "a token never runs past the arguments";
+  EXPECT_TRUE(take("}"));
+  EXPECT_EQ(allowed(c, vocab), "\n```|\n|");
+  EXPECT_TRUE(take("\n"));
+  EXPECT_TRUE(take("```"));
+  EXPECT_TRUE(take("<E>"));
+  EXPECT_EQ(allowed(c, vocab), "<C>|<BE>|") << "another call, or the end";
+  EXPECT_TRUE(take("<C>"));
+  EXPECT_TRUE(take("function"));
+  EXPECT_TRUE(take("<S>"));
+  EXPECT_TRUE(take("get"));
+  EXPECT_TRUE(take("\n```json\n"));
+  EXPECT_TRUE(take("{"));
+  EXPECT_TRUE(take("}"));
+  EXPECT_TRUE(take("\n```"));
+  EXPECT_TRUE(take("<E>"));
+  EXPECT_FALSE(c.complete());
+  EXPECT_TRUE(take("<BE>"));
+  EXPECT_TRUE(c.complete());
+  EXPECT_EQ(allowed(c, vocab), "");
+
+  // Only literals that start with what was matched count: after "get_time\n" the 'e' at the same offset
+  // in "get_weather\n…" must not be offered.
+  auto three = std::make_shared<ToolCallPattern>(*pattern);
+  three->heads.push_back("get_weather\n```json\n");
+  std::vector<std::string> vocab3 = vocab;
+  vocab3.push_back("e");
+  ToolCallConstraint w(vocab_of(vocab3, {}), three);
+  for (const char* t : {"<B>", "<C>", "function", "<S>", "get", "_time", "\n"})
+    ASSERT_TRUE(w.accept(static_cast<int32_t>(std::find(vocab3.begin(), vocab3.end(), t) - vocab3.begin()))) << t;
+  EXPECT_EQ(allowed(w, vocab3), "```|");
+
+  pattern->again.clear();  // a named function: one call
+  ToolCallConstraint one(vocab_of(vocab, {}), pattern);
+  for (const char* t : {"<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>"})
+    ASSERT_TRUE(one.accept(static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), t) - vocab.begin()))) << t;
+  EXPECT_EQ(allowed(one, vocab), "<BE>|");
 }
 
 }  // namespace

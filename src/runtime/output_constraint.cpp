@@ -1,0 +1,127 @@
+#include "runtime/output_constraint.h"
+
+#include <limits>
+
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace dsinfer {
+
+std::shared_ptr<const ConstraintVocab> ConstraintVocab::from(const Tokenizer& tokenizer) {
+  auto v = std::make_shared<ConstraintVocab>();
+  const int32_t n = tokenizer.n_vocab();
+  v->bytes.resize(static_cast<size_t>(n));
+  v->added.assign(static_cast<size_t>(n), 0);
+  v->plain.assign(static_cast<size_t>(n), 0);
+  for (int32_t id = 0; id < n; ++id) {
+    const std::string& b = tokenizer.token_bytes(id);
+    v->bytes[id] = b;
+    v->added[id] = tokenizer.is_special(id) || tokenizer.is_added(id);
+    bool plain = !b.empty();
+    for (unsigned char c : b) plain = plain && c >= 0x20 && c != '"' && c != '\\';
+    v->plain[id] = plain;
+  }
+  return v;
+}
+
+int64_t OutputConstraint::mask(float* logits, int64_t n_vocab) const {
+  const int64_t known = std::min<int64_t>(n_vocab, static_cast<int64_t>(vocab_->bytes.size()));
+  const float ninf = -std::numeric_limits<float>::infinity();
+  int64_t allowed = 0;
+  for (int64_t id = 0; id < known; ++id) {
+    if (allows(static_cast<int32_t>(id))) {
+      ++allowed;
+    } else {
+      logits[id] = ninf;
+    }
+  }
+  for (int64_t id = known; id < n_vocab; ++id) logits[id] = ninf;
+  return allowed;
+}
+
+bool OutputConstraint::accept(int32_t token) {
+  if (token < 0 || token >= static_cast<int32_t>(vocab_->bytes.size()) || !allows(token)) return false;
+  advance(token);
+  return true;
+}
+
+bool OutputConstraint::json_takes(const JsonPrefix& state, const std::string& bytes, JsonPrefix* out) {
+  JsonPrefix s = state;
+  for (char c : bytes)
+    if (s.complete() || !s.feed(static_cast<uint8_t>(c))) return false;
+  if (out) *out = s;
+  return true;
+}
+
+bool JsonObjectConstraint::allows(int32_t token) const {
+  const ConstraintVocab& v = *vocab_;
+  if (v.added[token] || v.bytes[token].empty()) return false;
+  if (state_.in_plain_string() && v.plain[token]) return true;  // (most tokens inside a string: no trial)
+  return json_takes(state_, v.bytes[token], nullptr);
+}
+
+void JsonObjectConstraint::advance(int32_t token) { json_takes(state_, vocab_->bytes[token], &state_); }
+
+ToolCallConstraint::ToolCallConstraint(std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const ToolCallPattern> pattern)
+    : OutputConstraint(std::move(vocab)), pattern_(std::move(pattern)) {
+  if (pattern_->heads.empty()) fail("ToolCallConstraint: no function to call");
+  enter(Part::kOpen);
+}
+
+void ToolCallConstraint::enter(Part part) {
+  const ToolCallPattern& p = *pattern_;
+  part_ = part;
+  matched_.clear();
+  live_.clear();
+  switch (part) {
+    case Part::kOpen: live_ = {&p.open}; break;
+    case Part::kHead:
+      for (const auto& h : p.heads) live_.push_back(&h);
+      break;
+    case Part::kArgs: args_ = JsonPrefix(); break;
+    case Part::kClose: live_ = {&p.close}; break;
+    case Part::kNext:
+      live_ = {&p.end};
+      if (!p.again.empty()) live_.push_back(&p.again);
+      break;
+    case Part::kDone: break;
+  }
+}
+
+bool ToolCallConstraint::allows(int32_t token) const {
+  const ConstraintVocab& v = *vocab_;
+  const std::string& b = v.bytes[token];
+  if (b.empty() || part_ == Part::kDone) return false;
+  if (part_ == Part::kArgs) {
+    if (v.added[token]) return false;
+    if (args_.in_plain_string() && v.plain[token]) return true;
+    return json_takes(args_, b, nullptr);
+  }
+  for (const std::string* lit : live_)  // (each starts with matched_)
+    if (matched_.size() + b.size() <= lit->size() && lit->compare(matched_.size(), b.size(), b) == 0) return true;
+  return false;
+}
+
+void ToolCallConstraint::advance(int32_t token) {
+  const std::string& b = vocab_->bytes[token];
+  if (part_ == Part::kArgs) {
+    json_takes(args_, b, &args_);
+    if (args_.complete()) enter(Part::kClose);
+    return;
+  }
+  matched_ += b;
+  std::erase_if(live_, [&](const std::string* lit) { return lit->compare(0, matched_.size(), matched_) != 0; });
+  for (const std::string* lit : live_) {
+    if (matched_ != *lit) continue;
+    switch (part_) {
+      case Part::kOpen: enter(Part::kHead); break;
+      case Part::kHead: enter(Part::kArgs); break;
+      case Part::kClose: enter(Part::kNext); break;
+      case Part::kNext: enter(lit == &pattern_->end ? Part::kDone : Part::kHead); break;
+      default: break;
+    }
+    return;
+  }
+}
+
+}  // namespace dsinfer

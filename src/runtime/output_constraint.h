@@ -1,0 +1,88 @@
+#pragma once
+// Constrained answers: each step, every token that cannot continue the answer gets a logit of -inf before
+// sampling, and the scheduler ends the answer (kStop) once the constraint is complete.
+//   - JsonObjectConstraint: JSON mode (OpenAI's and DeepSeek's response_format {"type": "json_object"}):
+//     one JSON object; added and control tokens (chat markup, end of sequence) never come.
+//   - ToolCallConstraint: a forced tool call (tool_choice "required" or a named function): the tool-call
+//     markup given by a ToolCallPattern, a function name from a set, and its arguments as a JSON object.
+// Tokens never straddle two parts of an answer (a token ending a JSON object ends at its '}').
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/json_prefix.h"
+
+namespace dsinfer {
+
+class Tokenizer;
+
+// The vocabulary as the constraints see it, built once per tokenizer and shared by every request.
+struct ConstraintVocab {
+  std::vector<std::string> bytes;  // [n_vocab] a token's bytes (an added token's: its text)
+  std::vector<uint8_t> added;      // added and control tokens: never inside JSON
+  std::vector<uint8_t> plain;      // no byte < 0x20, '"' or '\': continues any open JSON string as it is
+
+  static std::shared_ptr<const ConstraintVocab> from(const Tokenizer& tokenizer);
+};
+
+class OutputConstraint {
+ public:
+  virtual ~OutputConstraint() = default;
+  // -inf for every token that cannot come next (ids past the vocabulary too); returns how many remain.
+  int64_t mask(float* logits, int64_t n_vocab) const;
+  // The token that was chosen; false (state unchanged) if it cannot continue the answer.
+  bool accept(int32_t token);
+  virtual bool complete() const = 0;
+
+ protected:
+  explicit OutputConstraint(std::shared_ptr<const ConstraintVocab> vocab) : vocab_(std::move(vocab)) {}
+  virtual bool allows(int32_t token) const = 0;  // token < the vocabulary's size
+  virtual void advance(int32_t token) = 0;       // an allowed token
+  // Whether a JSON value in `state` can take these bytes, never past its completion; the new state in *out.
+  static bool json_takes(const JsonPrefix& state, const std::string& bytes, JsonPrefix* out);
+  std::shared_ptr<const ConstraintVocab> vocab_;
+};
+
+class JsonObjectConstraint : public OutputConstraint {
+ public:
+  explicit JsonObjectConstraint(std::shared_ptr<const ConstraintVocab> vocab) : OutputConstraint(std::move(vocab)) {}
+  bool complete() const override { return state_.complete(); }
+
+ private:
+  JsonPrefix state_;
+  bool allows(int32_t token) const override;
+  void advance(int32_t token) override;
+};
+
+// open  head_i  {args}  close  (again  head_j  {args}  close)*  end, each head a function name with what
+// follows it up to the arguments; `again` empty allows one call only.
+struct ToolCallPattern {
+  std::string open, close, again, end;
+  std::vector<std::string> heads;
+};
+
+class ToolCallConstraint : public OutputConstraint {
+ public:
+  ToolCallConstraint(std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const ToolCallPattern> pattern);
+  bool complete() const override { return part_ == Part::kDone; }
+
+ private:
+  enum class Part { kOpen, kHead, kArgs, kClose, kNext, kDone };
+  std::shared_ptr<const ToolCallPattern> pattern_;
+  Part part_ = Part::kOpen;
+  std::string matched_;                  // bytes of the current literal part so far
+  std::vector<const std::string*> live_;  // the literals the part may still be (they start with matched_)
+  JsonPrefix args_;
+
+  void enter(Part part);  // a new part: live_ = all of its literals
+  bool allows(int32_t token) const override;
+  void advance(int32_t token) override;
+};
+
+// Makes a request's constraint (one per choice: they keep state).
+using ConstraintFactory = std::function<std::unique_ptr<OutputConstraint>()>;
+
+}  // namespace dsinfer
