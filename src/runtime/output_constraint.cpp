@@ -86,6 +86,13 @@ void ToolCallConstraint::enter(Part part) {
       break;
     case Part::kDone: break;
   }
+  update_next_bytes();
+}
+
+void ToolCallConstraint::update_next_bytes() {
+  next_byte_.fill(false);
+  for (const std::string* lit : live_)
+    if (lit->size() > matched_.size()) next_byte_[static_cast<uint8_t>((*lit)[matched_.size()])] = true;
 }
 
 bool ToolCallConstraint::allows(int32_t token) const {
@@ -97,6 +104,7 @@ bool ToolCallConstraint::allows(int32_t token) const {
     if (args_.in_plain_string() && v.plain[token]) return true;
     return json_takes(args_, b, nullptr);
   }
+  if (!next_byte_[static_cast<uint8_t>(b[0])]) return false;
   for (const std::string* lit : live_)  // (each starts with matched_)
     if (matched_.size() + b.size() <= lit->size() && lit->compare(matched_.size(), b.size(), b) == 0) return true;
   return false;
@@ -111,6 +119,7 @@ void ToolCallConstraint::advance(int32_t token) {
   }
   matched_ += b;
   std::erase_if(live_, [&](const std::string* lit) { return lit->compare(0, matched_.size(), matched_) != 0; });
+  update_next_bytes();
   for (const std::string* lit : live_) {
     if (matched_ != *lit) continue;
     switch (part_) {

@@ -230,9 +230,10 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
 // refused with a 4xx ApiError; nothing else may escape.
 TEST(ApiRequest, MutatedBodiesNeverEscapeAsOtherErrors) {
   const std::vector<std::string> seeds = {
-      R"({"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"42"}],"temperature":0.7,"top_p":0.9,"max_tokens":16,"stop":["x","y"],"seed":5,"stream":true,"stream_options":{"include_usage":true},"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"n":2,"logprobs":true,"top_logprobs":3,"logit_bias":{"15":-1.5,"7":100},"presence_penalty":0.5,"frequency_penalty":-1})",
+      R"({"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"42"}],"temperature":0.7,"top_p":0.9,"max_tokens":16,"stop":["x","y"],"seed":5,"stream":true,"stream_options":{"include_usage":true},"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"n":2,"logprobs":true,"top_logprobs":3,"logit_bias":{"15":-1.5,"7":100},"presence_penalty":0.5,"frequency_penalty":-1,"response_format":{"type":"json_object"}})",
       R"({"prompt":[1,2,3],"max_tokens":4,"temperature":0,"stop":"\n","n":1,"logprobs":null})",
       R"({"prompt":"abc","max_tokens":4,"logprobs":5,"logit_bias":{"1":2},"n":3})",
+      R"({"prompt":[[1,2],[3]],"max_tokens":0,"echo":true,"logprobs":1})",
   };
   const std::string alphabet = "{}[]\":,0123456789-+.eE truefalsnul\\u00e9\xff\x80";
   std::mt19937 rng(12345);
