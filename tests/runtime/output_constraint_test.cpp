@@ -183,41 +183,32 @@ TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
   const std::vector<std::string> vocab = {"<B>", "<C>", "function", "<S>", "get", "_time", "\n```json\n", "{", "}", "\n```",
                                           "<E>", "<BE>", "hello", "func", "tion", "\n", "```", "json", "}\n"};
   ToolCallConstraint c(vocab_of(vocab, {"<B>", "<C>", "<S>", "<E>", "<BE>"}), pattern);
-  EXPECT_EQ(allowed(c, vocab), "<B>|");
-  for (const char* t : {"<B>", "<C>"}) EXPECT_TRUE(c.accept(static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), t) - vocab.begin())));
-  EXPECT_EQ(allowed(c, vocab), "function|func|") << "the literal in any tokenization";
-  auto take = [&](const std::string& t) {
-    return c.accept(static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), t) - vocab.begin()));
+  // Feeds tokens (by text) to a constraint; false at the first it refuses.
+  auto take = [](OutputConstraint& k, const std::vector<std::string>& v, std::initializer_list<const char*> tokens) {
+    for (const char* t : tokens)
+      if (!k.accept(static_cast<int32_t>(std::find(v.begin(), v.end(), t) - v.begin()))) return false;
+    return true;
   };
-  EXPECT_TRUE(take("func"));
-  EXPECT_TRUE(take("tion"));
-  EXPECT_TRUE(take("<S>"));
+  EXPECT_EQ(allowed(c, vocab), "<B>|");
+  EXPECT_TRUE(take(c, vocab, {"<B>", "<C>"}));
+  EXPECT_EQ(allowed(c, vocab), "function|func|") << "the literal in any tokenization";
+  EXPECT_TRUE(take(c, vocab, {"func", "tion", "<S>"}));
   EXPECT_EQ(allowed(c, vocab), "get|") << "only names from the set";
-  EXPECT_TRUE(take("get"));
+  EXPECT_TRUE(take(c, vocab, {"get"}));
   EXPECT_EQ(allowed(c, vocab), "_time|\n```json\n|\n```|\n|");
-  EXPECT_TRUE(take("_time"));
-  EXPECT_FALSE(take("hello"));
-  EXPECT_TRUE(take("\n```json\n"));
+  EXPECT_TRUE(take(c, vocab, {"_time"}));
+  EXPECT_FALSE(take(c, vocab, {"hello"}));
+  EXPECT_TRUE(take(c, vocab, {"\n```json\n"}));
   EXPECT_EQ(allowed(c, vocab), "{|") << "the arguments are a JSON object";
-  EXPECT_TRUE(take("{"));
-  EXPECT_FALSE(take("}\n")) << "a token never runs past the arguments";
-  EXPECT_TRUE(take("}"));
+  EXPECT_TRUE(take(c, vocab, {"{"}));
+  EXPECT_FALSE(take(c, vocab, {"}\n"})) << "a token never runs past the arguments";
+  EXPECT_TRUE(take(c, vocab, {"}"}));
   EXPECT_EQ(allowed(c, vocab), "\n```|\n|");
-  EXPECT_TRUE(take("\n"));
-  EXPECT_TRUE(take("```"));
-  EXPECT_TRUE(take("<E>"));
+  EXPECT_TRUE(take(c, vocab, {"\n", "```", "<E>"}));
   EXPECT_EQ(allowed(c, vocab), "<C>|<BE>|") << "another call, or the end";
-  EXPECT_TRUE(take("<C>"));
-  EXPECT_TRUE(take("function"));
-  EXPECT_TRUE(take("<S>"));
-  EXPECT_TRUE(take("get"));
-  EXPECT_TRUE(take("\n```json\n"));
-  EXPECT_TRUE(take("{"));
-  EXPECT_TRUE(take("}"));
-  EXPECT_TRUE(take("\n```"));
-  EXPECT_TRUE(take("<E>"));
+  EXPECT_TRUE(take(c, vocab, {"<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>"}));
   EXPECT_FALSE(c.complete());
-  EXPECT_TRUE(take("<BE>"));
+  EXPECT_TRUE(take(c, vocab, {"<BE>"}));
   EXPECT_TRUE(c.complete());
   EXPECT_EQ(allowed(c, vocab), "");
 
@@ -228,14 +219,12 @@ TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
   std::vector<std::string> vocab3 = vocab;
   vocab3.push_back("e");
   ToolCallConstraint w(vocab_of(vocab3, {}), three);
-  for (const char* t : {"<B>", "<C>", "function", "<S>", "get", "_time", "\n"})
-    ASSERT_TRUE(w.accept(static_cast<int32_t>(std::find(vocab3.begin(), vocab3.end(), t) - vocab3.begin()))) << t;
+  ASSERT_TRUE(take(w, vocab3, {"<B>", "<C>", "function", "<S>", "get", "_time", "\n"}));
   EXPECT_EQ(allowed(w, vocab3), "```|");
 
   pattern->again.clear();  // a named function: one call
   ToolCallConstraint one(vocab_of(vocab, {}), pattern);
-  for (const char* t : {"<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>"})
-    ASSERT_TRUE(one.accept(static_cast<int32_t>(std::find(vocab.begin(), vocab.end(), t) - vocab.begin()))) << t;
+  ASSERT_TRUE(take(one, vocab, {"<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>"}));
   EXPECT_EQ(allowed(one, vocab), "<BE>|");
 }
 
