@@ -42,6 +42,26 @@ void write_error(httplib::Response& res, const ApiError& e) {
   res.set_content(dump_json(e.to_json()), "application/json");
 }
 
+// The HTTP error for a request the scheduler refused (counted in the metrics when it is about load).
+ApiError refusal(const SubmitResult& sub, ServerMetrics& metrics) {
+  switch (sub.status) {
+    case SubmitStatus::kTooLong: return ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
+    case SubmitStatus::kQueueFull: {
+      metrics.count_rejection(sub.status);
+      ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
+      e.retry_after = 1;
+      return e;
+    }
+    case SubmitStatus::kShuttingDown: {
+      metrics.count_rejection(sub.status);
+      ApiError e(503, sub.message, "", "unavailable", "server_error");
+      e.retry_after = 5;
+      return e;
+    }
+    default: return ApiError(400, sub.message);  // kInvalid
+  }
+}
+
 // Whether a browser page from `origin` may call the server (ServerOptions::cors_origins).
 bool cors_allows(const std::vector<std::string>& origins, const std::string& origin) {
   return std::any_of(origins.begin(), origins.end(), [&](const std::string& o) { return o == "*" || o == origin; });
@@ -223,24 +243,9 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
       }
       if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
       SubmitResult sub = scheduler.submit(std::move(g));
-      if (sub.status != SubmitStatus::kOk)
+      if (sub.status != SubmitStatus::kOk) {
         for (auto& s : streams) s->cancel();
-      switch (sub.status) {
-        case SubmitStatus::kOk: break;
-        case SubmitStatus::kInvalid: throw ApiError(400, sub.message);
-        case SubmitStatus::kTooLong: throw ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
-        case SubmitStatus::kQueueFull: {
-          metrics.count_rejection(sub.status);
-          ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
-          e.retry_after = 1;
-          throw e;
-        }
-        case SubmitStatus::kShuttingDown: {
-          metrics.count_rejection(sub.status);
-          ApiError e(503, sub.message, "", "unavailable", "server_error");
-          e.retry_after = 5;
-          throw e;
-        }
+        throw refusal(sub, metrics);
       }
       streams.push_back(sub.stream);
     }
