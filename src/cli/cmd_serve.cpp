@@ -34,7 +34,7 @@ int cmd_serve(const Args& args) {
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*']\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,\n"
-        "GET /health, GET /metrics (Prometheus).\n"
+        "GET /health, GET /metrics (Prometheus), POST /tokenize, POST /detokenize.\n"
         "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
         "cache holds N x ctx tokens. Requests beyond that wait in a queue of --queue; a full queue answers 429.\n"
         "The API key may also come from the environment variable DSINFER_API_KEY.\n"

@@ -12,6 +12,7 @@
 #include "server/generation_group.h"
 #include "server/metrics.h"
 #include "server/tool_prompt.h"
+#include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -28,7 +29,7 @@ int64_t unix_now() {
 }
 
 const char* endpoint_label(const std::string& path) {
-  for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"})
+  for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"})
     if (path == p) return p;
   if (path == "/chat/completions") return "/v1/chat/completions";
   if (path == "/completions") return "/v1/completions";
@@ -458,6 +459,53 @@ void HttpServer::Impl::routes() {
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.render(scheduler.metrics()), "text/plain; version=0.0.4");
   });
+  // llama-server's token endpoints, for clients that count tokens (context budgets) with the model's own
+  // tokenizer: {"content", "add_special" = false, "with_pieces" = false} -> {"tokens": [id | {id, piece}]},
+  // {"tokens": [id]} -> {"content"}.
+  auto guarded_json = [this](auto&& handle) {
+    return [this, handle](const httplib::Request& req, httplib::Response& res) {
+      try {
+        res.set_content(dump_json(handle(parse_json_body(req.body, options.limits))), "application/json");
+      } catch (const ApiError& e) {
+        write_error(res, e);
+      } catch (const Error& e) {
+        write_error(res, ApiError(400, e.what()));
+      }
+    };
+  };
+  http.Post("/tokenize", guarded_json([this](const json& body) {
+    const auto content = body.find("content");
+    if (content == body.end() || !content->is_string()) throw ApiError(400, "'content' must be a string", "content");
+    auto flag = [&](const char* name) {
+      const auto it = body.find(name);
+      if (it == body.end() || it->is_null()) return false;
+      if (!it->is_boolean()) throw ApiError(400, cat("'", name, "' must be a boolean"), name);
+      return it->get<bool>();
+    };
+    EncodeOptions eo;
+    eo.add_bos = flag("add_special");
+    const bool pieces = flag("with_pieces");
+    json tokens = json::array();
+    for (int32_t id : tokenizer.encode(content->get<std::string>(), eo)) {
+      if (pieces) {
+        tokens.push_back({{"id", id}, {"piece", utf8_sanitize(tokenizer.token_bytes(id))}});
+      } else {
+        tokens.push_back(id);
+      }
+    }
+    return json{{"tokens", std::move(tokens)}};
+  }));
+  http.Post("/detokenize", guarded_json([this](const json& body) {
+    const auto tokens = body.find("tokens");
+    if (tokens == body.end() || !tokens->is_array()) throw ApiError(400, "'tokens' must be an array of token ids", "tokens");
+    std::vector<int32_t> ids;
+    for (const json& t : *tokens) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tokenizer.n_vocab())
+        throw ApiError(400, cat("'tokens' must hold token ids in [0, ", tokenizer.n_vocab(), ")"), "tokens");
+      ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+    }
+    return json{{"content", utf8_sanitize(tokenizer.decode(ids))}};
+  }));
 }
 
 }  // namespace dsinfer::server

@@ -457,6 +457,29 @@ def test_forced_tool_choice_makes_the_model_call(server):
     assert_no_leaks(server)
 
 
+def test_tokenize_and_detokenize_endpoints(server):
+    """llama-server's token endpoints, for clients that count tokens with the model's own tokenizer."""
+    text = "Grüße, world!"
+    status, _, data = raw(server, "POST", "/tokenize", json.dumps({"content": text}).encode())
+    assert status == 200
+    ids = json.loads(data)["tokens"]
+    assert ids == tokens_of(text)  # the same as `dsinfer tokenize`
+    status, _, data = raw(server, "POST", "/tokenize", json.dumps({"content": text, "add_special": True,
+                                                                   "with_pieces": True}).encode())
+    pieces = json.loads(data)["tokens"]
+    assert [p["id"] for p in pieces[1:]] == ids and len(pieces) == len(ids) + 1  # BOS first
+    assert "".join(p["piece"] for p in pieces[1:]) == text
+    status, _, data = raw(server, "POST", "/detokenize", json.dumps({"tokens": ids}).encode())
+    assert status == 200 and json.loads(data)["content"] == text
+    for path, body in [("/tokenize", {"content": 5}), ("/tokenize", {"content": "x", "add_special": "yes"}),
+                       ("/detokenize", {"tokens": [1, -1]}), ("/detokenize", {"tokens": [10**9]}),
+                       ("/detokenize", {"tokens": "1"})]:
+        status, _, data = raw(server, "POST", path, json.dumps(body).encode())
+        assert status == 400 and json.loads(data)["error"]["message"], (path, body)
+    status, _, _ = raw(server, "POST", "/tokenize", json.dumps({"content": "x"}).encode(), key="wrong")
+    assert status == 401
+
+
 def test_authentication(server):
     with pytest.raises(openai.AuthenticationError) as e:
         chat(client(server, key="wrong"), "hi")
