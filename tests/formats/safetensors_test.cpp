@@ -65,7 +65,9 @@ void expect_tensors(const SafetensorsModel& m, const std::vector<Tensor>& want) 
     EXPECT_EQ(v->dtype, t.dtype);
     EXPECT_EQ(v->shape, t.shape);
     ASSERT_EQ(v->nbytes, t.bytes.size());
-    if (v->nbytes) EXPECT_EQ(0, std::memcmp(v->data, t.bytes.data(), v->nbytes)) << t.name;
+    if (v->nbytes) {
+      EXPECT_EQ(0, std::memcmp(v->data, t.bytes.data(), v->nbytes)) << t.name;
+    }
     const size_t elem = dtype_block_bytes(t.dtype);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(v->data) % elem, 0u) << t.name << " is not aligned to its element size";
   }
