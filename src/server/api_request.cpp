@@ -218,6 +218,7 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
     }
     r.tools = *tools;
   }
+  r.parallel_tool_calls = get_bool(body, "parallel_tool_calls", true);
   if (const json* tc = field(body, "tool_choice")) {
     if (tc->is_string()) {
       r.tool_choice = tc->get<std::string>();

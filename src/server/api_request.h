@@ -67,6 +67,7 @@ struct ChatRequest : CommonRequest {
   nlohmann::json tools;              // array of {"type": "function", "function": {"name", ...}} or null
   std::string tool_choice = "auto";  // "auto", "none", "required" or "function" (a named function)
   std::string tool_choice_name;      // the function's name when tool_choice is "function"
+  bool parallel_tool_calls = true;   // false: tool_choice "required" forces exactly one call
 };
 
 struct CompletionRequest : CommonRequest {

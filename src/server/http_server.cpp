@@ -188,7 +188,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
       if (in_reasoning)
         throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
                        "tool_choice");
-      forced_calls = std::make_shared<const ToolCallPattern>(forced_tool_calls(r.tools, r.tool_choice, r.tool_choice_name));
+      forced_calls = std::make_shared<const ToolCallPattern>(forced_tool_calls(r.tools, r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
     }
     common = std::move(r);
   } else {

@@ -25,12 +25,13 @@ std::string tool_system_text(const json& tools, const std::string& tool_choice, 
   return s;
 }
 
-ToolCallPattern forced_tool_calls(const json& tools, const std::string& tool_choice, const std::string& forced_name) {
+ToolCallPattern forced_tool_calls(const json& tools, const std::string& tool_choice, const std::string& forced_name,
+                                  bool parallel) {
   ToolCallPattern p;
   p.open = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>";
   p.close = "\n```<｜tool▁call▁end｜>";
   p.end = "<｜tool▁calls▁end｜>";
-  if (tool_choice == "required") p.again = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
+  if (tool_choice == "required" && parallel) p.again = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
   for (const json& t : tools) {
     const std::string name = t["function"]["name"].get<std::string>();
     if (tool_choice == "required" || name == forced_name) p.heads.push_back(name + "\n```json\n");

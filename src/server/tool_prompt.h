@@ -18,9 +18,11 @@ namespace dsinfer::server {
 // parameters}}); tool_choice "required" or "function" (with forced_name) adds an instruction to call.
 std::string tool_system_text(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name);
 
-// The markup of the calls tool_choice "required" (one or more calls of any of the tools) or "function"
-// (one call of forced_name) forces, for ToolCallConstraint: the same form as tool_system_text asks for.
-ToolCallPattern forced_tool_calls(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name);
+// The markup of the calls tool_choice "required" (one or more calls of any of the tools; one with
+// parallel = false) or "function" (one call of forced_name) forces, for ToolCallConstraint: the same form
+// as tool_system_text asks for.
+ToolCallPattern forced_tool_calls(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name,
+                                  bool parallel);
 
 // Appends the text to the first system message, or puts a system message first.
 void add_tools_to_messages(std::vector<ChatMessage>& messages, const std::string& text);

@@ -449,6 +449,10 @@ def test_forced_tool_choice_makes_the_model_call(server):
         assert calls and all(t.function.name in ("get_weather", "get_time", "get_timezone") for t in calls)
         if r.choices[0].finish_reason == "tool_calls":
             assert all(json.loads(t.function.arguments) == {} for t in calls)
+    for seed in range(3):  # parallel_tool_calls false: exactly one
+        r = chat(c, "Help me", tools=tools, tool_choice="required", parallel_tool_calls=False, logit_bias=bias,
+                 max_tokens=120, temperature=1.0, seed=seed)
+        assert r.choices[0].finish_reason == "tool_calls" and len(r.choices[0].message.tool_calls) == 1
     free = chat(c, "What time is it?", tools=tools, tool_choice="auto", logit_bias=bias, max_tokens=8)
     assert not free.choices[0].message.tool_calls  # "auto" leaves it to the model
     with pytest.raises(openai.BadRequestError) as e:

@@ -192,6 +192,7 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       {"{" + user + R"(, "tools": [{"type": "function"}]})", {400, "tools"}},
       {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": 1}}]})", {400, "tools"}},
       {"{" + user + R"(, "tool_choice": "sometimes"})", {400, "tool_choice"}},
+      {"{" + user + R"(, "parallel_tool_calls": "no"})", {400, "parallel_tool_calls"}},
       {"{" + user + R"(, "tool_choice": "required"})", {400, "tool_choice"}},
       {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f"}}],
           "tool_choice": {"type": "function", "function": {"name": "g"}}})", {400, "tool_choice"}},
