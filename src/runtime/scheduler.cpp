@@ -134,9 +134,7 @@ SubmitResult Scheduler::submit(GenerationRequest request) {
     if (id < 0 || id >= vocab) return refuse(SubmitStatus::kInvalid, cat("token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
   if (request.prompt_logprobs && request.top_logprobs < 0)
     return refuse(SubmitStatus::kInvalid, "prompt logprobs need top_logprobs >= 0");
-  const int64_t min_tokens = request.prompt_logprobs ? 0 : 1;
-  if (request.max_tokens < min_tokens)
-    return refuse(SubmitStatus::kInvalid, cat("max_tokens must be >= ", min_tokens, ", got ", request.max_tokens));
+  if (request.max_tokens < 0) return refuse(SubmitStatus::kInvalid, cat("max_tokens must be >= 0, got ", request.max_tokens));
   if (request.top_logprobs > kMaxTopLogprobs)
     return refuse(SubmitStatus::kInvalid, cat("top_logprobs must be <= ", kMaxTopLogprobs, ", got ", request.top_logprobs));
   for (const auto& [id, bias] : request.sampling.logit_bias)

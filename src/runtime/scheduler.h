@@ -47,12 +47,12 @@ struct SchedulerOptions {
 struct GenerationRequest {
   std::vector<int32_t> prompt;
   SamplingParams sampling;
-  int64_t max_tokens = 16;
+  int64_t max_tokens = 16;           // 0: the prompt is read (and scored), nothing generated
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these (it is emitted)
   int top_logprobs = -1;             // >= 0: each token comes with its logprob and this many alternatives
   // With top_logprobs >= 0: the prompt's tokens too (from the second on, each under the logits of the one
-  // before), streamed ahead of the answer; the whole prompt is computed (no prefix reuse) and max_tokens
-  // may be 0 (scoring a text without generating).
+  // before), streamed ahead of the answer; the whole prompt is computed (no prefix reuse). With
+  // max_tokens 0 that scores a text without generating (max_tokens 0 alone only reads the prompt).
   bool prompt_logprobs = false;
   // Set: the answer is constrained (JSON mode, forced tool calls) and ends (kStop) when it is complete.
   ConstraintFactory constraint;

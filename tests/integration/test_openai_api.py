@@ -319,6 +319,8 @@ def test_echo_scores_the_prompt(server, tiny_model, tmp_path):
     assert [t for p in parts if p.choices[0].logprobs for t in p.choices[0].logprobs.tokens] == lp.tokens
     text = c.completions.create(model="tiny", prompt="Grüße aus Köln", max_tokens=1, echo=True, temperature=0)
     assert text.choices[0].text.startswith("Grüße aus Köln")
+    only = c.completions.create(model="tiny", prompt="Grüße aus Köln", max_tokens=0, echo=True)
+    assert only.choices[0].text == "Grüße aus Köln" and only.choices[0].logprobs is None
     with pytest.raises(openai.BadRequestError) as e:
         c.completions.create(model="tiny", prompt=ids, max_tokens=0)
     assert e.value.body["param"] == "max_tokens"

@@ -286,7 +286,13 @@ TEST(Scheduler, PromptLogprobsScoreEveryPromptTokenAheadOfTheAnswer) {
   auto no_top = request(p, 0);
   no_top.prompt_logprobs = true;  // without top_logprobs >= 0
   EXPECT_EQ(s.submit(no_top).status, SubmitStatus::kInvalid);
-  EXPECT_EQ(s.submit(request(p, 0)).status, SubmitStatus::kInvalid) << "max_tokens 0 only for scoring";
+  auto read_only = s.submit(request(p, 0));  // reads the prompt, generates nothing
+  ASSERT_EQ(read_only.status, SubmitStatus::kOk);
+  const Collected none = collect(*read_only.stream);
+  EXPECT_TRUE(none.tokens.empty());
+  EXPECT_EQ(none.reason, FinishReason::kLength);
+  EXPECT_EQ(s.submit(request(p, -1)).status, SubmitStatus::kInvalid);
+  wait_until_idle(s);
   expect_all_pages_free(s);
 }
 
@@ -347,7 +353,7 @@ TEST(Scheduler, FullQueueAndOversizedRequestsAreRefusedCleanly) {
   EXPECT_EQ(s.submit(request(prompt_of(40, 1), 30)).status, SubmitStatus::kTooLong);
   EXPECT_EQ(s.submit(request({}, 3)).status, SubmitStatus::kInvalid);
   EXPECT_EQ(s.submit(request({1, 2, 300}, 3)).status, SubmitStatus::kInvalid);
-  EXPECT_EQ(s.submit(request({1, 2}, 0)).status, SubmitStatus::kInvalid);
+  EXPECT_EQ(s.submit(request({1, 2}, -1)).status, SubmitStatus::kInvalid);
   SamplingParams bad;
   bad.top_p = 0;
   EXPECT_EQ(s.submit(request({1, 2}, 3, bad)).status, SubmitStatus::kInvalid);
