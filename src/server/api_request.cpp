@@ -253,7 +253,8 @@ CompletionRequest parse_completion_request(const json& body, const RequestLimits
   if (!r.zero_tokens_param.empty() && !r.echo)
     bad(r.zero_tokens_param, cat("'", r.zero_tokens_param, "' must be >= 1 (0 only scores the prompt: with echo)"));
   if (const json* s = field(body, "suffix")) {
-    if (!s->is_string() || !s->get<std::string>().empty()) bad("suffix", "suffix is not supported");
+    if (!s->is_string()) bad("suffix", "'suffix' must be a string");
+    r.suffix = s->get<std::string>();
   }
   const json* p = field(body, "prompt");
   if (!p) bad("prompt", "'prompt' is required");
@@ -281,6 +282,9 @@ CompletionRequest parse_completion_request(const json& body, const RequestLimits
   } else {
     bad("prompt", "'prompt' must be a string, a list of token ids, or a non-empty list of either");
   }
+  if (!r.suffix.empty() && (r.prompts.size() != 1 || r.prompts[0].is_ids))
+    bad("suffix", "'suffix' (fill in the middle) needs one text prompt");
+  if (!r.suffix.empty() && r.echo) bad("echo", "'echo' cannot be combined with 'suffix'");
   if (static_cast<int64_t>(r.prompts.size()) * r.n > limits.max_choices)
     bad(r.n > 1 ? "n" : "prompt", cat("at most ", limits.max_choices, " choices per request (prompts x n), got ",
                                      static_cast<int64_t>(r.prompts.size()) * r.n));

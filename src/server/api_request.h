@@ -78,6 +78,7 @@ struct CompletionRequest : CommonRequest {
   };
   std::vector<Prompt> prompts;     // one or more (a list of strings or of token-id lists): n choices each
   bool echo = false;               // the answer starts with the prompt (and its logprobs, with logprobs)
+  std::string suffix;              // fill in the middle: the text after the completion ("" = none)
 };
 
 // Parses a JSON body; ApiError 400 when it is not a JSON object (too deep, malformed, ...).

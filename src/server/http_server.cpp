@@ -89,6 +89,7 @@ struct HttpServer::Impl {
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
   std::vector<int32_t> chat_prompt(const ChatRequest& r, bool* starts_in_reasoning) const;
+  std::vector<int32_t> fill_in_the_middle(const std::string& prefix, const std::string& suffix) const;
 };
 
 HttpServer::HttpServer(const ServerOptions& options, Scheduler& scheduler, const Tokenizer& tokenizer)
@@ -148,6 +149,25 @@ void HttpServer::drain(double seconds) {
   while (impl_->active_streams.load() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
 }
 
+// DeepSeek's fill-in-the-middle prompt (prefix-suffix-middle order, as DeepSeek's FIM completions and
+// llama.cpp's infill write it): [BOS] <｜fim▁begin｜> prefix <｜fim▁hole｜> suffix <｜fim▁end｜>; the model
+// writes the middle.
+std::vector<int32_t> HttpServer::Impl::fill_in_the_middle(const std::string& prefix, const std::string& suffix) const {
+  const auto begin = tokenizer.find_token("<｜fim▁begin｜>"), hole = tokenizer.find_token("<｜fim▁hole｜>"),
+             end = tokenizer.find_token("<｜fim▁end｜>");
+  if (!begin || !hole || !end) throw ApiError(400, "this model's tokenizer has no fill-in-the-middle tokens", "suffix");
+  EncodeOptions plain;  // (as a plain completions prompt is encoded, without its BOS)
+  plain.add_bos = false;
+  std::vector<int32_t> ids;
+  if (tokenizer.add_bos() && tokenizer.bos_id() >= 0) ids.push_back(tokenizer.bos_id());
+  ids.push_back(*begin);
+  for (int32_t id : tokenizer.encode(prefix, plain)) ids.push_back(id);
+  ids.push_back(*hole);
+  for (int32_t id : tokenizer.encode(suffix, plain)) ids.push_back(id);
+  ids.push_back(*end);
+  return ids;
+}
+
 std::vector<int32_t> HttpServer::Impl::chat_prompt(const ChatRequest& r, bool* starts_in_reasoning) const {
   ChatRenderOptions ro;
   ro.bos_token = bos_text;
@@ -199,6 +219,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
           if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("token id ", id, " is outside the vocabulary"), "prompt");
       prompts.push_back(q.is_ids ? q.ids : tokenizer.encode(q.text));
     }
+    if (!r.suffix.empty()) prompts[0] = fill_in_the_middle(r.prompts[0].text, r.suffix);
     echo = r.echo;
     common = std::move(r);
   }

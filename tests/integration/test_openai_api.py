@@ -486,6 +486,24 @@ def test_tokenize_and_detokenize_endpoints(server):
     assert status == 401
 
 
+def test_fill_in_the_middle_with_suffix(server):
+    """IDE plugins complete code with prompt + suffix: DeepSeek's FIM prompt, [BOS] <｜fim▁begin｜> prefix
+    <｜fim▁hole｜> suffix <｜fim▁end｜>, the same tokens as writing it out by hand."""
+    c = client(server)
+    prefix, suffix = "def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n"
+    fim = c.completions.create(model="tiny", prompt=prefix, suffix=suffix, max_tokens=8, temperature=0)
+    (bos,), (begin,), (hole,), (end,) = (tokens_of(t) for t in ("<｜begin▁of▁sentence｜>", "<｜fim▁begin｜>",
+                                                                   "<｜fim▁hole｜>", "<｜fim▁end｜>"))
+    ids = [bos, begin] + tokens_of(prefix) + [hole] + tokens_of(suffix) + [end]
+    by_hand = c.completions.create(model="tiny", prompt=ids, max_tokens=8, temperature=0)
+    assert fim.usage.prompt_tokens == len(ids)
+    assert fim.choices[0].text == by_hand.choices[0].text
+    for bad in [dict(prompt=[1, 2], suffix="x"), dict(prompt=["a", "b"], suffix="x"), dict(prompt="a", suffix="x", echo=True),
+                dict(prompt="a", suffix=3)]:
+        with pytest.raises(openai.BadRequestError):
+            c.completions.create(model="tiny", max_tokens=2, **bad)
+
+
 def test_authentication(server):
     with pytest.raises(openai.AuthenticationError) as e:
         chat(client(server, key="wrong"), "hi")

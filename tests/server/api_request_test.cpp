@@ -220,7 +220,7 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
   for (const char* body : {R"({})", R"({"prompt": 5})", R"({"prompt": []})", R"({"prompt": ""})", R"({"prompt": ["a", 1]})", R"({"prompt": ["a", ""]})", R"({"prompt": [[1], []]})",
                            R"({"prompt": ["a", "b", "c", "d", "e"], "n": 16})",
                            R"({"prompt": [1, -2]})", R"({"prompt": [1, "a"]})", R"({"prompt": [1, 1e10]})",
-                           R"({"prompt": "x", "max_tokens": 0})", R"({"prompt": "x", "echo": 1})", R"({"prompt": "x", "best_of": 3})", R"({"prompt": "x", "logprobs": 21})",
+                           R"({"prompt": "x", "max_tokens": 0})", R"({"prompt": "x", "echo": 1})", R"({"prompt": "x", "best_of": 3})", R"({"prompt": [1], "suffix": "y"})", R"({"prompt": "x", "suffix": 1})", R"({"prompt": "x", "logprobs": 21})",
                            R"({"prompt": "x", "logprobs": true})", R"({"prompt": "x", "logprobs": 1.5})"}) {
     EXPECT_EQ(try_parse(body, false).status, 400) << body;
     EXPECT_EQ(try_parse(body, false).param.empty(), false) << body;
