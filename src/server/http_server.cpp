@@ -6,12 +6,11 @@
 #include <atomic>
 #include <cmath>
 #include <chrono>
-#include <random>
 #include <thread>
 
 #include "server/generation_group.h"
+#include "server/start_generation.h"
 #include "server/metrics.h"
-#include "server/tool_prompt.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -43,26 +42,6 @@ void write_error(httplib::Response& res, const ApiError& e) {
   res.set_content(dump_json(e.to_json()), "application/json");
 }
 
-// The HTTP error for a request the scheduler refused (counted in the metrics when it is about load).
-ApiError refusal(const SubmitResult& sub, ServerMetrics& metrics) {
-  switch (sub.status) {
-    case SubmitStatus::kTooLong: return ApiError(400, sub.message, "max_tokens", "context_length_exceeded");
-    case SubmitStatus::kQueueFull: {
-      metrics.count_rejection(sub.status);
-      ApiError e(429, "The server is busy: " + sub.message + ". Retry later.", "", "rate_limit_exceeded", "rate_limit_error");
-      e.retry_after = 1;
-      return e;
-    }
-    case SubmitStatus::kShuttingDown: {
-      metrics.count_rejection(sub.status);
-      ApiError e(503, sub.message, "", "unavailable", "server_error");
-      e.retry_after = 5;
-      return e;
-    }
-    default: return ApiError(400, sub.message);  // kInvalid
-  }
-}
-
 // Whether a browser page from `origin` may call the server (ServerOptions::cors_origins).
 bool cors_allows(const std::vector<std::string>& origins, const std::string& origin) {
   return std::any_of(origins.begin(), origins.end(), [&](const std::string& o) { return o == "*" || o == origin; });
@@ -74,11 +53,8 @@ struct HttpServer::Impl {
   ServerOptions options;
   Scheduler& scheduler;
   const Tokenizer& tokenizer;
-  ChatFormat format = ChatFormat::kDeepSeekV3;
-  std::string bos_text;
-  std::vector<int32_t> scripted_tokens;  // options.scripted_answer, tokenized
-  std::shared_ptr<const ConstraintVocab> constraint_vocab;  // the vocabulary as constrained answers see it
   ServerMetrics metrics;
+  GenerationContext context{options, scheduler, tokenizer, metrics, ChatFormat::kDeepSeekV3, {}, {}, {}};
   httplib::Server http;
   std::atomic<bool> shutting_down{false};
   std::atomic<int> active_streams{0};
@@ -88,33 +64,31 @@ struct HttpServer::Impl {
 
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
-  std::vector<int32_t> chat_prompt(const ChatRequest& r, bool* starts_in_reasoning) const;
-  std::vector<int32_t> fill_in_the_middle(const std::string& prefix, const std::string& suffix) const;
 };
 
 HttpServer::HttpServer(const ServerOptions& options, Scheduler& scheduler, const Tokenizer& tokenizer)
     : impl_(std::make_unique<Impl>(options, scheduler, tokenizer)) {
+  GenerationContext& c = impl_->context;
   if (options.chat_format) {
-    impl_->format = *options.chat_format;
+    c.format = *options.chat_format;
   } else {
     bool recognized = false;
-    impl_->format = detect_chat_format(tokenizer.chat_template(), &recognized);
-    if (!recognized)
-      log_warn("the model's chat template is not a known DeepSeek template; using ", chat_format_name(impl_->format));
+    c.format = detect_chat_format(tokenizer.chat_template(), &recognized);
+    if (!recognized) log_warn("the model's chat template is not a known DeepSeek template; using ", chat_format_name(c.format));
   }
-  if (tokenizer.bos_id() >= 0) impl_->bos_text = tokenizer.token_bytes(tokenizer.bos_id());
+  if (tokenizer.bos_id() >= 0) c.bos_text = tokenizer.token_bytes(tokenizer.bos_id());
   if (!options.scripted_answer.empty()) {
     EncodeOptions eo;
     eo.add_bos = false;
-    impl_->scripted_tokens = tokenizer.encode(options.scripted_answer, eo);
+    c.scripted_tokens = tokenizer.encode(options.scripted_answer, eo);
   }
-  impl_->constraint_vocab = ConstraintVocab::from(tokenizer);
+  c.constraint_vocab = ConstraintVocab::from(tokenizer);
   impl_->routes();
 }
 
 HttpServer::~HttpServer() = default;
 
-ChatFormat HttpServer::chat_format() const { return impl_->format; }
+ChatFormat HttpServer::chat_format() const { return impl_->context.format; }
 
 int HttpServer::bind() {
   auto& http = impl_->http;
@@ -149,160 +123,12 @@ void HttpServer::drain(double seconds) {
   while (impl_->active_streams.load() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
 }
 
-// DeepSeek's fill-in-the-middle prompt (prefix-suffix-middle order, as DeepSeek's FIM completions and
-// llama.cpp's infill write it): [BOS] <｜fim▁begin｜> prefix <｜fim▁hole｜> suffix <｜fim▁end｜>; the model
-// writes the middle.
-std::vector<int32_t> HttpServer::Impl::fill_in_the_middle(const std::string& prefix, const std::string& suffix) const {
-  const auto begin = tokenizer.find_token("<｜fim▁begin｜>"), hole = tokenizer.find_token("<｜fim▁hole｜>"),
-             end = tokenizer.find_token("<｜fim▁end｜>");
-  if (!begin || !hole || !end) throw ApiError(400, "this model's tokenizer has no fill-in-the-middle tokens", "suffix");
-  EncodeOptions plain;  // (as a plain completions prompt is encoded, without its BOS)
-  plain.add_bos = false;
-  std::vector<int32_t> ids;
-  if (tokenizer.add_bos() && tokenizer.bos_id() >= 0) ids.push_back(tokenizer.bos_id());
-  ids.push_back(*begin);
-  for (int32_t id : tokenizer.encode(prefix, plain)) ids.push_back(id);
-  ids.push_back(*hole);
-  for (int32_t id : tokenizer.encode(suffix, plain)) ids.push_back(id);
-  ids.push_back(*end);
-  return ids;
-}
-
-std::vector<int32_t> HttpServer::Impl::chat_prompt(const ChatRequest& r, bool* starts_in_reasoning) const {
-  ChatRenderOptions ro;
-  ro.bos_token = bos_text;
-  ro.add_generation_prompt = true;
-  ro.tools = r.tools;
-  std::vector<ChatMessage> messages = r.messages;
-  if (r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty())
-    add_tools_to_messages(messages, tool_system_text(r.tools, r.tool_choice, r.tool_choice_name));
-  std::string text;
-  try {
-    text = render_chat(format, messages, ro);
-  } catch (const Error& e) {
-    throw ApiError(400, cat("messages: ", e.what()), "messages");
-  }
-  *starts_in_reasoning = text.size() >= 8 && text.ends_with("<think>\n");
-  EncodeOptions eo;
-  eo.add_bos = false;  // the template writes the BOS text itself
-  return tokenizer.encode(text, eo);
-}
-
 void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
   const auto arrival = std::chrono::steady_clock::now();
-  const RequestLimits& limits = options.limits;
-  const json body = parse_json_body(req.body, limits);
-  CommonRequest common;
-  std::vector<std::vector<int32_t>> prompts;  // the request's prompts (chat: one), each answered n times
-  ChatOutputOptions parse_opts;
-  bool echo = false;
-  std::shared_ptr<const ToolCallPattern> forced_calls;  // tool_choice "required" or a named function
-  if (chat) {
-    ChatRequest r = parse_chat_request(body, limits);
-    bool in_reasoning = false;
-    prompts.push_back(chat_prompt(r, &in_reasoning));
-    parse_opts.starts_in_reasoning = in_reasoning;
-    parse_opts.parse_tool_calls = r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty();
-    if (parse_opts.parse_tool_calls && (r.tool_choice == "required" || r.tool_choice == "function")) {
-      if (r.json_mode) throw ApiError(400, "response_format json_object cannot be combined with a forced tool_choice", "response_format");
-      if (in_reasoning)
-        throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
-                       "tool_choice");
-      forced_calls = std::make_shared<const ToolCallPattern>(forced_tool_calls(r.tools, r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
-    }
-    common = std::move(r);
-  } else {
-    CompletionRequest r = parse_completion_request(body, limits);
-    for (const CompletionRequest::Prompt& q : r.prompts) {
-      if (q.is_ids)
-        for (int32_t id : q.ids)
-          if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("token id ", id, " is outside the vocabulary"), "prompt");
-      prompts.push_back(q.is_ids ? q.ids : tokenizer.encode(q.text));
-    }
-    if (!r.suffix.empty()) prompts[0] = fill_in_the_middle(r.prompts[0].text, r.suffix);
-    echo = r.echo;
-    common = std::move(r);
-  }
-  const int64_t ctx = scheduler.options().max_context;
-  std::vector<int64_t> max_tokens;  // per prompt (the default depends on the prompt's length)
-  for (const auto& prompt : prompts) {
-    const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-    if (n_prompt >= ctx)
-      throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, your prompt has ", n_prompt, " tokens."),
-                     chat ? "messages" : "prompt", "context_length_exceeded");
-    max_tokens.push_back(common.max_tokens.value_or(chat ? ctx - n_prompt : std::min<int64_t>(16, ctx - n_prompt)));
-    if (n_prompt + max_tokens.back() > ctx)
-      throw ApiError(400, cat("This model's maximum context length is ", ctx, " tokens. However, you requested ", n_prompt + max_tokens.back(),
-                              " tokens (", n_prompt, " in the prompt, ", max_tokens.back(), " for the completion)."),
-                     "max_tokens", "context_length_exceeded");
-  }
+  const StartedGeneration started = start_generation(context, parse_json_body(req.body, options.limits), chat, arrival);
+  auto gen = started.group;
 
-  for (const auto& [id, bias] : common.sampling.logit_bias)
-    if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("logit_bias: token id ", id, " is outside the vocabulary"), "logit_bias");
-  if (common.json_mode && parse_opts.starts_in_reasoning)
-    throw ApiError(400, "response_format json_object cannot be used with a reasoning chat format (the answer starts in <think>)",
-                   "response_format");
-  // With --scripted-answer the text is not the sampled tokens', so their logprobs would describe other text.
-  const bool logprobs = common.top_logprobs >= 0 && scripted_tokens.empty();
-
-  // One scheduler request per choice (choice i * n + j: prompt i's j-th answer, seeded seed + its index);
-  // if one is refused, those already queued are cancelled.
-  std::vector<std::shared_ptr<RequestStream>> streams;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    for (int64_t j = 0; j < common.n; ++j) {
-      GenerationRequest g;
-      g.prompt = prompts[i];
-      g.sampling = common.sampling;
-      g.sampling.seed = common.seed_given ? common.sampling.seed + static_cast<uint64_t>(streams.size())
-                                          : std::random_device{}() * 0x100000001ull ^ std::random_device{}();
-      g.top_logprobs = logprobs ? common.top_logprobs : -1;
-      g.prompt_logprobs = logprobs && echo;
-      g.max_tokens = max_tokens[i];
-      if (common.json_mode) {
-        g.constraint = [v = constraint_vocab] { return std::make_unique<JsonObjectConstraint>(v); };
-      } else if (forced_calls) {
-        g.constraint = [v = constraint_vocab, forced_calls] { return std::make_unique<ToolCallConstraint>(v, forced_calls); };
-      }
-      if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
-      SubmitResult sub = scheduler.submit(std::move(g));
-      if (sub.status != SubmitStatus::kOk) {
-        for (auto& s : streams) s->cancel();
-        throw refusal(sub, metrics);
-      }
-      streams.push_back(sub.stream);
-    }
-  }
-
-  GenerationInfo info;
-  info.chat = chat;
-  info.id = random_id(chat ? "chatcmpl-" : "cmpl-");
-  info.created = unix_now();
-  info.model = common.model.empty() ? options.model_name : common.model;
-  info.include_usage = common.stream && common.include_usage;
-  info.arrival = arrival;
-  info.scripted_tokens = scripted_tokens;
-  info.echo = echo;
-  std::vector<std::unique_ptr<Generation>> choices;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    const EchoText echoed = echo ? echo_text(tokenizer, prompts[i]) : EchoText{};
-    info.echo_text = echoed.text;
-    info.prompt_tokens = static_cast<int64_t>(prompts[i].size());
-    for (int64_t j = 0; j < common.n; ++j) {
-      info.index = static_cast<int>(choices.size());
-      info.counts_prompt = j == 0;  // usage counts each prompt once
-      std::unique_ptr<LogprobTrail> trail;
-      if (logprobs) {
-        trail = std::make_unique<LogprobTrail>(tokenizer, chat);
-        if (echo) trail->set_prompt(prompts[i], echoed.starts, echoed.text);
-      }
-      choices.push_back(std::make_unique<Generation>(info, streams[choices.size()],
-                                                     std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts),
-                                                     &metrics, std::move(trail)));
-    }
-  }
-  auto gen = std::make_shared<GenerationGroup>(std::move(choices));
-
-  if (!common.stream) {
+  if (!started.stream) {
     // The whole answer is sent at the end, but as a chunked body that starts with a space every 250 ms
     // (JSON allows leading whitespace): writing is the only way cpp-httplib lets a handler notice that
     // the client has gone, and a gone client must free its sequence. The status is 200 from the first
@@ -340,15 +166,15 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
 
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  auto started = std::make_shared<bool>(false);
+  auto began = std::make_shared<bool>(false);  // the first chunks went out
   ++active_streams;  // the releaser below always runs (httplib calls it when the response is destroyed)
   res.set_chunked_content_provider(
       "text/event-stream",
-      [gen, started, chat, include_usage = info.include_usage](size_t, httplib::DataSink& sink) {
+      [gen, began, chat, include_usage = started.include_usage](size_t, httplib::DataSink& sink) {
         auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
         auto emit = [&](const auto& j) { return write("data: " + dump_json(j) + "\n\n"); };
-        if (!*started) {
-          *started = true;
+        if (!*began) {
+          *began = true;
           for (const ResponseJson& first : chat ? gen->first_chunks() : std::vector<ResponseJson>{})
             if (!emit(first)) {
               gen->cancel();
