@@ -14,6 +14,7 @@ std::shared_ptr<const ConstraintVocab> ConstraintVocab::from(const Tokenizer& to
   v->added.assign(static_cast<size_t>(n), 0);
   v->plain.assign(static_cast<size_t>(n), 0);
   for (int32_t id = 0; id < n; ++id) {
+    if (tokenizer.is_unused(id)) continue;  // no bytes: never allowed
     const std::string& b = tokenizer.token_bytes(id);
     v->bytes[id] = b;
     v->added[id] = tokenizer.is_special(id) || tokenizer.is_added(id);

@@ -22,7 +22,8 @@ class Tokenizer;
 
 // The vocabulary as the constraints see it, built once per tokenizer and shared by every request.
 struct ConstraintVocab {
-  std::vector<std::string> bytes;  // [n_vocab] a token's bytes (an added token's: its text)
+  std::vector<std::string> bytes;  // [n_vocab] a token's bytes (an added token's: its text; "" for padding
+                                   // tokens, which never come)
   std::vector<uint8_t> added;      // added and control tokens: never inside JSON
   std::vector<uint8_t> plain;      // no byte < 0x20, '"' or '\': continues any open JSON string as it is
 

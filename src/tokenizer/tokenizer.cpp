@@ -56,6 +56,9 @@ Tokenizer::Tokenizer(VocabData vocab) : vocab_(std::move(vocab)) {
   token_bytes_.resize(n);
   special_.assign(n, 0);
   added_.assign(n, 0);
+  unused_.assign(n, 0);
+  for (int32_t id : vocab_.unused)
+    if (id >= 0 && size_t(id) < n) unused_[size_t(id)] = 1;
   for (size_t i = 0; i < n; ++i) token_bytes_[i] = byte_level_decode(vocab_.tokens[i]);
   trie_raw_ = std::make_unique<Trie>();
   trie_normalized_ = std::make_unique<Trie>();
@@ -159,6 +162,8 @@ bool Tokenizer::is_special(int32_t id) const {
 }
 
 bool Tokenizer::is_added(int32_t id) const { return id >= 0 && id < n_vocab() && added_[size_t(id)]; }
+
+bool Tokenizer::is_unused(int32_t id) const { return id >= 0 && id < n_vocab() && unused_[size_t(id)]; }
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view text) const {
   for (const AddedToken& t : vocab_.added)

@@ -43,6 +43,7 @@ class Tokenizer {
   const std::string& token_text(int32_t id) const;
   bool is_special(int32_t id) const;  // a control token (BOS, EOS, ...)
   bool is_added(int32_t id) const;    // an added token: control tokens and markup (<｜User｜>, <think>, ...)
+  bool is_unused(int32_t id) const;   // a padding token (GGUF type UNUSED, "[PAD128815]")
   std::optional<int32_t> find_token(std::string_view text) const;  // exact vocabulary / added-token text
 
   int32_t bos_id() const { return vocab_.bos_id; }
@@ -64,6 +65,7 @@ class Tokenizer {
   std::vector<std::string> token_bytes_;
   std::vector<uint8_t> special_;
   std::vector<uint8_t> added_;
+  std::vector<uint8_t> unused_;
   std::unique_ptr<PreTokenizer> pre_;
   std::unique_ptr<BpeModel> bpe_;
   std::unique_ptr<Trie> trie_raw_;         // non-normalized added tokens, matched first

@@ -25,6 +25,7 @@ struct VocabData {
   std::vector<std::string> tokens;                           // [n_vocab] byte-level form ("Ġthe")
   std::vector<std::pair<std::string, std::string>> merges;   // by rank, byte-level form
   std::vector<AddedToken> added;
+  std::vector<int32_t> unused;  // padding tokens (GGUF token type UNUSED): no text a model should write
   std::vector<std::string> pre_patterns;  // Split regexes (Hugging Face dialect), applied in order
   std::string pre_name;                   // "deepseek-v3", ... or "custom" when read from tokenizer.json
   int32_t bos_id = -1;

@@ -12,6 +12,7 @@ namespace {
 // llama.cpp's llama_token_type.
 constexpr int64_t kTokenTypeControl = 3;
 constexpr int64_t kTokenTypeUserDefined = 4;
+constexpr int64_t kTokenTypeUnused = 5;  // padding up to the model's vocabulary ("[PAD128815]")
 
 }  // namespace
 
@@ -41,6 +42,7 @@ VocabData vocab_from_gguf(const GgufFile& gguf, const std::string& source) {
         int64_t t = (*types)[i];
         if ((t == kTokenTypeControl || t == kTokenTypeUserDefined) && !v.tokens[i].empty())
           v.added.push_back({v.tokens[i], int32_t(i), t == kTokenTypeControl, false});
+        if (t == kTokenTypeUnused) v.unused.push_back(int32_t(i));
       }
     }
     v.pre_name = gguf.get_string("tokenizer.ggml.pre").value_or("default");

@@ -14,6 +14,8 @@
 #include "runtime/output_constraint.h"
 #include "runtime/json_prefix.h"
 #include "tokenizer/stream_decoder.h"
+#include "tokenizer/tokenizer.h"
+#include "../model/test_models.h"
 
 namespace dsinfer {
 namespace {
@@ -226,6 +228,29 @@ TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
   ToolCallConstraint one(vocab_of(vocab, {}), pattern);
   ASSERT_TRUE(take(one, vocab, {"<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>"}));
   EXPECT_EQ(allowed(one, vocab), "<BE>|");
+}
+
+// GGUF vocabularies pad up to the model's rows with UNUSED tokens ("[PAD128815]", as llama.cpp's converter
+// and dsinfer synth write them): they have no bytes for the constraints and never come.
+TEST(ConstraintVocab, PaddingTokensOfAGgufVocabularyNeverCome) {
+  SynthOptions o;
+  o.tokenizer = std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3";
+  const std::string path = testing::synth_with("tiny-v3", "tiny-v3-vocab.gguf", o);
+  const auto tok = load_tokenizer(path);
+  ASSERT_TRUE(tok);
+  int32_t pad = -1;
+  for (int32_t id = tok->n_vocab() - 1; id >= 0 && pad < 0; --id)
+    if (tok->is_unused(id)) pad = id;
+  ASSERT_GE(pad, 0) << "the tiny model's vocabulary is padded to its embedding rows";
+  EXPECT_TRUE(tok->token_bytes(pad).starts_with("[PAD"));
+  EXPECT_FALSE(tok->is_unused(tok->find_token("{").value()));
+  const auto vocab = ConstraintVocab::from(*tok);
+  EXPECT_TRUE(vocab->bytes[pad].empty());
+  JsonObjectConstraint c(vocab);
+  ASSERT_TRUE(c.accept(tok->find_token("{\"").value()));  // inside a key: nearly any text may come, not padding
+  std::vector<float> logits(static_cast<size_t>(tok->n_vocab()), 0.0f);
+  EXPECT_GT(c.mask(logits.data(), tok->n_vocab()), 100000);
+  EXPECT_TRUE(std::isinf(logits[pad]));
 }
 
 }  // namespace
