@@ -54,12 +54,14 @@ bool OutputConstraint::json_takes(const JsonPrefix& state, const std::string& by
   return true;
 }
 
-bool JsonObjectConstraint::allows(int32_t token) const {
+bool OutputConstraint::json_allows(const JsonPrefix& state, int32_t token) const {
   const ConstraintVocab& v = *vocab_;
   if (v.added[token] || v.bytes[token].empty()) return false;
-  if (state_.in_plain_string() && v.plain[token]) return true;  // (most tokens inside a string: no trial)
-  return json_takes(state_, v.bytes[token], nullptr);
+  if (state.in_plain_string() && v.plain[token]) return true;  // (most tokens inside a string: no trial)
+  return json_takes(state, v.bytes[token], nullptr);
 }
+
+bool JsonObjectConstraint::allows(int32_t token) const { return json_allows(state_, token); }
 
 void JsonObjectConstraint::advance(int32_t token) { json_takes(state_, vocab_->bytes[token], &state_); }
 
@@ -100,11 +102,7 @@ bool ToolCallConstraint::allows(int32_t token) const {
   const ConstraintVocab& v = *vocab_;
   const std::string& b = v.bytes[token];
   if (b.empty() || part_ == Part::kDone) return false;
-  if (part_ == Part::kArgs) {
-    if (v.added[token]) return false;
-    if (args_.in_plain_string() && v.plain[token]) return true;
-    return json_takes(args_, b, nullptr);
-  }
+  if (part_ == Part::kArgs) return json_allows(args_, token);
   if (!next_byte_[static_cast<uint8_t>(b[0])]) return false;
   for (const std::string* lit : live_)  // (each starts with matched_)
     if (matched_.size() + b.size() <= lit->size() && lit->compare(matched_.size(), b.size(), b) == 0) return true;

@@ -45,6 +45,8 @@ class OutputConstraint {
   virtual void advance(int32_t token) = 0;       // an allowed token
   // Whether a JSON value in `state` can take these bytes, never past its completion; the new state in *out.
   static bool json_takes(const JsonPrefix& state, const std::string& bytes, JsonPrefix* out);
+  // Whether the token can continue the JSON value in `state` (never an added token or one without bytes).
+  bool json_allows(const JsonPrefix& state, int32_t token) const;
   std::shared_ptr<const ConstraintVocab> vocab_;
 };
 

@@ -51,11 +51,7 @@ void RequestStream::push(int32_t token, std::optional<TokenLogprobs> logprobs) {
   Event ev;
   ev.token = token;
   ev.logprobs = std::move(logprobs);
-  {
-    std::lock_guard lk(mu_);
-    tokens_.push_back(std::move(ev));
-  }
-  cv_.notify_all();
+  push_event(std::move(ev));
 }
 
 void RequestStream::push_prompt(int64_t pos, int32_t token, TokenLogprobs logprobs) {
@@ -63,6 +59,10 @@ void RequestStream::push_prompt(int64_t pos, int32_t token, TokenLogprobs logpro
   ev.token = token;
   ev.logprobs = std::move(logprobs);
   ev.prompt_pos = pos;
+  push_event(std::move(ev));
+}
+
+void RequestStream::push_event(Event ev) {
   {
     std::lock_guard lk(mu_);
     tokens_.push_back(std::move(ev));

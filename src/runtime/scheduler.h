@@ -99,6 +99,8 @@ class RequestStream {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Event> tokens_;  // not yet taken (never finish events)
+
+  void push_event(Event ev);
   bool finished_ = false;
   FinishReason reason_ = FinishReason::kNone;
   std::string error_;

@@ -291,6 +291,28 @@ CompletionRequest parse_completion_request(const json& body, const RequestLimits
   return r;
 }
 
+TokenizeRequest parse_tokenize_request(const json& body) {
+  TokenizeRequest r;
+  const json* content = field(body, "content");
+  if (!content || !content->is_string()) bad("content", "'content' must be a string");
+  r.content = content->get<std::string>();
+  r.add_special = get_bool(body, "add_special", false);
+  r.with_pieces = get_bool(body, "with_pieces", false);
+  return r;
+}
+
+std::vector<int32_t> parse_detokenize_request(const json& body, int32_t n_vocab) {
+  const json* tokens = field(body, "tokens");
+  if (!tokens || !tokens->is_array()) bad("tokens", "'tokens' must be an array of token ids");
+  std::vector<int32_t> ids;
+  for (const json& t : *tokens) {
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= n_vocab)
+      bad("tokens", cat("'tokens' must hold token ids in [0, ", n_vocab, ")"));
+    ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+  }
+  return ids;
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   // Every byte of the longer string is visited whatever the contents, so the time reveals at most the
   // lengths, never the position of the first difference.

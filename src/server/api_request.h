@@ -85,6 +85,16 @@ struct CompletionRequest : CommonRequest {
 nlohmann::json parse_json_body(std::string_view body, const RequestLimits& limits);
 
 ChatRequest parse_chat_request(const nlohmann::json& body, const RequestLimits& limits);
+
+// llama-server's POST /tokenize {"content", "add_special" = false, "with_pieces" = false} and
+// POST /detokenize {"tokens": [id, ...]} (ids checked against the vocabulary's n_vocab).
+struct TokenizeRequest {
+  std::string content;
+  bool add_special = false;  // BOS as the model says
+  bool with_pieces = false;  // [{id, piece}] instead of [id]
+};
+TokenizeRequest parse_tokenize_request(const nlohmann::json& body);
+std::vector<int32_t> parse_detokenize_request(const nlohmann::json& body, int32_t n_vocab);
 CompletionRequest parse_completion_request(const nlohmann::json& body, const RequestLimits& limits);
 
 // "Bearer KEY" against the configured key, in time independent of where they differ.

@@ -84,6 +84,7 @@ class Generation {
 };
 
 std::string random_id(const char* prefix);  // prefix + 24 random hex digits
+int64_t unix_now();                         // seconds since 1970 ("created")
 // JSON text that never throws on odd bytes (invalid UTF-8 becomes U+FFFD).
 std::string dump_json(const nlohmann::json& j);
 std::string dump_json(const ResponseJson& j);

@@ -23,10 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 const char* endpoint_label(const std::string& path) {
   for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"})
     if (path == p) return p;
@@ -267,10 +263,11 @@ void HttpServer::Impl::routes() {
     metrics.count_request(endpoint_label(req.path), res.status);
   });
 
-  auto guarded = [this](bool chat) {
-    return [this, chat](const httplib::Request& req, httplib::Response& res) {
+  // Errors caused by the request become OpenAI error objects.
+  auto guarded = [](auto handle) {
+    return [handle](const httplib::Request& req, httplib::Response& res) {
       try {
-        generate(req, res, chat);
+        handle(req, res);
       } catch (const ApiError& e) {
         write_error(res, e);
       } catch (const Error& e) {  // tokenizer and other library errors caused by the input
@@ -278,8 +275,11 @@ void HttpServer::Impl::routes() {
       }
     };
   };
-  for (const char* p : {"/v1/chat/completions", "/chat/completions"}) http.Post(p, guarded(true));
-  for (const char* p : {"/v1/completions", "/completions"}) http.Post(p, guarded(false));
+  auto generating = [this, &guarded](bool chat) {
+    return guarded([this, chat](const httplib::Request& req, httplib::Response& res) { generate(req, res, chat); });
+  };
+  for (const char* p : {"/v1/chat/completions", "/chat/completions"}) http.Post(p, generating(true));
+  for (const char* p : {"/v1/completions", "/completions"}) http.Post(p, generating(false));
   auto models = [this](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"}};
     res.set_content(dump_json(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
@@ -307,51 +307,30 @@ void HttpServer::Impl::routes() {
     res.set_content(metrics.render(scheduler.metrics()), "text/plain; version=0.0.4");
   });
   // llama-server's token endpoints, for clients that count tokens (context budgets) with the model's own
-  // tokenizer: {"content", "add_special" = false, "with_pieces" = false} -> {"tokens": [id | {id, piece}]},
-  // {"tokens": [id]} -> {"content"}.
-  auto guarded_json = [this](auto&& handle) {
-    return [this, handle](const httplib::Request& req, httplib::Response& res) {
-      try {
-        res.set_content(dump_json(handle(parse_json_body(req.body, options.limits))), "application/json");
-      } catch (const ApiError& e) {
-        write_error(res, e);
-      } catch (const Error& e) {
-        write_error(res, ApiError(400, e.what()));
-      }
-    };
+  // tokenizer: {"tokens": [id | {id, piece}]} and {"content"}.
+  auto json_reply = [this](const httplib::Request& req, httplib::Response& res, auto make) {
+    res.set_content(dump_json(make(parse_json_body(req.body, options.limits))), "application/json");
   };
-  http.Post("/tokenize", guarded_json([this](const json& body) {
-    const auto content = body.find("content");
-    if (content == body.end() || !content->is_string()) throw ApiError(400, "'content' must be a string", "content");
-    auto flag = [&](const char* name) {
-      const auto it = body.find(name);
-      if (it == body.end() || it->is_null()) return false;
-      if (!it->is_boolean()) throw ApiError(400, cat("'", name, "' must be a boolean"), name);
-      return it->get<bool>();
-    };
-    EncodeOptions eo;
-    eo.add_bos = flag("add_special");
-    const bool pieces = flag("with_pieces");
-    json tokens = json::array();
-    for (int32_t id : tokenizer.encode(content->get<std::string>(), eo)) {
-      if (pieces) {
-        tokens.push_back({{"id", id}, {"piece", utf8_sanitize(tokenizer.token_bytes(id))}});
-      } else {
-        tokens.push_back(id);
+  http.Post("/tokenize", guarded([this, json_reply](const httplib::Request& req, httplib::Response& res) {
+    json_reply(req, res, [this](const json& body) {
+      const TokenizeRequest r = parse_tokenize_request(body);
+      EncodeOptions eo;
+      eo.add_bos = r.add_special;
+      json tokens = json::array();
+      for (int32_t id : tokenizer.encode(r.content, eo)) {
+        if (r.with_pieces) {
+          tokens.push_back({{"id", id}, {"piece", utf8_sanitize(tokenizer.token_bytes(id))}});
+        } else {
+          tokens.push_back(id);
+        }
       }
-    }
-    return json{{"tokens", std::move(tokens)}};
+      return json{{"tokens", std::move(tokens)}};
+    });
   }));
-  http.Post("/detokenize", guarded_json([this](const json& body) {
-    const auto tokens = body.find("tokens");
-    if (tokens == body.end() || !tokens->is_array()) throw ApiError(400, "'tokens' must be an array of token ids", "tokens");
-    std::vector<int32_t> ids;
-    for (const json& t : *tokens) {
-      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tokenizer.n_vocab())
-        throw ApiError(400, cat("'tokens' must hold token ids in [0, ", tokenizer.n_vocab(), ")"), "tokens");
-      ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
-    }
-    return json{{"content", utf8_sanitize(tokenizer.decode(ids))}};
+  http.Post("/detokenize", guarded([this, json_reply](const httplib::Request& req, httplib::Response& res) {
+    json_reply(req, res, [this](const json& body) {
+      return json{{"content", utf8_sanitize(tokenizer.decode(parse_detokenize_request(body, tokenizer.n_vocab())))}};
+    });
   }));
 }
 

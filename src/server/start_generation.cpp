@@ -13,10 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // The HTTP error for a request the scheduler refused (counted in the metrics when it is about load).
 ApiError refusal(const SubmitResult& sub, ServerMetrics& metrics) {
   switch (sub.status) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "util/error.h"
@@ -83,27 +84,21 @@ TEST(Sampler, RepetitionPenaltyDemotesSeenTokens) {
 }
 
 TEST(Sampler, RejectsOutOfRangeParameters) {
-  SamplingParams p;
-  p.top_p = 0.0f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = {};
-  p.temperature = -1.0f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = {};
-  p.repetition_penalty = 0.0f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = {};
-  p.min_p = 1.5f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = {};
-  p.presence_penalty = 2.5f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = {};
-  p.frequency_penalty = -2.5f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = {};
-  p.logit_bias = {{1, 100.5f}};
-  EXPECT_THROW(Sampler{p}, Error);
+  // Each case: the defaults with one parameter out of its range.
+  const std::vector<std::function<void(SamplingParams&)>> cases = {
+      [](SamplingParams& p) { p.top_p = 0.0f; },
+      [](SamplingParams& p) { p.temperature = -1.0f; },
+      [](SamplingParams& p) { p.repetition_penalty = 0.0f; },
+      [](SamplingParams& p) { p.min_p = 1.5f; },
+      [](SamplingParams& p) { p.presence_penalty = 2.5f; },
+      [](SamplingParams& p) { p.frequency_penalty = -2.5f; },
+      [](SamplingParams& p) { p.logit_bias = {{1, 100.5f}}; },
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SamplingParams p;
+    cases[i](p);
+    EXPECT_THROW(Sampler{p}, Error) << "case " << i;
+  }
 }
 
 TEST(Sampler, LogitBiasIsAddedBeforeTheChoice) {

@@ -122,6 +122,31 @@ TEST(ApiRequest, CompletionPromptForms) {
   EXPECT_EQ(lists.prompts[1].ids, (std::vector<int32_t>{6}));
 }
 
+TEST(ApiRequest, TokenizeAndDetokenizeBodies) {
+  const TokenizeRequest t = parse_tokenize_request(json::parse(R"({"content": "hi", "with_pieces": true})"));
+  EXPECT_EQ(t.content, "hi");
+  EXPECT_FALSE(t.add_special);
+  EXPECT_TRUE(t.with_pieces);
+  EXPECT_EQ(parse_detokenize_request(json::parse(R"({"tokens": [0, 5, 9]})"), 10), (std::vector<int32_t>{0, 5, 9}));
+  for (const char* body : {R"({})", R"({"content": 5})", R"({"content": "x", "add_special": "yes"})"}) {
+    try {
+      parse_tokenize_request(json::parse(body));
+      ADD_FAILURE() << body;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400) << body;
+      EXPECT_FALSE(e.param.empty()) << body;
+    }
+  }
+  for (const char* body : {R"({"tokens": "1"})", R"({"tokens": [1, -1]})", R"({"tokens": [10]})", R"({"tokens": [1.5]})"}) {
+    try {
+      parse_detokenize_request(json::parse(body), 10);
+      ADD_FAILURE() << body;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.param, "tokens") << body;
+    }
+  }
+}
+
 struct BadCase {
   const char* body;
   int status;
