@@ -3,7 +3,6 @@
 namespace dsinfer {
 namespace {
 
-bool is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 bool is_hex(uint8_t c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
@@ -65,11 +64,11 @@ bool JsonPrefix::value_start(uint8_t c) {
 }
 
 bool JsonPrefix::feed(uint8_t c) {
-  // Whitespace between tokens (never inside strings, numbers or literals), at most kMaxWhitespace in a row.
+  // Whitespace between tokens (never inside strings, numbers or literals), as json_space_takes allows.
   // Not before the object either: an answer in JSON mode starts with its '{'.
   if (mode_ != Mode::kStart && mode_ != Mode::kString && mode_ != Mode::kEscape && mode_ != Mode::kUnicode &&
       mode_ != Mode::kNumber && mode_ != Mode::kLiteral) {
-    if (is_space(c)) return ++spaces_ <= kMaxWhitespace;
+    if (is_json_space(c)) return json_space_takes(spaces_, c);
     spaces_ = 0;
   }
   switch (mode_) {

@@ -1,6 +1,6 @@
 #pragma once
 // A byte-level recognizer of one JSON object (RFC 8259: objects, arrays, strings with escapes, numbers,
-// true / false / null; whitespace between tokens, none before the object): it says whether the bytes so
+// true / false / null; whitespace between tokens as json_space_takes allows, none before the object): it says whether the bytes so
 // far can still begin such a document, and when one is complete. A small fixed-size value without
 // allocation, so a constraint can try a token's bytes on a copy for every entry of a 129k vocabulary
 // (~0.5 ms per step for DeepSeek-V3's).
@@ -10,10 +10,24 @@
 
 namespace dsinfer {
 
+// Whitespace between JSON tokens in a generated answer, as llama.cpp's JSON grammars allow it: nothing, one
+// space, or a newline and at most kMaxJsonIndent spaces or tabs (compact and pretty-printed JSON, but no
+// runs a model can loop on). `run` is the state of the current run (0: none); false if c cannot come.
+constexpr int kMaxJsonIndent = 20;
+inline bool is_json_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool json_space_takes(uint8_t& run, uint8_t c) {
+  if (run == 0 && (c == ' ' || c == '\n')) {
+    run = c == ' ' ? 1 : 2;
+    return true;
+  }
+  if (run < 2 || (c != ' ' && c != '\t') || run - 2 >= kMaxJsonIndent) return false;
+  ++run;
+  return true;
+}
+
 class JsonPrefix {
  public:
   static constexpr int kMaxDepth = 128;       // nesting of objects and arrays
-  static constexpr int kMaxWhitespace = 32;   // whitespace bytes in a row (models can loop on newlines)
 
   // Feeds one byte; false if no document starts with the bytes so far plus this one (the state is then
   // unspecified: feed a copy when trying).
@@ -51,7 +65,7 @@ class JsonPrefix {
   uint8_t count_ = 0;
   uint8_t literal_ = 0;   // 0 true, 1 false, 2 null
   uint8_t num_ = kMinus;
-  uint8_t spaces_ = 0;    // whitespace bytes in a row
+  uint8_t spaces_ = 0;    // the whitespace run (json_space_takes)
   bool key_ = false;      // the string is an object key
   uint64_t objects_[2] = {0, 0};  // bit d: the container at depth d + 1 is an object (else an array)
 

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -13,6 +14,7 @@ std::shared_ptr<const ConstraintVocab> ConstraintVocab::from(const Tokenizer& to
   v->bytes.resize(static_cast<size_t>(n));
   v->added.assign(static_cast<size_t>(n), 0);
   v->plain.assign(static_cast<size_t>(n), 0);
+  v->whole_utf8.assign(static_cast<size_t>(n), 0);
   for (int32_t id = 0; id < n; ++id) {
     if (tokenizer.is_unused(id)) continue;  // no bytes: never allowed
     const std::string& b = tokenizer.token_bytes(id);
@@ -21,6 +23,7 @@ std::shared_ptr<const ConstraintVocab> ConstraintVocab::from(const Tokenizer& to
     bool plain = !b.empty();
     for (unsigned char c : b) plain = plain && c >= 0x20 && c != '"' && c != '\\';
     v->plain[id] = plain;
+    v->whole_utf8[id] = utf8_valid_length(b) == b.size();
   }
   return v;
 }
@@ -65,6 +68,27 @@ bool JsonObjectConstraint::allows(int32_t token) const { return json_allows(stat
 
 void JsonObjectConstraint::advance(int32_t token) { json_takes(state_, vocab_->bytes[token], &state_); }
 
+bool OutputConstraint::schema_allows(const SchemaPrefix& state, int32_t token) const {
+  const ConstraintVocab& v = *vocab_;
+  const std::string& b = v.bytes[token];
+  if (v.added[token] || b.empty() || !state.may_start_with(static_cast<uint8_t>(b[0]))) return false;
+  if (b.size() > 1 && !state.may_start_with(static_cast<uint8_t>(b[0]), static_cast<uint8_t>(b[1]))) return false;
+  if (v.plain[token]) {  // (most tokens of an answer, inside a string: no trial)
+    if (const int64_t room = state.plain_string_room(); room >= 0 && v.whole_utf8[token]) {
+      if (room >= static_cast<int64_t>(b.size())) return true;
+      int64_t chars = 0;  // (UTF-8 lead bytes)
+      for (unsigned char c : b) chars += (c & 0xC0) != 0x80;
+      return chars <= room;
+    }
+    if (const int r = state.plain_string_takes(b); r >= 0) return r == 1;
+  }
+  return state.takes(b);
+}
+
+bool JsonSchemaConstraint::allows(int32_t token) const { return schema_allows(state_, token); }
+
+void JsonSchemaConstraint::advance(int32_t token) { state_.feed(vocab_->bytes[token]); }
+
 ToolCallConstraint::ToolCallConstraint(std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const ToolCallPattern> pattern)
     : OutputConstraint(std::move(vocab)), pattern_(std::move(pattern)) {
   if (pattern_->heads.empty()) fail("ToolCallConstraint: no function to call");
@@ -81,7 +105,11 @@ void ToolCallConstraint::enter(Part part) {
     case Part::kHead:
       for (const auto& h : p.heads) live_.push_back(&h);
       break;
-    case Part::kArgs: args_ = JsonPrefix(); break;
+    case Part::kArgs:
+      args_ = JsonPrefix();
+      schema_args_.reset();
+      if (head_ < p.arguments.size() && p.arguments[head_]) schema_args_.emplace(p.arguments[head_]);
+      break;
     case Part::kClose: live_ = {&p.close}; break;
     case Part::kNext:
       live_ = {&p.end};
@@ -102,7 +130,7 @@ bool ToolCallConstraint::allows(int32_t token) const {
   const ConstraintVocab& v = *vocab_;
   const std::string& b = v.bytes[token];
   if (b.empty() || part_ == Part::kDone) return false;
-  if (part_ == Part::kArgs) return json_allows(args_, token);
+  if (part_ == Part::kArgs) return schema_args_ ? schema_allows(*schema_args_, token) : json_allows(args_, token);
   if (!next_byte_[static_cast<uint8_t>(b[0])]) return false;
   for (const std::string* lit : live_)  // (each starts with matched_)
     if (matched_.size() + b.size() <= lit->size() && lit->compare(matched_.size(), b.size(), b) == 0) return true;
@@ -112,8 +140,12 @@ bool ToolCallConstraint::allows(int32_t token) const {
 void ToolCallConstraint::advance(int32_t token) {
   const std::string& b = vocab_->bytes[token];
   if (part_ == Part::kArgs) {
-    json_takes(args_, b, &args_);
-    if (args_.complete()) enter(Part::kClose);
+    if (schema_args_) {
+      schema_args_->feed(b);
+    } else {
+      json_takes(args_, b, &args_);
+    }
+    if (schema_args_ ? schema_args_->complete() : args_.complete()) enter(Part::kClose);
     return;
   }
   matched_ += b;
@@ -123,7 +155,10 @@ void ToolCallConstraint::advance(int32_t token) {
     if (matched_ != *lit) continue;
     switch (part_) {
       case Part::kOpen: enter(Part::kHead); break;
-      case Part::kHead: enter(Part::kArgs); break;
+      case Part::kHead:
+        head_ = static_cast<size_t>(lit - pattern_->heads.data());
+        enter(Part::kArgs);
+        break;
       case Part::kClose: enter(Part::kNext); break;
       case Part::kNext: enter(lit == &pattern_->end ? Part::kDone : Part::kHead); break;
       default: break;

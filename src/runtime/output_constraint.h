@@ -3,18 +3,23 @@
 // sampling, and the scheduler ends the answer (kStop) once the constraint is complete.
 //   - JsonObjectConstraint: JSON mode (OpenAI's and DeepSeek's response_format {"type": "json_object"}):
 //     one JSON object; added and control tokens (chat markup, end of sequence) never come.
+//   - JsonSchemaConstraint: structured outputs (response_format {"type": "json_schema"}): one JSON object
+//     that follows a JsonSchema (see json_schema.h for what it holds an answer to).
 //   - ToolCallConstraint: a forced tool call (tool_choice "required" or a named function): the tool-call
-//     markup given by a ToolCallPattern, a function name from a set, and its arguments as a JSON object.
+//     markup given by a ToolCallPattern, a function name from a set, and its arguments as a JSON object
+//     (that follows the function's parameters schema, where it has one).
 // Tokens never straddle two parts of an answer (a token ending a JSON object ends at its '}').
 
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/json_prefix.h"
+#include "runtime/schema_prefix.h"
 
 namespace dsinfer {
 
@@ -26,6 +31,7 @@ struct ConstraintVocab {
                                    // tokens, which never come)
   std::vector<uint8_t> added;      // added and control tokens: never inside JSON
   std::vector<uint8_t> plain;      // no byte < 0x20, '"' or '\': continues any open JSON string as it is
+  std::vector<uint8_t> whole_utf8; // whole UTF-8 characters (byte-level BPE also has pieces of them)
 
   static std::shared_ptr<const ConstraintVocab> from(const Tokenizer& tokenizer);
 };
@@ -47,6 +53,7 @@ class OutputConstraint {
   static bool json_takes(const JsonPrefix& state, const std::string& bytes, JsonPrefix* out);
   // Whether the token can continue the JSON value in `state` (never an added token or one without bytes).
   bool json_allows(const JsonPrefix& state, int32_t token) const;
+  bool schema_allows(const SchemaPrefix& state, int32_t token) const;
   std::shared_ptr<const ConstraintVocab> vocab_;
 };
 
@@ -61,11 +68,25 @@ class JsonObjectConstraint : public OutputConstraint {
   void advance(int32_t token) override;
 };
 
+class JsonSchemaConstraint : public OutputConstraint {
+ public:
+  JsonSchemaConstraint(std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const JsonSchema> schema)
+      : OutputConstraint(std::move(vocab)), state_(std::move(schema)) {}
+  bool complete() const override { return state_.complete(); }
+
+ private:
+  SchemaPrefix state_;
+  bool allows(int32_t token) const override;
+  void advance(int32_t token) override;
+};
+
 // open  head_i  {args}  close  (again  head_j  {args}  close)*  end, each head a function name with what
 // follows it up to the arguments; `again` empty allows one call only.
 struct ToolCallPattern {
   std::string open, close, again, end;
   std::vector<std::string> heads;
+  std::vector<std::shared_ptr<const JsonSchema>> arguments;  // [heads] what a call's arguments follow; null
+                                                             // (or missing): any JSON object
 };
 
 class ToolCallConstraint : public OutputConstraint {
@@ -81,7 +102,9 @@ class ToolCallConstraint : public OutputConstraint {
   std::vector<const std::string*> live_;  // the literals the part may still be (they start with matched_)
   std::array<bool, 256> next_byte_{};     // bytes that can come next in one of them (a quick filter: with
                                           // 256 tools, 129k tokens x 256 names per step would take 0.1 s)
-  JsonPrefix args_;
+  size_t head_ = 0;                    // the call's function: pattern_->heads[head_]
+  JsonPrefix args_;                    // its arguments, or
+  std::optional<SchemaPrefix> schema_args_;  // with a schema
 
   void enter(Part part);  // a new part: live_ = all of its literals
   void update_next_bytes();

@@ -143,9 +143,21 @@ void parse_common(const json& body, const RequestLimits& limits, CommonRequest& 
   if (const json* rf = field(body, "response_format")) {
     const json type = rf->is_object() ? rf->value("type", json()) : json();
     if (type == "json_object") {
-      r.json_mode = true;
+      r.response_format = ResponseFormat::kJsonObject;
+    } else if (type == "json_schema") {
+      r.response_format = ResponseFormat::kJsonSchema;
+      const json* js = field(*rf, "json_schema");
+      if (!js || !js->is_object()) bad("response_format", "response_format json_schema needs a 'json_schema' object");
+      const json* name = field(*js, "name");
+      if (!name || !name->is_string() || name->get_ref<const std::string&>().empty() || name->get_ref<const std::string&>().size() > 64 ||
+          name->get<std::string>().find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
+        bad("response_format", "response_format.json_schema.name must be 1 to 64 letters, digits, '_' or '-'");
+      if (const json* s = field(*js, "schema"); s && !s->is_object())
+        bad("response_format", "response_format.json_schema.schema must be a JSON Schema object");
+      if (const json* s = field(*js, "strict"); s && !s->is_boolean())
+        bad("response_format", "response_format.json_schema.strict must be a boolean");
     } else if (type != "text") {
-      bad("response_format", "response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"} (json_schema is not supported)");
+      bad("response_format", "response_format type must be \"text\", \"json_object\" or \"json_schema\"");
     }
   }
 }
@@ -168,6 +180,14 @@ json parse_json_body(std::string_view body, const RequestLimits& limits) {
   if (j.is_discarded()) bad("", "the request body is not valid JSON");
   if (!j.is_object()) bad("", "the request body must be a JSON object");
   return j;
+}
+
+nlohmann::ordered_json parse_ordered_body(std::string_view body) { return nlohmann::ordered_json::parse(body); }
+
+nlohmann::ordered_json response_schema(const nlohmann::ordered_json& body) {
+  const auto& js = body.at("response_format").at("json_schema");
+  const auto s = js.find("schema");
+  return s != js.end() && !s->is_null() ? *s : nlohmann::ordered_json{{"type", "object"}};
 }
 
 ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {

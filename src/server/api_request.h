@@ -45,6 +45,11 @@ struct RequestLimits {
   int max_json_depth = 64;
 };
 
+// response_format: {"type": "text"}, {"type": "json_object"} (the answer is one JSON object) or
+// {"type": "json_schema", "json_schema": {"name", "schema", "strict"}} (one that follows the schema, which
+// response_schema() gives; it is held to whether or not "strict" is set).
+enum class ResponseFormat { kText, kJsonObject, kJsonSchema };
+
 // What /v1/chat/completions and /v1/completions have in common.
 struct CommonRequest {
   std::string model;
@@ -56,7 +61,7 @@ struct CommonRequest {
   std::string zero_tokens_param;       // the one of them that was 0 (allowed with echo only)
   std::vector<std::string> stop;       // stop sequences, matched on the generated text
   bool ignore_eos = false;             // extension (as llama-server): generate past end-of-sequence
-  bool json_mode = false;              // response_format {"type": "json_object"}: the answer is one JSON object
+  ResponseFormat response_format = ResponseFormat::kText;
   int64_t n = 1;                       // choices, each sampled on its own (seed + i when a seed is given)
   int top_logprobs = -1;               // >= 0: report each token's logprob and this many alternatives
                                        // (chat: logprobs + top_logprobs; completions: logprobs = n)
@@ -83,6 +88,13 @@ struct CompletionRequest : CommonRequest {
 
 // Parses a JSON body; ApiError 400 when it is not a JSON object (too deep, malformed, ...).
 nlohmann::json parse_json_body(std::string_view body, const RequestLimits& limits);
+// The body again with its objects' keys in the client's order (nlohmann::json sorts them), for what is
+// generated in that order: a json_schema's properties, a forced tool's parameters. Only for a body that
+// parse_json_body accepted.
+nlohmann::ordered_json parse_ordered_body(std::string_view body);
+// The json_schema of a body whose response_format parsed as kJsonSchema; {"type": "object"} if the
+// json_schema has no "schema".
+nlohmann::ordered_json response_schema(const nlohmann::ordered_json& body);
 
 ChatRequest parse_chat_request(const nlohmann::json& body, const RequestLimits& limits);
 

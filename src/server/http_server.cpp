@@ -121,7 +121,7 @@ void HttpServer::drain(double seconds) {
 
 void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
   const auto arrival = std::chrono::steady_clock::now();
-  const StartedGeneration started = start_generation(context, parse_json_body(req.body, options.limits), chat, arrival);
+  const StartedGeneration started = start_generation(context, req.body, chat, arrival);
   auto gen = started.group;
 
   if (!started.stream) {

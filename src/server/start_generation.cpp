@@ -73,11 +73,12 @@ std::vector<int32_t> fill_in_the_middle(const Tokenizer& tokenizer, const std::s
   return ids;
 }
 
-StartedGeneration start_generation(const GenerationContext& ctx, const json& body, bool chat,
+StartedGeneration start_generation(const GenerationContext& ctx, std::string_view raw_body, bool chat,
                                    std::chrono::steady_clock::time_point arrival) {
   const ServerOptions& options = ctx.options;
   const Tokenizer& tokenizer = ctx.tokenizer;
   const RequestLimits& limits = options.limits;
+  const json body = parse_json_body(raw_body, limits);
   CommonRequest common;
   std::vector<std::vector<int32_t>> prompts;  // the request's prompts (chat: one), each answered n times
   ChatOutputOptions parse_opts;
@@ -90,11 +91,13 @@ StartedGeneration start_generation(const GenerationContext& ctx, const json& bod
     parse_opts.starts_in_reasoning = in_reasoning;
     parse_opts.parse_tool_calls = r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty();
     if (parse_opts.parse_tool_calls && (r.tool_choice == "required" || r.tool_choice == "function")) {
-      if (r.json_mode) throw ApiError(400, "response_format json_object cannot be combined with a forced tool_choice", "response_format");
+      if (r.response_format != ResponseFormat::kText)
+        throw ApiError(400, "a JSON response_format cannot be combined with a forced tool_choice", "response_format");
       if (in_reasoning)
         throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
                        "tool_choice");
-      forced_calls = std::make_shared<const ToolCallPattern>(forced_tool_calls(r.tools, r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
+      forced_calls = std::make_shared<const ToolCallPattern>(
+          forced_tool_calls(r.tools, parse_ordered_body(raw_body).at("tools"), r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
     }
     common = std::move(r);
   } else {
@@ -125,9 +128,17 @@ StartedGeneration start_generation(const GenerationContext& ctx, const json& bod
 
   for (const auto& [id, bias] : common.sampling.logit_bias)
     if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("logit_bias: token id ", id, " is outside the vocabulary"), "logit_bias");
-  if (common.json_mode && parse_opts.starts_in_reasoning)
-    throw ApiError(400, "response_format json_object cannot be used with a reasoning chat format (the answer starts in <think>)",
+  if (common.response_format != ResponseFormat::kText && parse_opts.starts_in_reasoning)
+    throw ApiError(400, "a JSON response_format cannot be used with a reasoning chat format (the answer starts in <think>)",
                    "response_format");
+  std::shared_ptr<const JsonSchema> schema;
+  if (common.response_format == ResponseFormat::kJsonSchema) {
+    try {
+      schema = JsonSchema::compile(response_schema(parse_ordered_body(raw_body)));
+    } catch (const Error& e) {
+      throw ApiError(400, cat("response_format.json_schema.", e.what()), "response_format");
+    }
+  }
   // With --scripted-answer the text is not the sampled tokens', so their logprobs would describe other text.
   const bool logprobs = common.top_logprobs >= 0 && ctx.scripted_tokens.empty();
 
@@ -144,7 +155,9 @@ StartedGeneration start_generation(const GenerationContext& ctx, const json& bod
       g.top_logprobs = logprobs ? common.top_logprobs : -1;
       g.prompt_logprobs = logprobs && echo;
       g.max_tokens = max_tokens[i];
-      if (common.json_mode) {
+      if (schema) {
+        g.constraint = [v = ctx.constraint_vocab, schema] { return std::make_unique<JsonSchemaConstraint>(v, schema); };
+      } else if (common.response_format == ResponseFormat::kJsonObject) {
         g.constraint = [v = ctx.constraint_vocab] { return std::make_unique<JsonObjectConstraint>(v); };
       } else if (forced_calls) {
         g.constraint = [v = ctx.constraint_vocab, forced_calls] { return std::make_unique<ToolCallConstraint>(v, forced_calls); };

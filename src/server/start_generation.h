@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,7 +39,7 @@ struct StartedGeneration {
 };
 
 // Throws ApiError for anything the client must change (or a refusal: 429 / 503).
-StartedGeneration start_generation(const GenerationContext& ctx, const nlohmann::json& body, bool chat,
+StartedGeneration start_generation(const GenerationContext& ctx, std::string_view body, bool chat,
                                    std::chrono::steady_clock::time_point arrival);
 
 // DeepSeek's fill-in-the-middle prompt (prefix-suffix-middle order, as DeepSeek's FIM completions and

@@ -1,6 +1,9 @@
 #include "server/tool_prompt.h"
 
+#include "runtime/json_schema.h"
+#include "server/api_request.h"
 #include "server/generation.h"
+#include "util/error.h"
 
 namespace dsinfer::server {
 
@@ -25,16 +28,28 @@ std::string tool_system_text(const json& tools, const std::string& tool_choice, 
   return s;
 }
 
-ToolCallPattern forced_tool_calls(const json& tools, const std::string& tool_choice, const std::string& forced_name,
-                                  bool parallel) {
+ToolCallPattern forced_tool_calls(const json& tools, const nlohmann::ordered_json& ordered_tools, const std::string& tool_choice,
+                                  const std::string& forced_name, bool parallel) {
   ToolCallPattern p;
   p.open = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>";
   p.close = "\n```<｜tool▁call▁end｜>";
   p.end = "<｜tool▁calls▁end｜>";
   if (tool_choice == "required" && parallel) p.again = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
-  for (const json& t : tools) {
-    const std::string name = t["function"]["name"].get<std::string>();
-    if (tool_choice == "required" || name == forced_name) p.heads.push_back(name + "\n```json\n");
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const std::string name = tools[i]["function"]["name"].get<std::string>();
+    if (tool_choice != "required" && name != forced_name) continue;
+    p.heads.push_back(name + "\n```json\n");
+    const auto& f = ordered_tools.at(i).at("function");
+    std::shared_ptr<const JsonSchema> schema;
+    if (f.contains("parameters") && !f["parameters"].is_null()) {
+      try {
+        schema = JsonSchema::compile(f["parameters"]);
+      } catch (const Error& e) {
+        if (f.contains("strict") && f["strict"] == true)
+          throw ApiError(400, cat("tools[", i, "].function.parameters (strict): ", e.what()), "tools");
+      }
+    }
+    p.arguments.push_back(std::move(schema));
   }
   return p;
 }

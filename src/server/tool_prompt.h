@@ -20,9 +20,11 @@ std::string tool_system_text(const nlohmann::json& tools, const std::string& too
 
 // The markup of the calls tool_choice "required" (one or more calls of any of the tools; one with
 // parallel = false) or "function" (one call of forced_name) forces, for ToolCallConstraint: the same form
-// as tool_system_text asks for.
-ToolCallPattern forced_tool_calls(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name,
-                                  bool parallel);
+// as tool_system_text asks for. `ordered_tools` is the same array with its keys in the client's order:
+// each call's arguments follow its function's parameters where JsonSchema can hold them to it (else any
+// JSON object; a function with "strict": true whose parameters it cannot hold is an ApiError).
+ToolCallPattern forced_tool_calls(const nlohmann::json& tools, const nlohmann::ordered_json& ordered_tools,
+                                  const std::string& tool_choice, const std::string& forced_name, bool parallel);
 
 // Appends the text to the first system message, or puts a system message first.
 void add_tools_to_messages(std::vector<ChatMessage>& messages, const std::string& text);

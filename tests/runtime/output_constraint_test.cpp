@@ -16,6 +16,7 @@
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 #include "../model/test_models.h"
+#include "constraint_test_util.h"
 
 namespace dsinfer {
 namespace {
@@ -74,15 +75,41 @@ TEST(JsonPrefix, LimitsDepthAndWhitespaceRuns) {
   for (int i = 1; i < JsonPrefix::kMaxDepth; ++i) deep += "[";
   EXPECT_LT(first_refused(deep), 0);
   EXPECT_EQ(first_refused(deep + "["), static_cast<int64_t>(deep.size()));
-  const std::string spaces(JsonPrefix::kMaxWhitespace, '\n');
-  EXPECT_TRUE(accepts_complete("{" + spaces + "\"a\"" + spaces + ":" + spaces + "1}"));
-  EXPECT_EQ(first_refused("{" + spaces + "\n"), JsonPrefix::kMaxWhitespace + 1);
+  // Whitespace: nothing, one space, or a newline and at most kMaxJsonIndent spaces or tabs.
+  const std::string indent = "\n" + std::string(kMaxJsonIndent - 2, ' ') + "\t\t";
+  EXPECT_TRUE(accepts_complete("{" + indent + "\"a\" :" + indent + "1\n}"));
+  EXPECT_EQ(first_refused("{" + indent + " "), static_cast<int64_t>(indent.size()) + 1);
+  EXPECT_EQ(first_refused("{  "), 2);
+  EXPECT_EQ(first_refused("{\n\n"), 2);
+  EXPECT_EQ(first_refused("{ \n"), 2);
+  EXPECT_EQ(first_refused("{\r\n"), 1);
+  EXPECT_EQ(first_refused("{\t"), 1);
   EXPECT_TRUE(accepts_complete("{\"a\":\"" + std::string(100, ' ') + "\"}")) << "spaces inside strings are text";
 }
 
 // Random objects, compact and indented, and random byte edits of them: the recognizer accepts a complete
 // text exactly when nlohmann parses it as an object (ASCII edits only; the recognizer leaves UTF-8 to the
 // detokenizer, nlohmann checks it).
+// Every whitespace run outside strings is one json_space_takes allows.
+bool spaces_as_generated(const std::string& text) {
+  bool in_string = false, escape = false;
+  uint8_t run = 0;
+  for (char ch : text) {
+    const auto c = static_cast<uint8_t>(ch);
+    if (in_string) {
+      in_string = escape || c != '"';
+      escape = !escape && c == '\\';
+    } else if (is_json_space(c)) {
+      if (!json_space_takes(run, c)) return false;
+      continue;
+    } else {
+      in_string = c == '"';
+    }
+    run = 0;
+  }
+  return true;
+}
+
 TEST(JsonPrefix, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
   std::mt19937 rng(7);
   std::function<nlohmann::json(int)> value = [&](int depth) -> nlohmann::json {
@@ -125,7 +152,7 @@ TEST(JsonPrefix, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
       }
     }
     if (utf8_valid_length(text) != text.size()) continue;  // an edit split "ü" (the detokenizer's business)
-    bool valid = nlohmann::json::accept(text);
+    bool valid = nlohmann::json::accept(text) && spaces_as_generated(text);
     if (valid) valid = nlohmann::json::parse(text).is_object() && text[0] == '{';  // (no whitespace before it)
     EXPECT_EQ(accepts_complete(text), valid) << text;
     (valid ? agreed_valid : agreed_invalid) += 1;
@@ -134,27 +161,8 @@ TEST(JsonPrefix, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
   EXPECT_GT(agreed_valid, 1000);
 }
 
-std::shared_ptr<ConstraintVocab> vocab_of(const std::vector<std::string>& tokens, const std::vector<std::string>& added) {
-  auto v = std::make_shared<ConstraintVocab>();
-  for (const auto& t : tokens) {
-    v->bytes.push_back(t);
-    v->added.push_back(std::find(added.begin(), added.end(), t) != added.end());
-    bool plain = !t.empty();
-    for (unsigned char c : t) plain = plain && c >= 0x20 && c != '"' && c != '\\';
-    v->plain.push_back(plain);
-  }
-  return v;
-}
-
-// The tokens a constraint allows now, as "a|b|" (ids past the vocabulary: never).
-std::string allowed(const OutputConstraint& c, const std::vector<std::string>& tokens) {
-  std::vector<float> l(tokens.size() + 2, 0.0f);
-  c.mask(l.data(), static_cast<int64_t>(l.size()));
-  std::string s;
-  for (size_t i = 0; i < l.size(); ++i)
-    if (!std::isinf(l[i])) s += (i < tokens.size() ? tokens[i] : "?") + "|";
-  return s;
-}
+using testing::allowed;
+using testing::vocab_of;
 
 TEST(JsonObjectConstraint, MasksTokensThatCannotContinueAndEndsWhenComplete) {
   const std::vector<std::string> vocab = {"{", "}", "\"", "key", "\":", " 1", "\"x\\", "n", "}\n", "<ctl>", "[", ",", "a\"b"};
@@ -228,6 +236,30 @@ TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
   ToolCallConstraint one(vocab_of(vocab, {}), pattern);
   ASSERT_TRUE(take(one, vocab, {"<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>"}));
   EXPECT_EQ(allowed(one, vocab), "<BE>|");
+}
+
+TEST(ToolCallConstraint, ArgumentsFollowTheFunctionsParameters) {
+  auto pattern = std::make_shared<ToolCallPattern>();
+  pattern->open = "<B><C>function<S>";
+  pattern->heads = {"get\n```json\n"};
+  pattern->close = "\n```<E>";
+  pattern->end = "<BE>";
+  pattern->arguments = {JsonSchema::compile(nlohmann::ordered_json::parse(
+      R"({"type": "object", "properties": {"city": {"enum": ["Paris"]}}, "required": ["city"], "additionalProperties": false})"))};
+  const std::vector<std::string> vocab = {"<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\"city\"", ":",
+                                          "\"Paris\"", "\"Rome\"", "\n```", "<E>", "<BE>", "{}"};
+  ToolCallConstraint c(vocab_of(vocab, {"<B>", "<C>", "<S>", "<E>", "<BE>"}), pattern);
+  for (int id : {0, 1, 2, 3, 4, 5}) ASSERT_TRUE(c.accept(id));
+  EXPECT_EQ(allowed(c, vocab), "{|") << "not {} either: the city is required";
+  ASSERT_TRUE(c.accept(6));
+  EXPECT_EQ(allowed(c, vocab), "\"city\"|");
+  ASSERT_TRUE(c.accept(8));
+  ASSERT_TRUE(c.accept(9));
+  EXPECT_EQ(allowed(c, vocab), "\"Paris\"|");
+  ASSERT_TRUE(c.accept(10));
+  EXPECT_EQ(allowed(c, vocab), "}|");
+  ASSERT_TRUE(c.accept(7));
+  EXPECT_EQ(allowed(c, vocab), "\n```|");
 }
 
 // GGUF vocabularies pad up to the model's rows with UNUSED tokens ("[PAD128815]", as llama.cpp's converter

@@ -65,9 +65,10 @@ TEST(ApiRequest, ParsesAFullChatRequest) {
   EXPECT_EQ(r.sampling.logit_bias, (std::vector<std::pair<int32_t, float>>{{12, 2.5f}, {7, -100.0f}}));
   EXPECT_EQ(r.top_logprobs, 4);
   EXPECT_EQ(r.n, 1);
-  EXPECT_FALSE(r.json_mode);
-  EXPECT_TRUE(parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}],
-                                                 "response_format": {"type": "json_object"}})"), limits()).json_mode);
+  EXPECT_EQ(r.response_format, ResponseFormat::kText);
+  EXPECT_EQ(parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}],
+                                               "response_format": {"type": "json_object"}})"), limits()).response_format,
+            ResponseFormat::kJsonObject);
   EXPECT_EQ(parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}], "n": 16})"), limits()).n, 16);
 }
 
@@ -100,6 +101,15 @@ TEST(ApiRequest, DefaultsFollowTheOpenAiApi) {
   EXPECT_FALSE(r.stream);
   EXPECT_FALSE(r.seed_given);
   EXPECT_EQ(r.tool_choice, "auto");
+}
+
+TEST(ApiRequest, JsonSchemaKeepsTheClientsKeyOrder) {
+  const std::string body = R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema",
+      "json_schema": {"name": "answer", "strict": true, "schema": {"type": "object", "properties": {"zeta": {}, "alpha": {}}}}}})";
+  EXPECT_EQ(parse_chat_request(parse_json_body(body, limits()), limits()).response_format, ResponseFormat::kJsonSchema);
+  EXPECT_EQ(response_schema(parse_ordered_body(body)).dump(), R"({"type":"object","properties":{"zeta":{},"alpha":{}}})");
+  EXPECT_EQ(response_schema(parse_ordered_body(R"({"response_format": {"type": "json_schema", "json_schema": {"name": "a"}}})")).dump(),
+            R"({"type":"object"})");
 }
 
 TEST(ApiRequest, CompletionPromptForms) {
@@ -221,7 +231,12 @@ TEST(ApiRequest, BadRequestsNameTheProblem) {
       {"{" + user + R"(, "tool_choice": "required"})", {400, "tool_choice"}},
       {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f"}}],
           "tool_choice": {"type": "function", "function": {"name": "g"}}})", {400, "tool_choice"}},
-      {"{" + user + R"(, "response_format": {"type": "json_schema", "json_schema": {"name": "x"}}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": {"type": "json_schema"}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": {"type": "json_schema", "json_schema": {"schema": {}}}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": {"type": "json_schema", "json_schema": {"name": "a b"}}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": []}}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "strict": 1}}})", {400, "response_format"}},
+      {"{" + user + R"(, "response_format": {"type": "xml"}})", {400, "response_format"}},
       {"{" + user + R"(, "response_format": "json"})", {400, "response_format"}},
       {R"({"messages": [)" + std::string(20, '{') + "}]}", {400, ""}},
       {R"({"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "x"}, {"role": "user", "content": "x"},

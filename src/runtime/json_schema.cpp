@@ -1,0 +1,342 @@
+#include "runtime/json_schema.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string_view>
+
+#include "util/error.h"
+
+namespace dsinfer {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+using Kind = SchemaNode::Kind;
+
+// Keywords that describe a value without constraining it.
+const std::set<std::string, std::less<>> kAnnotations = {
+    "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly",
+};
+// Keywords that hold definitions, not constraints on the value itself.
+const std::set<std::string, std::less<>> kContainers = {"$defs", "definitions"};
+const std::set<std::string, std::less<>> kConstraints = {
+    "type",      "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength",
+    "maxLength", "enum",       "const",    "anyOf",                "oneOf", "allOf",    "nullable", "$ref",
+};
+
+bool is_constraint(std::string_view k) { return kConstraints.count(k) > 0; }
+
+SchemaNode of(Kind kind) {
+  SchemaNode n;
+  n.kind = kind;
+  return n;
+}
+
+class Compiler {
+ public:
+  explicit Compiler(const ojson& root) : root_(root) {}
+
+  std::shared_ptr<JsonSchema> run() {
+    any_ = add(of(Kind::kAnyOf));  // (its options below: objects and arrays of anything are made of it)
+    SchemaNode map = of(Kind::kObject), array = of(Kind::kArray);
+    map.additional = any_;
+    array.items = any_;
+    const uint32_t string = add(of(Kind::kString));
+    s_.any_string = string;
+    s_.nodes[any_].options = {add(std::move(map)), add(std::move(array)), string, add(of(Kind::kNumber)),
+                              literals({"false", "null", "true"})};
+    s_.root = compile(root_, "schema");
+    link();
+    return std::make_shared<JsonSchema>(std::move(s_));
+  }
+
+ private:
+  const ojson& root_;
+  JsonSchema s_;
+  uint32_t any_ = 0;
+  std::map<std::string, uint32_t> refs_;  // $ref -> its placeholder node
+  std::vector<int64_t> alias_;            // [nodes] a placeholder's target node, -1 for real nodes
+
+  uint32_t add(SchemaNode n) {
+    s_.nodes.push_back(std::move(n));
+    alias_.push_back(-1);
+    return static_cast<uint32_t>(s_.nodes.size() - 1);
+  }
+
+  uint32_t literals(std::vector<std::string> texts) {
+    std::sort(texts.begin(), texts.end());
+    texts.erase(std::unique(texts.begin(), texts.end()), texts.end());
+    SchemaNode n = of(Kind::kLiterals);
+    n.literals = std::move(texts);
+    return add(std::move(n));
+  }
+
+  static uint32_t count(const ojson& s, const char* key, const std::string& at, uint32_t fallback) {
+    if (!s.contains(key)) return fallback;
+    const ojson& v = s[key];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= SchemaNode::kUnbounded)
+      fail(at, ": '", key, "' must be a non-negative integer");
+    return v.get<uint32_t>();
+  }
+
+  // Only annotations (and definitions) may stand beside `keyword`.
+  static void alone(const ojson& s, const char* keyword, const std::string& at) {
+    for (const auto& [k, v] : s.items())
+      if (k != keyword && is_constraint(k)) fail(at, ": '", k, "' next to '", keyword, "' is not supported");
+  }
+
+  uint32_t compile(const ojson& s, const std::string& at) {
+    if (s.is_boolean()) {
+      if (!s.get<bool>()) fail(at, ": the schema false allows no value");
+      return any_;
+    }
+    if (!s.is_object()) fail(at, ": a schema must be an object or a boolean");
+    for (const auto& [k, v] : s.items())
+      if (!kAnnotations.count(k) && !kContainers.count(k) && !is_constraint(k)) fail(at, ": '", k, "' is not supported");
+    if (s.contains("$ref")) {
+      alone(s, "$ref", at);
+      return ref(s["$ref"], at);
+    }
+    if (s.contains("nullable")) {
+      if (!s["nullable"].is_boolean()) fail(at, ": 'nullable' must be a boolean");
+      ojson rest = s;
+      rest.erase("nullable");
+      const uint32_t value = compile(rest, at);
+      return s["nullable"].get<bool>() ? any_of({value, literals({"null"})}) : value;
+    }
+    if (s.contains("allOf")) {
+      alone(s, "allOf", at);
+      const ojson& all = s["allOf"];
+      if (!all.is_array() || all.size() != 1) fail(at, ": 'allOf' is supported with exactly one schema");
+      return compile(all[0], at + ".allOf[0]");
+    }
+    for (const char* key : {"anyOf", "oneOf"}) {
+      if (!s.contains(key)) continue;
+      alone(s, key, at);
+      const ojson& list = s[key];
+      if (!list.is_array() || list.empty()) fail(at, ": '", key, "' must be a non-empty array of schemas");
+      std::vector<uint32_t> options;
+      for (size_t i = 0; i < list.size(); ++i) options.push_back(compile(list[i], cat(at, ".", key, "[", i, "]")));
+      return any_of(std::move(options));
+    }
+    if (s.contains("enum") || s.contains("const")) {
+      std::vector<std::string> texts;
+      if (s.contains("const")) texts.push_back(s["const"].dump());
+      if (s.contains("enum")) {
+        const ojson& e = s["enum"];
+        if (!e.is_array() || e.empty()) fail(at, ": 'enum' must be a non-empty array");
+        for (const ojson& v : e)
+          if (!s.contains("const") || v.dump() == texts[0]) texts.push_back(v.dump());
+        if (s.contains("const") && texts.size() == 1) fail(at, ": 'const' is not among 'enum'");
+      }
+      return literals(std::move(texts));
+    }
+    if (!s.contains("type")) return typed(s, inferred_type(s), at);
+    const ojson& type = s["type"];
+    if (type.is_string()) return typed(s, type.get<std::string>(), at);
+    if (!type.is_array() || type.empty()) fail(at, ": 'type' must be a string or a non-empty array of strings");
+    std::vector<uint32_t> options;
+    for (const ojson& t : type) {
+      if (!t.is_string()) fail(at, ": 'type' must be a string or a non-empty array of strings");
+      options.push_back(typed(s, t.get<std::string>(), at));
+    }
+    return any_of(std::move(options));
+  }
+
+  static std::string inferred_type(const ojson& s) {
+    for (const char* k : {"properties", "required", "additionalProperties"})
+      if (s.contains(k)) return "object";
+    for (const char* k : {"items", "minItems", "maxItems"})
+      if (s.contains(k)) return "array";
+    for (const char* k : {"minLength", "maxLength"})
+      if (s.contains(k)) return "string";
+    return "";  // anything
+  }
+
+  uint32_t any_of(std::vector<uint32_t> options) {
+    SchemaNode n = of(Kind::kAnyOf);
+    n.options = std::move(options);
+    return add(std::move(n));
+  }
+
+  uint32_t typed(const ojson& s, const std::string& type, const std::string& at) {
+    if (type.empty()) return any_;
+    if (type == "null") return literals({"null"});
+    if (type == "boolean") return literals({"false", "true"});
+    if (type == "integer" || type == "number") {
+      SchemaNode n = of(Kind::kNumber);
+      n.integer = type == "integer";
+      return add(std::move(n));
+    }
+    if (type == "string") {
+      SchemaNode n = of(Kind::kString);
+      n.min_length = count(s, "minLength", at, 0);
+      n.max_length = count(s, "maxLength", at, SchemaNode::kUnbounded);
+      if (n.min_length > n.max_length) fail(at, ": 'minLength' is larger than 'maxLength'");
+      return add(std::move(n));
+    }
+    if (type == "array") return array(s, at);
+    if (type == "object") return object(s, at);
+    fail(at, ": unknown type '", type, "'");
+  }
+
+  uint32_t array(const ojson& s, const std::string& at) {
+    SchemaNode n = of(Kind::kArray);
+    n.items = any_;
+    n.min_items = count(s, "minItems", at, 0);
+    n.max_items = count(s, "maxItems", at, SchemaNode::kUnbounded);
+    if (s.contains("items")) {
+      const ojson& items = s["items"];
+      if (items.is_array()) fail(at, ": 'items' as an array (tuples) is not supported");
+      if (items.is_boolean() && !items.get<bool>()) {
+        n.max_items = 0;
+      } else {
+        n.items = compile(items, at + ".items");
+      }
+    }
+    if (n.min_items > n.max_items) fail(at, ": 'minItems' is larger than 'maxItems'");
+    return add(std::move(n));
+  }
+
+  uint32_t object(const ojson& s, const std::string& at) {
+    SchemaNode n = of(Kind::kObject);
+    if (s.contains("properties")) {
+      const ojson& props = s["properties"];
+      if (!props.is_object()) fail(at, ": 'properties' must be an object");
+      for (const auto& [name, sub] : props.items())
+        n.properties.push_back({ojson(name).dump(), compile(sub, cat(at, ".properties.", name)), false});
+    }
+    bool additional = true;  // JSON Schema's default
+    int64_t additional_node = any_;
+    if (s.contains("additionalProperties")) {
+      const ojson& a = s["additionalProperties"];
+      if (a.is_boolean()) {
+        additional = a.get<bool>();
+      } else {
+        additional_node = compile(a, at + ".additionalProperties");
+      }
+    }
+    if (s.contains("required")) {
+      const ojson& req = s["required"];
+      if (!req.is_array()) fail(at, ": 'required' must be an array of names");
+      for (const ojson& r : req) {
+        if (!r.is_string()) fail(at, ": 'required' must be an array of names");
+        const std::string key = r.dump();
+        auto it = std::find_if(n.properties.begin(), n.properties.end(), [&](const auto& p) { return p.key == key; });
+        if (it != n.properties.end()) {
+          it->required = true;
+        } else if (additional) {
+          n.properties.push_back({key, static_cast<uint32_t>(additional_node), true});
+        } else {
+          fail(at, ": required property ", key, " is not in 'properties' and additionalProperties is false");
+        }
+      }
+    }
+    if (n.properties.empty()) n.additional = additional ? additional_node : -1;
+    n.required_from.assign(n.properties.size() + 1, static_cast<uint32_t>(n.properties.size()));
+    for (size_t i = n.properties.size(); i-- > 0;)
+      n.required_from[i] = n.properties[i].required ? static_cast<uint32_t>(i) : n.required_from[i + 1];
+    return add(std::move(n));
+  }
+
+  uint32_t ref(const ojson& r, const std::string& at) {
+    if (!r.is_string() || r.get<std::string>().empty() || r.get<std::string>()[0] != '#')
+      fail(at, ": only local $refs (\"#...\") are supported");
+    const std::string name = r.get<std::string>();
+    if (auto it = refs_.find(name); it != refs_.end()) return it->second;
+    const uint32_t placeholder = add(of(Kind::kAnyOf));
+    refs_[name] = placeholder;
+    const ojson* target = &root_;
+    if (name != "#") {
+      try {
+        target = &root_.at(ojson::json_pointer(name.substr(1)));
+      } catch (const std::exception&) {
+        fail(at, ": $ref '", name, "' does not resolve");
+      }
+    }
+    alias_[placeholder] = compile(*target, name);
+    return placeholder;
+  }
+
+  uint32_t resolve(uint32_t id) const {
+    for (size_t steps = 0; alias_[id] >= 0; ++steps) {
+      if (steps > alias_.size()) fail("schema: circular $ref");
+      id = static_cast<uint32_t>(alias_[id]);
+    }
+    return id;
+  }
+
+  // Follows $refs, flattens anyOf, computes min_depth and checks the root.
+  void link() {
+    std::vector<SchemaNode>& nodes = s_.nodes;
+    for (SchemaNode& n : nodes) {
+      for (auto& p : n.properties) p.node = resolve(p.node);
+      n.items = resolve(n.items);
+      if (n.additional >= 0) n.additional = resolve(static_cast<uint32_t>(n.additional));
+      for (uint32_t& o : n.options) o = resolve(o);
+    }
+    s_.root = resolve(s_.root);
+    for (uint32_t id = 0; id < nodes.size(); ++id) {
+      if (nodes[id].kind != Kind::kAnyOf || alias_[id] >= 0) continue;
+      std::vector<uint32_t> flat, stack = nodes[id].options;
+      std::set<uint32_t> seen = {id};
+      while (!stack.empty()) {
+        const uint32_t o = stack.back();
+        stack.pop_back();
+        if (!seen.insert(o).second) continue;
+        if (nodes[o].kind == Kind::kAnyOf) {
+          stack.insert(stack.end(), nodes[o].options.rbegin(), nodes[o].options.rend());
+        } else {
+          flat.push_back(o);
+        }
+      }
+      nodes[id].options = std::move(flat);  // (order aside, the same alternatives)
+    }
+    // min_depth: a fixed point from "no finite value" downwards.
+    for (SchemaNode& n : nodes) n.min_depth = SchemaNode::kNoFiniteValue;
+    const auto plus_one = [](uint32_t d) { return d == SchemaNode::kNoFiniteValue ? d : d + 1; };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (uint32_t id = 0; id < nodes.size(); ++id) {
+        SchemaNode& n = nodes[id];
+        if (alias_[id] >= 0) continue;
+        uint32_t d = 1;
+        switch (n.kind) {
+          case Kind::kObject:
+            for (const auto& p : n.properties)
+              if (p.required) d = std::max(d, plus_one(nodes[p.node].min_depth));
+            break;
+          case Kind::kArray:
+            if (n.min_items > 0) d = plus_one(nodes[n.items].min_depth);
+            break;
+          case Kind::kAnyOf:
+            d = SchemaNode::kNoFiniteValue;
+            for (uint32_t o : n.options) d = std::min(d, nodes[o].min_depth);
+            break;
+          default: break;
+        }
+        if (d < n.min_depth) {
+          n.min_depth = d;
+          changed = true;
+        }
+      }
+    }
+    for (SchemaNode& n : nodes)  // alternatives without a finite value can never be completed
+      std::erase_if(n.options, [&](uint32_t o) { return nodes[o].min_depth == SchemaNode::kNoFiniteValue; });
+    const SchemaNode& root = nodes[s_.root];
+    if (root.min_depth == SchemaNode::kNoFiniteValue) fail("schema: no finite JSON value follows it (a required property recurses)");
+    if (root.min_depth > JsonSchema::kMaxDepth)
+      fail("schema: its values nest deeper than ", JsonSchema::kMaxDepth, " levels");
+    const bool object_root =
+        root.kind == Kind::kObject ||
+        (root.kind == Kind::kAnyOf &&
+         std::all_of(root.options.begin(), root.options.end(), [&](uint32_t o) { return nodes[o].kind == Kind::kObject; }));
+    if (!object_root) fail("schema: the root must be an object");
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_json& schema) { return Compiler(schema).run(); }
+
+}  // namespace dsinfer

@@ -1,0 +1,76 @@
+#pragma once
+// JSON Schema, the subset structured outputs use (OpenAI's response_format json_schema, pydantic models),
+// compiled into a graph of nodes that SchemaPrefix walks byte by byte.
+//
+// Supported: type (one or a list), properties, required, additionalProperties, items, minItems, maxItems,
+// minLength, maxLength, enum, const, anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref
+// ("#", "#/$defs/...", "#/definitions/...", recursion included); annotations (title, description, default,
+// examples, ...) are ignored. Any other keyword is an Error naming it and where it is: an answer is never
+// claimed to follow a schema it was not held to.
+//
+// What generation makes of it: an object's listed properties come in the schema's order (required ones
+// always, optional ones when the model picks them), other keys never; an object without listed properties
+// is a map whose values follow additionalProperties. enum and const values come as their compact JSON text.
+// The root must be an object (as OpenAI requires).
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dsinfer {
+
+struct SchemaNode {
+  enum class Kind : uint8_t {
+    kObject,
+    kArray,
+    kString,
+    kNumber,
+    kLiterals,  // enum, const, boolean, null: one of a few JSON texts
+    kAnyOf,
+  };
+  static constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
+  static constexpr uint32_t kNoFiniteValue = kUnbounded;  // min_depth of a schema with no finite value
+
+  struct Property {
+    std::string key;  // the name as JSON text, quotes included: "\"name\""
+    uint32_t node = 0;
+    bool required = false;
+  };
+
+  Kind kind = Kind::kAnyOf;
+  // kObject
+  std::vector<Property> properties;    // in the schema's order
+  std::vector<uint32_t> required_from;  // [properties + 1] the first required property at or after i
+  int64_t additional = -1;              // no listed properties: every value's node (keys: any string); -1: none
+  // kArray
+  uint32_t items = 0;
+  uint32_t min_items = 0, max_items = kUnbounded;
+  // kString (characters: code points, an escape counts one)
+  uint32_t min_length = 0, max_length = kUnbounded;
+  // kNumber
+  bool integer = false;
+  // kLiterals: compact JSON texts, sorted bytewise, distinct
+  std::vector<std::string> literals;
+  // kAnyOf: the alternatives, none of them kAnyOf
+  std::vector<uint32_t> options;
+  // The fewest nested containers + 1 that a value needs (a guard: generation never opens a value it cannot
+  // close within the depth limit).
+  uint32_t min_depth = 1;
+};
+
+struct JsonSchema {
+  static constexpr uint32_t kMaxDepth = 48;  // nested objects, arrays and scalars in a generated value
+
+  std::vector<SchemaNode> nodes;
+  uint32_t root = 0;
+  uint32_t any_string = 0;  // a string of any length (map keys)
+
+  // Throws Error ("schema.properties.age: 'minimum' is not supported") for what cannot be held to.
+  static std::shared_ptr<const JsonSchema> compile(const nlohmann::ordered_json& schema);
+};
+
+}  // namespace dsinfer

@@ -1,0 +1,467 @@
+#include "runtime/schema_prefix.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "runtime/json_prefix.h"
+
+namespace dsinfer {
+namespace {
+
+using Kind = SchemaNode::Kind;
+
+enum Phase : uint8_t {
+  kObjectOpen,    // after '{': a key or '}'
+  kObjectKey,     // after ',': a key
+  kObjectInKey,   // inside a listed property's key
+  kObjectColon,   // after a key
+  kObjectValue,   // after ':', and while the value is open
+  kObjectAfter,   // after a value: ',' or '}'
+  kObjectMapKey,  // a map's key (a string frame above this one) is open
+  kArrayOpen,     // after '[': a value or ']', and while the first value is open
+  kArrayValue,    // after ',', and while the value is open
+  kArrayAfter,    // after a value: ',' or ']'
+  kString,
+  kEscape,        // after '\'
+  kUnicode,       // \u and sub hex digits to come
+  kNumber,
+  kLiteral,
+};
+enum Num : uint8_t { kMinus, kZero, kInt, kDot, kFrac, kE, kESign, kExp, kNone };
+
+bool between_tokens(uint8_t phase) { return phase <= kArrayAfter && phase != kObjectInKey; }
+bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+bool is_hex(uint8_t c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool number_complete(uint8_t s) { return s == kZero || s == kInt || s == kFrac || s == kExp; }
+
+// The number state after c, or kNone.
+Num number_next(uint8_t s, uint8_t c, bool integer) {
+  const bool fraction_or_exponent = !integer && (c == '.' || c == 'e' || c == 'E');
+  switch (s) {
+    case kMinus: return is_digit(c) ? (c == '0' ? kZero : kInt) : kNone;
+    case kZero:
+    case kInt:
+      if (s == kInt && is_digit(c)) return kInt;
+      return fraction_or_exponent ? (c == '.' ? kDot : kE) : kNone;
+    case kDot: return is_digit(c) ? kFrac : kNone;
+    case kFrac:
+      if (is_digit(c)) return kFrac;
+      return fraction_or_exponent && c != '.' ? kE : kNone;
+    case kE:
+      if (c == '+' || c == '-') return kESign;
+      [[fallthrough]];
+    case kESign:
+    case kExp: return is_digit(c) ? kExp : kNone;
+    default: return kNone;
+  }
+}
+
+bool object_may_close(const SchemaNode& n, uint32_t next) {
+  return n.properties.empty() || n.required_from[next] == n.properties.size();
+}
+
+}  // namespace
+
+SchemaPrefix::Path& SchemaPrefix::Path::operator=(const Path& o) {
+  started = o.started;
+  depth = o.depth;
+  spaces = o.spaces;
+  std::copy_n(o.frames.begin(), o.depth, frames.begin());
+  return *this;
+}
+
+SchemaPrefix::SchemaPrefix(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) {
+  paths_.emplace_back();
+  update_first_bytes();
+}
+
+bool SchemaPrefix::complete() const {
+  return std::any_of(paths_.begin(), paths_.end(), [](const Path& p) { return p.started && p.depth == 0; });
+}
+
+int64_t SchemaPrefix::plain_string_room() const {
+  if (paths_.size() != 1 || paths_[0].depth == 0) return -1;
+  const Frame& f = paths_[0].frames[paths_[0].depth - 1];
+  if (f.phase != kString || f.sub != 0) return -1;
+  const uint32_t max = node(f.node).max_length;
+  return max == SchemaNode::kUnbounded ? INT64_MAX : int64_t{max} - f.count;
+}
+
+int SchemaPrefix::plain_string_takes(std::string_view plain) const {
+  if (paths_.size() != 1) return -1;
+  const Path& p = paths_[0];
+  if (p.depth == 0) return -1;
+  const Frame& f = p.frames[p.depth - 1];
+  if (f.phase != kString) return -1;
+  // step_string's ASCII and UTF-8 cases on a copy of the little they change.
+  Frame s;
+  s.sub = f.sub;
+  s.utf8_lo = f.utf8_lo;
+  s.utf8_hi = f.utf8_hi;
+  s.count = f.count;
+  const uint32_t max = node(f.node).max_length;
+  for (char ch : plain)
+    if (!string_char(s, static_cast<uint8_t>(ch), max)) return 0;
+  return 1;
+}
+
+bool SchemaPrefix::feed(std::string_view bytes) {
+  for (char ch : bytes) {
+    std::vector<Path> next, forks;
+    for (Path& p : paths_) {
+      if (p.started && p.depth == 0) continue;  // complete: nothing more
+      if (step(p, static_cast<uint8_t>(ch), &forks)) next.push_back(p);
+      for (const Path& f : forks)
+        if (next.size() < kMaxPaths) next.push_back(f);
+      forks.clear();
+    }
+    paths_ = std::move(next);
+    if (paths_.empty()) return false;
+  }
+  update_first_bytes();
+  return true;
+}
+
+bool SchemaPrefix::takes(std::string_view bytes) const {
+  return std::any_of(paths_.begin(), paths_.end(), [&](const Path& p) { return path_takes(p, bytes); });
+}
+
+bool SchemaPrefix::path_takes(const Path& start, std::string_view bytes) const {
+  Path p = start;
+  std::vector<Path> forks;  // (allocates only when an anyOf value starts alike for several alternatives)
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (p.started && p.depth == 0) return false;  // never past the value's end
+    const bool ok = step(p, static_cast<uint8_t>(bytes[i]), &forks);
+    if (!forks.empty()) {
+      const std::vector<Path> alternatives = std::move(forks);
+      forks.clear();
+      for (const Path& a : alternatives)
+        if (path_takes(a, bytes.substr(i + 1))) return true;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void SchemaPrefix::update_first_bytes() {
+  int n_first = 0;
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    first_bytes_[c] = takes(std::string_view(&ch, 1));
+    n_first += first_bytes_[c];
+  }
+  // Where few bytes may come (a key, after a value), also the byte after each: most tokens that start
+  // with a space fail at their second byte.
+  second_known_.fill(false);
+  if (n_first > 32) return;
+  for (int c = 0; c < 256; ++c) {
+    if (!first_bytes_[c]) continue;
+    second_known_[c] = true;
+    char two[2] = {static_cast<char>(c), 0};
+    for (int d = 0; d < 256; ++d) {
+      two[1] = static_cast<char>(d);
+      second_bytes_[c][d] = takes(std::string_view(two, 2));
+    }
+  }
+}
+
+bool SchemaPrefix::starts_with(uint32_t id, uint8_t c) const {
+  const SchemaNode& n = node(id);
+  switch (n.kind) {
+    case Kind::kObject: return c == '{';
+    case Kind::kArray: return c == '[';
+    case Kind::kString: return c == '"';
+    case Kind::kNumber: return c == '-' || is_digit(c);
+    case Kind::kLiterals: {
+      auto it = std::lower_bound(n.literals.begin(), n.literals.end(), std::string(1, static_cast<char>(c)));
+      return it != n.literals.end() && static_cast<uint8_t>((*it)[0]) == c;
+    }
+    case Kind::kAnyOf: return false;
+  }
+  return false;
+}
+
+bool SchemaPrefix::start_value(Path& p, uint32_t id, uint8_t c, std::vector<Path>* forks) const {
+  const SchemaNode& n = node(id);
+  if (n.kind != Kind::kAnyOf) {
+    if (!starts_with(id, c) || !fits(p, id)) return false;
+    open(p, id, c);
+    return true;
+  }
+  int64_t first = -1;
+  for (uint32_t o : n.options) {
+    if (!starts_with(o, c) || !fits(p, o)) continue;
+    if (first < 0) {
+      first = o;
+    } else if (forks->size() < kMaxPaths) {
+      forks->push_back(p);
+      open(forks->back(), o, c);
+    }
+  }
+  if (first < 0) return false;
+  open(p, static_cast<uint32_t>(first), c);
+  return true;
+}
+
+void SchemaPrefix::open(Path& p, uint32_t id, uint8_t c) const {
+  const SchemaNode& n = node(id);
+  Frame& f = p.frames[p.depth++];
+  f = Frame{};
+  f.node = id;
+  switch (n.kind) {
+    case Kind::kObject: f.phase = kObjectOpen; break;
+    case Kind::kArray: f.phase = kArrayOpen; break;
+    case Kind::kString: f.phase = kString; break;
+    case Kind::kNumber:
+      f.phase = kNumber;
+      f.sub = c == '-' ? kMinus : c == '0' ? kZero : kInt;
+      f.count = 1;
+      break;
+    case Kind::kLiterals: {
+      // The candidates: the literals that start with c (a contiguous run of the sorted list).
+      const auto at0 = [](const std::string& s, uint8_t x) { return static_cast<uint8_t>(s[0]) < x; };
+      const auto lo = std::lower_bound(n.literals.begin(), n.literals.end(), c, at0);
+      auto hi = lo;
+      while (hi != n.literals.end() && static_cast<uint8_t>((*hi)[0]) == c) ++hi;
+      f.phase = kLiteral;
+      f.lo = static_cast<uint32_t>(lo - n.literals.begin());
+      f.hi = static_cast<uint32_t>(hi - n.literals.begin());
+      f.count = 1;
+      if (f.hi - f.lo == 1 && lo->size() == 1) close(p);
+      break;
+    }
+    case Kind::kAnyOf: break;  // (never: start_value picks an alternative)
+  }
+}
+
+bool SchemaPrefix::close(Path& p) const {
+  --p.depth;
+  p.spaces = 0;
+  if (p.depth == 0) return true;
+  Frame& parent = p.top();
+  switch (parent.phase) {
+    case kObjectValue: parent.phase = kObjectAfter; break;
+    case kObjectMapKey:
+      parent.phase = kObjectColon;
+      parent.child = static_cast<uint32_t>(node(parent.node).additional);
+      break;
+    case kArrayOpen:
+    case kArrayValue:
+      ++parent.count;
+      parent.phase = kArrayAfter;
+      break;
+    default: break;
+  }
+  return true;
+}
+
+uint64_t SchemaPrefix::key_candidates(const Path& p, const Frame& f) const {
+  const SchemaNode& n = node(f.node);
+  const uint32_t size = static_cast<uint32_t>(n.properties.size());
+  if (f.count >= size) return 0;
+  // Properties from the next one up to the next required one (optional ones may be left out), as far as
+  // 64 of them and as their values still fit.
+  const uint32_t last = std::min(n.required_from[f.count], size - 1);
+  uint64_t keys = 0;
+  for (uint32_t j = f.count; j <= last && j - f.count < 64; ++j)
+    if (fits(p, n.properties[j].node)) keys |= uint64_t{1} << (j - f.count);
+  return keys;
+}
+
+bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
+  for (;;) {
+    if (!p.started) {
+      if (c != '{') return false;  // the root is an object, and the answer starts with it
+      p.started = true;
+      return start_value(p, schema_->root, c, forks);
+    }
+    if (p.depth == 0) return false;
+    Frame& f = p.top();
+    const SchemaNode& n = node(f.node);
+    if (between_tokens(f.phase)) {
+      if (is_json_space(c)) return json_space_takes(p.spaces, c);
+      p.spaces = 0;
+    }
+    switch (f.phase) {
+      case kObjectOpen:
+        if (c == '}') return object_may_close(n, f.count) && close(p);
+        [[fallthrough]];
+      case kObjectKey: {
+        if (c != '"') return false;
+        if (n.properties.empty()) {  // a map: any key
+          if (n.additional < 0 || !fits(p, static_cast<uint32_t>(n.additional))) return false;
+          f.phase = kObjectMapKey;
+          open(p, schema_->any_string, c);
+          return true;
+        }
+        const uint64_t keys = key_candidates(p, f);
+        if (keys == 0) return false;
+        f.keys = keys;
+        f.hi = f.count;
+        f.lo = 1;
+        f.phase = kObjectInKey;
+        return true;
+      }
+      case kObjectInKey: {
+        uint64_t keep = 0;
+        for (uint64_t k = f.keys; k; k &= k - 1) {
+          const int i = std::countr_zero(k);
+          const std::string& key = n.properties[f.hi + i].key;
+          if (key.size() > f.lo && static_cast<uint8_t>(key[f.lo]) == c) keep |= uint64_t{1} << i;
+        }
+        if (keep == 0) return false;
+        f.keys = keep;
+        ++f.lo;
+        for (uint64_t k = keep; k; k &= k - 1) {  // a whole key, closing quote included: no other goes on
+          const uint32_t j = f.hi + static_cast<uint32_t>(std::countr_zero(k));
+          if (n.properties[j].key.size() == f.lo) {
+            f.count = j + 1;
+            f.child = n.properties[j].node;
+            f.phase = kObjectColon;
+            break;
+          }
+        }
+        return true;
+      }
+      case kObjectColon:
+        if (c != ':') return false;
+        f.phase = kObjectValue;
+        return true;
+      case kObjectValue: return start_value(p, f.child, c, forks);
+      case kObjectAfter:
+        if (c == ',') {
+          const bool more = n.properties.empty() ? n.additional >= 0 && fits(p, static_cast<uint32_t>(n.additional))
+                                                 : key_candidates(p, f) != 0;
+          if (!more) return false;
+          f.phase = kObjectKey;
+          return true;
+        }
+        return c == '}' && object_may_close(n, f.count) && close(p);
+      case kArrayOpen:
+        if (c == ']') return n.min_items == 0 && close(p);
+        [[fallthrough]];
+      case kArrayValue:
+        return f.count < n.max_items && start_value(p, n.items, c, forks);
+      case kArrayAfter:
+        if (c == ',') {
+          if (f.count >= n.max_items || !fits(p, n.items)) return false;
+          f.phase = kArrayValue;
+          return true;
+        }
+        return c == ']' && f.count >= n.min_items && close(p);
+      case kString:
+      case kEscape:
+      case kUnicode: return step_string(p, c);
+      case kNumber:
+        if (step_number(p, c)) return true;
+        if (!number_complete(f.sub)) return false;
+        close(p);
+        continue;  // c follows the number
+      case kLiteral: {
+        bool retry = false;
+        if (step_literal(p, c, &retry)) return true;
+        if (!retry) return false;
+        continue;  // c follows the literal
+      }
+      default: return false;
+    }
+  }
+}
+
+bool SchemaPrefix::step_string(Path& p, uint8_t c) const {
+  Frame& f = p.top();
+  const SchemaNode& n = node(f.node);
+  if (f.phase == kEscape) {
+    if (c == 'u') {
+      f.phase = kUnicode;
+      f.sub = 4;
+      return true;
+    }
+    if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' && c != 'r' && c != 't') return false;
+    f.phase = kString;
+    return true;
+  }
+  if (f.phase == kUnicode) {
+    if (!is_hex(c)) return false;
+    if (--f.sub == 0) f.phase = kString;
+    return true;
+  }
+  if (f.sub > 0) return string_char(f, c, n.max_length);  // (inside a UTF-8 character)
+  if (c == '"') return f.count >= n.min_length && close(p);
+  if (c < 0x20 || f.count >= n.max_length) return false;  // (control characters must be escaped)
+  if (c == '\\') {
+    ++f.count;
+    f.phase = kEscape;
+    return true;
+  }
+  return string_char(f, c, n.max_length);
+}
+
+bool SchemaPrefix::string_char(Frame& f, uint8_t c, uint32_t max_length) {
+  if (f.sub > 0) {  // inside a UTF-8 character
+    if (c < f.utf8_lo || c > f.utf8_hi) return false;
+    --f.sub;
+    f.utf8_lo = 0x80;
+    f.utf8_hi = 0xBF;
+    return true;
+  }
+  if (f.count >= max_length) return false;
+  // A character starts: ASCII, or a UTF-8 lead byte and its continuation bytes (no overlong forms, no
+  // surrogates, nothing past U+10FFFF).
+  uint8_t more = 0, lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    more = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    more = 2;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    more = 3;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else if (c >= 0x80) {
+    return false;
+  }
+  ++f.count;
+  f.sub = more;
+  f.utf8_lo = lo;
+  f.utf8_hi = hi;
+  return true;
+}
+
+bool SchemaPrefix::step_number(Path& p, uint8_t c) const {
+  Frame& f = p.top();
+  const Num next = number_next(f.sub, c, node(f.node).integer);
+  if (next == kNone) return false;
+  const uint32_t still_needed = number_complete(next) ? 0 : 1;  // ("1e" needs a digit)
+  if (f.count + 1 + still_needed > kMaxNumberBytes) return false;
+  f.sub = next;
+  ++f.count;
+  return true;
+}
+
+bool SchemaPrefix::step_literal(Path& p, uint8_t c, bool* retry) const {
+  Frame& f = p.top();
+  const std::vector<std::string>& lits = node(f.node).literals;
+  const uint32_t pos = f.count;
+  // [lo, hi) share their first pos bytes; the one that ends there (if any) sorts first, the others are
+  // ordered by their byte at pos.
+  uint32_t first = f.lo;
+  if (lits[first].size() == pos) ++first;
+  uint32_t lo = first;
+  while (lo < f.hi && static_cast<uint8_t>(lits[lo][pos]) < c) ++lo;
+  uint32_t hi = lo;
+  while (hi < f.hi && static_cast<uint8_t>(lits[hi][pos]) == c) ++hi;
+  if (lo < hi) {
+    f.lo = lo;
+    f.hi = hi;
+    f.count = pos + 1;
+    if (hi - lo == 1 && lits[lo].size() == pos + 1) close(p);
+    return true;
+  }
+  *retry = lits[f.lo].size() == pos;  // a literal ended before c ("1" of [1, 12] and then ',')
+  if (*retry) close(p);
+  return false;
+}
+
+}  // namespace dsinfer

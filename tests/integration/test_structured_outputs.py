@@ -1,0 +1,147 @@
+"""Structured outputs (response_format json_schema) with the official openai client: the random tiny model's
+sampled answers, held to each schema by the server, validated by Python's jsonschema (a reference nobody
+here wrote); pydantic models through client.chat.completions.parse; key order; errors."""
+
+import json
+from typing import Literal, Optional
+
+import jsonschema
+import openai
+import pytest
+from pydantic import BaseModel, Field
+
+from api_helpers import assert_no_leaks, chat, client
+
+SCHEMAS = [
+    # An order: enums, a bounded list of objects from $defs, an optional nullable note, a boolean.
+    {"$defs": {"Item": {"type": "object", "additionalProperties": False, "required": ["name", "qty"],
+                        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 6},
+                                       "qty": {"type": "integer"}}}},
+     "type": "object", "additionalProperties": False, "required": ["kind", "items", "ok"],
+     "properties": {"kind": {"enum": ["pickup", "delivery", 7]},
+                    "items": {"type": "array", "items": {"$ref": "#/$defs/Item"}, "minItems": 1, "maxItems": 3},
+                    "note": {"anyOf": [{"type": "string", "maxLength": 5}, {"type": "null"}]},
+                    "ok": {"type": "boolean"}}},
+    # Alternatives that start alike, numbers, a type list, a const.
+    {"type": "object", "additionalProperties": False, "required": ["shape", "v"],
+     "properties": {"shape": {"oneOf": [
+         {"type": "object", "properties": {"r": {"type": "number"}}, "required": ["r"], "additionalProperties": False},
+         {"type": "object", "properties": {"w": {"type": "integer"}, "h": {"type": "integer"}}, "required": ["w", "h"],
+          "additionalProperties": False}]},
+         "v": {"const": "1.0"}, "tag": {"type": ["string", "null"], "maxLength": 3}}},
+    # A recursive tree with bounded fan-out.
+    {"$defs": {"Node": {"type": "object", "additionalProperties": False, "required": ["id"],
+                        "properties": {"id": {"type": "integer"},
+                                       "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}, "maxItems": 2}}}},
+     "$ref": "#/$defs/Node"},
+]
+
+
+def json_schema(schema, name="answer"):
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
+def test_sampled_answers_follow_the_schema(server):
+    c = client(server)
+    finished = 0
+    for i, schema in enumerate(SCHEMAS):
+        for seed in range(6):
+            r = chat(c, "Reply in JSON", max_tokens=160, temperature=1.0, seed=seed, response_format=json_schema(schema))
+            text = r.choices[0].message.content
+            assert text.startswith("{"), text
+            if r.choices[0].finish_reason == "stop":  # (else cut by max_tokens: a prefix)
+                jsonschema.validate(json.loads(text), schema)
+                finished += 1
+    assert finished >= 12, finished
+    assert_no_leaks(server)
+
+
+def test_streamed_answer_is_the_same(server):
+    c = client(server)
+    fmt = json_schema(SCHEMAS[0])
+    whole = chat(c, "Reply in JSON", max_tokens=160, temperature=1.0, seed=3, response_format=fmt)
+    streamed = "".join(ch.choices[0].delta.content or "" for ch in chat(
+        c, "Reply in JSON", max_tokens=160, temperature=1.0, seed=3, response_format=fmt, stream=True) if ch.choices)
+    assert streamed == whole.choices[0].message.content
+
+
+def test_properties_come_in_the_schemas_order(server):
+    schema = {"type": "object", "additionalProperties": False, "required": ["zeta", "alpha", "mid"],
+              "properties": {"zeta": {"type": "boolean"}, "alpha": {"enum": [1, 2]}, "mid": {"type": "null"}}}
+    r = chat(client(server), "Reply in JSON", max_tokens=120, temperature=1.0, seed=1, response_format=json_schema(schema))
+    assert r.choices[0].finish_reason == "stop"
+    assert list(json.loads(r.choices[0].message.content)) == ["zeta", "alpha", "mid"]
+
+
+class Step(BaseModel):
+    op: Literal["add", "sub"]
+    amount: int
+
+
+class Plan(BaseModel):
+    steps: list[Step] = Field(min_length=1, max_length=3)
+    label: str = Field(max_length=8)
+    note: Optional[str] = Field(max_length=4)
+    done: bool
+
+
+def test_pydantic_models_through_parse(server):
+    c = client(server)
+    parsed = 0
+    for seed in range(4):
+        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Plan it"}], response_format=Plan,
+                                     max_tokens=200, temperature=1.0, seed=seed)
+        if r.choices[0].finish_reason == "stop":
+            assert isinstance(r.choices[0].message.parsed, Plan)
+            parsed += 1
+    assert parsed >= 2
+
+
+def test_schemas_it_cannot_hold_answers_to_are_refused(server):
+    c = client(server)
+    for schema, words in [
+        ({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}}, "'minimum' is not supported"),
+        ({"type": "array"}, "the root must be an object"),
+        ({"$ref": "#/$defs/Missing"}, "does not resolve"),
+    ]:
+        with pytest.raises(openai.BadRequestError) as e:
+            chat(c, "hi", response_format=json_schema(schema))
+        assert e.value.body["param"] == "response_format"
+        assert words in e.value.body["message"], e.value.body
+    with pytest.raises(openai.BadRequestError):
+        chat(c, "hi", response_format={"type": "json_schema", "json_schema": {"name": "has space", "schema": {}}})
+    assert_no_leaks(server)
+
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city", "strict": True,
+    "parameters": {"type": "object", "additionalProperties": False, "required": ["city", "unit", "days"],
+                   "properties": {"city": {"type": "string", "maxLength": 12},
+                                  "unit": {"enum": ["celsius", "fahrenheit"]},
+                                  "days": {"type": "integer"}}}}}
+
+
+def test_forced_tool_calls_follow_the_parameters(server):
+    c = client(server)
+    params = WEATHER["function"]["parameters"]
+    called = 0
+    for seed in range(4):
+        r = chat(c, "Weather?", tools=[WEATHER], tool_choice="required", parallel_tool_calls=False,
+                 max_tokens=120, temperature=1.0, seed=seed)
+        calls = r.choices[0].message.tool_calls
+        if r.choices[0].finish_reason == "tool_calls":
+            assert len(calls) == 1 and calls[0].function.name == "get_weather"
+            args = json.loads(calls[0].function.arguments)
+            jsonschema.validate(args, params)
+            assert list(args) == ["city", "unit", "days"]  # the client's order, not sorted
+            called += 1
+    assert called >= 2
+    # Parameters it cannot hold calls to: refused for a strict function, any JSON object otherwise.
+    loose = {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}}}}
+    r = chat(c, "hi", tools=[loose], tool_choice="required", max_tokens=40, temperature=1.0, seed=1)
+    assert r.choices[0].message.content or r.choices[0].message.tool_calls is not None
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(c, "hi", tools=[{"type": "function", "function": {**loose["function"], "strict": True}}], tool_choice="required")
+    assert e.value.body["param"] == "tools" and "'minimum' is not supported" in e.value.body["message"]
+    assert_no_leaks(server)

@@ -1,0 +1,374 @@
+// Structured outputs: the JSON Schema compiler's errors, SchemaPrefix on hand-made cases, against JsonPrefix
+// (the schema {"type": "object"} is JSON mode), on instances generated from compiled schemas (every prefix
+// is accepted), and JsonSchemaConstraint walking the real DeepSeek-V3 vocabulary at random (never a dead
+// end; what completes parses and validates). The independent check, Python's jsonschema on the server's
+// answers, is in tests/integration.
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/json_prefix.h"
+#include "runtime/json_schema.h"
+#include "runtime/output_constraint.h"
+#include "runtime/schema_prefix.h"
+#include "tokenizer/stream_decoder.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "constraint_test_util.h"
+
+namespace dsinfer {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+using Kind = SchemaNode::Kind;
+
+std::shared_ptr<const JsonSchema> compile(const std::string& text) { return JsonSchema::compile(ojson::parse(text)); }
+
+std::string compile_error(const std::string& text) {
+  try {
+    compile(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(compiled)";
+}
+
+TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
+  struct Case {
+    const char* schema;
+    const char* error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}}})",
+            "schema.properties.age: 'minimum' is not supported"},
+           {R"({"type": "object", "properties": {"a": {"pattern": "^x$"}}})", "schema.properties.a: 'pattern' is not supported"},
+           {R"({"type": "string"})", "schema: the root must be an object"},
+           {R"({"anyOf": [{"type": "object"}, {"type": "null"}]})", "the root must be an object"},
+           {R"({"$ref": "#/$defs/X"})", "schema: $ref '#/$defs/X' does not resolve"},
+           {R"({"type": "object", "properties": {"a": {"$ref": "https://example.com/s.json"}}})", "only local $refs"},
+           {R"({"type": "object", "properties": {"a": {"type": "array", "minItems": 3, "maxItems": 2}}})",
+            "schema.properties.a: 'minItems' is larger than 'maxItems'"},
+           {R"({"type": "object", "properties": {"a": {"type": "string", "maxLength": -1}}})", "'maxLength' must be a non-negative integer"},
+           {R"({"type": "object", "required": ["b"], "additionalProperties": false})",
+            "required property \"b\" is not in 'properties' and additionalProperties is false"},
+           {R"({"$defs": {"N": {"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}, "required": ["n"]}}, "$ref": "#/$defs/N"})",
+            "no finite JSON value"},
+           {R"({"$defs": {"A": {"$ref": "#/$defs/B"}, "B": {"$ref": "#/$defs/A"}}, "$ref": "#/$defs/A"})", "circular $ref"},
+           {R"({"type": "object", "properties": {"a": {"enum": []}}})", "'enum' must be a non-empty array"},
+           {R"({"type": "object", "properties": {"a": {"const": 1, "enum": [2]}}})", "'const' is not among 'enum'"},
+           {R"({"type": "object", "properties": {"a": {"type": "strin"}}})", "unknown type 'strin'"},
+           {R"({"type": "object", "anyOf": [{"type": "object"}]})", "'type' next to 'anyOf' is not supported"},
+           {R"({"type": "object", "properties": {"a": {"allOf": [{}, {}]}}})", "'allOf' is supported with exactly one schema"},
+           {R"({"type": "object", "properties": {"a": {"type": "array", "items": [{}]}}})", "tuples"},
+           {R"({"type": "object", "properties": {"a": false}})", "schema.properties.a: the schema false allows no value"},
+           {R"({"type": "object", "properties": {"a": 3}})", "a schema must be an object or a boolean"},
+       }) {
+    EXPECT_NE(compile_error(c.schema).find(c.error), std::string::npos) << c.schema << "\n -> " << compile_error(c.schema);
+  }
+  // What stays allowed: annotations, nullable, allOf of one, oneOf, a recursive tree with optional children.
+  EXPECT_EQ(compile_error(R"({"title": "T", "description": "d", "type": "object", "properties": {
+      "a": {"type": "string", "nullable": true, "default": null, "examples": ["x"]},
+      "b": {"allOf": [{"$ref": "#/$defs/B"}], "description": "a B"},
+      "c": {"oneOf": [{"type": "integer"}, {"type": "boolean"}]}},
+      "$defs": {"B": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/B"}}}}}})"),
+            "(compiled)");
+}
+
+// -1 if every byte is accepted, else the offset of the first refused one; *complete: a whole value.
+int64_t first_refused(const std::shared_ptr<const JsonSchema>& schema, const std::string& text, bool* complete = nullptr) {
+  SchemaPrefix p(schema);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!p.takes(text.substr(i, 1))) return static_cast<int64_t>(i);
+    EXPECT_TRUE(p.feed(text.substr(i, 1)));
+  }
+  if (complete) *complete = p.complete();
+  return -1;
+}
+
+const char* kOrder = R"({
+  "$defs": {"Item": {"type": "object", "additionalProperties": false, "required": ["name", "qty"],
+                     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 5}, "qty": {"type": "integer"}}}},
+  "type": "object", "additionalProperties": false, "required": ["kind", "items", "ok"],
+  "properties": {
+    "kind": {"enum": ["a", "b", 1, 12]},
+    "items": {"type": "array", "items": {"$ref": "#/$defs/Item"}, "minItems": 1, "maxItems": 2},
+    "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "ok": {"type": "boolean"}}})";
+
+TEST(SchemaPrefix, HoldsTheAnswerToTheSchema) {
+  const auto schema = compile(kOrder);
+  for (const std::string doc : {
+           R"({"kind":"a","items":[{"name":"x","qty":1}],"ok":true})",
+           R"({"kind":12,"items":[{"name":"abcde","qty":-30}],"note":null,"ok":false})",
+           "{ \"kind\" : 1 , \"items\" : [ {\"name\":\"\xc3\xbc\\u00e9\",\"qty\":0} ,\n {\"name\":\"\\\"\",\"qty\":7} ] , \"note\" : \"hi\" , \"ok\" : true }",
+       }) {
+    bool complete = false;
+    EXPECT_EQ(first_refused(schema, doc, &complete), -1) << doc;
+    EXPECT_TRUE(complete) << doc;
+    EXPECT_EQ(first_refused(schema, doc.substr(0, doc.size() - 1), &complete), -1);
+    EXPECT_FALSE(complete) << "complete only at the end";
+  }
+  struct Case {
+    std::string accepted;  // a prefix the schema allows,
+    std::string refused;   // then bytes it refuses at their first
+  };
+  const std::string pre = R"({"kind":"a","items":[)";
+  for (const Case& c : std::vector<Case>{
+           {"", " {"},                                                   // nothing before the object
+           {R"({")", R"(items")"},                                       // "kind" is required first
+           {R"({"kind":")", R"(c")"},                                    // not in the enum
+           {R"({"kind":12)", "3"},                                       // 12 is the longest number of the enum
+           {R"({"kind":"a","items":[)", "]"},                            // minItems
+           {pre + R"({"name":"abcde)", R"(f")"},                         // maxLength
+           {pre + R"({"name":")", R"(")"},                               // minLength
+           {pre + R"({"name":"x","qty":1)", ".5"},                       // an integer
+           {pre + R"({"name":"x","qty":1)", "e3"},
+           {pre + R"({")", R"(qty":1)"},                                 // "name" first
+           {pre + R"({"name":"x","qty":1)", R"(,"y":2)"},                // no other keys
+           {pre + R"({"name":"x","qty":1},{"name":"x","qty":1})", ","},  // maxItems
+           {pre + R"({"name":"x","qty":1}],"note":"x")", "}"},           // "ok" is required
+           {pre + R"({"name":"x","qty":1}],"ok":true})", " "},           // nothing after the value
+           {pre + R"({"name":"x","qty":1}],"ok":true)", ","},
+           {pre + "{\"name\":\"\xc3", "\""},                         // a partial UTF-8 character cannot end a string
+           {pre + "{\"name\":\"", "\xc0\xaf"},                       // an overlong form is not UTF-8
+           {pre + "{\"name\":\"a", "\x01"},                           // control characters must be escaped
+       }) {
+    EXPECT_EQ(first_refused(schema, c.accepted + c.refused), static_cast<int64_t>(c.accepted.size())) << c.accepted << c.refused;
+  }
+}
+
+TEST(SchemaPrefix, FollowsAlternativesThatStartAlike) {
+  // Two object alternatives: which one it is shows only at the key; a string and a string enum likewise.
+  const auto schema = compile(R"({"type": "object", "required": ["shape"], "properties": {"shape": {"anyOf": [
+      {"type": "object", "required": ["radius"], "properties": {"radius": {"type": "number"}}, "additionalProperties": false},
+      {"type": "object", "required": ["side"], "properties": {"side": {"type": "integer"}}, "additionalProperties": false},
+      {"enum": ["none"]}, {"type": "string", "maxLength": 2}]}}, "additionalProperties": false})");
+  bool complete = false;
+  for (const char* doc : {R"({"shape":{"radius":1.5}})", R"({"shape":{"side":2}})", R"({"shape":"none"})", R"({"shape":"no"})"}) {
+    EXPECT_EQ(first_refused(schema, doc, &complete), -1) << doc;
+    EXPECT_TRUE(complete) << doc;
+  }
+  EXPECT_EQ(first_refused(schema, R"({"shape":{"side":2.5)"), 18) << "the side is an integer";
+  EXPECT_EQ(first_refused(schema, R"({"shape":"nonsense")"), 13) << "neither 'none' nor at most 2 characters";
+  EXPECT_EQ(first_refused(schema, R"({"shape":{"radius":1,"side":2)"), 20) << "one alternative per value";
+}
+
+TEST(SchemaPrefix, AnyObjectAgreesWithJsonMode) {
+  const auto schema = compile(R"({"type": "object"})");
+  std::mt19937 rng(11);
+  std::function<nlohmann::json(int)> value = [&](int depth) -> nlohmann::json {
+    switch (rng() % (depth > 3 ? 5 : 7)) {
+      case 0: return nullptr;
+      case 1: return rng() % 2 == 0;
+      case 2: return static_cast<int64_t>(rng() % 2001) - 1000;
+      case 3: return std::ldexp(static_cast<double>(rng() % 100000) - 50000, -static_cast<int>(rng() % 20));
+      case 4: {
+        std::string s;
+        for (int i = rng() % 6; i > 0; --i) s += "ab\"\\\n\t/ "[rng() % 8];
+        return rng() % 4 == 0 ? s + "Grüße" : s;
+      }
+      case 5: {
+        nlohmann::json a = nlohmann::json::array();
+        for (int i = rng() % 4; i > 0; --i) a.push_back(value(depth + 1));
+        return a;
+      }
+      default: {
+        nlohmann::json o = nlohmann::json::object();
+        for (int i = rng() % 4; i > 0; --i) o[std::string(1, "kxyz"[rng() % 4])] = value(depth + 1);
+        return o;
+      }
+    }
+  };
+  int compared = 0;
+  for (int iter = 0; iter < 2000; ++iter) {
+    nlohmann::json o = nlohmann::json::object();
+    for (int i = rng() % 5; i > 0; --i) o[std::string(1, "abcd"[rng() % 4])] = value(1);
+    std::string text = o.dump(iter % 2 ? 2 : -1);
+    for (int edits = rng() % 3; edits > 0 && !text.empty(); --edits) {
+      const size_t at = rng() % text.size();
+      const char c = "{}[],:\"\\ 0123456789.-+eEtrufalsn\nx"[rng() % 35];
+      switch (rng() % 3) {
+        case 0: text[at] = c; break;
+        case 1: text.insert(text.begin() + at, c); break;
+        default: text.erase(at, 1); break;
+      }
+    }
+    if (utf8_valid_length(text) != text.size()) continue;  // (SchemaPrefix also checks UTF-8; JsonPrefix does not)
+    JsonPrefix j;
+    int64_t j_refused = -1;
+    for (size_t i = 0; i < text.size() && j_refused < 0; ++i)
+      if (j.complete() || !j.feed(static_cast<uint8_t>(text[i]))) j_refused = static_cast<int64_t>(i);
+    bool complete = false;
+    EXPECT_EQ(first_refused(schema, text, &complete), j_refused) << text;
+    if (j_refused < 0) {
+      EXPECT_EQ(complete, j.complete()) << text;
+    }
+    ++compared;
+  }
+  EXPECT_GT(compared, 1500);
+}
+
+// A random value of a compiled node, as generation makes them: listed keys in order, optional ones at random.
+std::string instance(const JsonSchema& s, uint32_t id, std::mt19937& rng, int depth) {
+  const SchemaNode& n = s.nodes[id];
+  const auto ws = [&] {  // as json_space_takes allows: nothing, a space, or a newline and an indent
+    switch (rng() % 6) {
+      case 0: return std::string(" ");
+      case 1: return "\n" + std::string("  \t   ").substr(0, rng() % 5);
+      default: return std::string();
+    }
+  };
+  switch (n.kind) {
+    case Kind::kObject: {
+      std::vector<std::string> parts;
+      if (!n.properties.empty()) {
+        for (const auto& p : n.properties)
+          if (p.required || (rng() % 2 && depth + s.nodes[p.node].min_depth < JsonSchema::kMaxDepth))
+            parts.push_back(p.key + ws() + ":" + ws() + instance(s, p.node, rng, depth + 1));
+      } else if (n.additional >= 0) {
+        for (int i = rng() % 3; i > 0 && depth + s.nodes[n.additional].min_depth < 8; --i)
+          parts.push_back("\"k" + std::to_string(i) + "\":" + instance(s, static_cast<uint32_t>(n.additional), rng, depth + 1));
+      }
+      std::string out = "{" + ws();
+      for (size_t i = 0; i < parts.size(); ++i) out += (i ? "," + ws() : "") + parts[i] + ws();
+      return out + "}";
+    }
+    case Kind::kArray: {
+      uint32_t count = n.min_items + rng() % 3;
+      if (depth + s.nodes[n.items].min_depth >= 8) count = n.min_items;
+      count = std::min(count, n.max_items);
+      std::string out = "[" + ws();
+      for (uint32_t i = 0; i < count; ++i) out += (i ? "," + ws() : "") + instance(s, n.items, rng, depth + 1) + ws();
+      return out + "]";
+    }
+    case Kind::kString: {
+      const uint32_t max = std::min<uint32_t>(n.max_length, n.min_length + 4);
+      const uint32_t len = n.min_length + (max > n.min_length ? rng() % (max - n.min_length + 1) : 0);
+      std::string out = "\"";
+      for (uint32_t i = 0; i < len; ++i) out += std::vector<std::string>{"a", " ", "\\n", "\\\"", "\xc3\xa9", "\\u00e9", "\xf0\x9f\x99\x82"}[rng() % 7];
+      return out + "\"";
+    }
+    case Kind::kNumber:
+      return n.integer ? std::to_string(static_cast<int>(rng() % 2001) - 1000) : std::vector<std::string>{"0", "-1.5", "2e10", "3.25E-2"}[rng() % 4];
+    case Kind::kLiterals: return n.literals[rng() % n.literals.size()];
+    case Kind::kAnyOf: {
+      std::vector<uint32_t> ok;
+      for (uint32_t o : n.options)
+        if (depth + s.nodes[o].min_depth < 8 || s.nodes[o].min_depth == n.min_depth) ok.push_back(o);
+      return instance(s, ok[rng() % ok.size()], rng, depth);
+    }
+  }
+  return "";
+}
+
+TEST(SchemaPrefix, AcceptsEveryPrefixOfGeneratedInstances) {
+  const char* schemas[] = {
+      kOrder,
+      R"({"type": "object"})",
+      R"({"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string", "maxLength": 3}},
+          "meta": {"type": "object", "additionalProperties": {"type": ["integer", "null"]}},
+          "when": {"type": "string", "minLength": 2}, "score": {"type": "number"}}, "required": ["when"]})",
+      R"({"$defs": {"Node": {"type": "object", "properties": {"v": {"enum": [1, "x", null, true, [1, 2], {"a": "b"}]},
+          "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}, "maxItems": 2}}, "required": ["v"]}},
+          "$ref": "#/$defs/Node"})",
+  };
+  std::mt19937 rng(5);
+  for (const char* text : schemas) {
+    const auto schema = compile(text);
+    for (int iter = 0; iter < 200; ++iter) {
+      const std::string doc = instance(*schema, schema->root, rng, 1);
+      ASSERT_TRUE(nlohmann::json::accept(doc)) << doc;
+      bool complete = false;
+      ASSERT_EQ(first_refused(schema, doc, &complete), -1) << text << "\n" << doc;
+      EXPECT_TRUE(complete) << doc;
+    }
+  }
+}
+
+// Whether a parsed value follows a compiled node (a restatement of the compiler's semantics, for the walk).
+bool follows(const JsonSchema& s, uint32_t id, const nlohmann::json& v) {
+  const SchemaNode& n = s.nodes[id];
+  switch (n.kind) {
+    case Kind::kObject: {
+      if (!v.is_object()) return false;
+      if (n.properties.empty()) {
+        if (n.additional < 0) return v.empty();
+        for (const auto& [k, x] : v.items())
+          if (!follows(s, static_cast<uint32_t>(n.additional), x)) return false;
+        return true;
+      }
+      size_t seen = 0;
+      for (const auto& p : n.properties) {
+        const std::string name = nlohmann::json::parse(p.key).get<std::string>();
+        if (!v.contains(name)) {
+          if (p.required) return false;
+          continue;
+        }
+        ++seen;
+        if (!follows(s, p.node, v[name])) return false;
+      }
+      return seen == v.size();
+    }
+    case Kind::kArray: {
+      if (!v.is_array() || v.size() < n.min_items || v.size() > n.max_items) return false;
+      for (const auto& x : v)
+        if (!follows(s, n.items, x)) return false;
+      return true;
+    }
+    case Kind::kString: {
+      if (!v.is_string()) return false;
+      const std::string& str = v.get_ref<const std::string&>();
+      size_t chars = 0;
+      for (unsigned char c : str) chars += (c & 0xC0) != 0x80;
+      return chars >= n.min_length && chars <= n.max_length;
+    }
+    case Kind::kNumber:  // (nlohmann reads integers past 64 bits as floating point)
+      return v.is_number() && (!n.integer || v.is_number_integer() || std::floor(v.get<double>()) == v.get<double>());
+    case Kind::kLiterals: return std::find(n.literals.begin(), n.literals.end(), v.dump()) != n.literals.end();
+    case Kind::kAnyOf:
+      return std::any_of(n.options.begin(), n.options.end(), [&](uint32_t o) { return follows(s, o, v); });
+  }
+  return false;
+}
+
+TEST(JsonSchemaConstraint, RandomWalksOnTheRealVocabularyNeverDeadEndAndFollowTheSchema) {
+  const auto tok = load_tokenizer(std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3");
+  ASSERT_TRUE(tok);
+  const auto vocab = ConstraintVocab::from(*tok);
+  const auto schema = compile(kOrder);
+  std::mt19937 rng(3);
+  std::vector<float> logits(static_cast<size_t>(tok->n_vocab()));
+  int completed = 0;
+  for (int walk = 0; walk < 12; ++walk) {
+    JsonSchemaConstraint c(vocab, schema);
+    std::string text;
+    for (int step = 0; step < 200 && !c.complete(); ++step) {
+      std::fill(logits.begin(), logits.end(), 0.0f);
+      ASSERT_GT(c.mask(logits.data(), tok->n_vocab()), 0) << "a dead end after " << text;
+      // Half the time a token with JSON punctuation (so strings and values end), else any allowed one.
+      std::vector<int32_t> any, punct;
+      for (int32_t id = 0; id < tok->n_vocab(); ++id) {
+        if (std::isinf(logits[id])) continue;
+        any.push_back(id);
+        if (vocab->bytes[id].find_first_of("\"{}[],:0123456789") != std::string::npos) punct.push_back(id);
+      }
+      const auto& from = !punct.empty() && rng() % 2 ? punct : any;
+      const int32_t id = from[rng() % from.size()];
+      ASSERT_TRUE(c.accept(id));
+      text += vocab->bytes[id];
+    }
+    if (!c.complete()) continue;
+    ++completed;
+    ASSERT_TRUE(nlohmann::json::accept(text)) << text;
+    EXPECT_TRUE(follows(*schema, schema->root, nlohmann::json::parse(text))) << text;
+  }
+  EXPECT_GE(completed, 8);
+}
+
+}  // namespace
+}  // namespace dsinfer
