@@ -339,4 +339,9 @@ class Compiler {
 
 std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::ordered_json& schema) { return Compiler(schema).run(); }
 
+std::shared_ptr<const JsonSchema> JsonSchema::any_object() {
+  static const std::shared_ptr<const JsonSchema> any = compile({{"type", "object"}});
+  return any;
+}
+
 }  // namespace dsinfer

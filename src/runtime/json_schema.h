@@ -71,6 +71,8 @@ struct JsonSchema {
 
   // Throws Error ("schema.properties.age: 'minimum' is not supported") for what cannot be held to.
   static std::shared_ptr<const JsonSchema> compile(const nlohmann::ordered_json& schema);
+  // {"type": "object"}: any JSON object (JSON mode, a tool's arguments without a schema).
+  static std::shared_ptr<const JsonSchema> any_object();
 };
 
 }  // namespace dsinfer

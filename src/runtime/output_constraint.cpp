@@ -49,26 +49,7 @@ bool OutputConstraint::accept(int32_t token) {
   return true;
 }
 
-bool OutputConstraint::json_takes(const JsonPrefix& state, const std::string& bytes, JsonPrefix* out) {
-  JsonPrefix s = state;
-  for (char c : bytes)
-    if (s.complete() || !s.feed(static_cast<uint8_t>(c))) return false;
-  if (out) *out = s;
-  return true;
-}
-
-bool OutputConstraint::json_allows(const JsonPrefix& state, int32_t token) const {
-  const ConstraintVocab& v = *vocab_;
-  if (v.added[token] || v.bytes[token].empty()) return false;
-  if (state.in_plain_string() && v.plain[token]) return true;  // (most tokens inside a string: no trial)
-  return json_takes(state, v.bytes[token], nullptr);
-}
-
-bool JsonObjectConstraint::allows(int32_t token) const { return json_allows(state_, token); }
-
-void JsonObjectConstraint::advance(int32_t token) { json_takes(state_, vocab_->bytes[token], &state_); }
-
-bool OutputConstraint::schema_allows(const SchemaPrefix& state, int32_t token) const {
+bool OutputConstraint::json_allows(const SchemaPrefix& state, int32_t token) const {
   const ConstraintVocab& v = *vocab_;
   const std::string& b = v.bytes[token];
   if (v.added[token] || b.empty() || !state.may_start_with(static_cast<uint8_t>(b[0]))) return false;
@@ -85,7 +66,7 @@ bool OutputConstraint::schema_allows(const SchemaPrefix& state, int32_t token) c
   return state.takes(b);
 }
 
-bool JsonSchemaConstraint::allows(int32_t token) const { return schema_allows(state_, token); }
+bool JsonSchemaConstraint::allows(int32_t token) const { return json_allows(state_, token); }
 
 void JsonSchemaConstraint::advance(int32_t token) { state_.feed(vocab_->bytes[token]); }
 
@@ -106,9 +87,7 @@ void ToolCallConstraint::enter(Part part) {
       for (const auto& h : p.heads) live_.push_back(&h);
       break;
     case Part::kArgs:
-      args_ = JsonPrefix();
-      schema_args_.reset();
-      if (head_ < p.arguments.size() && p.arguments[head_]) schema_args_.emplace(p.arguments[head_]);
+      args_.emplace(head_ < p.arguments.size() && p.arguments[head_] ? p.arguments[head_] : JsonSchema::any_object());
       break;
     case Part::kClose: live_ = {&p.close}; break;
     case Part::kNext:
@@ -130,7 +109,7 @@ bool ToolCallConstraint::allows(int32_t token) const {
   const ConstraintVocab& v = *vocab_;
   const std::string& b = v.bytes[token];
   if (b.empty() || part_ == Part::kDone) return false;
-  if (part_ == Part::kArgs) return schema_args_ ? schema_allows(*schema_args_, token) : json_allows(args_, token);
+  if (part_ == Part::kArgs) return json_allows(*args_, token);
   if (!next_byte_[static_cast<uint8_t>(b[0])]) return false;
   for (const std::string* lit : live_)  // (each starts with matched_)
     if (matched_.size() + b.size() <= lit->size() && lit->compare(matched_.size(), b.size(), b) == 0) return true;
@@ -140,12 +119,8 @@ bool ToolCallConstraint::allows(int32_t token) const {
 void ToolCallConstraint::advance(int32_t token) {
   const std::string& b = vocab_->bytes[token];
   if (part_ == Part::kArgs) {
-    if (schema_args_) {
-      schema_args_->feed(b);
-    } else {
-      json_takes(args_, b, &args_);
-    }
-    if (schema_args_ ? schema_args_->complete() : args_.complete()) enter(Part::kClose);
+    args_->feed(b);
+    if (args_->complete()) enter(Part::kClose);
     return;
   }
   matched_ += b;

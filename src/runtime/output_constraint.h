@@ -1,10 +1,10 @@
 #pragma once
 // Constrained answers: each step, every token that cannot continue the answer gets a logit of -inf before
 // sampling, and the scheduler ends the answer (kStop) once the constraint is complete.
-//   - JsonObjectConstraint: JSON mode (OpenAI's and DeepSeek's response_format {"type": "json_object"}):
-//     one JSON object; added and control tokens (chat markup, end of sequence) never come.
-//   - JsonSchemaConstraint: structured outputs (response_format {"type": "json_schema"}): one JSON object
-//     that follows a JsonSchema (see json_schema.h for what it holds an answer to).
+//   - JsonSchemaConstraint: one JSON object that follows a JsonSchema (json_schema.h says what it holds an
+//     answer to): structured outputs (response_format {"type": "json_schema"}), and with
+//     JsonSchema::any_object() JSON mode (OpenAI's and DeepSeek's {"type": "json_object"}). Added and
+//     control tokens (chat markup, end of sequence) never come.
 //   - ToolCallConstraint: a forced tool call (tool_choice "required" or a named function): the tool-call
 //     markup given by a ToolCallPattern, a function name from a set, and its arguments as a JSON object
 //     (that follows the function's parameters schema, where it has one).
@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "runtime/json_prefix.h"
 #include "runtime/schema_prefix.h"
 
 namespace dsinfer {
@@ -49,23 +48,9 @@ class OutputConstraint {
   explicit OutputConstraint(std::shared_ptr<const ConstraintVocab> vocab) : vocab_(std::move(vocab)) {}
   virtual bool allows(int32_t token) const = 0;  // token < the vocabulary's size
   virtual void advance(int32_t token) = 0;       // an allowed token
-  // Whether a JSON value in `state` can take these bytes, never past its completion; the new state in *out.
-  static bool json_takes(const JsonPrefix& state, const std::string& bytes, JsonPrefix* out);
   // Whether the token can continue the JSON value in `state` (never an added token or one without bytes).
-  bool json_allows(const JsonPrefix& state, int32_t token) const;
-  bool schema_allows(const SchemaPrefix& state, int32_t token) const;
+  bool json_allows(const SchemaPrefix& state, int32_t token) const;
   std::shared_ptr<const ConstraintVocab> vocab_;
-};
-
-class JsonObjectConstraint : public OutputConstraint {
- public:
-  explicit JsonObjectConstraint(std::shared_ptr<const ConstraintVocab> vocab) : OutputConstraint(std::move(vocab)) {}
-  bool complete() const override { return state_.complete(); }
-
- private:
-  JsonPrefix state_;
-  bool allows(int32_t token) const override;
-  void advance(int32_t token) override;
 };
 
 class JsonSchemaConstraint : public OutputConstraint {
@@ -86,7 +71,7 @@ struct ToolCallPattern {
   std::string open, close, again, end;
   std::vector<std::string> heads;
   std::vector<std::shared_ptr<const JsonSchema>> arguments;  // [heads] what a call's arguments follow; null
-                                                             // (or missing): any JSON object
+                                                             // (or missing): JsonSchema::any_object()
 };
 
 class ToolCallConstraint : public OutputConstraint {
@@ -102,9 +87,8 @@ class ToolCallConstraint : public OutputConstraint {
   std::vector<const std::string*> live_;  // the literals the part may still be (they start with matched_)
   std::array<bool, 256> next_byte_{};     // bytes that can come next in one of them (a quick filter: with
                                           // 256 tools, 129k tokens x 256 names per step would take 0.1 s)
-  size_t head_ = 0;                    // the call's function: pattern_->heads[head_]
-  JsonPrefix args_;                    // its arguments, or
-  std::optional<SchemaPrefix> schema_args_;  // with a schema
+  size_t head_ = 0;                   // the call's function: pattern_->heads[head_]
+  std::optional<SchemaPrefix> args_;  // its arguments (in Part::kArgs)
 
   void enter(Part part);  // a new part: live_ = all of its literals
   void update_next_bytes();

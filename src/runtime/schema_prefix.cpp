@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 
-#include "runtime/json_prefix.h"
 
 namespace dsinfer {
 namespace {
@@ -70,10 +69,7 @@ SchemaPrefix::Path& SchemaPrefix::Path::operator=(const Path& o) {
   return *this;
 }
 
-SchemaPrefix::SchemaPrefix(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) {
-  paths_.emplace_back();
-  update_first_bytes();
-}
+SchemaPrefix::SchemaPrefix(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) { paths_.emplace_back(); }
 
 bool SchemaPrefix::complete() const {
   return std::any_of(paths_.begin(), paths_.end(), [](const Path& p) { return p.started && p.depth == 0; });
@@ -106,6 +102,7 @@ int SchemaPrefix::plain_string_takes(std::string_view plain) const {
 }
 
 bool SchemaPrefix::feed(std::string_view bytes) {
+  filters_fresh_ = false;
   for (char ch : bytes) {
     std::vector<Path> next, forks;
     for (Path& p : paths_) {
@@ -118,7 +115,6 @@ bool SchemaPrefix::feed(std::string_view bytes) {
     paths_ = std::move(next);
     if (paths_.empty()) return false;
   }
-  update_first_bytes();
   return true;
 }
 
@@ -143,7 +139,8 @@ bool SchemaPrefix::path_takes(const Path& start, std::string_view bytes) const {
   return true;
 }
 
-void SchemaPrefix::update_first_bytes() {
+void SchemaPrefix::update_filters() const {
+  filters_fresh_ = true;
   int n_first = 0;
   for (int c = 0; c < 256; ++c) {
     const char ch = static_cast<char>(c);

@@ -1,7 +1,7 @@
 #pragma once
 // A byte-level recognizer of one JSON value that follows a compiled JsonSchema: whether the bytes so far
-// can still begin such a value, and when one is complete. Like JsonPrefix (whitespace between tokens as
-// json_space_takes allows, none before the value), plus the schema: listed keys in order, required
+// can still begin such a value, and when one is complete: JSON as RFC 8259 has it (whitespace between
+// tokens as json_space_takes allows, none before the value), plus the schema: listed keys in order, required
 // ones before the object may close, enum texts, string and array lengths, integers without fraction or
 // exponent, strings of valid UTF-8 (a model's partial characters cannot end a string).
 //
@@ -21,6 +21,21 @@
 
 namespace dsinfer {
 
+// Whitespace between JSON tokens in a generated answer, as llama.cpp's JSON grammars allow it: nothing, one
+// space, or a newline and at most kMaxJsonIndent spaces or tabs (compact and pretty-printed JSON, but no
+// runs a model can loop on). `run` is the state of the current run (0: none); false if c cannot come.
+constexpr int kMaxJsonIndent = 20;
+inline bool is_json_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool json_space_takes(uint8_t& run, uint8_t c) {
+  if (run == 0 && (c == ' ' || c == '\n')) {
+    run = c == ' ' ? 1 : 2;
+    return true;
+  }
+  if (run < 2 || (c != ' ' && c != '\t') || run - 2 >= kMaxJsonIndent) return false;
+  ++run;
+  return true;
+}
+
 class SchemaPrefix {
  public:
   static constexpr int kMaxPaths = 16;
@@ -33,9 +48,15 @@ class SchemaPrefix {
   // Whether feed(bytes) would succeed and not run past the value's end; the state is unchanged.
   bool takes(std::string_view bytes) const;
   bool complete() const;
-  // Whether the next bytes may be c (c, d) (quick filters, kept up to date by feed).
-  bool may_start_with(uint8_t c) const { return first_bytes_[c]; }
-  bool may_start_with(uint8_t c, uint8_t d) const { return !second_known_[c] || second_bytes_[c][d]; }
+  // Whether the next bytes may be c (c, d): quick filters, made on first use after each feed.
+  bool may_start_with(uint8_t c) const {
+    if (!filters_fresh_) update_filters();
+    return first_bytes_[c];
+  }
+  bool may_start_with(uint8_t c, uint8_t d) const {
+    if (!filters_fresh_) update_filters();
+    return !second_known_[c] || second_bytes_[c][d];
+  }
   // Inside a string and between characters: how many more characters it may take (INT64_MAX: any); else -1.
   int64_t plain_string_room() const;
   // For bytes without control characters, '"' or '\': 1 if they continue the string the value is in, 0 if
@@ -69,9 +90,10 @@ class SchemaPrefix {
 
   std::shared_ptr<const JsonSchema> schema_;
   std::vector<Path> paths_;
-  std::array<bool, 256> first_bytes_{};
-  std::array<bool, 256> second_known_{};  // second_bytes_[c] holds for the bytes after c
-  std::array<std::array<bool, 256>, 256> second_bytes_{};
+  mutable bool filters_fresh_ = false;
+  mutable std::array<bool, 256> first_bytes_{};
+  mutable std::array<bool, 256> second_known_{};  // second_bytes_[c] holds for the bytes after c
+  mutable std::array<std::array<bool, 256>, 256> second_bytes_{};
 
   const SchemaNode& node(uint32_t id) const { return schema_->nodes[id]; }
   bool fits(const Path& p, uint32_t id) const { return p.depth + node(id).min_depth <= JsonSchema::kMaxDepth; }
@@ -88,7 +110,7 @@ class SchemaPrefix {
   // A byte of a string's text that is no quote, escape or control character: ASCII or part of a UTF-8 character.
   static bool string_char(Frame& f, uint8_t c, uint32_t max_length);
   bool path_takes(const Path& p, std::string_view bytes) const;
-  void update_first_bytes();
+  void update_filters() const;
 };
 
 }  // namespace dsinfer

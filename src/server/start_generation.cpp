@@ -131,7 +131,8 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
   if (common.response_format != ResponseFormat::kText && parse_opts.starts_in_reasoning)
     throw ApiError(400, "a JSON response_format cannot be used with a reasoning chat format (the answer starts in <think>)",
                    "response_format");
-  std::shared_ptr<const JsonSchema> schema;
+  std::shared_ptr<const JsonSchema> schema;  // what the answer follows (JSON mode: any object)
+  if (common.response_format == ResponseFormat::kJsonObject) schema = JsonSchema::any_object();
   if (common.response_format == ResponseFormat::kJsonSchema) {
     try {
       schema = JsonSchema::compile(response_schema(parse_ordered_body(raw_body)));
@@ -157,8 +158,6 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
       g.max_tokens = max_tokens[i];
       if (schema) {
         g.constraint = [v = ctx.constraint_vocab, schema] { return std::make_unique<JsonSchemaConstraint>(v, schema); };
-      } else if (common.response_format == ResponseFormat::kJsonObject) {
-        g.constraint = [v = ctx.constraint_vocab] { return std::make_unique<JsonObjectConstraint>(v); };
       } else if (forced_calls) {
         g.constraint = [v = ctx.constraint_vocab, forced_calls] { return std::make_unique<ToolCallConstraint>(v, forced_calls); };
       }

@@ -1,6 +1,7 @@
-// Constrained answers: the byte-level JSON recognizer against nlohmann's parser on generated and mutated
-// documents (every prefix of a valid object is accepted, a complete one is complete, anything else is
-// refused), and the JSON-mode and tool-call constraints' masks on a small vocabulary.
+// Constrained answers: the byte-level JSON recognizer (SchemaPrefix with the schema {"type": "object"}, as
+// JSON mode uses it) against nlohmann's parser on generated and mutated documents (every prefix of a valid
+// object is accepted, a complete one is complete, anything else is refused), and the JSON-mode and
+// tool-call constraints' masks on a small vocabulary. Schemas proper: json_schema_test.cpp.
 
 #include <gtest/gtest.h>
 
@@ -12,7 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/output_constraint.h"
-#include "runtime/json_prefix.h"
+#include "runtime/json_schema.h"
+#include "runtime/schema_prefix.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 #include "../model/test_models.h"
@@ -22,37 +24,34 @@ namespace dsinfer {
 namespace {
 
 // Feeds the whole text: -1 if every byte was accepted, else the offset of the first refused byte.
-int64_t first_refused(const std::string& text, JsonPrefix* state = nullptr) {
-  JsonPrefix p;
+int64_t first_refused(const std::string& text, bool* complete = nullptr) {
+  SchemaPrefix p(JsonSchema::any_object());
   for (size_t i = 0; i < text.size(); ++i)
-    if (!p.feed(static_cast<uint8_t>(text[i]))) return static_cast<int64_t>(i);
-  if (state) *state = p;
+    if (!p.takes(text.substr(i, 1)) || !p.feed(text.substr(i, 1))) return static_cast<int64_t>(i);
+  if (complete) *complete = p.complete();
   return -1;
 }
 
 bool accepts_complete(const std::string& text) {
-  JsonPrefix p;
-  return first_refused(text, &p) < 0 && p.complete();
+  bool complete = false;
+  return first_refused(text, &complete) < 0 && complete;
 }
 
-TEST(JsonPrefix, ValidObjectsAndEveryPrefixOfThem) {
+TEST(JsonMode, ValidObjectsAndEveryPrefixOfThem) {
   for (const std::string doc : {
-           R"({})", R"({ } )", R"({"a":1})", R"({"a": [1, -2.5e+3, 0, 0.125, -0, 1E9, true, false, null]})",
+           R"({})", R"({ })", R"({"a":1})", R"({"a": [1, -2.5e+3, 0, 0.125, -0, 1E9, true, false, null]})",
            R"({"k": {"n": {"m": []}}, "s": "x\"y\\z\/\b\f\n\r\t\u00e9\uD83D\uDE00", "u": "Grüße 🙂"})",
-           "{\n  \"a\": [\n    {}\n  ]\n}\n"}) {
+           "{\n  \"a\": [\n    {}\n  ]\n}"}) {
     EXPECT_TRUE(accepts_complete(doc)) << doc;
     for (size_t n = 0; n < doc.size(); ++n) {
-      JsonPrefix p;
-      EXPECT_LT(first_refused(doc.substr(0, n), &p), 0) << doc.substr(0, n);
-      // complete only at the end (or in the whitespace after it)
-      if (doc.substr(0, n).find_last_not_of(" \n") < doc.find_last_of('}')) {
-        EXPECT_FALSE(p.complete()) << doc.substr(0, n);
-      }
+      bool complete = true;
+      EXPECT_LT(first_refused(doc.substr(0, n), &complete), 0) << doc.substr(0, n);
+      EXPECT_FALSE(complete) << "complete only at the end: " << doc.substr(0, n);
     }
   }
 }
 
-TEST(JsonPrefix, RefusesWhereTheGrammarBreaks) {
+TEST(JsonMode, RefusesWhereTheGrammarBreaks) {
   struct Case {
     std::string text;
     int64_t at;
@@ -65,14 +64,15 @@ TEST(JsonPrefix, RefusesWhereTheGrammarBreaks) {
            {"{\"a\":1.5.2}", 8}, {"{\"a\":1e5e2}", 8}, {"{\"a\":+1}", 5},
            {"{\"a\":tru}", 8}, {"{\"a\":nul1}", 8}, {"{\"a\":True}", 5},
            {"{\"a\":\"x\ny\"}", 7}, {"{\"a\":\"\\x\"}", 7}, {"{\"a\":\"\\u12G4\"}", 10},
-           {"{}}", 2}, {"{} x", 3}, {"{}{}", 2}}) {
+           {"{}}", 2}, {"{} ", 2}, {"{}{}", 2},                                // nothing after the object
+           {"{\"a\":\"\xc3\"}", 7}, {"{\"a\":\"\xff\"}", 6}}) {                 // strings are UTF-8
     EXPECT_EQ(first_refused(c.text), c.at) << c.text;
   }
 }
 
-TEST(JsonPrefix, LimitsDepthAndWhitespaceRuns) {
+TEST(JsonMode, LimitsDepthNumbersAndWhitespaceRuns) {
   std::string deep = "{\"a\":";
-  for (int i = 1; i < JsonPrefix::kMaxDepth; ++i) deep += "[";
+  for (uint32_t i = 1; i < JsonSchema::kMaxDepth; ++i) deep += "[";
   EXPECT_LT(first_refused(deep), 0);
   EXPECT_EQ(first_refused(deep + "["), static_cast<int64_t>(deep.size()));
   // Whitespace: nothing, one space, or a newline and at most kMaxJsonIndent spaces or tabs.
@@ -84,6 +84,11 @@ TEST(JsonPrefix, LimitsDepthAndWhitespaceRuns) {
   EXPECT_EQ(first_refused("{ \n"), 2);
   EXPECT_EQ(first_refused("{\r\n"), 1);
   EXPECT_EQ(first_refused("{\t"), 1);
+  const std::string digits(SchemaPrefix::kMaxNumberBytes, '7');
+  EXPECT_TRUE(accepts_complete("{\"a\":" + digits + "}"));
+  EXPECT_EQ(first_refused("{\"a\":" + digits + "7"), 5 + SchemaPrefix::kMaxNumberBytes) << "a model looping on digits";
+  EXPECT_EQ(first_refused("{\"a\":" + digits.substr(1) + ".5"), 5 + SchemaPrefix::kMaxNumberBytes - 1)
+      << "never a number that cannot end within the limit";
   EXPECT_TRUE(accepts_complete("{\"a\":\"" + std::string(100, ' ') + "\"}")) << "spaces inside strings are text";
 }
 
@@ -110,7 +115,7 @@ bool spaces_as_generated(const std::string& text) {
   return true;
 }
 
-TEST(JsonPrefix, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
+TEST(JsonMode, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
   std::mt19937 rng(7);
   std::function<nlohmann::json(int)> value = [&](int depth) -> nlohmann::json {
     switch (rng() % (depth > 3 ? 5 : 7)) {
@@ -164,9 +169,9 @@ TEST(JsonPrefix, AgreesWithNlohmannOnGeneratedAndMutatedDocuments) {
 using testing::allowed;
 using testing::vocab_of;
 
-TEST(JsonObjectConstraint, MasksTokensThatCannotContinueAndEndsWhenComplete) {
+TEST(JsonSchemaConstraint, JsonModeMasksTokensThatCannotContinueAndEndsWhenComplete) {
   const std::vector<std::string> vocab = {"{", "}", "\"", "key", "\":", " 1", "\"x\\", "n", "}\n", "<ctl>", "[", ",", "a\"b"};
-  JsonObjectConstraint c(vocab_of(vocab, {"<ctl>"}));
+  JsonSchemaConstraint c(vocab_of(vocab, {"<ctl>"}), JsonSchema::any_object());
   EXPECT_EQ(allowed(c, vocab), "{|");
   EXPECT_TRUE(c.accept(0));
   EXPECT_EQ(allowed(c, vocab), "}|\"|\":|\"x\\|");  // a key (its first bytes) or the end (exactly at '}')
@@ -278,7 +283,7 @@ TEST(ConstraintVocab, PaddingTokensOfAGgufVocabularyNeverCome) {
   EXPECT_FALSE(tok->is_unused(tok->find_token("{").value()));
   const auto vocab = ConstraintVocab::from(*tok);
   EXPECT_TRUE(vocab->bytes[pad].empty());
-  JsonObjectConstraint c(vocab);
+  JsonSchemaConstraint c(vocab, JsonSchema::any_object());
   ASSERT_TRUE(c.accept(tok->find_token("{\"").value()));  // inside a key: nearly any text may come, not padding
   std::vector<float> logits(static_cast<size_t>(tok->n_vocab()), 0.0f);
   EXPECT_GT(c.mask(logits.data(), tok->n_vocab()), 100000);
