@@ -22,6 +22,7 @@ const std::set<std::string, std::less<>> kContainers = {"$defs", "definitions"};
 const std::set<std::string, std::less<>> kConstraints = {
     "type",      "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength",
     "maxLength", "enum",       "const",    "anyOf",                "oneOf", "allOf",    "nullable", "$ref",
+    "pattern",   "format",
 };
 
 bool is_constraint(std::string_view k) { return kConstraints.count(k) > 0; }
@@ -148,7 +149,7 @@ class Compiler {
       if (s.contains(k)) return "object";
     for (const char* k : {"items", "minItems", "maxItems"})
       if (s.contains(k)) return "array";
-    for (const char* k : {"minLength", "maxLength"})
+    for (const char* k : {"minLength", "maxLength", "pattern", "format"})
       if (s.contains(k)) return "string";
     return "";  // anything
   }
@@ -173,11 +174,27 @@ class Compiler {
       n.min_length = count(s, "minLength", at, 0);
       n.max_length = count(s, "maxLength", at, SchemaNode::kUnbounded);
       if (n.min_length > n.max_length) fail(at, ": 'minLength' is larger than 'maxLength'");
+      n.pattern = pattern(s, at);
       return add(std::move(n));
     }
     if (type == "array") return array(s, at);
     if (type == "object") return object(s, at);
     fail(at, ": unknown type '", type, "'");
+  }
+
+  static std::shared_ptr<const ByteDfa> pattern(const ojson& s, const std::string& at) {
+    if (!s.contains("pattern") && !s.contains("format")) return nullptr;
+    if (s.contains("pattern") && s.contains("format")) fail(at, ": 'pattern' and 'format' together are not supported");
+    if (s.contains("minLength") || s.contains("maxLength"))
+      fail(at, ": 'minLength' or 'maxLength' next to a pattern or format is not supported");
+    const char* key = s.contains("pattern") ? "pattern" : "format";
+    if (!s[key].is_string()) fail(at, ": '", key, "' must be a string");
+    std::string re = s[key].get<std::string>();
+    if (s.contains("format")) {
+      re = format_pattern(re);
+      if (re.empty()) fail(at, ": format '", s["format"].get<std::string>(), "' is not supported (date, time, date-time, uuid and ipv4 are)");
+    }
+    return std::make_shared<const ByteDfa>(with_context(at, [&] { return ByteDfa::compile(re); }));
   }
 
   uint32_t array(const ojson& s, const std::string& at) {

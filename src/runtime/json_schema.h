@@ -3,9 +3,10 @@
 // compiled into a graph of nodes that SchemaPrefix walks byte by byte.
 //
 // Supported: type (one or a list), properties, required, additionalProperties, items, minItems, maxItems,
-// minLength, maxLength, enum, const, anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref
-// ("#", "#/$defs/...", "#/definitions/...", recursion included); annotations (title, description, default,
-// examples, ...) are ignored. Any other keyword is an Error naming it and where it is: an answer is never
+// minLength, maxLength, pattern (byte_regex.h), format (date, time, date-time, uuid, ipv4), enum, const,
+// anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref ("#", "#/$defs/...",
+// "#/definitions/...", recursion included); annotations (title, description, default, examples, ...) are
+// ignored, and so are pattern and format on values that are not strings (as JSON Schema has it). Any other keyword is an Error naming it and where it is: an answer is never
 // claimed to follow a schema it was not held to.
 //
 // What generation makes of it: an object's listed properties come in the schema's order (required ones
@@ -20,6 +21,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "runtime/byte_regex.h"
 
 namespace dsinfer {
 
@@ -51,6 +54,7 @@ struct SchemaNode {
   uint32_t min_items = 0, max_items = kUnbounded;
   // kString (characters: code points, an escape counts one)
   uint32_t min_length = 0, max_length = kUnbounded;
+  std::shared_ptr<const ByteDfa> pattern;  // the text follows it (then no length limits and no escapes)
   // kNumber
   bool integer = false;
   // kLiterals: compact JSON texts, sorted bytewise, distinct

@@ -78,7 +78,7 @@ bool SchemaPrefix::complete() const {
 int64_t SchemaPrefix::plain_string_room() const {
   if (paths_.size() != 1 || paths_[0].depth == 0) return -1;
   const Frame& f = paths_[0].frames[paths_[0].depth - 1];
-  if (f.phase != kString || f.sub != 0) return -1;
+  if (f.phase != kString || f.sub != 0 || node(f.node).pattern) return -1;
   const uint32_t max = node(f.node).max_length;
   return max == SchemaNode::kUnbounded ? INT64_MAX : int64_t{max} - f.count;
 }
@@ -88,7 +88,7 @@ int SchemaPrefix::plain_string_takes(std::string_view plain) const {
   const Path& p = paths_[0];
   if (p.depth == 0) return -1;
   const Frame& f = p.frames[p.depth - 1];
-  if (f.phase != kString) return -1;
+  if (f.phase != kString || node(f.node).pattern) return -1;
   // step_string's ASCII and UTF-8 cases on a copy of the little they change.
   Frame s;
   s.sub = f.sub;
@@ -208,7 +208,10 @@ void SchemaPrefix::open(Path& p, uint32_t id, uint8_t c) const {
   switch (n.kind) {
     case Kind::kObject: f.phase = kObjectOpen; break;
     case Kind::kArray: f.phase = kArrayOpen; break;
-    case Kind::kString: f.phase = kString; break;
+    case Kind::kString:
+      f.phase = kString;
+      if (n.pattern) f.lo = static_cast<uint32_t>(n.pattern->start);
+      break;
     case Kind::kNumber:
       f.phase = kNumber;
       f.sub = c == '-' ? kMinus : c == '0' ? kZero : kInt;
@@ -368,6 +371,13 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
 bool SchemaPrefix::step_string(Path& p, uint8_t c) const {
   Frame& f = p.top();
   const SchemaNode& n = node(f.node);
+  if (n.pattern) {  // the text walks the pattern's DFA (state in f.lo); it has no escapes
+    if (c == '"') return n.pattern->accepting[f.lo] && close(p);
+    const int32_t next = n.pattern->next[f.lo][c];
+    if (next < 0) return false;
+    f.lo = static_cast<uint32_t>(next);
+    return true;
+  }
   if (f.phase == kEscape) {
     if (c == 'u') {
       f.phase = kUnicode;

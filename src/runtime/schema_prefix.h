@@ -73,7 +73,8 @@ class SchemaPrefix {
     uint8_t utf8_hi;
     uint32_t count;    // object: next property; array: items; string: characters; number, literal: bytes
     uint32_t child;    // object: the node of the value after the key
-    uint32_t lo, hi;   // literal: candidates [lo, hi); object key: bytes matched (lo), first candidate (hi)
+    uint32_t lo, hi;   // literal: candidates [lo, hi); object key: bytes matched (lo), first candidate (hi);
+                       // string with a pattern: its DFA state (lo)
     uint64_t keys;     // object key: bit i = property hi + i is still a candidate
   };
   struct Path {

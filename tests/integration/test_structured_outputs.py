@@ -2,7 +2,9 @@
 sampled answers, held to each schema by the server, validated by Python's jsonschema (a reference nobody
 here wrote); pydantic models through client.chat.completions.parse; key order; errors."""
 
+import datetime
 import json
+import uuid
 from typing import Literal, Optional
 
 import jsonschema
@@ -29,6 +31,11 @@ SCHEMAS = [
          {"type": "object", "properties": {"w": {"type": "integer"}, "h": {"type": "integer"}}, "required": ["w", "h"],
           "additionalProperties": False}]},
          "v": {"const": "1.0"}, "tag": {"type": ["string", "null"], "maxLength": 3}}},
+    # Patterns and formats (checked by jsonschema's FormatChecker: date, uuid, ipv4).
+    {"type": "object", "additionalProperties": False, "required": ["day", "id", "code", "host"],
+     "properties": {"day": {"type": "string", "format": "date"}, "id": {"type": "string", "format": "uuid"},
+                    "code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{1,4}$"}, "host": {"format": "ipv4"},
+                    "at": {"type": "string", "format": "date-time"}}},
     # A recursive tree with bounded fan-out.
     {"$defs": {"Node": {"type": "object", "additionalProperties": False, "required": ["id"],
                         "properties": {"id": {"type": "integer"},
@@ -50,9 +57,9 @@ def test_sampled_answers_follow_the_schema(server):
             text = r.choices[0].message.content
             assert text.startswith("{"), text
             if r.choices[0].finish_reason == "stop":  # (else cut by max_tokens: a prefix)
-                jsonschema.validate(json.loads(text), schema)
+                jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
                 finished += 1
-    assert finished >= 12, finished
+    assert finished >= 16, finished
     assert_no_leaks(server)
 
 
@@ -85,6 +92,13 @@ class Plan(BaseModel):
     done: bool
 
 
+class Ticket(BaseModel):
+    code: str = Field(pattern=r"^[A-Z]{3}-\d{2}$")
+    opened: datetime.datetime
+    due: datetime.date
+    ref: uuid.UUID
+
+
 def test_pydantic_models_through_parse(server):
     c = client(server)
     parsed = 0
@@ -95,6 +109,13 @@ def test_pydantic_models_through_parse(server):
             assert isinstance(r.choices[0].message.parsed, Plan)
             parsed += 1
     assert parsed >= 2
+    # Dates, times, UUIDs and patterns: pydantic parses each answer (a time zone is always there).
+    for seed in range(3):
+        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "A ticket"}], response_format=Ticket,
+                                     max_tokens=200, temperature=1.0, seed=seed)
+        assert r.choices[0].finish_reason == "stop"
+        t = r.choices[0].message.parsed
+        assert isinstance(t, Ticket) and t.opened.tzinfo is not None
 
 
 def test_schemas_it_cannot_hold_answers_to_are_refused(server):

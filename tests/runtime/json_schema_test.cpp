@@ -45,7 +45,8 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
   for (const Case& c : std::vector<Case>{
            {R"({"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}}})",
             "schema.properties.age: 'minimum' is not supported"},
-           {R"({"type": "object", "properties": {"a": {"pattern": "^x$"}}})", "schema.properties.a: 'pattern' is not supported"},
+           {R"({"type": "object", "properties": {"a": {"multipleOf": 2}}})", "schema.properties.a: 'multipleOf' is not supported"},
+           {R"({"type": "object", "properties": {"a": {"pattern": "x", "maxLength": 3}}})", "'maxLength' next to a pattern"},
            {R"({"type": "string"})", "schema: the root must be an object"},
            {R"({"anyOf": [{"type": "object"}, {"type": "null"}]})", "the root must be an object"},
            {R"({"$ref": "#/$defs/X"})", "schema: $ref '#/$defs/X' does not resolve"},
@@ -141,6 +142,27 @@ TEST(SchemaPrefix, HoldsTheAnswerToTheSchema) {
   }
 }
 
+TEST(SchemaPrefix, StringsWithAPatternWalkItsDfa) {
+  const auto schema = compile(R"({"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]{2}-\\d+$"},
+      "day": {"type": "string", "format": "date"}}, "required": ["code", "day"], "additionalProperties": false})");
+  bool complete = false;
+  EXPECT_EQ(first_refused(schema, R"({"code":"AB-12","day":"2024-02-29"})", &complete), -1);
+  EXPECT_TRUE(complete);
+  for (const auto& [accepted, refused] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"code":"AB)", "C"}, {R"({"code":"AB-)", R"(")"}, {R"({"code":"A)", R"(\u0042)"},
+           {R"({"code":"AB-1","day":"2024-1)", "3"}, {R"({"code":"AB-1","day":"2024-02-3)", "2"}}) {
+    EXPECT_EQ(first_refused(schema, accepted + refused), static_cast<int64_t>(accepted.size())) << accepted << refused;
+  }
+  EXPECT_NE(compile_error(R"({"type": "object", "properties": {"e": {"type": "string", "format": "email"}}})").find(
+                "schema.properties.e: format 'email' is not supported"),
+            std::string::npos);
+  EXPECT_NE(compile_error(R"({"type": "object", "properties": {"e": {"type": "string", "pattern": "(a)\\1"}}})").find(
+                "schema.properties.e: pattern '(a)\\1': backreferences are not supported"),
+            std::string::npos);
+  EXPECT_EQ(compile_error(R"({"type": "object", "properties": {"n": {"type": "integer", "format": "int64"}}})"), "(compiled)")
+      << "format constrains strings only";
+}
+
 TEST(SchemaPrefix, FollowsAlternativesThatStartAlike) {
   // Two object alternatives: which one it is shows only at the key; a string and a string enum likewise.
   const auto schema = compile(R"({"type": "object", "required": ["shape"], "properties": {"shape": {"anyOf": [
@@ -155,6 +177,33 @@ TEST(SchemaPrefix, FollowsAlternativesThatStartAlike) {
   EXPECT_EQ(first_refused(schema, R"({"shape":{"side":2.5)"), 18) << "the side is an integer";
   EXPECT_EQ(first_refused(schema, R"({"shape":"nonsense")"), 13) << "neither 'none' nor at most 2 characters";
   EXPECT_EQ(first_refused(schema, R"({"shape":{"radius":1,"side":2)"), 20) << "one alternative per value";
+}
+
+// A random text along a pattern's DFA: random bytes for a while, then towards an accepting state.
+std::string pattern_text(const ByteDfa& d, std::mt19937& rng) {
+  std::vector<int> dist(d.next.size(), 1 << 20);  // bytes to an accepting state
+  for (size_t s = 0; s < d.next.size(); ++s)
+    if (d.accepting[s]) dist[s] = 0;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t s = 0; s < d.next.size(); ++s)
+      for (int32_t t : d.next[s])
+        if (t >= 0 && dist[t] + 1 < dist[s]) {
+          dist[s] = dist[t] + 1;
+          changed = true;
+        }
+  }
+  std::string out;
+  for (int32_t s = d.start, step = 0;; ++step) {
+    if (d.accepting[s] && (step >= 12 || rng() % 3 == 0)) return out;
+    std::vector<int> bytes;
+    for (int c = 0; c < 256; ++c)
+      if (d.next[s][c] >= 0 && (step < 12 || dist[d.next[s][c]] < dist[s])) bytes.push_back(c);
+    if (bytes.empty()) return out;  // (an accepting state with nothing after it)
+    const int c = bytes[rng() % bytes.size()];
+    out += static_cast<char>(c);
+    s = d.next[s][c];
+  }
 }
 
 // A random value of a compiled node, as generation makes them: listed keys in order, optional ones at random.
@@ -191,6 +240,7 @@ std::string instance(const JsonSchema& s, uint32_t id, std::mt19937& rng, int de
       return out + "]";
     }
     case Kind::kString: {
+      if (n.pattern) return "\"" + pattern_text(*n.pattern, rng) + "\"";
       const uint32_t max = std::min<uint32_t>(n.max_length, n.min_length + 4);
       const uint32_t len = n.min_length + (max > n.min_length ? rng() % (max - n.min_length + 1) : 0);
       std::string out = "\"";
@@ -217,6 +267,9 @@ TEST(SchemaPrefix, AcceptsEveryPrefixOfGeneratedInstances) {
       R"({"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string", "maxLength": 3}},
           "meta": {"type": "object", "additionalProperties": {"type": ["integer", "null"]}},
           "when": {"type": "string", "minLength": 2}, "score": {"type": "number"}}, "required": ["when"]})",
+      R"({"type": "object", "properties": {"when": {"type": "string", "format": "date-time"}, "id": {"format": "uuid"},
+          "code": {"type": ["string", "null"], "pattern": "^[A-Z]{2,3}-\\d+$"}, "ip": {"type": "string", "format": "ipv4"},
+          "any": {"type": "string", "pattern": "ab"}}, "required": ["when", "code"]})",
       R"({"$defs": {"Node": {"type": "object", "properties": {"v": {"enum": [1, "x", null, true, [1, 2], {"a": "b"}]},
           "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}, "maxItems": 2}}, "required": ["v"]}},
           "$ref": "#/$defs/Node"})",
@@ -267,6 +320,7 @@ bool follows(const JsonSchema& s, uint32_t id, const nlohmann::json& v) {
     case Kind::kString: {
       if (!v.is_string()) return false;
       const std::string& str = v.get_ref<const std::string&>();
+      if (n.pattern) return n.pattern->matches(str);
       size_t chars = 0;
       for (unsigned char c : str) chars += (c & 0xC0) != 0x80;
       return chars >= n.min_length && chars <= n.max_length;

@@ -1,0 +1,423 @@
+#include "runtime/byte_regex.h"
+
+#include <algorithm>
+#include <bitset>
+#include <cctype>
+#include <map>
+
+#include "util/error.h"
+
+namespace dsinfer {
+namespace {
+
+using Bytes = std::bitset<256>;
+
+constexpr size_t kMaxNfaStates = 20000;
+constexpr size_t kMaxDfaStates = 2000;
+
+Bytes byte_range(int lo, int hi) {
+  Bytes b;
+  for (int c = lo; c <= hi; ++c) b.set(static_cast<size_t>(c));
+  return b;
+}
+
+// Printable ASCII that a JSON string holds without an escape.
+Bytes text_ascii() {
+  Bytes b = byte_range(0x20, 0x7E);
+  b.reset('"');
+  b.reset('\\');
+  return b;
+}
+
+struct Ast {
+  enum Kind { kBytes, kConcat, kAlt, kRepeat };
+  Kind kind = kConcat;
+  Bytes bytes;
+  std::vector<Ast> kids;
+  int min = 0, max = -1;  // kRepeat; max -1: unbounded
+};
+
+Ast bytes_ast(Bytes b) {
+  Ast a;
+  a.kind = Ast::kBytes;
+  a.bytes = b;
+  return a;
+}
+
+Ast repeat_ast(Ast kid, int min, int max) {
+  Ast a;
+  a.kind = Ast::kRepeat;
+  a.kids.push_back(std::move(kid));
+  a.min = min;
+  a.max = max;
+  return a;
+}
+
+Ast concat_ast(std::vector<Bytes> parts) {
+  Ast a;
+  for (const Bytes& b : parts) a.kids.push_back(bytes_ast(b));
+  return a;
+}
+
+// Any character a JSON string holds without an escape: printable ASCII or a whole UTF-8 character (no
+// overlong forms, no surrogates), for the text around an unanchored match.
+Ast any_char() {
+  const Bytes cont = byte_range(0x80, 0xBF);
+  Ast alt;
+  alt.kind = Ast::kAlt;
+  alt.kids = {bytes_ast(text_ascii()),
+              concat_ast({byte_range(0xC2, 0xDF), cont}),
+              concat_ast({Bytes().set(0xE0), byte_range(0xA0, 0xBF), cont}),
+              concat_ast({byte_range(0xE1, 0xEC) | byte_range(0xEE, 0xEF), cont, cont}),
+              concat_ast({Bytes().set(0xED), byte_range(0x80, 0x9F), cont}),
+              concat_ast({Bytes().set(0xF0), byte_range(0x90, 0xBF), cont, cont}),
+              concat_ast({byte_range(0xF1, 0xF3), cont, cont, cont}),
+              concat_ast({Bytes().set(0xF4), byte_range(0x80, 0x8F), cont, cont})};
+  return alt;
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string_view p) : p_(p) {}
+
+  // The top-level alternatives, each with its own anchors ("^a|b$" is "^a" or "b$").
+  Ast parse() {
+    const Ast anything = repeat_ast(any_char(), 0, -1);
+    Ast alt;
+    alt.kind = Ast::kAlt;
+    do {
+      const bool anchored_start = eat('^');
+      Ast body = sequence(true);
+      const bool anchored_end = eat('$');
+      Ast one;
+      if (!anchored_start) one.kids.push_back(anything);
+      one.kids.push_back(std::move(body));
+      if (!anchored_end) one.kids.push_back(anything);
+      alt.kids.push_back(std::move(one));
+    } while (eat('|'));
+    if (pos_ != p_.size()) error("an unmatched ')'");
+    return alt;
+  }
+
+ private:
+  std::string_view p_;
+  size_t pos_ = 0;
+
+  [[noreturn]] void error(const std::string& what) const { fail("pattern '", p_, "': ", what, " (at ", pos_, ")"); }
+  bool more() const { return pos_ < p_.size(); }
+  char peek() const { return p_[pos_]; }
+  bool eat(char c) {
+    if (!more() || peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+
+  Ast alternation() {
+    Ast alt;
+    alt.kind = Ast::kAlt;
+    alt.kids.push_back(sequence());
+    while (eat('|')) alt.kids.push_back(sequence());
+    return alt.kids.size() == 1 ? std::move(alt.kids[0]) : alt;
+  }
+
+  // Up to '|' or ')' (and at the top level, up to a '$' that ends an alternative).
+  Ast sequence(bool top = false) {
+    Ast seq;
+    const auto alternative_end = [&] { return peek() == '$' && (pos_ + 1 == p_.size() || p_[pos_ + 1] == '|'); };
+    while (more() && peek() != '|' && peek() != ')' && !(top && alternative_end())) seq.kids.push_back(quantified());
+    return seq;
+  }
+
+  int number() {
+    if (!more() || !isdigit(static_cast<unsigned char>(peek()))) error("a number expected in {}");
+    int n = 0;
+    while (more() && isdigit(static_cast<unsigned char>(peek()))) {
+      n = n * 10 + (p_[pos_++] - '0');
+      if (n > 1000) error("a repetition count above 1000");
+    }
+    return n;
+  }
+
+  Ast quantified() {
+    Ast a = atom();
+    if (!more()) return a;
+    int min = 0, max = -1;
+    switch (peek()) {
+      case '?': max = 1; break;
+      case '*': break;
+      case '+': min = 1; break;
+      case '{': {
+        ++pos_;
+        min = max = number();
+        if (eat(',')) max = more() && peek() == '}' ? -1 : number();
+        if (!more() || peek() != '}') error("an unclosed {");
+        if (max >= 0 && max < min) error("{n,m} with m < n");
+        break;
+      }
+      default: return a;
+    }
+    ++pos_;
+    eat('?');  // a lazy quantifier: the same language
+    if (more() && (peek() == '*' || peek() == '+' || peek() == '?' || peek() == '{')) error("a quantifier after a quantifier");
+    return repeat_ast(std::move(a), min, max);
+  }
+
+  Ast atom() {
+    const auto c = static_cast<unsigned char>(p_[pos_++]);
+    switch (c) {
+      case '(': {
+        if (eat('?') && !eat(':')) error("lookaround and named groups are not supported");
+        Ast a = alternation();
+        if (!eat(')')) error("an unclosed (");
+        return a;
+      }
+      case '[': return bytes_ast(char_class());
+      case '.': return bytes_ast(text_ascii());
+      case '\\': return bytes_ast(escape(false));
+      case '^':
+      case '$': error("anchors are supported only at the start and the end");
+      case ')':
+      case '*':
+      case '+':
+      case '?':
+      case '{': error(std::string("nothing to repeat before '") + static_cast<char>(c) + "'");
+      default: break;
+    }
+    if (c < 0x80) return bytes_ast(Bytes().set(c));
+    // A UTF-8 character: its bytes in a row (one atom, for a quantifier after it).
+    Ast seq;
+    seq.kids.push_back(bytes_ast(Bytes().set(c)));
+    while (more() && (static_cast<unsigned char>(peek()) & 0xC0) == 0x80)
+      seq.kids.push_back(bytes_ast(Bytes().set(static_cast<unsigned char>(p_[pos_++]))));
+    return seq;
+  }
+
+  // After '\'; in a class, \b is a backspace (a control character: never in the text).
+  Bytes escape(bool in_class) {
+    if (!more()) error("a '\\' at the end");
+    const char c = p_[pos_++];
+    const Bytes digits = byte_range('0', '9');
+    const Bytes word = digits | byte_range('a', 'z') | byte_range('A', 'Z') | Bytes().set('_');
+    switch (c) {
+      case 'd': return digits;
+      case 'D': return text_ascii() & ~digits;
+      case 'w': return word;
+      case 'W': return text_ascii() & ~word;
+      case 's': return Bytes().set(' ');  // (the other white space is control characters)
+      case 'S': return text_ascii() & ~Bytes().set(' ');
+      case 'n': case 'r': case 't': case 'f': case 'v': case '0': return {};
+      case 'b':
+        if (in_class) return {};
+        [[fallthrough]];
+      case 'B': error("word boundaries (\\b, \\B) are not supported");
+      case 'x': case 'u': {
+        const size_t n = c == 'x' ? 2 : 4;
+        if (pos_ + n > p_.size()) error("a short \\x or \\u escape");
+        const int v = std::stoi(std::string(p_.substr(pos_, n)), nullptr, 16);
+        pos_ += n;
+        if (v >= 0x80) error("\\x and \\u escapes above 0x7F are not supported");
+        return Bytes().set(static_cast<size_t>(v));
+      }
+      default:
+        if (c >= '1' && c <= '9') error("backreferences are not supported");
+        if (isalnum(static_cast<unsigned char>(c))) error(std::string("the escape \\") + c + " is not supported");
+        return Bytes().set(static_cast<unsigned char>(c));  // \. \- \/ \( ...: the character itself
+    }
+  }
+
+  Bytes char_class() {
+    const bool negated = eat('^');
+    Bytes set;
+    bool first = true;
+    while (true) {
+      if (!more()) error("an unclosed [");
+      if (peek() == ']' && !first) break;
+      first = false;
+      Bytes item;
+      int lo = -1;
+      const auto c = static_cast<unsigned char>(p_[pos_++]);
+      if (c >= 0x80) error("non-ASCII characters in a class are not supported");
+      if (c == '\\') {
+        item = escape(true);
+        if (item.count() == 1) lo = static_cast<int>(item._Find_first());
+      } else {
+        item.set(c);
+        lo = c;
+      }
+      if (lo >= 0 && pos_ + 1 < p_.size() && peek() == '-' && p_[pos_ + 1] != ']') {
+        ++pos_;
+        auto hi = static_cast<unsigned char>(p_[pos_++]);
+        if (hi == '\\') {
+          const Bytes h = escape(true);
+          if (h.count() != 1) error("a class range that ends in a class");
+          hi = static_cast<unsigned char>(h._Find_first());
+        }
+        if (hi >= 0x80) error("non-ASCII characters in a class are not supported");
+        if (hi < lo) error("a class range out of order");
+        item = byte_range(lo, hi);
+      }
+      set |= item;
+    }
+    ++pos_;  // ']'
+    return negated ? text_ascii() & ~set : set;
+  }
+};
+
+struct Nfa {
+  struct State {
+    std::vector<int> eps;
+    Bytes on;     // the bytes that lead to `to`
+    int to = -1;
+  };
+  std::vector<State> states;
+  Bytes text = text_ascii() | byte_range(0x80, 0xFF);  // what may be in the generated text
+
+  int add() {
+    if (states.size() >= kMaxNfaStates) fail("pattern: too large (more than ", kMaxNfaStates, " states)");
+    states.emplace_back();
+    return static_cast<int>(states.size() - 1);
+  }
+
+  // The fragment [start, end] for a.
+  std::pair<int, int> build(const Ast& a) {
+    switch (a.kind) {
+      case Ast::kBytes: {
+        const int s = add(), e = add();
+        states[s].on = a.bytes & text;
+        states[s].to = e;
+        return {s, e};
+      }
+      case Ast::kConcat: {
+        const int s = add();
+        int end = s;
+        for (const Ast& k : a.kids) {
+          const auto [ks, ke] = build(k);
+          states[end].eps.push_back(ks);
+          end = ke;
+        }
+        return {s, end};
+      }
+      case Ast::kAlt: {
+        const int s = add(), e = add();
+        for (const Ast& k : a.kids) {
+          const auto [ks, ke] = build(k);
+          states[s].eps.push_back(ks);
+          states[ke].eps.push_back(e);
+        }
+        return {s, e};
+      }
+      case Ast::kRepeat: {
+        const int s = add();
+        int end = s;
+        for (int i = 0; i < a.min; ++i) {
+          const auto [ks, ke] = build(a.kids[0]);
+          states[end].eps.push_back(ks);
+          end = ke;
+        }
+        const int e = add();
+        if (a.max < 0) {  // then any number more
+          const auto [ks, ke] = build(a.kids[0]);
+          states[end].eps.push_back(ks);
+          states[ke].eps.push_back(end);
+          states[end].eps.push_back(e);
+        } else {  // then up to max - min more, each optional
+          states[end].eps.push_back(e);
+          for (int i = a.min; i < a.max; ++i) {
+            const auto [ks, ke] = build(a.kids[0]);
+            states[end].eps.push_back(ks);
+            states[ke].eps.push_back(e);
+            end = ke;
+          }
+        }
+        return {s, e};
+      }
+    }
+    return {-1, -1};
+  }
+
+  std::vector<int> closure(std::vector<int> set) const {
+    std::vector<uint8_t> in(states.size(), 0);
+    for (int s : set) in[s] = 1;
+    for (size_t i = 0; i < set.size(); ++i)
+      for (int t : states[set[i]].eps)
+        if (!in[t]) {
+          in[t] = 1;
+          set.push_back(t);
+        }
+    std::sort(set.begin(), set.end());
+    return set;
+  }
+};
+
+}  // namespace
+
+ByteDfa ByteDfa::compile(std::string_view pattern) {
+  const Ast ast = Parser(pattern).parse();
+  Nfa nfa;
+  const auto [start, end] = nfa.build(ast);
+  ByteDfa dfa;
+  std::map<std::vector<int>, int32_t> ids;
+  std::vector<std::vector<int>> sets = {nfa.closure({start})};
+  ids[sets[0]] = 0;
+  for (size_t d = 0; d < sets.size(); ++d) {
+    std::array<int32_t, 256> next;
+    next.fill(-1);
+    for (int c = 0; c < 256; ++c) {
+      std::vector<int> to;
+      for (int s : sets[d])
+        if (nfa.states[s].to >= 0 && nfa.states[s].on[static_cast<size_t>(c)]) to.push_back(nfa.states[s].to);
+      if (to.empty()) continue;
+      to = nfa.closure(std::move(to));
+      auto [it, fresh] = ids.emplace(to, static_cast<int32_t>(sets.size()));
+      if (fresh) {
+        if (sets.size() >= kMaxDfaStates) fail("pattern '", pattern, "': too complex (more than ", kMaxDfaStates, " DFA states)");
+        sets.push_back(std::move(to));
+      }
+      next[c] = it->second;
+    }
+    dfa.next.push_back(next);
+    dfa.accepting.push_back(std::binary_search(sets[d].begin(), sets[d].end(), end));
+  }
+  // Cut the dead ends: states from which no accepting one can be reached.
+  std::vector<uint8_t> live = dfa.accepting;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t s = 0; s < dfa.next.size(); ++s) {
+      if (live[s]) continue;
+      for (int32_t t : dfa.next[s])
+        if (t >= 0 && live[t]) {
+          live[s] = 1;
+          changed = true;
+          break;
+        }
+    }
+  }
+  if (!live[0]) fail("pattern '", pattern, "': no text without JSON escapes matches it");
+  for (auto& row : dfa.next)
+    for (int32_t& t : row)
+      if (t >= 0 && !live[t]) t = -1;
+  return dfa;
+}
+
+bool ByteDfa::matches(std::string_view text) const {
+  int32_t s = start;
+  for (char c : text) {
+    s = next[s][static_cast<uint8_t>(c)];
+    if (s < 0) return false;
+  }
+  return accepting[s];
+}
+
+std::string format_pattern(std::string_view format) {
+  const std::string date = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])";
+  const std::string time = "([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+  const std::string octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+  if (format == "date") return "^" + date + "$";
+  if (format == "time") return "^" + time + "$";
+  if (format == "date-time") return "^" + date + "[Tt]" + time + "$";
+  if (format == "uuid") return "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+  if (format == "ipv4") return "^(" + octet + "\\.){3}" + octet + "$";
+  return "";
+}
+
+}  // namespace dsinfer
