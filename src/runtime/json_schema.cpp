@@ -1,6 +1,7 @@
 #include "runtime/json_schema.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string_view>
@@ -22,7 +23,7 @@ const std::set<std::string, std::less<>> kContainers = {"$defs", "definitions"};
 const std::set<std::string, std::less<>> kConstraints = {
     "type",      "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength",
     "maxLength", "enum",       "const",    "anyOf",                "oneOf", "allOf",    "nullable", "$ref",
-    "pattern",   "format",
+    "pattern",   "format",     "minimum",  "maximum",              "exclusiveMinimum",  "exclusiveMaximum",
 };
 
 bool is_constraint(std::string_view k) { return kConstraints.count(k) > 0; }
@@ -167,6 +168,7 @@ class Compiler {
     if (type == "integer" || type == "number") {
       SchemaNode n = of(Kind::kNumber);
       n.integer = type == "integer";
+      bounds(s, at, n);
       return add(std::move(n));
     }
     if (type == "string") {
@@ -180,6 +182,33 @@ class Compiler {
     if (type == "array") return array(s, at);
     if (type == "object") return object(s, at);
     fail(at, ": unknown type '", type, "'");
+  }
+
+  // minimum and the like -> the integers in range and the unit intervals in range (SchemaNode).
+  static void bounds(const ojson& s, const std::string& at, SchemaNode& n) {
+    const long double limit = 1e15L - 1;  // (kMaxBoundedDigits digits)
+    long double min_int = -limit, max_int = limit, max_unit = limit, min_unit = -limit;
+    for (const char* key : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) {
+      if (!s.contains(key)) continue;
+      if (!s[key].is_number()) fail(at, ": '", key, "' must be a number");
+      const long double b = s[key].get<double>();
+      const bool exclusive = key[0] == 'e';
+      n.bounded = true;
+      if (key == std::string("minimum") || key == std::string("exclusiveMinimum")) {
+        min_int = std::max(min_int, exclusive ? std::floor(b) + 1 : std::ceil(b));
+        min_unit = std::max(min_unit, std::ceil(b) + 1);
+      } else {
+        max_int = std::min(max_int, exclusive ? std::ceil(b) - 1 : std::floor(b));
+        max_unit = std::min(max_unit, std::floor(b) - 1);
+      }
+    }
+    if (!n.bounded) return;
+    if (min_int > max_int) fail(at, ": no integer lies within its bounds (which is all a bounded number may be here)");
+    const auto clamp = [&](long double v) { return static_cast<int64_t>(std::clamp(v, -limit - 1, limit + 1)); };
+    n.min_int = clamp(min_int);
+    n.max_int = clamp(max_int);
+    n.max_unit = clamp(max_unit);
+    n.min_unit = clamp(min_unit);
   }
 
   static std::shared_ptr<const ByteDfa> pattern(const ojson& s, const std::string& at) {

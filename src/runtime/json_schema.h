@@ -3,7 +3,8 @@
 // compiled into a graph of nodes that SchemaPrefix walks byte by byte.
 //
 // Supported: type (one or a list), properties, required, additionalProperties, items, minItems, maxItems,
-// minLength, maxLength, pattern (byte_regex.h), format (date, time, date-time, uuid, ipv4), enum, const,
+// minLength, maxLength, pattern (byte_regex.h), format (date, time, date-time, uuid, ipv4), minimum,
+// maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and later), enum, const,
 // anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref ("#", "#/$defs/...",
 // "#/definitions/...", recursion included); annotations (title, description, default, examples, ...) are
 // ignored, and so are pattern and format on values that are not strings (as JSON Schema has it). Any other keyword is an Error naming it and where it is: an answer is never
@@ -57,6 +58,14 @@ struct SchemaNode {
   std::shared_ptr<const ByteDfa> pattern;  // the text follows it (then no length limits and no escapes)
   // kNumber
   bool integer = false;
+  // minimum / maximum / exclusiveMinimum / exclusiveMaximum: a bounded number is written without exponent,
+  // with at most kMaxBoundedDigits digits, and with a fraction only where the whole unit interval of its
+  // integer part is in range (a narrower set of numbers, never one out of range).
+  static constexpr int kMaxBoundedDigits = 15;
+  bool bounded = false;
+  int64_t min_int = 0, max_int = 0;  // the integers in range
+  int64_t max_unit = 0;  // v >= 0: [v, v + 1) is in range for min_int <= v <= max_unit
+  int64_t min_unit = 0;  // v <= 0 (written with '-'): (v - 1, v] is in range for min_unit <= v <= max_int
   // kLiterals: compact JSON texts, sorted bytewise, distinct
   std::vector<std::string> literals;
   // kAnyOf: the alternatives, none of them kAnyOf

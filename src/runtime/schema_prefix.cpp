@@ -55,6 +55,29 @@ Num number_next(uint8_t s, uint8_t c, bool integer) {
   }
 }
 
+// Bounded numbers: whether an integer part that starts with the digits of w (w < 0: none yet; zero: it is
+// "0", which nothing follows) and has at most `more` digits after them, written with a '-' if neg, can be
+// an integer in range (the fractions allowed in range are a subset: see SchemaNode::bounded).
+bool bounded_reachable(const SchemaNode& n, bool neg, int64_t w, bool zero, int more) {
+  const __int128 lo = std::max<__int128>(0, neg ? -static_cast<__int128>(n.max_int) : n.min_int);
+  const __int128 hi = neg ? -static_cast<__int128>(n.min_int) : n.max_int;  // u = |value| in [lo, hi]
+  if (lo > hi) return false;
+  if (zero || (w < 0 && lo == 0)) return lo == 0;  // ("0", "-0", or "-" and then "0")
+  __int128 a = w < 0 ? 0 : w, b = w < 0 ? 0 : w;  // the integer parts with j more digits: [a, b]
+  for (int j = 0; j <= more; ++j) {
+    if (a > hi) return false;
+    if (b >= lo && (w >= 0 || j > 0)) return true;
+    a = a == 0 ? 1 : a * 10;  // (no leading zeros: after '-' the first digit 0 is "zero")
+    b = b * 10 + 9;
+  }
+  return false;
+}
+
+bool bounded_fraction_allowed(const SchemaNode& n, bool neg, int64_t w) {
+  const int64_t v = neg ? -w : w;
+  return neg ? n.min_unit <= v && v <= n.max_int : n.min_int <= v && v <= n.max_unit;
+}
+
 bool object_may_close(const SchemaNode& n, uint32_t next) {
   return n.properties.empty() || n.required_from[next] == n.properties.size();
 }
@@ -168,7 +191,10 @@ bool SchemaPrefix::starts_with(uint32_t id, uint8_t c) const {
     case Kind::kObject: return c == '{';
     case Kind::kArray: return c == '[';
     case Kind::kString: return c == '"';
-    case Kind::kNumber: return c == '-' || is_digit(c);
+    case Kind::kNumber:
+      if (!n.bounded) return c == '-' || is_digit(c);
+      if (c == '-') return bounded_reachable(n, true, -1, false, SchemaNode::kMaxBoundedDigits);
+      return is_digit(c) && bounded_reachable(n, false, c - '0', c == '0', SchemaNode::kMaxBoundedDigits - 1);
     case Kind::kLiterals: {
       auto it = std::lower_bound(n.literals.begin(), n.literals.end(), std::string(1, static_cast<char>(c)));
       return it != n.literals.end() && static_cast<uint8_t>((*it)[0]) == c;
@@ -216,6 +242,9 @@ void SchemaPrefix::open(Path& p, uint32_t id, uint8_t c) const {
       f.phase = kNumber;
       f.sub = c == '-' ? kMinus : c == '0' ? kZero : kInt;
       f.count = 1;
+      f.utf8_lo = c == '-';              // bounded: negative,
+      f.keys = c == '-' ? 0 : c - '0';   // the integer part so far,
+      f.child = c == '-' ? 0 : 1;        // digits so far
       break;
     case Kind::kLiterals: {
       // The candidates: the literals that start with c (a contiguous run of the sorted list).
@@ -355,6 +384,10 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
       case kNumber:
         if (step_number(p, c)) return true;
         if (!number_complete(f.sub)) return false;
+        if (n.bounded && f.sub != kFrac) {  // an integer: in range (a fraction was only begun where it is)
+          const int64_t v = f.utf8_lo ? -static_cast<int64_t>(f.keys) : static_cast<int64_t>(f.keys);
+          if (v < n.min_int || v > n.max_int) return false;
+        }
         close(p);
         continue;  // c follows the number
       case kLiteral: {
@@ -438,10 +471,23 @@ bool SchemaPrefix::string_char(Frame& f, uint8_t c, uint32_t max_length) {
 
 bool SchemaPrefix::step_number(Path& p, uint8_t c) const {
   Frame& f = p.top();
-  const Num next = number_next(f.sub, c, node(f.node).integer);
+  const SchemaNode& n = node(f.node);
+  const Num next = number_next(f.sub, c, n.integer);
   if (next == kNone) return false;
   const uint32_t still_needed = number_complete(next) ? 0 : 1;  // ("1e" needs a digit)
   if (f.count + 1 + still_needed > kMaxNumberBytes) return false;
+  if (n.bounded) {
+    if (next == kE || next == kESign || next == kExp) return false;
+    if (f.child + (is_digit(c) ? 1 : 0) + still_needed > SchemaNode::kMaxBoundedDigits) return false;  // ('.': a digit to come)
+    const bool neg = f.utf8_lo;
+    if (next == kDot && !bounded_fraction_allowed(n, neg, static_cast<int64_t>(f.keys))) return false;
+    if (next == kZero || next == kInt) {  // a digit of the integer part
+      const int64_t w = (f.sub == kMinus ? 0 : static_cast<int64_t>(f.keys)) * 10 + (c - '0');
+      if (!bounded_reachable(n, neg, w, next == kZero, SchemaNode::kMaxBoundedDigits - static_cast<int>(f.child) - 1)) return false;
+      f.keys = static_cast<uint64_t>(w);
+    }
+    if (is_digit(c)) ++f.child;
+  }
   f.sub = next;
   ++f.count;
   return true;

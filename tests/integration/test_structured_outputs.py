@@ -27,8 +27,8 @@ SCHEMAS = [
     # Alternatives that start alike, numbers, a type list, a const.
     {"type": "object", "additionalProperties": False, "required": ["shape", "v"],
      "properties": {"shape": {"oneOf": [
-         {"type": "object", "properties": {"r": {"type": "number"}}, "required": ["r"], "additionalProperties": False},
-         {"type": "object", "properties": {"w": {"type": "integer"}, "h": {"type": "integer"}}, "required": ["w", "h"],
+         {"type": "object", "properties": {"r": {"type": "number", "exclusiveMinimum": 0, "maximum": 10}}, "required": ["r"], "additionalProperties": False},
+         {"type": "object", "properties": {"w": {"type": "integer", "minimum": -3}, "h": {"type": "integer", "maximum": 1000}}, "required": ["w", "h"],
           "additionalProperties": False}]},
          "v": {"const": "1.0"}, "tag": {"type": ["string", "null"], "maxLength": 3}}},
     # Patterns and formats (checked by jsonschema's FormatChecker: date, uuid, ipv4).
@@ -82,7 +82,7 @@ def test_properties_come_in_the_schemas_order(server):
 
 class Step(BaseModel):
     op: Literal["add", "sub"]
-    amount: int
+    amount: int = Field(ge=1, le=99)
 
 
 class Plan(BaseModel):
@@ -90,6 +90,7 @@ class Plan(BaseModel):
     label: str = Field(max_length=8)
     note: Optional[str] = Field(max_length=4)
     done: bool
+    confidence: float = Field(ge=0, le=1)
 
 
 class Ticket(BaseModel):
@@ -121,7 +122,7 @@ def test_pydantic_models_through_parse(server):
 def test_schemas_it_cannot_hold_answers_to_are_refused(server):
     c = client(server)
     for schema, words in [
-        ({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}}, "'minimum' is not supported"),
+        ({"type": "object", "properties": {"n": {"type": "integer", "multipleOf": 2}}}, "'multipleOf' is not supported"),
         ({"type": "array"}, "the root must be an object"),
         ({"$ref": "#/$defs/Missing"}, "does not resolve"),
     ]:
@@ -159,10 +160,10 @@ def test_forced_tool_calls_follow_the_parameters(server):
     assert called >= 2
     # Parameters it cannot hold calls to: refused for a strict function, any JSON object otherwise.
     loose = {"type": "function", "function": {"name": "f", "parameters": {
-        "type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}}}}
+        "type": "object", "properties": {"n": {"type": "integer", "multipleOf": 2}}}}}
     r = chat(c, "hi", tools=[loose], tool_choice="required", max_tokens=40, temperature=1.0, seed=1)
     assert r.choices[0].message.content or r.choices[0].message.tool_calls is not None
     with pytest.raises(openai.BadRequestError) as e:
         chat(c, "hi", tools=[{"type": "function", "function": {**loose["function"], "strict": True}}], tool_choice="required")
-    assert e.value.body["param"] == "tools" and "'minimum' is not supported" in e.value.body["message"]
+    assert e.value.body["param"] == "tools" and "'multipleOf' is not supported" in e.value.body["message"]
     assert_no_leaks(server)

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <string>
@@ -43,8 +45,8 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
     const char* error;
   };
   for (const Case& c : std::vector<Case>{
-           {R"({"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}}})",
-            "schema.properties.age: 'minimum' is not supported"},
+           {R"({"type": "object", "properties": {"age": {"type": "integer", "multipleOf": 5}}})",
+            "schema.properties.age: 'multipleOf' is not supported"},
            {R"({"type": "object", "properties": {"a": {"multipleOf": 2}}})", "schema.properties.a: 'multipleOf' is not supported"},
            {R"({"type": "object", "properties": {"a": {"pattern": "x", "maxLength": 3}}})", "'maxLength' next to a pattern"},
            {R"({"type": "string"})", "schema: the root must be an object"},
@@ -161,6 +163,69 @@ TEST(SchemaPrefix, StringsWithAPatternWalkItsDfa) {
             std::string::npos);
   EXPECT_EQ(compile_error(R"({"type": "object", "properties": {"n": {"type": "integer", "format": "int64"}}})"), "(compiled)")
       << "format constrains strings only";
+}
+
+TEST(SchemaPrefix, BoundedNumbersStayInRangeAndNeverDeadEnd) {
+  struct Bound {
+    const char* schema;  // of "v"
+    double lo, hi;       // the range, and whether its ends are in it
+    bool lo_in, hi_in;
+    std::vector<const char*> fractions;  // accepted too (in a unit interval that is in range)
+  };
+  const double inf = INFINITY;
+  std::mt19937 rng(9);
+  for (const Bound& b : std::vector<Bound>{
+           {R"({"type": "integer", "minimum": -5, "maximum": 12})", -5, 12, true, true},
+           {R"({"type": "integer", "exclusiveMinimum": 0})", 0, inf, false, true},
+           {R"({"type": "integer", "minimum": 100, "maximum": 100})", 100, 100, true, true},
+           {R"({"type": "integer", "maximum": -3.5})", -inf, -3.5, true, true},
+           {R"({"type": "number", "minimum": 0, "maximum": 1})", 0, 1, true, true, {"0.5", "0.999"}},
+           {R"({"type": "number", "exclusiveMinimum": -2.5, "exclusiveMaximum": 3})", -2.5, 3, false, false, {"-1.25", "2.9", "-0.5"}},
+           {R"({"type": "number", "maximum": -0.5})", -inf, -0.5, true, true, {"-2.4", "-1.25"}},
+       }) {
+    const auto schema = compile(std::string(R"({"type": "object", "properties": {"v": )") + b.schema +
+                                R"(}, "required": ["v"], "additionalProperties": false})");
+    const bool integer = std::string(b.schema).find("integer") != std::string::npos;
+    const auto in_range = [&](double v) {
+      return (v > b.lo || (b.lo_in && v == b.lo)) && (v < b.hi || (b.hi_in && v == b.hi));
+    };
+    // Every integer in range is accepted; nothing accepted is out of range.
+    std::vector<std::string> texts = {"0.5", "-0.5", "0.999", "1.0", "-0", "-0.0", "2.9", "-2.4", "-1.25", "3e0", "0.1e1", "12.5"};
+    for (int v = -300; v <= 300; ++v) texts.push_back(std::to_string(v));
+    for (const std::string& t : texts) {
+      bool complete = false;
+      const bool accepted = first_refused(schema, R"({"v":)" + t + "}", &complete) < 0 && complete;
+      const double v = std::strtod(t.c_str(), nullptr);
+      if (accepted) EXPECT_TRUE(in_range(v)) << b.schema << ": " << t;
+      if (in_range(v) && t.find_first_of(".e") == std::string::npos && t != "-0") EXPECT_TRUE(accepted) << b.schema << ": " << t;
+      if (integer && t.find('.') != std::string::npos) EXPECT_FALSE(accepted) << t;
+    }
+    for (const char* t : b.fractions) {
+      bool complete = false;
+      EXPECT_TRUE(first_refused(schema, std::string(R"({"v":)") + t + "}", &complete) < 0 && complete) << b.schema << ": " << t;
+    }
+    // Random walks over single bytes: some byte may always come until the value is complete.
+    for (int walk = 0; walk < 200; ++walk) {
+      SchemaPrefix p(schema);
+      std::string text = R"({"v":)";
+      ASSERT_TRUE(p.feed(text));
+      while (!p.complete()) {
+        std::string ok;
+        for (int c = 0; c < 256; ++c)
+          if (p.takes(std::string(1, static_cast<char>(c)))) ok += static_cast<char>(c);
+        ASSERT_FALSE(ok.empty()) << b.schema << ": a dead end after " << text;
+        const char c = ok.find('}') != std::string::npos && rng() % 4 == 0 ? '}' : ok[rng() % ok.size()];
+        text += c;
+        ASSERT_TRUE(p.feed(std::string(1, c)));
+        ASSERT_LT(text.size(), 80u) << text;
+      }
+      const double v = nlohmann::json::parse(text)["v"].get<double>();
+      EXPECT_TRUE(in_range(v)) << b.schema << ": " << text;
+    }
+  }
+  EXPECT_NE(compile_error(R"({"type": "object", "properties": {"p": {"type": "number", "minimum": 0.2, "maximum": 0.4}}})")
+                .find("no integer lies within its bounds"),
+            std::string::npos);
 }
 
 TEST(SchemaPrefix, FollowsAlternativesThatStartAlike) {
