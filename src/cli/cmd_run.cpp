@@ -6,23 +6,27 @@
 #include "cli/args.h"
 #include "cli/model_session.h"
 #include "runtime/generator.h"
+#include "runtime/json_schema.h"
+#include "util/mapped_file.h"
 #include "util/error.h"
 
 namespace dsinfer::cli {
 
 int cmd_run(const Args& args) {
-  std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--kv-dtype"};
+  std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--kv-dtype", "--json-schema"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
-              {"--help", "--no-bos", "--ignore-eos", "--no-repack"},
+              {"--help", "--no-bos", "--ignore-eos", "--no-repack", "--json"},
               {{"-m", "--model"}, {"-p", "--prompt"}, {"-n", "--n-predict"}, {"-t", "--threads"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer run -m MODEL (-p TEXT | --ids 1,2,3) [-n N] [-t THREADS] [--ctx N]\n"
         "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--presence-penalty P]\n"
         "       [--frequency-penalty F] [--seed S]\n"
-        "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16]\n"
+        "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16] [--json | --json-schema FILE]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
+        "--json: the answer is one JSON object; --json-schema FILE: one that follows the JSON Schema in FILE (as the\n"
+        "server's response_format json_object / json_schema); it ends when the object closes.\n"
         "Q4_0/Q8_0/Q4_K/Q5_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
         "the file mapping into anonymous memory); --no-repack keeps them in the file layout.");
     return 0;
@@ -44,6 +48,19 @@ int cmd_run(const Args& args) {
   if (ctx <= 0) fail("--ctx must be positive");
   opt.ctx = ctx;
   LatentKvCache cache = make_single_sequence_cache(s.model->config, ctx, kv_dtype_from_args(p));
+  std::unique_ptr<OutputConstraint> constraint;
+  if (p.has("--json") || p.get("--json-schema")) {
+    if (!s.has_tokenizer()) fail("--json and --json-schema need the model's tokenizer");
+    std::shared_ptr<const JsonSchema> schema = JsonSchema::any_object();
+    if (auto path = p.get("--json-schema")) {
+      const auto text = read_text_file(*path);
+      const auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+      if (j.is_discarded()) fail(*path, ": not valid JSON");
+      schema = with_context(*path, [&] { return JsonSchema::compile(j); });
+    }
+    constraint = std::make_unique<JsonSchemaConstraint>(ConstraintVocab::from(*s.tokenizer), schema);
+    opt.constraint = constraint.get();
+  }
 
   if (s.has_tokenizer()) std::cout << s.decode(prompt) << std::flush;
   if (opt.max_new_tokens == 0) {

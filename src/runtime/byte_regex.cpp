@@ -4,6 +4,7 @@
 #include <bitset>
 #include <cctype>
 #include <map>
+#include <unordered_set>
 
 #include "util/error.h"
 
@@ -12,8 +13,9 @@ namespace {
 
 using Bytes = std::bitset<256>;
 
-constexpr size_t kMaxNfaStates = 20000;
-constexpr size_t kMaxDfaStates = 2000;
+constexpr size_t kMaxNfaStates = 4000;
+constexpr size_t kMaxDfaStates = 1000;
+constexpr int kMaxGroupDepth = 64;
 
 Bytes byte_range(int lo, int hi) {
   Bytes b;
@@ -102,6 +104,7 @@ class Parser {
  private:
   std::string_view p_;
   size_t pos_ = 0;
+  int groups_ = 0;  // open groups
 
   [[noreturn]] void error(const std::string& what) const { fail("pattern '", p_, "': ", what, " (at ", pos_, ")"); }
   bool more() const { return pos_ < p_.size(); }
@@ -167,7 +170,9 @@ class Parser {
     switch (c) {
       case '(': {
         if (eat('?') && !eat(':')) error("lookaround and named groups are not supported");
+        if (++groups_ > kMaxGroupDepth) error("groups nested deeper than 64");
         Ast a = alternation();
+        --groups_;
         if (!eat(')')) error("an unclosed (");
         return a;
       }
@@ -355,6 +360,21 @@ ByteDfa ByteDfa::compile(std::string_view pattern) {
   const Ast ast = Parser(pattern).parse();
   Nfa nfa;
   const auto [start, end] = nfa.build(ast);
+  // Bytes that no transition tells apart share a class (a dozen or so): the subset construction goes by class.
+  std::unordered_set<Bytes> distinct;
+  for (const auto& st : nfa.states)
+    if (st.to >= 0) distinct.insert(st.on);
+  std::vector<int> cls(256, 0);
+  size_t n_classes = 1;
+  for (const Bytes& on : distinct) {
+    std::map<std::pair<int, bool>, int> split;
+    for (int c = 0; c < 256; ++c)
+      cls[c] = split.emplace(std::make_pair(cls[c], on[static_cast<size_t>(c)]), static_cast<int>(split.size())).first->second;
+    n_classes = split.size();
+  }
+  std::vector<int> representative(n_classes, -1);
+  for (int c = 255; c >= 0; --c) representative[cls[c]] = c;
+
   ByteDfa dfa;
   std::map<std::vector<int>, int32_t> ids;
   std::vector<std::vector<int>> sets = {nfa.closure({start})};
@@ -362,10 +382,12 @@ ByteDfa ByteDfa::compile(std::string_view pattern) {
   for (size_t d = 0; d < sets.size(); ++d) {
     std::array<int32_t, 256> next;
     next.fill(-1);
-    for (int c = 0; c < 256; ++c) {
+    std::vector<int32_t> by_class(n_classes, -1);
+    for (size_t k = 0; k < n_classes; ++k) {
+      const auto c = static_cast<size_t>(representative[k]);
       std::vector<int> to;
       for (int s : sets[d])
-        if (nfa.states[s].to >= 0 && nfa.states[s].on[static_cast<size_t>(c)]) to.push_back(nfa.states[s].to);
+        if (nfa.states[s].to >= 0 && nfa.states[s].on[c]) to.push_back(nfa.states[s].to);
       if (to.empty()) continue;
       to = nfa.closure(std::move(to));
       auto [it, fresh] = ids.emplace(to, static_cast<int32_t>(sets.size()));
@@ -373,8 +395,9 @@ ByteDfa ByteDfa::compile(std::string_view pattern) {
         if (sets.size() >= kMaxDfaStates) fail("pattern '", pattern, "': too complex (more than ", kMaxDfaStates, " DFA states)");
         sets.push_back(std::move(to));
       }
-      next[c] = it->second;
+      by_class[k] = it->second;
     }
+    for (int c = 0; c < 256; ++c) next[c] = by_class[cls[c]];
     dfa.next.push_back(next);
     dfa.accepting.push_back(std::binary_search(sets[d].begin(), sets[d].end(), end));
   }

@@ -33,10 +33,13 @@ GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vect
   stats.prefill_seconds = timer.seconds();
   timer.reset();
   for (int64_t i = 0; i < options.max_new_tokens; ++i) {
+    if (options.constraint && options.constraint->mask(logits.data(), c.vocab_size) == 0) break;  // (never: no dead ends)
     const int32_t next = sampler.sample(logits.data(), c.vocab_size, history);
+    if (options.constraint) options.constraint->accept(next);
     history.push_back(next);
     ++stats.generated_tokens;
-    const bool stop = std::find(options.stop_tokens.begin(), options.stop_tokens.end(), next) != options.stop_tokens.end();
+    const bool stop = std::find(options.stop_tokens.begin(), options.stop_tokens.end(), next) != options.stop_tokens.end() ||
+                      (options.constraint && options.constraint->complete());
     if (!on_token(next) || stop || i + 1 == options.max_new_tokens) break;
     Batch batch;
     batch.add(next, static_cast<int64_t>(history.size()) - 1, seq, true);

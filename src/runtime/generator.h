@@ -9,6 +9,7 @@
 #include "model/kv_cache.h"
 #include "model/sequence.h"
 #include "model/transformer.h"
+#include "runtime/output_constraint.h"
 #include "runtime/sampler.h"
 
 namespace dsinfer {
@@ -19,6 +20,7 @@ struct GenerateOptions {
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
   int64_t prefill_chunk = 256;       // tokens per prefill forward call
   int64_t ctx = 0;                   // context limit in tokens (0: the cache's capacity)
+  OutputConstraint* constraint = nullptr;  // masks each step's logits; generation ends once it is complete
 };
 
 struct GenerateStats {

@@ -56,10 +56,15 @@ class Compiler {
   const ojson& root_;
   JsonSchema s_;
   uint32_t any_ = 0;
+  int depth_ = 0;
+  size_t patterns_ = 0;
   std::map<std::string, uint32_t> refs_;  // $ref -> its placeholder node
   std::vector<int64_t> alias_;            // [nodes] a placeholder's target node, -1 for real nodes
 
   uint32_t add(SchemaNode n) {
+    if (s_.nodes.size() >= JsonSchema::kMaxNodes) fail("schema: larger than ", JsonSchema::kMaxNodes, " nodes");
+    if (n.pattern && ++patterns_ > JsonSchema::kMaxPatterns)
+      fail("schema: more than ", JsonSchema::kMaxPatterns, " patterns and formats");
     s_.nodes.push_back(std::move(n));
     alias_.push_back(-1);
     return static_cast<uint32_t>(s_.nodes.size() - 1);
@@ -88,6 +93,15 @@ class Compiler {
   }
 
   uint32_t compile(const ojson& s, const std::string& at) {
+    // (recursion: schemas in schemas and chains of $refs; the request's JSON nesting is limited already)
+    if (depth_ >= JsonSchema::kMaxNesting) fail(at, ": schemas and $refs nested deeper than ", JsonSchema::kMaxNesting);
+    ++depth_;
+    const uint32_t id = compile_nested(s, at);
+    --depth_;
+    return id;
+  }
+
+  uint32_t compile_nested(const ojson& s, const std::string& at) {
     if (s.is_boolean()) {
       if (!s.get<bool>()) fail(at, ": the schema false allows no value");
       return any_;

@@ -260,5 +260,27 @@ TEST(Cli, ChatAndRunWithTheBundledDeepSeekV3Tokenizer) {
   EXPECT_EQ(std::system((two_turns + " > /dev/null 2>&1").c_str()), 0);
 }
 
+TEST(Cli, RunHoldsTheAnswerToAJsonSchema) {
+  const std::string m = tmp() + "/tiny-tok-json.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --tokenizer " + std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3 --out " + m).exit_code, 0);
+  const std::string schema = tmp() + "/schema.json";
+  std::ofstream(schema) << R"({"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer", "minimum": 1, "maximum": 9}},
+                              "required": ["ok", "n"], "additionalProperties": false})";
+  for (int seed = 1; seed <= 3; ++seed) {
+    const Result r = run("run -m " + m + " -p 'Answer:' -n 200 --temp 1 --seed " + std::to_string(seed) + " --json-schema " + schema);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    const size_t end = r.out.find("\nprompt:");  // (the speed figures on stderr follow the answer)
+    ASSERT_NE(end, std::string::npos) << r.out;
+    const std::string answer = r.out.substr(std::string("Answer:").size(), end - std::string("Answer:").size());
+    const auto j = nlohmann::json::parse(answer, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << answer;
+    EXPECT_TRUE(j.at("ok").is_boolean());
+    EXPECT_GE(j.at("n").get<int>(), 1);
+    EXPECT_LE(j.at("n").get<int>(), 9);
+  }
+  std::ofstream(tmp() + "/bad-schema.json") << R"({"type": "object", "properties": {"n": {"multipleOf": 3}}})";
+  expect_error("run -m " + m + " -p x --json-schema " + tmp() + "/bad-schema.json", "bad-schema.json: schema.properties.n: 'multipleOf' is not supported");
+}
+
 }  // namespace
 }  // namespace dsinfer

@@ -433,5 +433,54 @@ TEST(JsonSchemaConstraint, RandomWalksOnTheRealVocabularyNeverDeadEndAndFollowTh
   EXPECT_GE(completed, 8);
 }
 
+// Schemas mutated at random (keywords set to random values, keys dropped): each compiles or is an Error, never
+// another exception or a crash; and what compiles never leaves a walk without a next byte.
+TEST(JsonSchema, MutatedSchemasCompileOrFailCleanlyAndNeverDeadEnd) {
+  const std::vector<ojson> values = {
+      "string", "integer", "number", "object", "array", "boolean", "null", -1, 0, 1, 3, 100, 0.5, -2.5, true, false,
+      "^a+$", "(", "x{2}", "date", "email", ojson::array(), ojson::array({"a"}), ojson::array({1, "x"}), ojson::object(),
+      ojson::parse(R"({"$ref": "#/$defs/Item"})"), ojson::parse(R"({"type": "string"})"), ojson::parse(R"([{"type": "null"}, {}])"),
+      ojson::parse(R"({"$ref": "#"})"), ojson::parse(R"(["kind"])")};
+  const char* keys[] = {"type", "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+                        "pattern", "format", "enum", "const", "required", "additionalProperties", "items", "anyOf",
+                        "$ref", "nullable", "properties", "allOf"};
+  std::mt19937 rng(21);
+  std::function<void(ojson&, int)> mutate = [&](ojson& j, int depth) {
+    if (j.is_array())
+      for (auto& x : j) mutate(x, depth + 1);
+    if (!j.is_object()) return;
+    for (auto& [k, v] : j.items()) mutate(v, depth + 1);
+    if (rng() % 8 == 0) j[keys[rng() % std::size(keys)]] = values[rng() % values.size()];
+    if (rng() % 10 == 0 && !j.empty()) j.erase(std::next(j.begin(), static_cast<long>(rng() % j.size())).key());
+  };
+  int compiled = 0, refused = 0;
+  for (int iter = 0; iter < 600; ++iter) {
+    ojson schema = ojson::parse(kOrder);
+    mutate(schema, 0);
+    std::shared_ptr<const JsonSchema> s;
+    try {
+      s = JsonSchema::compile(schema);
+    } catch (const Error&) {
+      ++refused;
+      continue;
+    }
+    ++compiled;
+    for (int walk = 0; walk < 2; ++walk) {
+      SchemaPrefix p(s);
+      std::string text;
+      for (int step = 0; step < 40 && !p.complete(); ++step) {
+        std::string ok;
+        for (int c = 0; c < 256; ++c)
+          if (p.takes(std::string(1, static_cast<char>(c)))) ok += static_cast<char>(c);
+        ASSERT_FALSE(ok.empty()) << schema.dump() << "\n a dead end after " << text;
+        text += ok[rng() % ok.size()];
+        ASSERT_TRUE(p.feed(text.substr(text.size() - 1)));
+      }
+    }
+  }
+  EXPECT_GT(compiled, 100);
+  EXPECT_GT(refused, 100);
+}
+
 }  // namespace
 }  // namespace dsinfer
