@@ -70,6 +70,41 @@ bool JsonSchemaConstraint::allows(int32_t token) const { return json_allows(stat
 
 void JsonSchemaConstraint::advance(int32_t token) { state_.feed(vocab_->bytes[token]); }
 
+ReasoningThenJsonConstraint::ReasoningThenJsonConstraint(std::shared_ptr<const ConstraintVocab> vocab,
+                                                         std::shared_ptr<const JsonSchema> schema, std::string marker)
+    : OutputConstraint(std::move(vocab)), marker_(std::move(marker)), json_(std::move(schema)) {
+  if (marker_.empty() || marker_.find(marker_[0], 1) != std::string::npos)
+    fail("ReasoningThenJsonConstraint: the marker's first byte must not recur in it");
+}
+
+bool ReasoningThenJsonConstraint::walk(std::string_view b, Progress& p, SchemaPrefix* json) const {
+  size_t i = 0;
+  while (!p.answering && i < b.size()) {  // (a mismatch can only restart the match at its first byte)
+    const char c = b[i++];
+    p.matched = c == marker_[p.matched] ? p.matched + 1 : c == marker_[0] ? 1 : 0;
+    p.answering = p.matched == marker_.size();
+  }
+  if (!p.started) {
+    for (; i < b.size() && is_json_space(static_cast<uint8_t>(b[i])); ++i)
+      if (++p.spaces > kMaxLeadingSpace) return false;
+    p.started = i < b.size();
+  }
+  if (i == b.size()) return true;
+  return json ? json->feed(b.substr(i)) : json_.takes(b.substr(i));
+}
+
+bool ReasoningThenJsonConstraint::allows(int32_t token) const {
+  const ConstraintVocab& v = *vocab_;
+  const std::string& b = v.bytes[token];
+  if (v.added[token] || b.empty()) return false;
+  if (!at_.answering && at_.matched == 0 && b.find(marker_[0]) == std::string::npos) return true;  // (reasoning)
+  if (at_.started) return json_allows(json_, token);
+  Progress p = at_;
+  return walk(b, p, nullptr);
+}
+
+void ReasoningThenJsonConstraint::advance(int32_t token) { walk(vocab_->bytes[token], at_, &json_); }
+
 ToolCallConstraint::ToolCallConstraint(std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const ToolCallPattern> pattern)
     : OutputConstraint(std::move(vocab)), pattern_(std::move(pattern)) {
   if (pattern_->heads.empty()) fail("ToolCallConstraint: no function to call");

@@ -65,6 +65,32 @@ class JsonSchemaConstraint : public OutputConstraint {
   void advance(int32_t token) override;
 };
 
+// A reasoning model's answer when the prompt opened its reasoning (R1's "<think>\n"): free text (no added
+// tokens) until `marker` ("</think>"), then at most kMaxLeadingSpace whitespace bytes, then one JSON
+// object that follows the schema, as JsonSchemaConstraint. The marker's first byte must not recur in it.
+class ReasoningThenJsonConstraint : public OutputConstraint {
+ public:
+  static constexpr int kMaxLeadingSpace = 8;
+  ReasoningThenJsonConstraint(std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const JsonSchema> schema,
+                              std::string marker = "</think>");
+  bool complete() const override { return json_.complete(); }
+
+ private:
+  struct Progress {
+    size_t matched = 0;      // the reasoning ends with marker_[0, matched)
+    bool answering = false;  // the marker came
+    bool started = false;    // the JSON value began
+    int spaces = 0;          // whitespace bytes between the marker and the value
+  };
+  std::string marker_;
+  Progress at_;
+  SchemaPrefix json_;
+  // Takes the token's bytes from `p` (and into *json when given); false if they cannot come.
+  bool walk(std::string_view bytes, Progress& p, SchemaPrefix* json) const;
+  bool allows(int32_t token) const override;
+  void advance(int32_t token) override;
+};
+
 // open  head_i  {args}  close  (again  head_j  {args}  close)*  end, each head a function name with what
 // follows it up to the arguments; `again` empty allows one call only.
 struct ToolCallPattern {

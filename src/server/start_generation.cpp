@@ -128,9 +128,6 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
 
   for (const auto& [id, bias] : common.sampling.logit_bias)
     if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("logit_bias: token id ", id, " is outside the vocabulary"), "logit_bias");
-  if (common.response_format != ResponseFormat::kText && parse_opts.starts_in_reasoning)
-    throw ApiError(400, "a JSON response_format cannot be used with a reasoning chat format (the answer starts in <think>)",
-                   "response_format");
   std::shared_ptr<const JsonSchema> schema;  // what the answer follows (JSON mode: any object)
   if (common.response_format == ResponseFormat::kJsonObject) schema = JsonSchema::any_object();
   if (common.response_format == ResponseFormat::kJsonSchema) {
@@ -156,7 +153,9 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
       g.top_logprobs = logprobs ? common.top_logprobs : -1;
       g.prompt_logprobs = logprobs && echo;
       g.max_tokens = max_tokens[i];
-      if (schema) {
+      if (schema && parse_opts.starts_in_reasoning) {  // (the JSON comes after the reasoning)
+        g.constraint = [v = ctx.constraint_vocab, schema] { return std::make_unique<ReasoningThenJsonConstraint>(v, schema); };
+      } else if (schema) {
         g.constraint = [v = ctx.constraint_vocab, schema] { return std::make_unique<JsonSchemaConstraint>(v, schema); };
       } else if (forced_calls) {
         g.constraint = [v = ctx.constraint_vocab, forced_calls] { return std::make_unique<ToolCallConstraint>(v, forced_calls); };

@@ -12,7 +12,8 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from api_helpers import assert_no_leaks, chat, client
+from api_helpers import assert_no_leaks, chat, client, tokens_of
+from conftest import start
 
 SCHEMAS = [
     # An order: enums, a bounded list of objects from $defs, an optional nullable note, a boolean.
@@ -167,3 +168,26 @@ def test_forced_tool_calls_follow_the_parameters(server):
         chat(c, "hi", tools=[{"type": "function", "function": {**loose["function"], "strict": True}}], tool_choice="required")
     assert e.value.body["param"] == "tools" and "'multipleOf' is not supported" in e.value.body["message"]
     assert_no_leaks(server)
+
+
+def test_reasoning_models_answer_in_json_after_thinking(tiny_model):
+    # R1's prompt opens "<think>": the reasoning is free text, and the JSON (held to the schema) comes after
+    # "</think>". The random model is steered towards the tokens of "</think>" (logit_bias), so that it
+    # closes its reasoning at some point; then it can only answer with the object.
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"], "additionalProperties": False}
+    bias = {str(t): 100 for t in tokens_of("</think>")}  # ("</", "think", ">")
+    s = start(tiny_model, "--chat-format", "deepseek-r1", "--parallel", "2", "--ctx", "1024")
+    try:
+        c = client(s, key="unused")
+        answered = 0
+        for seed in range(6):
+            r = chat(c, "Think, then answer", max_tokens=200, temperature=1.0, seed=seed, logit_bias=bias,
+                     response_format=json_schema(schema))
+            if r.choices[0].finish_reason == "stop":
+                assert json.loads(r.choices[0].message.content) in ({"ok": True}, {"ok": False})
+                assert "</think>" not in r.choices[0].message.content
+                answered += 1
+        assert answered >= 2, answered
+        assert_no_leaks(s)
+    finally:
+        assert s.stop() == 0

@@ -267,6 +267,27 @@ TEST(ToolCallConstraint, ArgumentsFollowTheFunctionsParameters) {
   EXPECT_EQ(allowed(c, vocab), "\n```|");
 }
 
+TEST(ReasoningThenJsonConstraint, FreeReasoningThenTheMarkerThenJson) {
+  const std::vector<std::string> vocab = {"hi", " {x}", "<", "/think", ">", "\n\n", "{", "}", "</think>\n{", "<ctl>", "\"a\"", "</think>"};
+  ReasoningThenJsonConstraint c(vocab_of(vocab, {"<ctl>"}), JsonSchema::any_object());
+  EXPECT_EQ(allowed(c, vocab), "hi| {x}|<|/think|>|\n\n|{|}|</think>\n{|\"a\"|</think>|") << "reasoning: any text, no added token";
+  for (int id : {0, 1, 2, 3}) ASSERT_TRUE(c.accept(id));
+  EXPECT_FALSE(c.complete());
+  EXPECT_EQ(allowed(c, vocab), "hi| {x}|<|/think|>|\n\n|{|}|</think>\n{|\"a\"|</think>|");
+  ASSERT_TRUE(c.accept(4));  // "</think>" across three tokens
+  EXPECT_EQ(allowed(c, vocab), "\n\n|{|") << "then whitespace or the object";
+  ASSERT_TRUE(c.accept(5));
+  ASSERT_TRUE(c.accept(6));
+  EXPECT_EQ(allowed(c, vocab), "}|\"a\"|");
+  ASSERT_TRUE(c.accept(7));
+  EXPECT_TRUE(c.complete());
+  // The marker and the object's first byte in one token.
+  ReasoningThenJsonConstraint d(vocab_of(vocab, {"<ctl>"}), JsonSchema::any_object());
+  ASSERT_TRUE(d.accept(0));
+  ASSERT_TRUE(d.accept(8));
+  EXPECT_EQ(allowed(d, vocab), "}|\"a\"|");
+}
+
 // GGUF vocabularies pad up to the model's rows with UNUSED tokens ("[PAD128815]", as llama.cpp's converter
 // and dsinfer synth write them): they have no bytes for the constraints and never come.
 TEST(ConstraintVocab, PaddingTokensOfAGgufVocabularyNeverCome) {
