@@ -1,5 +1,6 @@
 #include "runtime/output_constraint.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "tokenizer/stream_decoder.h"
@@ -108,6 +109,20 @@ void ReasoningThenJsonConstraint::advance(int32_t token) { walk(vocab_->bytes[to
 ToolCallConstraint::ToolCallConstraint(std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const ToolCallPattern> pattern)
     : OutputConstraint(std::move(vocab)), pattern_(std::move(pattern)) {
   if (pattern_->heads.empty()) fail("ToolCallConstraint: no function to call");
+  // Where the markup holds an added token's text, only that token spells it (as the tokenizer would), never
+  // pieces of it in plain tokens: a call cut there by max_tokens then leaves no half marker in the text.
+  const ConstraintVocab& v = *vocab_;
+  const ToolCallPattern& p = *pattern_;
+  for (const std::string* lit : {&p.open, &p.close, &p.again, &p.end}) {
+    std::vector<uint8_t>& span = added_spans_[lit];
+    span.assign(lit->size(), 0);
+    for (size_t id = 0; id < v.bytes.size(); ++id) {
+      const std::string& t = v.bytes[id];
+      if (!v.added[id] || t.empty()) continue;
+      for (size_t at = lit->find(t); at != std::string::npos; at = lit->find(t, at + 1))
+        std::fill_n(span.begin() + static_cast<std::ptrdiff_t>(at), t.size(), 1);
+    }
+  }
   enter(Part::kOpen);
 }
 
@@ -146,8 +161,15 @@ bool ToolCallConstraint::allows(int32_t token) const {
   if (b.empty() || part_ == Part::kDone) return false;
   if (part_ == Part::kArgs) return json_allows(*args_, token);
   if (!next_byte_[static_cast<uint8_t>(b[0])]) return false;
-  for (const std::string* lit : live_)  // (each starts with matched_)
-    if (matched_.size() + b.size() <= lit->size() && lit->compare(matched_.size(), b.size(), b) == 0) return true;
+  const size_t at = matched_.size();
+  for (const std::string* lit : live_) {  // (each starts with matched_)
+    if (at + b.size() > lit->size() || lit->compare(at, b.size(), b) != 0) continue;
+    const auto span = added_spans_.find(lit);
+    if (v.added[token] || span == added_spans_.end() ||
+        std::all_of(span->second.begin() + static_cast<std::ptrdiff_t>(at),
+                    span->second.begin() + static_cast<std::ptrdiff_t>(at + b.size()), [](uint8_t in) { return in == 0; }))
+      return true;
+  }
   return false;
 }
 

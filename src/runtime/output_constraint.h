@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,10 +44,10 @@ class OutputConstraint {
   // The token that was chosen; false (state unchanged) if it cannot continue the answer.
   bool accept(int32_t token);
   virtual bool complete() const = 0;
+  virtual bool allows(int32_t token) const = 0;  // whether the token may come next (token < the vocabulary's size)
 
  protected:
   explicit OutputConstraint(std::shared_ptr<const ConstraintVocab> vocab) : vocab_(std::move(vocab)) {}
-  virtual bool allows(int32_t token) const = 0;  // token < the vocabulary's size
   virtual void advance(int32_t token) = 0;       // an allowed token
   // Whether the token can continue the JSON value in `state` (never an added token or one without bytes).
   bool json_allows(const SchemaPrefix& state, int32_t token) const;
@@ -115,11 +116,32 @@ class ToolCallConstraint : public OutputConstraint {
                                           // 256 tools, 129k tokens x 256 names per step would take 0.1 s)
   size_t head_ = 0;                   // the call's function: pattern_->heads[head_]
   std::optional<SchemaPrefix> args_;  // its arguments (in Part::kArgs)
+  std::map<const std::string*, std::vector<uint8_t>> added_spans_;  // [literal] per byte: in an added token's text
 
   void enter(Part part);  // a new part: live_ = all of its literals
   void update_next_bytes();
   bool allows(int32_t token) const override;
   void advance(int32_t token) override;
+};
+
+// Free text until the trigger token (an added token that opens a structure, such as DeepSeek's
+// <｜tool▁calls▁begin｜>); from it on, the trigger included, the answer follows `inner`. With tool_choice
+// "auto" the model may answer in text, and a call it begins is held to the call markup and its schema.
+class TriggeredConstraint : public OutputConstraint {
+ public:
+  TriggeredConstraint(std::shared_ptr<const ConstraintVocab> vocab, int32_t trigger, std::unique_ptr<OutputConstraint> inner)
+      : OutputConstraint(std::move(vocab)), trigger_(trigger), inner_(std::move(inner)) {}
+  bool complete() const override { return active_ && inner_->complete(); }
+  bool allows(int32_t token) const override { return active_ || token == trigger_ ? inner_->allows(token) : true; }
+
+ private:
+  int32_t trigger_;
+  bool active_ = false;
+  std::unique_ptr<OutputConstraint> inner_;
+  void advance(int32_t token) override {
+    active_ = active_ || token == trigger_;
+    if (active_) inner_->accept(token);
+  }
 };
 
 // Makes a request's constraint (one per choice: they keep state).

@@ -55,6 +55,20 @@ std::vector<int32_t> chat_prompt(const GenerationContext& ctx, const ChatRequest
   return tokenizer.encode(text, eo);
 }
 
+// What each choice's answer is held to, if anything: JSON (after the reasoning, for a reasoning format), or
+// tool calls (forced, or once begun: calls_trigger).
+ConstraintFactory answer_constraint(std::shared_ptr<const ConstraintVocab> v, std::shared_ptr<const JsonSchema> schema,
+                                    bool after_reasoning, std::shared_ptr<const ToolCallPattern> calls, int32_t calls_trigger) {
+  if (schema && after_reasoning) return [v, schema] { return std::make_unique<ReasoningThenJsonConstraint>(v, schema); };
+  if (schema) return [v, schema] { return std::make_unique<JsonSchemaConstraint>(v, schema); };
+  if (calls && calls_trigger >= 0)
+    return [v, calls, calls_trigger] {
+      return std::make_unique<TriggeredConstraint>(v, calls_trigger, std::make_unique<ToolCallConstraint>(v, calls));
+    };
+  if (calls) return [v, calls] { return std::make_unique<ToolCallConstraint>(v, calls); };
+  return {};
+}
+
 }  // namespace
 
 std::vector<int32_t> fill_in_the_middle(const Tokenizer& tokenizer, const std::string& prefix, const std::string& suffix) {
@@ -83,7 +97,8 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
   std::vector<std::vector<int32_t>> prompts;  // the request's prompts (chat: one), each answered n times
   ChatOutputOptions parse_opts;
   bool echo = false;
-  std::shared_ptr<const ToolCallPattern> forced_calls;  // tool_choice "required" or a named function
+  std::shared_ptr<const ToolCallPattern> calls;  // the markup of the calls the answer makes, or may make
+  int32_t calls_trigger = -1;                     // tool_choice "auto": the token that begins calls
   if (chat) {
     ChatRequest r = parse_chat_request(body, limits);
     bool in_reasoning = false;
@@ -96,8 +111,15 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
       if (in_reasoning)
         throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
                        "tool_choice");
-      forced_calls = std::make_shared<const ToolCallPattern>(
+      calls = std::make_shared<const ToolCallPattern>(
           forced_tool_calls(r.tools, parse_ordered_body(raw_body).at("tools"), r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
+    } else if (parse_opts.parse_tool_calls && r.response_format == ResponseFormat::kText) {
+      // "auto": text, or calls that are held to the markup and their schemas once the model begins them.
+      if (const auto begin = tokenizer.find_token(kToolCallsBegin)) {
+        calls = std::make_shared<const ToolCallPattern>(
+            forced_tool_calls(r.tools, parse_ordered_body(raw_body).at("tools"), "required", "", r.parallel_tool_calls));
+        calls_trigger = *begin;
+      }
     }
     common = std::move(r);
   } else {
@@ -153,13 +175,7 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
       g.top_logprobs = logprobs ? common.top_logprobs : -1;
       g.prompt_logprobs = logprobs && echo;
       g.max_tokens = max_tokens[i];
-      if (schema && parse_opts.starts_in_reasoning) {  // (the JSON comes after the reasoning)
-        g.constraint = [v = ctx.constraint_vocab, schema] { return std::make_unique<ReasoningThenJsonConstraint>(v, schema); };
-      } else if (schema) {
-        g.constraint = [v = ctx.constraint_vocab, schema] { return std::make_unique<JsonSchemaConstraint>(v, schema); };
-      } else if (forced_calls) {
-        g.constraint = [v = ctx.constraint_vocab, forced_calls] { return std::make_unique<ToolCallConstraint>(v, forced_calls); };
-      }
+      g.constraint = answer_constraint(ctx.constraint_vocab, schema, parse_opts.starts_in_reasoning, calls, calls_trigger);
       if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
       SubmitResult sub = ctx.scheduler.submit(std::move(g));
       if (sub.status != SubmitStatus::kOk) {

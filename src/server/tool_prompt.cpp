@@ -31,7 +31,7 @@ std::string tool_system_text(const json& tools, const std::string& tool_choice, 
 ToolCallPattern forced_tool_calls(const json& tools, const nlohmann::ordered_json& ordered_tools, const std::string& tool_choice,
                                   const std::string& forced_name, bool parallel) {
   ToolCallPattern p;
-  p.open = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>";
+  p.open = std::string(kToolCallsBegin) + "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
   p.close = "\n```<｜tool▁call▁end｜>";
   p.end = "<｜tool▁calls▁end｜>";
   if (tool_choice == "required" && parallel) p.again = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";

@@ -14,6 +14,9 @@
 
 namespace dsinfer::server {
 
+// The added token that opens DeepSeek's tool calls.
+inline constexpr const char* kToolCallsBegin = "<｜tool▁calls▁begin｜>";
+
 // The system-prompt text for `tools` (an array of {"type": "function", "function": {name, description,
 // parameters}}); tool_choice "required" or "function" (with forced_name) adds an instruction to call.
 std::string tool_system_text(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name);

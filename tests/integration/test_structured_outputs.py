@@ -191,3 +191,25 @@ def test_reasoning_models_answer_in_json_after_thinking(tiny_model):
         assert_no_leaks(s)
     finally:
         assert s.stop() == 0
+
+
+def test_calls_the_model_begins_follow_the_markup_and_parameters(server):
+    # tool_choice "auto": the answer may be text; once the model begins calls (steered here towards
+    # <｜tool▁calls▁begin｜> with logit_bias), they are held to the markup and the parameters' schema.
+    c = client(server)
+    begin = tokens_of("<｜tool▁calls▁begin｜>")
+    assert len(begin) == 1
+    params = WEATHER["function"]["parameters"]
+    called = 0
+    for seed in range(4):
+        r = chat(c, "Weather?", tools=[WEATHER], parallel_tool_calls=False, max_tokens=150, temperature=1.0, seed=seed,
+                 logit_bias={str(begin[0]): 100})
+        if r.choices[0].finish_reason == "tool_calls":
+            for call in r.choices[0].message.tool_calls:
+                assert call.function.name == "get_weather"
+                jsonschema.validate(json.loads(call.function.arguments), params)
+            called += 1
+    assert called >= 2, called
+    text = chat(c, "Weather?", tools=[WEATHER], max_tokens=20, temperature=1.0, seed=1)  # not steered: text
+    assert text.choices[0].message.content and not text.choices[0].message.tool_calls
+    assert_no_leaks(server)

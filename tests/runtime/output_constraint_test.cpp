@@ -288,6 +288,42 @@ TEST(ReasoningThenJsonConstraint, FreeReasoningThenTheMarkerThenJson) {
   EXPECT_EQ(allowed(d, vocab), "}|\"a\"|");
 }
 
+TEST(TriggeredConstraint, FreeTextUntilTheTriggerThenTheCallMarkup) {
+  auto pattern = std::make_shared<ToolCallPattern>();
+  pattern->open = "<B><C>function<S>";
+  pattern->heads = {"get\n```json\n"};
+  pattern->close = "\n```<E>";
+  pattern->end = "<BE>";
+  const std::vector<std::string> vocab = {"hello", "<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>", "<BE>"};
+  const auto v = vocab_of(vocab, {"<B>", "<C>", "<S>", "<E>", "<BE>"});
+  TriggeredConstraint c(v, 1, std::make_unique<ToolCallConstraint>(v, pattern));
+  EXPECT_EQ(allowed(c, vocab), "hello|<B>|<C>|function|<S>|get|\n```json\n|{|}|\n```|<E>|<BE>|") << "text: anything";
+  ASSERT_TRUE(c.accept(0));
+  ASSERT_TRUE(c.accept(7));
+  EXPECT_FALSE(c.complete());
+  ASSERT_TRUE(c.accept(1));  // the calls begin
+  EXPECT_EQ(allowed(c, vocab), "<C>|");
+  for (int id : {2, 3, 4, 5, 6, 7, 8, 9, 10}) ASSERT_TRUE(c.accept(id));
+  EXPECT_EQ(allowed(c, vocab), "<BE>|");
+  ASSERT_TRUE(c.accept(11));
+  EXPECT_TRUE(c.complete());
+}
+
+TEST(ToolCallConstraint, MarkupThatIsAnAddedTokenIsSpelledByThatTokenOnly) {
+  auto pattern = std::make_shared<ToolCallPattern>();
+  pattern->open = "<B>f<S>";
+  pattern->heads = {"get\n"};
+  pattern->close = "\n<E>";
+  pattern->end = "<BE>";
+  const std::vector<std::string> vocab = {"<B>", "<", "B>", "f", "f<", "<S>", "get\n", "{", "}", "\n", "<E>", "<BE>", "<B", "E>"};
+  ToolCallConstraint c(vocab_of(vocab, {"<B>", "<S>", "<E>", "<BE>"}), pattern);
+  EXPECT_EQ(allowed(c, vocab), "<B>|") << "not '<' then 'B>'";
+  ASSERT_TRUE(c.accept(0));
+  EXPECT_EQ(allowed(c, vocab), "f|") << "'f' is plain markup; 'f<' would begin <S> with a piece";
+  for (int id : {3, 5, 6, 7, 8, 9, 10}) ASSERT_TRUE(c.accept(id));
+  EXPECT_EQ(allowed(c, vocab), "<BE>|");
+}
+
 // GGUF vocabularies pad up to the model's rows with UNUSED tokens ("[PAD128815]", as llama.cpp's converter
 // and dsinfer synth write them): they have no bytes for the constraints and never come.
 TEST(ConstraintVocab, PaddingTokensOfAGgufVocabularyNeverCome) {
