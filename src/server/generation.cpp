@@ -135,16 +135,18 @@ Generation::Progress Generation::pump(const std::function<bool(const json&)>& em
     finish_reason_ = "error";
     return Progress::kDone;
   }
+  const bool cut_in_calls = text_->in_tool_calls();  // (the calls' end marker had not come)
   const ChatDelta last = text_->finish();
   if (ended_ || ev.reason == FinishReason::kStop || ev.reason == FinishReason::kCancelled) {
     finish_reason_ = "stop";
   } else {
     finish_reason_ = "length";
   }
-  // Tool calls make it "tool_calls", unless max_tokens cut the last call's arguments: then "length" says
-  // that they are incomplete.
+  // Tool calls make it "tool_calls", unless max_tokens cut them (a call's arguments, or the calls before
+  // their end marker, say in the next call's header): then "length" says that they may be incomplete.
   const auto& calls = text_->tool_calls();
-  if (info_.chat && !calls.empty() && (finish_reason_ != "length" || calls.back().complete)) finish_reason_ = "tool_calls";
+  if (info_.chat && !calls.empty() && (finish_reason_ != "length" || (calls.back().complete && !cut_in_calls)))
+    finish_reason_ = "tool_calls";
   if (send(last)) {
     json rest = take_logprobs();  // released by the end of the text, not yet sent
     if (logprobs_) logprobs_->drop_pending();

@@ -56,6 +56,7 @@ class TextOutput {
   const std::string& content() const { return chat_ ? parser_.content() : content_; }
   const std::string& reasoning() const { return parser_.reasoning(); }
   const std::vector<ParsedToolCall>& tool_calls() const { return parser_.tool_calls(); }
+  bool in_tool_calls() const { return chat_ && parser_.in_tool_calls(); }
 
  private:
   StreamDecoder decoder_;

@@ -79,6 +79,8 @@ class ChatOutputParser {
   const std::string& content() const { return content_; }
   const std::string& reasoning() const { return reasoning_; }
   const std::vector<ParsedToolCall>& tool_calls() const { return tool_calls_; }
+  // Inside <｜tool▁calls▁begin｜>…<｜tool▁calls▁end｜> (asked before finish(): a text cut there cut the calls).
+  bool in_tool_calls() const { return state_ == State::kTools || state_ == State::kCallHeader || state_ == State::kCallArgs; }
 
  private:
   // kTools: inside <｜tool▁calls▁begin｜>, between calls; kCallHeader: inside a call whose header is not

@@ -210,6 +210,15 @@ def test_calls_the_model_begins_follow_the_markup_and_parameters(server):
                 jsonschema.validate(json.loads(call.function.arguments), params)
             called += 1
     assert called >= 2, called
+    # Parallel calls until max_tokens cuts them (in a header or between calls): "length", and "tool_calls" only
+    # for calls that ended (no markup left over in the content).
+    lengths = 0
+    for seed in range(4):
+        r = chat(c, "Weather?", tools=[WEATHER], max_tokens=150, temperature=1.0, seed=seed, logit_bias={str(begin[0]): 100})
+        if r.choices[0].finish_reason == "tool_calls":
+            assert "<｜" not in (r.choices[0].message.content or "")
+        lengths += r.choices[0].finish_reason == "length"
+    assert lengths >= 1
     text = chat(c, "Weather?", tools=[WEATHER], max_tokens=20, temperature=1.0, seed=1)  # not steered: text
     assert text.choices[0].message.content and not text.choices[0].message.tool_calls
     assert_no_leaks(server)

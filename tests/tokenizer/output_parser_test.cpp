@@ -267,6 +267,20 @@ TEST(OutputParser, ToolCallArgumentsStreamAsTheyArrive) {
   expect_eager({v3, "\n", kTrickyArgs, "\n```<｜tool▁call▁end｜>", v3.size()});
 }
 
+TEST(OutputParser, KnowsWhenTheTextIsInsideToolCalls) {
+  const std::string call = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{}\n```<｜tool▁call▁end｜>";
+  ChatOutputParser p;
+  p.feed("Sure. ");
+  EXPECT_FALSE(p.in_tool_calls());
+  p.feed("<｜tool▁calls▁begin｜>" + call);
+  EXPECT_TRUE(p.in_tool_calls()) << "between calls";
+  p.feed("<｜tool▁call▁begin｜>func");
+  EXPECT_TRUE(p.in_tool_calls()) << "in a header";
+  ChatOutputParser q;
+  q.feed("<｜tool▁calls▁begin｜>" + call + "<｜tool▁calls▁end｜>");
+  EXPECT_FALSE(q.in_tool_calls()) << "after the end marker";
+}
+
 // As the server streams: token by token through the detokenizer, a call's arguments arrive in several
 // pieces whose concatenation is the whole arguments text.
 TEST(OutputParser, ToolCallArgumentsStreamTokenByToken) {
