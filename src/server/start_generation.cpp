@@ -1,5 +1,6 @@
 #include "server/start_generation.h"
 
+#include <optional>
 #include <random>
 
 #include "server/api_request.h"
@@ -33,8 +34,10 @@ ApiError refusal(const SubmitResult& sub, ServerMetrics& metrics) {
   }
 }
 
-// The chat prompt: the template over the messages, the tools described in the system message.
-std::vector<int32_t> chat_prompt(const GenerationContext& ctx, const ChatRequest& r, bool* starts_in_reasoning) {
+// The chat prompt: the template over the messages, the tools described in the system message (from
+// ordered_tools: the same as r.tools, keys in the client's order).
+std::vector<int32_t> chat_prompt(const GenerationContext& ctx, const ChatRequest& r, const nlohmann::ordered_json& ordered_tools,
+                                 bool* starts_in_reasoning) {
   const Tokenizer& tokenizer = ctx.tokenizer;
   ChatRenderOptions ro;
   ro.bos_token = ctx.bos_text;
@@ -42,7 +45,7 @@ std::vector<int32_t> chat_prompt(const GenerationContext& ctx, const ChatRequest
   ro.tools = r.tools;
   std::vector<ChatMessage> messages = r.messages;
   if (r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty())
-    add_tools_to_messages(messages, tool_system_text(r.tools, r.tool_choice, r.tool_choice_name));
+    add_tools_to_messages(messages, tool_system_text(ordered_tools, r.tool_choice, r.tool_choice_name));
   std::string text;
   try {
     text = render_chat(ctx.format, messages, ro);
@@ -93,6 +96,11 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
   const Tokenizer& tokenizer = ctx.tokenizer;
   const RequestLimits& limits = options.limits;
   const json body = parse_json_body(raw_body, limits);
+  std::optional<nlohmann::ordered_json> ordered_body;  // read again, in order, when schemas or tools need it
+  const auto ordered = [&]() -> const nlohmann::ordered_json& {
+    if (!ordered_body) ordered_body = parse_ordered_body(raw_body);
+    return *ordered_body;
+  };
   CommonRequest common;
   std::vector<std::vector<int32_t>> prompts;  // the request's prompts (chat: one), each answered n times
   ChatOutputOptions parse_opts;
@@ -102,7 +110,8 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
   if (chat) {
     ChatRequest r = parse_chat_request(body, limits);
     bool in_reasoning = false;
-    prompts.push_back(chat_prompt(ctx, r, &in_reasoning));
+    const bool tools = r.tools.is_array() && !r.tools.empty();
+    prompts.push_back(chat_prompt(ctx, r, tools ? ordered().at("tools") : nlohmann::ordered_json(), &in_reasoning));
     parse_opts.starts_in_reasoning = in_reasoning;
     parse_opts.parse_tool_calls = r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty();
     if (parse_opts.parse_tool_calls && (r.tool_choice == "required" || r.tool_choice == "function")) {
@@ -112,12 +121,12 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
         throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
                        "tool_choice");
       calls = std::make_shared<const ToolCallPattern>(
-          forced_tool_calls(r.tools, parse_ordered_body(raw_body).at("tools"), r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
+          forced_tool_calls(r.tools, ordered().at("tools"), r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
     } else if (parse_opts.parse_tool_calls && r.response_format == ResponseFormat::kText) {
       // "auto": text, or calls that are held to the markup and their schemas once the model begins them.
       if (const auto begin = tokenizer.find_token(kToolCallsBegin)) {
         calls = std::make_shared<const ToolCallPattern>(
-            forced_tool_calls(r.tools, parse_ordered_body(raw_body).at("tools"), "required", "", r.parallel_tool_calls));
+            forced_tool_calls(r.tools, ordered().at("tools"), "required", "", r.parallel_tool_calls));
         calls_trigger = *begin;
       }
     }
@@ -154,7 +163,7 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
   if (common.response_format == ResponseFormat::kJsonObject) schema = JsonSchema::any_object();
   if (common.response_format == ResponseFormat::kJsonSchema) {
     try {
-      schema = JsonSchema::compile(response_schema(parse_ordered_body(raw_body)));
+      schema = JsonSchema::compile(response_schema(ordered()));
     } catch (const Error& e) {
       throw ApiError(400, cat("response_format.json_schema.", e.what()), "response_format");
     }

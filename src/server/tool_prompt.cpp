@@ -9,13 +9,13 @@ namespace dsinfer::server {
 
 using nlohmann::json;
 
-std::string tool_system_text(const json& tools, const std::string& tool_choice, const std::string& forced_name) {
+std::string tool_system_text(const nlohmann::ordered_json& tools, const std::string& tool_choice, const std::string& forced_name) {
   std::string s = "## Tools\n\nYou can call these functions:\n";
-  for (const json& t : tools) {
-    const json& f = t["function"];
-    s += "\n### " + f["name"].get<std::string>() + "\n";
+  for (const auto& t : tools) {
+    const auto& f = t.at("function");
+    s += "\n### " + f.at("name").get<std::string>() + "\n";
     if (f.contains("description") && f["description"].is_string()) s += f["description"].get<std::string>() + "\n";
-    s += "Parameters (JSON Schema): " + dump_json(f.contains("parameters") ? f["parameters"] : json::object()) + "\n";
+    s += "Parameters (JSON Schema): " + dump_json(f.contains("parameters") ? f["parameters"] : ResponseJson::object()) + "\n";
   }
   s +=
       "\nTo call functions, answer with exactly this markup (one <｜tool▁call▁begin｜>…<｜tool▁call▁end｜> per call, "

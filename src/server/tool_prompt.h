@@ -18,8 +18,9 @@ namespace dsinfer::server {
 inline constexpr const char* kToolCallsBegin = "<｜tool▁calls▁begin｜>";
 
 // The system-prompt text for `tools` (an array of {"type": "function", "function": {name, description,
-// parameters}}); tool_choice "required" or "function" (with forced_name) adds an instruction to call.
-std::string tool_system_text(const nlohmann::json& tools, const std::string& tool_choice, const std::string& forced_name);
+// parameters}}, with its keys in the client's order: the parameters are shown in the order calls write
+// them); tool_choice "required" or "function" (with forced_name) adds an instruction to call.
+std::string tool_system_text(const nlohmann::ordered_json& tools, const std::string& tool_choice, const std::string& forced_name);
 
 // The markup of the calls tool_choice "required" (one or more calls of any of the tools; one with
 // parallel = false) or "function" (one call of forced_name) forces, for ToolCallConstraint: the same form

@@ -318,6 +318,12 @@ TEST(Generation, ACallCutByMaxTokensEndsWithLength) {
   EXPECT_EQ(run_chat(call + "\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜> and", FinishReason::kLength)
                 .back()["choices"][0]["finish_reason"],
             "tool_calls");
+  // Cut after a complete call but before the calls' end marker (between calls, or in the next call's
+  // header): the calls may be incomplete, so "length".
+  for (const std::string rest : {"", "<｜tool▁call▁begin｜>func"})
+    EXPECT_EQ(run_chat(call + "\"}\n```<｜tool▁call▁end｜>" + rest, FinishReason::kLength).back()["choices"][0]["finish_reason"],
+              "length")
+        << rest;
 }
 
 TEST(Generation, AScriptedAnswerReplacesTheSampledTokensAndEndsLikeEos) {
@@ -369,12 +375,12 @@ TEST(Generation, SchedulerErrorsBecomeAnError) {
 }
 
 TEST(ToolPrompt, DescribesEveryToolInTheSystemMessage) {
-  const json tools = json::parse(R"([
+  const auto tools = nlohmann::ordered_json::parse(R"([
     {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
-                                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+                                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "at": {}}}}},
     {"type": "function", "function": {"name": "now"}}])");
   const std::string text = tool_system_text(tools, "function", "now");
-  for (const char* part : {"### get_weather", "Weather of a city", R"("city":{"type":"string"})", "### now",
+  for (const char* part : {"### get_weather", "Weather of a city", R"("city":{"type":"string"},"at":{})", "### now",
                            "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>", "call the function now"})
     EXPECT_NE(text.find(part), std::string::npos) << part;
   // The call example in the text is what the output parser reads back.
