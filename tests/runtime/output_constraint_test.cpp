@@ -188,13 +188,20 @@ TEST(JsonSchemaConstraint, JsonModeMasksTokensThatCannotContinueAndEndsWhenCompl
   EXPECT_EQ(allowed(c, vocab), "");
 }
 
-TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
+// The call markup of the tool-call tests: <B><C>function<S>NAME\n```json\n{args}\n```<E> ... <BE>, one call of get.
+std::shared_ptr<ToolCallPattern> get_call_pattern() {
   auto pattern = std::make_shared<ToolCallPattern>();
   pattern->open = "<B><C>function<S>";
-  pattern->heads = {"get\n```json\n", "get_time\n```json\n"};
+  pattern->heads = {"get\n```json\n"};
   pattern->close = "\n```<E>";
-  pattern->again = "<C>function<S>";
   pattern->end = "<BE>";
+  return pattern;
+}
+
+TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
+  auto pattern = get_call_pattern();
+  pattern->heads.push_back("get_time\n```json\n");
+  pattern->again = "<C>function<S>";
   const std::vector<std::string> vocab = {"<B>", "<C>", "function", "<S>", "get", "_time", "\n```json\n", "{", "}", "\n```",
                                           "<E>", "<BE>", "hello", "func", "tion", "\n", "```", "json", "}\n"};
   ToolCallConstraint c(vocab_of(vocab, {"<B>", "<C>", "<S>", "<E>", "<BE>"}), pattern);
@@ -244,11 +251,7 @@ TEST(ToolCallConstraint, ForcesTheMarkupANameFromTheSetAndJsonArguments) {
 }
 
 TEST(ToolCallConstraint, ArgumentsFollowTheFunctionsParameters) {
-  auto pattern = std::make_shared<ToolCallPattern>();
-  pattern->open = "<B><C>function<S>";
-  pattern->heads = {"get\n```json\n"};
-  pattern->close = "\n```<E>";
-  pattern->end = "<BE>";
+  auto pattern = get_call_pattern();
   pattern->arguments = {JsonSchema::compile(nlohmann::ordered_json::parse(
       R"({"type": "object", "properties": {"city": {"enum": ["Paris"]}}, "required": ["city"], "additionalProperties": false})"))};
   const std::vector<std::string> vocab = {"<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\"city\"", ":",
@@ -289,11 +292,7 @@ TEST(ReasoningThenJsonConstraint, FreeReasoningThenTheMarkerThenJson) {
 }
 
 TEST(TriggeredConstraint, FreeTextUntilTheTriggerThenTheCallMarkup) {
-  auto pattern = std::make_shared<ToolCallPattern>();
-  pattern->open = "<B><C>function<S>";
-  pattern->heads = {"get\n```json\n"};
-  pattern->close = "\n```<E>";
-  pattern->end = "<BE>";
+  auto pattern = get_call_pattern();
   const std::vector<std::string> vocab = {"hello", "<B>", "<C>", "function", "<S>", "get", "\n```json\n", "{", "}", "\n```", "<E>", "<BE>"};
   const auto v = vocab_of(vocab, {"<B>", "<C>", "<S>", "<E>", "<BE>"});
   TriggeredConstraint c(v, 1, std::make_unique<ToolCallConstraint>(v, pattern));
