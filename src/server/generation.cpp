@@ -49,7 +49,8 @@ json Generation::usage() const {
   return {{"prompt_tokens", info_.prompt_tokens},
           {"completion_tokens", completion_tokens_},
           {"total_tokens", info_.prompt_tokens + completion_tokens_},
-          {"prompt_tokens_details", {{"cached_tokens", cached_tokens_}}}};
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens_}}},
+          {"completion_tokens_details", {{"reasoning_tokens", text_->reasoning_tokens()}}}};
 }
 
 json Generation::usage_chunk() const {

@@ -49,10 +49,11 @@ namespace {
 // `into`'s usage summed over the choices' (parts[i] of choices[i]): completion tokens of every choice,
 // prompt (and cached) tokens once per prompt.
 void sum_usage(json& into, const std::vector<json>& parts, const std::vector<std::unique_ptr<Generation>>& choices) {
-  int64_t prompt = 0, cached = 0, completion = 0;
+  int64_t prompt = 0, cached = 0, completion = 0, reasoning = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     const json& u = parts[i]["usage"];
     completion += u["completion_tokens"].get<int64_t>();
+    reasoning += u["completion_tokens_details"]["reasoning_tokens"].get<int64_t>();
     if (!choices[i]->info().counts_prompt) continue;
     prompt += u["prompt_tokens"].get<int64_t>();
     cached += u["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
@@ -62,6 +63,7 @@ void sum_usage(json& into, const std::vector<json>& parts, const std::vector<std
   u["completion_tokens"] = completion;
   u["total_tokens"] = prompt + completion;
   u["prompt_tokens_details"]["cached_tokens"] = cached;
+  u["completion_tokens_details"]["reasoning_tokens"] = reasoning;
 }
 
 }  // namespace

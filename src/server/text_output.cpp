@@ -75,7 +75,10 @@ ChatDelta TextOutput::push(int32_t token) {
   decoded_ += static_cast<int64_t>(decoded.size());
   const std::string out = stop_.push(decoded);
   released_ += static_cast<int64_t>(out.size());
-  return route(out, false);
+  const bool reasoning_before = chat_ && parser_.in_reasoning();
+  ChatDelta delta = route(out, false);
+  if (reasoning_before || (chat_ && parser_.in_reasoning())) ++reasoning_tokens_;
+  return delta;
 }
 
 ChatDelta TextOutput::finish() {

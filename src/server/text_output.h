@@ -57,6 +57,8 @@ class TextOutput {
   const std::string& reasoning() const { return parser_.reasoning(); }
   const std::vector<ParsedToolCall>& tool_calls() const { return parser_.tool_calls(); }
   bool in_tool_calls() const { return chat_ && parser_.in_tool_calls(); }
+  // Tokens pushed while reasoning was open, the one that closed it included (usage's reasoning_tokens).
+  int64_t reasoning_tokens() const { return reasoning_tokens_; }
 
  private:
   StreamDecoder decoder_;
@@ -65,6 +67,7 @@ class TextOutput {
   ChatOutputParser parser_;
   std::string content_;
   int64_t decoded_ = 0, released_ = 0;
+  int64_t reasoning_tokens_ = 0;
   ChatDelta route(const std::string& text, bool final);
 };
 

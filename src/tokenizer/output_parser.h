@@ -81,6 +81,8 @@ class ChatOutputParser {
   const std::vector<ParsedToolCall>& tool_calls() const { return tool_calls_; }
   // Inside <｜tool▁calls▁begin｜>…<｜tool▁calls▁end｜> (asked before finish(): a text cut there cut the calls).
   bool in_tool_calls() const { return state_ == State::kTools || state_ == State::kCallHeader || state_ == State::kCallArgs; }
+  // Inside <think>…</think> (or the reasoning the prompt opened).
+  bool in_reasoning() const { return state_ == State::kReasoning; }
 
  private:
   // kTools: inside <｜tool▁calls▁begin｜>, between calls; kCallHeader: inside a call whose header is not

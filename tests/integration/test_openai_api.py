@@ -336,6 +336,8 @@ def test_reasoning_content_with_the_r1_template(tiny_model):
         r = chat(c, "Why is the sky blue?", max_tokens=10)
         assert r.choices[0].message.reasoning_content
         assert not r.choices[0].message.content
+        # every token was reasoning (as DeepSeek's API reports it, in the openai package's own type)
+        assert r.usage.completion_tokens_details.reasoning_tokens == r.usage.completion_tokens > 0
         streamed = list(chat(c, "Why is the sky blue?", max_tokens=10, stream=True))
         reasoning = "".join(getattr(ch.choices[0].delta, "reasoning_content", None) or "" for ch in streamed)
         assert reasoning == r.choices[0].message.reasoning_content

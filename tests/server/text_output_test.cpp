@@ -268,6 +268,15 @@ TEST(Generation, ChunksAndResponseCarryReasoningContentAndToolCalls) {
   EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls");
   EXPECT_EQ(r["usage"]["completion_tokens"], static_cast<int64_t>(ids_of(answer).size()));
   EXPECT_EQ(r["usage"]["total_tokens"], 30 + static_cast<int64_t>(ids_of(answer).size()));
+  // Reasoning tokens: those up to the one that completes "</think>".
+  int64_t reasoning_tokens = 0;
+  for (std::vector<int32_t> ids = ids_of(answer), seen; tok().decode(seen).find("</think>") == std::string::npos;) {
+    seen.push_back(ids[seen.size()]);
+    ++reasoning_tokens;
+  }
+  EXPECT_GT(reasoning_tokens, 2);
+  EXPECT_EQ(r["usage"]["completion_tokens_details"]["reasoning_tokens"], reasoning_tokens);
+  EXPECT_EQ(g.usage_chunk()["usage"]["completion_tokens_details"]["reasoning_tokens"], reasoning_tokens);
   EXPECT_NE(metrics.render(SchedulerMetrics{}).find("dsinfer_time_to_first_token_seconds_count 1"), std::string::npos);
 }
 
@@ -297,6 +306,7 @@ TEST(Generation, ToolCallsStreamInPiecesThatAddUpToTheResponse) {
             json({{"location", "San Francisco, CA"}, {"unit", "celsius"}}));
   EXPECT_EQ(r["choices"][0]["message"]["content"], nullptr);
   EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_EQ(r["usage"]["completion_tokens_details"]["reasoning_tokens"], 0) << "no reasoning";
 }
 
 TEST(Generation, ACallCutByMaxTokensEndsWithLength) {
