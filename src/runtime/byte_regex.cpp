@@ -432,15 +432,63 @@ bool ByteDfa::matches(std::string_view text) const {
 }
 
 std::string format_pattern(std::string_view format) {
-  const std::string date = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])";
-  const std::string time = "([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+  // Dates that exist in every year (February up to the 28th; years 1000-9999: Python's date has no year 0)
+  // and times without the leap second (Python's datetime and pydantic refuse second 60).
+  const std::string date = "[1-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|"
+                           "02-(0[1-9]|1[0-9]|2[0-8]))";
+  const std::string time = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
   const std::string octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+  // A DNS label after its first character: 0..62 more, not ending in '-', never "--" in the 3rd and 4th
+  // places (so no "xn--": punycode that URL and email parsers decode and may reject). Written so that
+  // every branch goes on in one shared tail (the DFA is not minimized: ~120 states a label).
+  const std::string label_rest =
+      "([a-z0-9]|[a-z0-9-]([a-z0-9]|[a-z0-9-][a-z0-9]|([a-z0-9-][a-z0-9]|[a-z0-9]-)[a-z0-9-]{0,58}[a-z0-9]))?";
+  // Lowercase; the last label starts with a letter, so the name never reads as a number or an IPv4 address.
+  const std::string hostname = "([a-z0-9]" + label_rest + "\\.)*[a-z]" + label_rest;
+  // Email: a local part of dot-separated runs, at most 32 units of a character or a dot and a character
+  // (<= 63 characters; the limit is 64), '@', 2+ labels. The top-level one is 2..6 letters and not a
+  // special-use name that email-validator refuses (arpa, test, local, onion; invalid and localhost are longer).
+  const std::string local = "[A-Za-z0-9_+-]([A-Za-z0-9_+-]|\\.[A-Za-z0-9_+-]){0,31}";
+  const std::string tld = "([a-z]{2,3}|[b-su-z][a-z]{3}|a([a-qs-z][a-z]{2}|r([a-oq-z][a-z]|p[b-z]))|"
+                          "t([a-df-z][a-z]{2}|e([a-rt-z][a-z]|s[a-su-z]))|[a-km-np-z][a-z]{4}|"
+                          "l([a-np-z][a-z]{3}|o([abd-z][a-z]{2}|c([b-z][a-z]|a[a-km-z])))|"
+                          "o([a-mo-z][a-z]{3}|n([a-hj-z][a-z]{2}|i([a-np-z][a-z]|o[a-mo-z])))|[a-z]{6})";
+  // URI path, query and fragment characters: RFC 3986 unreserved, sub-delims, ':' '@' (no '%' escapes).
+  const std::string pchar = "-A-Za-z0-9._~!$&'()*+,;=:@";
+  // IPv6 groups: g, "g:" and ":g".
+  const std::string g = "[0-9a-f]{1,4}", gc = "(" + g + ":)", cg = "(:" + g + ")";
+  // Duration numbers: up to 4 digits, so no validator overflows.
+  const std::string n = "[0-9]{1,4}";
+  const std::string dur_time = "T(" + n + "H(" + n + "M(" + n + "S)?)?|" + n + "M(" + n + "S)?|" + n + "S)";
   if (format == "date") return "^" + date + "$";
   if (format == "time") return "^" + time + "$";
   if (format == "date-time") return "^" + date + "[Tt]" + time + "$";
   if (format == "uuid") return "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
   if (format == "ipv4") return "^(" + octet + "\\.){3}" + octet + "$";
+  if (format == "hostname") return "^" + hostname + "$";
+  if (format == "email") return "^" + local + "@([a-z0-9]" + label_rest + "\\.)+" + tld + "$";
+  // http(s) URLs only (what URL parsers and RFC 3986 both accept), a port 1..9999, no user info.
+  if (format == "uri")
+    return "^https?://" + hostname + "(:[1-9][0-9]{0,3})?(/[" + pchar + "/]*)?(\\?[" + pchar + "/?]*)?(#[" + pchar +
+           "/?]*)?$";
+  // 8 groups, or one "::" for 1..8 zero groups (at most 7 groups around it); lowercase, no embedded IPv4,
+  // no zone id.
+  if (format == "ipv6")
+    return "^(" + gc + "{7}" + g + "|" + gc + "{1,7}:|" + gc + "{1,6}:" + g + "|" + gc + "{1,5}" + cg + "{1,2}|" + gc +
+           "{1,4}" + cg + "{1,3}|" + gc + "{1,3}" + cg + "{1,4}|" + gc + "{1,2}" + cg + "{1,5}|" + g + ":" + cg +
+           "{1,6}|:(" + cg + "{1,7}|:))$";
+  // RFC 3339 Appendix A: P, then Y[M[D]], M[D] or D and/or T with H[M[S]], M[S] or S; or weeks alone.
+  if (format == "duration")
+    return "^P((" + n + "D|" + n + "M(" + n + "D)?|" + n + "Y(" + n + "M(" + n + "D)?)?)(" + dur_time + ")?|" +
+           dur_time + "|" + n + "W)$";
   return "";
+}
+
+uint32_t format_max_length(std::string_view format) {
+  if (format == "hostname") return 253;  // RFC 1035 (without a trailing dot)
+  if (format == "email") return 254;     // RFC 5321 path limit, less the angle brackets
+  if (format == "uri") return 2083;      // pydantic HttpUrl's limit
+  return UINT32_MAX;
 }
 
 }  // namespace dsinfer

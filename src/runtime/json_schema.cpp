@@ -14,16 +14,20 @@ namespace {
 using ojson = nlohmann::ordered_json;
 using Kind = SchemaNode::Kind;
 
-// Keywords that describe a value without constraining it.
+// Keywords that describe a value without constraining it (discriminator: OpenAPI's hint beside a oneOf, which
+// pydantic writes for tagged unions; the oneOf alone holds the value).
 const std::set<std::string, std::less<>> kAnnotations = {
-    "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly",
+    "title",      "description", "default",   "examples",  "$schema",         "$id",             "$comment",
+    "deprecated", "readOnly",    "writeOnly", "discriminator", "contentEncoding", "contentMediaType",
 };
 // Keywords that hold definitions, not constraints on the value itself.
 const std::set<std::string, std::less<>> kContainers = {"$defs", "definitions"};
 const std::set<std::string, std::less<>> kConstraints = {
-    "type",      "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength",
-    "maxLength", "enum",       "const",    "anyOf",                "oneOf", "allOf",    "nullable", "$ref",
-    "pattern",   "format",     "minimum",  "maximum",              "exclusiveMinimum",  "exclusiveMaximum",
+    "type",     "properties", "required",   "additionalProperties", "items",      "prefixItems",
+    "additionalItems", "minItems", "maxItems", "uniqueItems", "minLength", "maxLength",  "enum",
+    "const",    "anyOf",      "oneOf",      "allOf",                "nullable",   "$ref",
+    "pattern",  "format",     "minimum",    "maximum",              "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf",
 };
 
 bool is_constraint(std::string_view k) { return kConstraints.count(k) > 0; }
@@ -162,10 +166,12 @@ class Compiler {
   static std::string inferred_type(const ojson& s) {
     for (const char* k : {"properties", "required", "additionalProperties"})
       if (s.contains(k)) return "object";
-    for (const char* k : {"items", "minItems", "maxItems"})
+    for (const char* k : {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems"})
       if (s.contains(k)) return "array";
     for (const char* k : {"minLength", "maxLength", "pattern", "format"})
       if (s.contains(k)) return "string";
+    for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
+      if (s.contains(k)) return "number";
     return "";  // anything
   }
 
@@ -183,14 +189,23 @@ class Compiler {
       SchemaNode n = of(Kind::kNumber);
       n.integer = type == "integer";
       bounds(s, at, n);
+      multiple(s, at, n);
       return add(std::move(n));
     }
     if (type == "string") {
       SchemaNode n = of(Kind::kString);
       n.min_length = count(s, "minLength", at, 0);
       n.max_length = count(s, "maxLength", at, SchemaNode::kUnbounded);
+      if (s.contains("format") && s["format"].is_string())  // (the format's own limit, if it has one)
+        n.max_length = std::min(n.max_length, format_max_length(s["format"].get<std::string>()));
       if (n.min_length > n.max_length) fail(at, ": 'minLength' is larger than 'maxLength'");
       n.pattern = pattern(s, at);
+      if (n.pattern && (n.min_length > 0 || n.max_length != SchemaNode::kUnbounded)) {
+        n.lengths = std::make_shared<const DfaLengths>(
+            with_context(at, [&] { return DfaLengths::compute(*n.pattern, n.min_length, n.max_length); }));
+        if (!n.lengths->reachable(n.pattern->start, 0, n.min_length, n.max_length))
+          fail(at, ": no text of the length 'minLength' and 'maxLength' allow matches its pattern or format");
+      }
       return add(std::move(n));
     }
     if (type == "array") return array(s, at);
@@ -202,6 +217,7 @@ class Compiler {
   static void bounds(const ojson& s, const std::string& at, SchemaNode& n) {
     const long double limit = 1e15L - 1;  // (kMaxBoundedDigits digits)
     long double min_int = -limit, max_int = limit, max_unit = limit, min_unit = -limit;
+    n.bounded = s.contains("multipleOf");  // (checked by multiple(); its numbers are bounded ones)
     for (const char* key : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) {
       if (!s.contains(key)) continue;
       if (!s[key].is_number()) fail(at, ": '", key, "' must be a number");
@@ -225,36 +241,63 @@ class Compiler {
     n.min_unit = clamp(min_unit);
   }
 
+  // multipleOf m (whole numbers only): the whole multiples of m in range, also for type "number".
+  static void multiple(const ojson& s, const std::string& at, SchemaNode& n) {
+    if (!s.contains("multipleOf")) return;
+    const ojson& m = s["multipleOf"];
+    if (!m.is_number() || !(m.get<double>() > 0)) fail(at, ": 'multipleOf' must be a number above 0");
+    const double v = m.get<double>();
+    if (v != std::floor(v) || v > 1e15 - 1)
+      fail(at, ": 'multipleOf' is supported for whole numbers up to ", SchemaNode::kMaxBoundedDigits, " digits");
+    n.multiple_of = static_cast<int64_t>(v);
+    n.integer = true;
+    const int64_t m64 = n.multiple_of;
+    const int64_t first = n.min_int >= 0 ? (n.min_int + m64 - 1) / m64 * m64 : -(-n.min_int / m64 * m64);
+    if (first > n.max_int) fail(at, ": no multiple of ", m64, " lies within its bounds");
+  }
+
   static std::shared_ptr<const ByteDfa> pattern(const ojson& s, const std::string& at) {
     if (!s.contains("pattern") && !s.contains("format")) return nullptr;
     if (s.contains("pattern") && s.contains("format")) fail(at, ": 'pattern' and 'format' together are not supported");
-    if (s.contains("minLength") || s.contains("maxLength"))
-      fail(at, ": 'minLength' or 'maxLength' next to a pattern or format is not supported");
     const char* key = s.contains("pattern") ? "pattern" : "format";
     if (!s[key].is_string()) fail(at, ": '", key, "' must be a string");
     std::string re = s[key].get<std::string>();
     if (s.contains("format")) {
       re = format_pattern(re);
-      if (re.empty()) fail(at, ": format '", s["format"].get<std::string>(), "' is not supported (date, time, date-time, uuid and ipv4 are)");
+      if (re.empty()) fail(at, ": format '", s["format"].get<std::string>(), "' is not supported (date, time, date-time, duration, uuid, ipv4, ipv6, hostname, email and uri are)");
     }
     return std::make_shared<const ByteDfa>(with_context(at, [&] { return ByteDfa::compile(re); }));
   }
 
+  // Tuples: prefixItems and then items (draft 2020-12), or items as an array and then additionalItems
+  // (drafts 4 to 7, pydantic v1).
   uint32_t array(const ojson& s, const std::string& at) {
     SchemaNode n = of(Kind::kArray);
     n.items = any_;
     n.min_items = count(s, "minItems", at, 0);
     n.max_items = count(s, "maxItems", at, SchemaNode::kUnbounded);
-    if (s.contains("items")) {
-      const ojson& items = s["items"];
-      if (items.is_array()) fail(at, ": 'items' as an array (tuples) is not supported");
-      if (items.is_boolean() && !items.get<bool>()) {
-        n.max_items = 0;
+    if (s.contains("uniqueItems") && !(s["uniqueItems"].is_boolean() && !s["uniqueItems"].get<bool>()))
+      fail(at, ": 'uniqueItems' is not supported (only as false)");
+    const bool old_tuple = s.contains("items") && s["items"].is_array();
+    if (s.contains("prefixItems") && (old_tuple || s.contains("additionalItems")))
+      fail(at, ": 'prefixItems' goes with 'items' as a schema, not with 'items' as an array or 'additionalItems'");
+    if (s.contains("additionalItems") && !old_tuple) fail(at, ": 'additionalItems' without 'items' as an array is not supported");
+    const char* prefix_key = old_tuple ? "items" : "prefixItems";
+    if (s.contains(prefix_key)) {
+      const ojson& prefix = s[prefix_key];
+      if (!prefix.is_array()) fail(at, ": '", prefix_key, "' must be an array of schemas");
+      for (size_t i = 0; i < prefix.size(); ++i) n.prefix_items.push_back(compile(prefix[i], cat(at, ".", prefix_key, "[", i, "]")));
+    }
+    const char* rest_key = old_tuple ? "additionalItems" : "items";
+    if (s.contains(rest_key)) {
+      const ojson& rest = s[rest_key];
+      if (rest.is_boolean() && !rest.get<bool>()) {
+        n.max_items = std::min<uint32_t>(n.max_items, static_cast<uint32_t>(n.prefix_items.size()));
       } else {
-        n.items = compile(items, at + ".items");
+        n.items = compile(rest, cat(at, ".", rest_key));
       }
     }
-    if (n.min_items > n.max_items) fail(at, ": 'minItems' is larger than 'maxItems'");
+    if (n.min_items > n.max_items) fail(at, ": 'minItems' is larger than 'maxItems' (or than its tuple allows)");
     return add(std::move(n));
   }
 
@@ -332,6 +375,7 @@ class Compiler {
     for (SchemaNode& n : nodes) {
       for (auto& p : n.properties) p.node = resolve(p.node);
       n.items = resolve(n.items);
+      for (uint32_t& i : n.prefix_items) i = resolve(i);
       if (n.additional >= 0) n.additional = resolve(static_cast<uint32_t>(n.additional));
       for (uint32_t& o : n.options) o = resolve(o);
     }
@@ -367,7 +411,8 @@ class Compiler {
               if (p.required) d = std::max(d, plus_one(nodes[p.node].min_depth));
             break;
           case Kind::kArray:
-            if (n.min_items > 0) d = plus_one(nodes[n.items].min_depth);
+            for (uint32_t i = 0; i < n.min_items && i <= n.prefix_items.size(); ++i)
+              d = std::max(d, plus_one(nodes[i < n.prefix_items.size() ? n.prefix_items[i] : n.items].min_depth));
             break;
           case Kind::kAnyOf:
             d = SchemaNode::kNoFiniteValue;

@@ -2,9 +2,11 @@
 // JSON Schema, the subset structured outputs use (OpenAI's response_format json_schema, pydantic models),
 // compiled into a graph of nodes that SchemaPrefix walks byte by byte.
 //
-// Supported: type (one or a list), properties, required, additionalProperties, items, minItems, maxItems,
-// minLength, maxLength, pattern (byte_regex.h), format (date, time, date-time, uuid, ipv4), minimum,
-// maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and later), enum, const,
+// Supported: type (one or a list), properties, required, additionalProperties, items, prefixItems (and
+// the older items-as-array with additionalItems), minItems, maxItems, uniqueItems false, minLength,
+// maxLength (also beside a pattern or format), pattern (byte_regex.h), format (byte_regex.h's
+// format_pattern), minimum, maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and
+// later), multipleOf (whole numbers), enum, const,
 // anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref ("#", "#/$defs/...",
 // "#/definitions/...", recursion included); annotations (title, description, default, examples, ...) are
 // ignored, and so are pattern and format on values that are not strings (as JSON Schema has it). Any other keyword is an Error naming it and where it is: an answer is never
@@ -24,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/byte_regex.h"
+#include "runtime/dfa_lengths.h"
 
 namespace dsinfer {
 
@@ -51,11 +54,13 @@ struct SchemaNode {
   std::vector<uint32_t> required_from;  // [properties + 1] the first required property at or after i
   int64_t additional = -1;              // no listed properties: every value's node (keys: any string); -1: none
   // kArray
-  uint32_t items = 0;
+  std::vector<uint32_t> prefix_items;  // the first items' nodes (tuples)
+  uint32_t items = 0;                  // the node of the items after them
   uint32_t min_items = 0, max_items = kUnbounded;
   // kString (characters: code points, an escape counts one)
   uint32_t min_length = 0, max_length = kUnbounded;
-  std::shared_ptr<const ByteDfa> pattern;  // the text follows it (then no length limits and no escapes)
+  std::shared_ptr<const ByteDfa> pattern;  // the text follows it (then no escapes)
+  std::shared_ptr<const DfaLengths> lengths;  // a pattern with length limits: the lengths each state can reach
   // kNumber
   bool integer = false;
   // minimum / maximum / exclusiveMinimum / exclusiveMaximum: a bounded number is written without exponent,
@@ -66,6 +71,7 @@ struct SchemaNode {
   int64_t min_int = 0, max_int = 0;  // the integers in range
   int64_t max_unit = 0;  // v >= 0: [v, v + 1) is in range for min_int <= v <= max_unit
   int64_t min_unit = 0;  // v <= 0 (written with '-'): (v - 1, v] is in range for min_unit <= v <= max_int
+  int64_t multiple_of = 1;  // multipleOf (then bounded and integer: the narrower set of whole multiples)
   // kLiterals: compact JSON texts, sorted bytewise, distinct
   std::vector<std::string> literals;
   // kAnyOf: the alternatives, none of them kAnyOf

@@ -57,16 +57,19 @@ Num number_next(uint8_t s, uint8_t c, bool integer) {
 
 // Bounded numbers: whether an integer part that starts with the digits of w (w < 0: none yet; zero: it is
 // "0", which nothing follows) and has at most `more` digits after them, written with a '-' if neg, can be
-// an integer in range (the fractions allowed in range are a subset: see SchemaNode::bounded).
+// an integer in range and a multiple of n.multiple_of (the fractions allowed in range are a subset: see
+// SchemaNode::bounded).
 bool bounded_reachable(const SchemaNode& n, bool neg, int64_t w, bool zero, int more) {
   const __int128 lo = std::max<__int128>(0, neg ? -static_cast<__int128>(n.max_int) : n.min_int);
   const __int128 hi = neg ? -static_cast<__int128>(n.min_int) : n.max_int;  // u = |value| in [lo, hi]
   if (lo > hi) return false;
   if (zero || (w < 0 && lo == 0)) return lo == 0;  // ("0", "-0", or "-" and then "0")
   __int128 a = w < 0 ? 0 : w, b = w < 0 ? 0 : w;  // the integer parts with j more digits: [a, b]
+  const __int128 m = n.multiple_of;
   for (int j = 0; j <= more; ++j) {
     if (a > hi) return false;
-    if (b >= lo && (w >= 0 || j > 0)) return true;
+    const __int128 first = (std::max(a, lo) + m - 1) / m * m;  // (the least multiple in [a, b] and range)
+    if (b >= lo && (w >= 0 || j > 0) && first <= std::min(b, hi)) return true;
     a = a == 0 ? 1 : a * 10;  // (no leading zeros: after '-' the first digit 0 is "zero")
     b = b * 10 + 9;
   }
@@ -77,6 +80,11 @@ bool bounded_fraction_allowed(const SchemaNode& n, bool neg, int64_t w) {
   const int64_t v = neg ? -w : w;
   return neg ? n.min_unit <= v && v <= n.max_int : n.min_int <= v && v <= n.max_unit;
 }
+
+// The node of item i of an array (a tuple's first items have their own).
+uint32_t item_node(const SchemaNode& n, uint32_t i) { return i < n.prefix_items.size() ? n.prefix_items[i] : n.items; }
+
+bool is_utf8_continuation(uint8_t c) { return c >= 0x80 && c <= 0xBF; }
 
 bool object_may_close(const SchemaNode& n, uint32_t next) {
   return n.properties.empty() || n.required_from[next] == n.properties.size();
@@ -370,10 +378,10 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
         if (c == ']') return n.min_items == 0 && close(p);
         [[fallthrough]];
       case kArrayValue:
-        return f.count < n.max_items && start_value(p, n.items, c, forks);
+        return f.count < n.max_items && start_value(p, item_node(n, f.count), c, forks);
       case kArrayAfter:
         if (c == ',') {
-          if (f.count >= n.max_items || !fits(p, n.items)) return false;
+          if (f.count >= n.max_items || !fits(p, item_node(n, f.count))) return false;
           f.phase = kArrayValue;
           return true;
         }
@@ -386,7 +394,7 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
         if (!number_complete(f.sub)) return false;
         if (n.bounded && f.sub != kFrac) {  // an integer: in range (a fraction was only begun where it is)
           const int64_t v = f.utf8_lo ? -static_cast<int64_t>(f.keys) : static_cast<int64_t>(f.keys);
-          if (v < n.min_int || v > n.max_int) return false;
+          if (v < n.min_int || v > n.max_int || v % n.multiple_of != 0) return false;
         }
         close(p);
         continue;  // c follows the number
@@ -404,11 +412,14 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
 bool SchemaPrefix::step_string(Path& p, uint8_t c) const {
   Frame& f = p.top();
   const SchemaNode& n = node(f.node);
-  if (n.pattern) {  // the text walks the pattern's DFA (state in f.lo); it has no escapes
-    if (c == '"') return n.pattern->accepting[f.lo] && close(p);
+  if (n.pattern) {  // the text walks the pattern's DFA (state in f.lo; characters in f.count); no escapes
+    if (c == '"') return n.pattern->accepting[f.lo] && f.count >= n.min_length && close(p);
     const int32_t next = n.pattern->next[f.lo][c];
     if (next < 0) return false;
+    const uint32_t count = f.count + (is_utf8_continuation(c) ? 0 : 1);
+    if (n.lengths && !n.lengths->reachable(next, count, n.min_length, n.max_length)) return false;
     f.lo = static_cast<uint32_t>(next);
+    f.count = count;
     return true;
   }
   if (f.phase == kEscape) {

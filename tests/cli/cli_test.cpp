@@ -278,8 +278,8 @@ TEST(Cli, RunHoldsTheAnswerToAJsonSchema) {
     EXPECT_GE(j.at("n").get<int>(), 1);
     EXPECT_LE(j.at("n").get<int>(), 9);
   }
-  std::ofstream(tmp() + "/bad-schema.json") << R"({"type": "object", "properties": {"n": {"multipleOf": 3}}})";
-  expect_error("run -m " + m + " -p x --json-schema " + tmp() + "/bad-schema.json", "bad-schema.json: schema.properties.n: 'multipleOf' is not supported");
+  std::ofstream(tmp() + "/bad-schema.json") << R"({"type": "object", "properties": {"n": {"type": "array", "uniqueItems": true}}})";
+  expect_error("run -m " + m + " -p x --json-schema " + tmp() + "/bad-schema.json", "bad-schema.json: schema.properties.n: 'uniqueItems' is not supported");
 }
 
 }  // namespace

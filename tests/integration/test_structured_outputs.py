@@ -5,12 +5,13 @@ here wrote); pydantic models through client.chat.completions.parse; key order; e
 import datetime
 import json
 import uuid
-from typing import Literal, Optional
+from ipaddress import IPv6Address
+from typing import Literal, Optional, Union
 
 import jsonschema
 import openai
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field, HttpUrl
 
 from api_helpers import assert_no_leaks, chat, client, tokens_of
 from conftest import start
@@ -37,6 +38,18 @@ SCHEMAS = [
      "properties": {"day": {"type": "string", "format": "date"}, "id": {"type": "string", "format": "uuid"},
                     "code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{1,4}$"}, "host": {"format": "ipv4"},
                     "at": {"type": "string", "format": "date-time"}}},
+    # The other formats (FormatChecker with jsonschema's format-nongpl extra checks every one of them), one
+    # with a length limit of its own.
+    {"type": "object", "additionalProperties": False, "required": ["host", "mail", "site", "ip6", "gap"],
+     "properties": {"host": {"type": "string", "format": "hostname"}, "mail": {"type": "string", "format": "email"},
+                    "site": {"type": "string", "format": "uri", "maxLength": 40}, "ip6": {"type": "string", "format": "ipv6"},
+                    "gap": {"type": "string", "format": "duration"}}},
+    # A tuple, whole multiples, a pattern with length limits.
+    {"type": "object", "additionalProperties": False, "required": ["pair", "n", "slug"],
+     "properties": {"pair": {"type": "array", "minItems": 2, "items": False, "prefixItems": [
+         {"type": "integer", "multipleOf": 5, "minimum": -20, "maximum": 95}, {"enum": ["a", "b"]}]},
+         "n": {"type": "number", "multipleOf": 3}, "slug": {"type": "string", "pattern": "^[a-z]+(-[a-z]+)*$",
+                                                            "minLength": 3, "maxLength": 9}}},
     # A recursive tree with bounded fan-out.
     {"$defs": {"Node": {"type": "object", "additionalProperties": False, "required": ["id"],
                         "properties": {"id": {"type": "integer"},
@@ -58,7 +71,7 @@ def test_sampled_answers_follow_the_schema(server):
             text = r.choices[0].message.content
             assert text.startswith("{"), text
             if r.choices[0].finish_reason == "stop":  # (else cut by max_tokens: a prefix)
-                jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
+                jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
                 finished += 1
     assert finished >= 16, finished
     assert_no_leaks(server)
@@ -94,6 +107,30 @@ class Plan(BaseModel):
     confidence: float = Field(ge=0, le=1)
 
 
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int = Field(ge=1, le=9)
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    good: bool
+
+
+class Reading(BaseModel):
+    pet: Union[Cat, Dog] = Field(discriminator="kind")  # (a oneOf with pydantic's discriminator beside it)
+    point: tuple[int, bool]
+    bucket: int = Field(multiple_of=10, ge=0, le=1000)
+    tag: str = Field(pattern=r"^#[a-z]+$", min_length=3, max_length=6)
+
+
+class Contact(BaseModel):  # formats as pydantic writes them (HttpUrl: format uri with maxLength 2083)
+    site: HttpUrl
+    mail: EmailStr
+    addr: IPv6Address
+    gap: datetime.timedelta
+
+
 class Ticket(BaseModel):
     code: str = Field(pattern=r"^[A-Z]{3}-\d{2}$")
     opened: datetime.datetime
@@ -118,12 +155,22 @@ def test_pydantic_models_through_parse(server):
         assert r.choices[0].finish_reason == "stop"
         t = r.choices[0].message.parsed
         assert isinstance(t, Ticket) and t.opened.tzinfo is not None
+    # Tagged unions, tuples, multiples, patterns with length limits; URLs, emails, IPv6 addresses, durations
+    # (a URL may be 2083 characters long: the quote is favoured, so that the random model ends its strings).
+    quote = {str(tokens_of('"')[0]): 20}
+    for model, bias in [(Reading, None), (Contact, quote)]:
+        for seed in range(3):
+            r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Fill it in"}],
+                                         response_format=model, max_tokens=300, temperature=1.0, seed=seed, logit_bias=bias)
+            assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
+            assert isinstance(r.choices[0].message.parsed, model)
 
 
 def test_schemas_it_cannot_hold_answers_to_are_refused(server):
     c = client(server)
     for schema, words in [
-        ({"type": "object", "properties": {"n": {"type": "integer", "multipleOf": 2}}}, "'multipleOf' is not supported"),
+        ({"type": "object", "properties": {"n": {"type": "number", "multipleOf": 0.5}}}, "'multipleOf' is supported for whole numbers"),
+        ({"type": "object", "properties": {"s": {"type": "array", "uniqueItems": True}}}, "'uniqueItems' is not supported"),
         ({"type": "array"}, "the root must be an object"),
         ({"$ref": "#/$defs/Missing"}, "does not resolve"),
     ]:
@@ -161,12 +208,12 @@ def test_forced_tool_calls_follow_the_parameters(server):
     assert called >= 2
     # Parameters it cannot hold calls to: refused for a strict function, any JSON object otherwise.
     loose = {"type": "function", "function": {"name": "f", "parameters": {
-        "type": "object", "properties": {"n": {"type": "integer", "multipleOf": 2}}}}}
+        "type": "object", "properties": {"n": {"type": "array", "uniqueItems": True}}}}}
     r = chat(c, "hi", tools=[loose], tool_choice="required", max_tokens=40, temperature=1.0, seed=1)
     assert r.choices[0].message.content or r.choices[0].message.tool_calls is not None
     with pytest.raises(openai.BadRequestError) as e:
         chat(c, "hi", tools=[{"type": "function", "function": {**loose["function"], "strict": True}}], tool_choice="required")
-    assert e.value.body["param"] == "tools" and "'multipleOf' is not supported" in e.value.body["message"]
+    assert e.value.body["param"] == "tools" and "'uniqueItems' is not supported" in e.value.body["message"]
     assert_no_leaks(server)
 
 

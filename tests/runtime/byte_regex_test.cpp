@@ -7,6 +7,7 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "runtime/byte_regex.h"
 #include "util/error.h"
@@ -46,22 +47,60 @@ TEST(ByteRegex, AgreesWithEcmaScriptRegexSearchOnRandomTexts) {
 TEST(ByteRegex, FormatsMatchTheirValuesOnly) {
   struct Case {
     const char* format;
-    std::vector<const char*> good, bad;
+    std::vector<std::string> good, bad;
   };
+  const std::string label63 = "abc" + std::string(59, '-') + "d", label64 = "a" + std::string(62, 'b') + "c";
   for (const Case& c : std::vector<Case>{
-           {"date", {"2024-02-29", "1999-12-31", "0001-01-01"}, {"2024-13-01", "2024-00-10", "2024-01-32", "24-01-01", "2024-1-01"}},
-           {"time", {"23:59:60Z", "00:00:00.123456789+05:30", "12:34:56z", "01:02:03-00:00"},
-            {"24:00:00Z", "12:60:00Z", "12:00:00", "12:00Z", "12:00:00.Z", "12:00:00+5:30"}},
+           // (dates that exist in every year; no leap second: narrower, as Python's date and datetime are)
+           {"date", {"2023-02-28", "1999-12-31", "1000-01-01", "2024-04-30"},
+            {"2024-13-01", "2024-00-10", "2024-01-32", "24-01-01", "2024-1-01", "0001-01-01", "2023-02-29", "2024-02-30", "2024-04-31"}},
+           {"time", {"23:59:59Z", "00:00:00.123456789+05:30", "12:34:56z", "01:02:03-00:00"},
+            {"24:00:00Z", "12:60:00Z", "12:00:00", "12:00Z", "12:00:00.Z", "12:00:00+5:30", "23:59:60Z"}},
            {"date-time", {"2024-01-01T00:00:00Z", "2024-06-30t12:30:45.5-07:00"}, {"2024-01-01 00:00:00Z", "2024-01-01T00:00:00"}},
            {"uuid", {"123e4567-e89b-12d3-a456-426614174000", "ABCDEFAB-CDEF-ABCD-EFAB-CDEFABCDEFAB"},
             {"123e4567e89b12d3a456426614174000", "123e4567-e89b-12d3-a456-42661417400g"}},
            {"ipv4", {"0.0.0.0", "255.255.255.255", "10.1.20.199"}, {"256.1.1.1", "1.2.3", "01.2.3.4", "1.2.3.4.5"}},
+           // Narrower than the formats: lowercase, the last label starts with a letter, no "--" in a label's
+           // 3rd and 4th places (so no "xn--").
+           {"hostname", {"localhost", "a", "example.com", "my-host.example.co.uk", "0.a1", "a--b.c", "ab-c.d-ef", label63},
+            {"", "-a.com", "a-.com", "a..b", "a.com.", ".a", "1.2.3.4", "a.1b", "xn--abc.com", "ab--c.com", "Example.com",
+             "a_b.com", label64}},
+           // TLD: 2..6 letters, not arpa / test / local / onion (nor invalid / localhost: too long).
+           {"email", {"john.smith@example.com", "A+b_c-D@mail.example.org", "x@a-b.io", "x@y.info", "x@y.museum", "x@y.tests"},
+            {"x@localhost", "x@y.test", "x@y.local", "x@y.onion", "x@y.arpa", "x@y.invalid", "x@y.c", "x@y.c0m", ".x@y.com",
+             "x.@y.com", "x..y@y.com", "x@y..com", "x@-y.com", "x@y.com.", "x y@y.com", "x@Y.com", "x@y.xn--p1ai"}},
+           {"uri", {"https://example.com", "http://localhost:8080/a/b?x=1&y=2#top", "https://a.b/c/../d;p=1?q=a:b@c/d?e#f/g?h",
+                    "http://x.io/~user/it's(1)*,!$", "http://a.com?", "http://a.com#"},
+            {"ftp://a.com", "HTTP://a.com", "http://", "http://a.com:0", "http://a.com:08", "http://a.com:10000",
+             "http://1.2.3.4/", "http://a.com/%20", "http://a.com/a b", "http://a.com#a#b", "http://a.com/[x]",
+             "http://user@a.com/"}},
+           {"ipv6", {"::", "::1", "1::", "fe80::1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+                     "2001:db8::ff00:42:8329", "0:0:0:0:0:0:0:0", "1:2:3:4:5:6::8"},
+            {"1:2:3:4:5:6:7:8:9", "1::2::3", ":::", "1:2:3:4:5:6:7", "12345::", "1::2:3:4:5:6:7:8", ":1::", "1:", "g::1",
+             "::ffff:1.2.3.4", "fe80::1%eth0", "FE80::1"}},
+           // RFC 3339 Appendix A (Y[M[D]] and H[M[S]] in order, no fractions), up to 4 digits a number.
+           {"duration", {"P1D", "P1Y2M3DT4H5M6S", "PT1H", "PT0S", "P2W", "P1M", "P1YT1S", "PT1M30S", "P9999Y", "P1M2D"},
+            {"P", "PT", "P1", "P1H", "P1DT", "P1W2D", "P1Y1D", "PT1H1S", "P10000Y", "P1.5D", "-P1D", "p1d", "P1DT1D"}},
        }) {
     const ByteDfa dfa = ByteDfa::compile(format_pattern(c.format));
-    for (const char* v : c.good) EXPECT_TRUE(dfa.matches(v)) << c.format << ": " << v;
-    for (const char* v : c.bad) EXPECT_FALSE(dfa.matches(v)) << c.format << ": " << v;
+    EXPECT_LE(dfa.next.size(), 500u) << c.format << ": a larger DFA makes the length tables next to it costlier";
+    const std::regex re(format_pattern(c.format), std::regex::ECMAScript);  // the pattern means the same there
+    for (const std::string& v : c.good) {
+      EXPECT_TRUE(dfa.matches(v)) << c.format << ": " << v;
+      EXPECT_TRUE(std::regex_search(v, re)) << c.format << ": " << v;
+    }
+    for (const std::string& v : c.bad) {
+      EXPECT_FALSE(dfa.matches(v)) << c.format << ": " << v;
+      EXPECT_FALSE(std::regex_search(v, re)) << c.format << ": " << v;
+    }
   }
-  EXPECT_EQ(format_pattern("email"), "");
+  EXPECT_EQ(format_pattern("idn-email"), "");
+  EXPECT_EQ(format_pattern("iri"), "");
+  EXPECT_EQ(format_max_length("hostname"), 253u);
+  EXPECT_EQ(format_max_length("email"), 254u);
+  EXPECT_EQ(format_max_length("uri"), 2083u);
+  EXPECT_EQ(format_max_length("ipv6"), UINT32_MAX);
+  EXPECT_EQ(format_max_length("date"), UINT32_MAX);
 }
 
 std::string compile_error(const std::string& p) {

@@ -45,10 +45,20 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
     const char* error;
   };
   for (const Case& c : std::vector<Case>{
-           {R"({"type": "object", "properties": {"age": {"type": "integer", "multipleOf": 5}}})",
-            "schema.properties.age: 'multipleOf' is not supported"},
-           {R"({"type": "object", "properties": {"a": {"multipleOf": 2}}})", "schema.properties.a: 'multipleOf' is not supported"},
-           {R"({"type": "object", "properties": {"a": {"pattern": "x", "maxLength": 3}}})", "'maxLength' next to a pattern"},
+           {R"({"type": "object", "properties": {"p": {"type": "number", "multipleOf": 0.01}}})",
+            "schema.properties.p: 'multipleOf' is supported for whole numbers"},
+           {R"({"type": "object", "properties": {"a": {"multipleOf": 0}}})", "'multipleOf' must be a number above 0"},
+           {R"({"type": "object", "properties": {"a": {"type": "integer", "multipleOf": 7, "minimum": 1, "maximum": 6}}})",
+            "schema.properties.a: no multiple of 7 lies within its bounds"},
+           {R"({"type": "object", "properties": {"a": {"pattern": "^x{5}$", "maxLength": 3}}})",
+            "schema.properties.a: no text of the length 'minLength' and 'maxLength' allow matches"},
+           {R"({"type": "object", "properties": {"a": {"pattern": "^[a-z]{0,900}$", "maxLength": 100000}}})", "too costly"},
+           {R"({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": true}}})", "'uniqueItems' is not supported"},
+           {R"({"type": "object", "properties": {"a": {"prefixItems": [{}], "items": false, "minItems": 2}}})",
+            "'minItems' is larger than 'maxItems' (or than its tuple allows)"},
+           {R"({"type": "object", "properties": {"a": {"prefixItems": [{}], "items": [{}]}}})", "'prefixItems' goes with"},
+           {R"({"type": "object", "properties": {"a": {"type": "array", "additionalItems": false}}})",
+            "'additionalItems' without 'items' as an array"},
            {R"({"type": "string"})", "schema: the root must be an object"},
            {R"({"anyOf": [{"type": "object"}, {"type": "null"}]})", "the root must be an object"},
            {R"({"$ref": "#/$defs/X"})", "schema: $ref '#/$defs/X' does not resolve"},
@@ -66,17 +76,17 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
            {R"({"type": "object", "properties": {"a": {"type": "strin"}}})", "unknown type 'strin'"},
            {R"({"type": "object", "anyOf": [{"type": "object"}]})", "'type' next to 'anyOf' is not supported"},
            {R"({"type": "object", "properties": {"a": {"allOf": [{}, {}]}}})", "'allOf' is supported with exactly one schema"},
-           {R"({"type": "object", "properties": {"a": {"type": "array", "items": [{}]}}})", "tuples"},
            {R"({"type": "object", "properties": {"a": false}})", "schema.properties.a: the schema false allows no value"},
            {R"({"type": "object", "properties": {"a": 3}})", "a schema must be an object or a boolean"},
        }) {
     EXPECT_NE(compile_error(c.schema).find(c.error), std::string::npos) << c.schema << "\n -> " << compile_error(c.schema);
   }
-  // What stays allowed: annotations, nullable, allOf of one, oneOf, a recursive tree with optional children.
+  // What stays allowed: annotations, nullable, allOf of one, oneOf, a recursive tree with optional children,
+  // uniqueItems false.
   EXPECT_EQ(compile_error(R"({"title": "T", "description": "d", "type": "object", "properties": {
       "a": {"type": "string", "nullable": true, "default": null, "examples": ["x"]},
       "b": {"allOf": [{"$ref": "#/$defs/B"}], "description": "a B"},
-      "c": {"oneOf": [{"type": "integer"}, {"type": "boolean"}]}},
+      "c": {"oneOf": [{"type": "integer"}, {"type": "boolean"}]}, "d": {"type": "array", "uniqueItems": false}},
       "$defs": {"B": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/B"}}}}}})"),
             "(compiled)");
 }
@@ -148,21 +158,146 @@ TEST(SchemaPrefix, StringsWithAPatternWalkItsDfa) {
   const auto schema = compile(R"({"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]{2}-\\d+$"},
       "day": {"type": "string", "format": "date"}}, "required": ["code", "day"], "additionalProperties": false})");
   bool complete = false;
-  EXPECT_EQ(first_refused(schema, R"({"code":"AB-12","day":"2024-02-29"})", &complete), -1);
+  EXPECT_EQ(first_refused(schema, R"({"code":"AB-12","day":"2024-02-28"})", &complete), -1);
   EXPECT_TRUE(complete);
   for (const auto& [accepted, refused] : std::vector<std::pair<std::string, std::string>>{
            {R"({"code":"AB)", "C"}, {R"({"code":"AB-)", R"(")"}, {R"({"code":"A)", R"(\u0042)"},
-           {R"({"code":"AB-1","day":"2024-1)", "3"}, {R"({"code":"AB-1","day":"2024-02-3)", "2"}}) {
+           {R"({"code":"AB-1","day":"2024-1)", "3"}, {R"({"code":"AB-1","day":"2024-04-3)", "1"}, {R"({"code":"AB-1","day":"2024-02-2)", "9"}}) {
     EXPECT_EQ(first_refused(schema, accepted + refused), static_cast<int64_t>(accepted.size())) << accepted << refused;
   }
-  EXPECT_NE(compile_error(R"({"type": "object", "properties": {"e": {"type": "string", "format": "email"}}})").find(
-                "schema.properties.e: format 'email' is not supported"),
+  EXPECT_NE(compile_error(R"({"type": "object", "properties": {"e": {"type": "string", "format": "iri"}}})").find(
+                "schema.properties.e: format 'iri' is not supported"),
             std::string::npos);
   EXPECT_NE(compile_error(R"({"type": "object", "properties": {"e": {"type": "string", "pattern": "(a)\\1"}}})").find(
                 "schema.properties.e: pattern '(a)\\1': backreferences are not supported"),
             std::string::npos);
   EXPECT_EQ(compile_error(R"({"type": "object", "properties": {"n": {"type": "integer", "format": "int64"}}})"), "(compiled)")
       << "format constrains strings only";
+}
+
+// Characters as JSON Schema counts them (code points).
+size_t chars_of(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Random walks over single bytes from `start` (fed already): some byte may always come until the value is
+// complete; returns the text walked (end_bias: 1 in end_bias steps takes `end` when it may come).
+std::string walk_bytes(SchemaPrefix& p, std::string text, std::mt19937& rng, char end, int end_bias, size_t max_size) {
+  while (!p.complete()) {
+    std::string ok;
+    for (int c = 0; c < 256; ++c)
+      if (p.takes(std::string(1, static_cast<char>(c)))) ok += static_cast<char>(c);
+    if (ok.empty()) {
+      ADD_FAILURE() << "a dead end after " << text;
+      return text;
+    }
+    const char c = ok.find(end) != std::string::npos && rng() % end_bias == 0 ? end : ok[rng() % ok.size()];
+    text += c;
+    EXPECT_TRUE(p.feed(std::string(1, c)));
+    if (text.size() > max_size) {
+      ADD_FAILURE() << "no end: " << text;
+      return text;
+    }
+  }
+  return text;
+}
+
+TEST(SchemaPrefix, PatternsWithLengthLimitsTakeExactlyTheMatchesOfAllowedLengths) {
+  struct Case {
+    const char* schema;  // of "v"
+    uint32_t min, max;
+  };
+  // Every string over a few characters (é: two bytes, one character) up to 7 characters: accepted whole iff
+  // the pattern matches and the length is allowed; random byte walks never dead-end.
+  const std::vector<std::string> alphabet = {"a", "b", "-", "\xc3\xa9"};
+  std::mt19937 rng(17);
+  for (const Case& c : std::vector<Case>{
+           {R"({"type": "string", "pattern": "^[ab]+(-[ab]+)*$", "minLength": 3, "maxLength": 5})", 3, 5},
+           {R"({"type": "string", "pattern": "a-", "minLength": 3, "maxLength": 4})", 3, 4},  // (any UTF-8 around)
+           {R"({"type": "string", "pattern": "^(ab|-)*$", "minLength": 4})", 4, UINT32_MAX},
+           {R"({"type": "string", "pattern": "b", "maxLength": 2})", 0, 2},
+       }) {
+    const auto schema = compile(std::string(R"({"type": "object", "properties": {"v": )") + c.schema +
+                                R"(}, "required": ["v"], "additionalProperties": false})");
+    const ByteDfa& dfa = *schema->nodes[schema->nodes[schema->root].properties[0].node].pattern;
+    std::vector<std::string> texts = {""};
+    for (size_t i = 0; i < texts.size(); ++i)
+      if (chars_of(texts[i]) < 7)
+        for (const std::string& a : alphabet) texts.push_back(texts[i] + a);
+    for (const std::string& t : texts) {
+      bool complete = false;
+      const bool accepted = first_refused(schema, R"({"v":")" + t + "\"}", &complete) < 0 && complete;
+      const bool expected = dfa.matches(t) && chars_of(t) >= c.min && chars_of(t) <= c.max;
+      EXPECT_EQ(accepted, expected) << c.schema << ": " << t;
+    }
+    for (int walk = 0; walk < 200; ++walk) {
+      SchemaPrefix p(schema);
+      ASSERT_TRUE(p.feed(R"({"v":)"));
+      const std::string text = walk_bytes(p, R"({"v":)", rng, '"', 6, 200);
+      const std::string v = nlohmann::json::parse(text)["v"];
+      EXPECT_TRUE(dfa.matches(v) && chars_of(v) >= c.min && chars_of(v) <= c.max) << c.schema << ": " << text;
+    }
+  }
+}
+
+TEST(SchemaPrefix, MultipleOfHoldsNumbersToWholeMultiplesInRange) {
+  struct Case {
+    const char* schema;  // of "v"
+    int64_t m, lo, hi;
+  };
+  const int64_t big = 999999999999999;  // (kMaxBoundedDigits digits)
+  std::mt19937 rng(4);
+  for (const Case& c : std::vector<Case>{
+           {R"({"type": "integer", "multipleOf": 5, "minimum": -23, "maximum": 47})", 5, -23, 47},
+           {R"({"type": "number", "multipleOf": 3})", 3, -big, big},
+           {R"({"type": "integer", "multipleOf": 4, "exclusiveMaximum": 0})", 4, -big, -1},
+           {R"({"multipleOf": 1000000007, "minimum": 1})", 1000000007, 1, big},
+           {R"({"type": "integer", "multipleOf": 10, "minimum": 95, "maximum": 105})", 10, 95, 105},
+       }) {
+    const auto schema = compile(std::string(R"({"type": "object", "properties": {"v": )") + c.schema +
+                                R"(}, "required": ["v"], "additionalProperties": false})");
+    const auto valid = [&](int64_t v) { return v >= c.lo && v <= c.hi && v % c.m == 0; };
+    std::vector<std::string> texts = {"1.5", "-0", "0.0", "3e0", "1000000007", "2000000014", "-1000000007", "100"};
+    for (int v = -300; v <= 300; ++v) texts.push_back(std::to_string(v));
+    for (const std::string& t : texts) {
+      bool complete = false;
+      const bool accepted = first_refused(schema, R"({"v":)" + t + "}", &complete) < 0 && complete;
+      const bool plain_integer = t.find_first_of(".e") == std::string::npos && t != "-0";
+      if (accepted) EXPECT_TRUE(plain_integer || t == "-0") << c.schema << ": " << t;
+      if (plain_integer) EXPECT_EQ(accepted, valid(std::stoll(t))) << c.schema << ": " << t;
+    }
+    for (int walk = 0; walk < 200; ++walk) {
+      SchemaPrefix p(schema);
+      ASSERT_TRUE(p.feed(R"({"v":)"));
+      const std::string text = walk_bytes(p, R"({"v":)", rng, '}', 4, 80);
+      const nlohmann::json v = nlohmann::json::parse(text)["v"];
+      ASSERT_TRUE(v.is_number_integer()) << text;
+      EXPECT_TRUE(valid(v.get<int64_t>())) << c.schema << ": " << text;
+    }
+  }
+}
+
+TEST(SchemaPrefix, TuplesHoldEachPositionToItsSchema) {
+  const auto pair = compile(R"({"type": "object", "properties": {"t": {"type": "array", "minItems": 2,
+      "prefixItems": [{"type": "integer"}, {"enum": ["x", "y"]}], "items": false}}, "required": ["t"]})");
+  const auto rest = compile(R"({"type": "object", "properties": {"t": {"type": "array",
+      "prefixItems": [{"type": "string"}], "items": {"type": "integer"}}}, "required": ["t"]})");
+  const auto old = compile(R"({"type": "object", "properties": {"t": {"type": "array",
+      "items": [{"type": "boolean"}], "additionalItems": false}}, "required": ["t"]})");
+  bool complete = false;
+  for (const auto& [schema, doc] : std::vector<std::pair<std::shared_ptr<const JsonSchema>, std::string>>{
+           {pair, R"({"t":[1,"x"]})"}, {pair, R"({"t":[ -7 , "y" ]})"}, {rest, R"({"t":["a",1,2]})"}, {rest, R"({"t":[]})"},
+           {rest, R"({"t":["a"]})"}, {old, R"({"t":[true]})"}, {old, R"({"t":[]})"}}) {
+    EXPECT_EQ(first_refused(schema, doc, &complete), -1) << doc;
+    EXPECT_TRUE(complete) << doc;
+  }
+  for (const auto& [schema, accepted, refused] : std::vector<std::tuple<std::shared_ptr<const JsonSchema>, std::string, std::string>>{
+           {pair, R"({"t":[)", R"(")"}, {pair, R"({"t":[1,"x")", ","}, {pair, R"({"t":[1)", "]"}, {pair, R"({"t":[1,)", "2"},
+           {rest, R"({"t":["a",)", R"(")"}, {rest, R"({"t":[)", "1"}, {old, R"({"t":[true)", ","}}) {
+    EXPECT_EQ(first_refused(schema, accepted + refused), static_cast<int64_t>(accepted.size())) << accepted << refused;
+  }
 }
 
 TEST(SchemaPrefix, BoundedNumbersStayInRangeAndNeverDeadEnd) {
@@ -301,11 +436,19 @@ std::string instance(const JsonSchema& s, uint32_t id, std::mt19937& rng, int de
       if (depth + s.nodes[n.items].min_depth >= 8) count = n.min_items;
       count = std::min(count, n.max_items);
       std::string out = "[" + ws();
-      for (uint32_t i = 0; i < count; ++i) out += (i ? "," + ws() : "") + instance(s, n.items, rng, depth + 1) + ws();
+      for (uint32_t i = 0; i < count; ++i) {
+        const uint32_t item = i < n.prefix_items.size() ? n.prefix_items[i] : n.items;
+        out += (i ? "," + ws() : "") + instance(s, item, rng, depth + 1) + ws();
+      }
       return out + "]";
     }
     case Kind::kString: {
-      if (n.pattern) return "\"" + pattern_text(*n.pattern, rng) + "\"";
+      if (n.pattern) {  // (with length limits: the first of some random texts that has an allowed length)
+        std::string text = pattern_text(*n.pattern, rng);
+        for (int i = 0; i < 1000 && (chars_of(text) < n.min_length || chars_of(text) > n.max_length); ++i)
+          text = pattern_text(*n.pattern, rng);
+        return "\"" + text + "\"";
+      }
       const uint32_t max = std::min<uint32_t>(n.max_length, n.min_length + 4);
       const uint32_t len = n.min_length + (max > n.min_length ? rng() % (max - n.min_length + 1) : 0);
       std::string out = "\"";
@@ -313,6 +456,7 @@ std::string instance(const JsonSchema& s, uint32_t id, std::mt19937& rng, int de
       return out + "\"";
     }
     case Kind::kNumber:
+      if (n.multiple_of > 1) return std::to_string(n.multiple_of * (static_cast<int64_t>(rng() % 41) - 20));
       return n.integer ? std::to_string(static_cast<int>(rng() % 2001) - 1000) : std::vector<std::string>{"0", "-1.5", "2e10", "3.25E-2"}[rng() % 4];
     case Kind::kLiterals: return n.literals[rng() % n.literals.size()];
     case Kind::kAnyOf: {
@@ -335,6 +479,9 @@ TEST(SchemaPrefix, AcceptsEveryPrefixOfGeneratedInstances) {
       R"({"type": "object", "properties": {"when": {"type": "string", "format": "date-time"}, "id": {"format": "uuid"},
           "code": {"type": ["string", "null"], "pattern": "^[A-Z]{2,3}-\\d+$"}, "ip": {"type": "string", "format": "ipv4"},
           "any": {"type": "string", "pattern": "ab"}}, "required": ["when", "code"]})",
+      R"({"type": "object", "properties": {"pair": {"type": "array", "prefixItems": [{"type": "integer", "multipleOf": 7},
+          {"type": "string", "pattern": "^[A-Z]{2,3}-\\d+$", "maxLength": 6}], "items": {"type": "boolean"}, "minItems": 2},
+          "old": {"type": "array", "items": [{"const": 1}], "additionalItems": {"type": "null"}}}, "required": ["pair"]})",
       R"({"$defs": {"Node": {"type": "object", "properties": {"v": {"enum": [1, "x", null, true, [1, 2], {"a": "b"}]},
           "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}, "maxItems": 2}}, "required": ["v"]}},
           "$ref": "#/$defs/Node"})",
@@ -378,19 +525,18 @@ bool follows(const JsonSchema& s, uint32_t id, const nlohmann::json& v) {
     }
     case Kind::kArray: {
       if (!v.is_array() || v.size() < n.min_items || v.size() > n.max_items) return false;
-      for (const auto& x : v)
-        if (!follows(s, n.items, x)) return false;
+      for (size_t i = 0; i < v.size(); ++i)
+        if (!follows(s, i < n.prefix_items.size() ? n.prefix_items[i] : n.items, v[i])) return false;
       return true;
     }
     case Kind::kString: {
       if (!v.is_string()) return false;
       const std::string& str = v.get_ref<const std::string&>();
-      if (n.pattern) return n.pattern->matches(str);
-      size_t chars = 0;
-      for (unsigned char c : str) chars += (c & 0xC0) != 0x80;
-      return chars >= n.min_length && chars <= n.max_length;
+      if (n.pattern && !n.pattern->matches(str)) return false;
+      return chars_of(str) >= n.min_length && chars_of(str) <= n.max_length;
     }
     case Kind::kNumber:  // (nlohmann reads integers past 64 bits as floating point)
+      if (n.multiple_of > 1 && (!v.is_number_integer() || v.get<int64_t>() % n.multiple_of != 0)) return false;
       return v.is_number() && (!n.integer || v.is_number_integer() || std::floor(v.get<double>()) == v.get<double>());
     case Kind::kLiterals: return std::find(n.literals.begin(), n.literals.end(), v.dump()) != n.literals.end();
     case Kind::kAnyOf:
@@ -443,7 +589,8 @@ TEST(JsonSchema, MutatedSchemasCompileOrFailCleanlyAndNeverDeadEnd) {
       ojson::parse(R"({"$ref": "#"})"), ojson::parse(R"(["kind"])")};
   const char* keys[] = {"type", "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
                         "pattern", "format", "enum", "const", "required", "additionalProperties", "items", "anyOf",
-                        "$ref", "nullable", "properties", "allOf"};
+                        "$ref", "nullable", "properties", "allOf", "multipleOf", "prefixItems", "additionalItems",
+                        "uniqueItems"};
   std::mt19937 rng(21);
   std::function<void(ojson&, int)> mutate = [&](ojson& j, int depth) {
     if (j.is_array())
