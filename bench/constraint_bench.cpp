@@ -1,5 +1,6 @@
 // Time of one constrained-decoding step: OutputConstraint::mask over the DeepSeek-V3 vocabulary (129k
-// tokens), for JSON mode (the schema {"type": "object"}) and a JSON schema, at the places an answer spends its tokens (inside a string,
+// tokens), for JSON mode (the schema {"type": "object"}), a JSON schema and formats (patterns; a URL with its length
+// limit), at the places an answer spends its tokens (inside a string,
 // where a key must come, inside a number).
 //
 //   cmake -B build-bench -DDSINFER_BUILD_BENCH=ON && ninja -C build-bench constraint_bench
@@ -33,6 +34,12 @@ struct Setup {
                    "items": {"type": "array", "items": {"$ref": "#/$defs/Item"}},
                    "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                    "ok": {"type": "boolean"}}})"));
+  // Formats as pydantic writes them (HttpUrl: a pattern with a length limit beside it, so DfaLengths too).
+  std::shared_ptr<const JsonSchema> formats = JsonSchema::compile(nlohmann::ordered_json::parse(R"({
+    "type": "object", "additionalProperties": false, "required": ["site", "mail", "when"],
+    "properties": {"site": {"type": "string", "format": "uri", "minLength": 1, "maxLength": 2083},
+                   "mail": {"type": "string", "format": "email"},
+                   "when": {"type": "string", "format": "date-time"}}})"));
 };
 
 const Setup& setup() {
@@ -76,8 +83,20 @@ void BM_JsonSchema(benchmark::State& state) {
   state.SetLabel(kPlaces[state.range(0)][0]);
 }
 
+const char* kFormatPlaces[][2] = {
+    {"uri_path", R"({"site":"https://example.com/docs/a)"},
+    {"email_local", R"({"site":"http://a.io","mail":"jo)"},
+    {"date_time", R"({"site":"http://a.io","mail":"j@a.io","when":"2024-0)"},
+};
+
+void BM_Formats(benchmark::State& state) {
+  run(state, std::make_unique<JsonSchemaConstraint>(setup().vocab, setup().formats), kFormatPlaces[state.range(0)][1]);
+  state.SetLabel(kFormatPlaces[state.range(0)][0]);
+}
+
 BENCHMARK(BM_JsonMode)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_JsonSchema)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Formats)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

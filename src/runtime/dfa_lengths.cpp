@@ -1,6 +1,7 @@
 #include "runtime/dfa_lengths.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 #include "util/error.h"
@@ -102,6 +103,13 @@ DfaLengths DfaLengths::compute(const ByteDfa& dfa, uint32_t min_length, uint32_t
     }
     record(at_least, t.cap);
   }
+  t.shortest.assign(n, std::numeric_limits<uint32_t>::max());
+  for (size_t s = 0; s < n; ++s)
+    for (size_t w = 0; w < t.words; ++w)
+      if (const uint64_t word = t.bits[s * t.words + w]) {
+        t.shortest[s] = static_cast<uint32_t>(w * 64 + std::countr_zero(word));
+        break;
+      }
   return t;
 }
 
@@ -111,6 +119,7 @@ bool DfaLengths::reachable(int32_t state, uint32_t count, uint32_t min_length, u
   uint32_t hi = max_length == std::numeric_limits<uint32_t>::max() ? cap : max_length - count;
   lo = std::min(lo, cap);  // (open ended: lo <= min_length = cap anyway)
   hi = std::min(hi, cap);
+  if (lo == 0) return shortest[state] <= hi;
   const uint64_t* row = bits.data() + static_cast<size_t>(state) * words;
   for (uint32_t w = lo / 64; w <= hi / 64; ++w) {
     uint64_t word = row[w];

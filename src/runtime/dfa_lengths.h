@@ -21,6 +21,7 @@ struct DfaLengths {
   bool open_ended = false;   // (no maxLength: cap is minLength)
   size_t words = 0;          // per state
   std::vector<uint64_t> bits;  // [states][words]: bit k = an accepted text of k more characters follows
+  std::vector<uint32_t> shortest;  // [states] the lowest bit set (the common question: "any up to hi?")
 
   // For min_length <= length <= max_length (max_length UINT32_MAX: no maximum); throws Error where the
   // table would be larger than kMaxBits.

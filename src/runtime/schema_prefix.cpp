@@ -119,7 +119,19 @@ int SchemaPrefix::plain_string_takes(std::string_view plain) const {
   const Path& p = paths_[0];
   if (p.depth == 0) return -1;
   const Frame& f = p.frames[p.depth - 1];
-  if (f.phase != kString || node(f.node).pattern) return -1;
+  if (f.phase != kString) return -1;
+  if (const SchemaNode& n = node(f.node); n.pattern) {  // step_string's pattern case on a copy of the DFA state
+    int32_t state = static_cast<int32_t>(f.lo);
+    uint32_t count = f.count;
+    for (char ch : plain) {
+      const auto c = static_cast<uint8_t>(ch);
+      state = n.pattern->next[state][c];
+      if (state < 0) return 0;
+      count += is_utf8_continuation(c) ? 0 : 1;
+      if (n.lengths && !n.lengths->reachable(state, count, n.min_length, n.max_length)) return 0;
+    }
+    return 1;
+  }
   // step_string's ASCII and UTF-8 cases on a copy of the little they change.
   Frame s;
   s.sub = f.sub;

@@ -60,8 +60,8 @@ class SchemaPrefix {
   // Inside a string and between characters: how many more characters it may take (INT64_MAX: any); else -1.
   int64_t plain_string_room() const;
   // For bytes without control characters, '"' or '\': 1 if they continue the string the value is in, 0 if
-  // not (too long, not UTF-8), -1 if it is not inside a string (then ask takes()). No copy of the state:
-  // most tokens of an answer are such text.
+  // not (too long, not UTF-8, off its pattern), -1 if it is not inside a string (then ask takes()). No copy
+  // of the state: most tokens of an answer are such text.
   int plain_string_takes(std::string_view plain) const;
 
  private:

@@ -579,6 +579,35 @@ TEST(JsonSchemaConstraint, RandomWalksOnTheRealVocabularyNeverDeadEndAndFollowTh
   EXPECT_GE(completed, 8);
 }
 
+// The mask's fast paths (first-byte filters, plain text inside strings and patterns) against the recognizer
+// asked token by token, at places inside pattern strings with length limits.
+TEST(JsonSchemaConstraint, MaskAgreesWithTheRecognizerInsidePatternStrings) {
+  const auto tok = load_tokenizer(std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3");
+  ASSERT_TRUE(tok);
+  const auto vocab = ConstraintVocab::from(*tok);
+  const auto schema = compile(R"({"type": "object", "required": ["site", "mail", "code"], "additionalProperties": false,
+      "properties": {"site": {"type": "string", "format": "uri", "maxLength": 30}, "mail": {"type": "string", "format": "email"},
+                     "code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]+$", "minLength": 4, "maxLength": 6}}})");
+  for (const std::string prefix : {R"({"site":"https://a)", R"({"site":"http://example.com/abcdefghij)",
+                                   R"({"site":"http://a.io","mail":"jo.)", R"({"site":"http://a.io","mail":"a@b.c)",
+                                   R"({"site":"http://a.io","mail":"a@b.co","code":"AB-1)"}) {
+    JsonSchemaConstraint c(vocab, schema);
+    SchemaPrefix reference(schema);
+    ASSERT_TRUE(reference.feed(prefix));
+    for (char ch : prefix) ASSERT_TRUE(c.accept(*tok->find_token(std::string(1, ch)))) << prefix;
+    std::vector<float> logits(static_cast<size_t>(tok->n_vocab()), 0.0f);
+    c.mask(logits.data(), tok->n_vocab());
+    int allowed = 0;
+    for (int32_t id = 0; id < tok->n_vocab(); ++id) {
+      const std::string& b = vocab->bytes[id];
+      const bool expected = !vocab->added[id] && !b.empty() && reference.takes(b);
+      ASSERT_EQ(!std::isinf(logits[id]), expected) << prefix << " then token " << id << " '" << b << "'";
+      allowed += expected;
+    }
+    EXPECT_GT(allowed, 0) << prefix;
+  }
+}
+
 // Schemas mutated at random (keywords set to random values, keys dropped): each compiles or is an Error, never
 // another exception or a crash; and what compiles never leaves a walk without a next byte.
 TEST(JsonSchema, MutatedSchemasCompileOrFailCleanlyAndNeverDeadEnd) {
