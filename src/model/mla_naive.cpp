@@ -38,7 +38,8 @@ void Transformer::attention_naive(int64_t layer, const Batch& b, const float* q,
   std::map<int32_t, int64_t> keys_of_seq;  // sequence -> number of keys needed
   for (int64_t t = 0; t < T; ++t)
     keys_of_seq[b.seq_ids[t]] = std::max(keys_of_seq[b.seq_ids[t]], b.positions[t] + 1);
-  for (const auto& [seq, S] : keys_of_seq) {
+  for (const auto& [seq, keys] : keys_of_seq) {
+    const int64_t S = keys;  // (a plain variable: clang before 16 cannot capture structured bindings)
     std::vector<int64_t> toks;  // this sequence's tokens in the batch
     for (int64_t t = 0; t < T; ++t)
       if (b.seq_ids[t] == seq) toks.push_back(t);

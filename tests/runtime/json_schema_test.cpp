@@ -265,8 +265,8 @@ TEST(SchemaPrefix, MultipleOfHoldsNumbersToWholeMultiplesInRange) {
       bool complete = false;
       const bool accepted = first_refused(schema, R"({"v":)" + t + "}", &complete) < 0 && complete;
       const bool plain_integer = t.find_first_of(".e") == std::string::npos && t != "-0";
-      if (accepted) EXPECT_TRUE(plain_integer || t == "-0") << c.schema << ": " << t;
-      if (plain_integer) EXPECT_EQ(accepted, valid(std::stoll(t))) << c.schema << ": " << t;
+      if (accepted) { EXPECT_TRUE(plain_integer || t == "-0") << c.schema << ": " << t; }
+      if (plain_integer) { EXPECT_EQ(accepted, valid(std::stoll(t))) << c.schema << ": " << t; }
     }
     for (int walk = 0; walk < 200; ++walk) {
       SchemaPrefix p(schema);
@@ -310,10 +310,10 @@ TEST(SchemaPrefix, BoundedNumbersStayInRangeAndNeverDeadEnd) {
   const double inf = INFINITY;
   std::mt19937 rng(9);
   for (const Bound& b : std::vector<Bound>{
-           {R"({"type": "integer", "minimum": -5, "maximum": 12})", -5, 12, true, true},
-           {R"({"type": "integer", "exclusiveMinimum": 0})", 0, inf, false, true},
-           {R"({"type": "integer", "minimum": 100, "maximum": 100})", 100, 100, true, true},
-           {R"({"type": "integer", "maximum": -3.5})", -inf, -3.5, true, true},
+           {R"({"type": "integer", "minimum": -5, "maximum": 12})", -5, 12, true, true, {}},
+           {R"({"type": "integer", "exclusiveMinimum": 0})", 0, inf, false, true, {}},
+           {R"({"type": "integer", "minimum": 100, "maximum": 100})", 100, 100, true, true, {}},
+           {R"({"type": "integer", "maximum": -3.5})", -inf, -3.5, true, true, {}},
            {R"({"type": "number", "minimum": 0, "maximum": 1})", 0, 1, true, true, {"0.5", "0.999"}},
            {R"({"type": "number", "exclusiveMinimum": -2.5, "exclusiveMaximum": 3})", -2.5, 3, false, false, {"-1.25", "2.9", "-0.5"}},
            {R"({"type": "number", "maximum": -0.5})", -inf, -0.5, true, true, {"-2.4", "-1.25"}},
@@ -331,9 +331,11 @@ TEST(SchemaPrefix, BoundedNumbersStayInRangeAndNeverDeadEnd) {
       bool complete = false;
       const bool accepted = first_refused(schema, R"({"v":)" + t + "}", &complete) < 0 && complete;
       const double v = std::strtod(t.c_str(), nullptr);
-      if (accepted) EXPECT_TRUE(in_range(v)) << b.schema << ": " << t;
-      if (in_range(v) && t.find_first_of(".e") == std::string::npos && t != "-0") EXPECT_TRUE(accepted) << b.schema << ": " << t;
-      if (integer && t.find('.') != std::string::npos) EXPECT_FALSE(accepted) << t;
+      if (accepted) { EXPECT_TRUE(in_range(v)) << b.schema << ": " << t; }
+      if (in_range(v) && t.find_first_of(".e") == std::string::npos && t != "-0") {
+        EXPECT_TRUE(accepted) << b.schema << ": " << t;
+      }
+      if (integer && t.find('.') != std::string::npos) { EXPECT_FALSE(accepted) << t; }
     }
     for (const char* t : b.fractions) {
       bool complete = false;

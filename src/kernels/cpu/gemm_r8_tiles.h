@@ -136,7 +136,9 @@ struct NibbleR8 {
     constexpr bool kSplit = kFifth && Dot::kInt16;
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d, &s = tk.s;
+    const auto& q = tk.q;  // (one declaration each: the three deduce different types)
+    const auto& d = tk.d;
+    const auto& s = tk.s;
     for (int64_t b = 0; b < a.nb; ++b) {
       const uint8_t* blk = w + b * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
@@ -183,7 +185,8 @@ struct Q8_0R8 {
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d;
+    const auto& q = tk.q;
+    const auto& d = tk.d;
     for (int64_t b = 0; b < a.nb; ++b) {
       const uint8_t* blk = w + b * kBlock;
       if (prefetch) prefetch_ahead<kBlock>(blk);
@@ -241,7 +244,9 @@ struct QK45R8 {
     constexpr bool kSplit = kFifthBit && Dot::kInt16;  // Q5_K int16 sums: widened every 4 chunks
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d, &s = tk.s;
+    const auto& q = tk.q;
+    const auto& d = tk.d;
+    const auto& s = tk.s;
     auto bytes8 = [](const uint8_t* p) {
       return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
     };
@@ -324,7 +329,9 @@ struct Q6_KR8 {
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
-    const auto &q = tk.q, &d = tk.d, &s = tk.s;
+    const auto& q = tk.q;
+    const auto& d = tk.d;
+    const auto& s = tk.s;
     const int32_t* s16[kT];
     for (int t = 0; t < kT; ++t) s16[t] = a.sum16t(t0 + t);
     for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
