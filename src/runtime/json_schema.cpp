@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string_view>
+#include <tuple>
 
 #include "util/error.h"
 
@@ -61,14 +62,15 @@ class Compiler {
   JsonSchema s_;
   uint32_t any_ = 0;
   int depth_ = 0;
-  size_t patterns_ = 0;
+  // Compiled patterns and length tables, by pattern (and limits): a model with many date-time fields
+  // compiles the format once, and only distinct patterns count against kMaxPatterns.
+  std::map<std::string, std::shared_ptr<const ByteDfa>> dfas_;
+  std::map<std::tuple<std::string, uint32_t, uint32_t>, std::shared_ptr<const DfaLengths>> lengths_;
   std::map<std::string, uint32_t> refs_;  // $ref -> its placeholder node
   std::vector<int64_t> alias_;            // [nodes] a placeholder's target node, -1 for real nodes
 
   uint32_t add(SchemaNode n) {
     if (s_.nodes.size() >= JsonSchema::kMaxNodes) fail("schema: larger than ", JsonSchema::kMaxNodes, " nodes");
-    if (n.pattern && ++patterns_ > JsonSchema::kMaxPatterns)
-      fail("schema: more than ", JsonSchema::kMaxPatterns, " patterns and formats");
     s_.nodes.push_back(std::move(n));
     alias_.push_back(-1);
     return static_cast<uint32_t>(s_.nodes.size() - 1);
@@ -199,10 +201,14 @@ class Compiler {
       if (s.contains("format") && s["format"].is_string())  // (the format's own limit, if it has one)
         n.max_length = std::min(n.max_length, format_max_length(s["format"].get<std::string>()));
       if (n.min_length > n.max_length) fail(at, ": 'minLength' is larger than 'maxLength'");
-      n.pattern = pattern(s, at);
+      std::string re;
+      n.pattern = pattern(s, at, &re);
       if (n.pattern && (n.min_length > 0 || n.max_length != SchemaNode::kUnbounded)) {
-        n.lengths = std::make_shared<const DfaLengths>(
-            with_context(at, [&] { return DfaLengths::compute(*n.pattern, n.min_length, n.max_length); }));
+        auto& lengths = lengths_[{re, n.min_length, n.max_length}];
+        if (!lengths)
+          lengths = std::make_shared<const DfaLengths>(
+              with_context(at, [&] { return DfaLengths::compute(*n.pattern, n.min_length, n.max_length); }));
+        n.lengths = lengths;
         if (!n.lengths->reachable(n.pattern->start, 0, n.min_length, n.max_length))
           fail(at, ": no text of the length 'minLength' and 'maxLength' allow matches its pattern or format");
       }
@@ -256,7 +262,8 @@ class Compiler {
     if (first > n.max_int) fail(at, ": no multiple of ", m64, " lies within its bounds");
   }
 
-  static std::shared_ptr<const ByteDfa> pattern(const ojson& s, const std::string& at) {
+  // *re: the regular expression (a format's, for a format).
+  std::shared_ptr<const ByteDfa> pattern(const ojson& s, const std::string& at, std::string* re_out) {
     if (!s.contains("pattern") && !s.contains("format")) return nullptr;
     if (s.contains("pattern") && s.contains("format")) fail(at, ": 'pattern' and 'format' together are not supported");
     const char* key = s.contains("pattern") ? "pattern" : "format";
@@ -266,7 +273,13 @@ class Compiler {
       re = format_pattern(re);
       if (re.empty()) fail(at, ": format '", s["format"].get<std::string>(), "' is not supported (date, time, date-time, duration, uuid, ipv4, ipv6, hostname, email and uri are)");
     }
-    return std::make_shared<const ByteDfa>(with_context(at, [&] { return ByteDfa::compile(re); }));
+    *re_out = re;
+    auto& dfa = dfas_[re];
+    if (!dfa) {
+      if (dfas_.size() > JsonSchema::kMaxPatterns) fail("schema: more than ", JsonSchema::kMaxPatterns, " different patterns and formats");
+      dfa = std::make_shared<const ByteDfa>(with_context(at, [&] { return ByteDfa::compile(re); }));
+    }
+    return dfa;
   }
 
   // Tuples: prefixItems and then items (draft 2020-12), or items as an array and then additionalItems

@@ -85,7 +85,7 @@ struct JsonSchema {
   static constexpr uint32_t kMaxDepth = 48;  // nested objects, arrays and scalars in a generated value
   // What one request's schema may cost to compile.
   static constexpr size_t kMaxNodes = 20000;
-  static constexpr size_t kMaxPatterns = 32;  // (a pattern compiles in at most ~0.1 s)
+  static constexpr size_t kMaxPatterns = 32;  // different ones (a pattern compiles in at most ~0.1 s)
   static constexpr int kMaxNesting = 128;    // schemas within schemas, $ref chains included
 
   std::vector<SchemaNode> nodes;

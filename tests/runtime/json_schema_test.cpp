@@ -91,6 +91,34 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
             "(compiled)");
 }
 
+TEST(JsonSchema, RepeatedPatternsCompileOnceAndOnlyDifferentOnesCount) {
+  // 40 date-time fields and 40 URLs with one length limit: two DFAs and one length table, shared.
+  ojson props = ojson::object();
+  for (int i = 0; i < 40; ++i) {
+    props["at" + std::to_string(i)] = {{"type", "string"}, {"format", "date-time"}};
+    props["url" + std::to_string(i)] = {{"type", "string"}, {"format", "uri"}, {"maxLength", 100}};
+  }
+  const auto schema = JsonSchema::compile({{"type", "object"}, {"properties", props}});
+  const auto& root = schema->nodes[schema->root];
+  ASSERT_EQ(root.properties.size(), 80u);
+  const SchemaNode& at0 = schema->nodes[root.properties[0].node];
+  const SchemaNode& url0 = schema->nodes[root.properties[1].node];
+  ASSERT_TRUE(at0.pattern && url0.pattern && url0.lengths && !at0.lengths);
+  for (size_t i = 2; i < 80; i += 2) {
+    EXPECT_EQ(schema->nodes[root.properties[i].node].pattern, at0.pattern);
+    EXPECT_EQ(schema->nodes[root.properties[i + 1].node].pattern, url0.pattern);
+    EXPECT_EQ(schema->nodes[root.properties[i + 1].node].lengths, url0.lengths);
+  }
+  // 33 different patterns are too many.
+  ojson many = ojson::object();
+  for (int i = 0; i <= static_cast<int>(JsonSchema::kMaxPatterns); ++i)
+    many["p" + std::to_string(i)] = {{"type", "string"}, {"pattern", "^a{" + std::to_string(i) + "}$"}};
+  EXPECT_NE(compile_error(ojson({{"type", "object"}, {"properties", many}}).dump()).find("more than 32 different patterns"),
+            std::string::npos);
+  many.erase("p0");
+  EXPECT_EQ(compile_error(ojson({{"type", "object"}, {"properties", many}}).dump()), "(compiled)");
+}
+
 // -1 if every byte is accepted, else the offset of the first refused one; *complete: a whole value.
 int64_t first_refused(const std::shared_ptr<const JsonSchema>& schema, const std::string& text, bool* complete = nullptr) {
   SchemaPrefix p(schema);
