@@ -27,7 +27,9 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import openai, pytest" 2>/dev/null; then
+# Installed again whenever the requirements changed since the last install (a venv from an older checkout).
+if ! cmp -s tests/integration/requirements.txt .venv/requirements-installed.txt; then
   .venv/bin/pip install -q -r tests/integration/requirements.txt
+  cp tests/integration/requirements.txt .venv/requirements-installed.txt
 fi
 echo "dependencies installed"
