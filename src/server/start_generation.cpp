@@ -1,10 +1,9 @@
 #include "server/start_generation.h"
 
-#include <optional>
 #include <random>
 
 #include "server/api_request.h"
-#include "server/tool_prompt.h"
+#include "server/request_plan.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -34,30 +33,6 @@ ApiError refusal(const SubmitResult& sub, ServerMetrics& metrics) {
   }
 }
 
-// The chat prompt: the template over the messages, the tools described in the system message (from
-// ordered_tools: the same as r.tools, keys in the client's order).
-std::vector<int32_t> chat_prompt(const GenerationContext& ctx, const ChatRequest& r, const nlohmann::ordered_json& ordered_tools,
-                                 bool* starts_in_reasoning) {
-  const Tokenizer& tokenizer = ctx.tokenizer;
-  ChatRenderOptions ro;
-  ro.bos_token = ctx.bos_text;
-  ro.add_generation_prompt = true;
-  ro.tools = r.tools;
-  std::vector<ChatMessage> messages = r.messages;
-  if (r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty())
-    add_tools_to_messages(messages, tool_system_text(ordered_tools, r.tool_choice, r.tool_choice_name));
-  std::string text;
-  try {
-    text = render_chat(ctx.format, messages, ro);
-  } catch (const Error& e) {
-    throw ApiError(400, cat("messages: ", e.what()), "messages");
-  }
-  *starts_in_reasoning = text.size() >= 8 && text.ends_with("<think>\n");
-  EncodeOptions eo;
-  eo.add_bos = false;  // the template writes the BOS text itself
-  return tokenizer.encode(text, eo);
-}
-
 // What each choice's answer is held to, if anything: JSON (after the reasoning, for a reasoning format), or
 // tool calls (forced, or once begun: calls_trigger).
 ConstraintFactory answer_constraint(std::shared_ptr<const ConstraintVocab> v, std::shared_ptr<const JsonSchema> schema,
@@ -74,100 +49,15 @@ ConstraintFactory answer_constraint(std::shared_ptr<const ConstraintVocab> v, st
 
 }  // namespace
 
-std::vector<int32_t> fill_in_the_middle(const Tokenizer& tokenizer, const std::string& prefix, const std::string& suffix) {
-  const auto begin = tokenizer.find_token("<｜fim▁begin｜>"), hole = tokenizer.find_token("<｜fim▁hole｜>"),
-             end = tokenizer.find_token("<｜fim▁end｜>");
-  if (!begin || !hole || !end) throw ApiError(400, "this model's tokenizer has no fill-in-the-middle tokens", "suffix");
-  EncodeOptions plain;  // (as a plain completions prompt is encoded, without its BOS)
-  plain.add_bos = false;
-  std::vector<int32_t> ids;
-  if (tokenizer.add_bos() && tokenizer.bos_id() >= 0) ids.push_back(tokenizer.bos_id());
-  ids.push_back(*begin);
-  for (int32_t id : tokenizer.encode(prefix, plain)) ids.push_back(id);
-  ids.push_back(*hole);
-  for (int32_t id : tokenizer.encode(suffix, plain)) ids.push_back(id);
-  ids.push_back(*end);
-  return ids;
-}
-
 StartedGeneration start_generation(const GenerationContext& ctx, std::string_view raw_body, bool chat,
                                    std::chrono::steady_clock::time_point arrival) {
   const ServerOptions& options = ctx.options;
   const Tokenizer& tokenizer = ctx.tokenizer;
-  const RequestLimits& limits = options.limits;
-  const json body = parse_json_body(raw_body, limits);
-  std::optional<nlohmann::ordered_json> ordered_body;  // read again, in order, when schemas or tools need it
-  const auto ordered = [&]() -> const nlohmann::ordered_json& {
-    if (!ordered_body) ordered_body = parse_ordered_body(raw_body);
-    return *ordered_body;
-  };
-  CommonRequest common;
-  std::vector<std::vector<int32_t>> prompts;  // the request's prompts (chat: one), each answered n times
-  ChatOutputOptions parse_opts;
-  bool echo = false;
-  std::shared_ptr<const ToolCallPattern> calls;  // the markup of the calls the answer makes, or may make
-  int32_t calls_trigger = -1;                     // tool_choice "auto": the token that begins calls
-  if (chat) {
-    ChatRequest r = parse_chat_request(body, limits);
-    bool in_reasoning = false;
-    const bool tools = r.tools.is_array() && !r.tools.empty();
-    prompts.push_back(chat_prompt(ctx, r, tools ? ordered().at("tools") : nlohmann::ordered_json(), &in_reasoning));
-    parse_opts.starts_in_reasoning = in_reasoning;
-    parse_opts.parse_tool_calls = r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty();
-    if (parse_opts.parse_tool_calls && (r.tool_choice == "required" || r.tool_choice == "function")) {
-      if (r.response_format != ResponseFormat::kText)
-        throw ApiError(400, "a JSON response_format cannot be combined with a forced tool_choice", "response_format");
-      if (in_reasoning)
-        throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
-                       "tool_choice");
-      calls = std::make_shared<const ToolCallPattern>(
-          forced_tool_calls(r.tools, ordered().at("tools"), r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
-    } else if (parse_opts.parse_tool_calls && r.response_format == ResponseFormat::kText) {
-      // "auto": text, or calls that are held to the markup and their schemas once the model begins them.
-      if (const auto begin = tokenizer.find_token(kToolCallsBegin)) {
-        calls = std::make_shared<const ToolCallPattern>(
-            forced_tool_calls(r.tools, ordered().at("tools"), "required", "", r.parallel_tool_calls));
-        calls_trigger = *begin;
-      }
-    }
-    common = std::move(r);
-  } else {
-    CompletionRequest r = parse_completion_request(body, limits);
-    for (const CompletionRequest::Prompt& q : r.prompts) {
-      if (q.is_ids)
-        for (int32_t id : q.ids)
-          if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("token id ", id, " is outside the vocabulary"), "prompt");
-      prompts.push_back(q.is_ids ? q.ids : tokenizer.encode(q.text));
-    }
-    if (!r.suffix.empty()) prompts[0] = fill_in_the_middle(tokenizer, r.prompts[0].text, r.suffix);
-    echo = r.echo;
-    common = std::move(r);
-  }
-  const int64_t context = ctx.scheduler.options().max_context;
-  std::vector<int64_t> max_tokens;  // per prompt (the default depends on the prompt's length)
-  for (const auto& prompt : prompts) {
-    const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-    if (n_prompt >= context)
-      throw ApiError(400, cat("This model's maximum context length is ", context, " tokens. However, your prompt has ", n_prompt, " tokens."),
-                     chat ? "messages" : "prompt", "context_length_exceeded");
-    max_tokens.push_back(common.max_tokens.value_or(chat ? context - n_prompt : std::min<int64_t>(16, context - n_prompt)));
-    if (n_prompt + max_tokens.back() > context)
-      throw ApiError(400, cat("This model's maximum context length is ", context, " tokens. However, you requested ", n_prompt + max_tokens.back(),
-                              " tokens (", n_prompt, " in the prompt, ", max_tokens.back(), " for the completion)."),
-                     "max_tokens", "context_length_exceeded");
-  }
-
-  for (const auto& [id, bias] : common.sampling.logit_bias)
-    if (id >= tokenizer.n_vocab()) throw ApiError(400, cat("logit_bias: token id ", id, " is outside the vocabulary"), "logit_bias");
-  std::shared_ptr<const JsonSchema> schema;  // what the answer follows (JSON mode: any object)
-  if (common.response_format == ResponseFormat::kJsonObject) schema = JsonSchema::any_object();
-  if (common.response_format == ResponseFormat::kJsonSchema) {
-    try {
-      schema = JsonSchema::compile(response_schema(ordered()));
-    } catch (const Error& e) {
-      throw ApiError(400, cat("response_format.json_schema.", e.what()), "response_format");
-    }
-  }
+  PlanContext plan_ctx{options.limits, tokenizer, ctx.format, ctx.bos_text, ctx.scheduler.options().max_context};
+  const RequestPlan plan = plan_request(plan_ctx, raw_body, chat);
+  const CommonRequest& common = plan.common;
+  const auto& prompts = plan.prompts;
+  const bool echo = plan.echo;
   // With --scripted-answer the text is not the sampled tokens', so their logprobs would describe other text.
   const bool logprobs = common.top_logprobs >= 0 && ctx.scripted_tokens.empty();
 
@@ -183,8 +73,8 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
                                           : std::random_device{}() * 0x100000001ull ^ std::random_device{}();
       g.top_logprobs = logprobs ? common.top_logprobs : -1;
       g.prompt_logprobs = logprobs && echo;
-      g.max_tokens = max_tokens[i];
-      g.constraint = answer_constraint(ctx.constraint_vocab, schema, parse_opts.starts_in_reasoning, calls, calls_trigger);
+      g.max_tokens = plan.max_tokens[i];
+      g.constraint = answer_constraint(ctx.constraint_vocab, plan.schema, plan.parse_opts.starts_in_reasoning, plan.calls, plan.calls_trigger);
       if (!common.ignore_eos) g.stop_tokens = options.stop_token_ids;
       SubmitResult sub = ctx.scheduler.submit(std::move(g));
       if (sub.status != SubmitStatus::kOk) {
@@ -218,7 +108,7 @@ StartedGeneration start_generation(const GenerationContext& ctx, std::string_vie
         if (echo) trail->set_prompt(prompts[i], echoed.starts, echoed.text);
       }
       choices.push_back(std::make_unique<Generation>(info, streams[choices.size()],
-                                                     std::make_unique<TextOutput>(tokenizer, common.stop, chat, parse_opts),
+                                                     std::make_unique<TextOutput>(tokenizer, common.stop, chat, plan.parse_opts),
                                                      &ctx.metrics, std::move(trail)));
     }
   }

@@ -1,8 +1,8 @@
 #pragma once
-// An OpenAI request body turned into running work, without HTTP: the prompts (chat template with the tools
-// described, completion prompts, fill in the middle), the checks against the context and the vocabulary,
-// one scheduler request per choice (n per prompt; refusals become ApiErrors, and the choices already
-// queued are cancelled), and the GenerationGroup that turns their token streams back into OpenAI JSON.
+// An OpenAI request body turned into running work, without HTTP: the request planned (request_plan.h:
+// prompts, checks, what the answer is held to), one scheduler request per choice (n per prompt; refusals
+// become ApiErrors, and the choices already queued are cancelled), and the GenerationGroup that turns
+// their token streams back into OpenAI JSON.
 
 #include <chrono>
 #include <memory>
@@ -41,10 +41,5 @@ struct StartedGeneration {
 // Throws ApiError for anything the client must change (or a refusal: 429 / 503).
 StartedGeneration start_generation(const GenerationContext& ctx, std::string_view body, bool chat,
                                    std::chrono::steady_clock::time_point arrival);
-
-// DeepSeek's fill-in-the-middle prompt (prefix-suffix-middle order, as DeepSeek's FIM completions and
-// llama.cpp's infill write it): [BOS] <｜fim▁begin｜> prefix <｜fim▁hole｜> suffix <｜fim▁end｜>; the model
-// writes the middle. ApiError (param "suffix") if the tokenizer has no FIM tokens.
-std::vector<int32_t> fill_in_the_middle(const Tokenizer& tokenizer, const std::string& prefix, const std::string& suffix);
 
 }  // namespace dsinfer::server

@@ -1,0 +1,59 @@
+// libFuzzer target: an OpenAI request body, as far as the server takes it without a model — JSON parsing
+// and every field's checks (api_request), the chat template over the messages, the tools described in the
+// system prompt and their parameter schemas compiled (tool_prompt), response_format schemas, tokenization
+// with the real DeepSeek-V3 tokenizer, the context and vocabulary checks (request_plan).
+// Input: one byte choosing the endpoint (bit 0: completions) and chat format (bit 1: DeepSeek-R1), then
+// the body. A body is planned or refused with ApiError; anything else (a crash, a sanitizer report, another
+// exception, an allocation over -malloc_limit_mb, a timeout) is a bug, and so is a plan that breaks its
+// contract (no prompt, a token outside the vocabulary, a budget past the context).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/request_plan.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+constexpr int64_t kContext = 512;
+
+const dsinfer::Tokenizer& v3_tokenizer() {
+  static const std::unique_ptr<dsinfer::Tokenizer> tok =
+      dsinfer::load_tokenizer(std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3/tokenizer.json");
+  return *tok;
+}
+
+void check_plan(const dsinfer::server::RequestPlan& plan, int32_t n_vocab) {
+  if (plan.prompts.empty() || plan.prompts.size() != plan.max_tokens.size()) __builtin_trap();
+  for (size_t i = 0; i < plan.prompts.size(); ++i) {
+    const auto n_prompt = static_cast<int64_t>(plan.prompts[i].size());
+    if (plan.max_tokens[i] < 0 || n_prompt + plan.max_tokens[i] > kContext) __builtin_trap();
+    for (int32_t id : plan.prompts[i])
+      if (id < 0 || id >= n_vocab) __builtin_trap();
+  }
+  for (const auto& [id, bias] : plan.common.sampling.logit_bias)
+    if (id < 0 || id >= n_vocab) __builtin_trap();
+  if (plan.common.n < 1) __builtin_trap();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace dsinfer::server;
+  if (size < 1) return 0;
+  const bool chat = (data[0] & 1) == 0;
+  RequestLimits limits;
+  limits.max_body_bytes = 1 << 16;
+  PlanContext ctx{limits, v3_tokenizer(), (data[0] & 2) ? dsinfer::ChatFormat::kDeepSeekR1 : dsinfer::ChatFormat::kDeepSeekV3,
+                  "<｜begin▁of▁sentence｜>", kContext};
+  const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+  try {
+    check_plan(plan_request(ctx, body, chat), ctx.tokenizer.n_vocab());
+  } catch (const ApiError& e) {
+    if (e.status < 400 || e.status > 499) __builtin_trap();  // the client's fault, so a 4xx
+  }
+  return 0;
+}
