@@ -102,7 +102,6 @@ RequestPlan plan_request(const PlanContext& ctx, std::string_view raw_body, bool
     return *ordered_body;
   };
   RequestPlan plan;
-  plan.chat = chat;
   if (chat) {
     plan_chat(ctx, parse_chat_request(body, ctx.limits), ordered, plan);
   } else {

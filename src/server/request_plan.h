@@ -32,7 +32,6 @@ struct PlanContext {
 };
 
 struct RequestPlan {
-  bool chat = true;
   CommonRequest common;                        // the fields both endpoints share
   std::vector<std::vector<int32_t>> prompts;   // chat: one; each is answered common.n times
   std::vector<int64_t> max_tokens;             // per prompt (the default depends on its length)

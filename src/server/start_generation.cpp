@@ -9,8 +9,6 @@
 
 namespace dsinfer::server {
 
-using nlohmann::json;
-
 namespace {
 
 // The HTTP error for a request the scheduler refused (counted in the metrics when it is about load).
