@@ -1,8 +1,10 @@
 #include "runtime/json_schema.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -247,19 +249,49 @@ class Compiler {
     n.min_unit = clamp(min_unit);
   }
 
-  // multipleOf m (whole numbers only): the whole multiples of m in range, also for type "number".
+  // multipleOf m: whole m, or a fraction below 1 with at most kMaxFractionDigits digits (SchemaNode).
   static void multiple(const ojson& s, const std::string& at, SchemaNode& n) {
     if (!s.contains("multipleOf")) return;
     const ojson& m = s["multipleOf"];
     if (!m.is_number() || !(m.get<double>() > 0)) fail(at, ": 'multipleOf' must be a number above 0");
     const double v = m.get<double>();
-    if (v != std::floor(v) || v > 1e15 - 1)
-      fail(at, ": 'multipleOf' is supported for whole numbers up to ", SchemaNode::kMaxBoundedDigits, " digits");
-    n.multiple_of = static_cast<int64_t>(v);
-    n.integer = true;
+    const auto refuse = [&] {
+      fail(at, ": 'multipleOf' is supported for whole numbers up to ", SchemaNode::kMaxBoundedDigits,
+           " digits and for fractions below 1 with at most ", SchemaNode::kMaxFractionDigits, " digits, not ", m.dump());
+    };
+    if (v == std::floor(v)) {
+      if (v > 1e15 - 1) refuse();
+      n.multiple_of = static_cast<int64_t>(v);
+      n.integer = true;
+    } else {
+      if (v > 1) refuse();
+      const auto [p, k] = shortest_decimal(v);  // v = p / 10^k
+      if (k > SchemaNode::kMaxFractionDigits) refuse();
+      int64_t scale = 1;
+      for (int i = 0; i < k; ++i) scale *= 10;
+      n.fraction_multiple = p;
+      n.fraction_digits = k;
+      n.multiple_of = p / std::gcd(p, scale);
+    }
     const int64_t m64 = n.multiple_of;
     const int64_t first = n.min_int >= 0 ? (n.min_int + m64 - 1) / m64 * m64 : -(-n.min_int / m64 * m64);
-    if (first > n.max_int) fail(at, ": no multiple of ", m64, " lies within its bounds");
+    const bool fractions = n.fraction_multiple > 0 && !n.integer &&
+                           (std::max<int64_t>(n.min_int, 0) <= n.max_unit || n.min_unit <= std::min<int64_t>(n.max_int, 0));
+    if (first > n.max_int && !fractions) fail(at, ": no multiple of ", m.dump(), " lies within its bounds");
+  }
+
+  // A positive double as p / 10^k, p and k from its shortest round-trip decimal form ("0.25" -> 25, 2).
+  static std::pair<int64_t, int> shortest_decimal(double v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);  // "2.5e-01"
+    const std::string_view text(buf, static_cast<size_t>(r.ptr - buf));
+    const size_t e = text.find('e');
+    std::string digits;
+    for (char c : text.substr(0, e))
+      if (c != '.') digits += c;
+    const int exponent = std::stoi(std::string(text.substr(e + 1))) - static_cast<int>(digits.size() - 1);
+    if (exponent >= 0 || digits.size() > 18) return {0, 99};  // (not a fraction this can hold)
+    return {std::stoll(digits), -exponent};
   }
 
   // *re: the regular expression (a format's, for a format).

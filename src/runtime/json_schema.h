@@ -6,7 +6,7 @@
 // the older items-as-array with additionalItems), minItems, maxItems, uniqueItems false, minLength,
 // maxLength (also beside a pattern or format), pattern (byte_regex.h), format (byte_regex.h's
 // format_pattern), minimum, maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and
-// later), multipleOf (whole numbers), enum, const,
+// later), multipleOf (whole numbers, and fractions below 1 with at most 9 digits), enum, const,
 // anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref ("#", "#/$defs/...",
 // "#/definitions/...", recursion included); annotations (title, description, default, examples, ...) are
 // ignored, and so are pattern and format on values that are not strings (as JSON Schema has it). Any other keyword is an Error naming it and where it is: an answer is never
@@ -71,7 +71,16 @@ struct SchemaNode {
   int64_t min_int = 0, max_int = 0;  // the integers in range
   int64_t max_unit = 0;  // v >= 0: [v, v + 1) is in range for min_int <= v <= max_unit
   int64_t min_unit = 0;  // v <= 0 (written with '-'): (v - 1, v] is in range for min_unit <= v <= max_int
-  int64_t multiple_of = 1;  // multipleOf (then bounded and integer: the narrower set of whole multiples)
+  // multipleOf m (then bounded). Whole m: the value is an integer multiple of m (multiple_of = m, integer).
+  // Fractional m below 1, m = p / 10^k in its shortest decimal form (fraction_multiple = p, fraction_digits
+  // = k <= kMaxFractionDigits): value * 10^k is a multiple of p, so an integer value is a multiple of
+  // multiple_of = p / gcd(p, 10^k) and a fraction has at most k digits (a narrower set where trailing zeros
+  // would make more: "0.50" for m = 0.5 is not written). Exact decimal arithmetic, as JSON Schema defines
+  // it (0.07 is a multiple of 0.01, which a float division would doubt).
+  static constexpr int kMaxFractionDigits = 9;
+  int64_t multiple_of = 1;
+  int64_t fraction_multiple = 0;  // 0: none
+  int fraction_digits = 0;
   // kLiterals: compact JSON texts, sorted bytewise, distinct
   std::vector<std::string> literals;
   // kAnyOf: the alternatives, none of them kAnyOf

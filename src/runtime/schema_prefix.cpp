@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 
 
 namespace dsinfer {
@@ -57,19 +58,25 @@ Num number_next(uint8_t s, uint8_t c, bool integer) {
 
 // Bounded numbers: whether an integer part that starts with the digits of w (w < 0: none yet; zero: it is
 // "0", which nothing follows) and has at most `more` digits after them, written with a '-' if neg, can be
-// an integer in range and a multiple of n.multiple_of (the fractions allowed in range are a subset: see
-// SchemaNode::bounded).
+// an integer in range and a multiple of n.multiple_of, or (fractional multipleOf) the integer part of a
+// fraction in range with all of its fraction_digits still to fit (the fractions allowed in range are a
+// subset of those integer parts' unit intervals: see SchemaNode::bounded).
 bool bounded_reachable(const SchemaNode& n, bool neg, int64_t w, bool zero, int more) {
   const __int128 lo = std::max<__int128>(0, neg ? -static_cast<__int128>(n.max_int) : n.min_int);
   const __int128 hi = neg ? -static_cast<__int128>(n.min_int) : n.max_int;  // u = |value| in [lo, hi]
   if (lo > hi) return false;
   if (zero || (w < 0 && lo == 0)) return lo == 0;  // ("0", "-0", or "-" and then "0")
+  // Integer parts whose unit interval is in range (bounded_fraction_allowed), when fractions may come.
+  const bool fractions = n.fraction_multiple > 0 && !n.integer;
+  const __int128 flo = std::max<__int128>(0, neg ? -static_cast<__int128>(n.max_int) : n.min_int);
+  const __int128 fhi = neg ? -static_cast<__int128>(n.min_unit) : n.max_unit;
   __int128 a = w < 0 ? 0 : w, b = w < 0 ? 0 : w;  // the integer parts with j more digits: [a, b]
   const __int128 m = n.multiple_of;
   for (int j = 0; j <= more; ++j) {
     if (a > hi) return false;
     const __int128 first = (std::max(a, lo) + m - 1) / m * m;  // (the least multiple in [a, b] and range)
     if (b >= lo && (w >= 0 || j > 0) && first <= std::min(b, hi)) return true;
+    if (fractions && (w >= 0 || j > 0) && more - j >= n.fraction_digits && std::max(a, flo) <= std::min(b, fhi)) return true;
     a = a == 0 ? 1 : a * 10;  // (no leading zeros: after '-' the first digit 0 is "zero")
     b = b * 10 + 9;
   }
@@ -79,6 +86,32 @@ bool bounded_reachable(const SchemaNode& n, bool neg, int64_t w, bool zero, int 
 bool bounded_fraction_allowed(const SchemaNode& n, bool neg, int64_t w) {
   const int64_t v = neg ? -w : w;
   return neg ? n.min_unit <= v && v <= n.max_int : n.min_int <= v && v <= n.max_unit;
+}
+
+// Fractional multipleOf p / 10^k: the number's '.' and fraction digits. The frame keeps r = (the digits so
+// far, as value * 10^k) mod p in f.lo and the fraction's digits in f.utf8_hi; a digit is taken only if the
+// digits still to come (at most k in all) can bring r to 0.
+constexpr int64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+static_assert(std::size(kPow10) > SchemaNode::kMaxFractionDigits);
+
+template <class Frame>
+bool fraction_multiple_step(const SchemaNode& n, Frame& f, uint8_t next, uint8_t c) {
+  const int64_t p = n.fraction_multiple;
+  const int k = n.fraction_digits;
+  if (next == kDot) {  // (the integer part's digits are in f.child: all k fraction digits must still fit)
+    if (SchemaNode::kMaxBoundedDigits - static_cast<int>(f.child) < k) return false;
+    f.lo = static_cast<uint32_t>(static_cast<int64_t>(f.keys % static_cast<uint64_t>(p)) * (kPow10[k] % p) % p);
+    f.utf8_hi = 0;
+    return true;
+  }
+  if (next != kFrac) return true;
+  if (f.utf8_hi >= k) return false;
+  const int rest = k - f.utf8_hi - 1;
+  const int64_t r = (f.lo + (c - '0') * kPow10[rest]) % p;
+  if ((p - r) % p >= kPow10[rest]) return false;  // (the least completion must fit into the rest)
+  f.lo = static_cast<uint32_t>(r);
+  ++f.utf8_hi;
+  return true;
 }
 
 // The node of item i of an array (a tuple's first items have their own).
@@ -408,6 +441,7 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
           const int64_t v = f.utf8_lo ? -static_cast<int64_t>(f.keys) : static_cast<int64_t>(f.keys);
           if (v < n.min_int || v > n.max_int || v % n.multiple_of != 0) return false;
         }
+        if (n.fraction_multiple > 0 && f.sub == kFrac && f.lo != 0) return false;  // (not yet a multiple)
         close(p);
         continue;  // c follows the number
       case kLiteral: {
@@ -504,6 +538,7 @@ bool SchemaPrefix::step_number(Path& p, uint8_t c) const {
     if (f.child + (is_digit(c) ? 1 : 0) + still_needed > SchemaNode::kMaxBoundedDigits) return false;  // ('.': a digit to come)
     const bool neg = f.utf8_lo;
     if (next == kDot && !bounded_fraction_allowed(n, neg, static_cast<int64_t>(f.keys))) return false;
+    if (n.fraction_multiple > 0 && !fraction_multiple_step(n, f, next, c)) return false;
     if (next == kZero || next == kInt) {  // a digit of the integer part
       const int64_t w = (f.sub == kMinus ? 0 : static_cast<int64_t>(f.keys)) * 10 + (c - '0');
       if (!bounded_reachable(n, neg, w, next == kZero, SchemaNode::kMaxBoundedDigits - static_cast<int>(f.child) - 1)) return false;

@@ -5,6 +5,7 @@ here wrote); pydantic models through client.chat.completions.parse; key order; e
 import datetime
 import json
 import uuid
+from decimal import Decimal
 from ipaddress import IPv6Address
 from typing import Literal, Optional, Union
 
@@ -166,10 +167,33 @@ def test_pydantic_models_through_parse(server):
             assert isinstance(r.choices[0].message.parsed, model)
 
 
+class Price(BaseModel):  # fractional multiples, as pydantic writes them
+    amount: float = Field(multiple_of=0.01, ge=0, le=1000)
+    step: float = Field(multiple_of=0.25)
+    third: float = Field(multiple_of=0.3, ge=-3, le=3)
+
+
+def test_fractional_multiples_are_exact_decimal_multiples(server):
+    # Checked in decimal arithmetic, as JSON Schema defines multipleOf (jsonschema's float division would
+    # call 0.07 no multiple of 0.01), and by pydantic.
+    c = client(server)
+    fractions = 0
+    for seed in range(4):
+        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Price it"}], response_format=Price,
+                                     max_tokens=120, temperature=1.0, seed=seed)
+        assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
+        assert isinstance(r.choices[0].message.parsed, Price)
+        raw = json.loads(r.choices[0].message.content, parse_float=Decimal, parse_int=Decimal)
+        for key, m in [("amount", "0.01"), ("step", "0.25"), ("third", "0.3")]:
+            assert raw[key] % Decimal(m) == 0, (key, raw[key])
+            fractions += raw[key] != raw[key].to_integral_value()
+    assert fractions > 0  # (not only whole numbers, which would be multiples anyway)
+
+
 def test_schemas_it_cannot_hold_answers_to_are_refused(server):
     c = client(server)
     for schema, words in [
-        ({"type": "object", "properties": {"n": {"type": "number", "multipleOf": 0.5}}}, "'multipleOf' is supported for whole numbers"),
+        ({"type": "object", "properties": {"n": {"type": "number", "multipleOf": 1.5}}}, "'multipleOf' is supported for whole numbers"),
         ({"type": "object", "properties": {"s": {"type": "array", "uniqueItems": True}}}, "'uniqueItems' is not supported"),
         ({"type": "array"}, "the root must be an object"),
         ({"$ref": "#/$defs/Missing"}, "does not resolve"),

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <random>
@@ -45,8 +46,14 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
     const char* error;
   };
   for (const Case& c : std::vector<Case>{
-           {R"({"type": "object", "properties": {"p": {"type": "number", "multipleOf": 0.01}}})",
-            "schema.properties.p: 'multipleOf' is supported for whole numbers"},
+           {R"({"type": "object", "properties": {"p": {"type": "number", "multipleOf": 1.5}}})",
+            "schema.properties.p: 'multipleOf' is supported for whole numbers up to 15 digits and for fractions below 1"},
+           {R"({"type": "object", "properties": {"p": {"type": "number", "multipleOf": 1e-10}}})",
+            "with at most 9 digits, not 1e-10"},
+           {R"({"type": "object", "properties": {"p": {"type": "number", "multipleOf": 0.3, "minimum": 1.1, "maximum": 1.2}}})",
+            "no integer lies within its bounds"},
+           {R"({"type": "object", "properties": {"p": {"type": "integer", "multipleOf": 0.3, "minimum": 1, "maximum": 2}}})",
+            "no multiple of 0.3 lies within its bounds"},
            {R"({"type": "object", "properties": {"a": {"multipleOf": 0}}})", "'multipleOf' must be a number above 0"},
            {R"({"type": "object", "properties": {"a": {"type": "integer", "multipleOf": 7, "minimum": 1, "maximum": 6}}})",
             "schema.properties.a: no multiple of 7 lies within its bounds"},
@@ -305,6 +312,84 @@ TEST(SchemaPrefix, MultipleOfHoldsNumbersToWholeMultiplesInRange) {
       EXPECT_TRUE(valid(v.get<int64_t>())) << c.schema << ": " << text;
     }
   }
+}
+
+// Whether a JSON number's text is a multiple of p / 10^k in [lo, hi], in exact decimal arithmetic.
+bool decimal_multiple_in(const std::string& text, int64_t p, int k, double lo, double hi) {
+  const size_t dot = text.find('.');
+  const std::string whole = text.substr(0, dot), frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+  if (text.find_first_of("eE") != std::string::npos || frac.size() > 12) return false;
+  // text = n / 10^frac.size(); a multiple of p / 10^k iff n * 10^k is a multiple of p * 10^frac.size()
+  __int128 n = 0, scale = 1;
+  for (char c : whole + frac)
+    if (c != '-') n = n * 10 + (c - '0');
+  for (size_t i = 0; i < frac.size(); ++i) scale *= 10;
+  for (int i = 0; i < k; ++i) n *= 10;
+  const double v = std::stod(text);
+  return n % (p * scale) == 0 && v >= lo && v <= hi;
+}
+
+TEST(SchemaPrefix, FractionalMultipleOfHoldsNumbersToExactDecimalMultiples) {
+  struct Case {
+    const char* schema;  // of "v"
+    int64_t p;
+    int k;
+    double lo, hi;
+    std::vector<std::string> taken;  // must be accepted whole
+  };
+  const double big = 1e15;
+  std::mt19937 rng(8);
+  for (const Case& c : std::vector<Case>{
+           {R"({"type": "number", "multipleOf": 0.01, "minimum": 0, "maximum": 100})", 1, 2, 0, 100,
+            {"0", "0.07", "0.29", "1.15", "99.99", "100", "4.5", "0.0"}},
+           {R"({"type": "number", "multipleOf": 0.3, "minimum": -1, "maximum": 1})", 3, 1, -1, 1,
+            {"0", "0.3", "0.6", "0.9", "-0.3", "-0.9", "-0"}},
+           {R"({"type": "number", "multipleOf": 0.25})", 25, 2, -big, big, {"12.75", "12.5", "3", "-7.25", "0.0"}},
+           {R"({"type": "integer", "multipleOf": 0.5, "maximum": 10})", 5, 1, -big, 10, {"7", "-3", "10"}},
+           {R"({"type": "number", "multipleOf": 0.3, "minimum": 1, "maximum": 2.9})", 3, 1, 1, 2.9,
+            {"1.2", "1.5", "1.8"}},
+           {R"({"type": "number", "multipleOf": 0.001, "exclusiveMinimum": 0})", 1, 3, 1e-9, big, {"1.001", "2.718", "31.4"}},
+       }) {
+    const auto schema = compile(std::string(R"({"type": "object", "properties": {"v": )") + c.schema +
+                                R"(}, "required": ["v"], "additionalProperties": false})");
+    const auto accepted = [&](const std::string& t) {
+      bool complete = false;
+      return first_refused(schema, R"({"v":)" + t + "}", &complete) < 0 && complete;
+    };
+    for (const std::string& t : c.taken) EXPECT_TRUE(accepted(t)) << c.schema << ": " << t;
+    // Never a number that is not an exact multiple in range: every text of up to 4 fraction digits here.
+    std::vector<std::string> texts = {"1e0", "0.001", "0.010", "2.1", "2", "1", "-1", "100.5", "12.7", "0.5", "7.5"};
+    for (int w = -3; w <= 3; ++w)
+      for (int f = 0; f < 1000; f += (f < 100 ? 1 : 7))
+        for (const char* fmt : {"%d.%d", "%d.%02d", "%d.%03d"}) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, fmt, std::abs(w), f);
+          texts.push_back((w < 0 ? "-" : "") + std::string(buf));
+        }
+    for (const std::string& t : texts)
+      if (accepted(t)) { EXPECT_TRUE(decimal_multiple_in(t, c.p, c.k, c.lo, c.hi) || t == "-0") << c.schema << ": " << t; }
+    // Random walks: never a dead end, always a multiple in range.
+    for (int walk = 0; walk < 300; ++walk) {
+      SchemaPrefix p(schema);
+      ASSERT_TRUE(p.feed(R"({"v":)"));
+      const std::string text = walk_bytes(p, R"({"v":)", rng, '}', 4, 80);
+      std::string v = text.substr(5, text.size() - 6);  // (without the whitespace around it)
+      v = v.substr(v.find_first_not_of(" \t\n\r"));
+      v = v.substr(0, v.find_first_of(" \t\n\r"));
+      EXPECT_TRUE(decimal_multiple_in(v, c.p, c.k, c.lo, c.hi) || v == "-0") << c.schema << ": " << text;
+    }
+  }
+  // A fraction's digits beyond the multiple's own never come, nor an integer part with no multiple.
+  const auto cents = compile(R"({"type": "object", "properties": {"v": {"type": "number", "multipleOf": 0.01,
+      "minimum": 0, "maximum": 100}}})");
+  EXPECT_EQ(first_refused(cents, R"({"v":0.123)"), 9);
+  EXPECT_EQ(first_refused(cents, R"({"v":0.120)"), 9);
+  EXPECT_EQ(first_refused(cents, R"({"v":100.)"), 8);
+  const auto thirds = compile(R"({"type": "object", "properties": {"v": {"type": "number", "multipleOf": 0.3,
+      "minimum": 1, "maximum": 2.9}}})");
+  EXPECT_EQ(first_refused(thirds, R"({"v":2)"), 5);   // 2 is no multiple, and 2.x is not all in range
+  EXPECT_EQ(first_refused(thirds, R"({"v":1.1)"), 7);  // 1.1 cannot end as a multiple of 0.3
+  EXPECT_EQ(first_refused(thirds, R"({"v":1})"), 6);
 }
 
 TEST(SchemaPrefix, TuplesHoldEachPositionToItsSchema) {
