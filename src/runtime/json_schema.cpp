@@ -70,6 +70,7 @@ class Compiler {
   std::map<std::tuple<std::string, uint32_t, uint32_t>, std::shared_ptr<const DfaLengths>> lengths_;
   std::map<std::string, uint32_t> refs_;  // $ref -> its placeholder node
   std::vector<int64_t> alias_;            // [nodes] a placeholder's target node, -1 for real nodes
+  std::vector<std::pair<uint32_t, std::string>> unique_arrays_;  // arrays with uniqueItems true, where
 
   uint32_t add(SchemaNode n) {
     if (s_.nodes.size() >= JsonSchema::kMaxNodes) fail("schema: larger than ", JsonSchema::kMaxNodes, " nodes");
@@ -321,8 +322,12 @@ class Compiler {
     n.items = any_;
     n.min_items = count(s, "minItems", at, 0);
     n.max_items = count(s, "maxItems", at, SchemaNode::kUnbounded);
-    if (s.contains("uniqueItems") && !(s["uniqueItems"].is_boolean() && !s["uniqueItems"].get<bool>()))
-      fail(at, ": 'uniqueItems' is not supported (only as false)");
+    if (s.contains("uniqueItems")) {
+      if (!s["uniqueItems"].is_boolean()) fail(at, ": 'uniqueItems' must be a boolean");
+      n.unique_items = s["uniqueItems"].get<bool>();
+      if (n.unique_items && (s.contains("prefixItems") || (s.contains("items") && s["items"].is_array())))
+        fail(at, ": 'uniqueItems' with a tuple ('prefixItems') is not supported");
+    }
     const bool old_tuple = s.contains("items") && s["items"].is_array();
     if (s.contains("prefixItems") && (old_tuple || s.contains("additionalItems")))
       fail(at, ": 'prefixItems' goes with 'items' as a schema, not with 'items' as an array or 'additionalItems'");
@@ -343,7 +348,9 @@ class Compiler {
       }
     }
     if (n.min_items > n.max_items) fail(at, ": 'minItems' is larger than 'maxItems' (or than its tuple allows)");
-    return add(std::move(n));
+    const uint32_t id = add(std::move(n));
+    if (s_.nodes[id].unique_items) unique_arrays_.emplace_back(id, at);  // (checked once $refs resolve)
+    return id;
   }
 
   uint32_t object(const ojson& s, const std::string& at) {
@@ -415,6 +422,28 @@ class Compiler {
   }
 
   // Follows $refs, flattens anyOf, computes min_depth and checks the root.
+  // uniqueItems true is held for literal items (distinct values, at most kMaxUniqueLiterals) and for
+  // strings that can always go on (SchemaPrefix: an item may not end as an earlier one).
+  void check_unique_items(const SchemaNode& array, const std::string& at) const {
+    const SchemaNode& item = s_.nodes[array.items];
+    if (item.kind == Kind::kLiterals) {
+      if (item.literals.size() > SchemaNode::kMaxUniqueLiterals)
+        fail(at, ": 'uniqueItems' is supported for at most ", SchemaNode::kMaxUniqueLiterals, " enum values");
+      std::vector<nlohmann::json> values;  // (unordered: {"a":1,"b":2} equals {"b":2,"a":1}; 1 equals 1.0)
+      for (const std::string& text : item.literals) values.push_back(nlohmann::json::parse(text));
+      for (size_t i = 0; i < values.size(); ++i)
+        for (size_t j = i + 1; j < values.size(); ++j)
+          if (values[i] == values[j])
+            fail(at, ": 'uniqueItems' over enum values that are equal (", item.literals[i], " and ", item.literals[j], ")");
+      if (array.min_items > item.literals.size())
+        fail(at, ": 'minItems' asks for more unique items than the ", item.literals.size(), " values there are");
+      return;
+    }
+    if (item.kind == Kind::kString && !item.pattern && item.max_length == SchemaNode::kUnbounded) return;
+    fail(at, ": 'uniqueItems' is supported only for items that are strings without maxLength, pattern or format, "
+             "or enum, const or boolean values");
+  }
+
   void link() {
     std::vector<SchemaNode>& nodes = s_.nodes;
     for (SchemaNode& n : nodes) {
@@ -425,6 +454,7 @@ class Compiler {
       for (uint32_t& o : n.options) o = resolve(o);
     }
     s_.root = resolve(s_.root);
+    for (const auto& [id, at] : unique_arrays_) check_unique_items(nodes[id], at);
     for (uint32_t id = 0; id < nodes.size(); ++id) {
       if (nodes[id].kind != Kind::kAnyOf || alias_[id] >= 0) continue;
       std::vector<uint32_t> flat, stack = nodes[id].options;

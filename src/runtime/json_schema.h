@@ -3,9 +3,9 @@
 // compiled into a graph of nodes that SchemaPrefix walks byte by byte.
 //
 // Supported: type (one or a list), properties, required, additionalProperties, items, prefixItems (and
-// the older items-as-array with additionalItems), minItems, maxItems, uniqueItems false, minLength,
-// maxLength (also beside a pattern or format), pattern (byte_regex.h), format (byte_regex.h's
-// format_pattern), minimum, maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and
+// the older items-as-array with additionalItems), minItems, maxItems, uniqueItems (false; true for items
+// that are strings or enum values, see SchemaNode), minLength, maxLength (also beside a pattern or
+// format), pattern (byte_regex.h), format (byte_regex.h's format_pattern), minimum, maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and
 // later), multipleOf (whole numbers, and fractions below 1 with at most 9 digits), enum, const,
 // anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref ("#", "#/$defs/...",
 // "#/definitions/...", recursion included); annotations (title, description, default, examples, ...) are
@@ -57,6 +57,11 @@ struct SchemaNode {
   std::vector<uint32_t> prefix_items;  // the first items' nodes (tuples)
   uint32_t items = 0;                  // the node of the items after them
   uint32_t min_items = 0, max_items = kUnbounded;
+  // uniqueItems true: no item equals an earlier one. Held for items that are literals (enum, const,
+  // boolean; at most kMaxUniqueLiterals, pairwise different values) or strings without maxLength, pattern or
+  // format (an answer can always make a string new by going on); not with prefixItems.
+  static constexpr size_t kMaxUniqueLiterals = 64;
+  bool unique_items = false;
   // kString (characters: code points, an escape counts one)
   uint32_t min_length = 0, max_length = kUnbounded;
   std::shared_ptr<const ByteDfa> pattern;  // the text follows it (then no escapes)

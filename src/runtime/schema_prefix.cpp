@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <iterator>
+#include <tuple>
 
 
 namespace dsinfer {
@@ -114,6 +115,36 @@ bool fraction_multiple_step(const SchemaNode& n, Frame& f, uint8_t next, uint8_t
   return true;
 }
 
+// A string's value as a hash of its UTF-16 code units (FNV-1a), so that "\u00e9", "\u00E9" and the raw
+// UTF-8 of é, or "\ud83d\ude00" and the raw emoji, hash alike (uniqueItems compares values, not texts).
+constexpr uint64_t kHashStart = 0xcbf29ce484222325ull;
+void hash_unit(uint64_t& h, uint32_t unit) { h = (h ^ unit) * 0x100000001b3ull; }
+void hash_code_point(uint64_t& h, uint32_t cp) {
+  if (cp < 0x10000) return hash_unit(h, cp);
+  hash_unit(h, 0xD800 + ((cp - 0x10000) >> 10));
+  hash_unit(h, 0xDC00 + ((cp - 0x10000) & 0x3FF));
+}
+uint32_t hex_value(uint8_t c) { return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10; }
+uint32_t escaped_unit(uint8_t c) {  // after '\' (not 'u')
+  switch (c) {
+    case 'b': return 0x08;
+    case 'f': return 0x0C;
+    case 'n': return 0x0A;
+    case 'r': return 0x0D;
+    case 't': return 0x09;
+    default: return c;  // '"', '\\', '/'
+  }
+}
+
+// The candidates of a literal whose first byte is c: [lo, hi), a contiguous run of the sorted list.
+std::pair<uint32_t, uint32_t> literal_range(const SchemaNode& n, uint8_t c) {
+  const auto at0 = [](const std::string& s, uint8_t x) { return static_cast<uint8_t>(s[0]) < x; };
+  const auto lo = std::lower_bound(n.literals.begin(), n.literals.end(), c, at0);
+  auto hi = lo;
+  while (hi != n.literals.end() && static_cast<uint8_t>((*hi)[0]) == c) ++hi;
+  return {static_cast<uint32_t>(lo - n.literals.begin()), static_cast<uint32_t>(hi - n.literals.begin())};
+}
+
 // The node of item i of an array (a tuple's first items have their own).
 uint32_t item_node(const SchemaNode& n, uint32_t i) { return i < n.prefix_items.size() ? n.prefix_items[i] : n.items; }
 
@@ -130,6 +161,7 @@ SchemaPrefix::Path& SchemaPrefix::Path::operator=(const Path& o) {
   depth = o.depth;
   spaces = o.spaces;
   std::copy_n(o.frames.begin(), o.depth, frames.begin());
+  seen = o.seen;
   return *this;
 }
 
@@ -261,6 +293,10 @@ bool SchemaPrefix::start_value(Path& p, uint32_t id, uint8_t c, std::vector<Path
   const SchemaNode& n = node(id);
   if (n.kind != Kind::kAnyOf) {
     if (!starts_with(id, c) || !fits(p, id)) return false;
+    if (n.kind == Kind::kLiterals && p.depth > 0 && node(p.top().node).unique_items) {
+      const auto [lo, hi] = literal_range(n, c);  // (uniqueItems: some literal that starts so is new)
+      if (!literal_unused(&p.top(), lo, hi)) return false;
+    }
     open(p, id, c);
     return true;
   }
@@ -290,6 +326,8 @@ void SchemaPrefix::open(Path& p, uint32_t id, uint8_t c) const {
     case Kind::kString:
       f.phase = kString;
       if (n.pattern) f.lo = static_cast<uint32_t>(n.pattern->start);
+      f.keys = kHashStart;
+      f.hi = 0;
       break;
     case Kind::kNumber:
       f.phase = kNumber;
@@ -300,16 +338,10 @@ void SchemaPrefix::open(Path& p, uint32_t id, uint8_t c) const {
       f.child = c == '-' ? 0 : 1;        // digits so far
       break;
     case Kind::kLiterals: {
-      // The candidates: the literals that start with c (a contiguous run of the sorted list).
-      const auto at0 = [](const std::string& s, uint8_t x) { return static_cast<uint8_t>(s[0]) < x; };
-      const auto lo = std::lower_bound(n.literals.begin(), n.literals.end(), c, at0);
-      auto hi = lo;
-      while (hi != n.literals.end() && static_cast<uint8_t>((*hi)[0]) == c) ++hi;
       f.phase = kLiteral;
-      f.lo = static_cast<uint32_t>(lo - n.literals.begin());
-      f.hi = static_cast<uint32_t>(hi - n.literals.begin());
+      std::tie(f.lo, f.hi) = literal_range(n, c);
       f.count = 1;
-      if (f.hi - f.lo == 1 && lo->size() == 1) close(p);
+      if (f.hi - f.lo == 1 && n.literals[f.lo].size() == 1) close(p);
       break;
     }
     case Kind::kAnyOf: break;  // (never: start_value picks an alternative)
@@ -317,8 +349,19 @@ void SchemaPrefix::open(Path& p, uint32_t id, uint8_t c) const {
 }
 
 bool SchemaPrefix::close(Path& p) const {
+  const Frame* item_of = unique_parent(p);  // (uniqueItems: the item's value is remembered)
   --p.depth;
   p.spaces = 0;
+  const Frame& closed = p.frames[p.depth];
+  if (item_of) {
+    if (closed.phase == kLiteral) {
+      p.frames[p.depth - 1].keys |= 1ull << closed.lo;
+    } else {
+      p.seen = std::make_shared<const SeenItem>(SeenItem{closed.keys, p.depth - 1u, p.seen});
+    }
+  } else if (closed.phase == kArrayAfter || closed.phase == kArrayOpen) {  // an array ended: its items go
+    while (p.seen && p.seen->depth >= p.depth) p.seen = p.seen->next;
+  }
   if (p.depth == 0) return true;
   Frame& parent = p.top();
   switch (parent.phase) {
@@ -427,6 +470,9 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
       case kArrayAfter:
         if (c == ',') {
           if (f.count >= n.max_items || !fits(p, item_node(n, f.count))) return false;
+          if (n.unique_items && node(n.items).kind == Kind::kLiterals &&
+              std::popcount(f.keys) >= static_cast<int>(node(n.items).literals.size()))
+            return false;  // (every value came already)
           f.phase = kArrayValue;
           return true;
         }
@@ -468,30 +514,69 @@ bool SchemaPrefix::step_string(Path& p, uint8_t c) const {
     f.count = count;
     return true;
   }
+  // (the value's UTF-16 units are hashed into f.keys as they complete: SeenItem)
   if (f.phase == kEscape) {
     if (c == 'u') {
       f.phase = kUnicode;
       f.sub = 4;
+      f.hi = 0;
       return true;
     }
     if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' && c != 'r' && c != 't') return false;
+    hash_unit(f.keys, escaped_unit(c));
     f.phase = kString;
     return true;
   }
   if (f.phase == kUnicode) {
     if (!is_hex(c)) return false;
-    if (--f.sub == 0) f.phase = kString;
+    f.hi = f.hi * 16 + hex_value(c);
+    if (--f.sub == 0) {
+      hash_unit(f.keys, f.hi);
+      f.phase = kString;
+    }
     return true;
   }
-  if (f.sub > 0) return string_char(f, c, n.max_length);  // (inside a UTF-8 character)
-  if (c == '"') return f.count >= n.min_length && close(p);
+  if (f.sub > 0) {  // inside a UTF-8 character
+    if (!string_char(f, c, n.max_length)) return false;
+    f.hi = f.hi << 6 | (c & 0x3F);
+    if (f.sub == 0) hash_code_point(f.keys, f.hi);
+    return true;
+  }
+  if (c == '"') {
+    if (f.count < n.min_length) return false;
+    if (const Frame* array = unique_parent(p)) {  // an item may not be an earlier one
+      const uint32_t at = static_cast<uint32_t>(array - p.frames.data());
+      for (const SeenItem* s = p.seen.get(); s && s->depth == at; s = s->next.get())
+        if (s->hash == f.keys) return false;
+    }
+    return close(p);
+  }
   if (c < 0x20 || f.count >= n.max_length) return false;  // (control characters must be escaped)
   if (c == '\\') {
     ++f.count;
     f.phase = kEscape;
     return true;
   }
-  return string_char(f, c, n.max_length);
+  if (!string_char(f, c, n.max_length)) return false;
+  if (f.sub == 0) {
+    hash_unit(f.keys, c);
+  } else {  // a UTF-8 lead byte: its payload bits
+    f.hi = c & (f.sub == 1 ? 0x1F : f.sub == 2 ? 0x0F : 0x07);
+  }
+  return true;
+}
+
+const SchemaPrefix::Frame* SchemaPrefix::unique_parent(const Path& p) const {
+  if (p.depth < 2) return nullptr;
+  const Frame& parent = p.frames[p.depth - 2];
+  const bool item = parent.phase == kArrayOpen || parent.phase == kArrayValue;
+  return item && node(parent.node).unique_items ? &parent : nullptr;
+}
+
+bool SchemaPrefix::literal_unused(const Frame* array, uint32_t lo, uint32_t hi) {
+  if (!array || lo >= hi) return lo < hi;
+  const uint64_t range = (hi - lo >= 64 ? ~0ull : (1ull << (hi - lo)) - 1) << lo;
+  return (range & ~array->keys) != 0;
 }
 
 bool SchemaPrefix::string_char(Frame& f, uint8_t c, uint32_t max_length) {
@@ -563,14 +648,16 @@ bool SchemaPrefix::step_literal(Path& p, uint8_t c, bool* retry) const {
   while (lo < f.hi && static_cast<uint8_t>(lits[lo][pos]) < c) ++lo;
   uint32_t hi = lo;
   while (hi < f.hi && static_cast<uint8_t>(lits[hi][pos]) == c) ++hi;
-  if (lo < hi) {
+  const Frame* array = unique_parent(p);  // (uniqueItems: only literals that did not come yet)
+  if (lo < hi && literal_unused(array, lo, hi)) {
     f.lo = lo;
     f.hi = hi;
     f.count = pos + 1;
     if (hi - lo == 1 && lits[lo].size() == pos + 1) close(p);
     return true;
   }
-  *retry = lits[f.lo].size() == pos;  // a literal ended before c ("1" of [1, 12] and then ',')
+  // a literal ended before c ("1" of [1, 12] and then ',')
+  *retry = lits[f.lo].size() == pos && literal_unused(array, f.lo, f.lo + 1);
   if (*retry) close(p);
   return false;
 }

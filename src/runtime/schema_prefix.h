@@ -74,14 +74,25 @@ class SchemaPrefix {
     uint32_t count;    // object: next property; array: items; string: characters; number, literal: bytes
     uint32_t child;    // object: the node of the value after the key
     uint32_t lo, hi;   // literal: candidates [lo, hi); object key: bytes matched (lo), first candidate (hi);
-                       // string with a pattern: its DFA state (lo)
-    uint64_t keys;     // object key: bit i = property hi + i is still a candidate
+                       // string with a pattern: its DFA state (lo); without: the code point or \u unit
+                       // being read (hi)
+    uint64_t keys;     // object key: bit i = property hi + i is still a candidate; string without a
+                       // pattern: a hash of its value's UTF-16 units; uniqueItems array of literals: bit
+                       // i = literal i came
+  };
+  // The string items of the open uniqueItems array at frame index `depth`, as the hashes of their values
+  // (Frame::keys of a string), newest first; shared by the copies of a path.
+  struct SeenItem {
+    uint64_t hash;
+    uint32_t depth;
+    std::shared_ptr<const SeenItem> next;
   };
   struct Path {
     bool started = false;
     uint8_t depth = 0;
     uint8_t spaces = 0;  // the whitespace run (json_space_takes)
     std::array<Frame, JsonSchema::kMaxDepth> frames;
+    std::shared_ptr<const SeenItem> seen;
 
     Path() = default;
     Path(const Path& o) { *this = o; }
@@ -108,6 +119,10 @@ class SchemaPrefix {
   bool step_number(Path& p, uint8_t c) const;        // false: not taken (the caller closes the number or fails)
   bool step_literal(Path& p, uint8_t c, bool* retry) const;
   bool step_string(Path& p, uint8_t c) const;
+  // uniqueItems: the array a value at the top of p is an item of, if it has unique items; else nullptr.
+  const Frame* unique_parent(const Path& p) const;
+  // Whether literals [lo, hi) hold one that `array` (a uniqueItems array, or nullptr: any) did not have yet.
+  static bool literal_unused(const Frame* array, uint32_t lo, uint32_t hi);
   // A byte of a string's text that is no quote, escape or control character: ASCII or part of a UTF-8 character.
   static bool string_char(Frame& f, uint8_t c, uint32_t max_length);
   bool path_takes(const Path& p, std::string_view bytes) const;

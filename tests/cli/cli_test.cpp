@@ -279,7 +279,7 @@ TEST(Cli, RunHoldsTheAnswerToAJsonSchema) {
     EXPECT_LE(j.at("n").get<int>(), 9);
   }
   std::ofstream(tmp() + "/bad-schema.json") << R"({"type": "object", "properties": {"n": {"type": "array", "uniqueItems": true}}})";
-  expect_error("run -m " + m + " -p x --json-schema " + tmp() + "/bad-schema.json", "bad-schema.json: schema.properties.n: 'uniqueItems' is not supported");
+  expect_error("run -m " + m + " -p x --json-schema " + tmp() + "/bad-schema.json", "bad-schema.json: schema.properties.n: 'uniqueItems' is supported only for items that are strings");
 }
 
 }  // namespace

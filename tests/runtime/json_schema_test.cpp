@@ -60,7 +60,19 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
            {R"({"type": "object", "properties": {"a": {"pattern": "^x{5}$", "maxLength": 3}}})",
             "schema.properties.a: no text of the length 'minLength' and 'maxLength' allow matches"},
            {R"({"type": "object", "properties": {"a": {"pattern": "^[a-z]{0,900}$", "maxLength": 100000}}})", "too costly"},
-           {R"({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": true}}})", "'uniqueItems' is not supported"},
+           {R"({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": true}}})",
+            "schema.properties.a: 'uniqueItems' is supported only for items that are strings without maxLength"},
+           {R"({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}}})",
+            "'uniqueItems' is supported only for"},
+           {R"({"type": "object", "properties": {"a": {"items": {"type": "string", "maxLength": 2}, "uniqueItems": true}}})",
+            "'uniqueItems' is supported only for"},
+           {R"({"type": "object", "properties": {"a": {"items": {"enum": [1, 2, 1.0]}, "uniqueItems": true}}})",
+            "'uniqueItems' over enum values that are equal (1 and 1.0)"},
+           {R"({"type": "object", "properties": {"a": {"items": {"enum": ["x", "y"]}, "uniqueItems": true, "minItems": 3}}})",
+            "'minItems' asks for more unique items than the 2 values there are"},
+           {R"({"type": "object", "properties": {"a": {"prefixItems": [{"type": "string"}], "uniqueItems": true}}})",
+            "'uniqueItems' with a tuple ('prefixItems') is not supported"},
+           {R"({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": 1}}})", "'uniqueItems' must be a boolean"},
            {R"({"type": "object", "properties": {"a": {"prefixItems": [{}], "items": false, "minItems": 2}}})",
             "'minItems' is larger than 'maxItems' (or than its tuple allows)"},
            {R"({"type": "object", "properties": {"a": {"prefixItems": [{}], "items": [{}]}}})", "'prefixItems' goes with"},
@@ -390,6 +402,60 @@ TEST(SchemaPrefix, FractionalMultipleOfHoldsNumbersToExactDecimalMultiples) {
   EXPECT_EQ(first_refused(thirds, R"({"v":2)"), 5);   // 2 is no multiple, and 2.x is not all in range
   EXPECT_EQ(first_refused(thirds, R"({"v":1.1)"), 7);  // 1.1 cannot end as a multiple of 0.3
   EXPECT_EQ(first_refused(thirds, R"({"v":1})"), 6);
+}
+
+TEST(SchemaPrefix, UniqueItemsNeverRepeatAValue) {
+  const auto schema = compile(R"({"type": "object", "properties": {
+      "s": {"type": "array", "items": {"type": "string"}, "uniqueItems": true},
+      "e": {"type": "array", "items": {"enum": ["a", "b", 1, 12, true]}, "uniqueItems": true},
+      "o": {"type": "array", "items": {"type": "object", "properties": {"t": {"type": "array", "items": {"type": "string"},
+            "uniqueItems": true}}}}}})");
+  for (const std::string doc : {R"({"s":["a","ab","","b"]})", R"({"s":["\u00e9","e"]})", R"({"e":["a",1,12,true,"b"]})",
+                                R"({"e":[12,1]})", R"({"s":["a"],"e":["a"]})", R"({"o":[{"t":["x","y"]},{"t":["x"]}]})",
+                                R"({"s":[ "a" , "b" ]})"}) {
+    bool complete = false;
+    EXPECT_EQ(first_refused(schema, doc, &complete), -1) << doc;
+    EXPECT_TRUE(complete) << doc;
+  }
+  // The same value again is refused where it would end (strings: at the closing quote, as long as the text
+  // can still go on; escapes and raw UTF-8 are the same value), or where no new literal can begin.
+  struct Case {
+    std::string text;
+    size_t refused_at;  // counted from the end of text
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"s":["a","a")", 0},
+           {R"({"s":["a","\u0061")", 0},
+           {R"({"s":["\u00E9","\u00e9")", 0},
+           {R"({"s":["","")", 0},
+           {R"({"s":["é","\u00e9")", 0},
+           {"{\"s\":[\"\xf0\x9f\x98\x80\",\"\\ud83d\\ude00\"", 0},
+           {R"({"s":["\n","\u000a")", 0},
+           {R"({"e":["a","a)", 0},
+           {R"({"e":[1,1])", 0},
+           {R"({"e":[1,12,1)", 0},
+           {R"({"e":[true,t)", 0},
+           {R"({"e":["a","b",1,12,true,)", 0},
+           {R"({"o":[{"t":["x","x")", 0},
+       }) {
+    EXPECT_EQ(first_refused(schema, c.text), static_cast<int64_t>(c.text.size() - 1 - c.refused_at)) << c.text;
+  }
+  // Random walks: never a dead end, never a repeated item (compared as parsed values).
+  std::mt19937 rng(11);
+  int items = 0;
+  for (int walk = 0; walk < 300; ++walk) {
+    SchemaPrefix p(schema);
+    const std::string text = walk_bytes(p, "", rng, '"', 3, 400);
+    const nlohmann::json v = nlohmann::json::parse(text);
+    for (const char* key : {"s", "e"}) {
+      if (!v.contains(key)) continue;
+      const auto& a = v[key];
+      items += static_cast<int>(a.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        for (size_t j = i + 1; j < a.size(); ++j) EXPECT_NE(a[i], a[j]) << text;
+    }
+  }
+  EXPECT_GT(items, 150);
 }
 
 TEST(SchemaPrefix, TuplesHoldEachPositionToItsSchema) {
