@@ -115,6 +115,10 @@ bool fraction_multiple_step(const SchemaNode& n, Frame& f, uint8_t next, uint8_t
   return true;
 }
 
+// A string's surrogate escapes (Frame::child): none pending, the high one's digits, the low one's '\' and
+// 'u' to come, the low one's digits.
+constexpr uint32_t kNoSurrogate = 0, kHighDigits = 1, kLowBackslash = 2, kLowDigits = 3;
+
 // A string's value as a hash of its UTF-16 code units (FNV-1a), so that "\u00e9", "\u00E9" and the raw
 // UTF-8 of é, or "\ud83d\ude00" and the raw emoji, hash alike (uniqueItems compares values, not texts).
 constexpr uint64_t kHashStart = 0xcbf29ce484222325ull;
@@ -174,7 +178,7 @@ bool SchemaPrefix::complete() const {
 int64_t SchemaPrefix::plain_string_room() const {
   if (paths_.size() != 1 || paths_[0].depth == 0) return -1;
   const Frame& f = paths_[0].frames[paths_[0].depth - 1];
-  if (f.phase != kString || f.sub != 0 || node(f.node).pattern) return -1;
+  if (f.phase != kString || f.sub != 0 || f.child != kNoSurrogate || node(f.node).pattern) return -1;
   const uint32_t max = node(f.node).max_length;
   return max == SchemaNode::kUnbounded ? INT64_MAX : int64_t{max} - f.count;
 }
@@ -184,7 +188,7 @@ int SchemaPrefix::plain_string_takes(std::string_view plain) const {
   const Path& p = paths_[0];
   if (p.depth == 0) return -1;
   const Frame& f = p.frames[p.depth - 1];
-  if (f.phase != kString) return -1;
+  if (f.phase != kString || f.child != kNoSurrogate) return -1;
   if (const SchemaNode& n = node(f.node); n.pattern) {  // step_string's pattern case on a copy of the DFA state
     int32_t state = static_cast<int32_t>(f.lo);
     uint32_t count = f.count;
@@ -515,25 +519,41 @@ bool SchemaPrefix::step_string(Path& p, uint8_t c) const {
     return true;
   }
   // (the value's UTF-16 units are hashed into f.keys as they complete: SeenItem)
+  // \u escapes of surrogates come in pairs, a high one (D800-DBFF) and right after it a low one
+  // (DC00-DFFF), which is no character of its own (f.child: kNoSurrogate, or where the low one stands);
+  // strict parsers (pydantic's) refuse a lone one.
   if (f.phase == kEscape) {
     if (c == 'u') {
       f.phase = kUnicode;
       f.sub = 4;
       f.hi = 0;
+      if (f.child == kLowBackslash) f.child = kLowDigits;
       return true;
     }
+    if (f.child == kLowBackslash) return false;
     if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' && c != 'r' && c != 't') return false;
     hash_unit(f.keys, escaped_unit(c));
     f.phase = kString;
     return true;
   }
   if (f.phase == kUnicode) {
-    if (!is_hex(c)) return false;
+    if (!is_hex(c) || (f.sub == 4 && f.child == kLowDigits && hex_value(c) != 0xD)) return false;
     f.hi = f.hi * 16 + hex_value(c);
+    if (f.sub == 3) {  // the first two digits tell a surrogate: D8-DB high, DC-DF low
+      const bool low = f.hi >= 0xDC && f.hi <= 0xDF, high = f.hi >= 0xD8 && f.hi < 0xDC;
+      if (f.child == kLowDigits ? !low : low) return false;
+      if (high) f.child = kHighDigits;
+    }
     if (--f.sub == 0) {
       hash_unit(f.keys, f.hi);
       f.phase = kString;
+      f.child = f.child == kHighDigits ? kLowBackslash : kNoSurrogate;
     }
+    return true;
+  }
+  if (f.child == kLowBackslash) {  // only the low surrogate's escape may follow a high one
+    if (c != '\\') return false;
+    f.phase = kEscape;
     return true;
   }
   if (f.sub > 0) {  // inside a UTF-8 character

@@ -72,7 +72,7 @@ class SchemaPrefix {
     uint8_t utf8_lo;   // string: the range of the next UTF-8 continuation byte
     uint8_t utf8_hi;
     uint32_t count;    // object: next property; array: items; string: characters; number, literal: bytes
-    uint32_t child;    // object: the node of the value after the key
+    uint32_t child;    // object: the node of the value after the key; string: its surrogate escapes
     uint32_t lo, hi;   // literal: candidates [lo, hi); object key: bytes matched (lo), first candidate (hi);
                        // string with a pattern: its DFA state (lo); without: the code point or \u unit
                        // being read (hi)

@@ -376,7 +376,7 @@ TEST(SchemaPrefix, FractionalMultipleOfHoldsNumbersToExactDecimalMultiples) {
         for (const char* fmt : {"%d.%d", "%d.%02d", "%d.%03d"}) {
           char buf[32];
           std::snprintf(buf, sizeof buf, fmt, std::abs(w), f);
-          texts.push_back((w < 0 ? "-" : "") + std::string(buf));
+          texts.push_back(w < 0 ? std::string("-").append(buf) : std::string(buf));
         }
     for (const std::string& t : texts)
       if (accepted(t)) { EXPECT_TRUE(decimal_multiple_in(t, c.p, c.k, c.lo, c.hi) || t == "-0") << c.schema << ": " << t; }
@@ -456,6 +456,61 @@ TEST(SchemaPrefix, UniqueItemsNeverRepeatAValue) {
     }
   }
   EXPECT_GT(items, 150);
+}
+
+TEST(SchemaPrefix, SurrogateEscapesComeInPairsAndCountAsOneCharacter) {
+  const auto schema = compile(R"({"type": "object", "properties": {"s": {"type": "string", "minLength": 2, "maxLength": 3},
+      "m": {"type": "object", "additionalProperties": {"type": "integer"}}}})");
+  bool complete = false;
+  for (const std::string doc : {R"({"s":"\ud83d\ude00\uD83D\uDE00"})", R"({"s":"a\ud83d\ude00b"})", R"({"m":{"\udbff\udfff":1}})"}) {
+    EXPECT_EQ(first_refused(schema, doc, &complete), -1) << doc;
+    EXPECT_TRUE(complete) << doc;
+  }
+  for (const std::string text : {  // each refused at its last byte
+           R"({"s":"\ude)",                        // a low surrogate alone
+           R"({"s":"ab\ud83d")",                   // a high one alone
+           R"({"s":"ab\ud83dx)", R"({"s":"ab\ud83d\n)", R"({"s":"ab\ud83d\ud8)",  // not followed by a low one
+           R"({"s":"\ud83d\ude00")",               // one character: minLength 2
+           R"({"s":"ab\ud83d\ude00\)",             // maxLength 3 (the pair was the third)
+           R"({"m":{"\ud83d")",
+       }) {
+    EXPECT_EQ(first_refused(schema, text), static_cast<int64_t>(text.size()) - 1) << text;
+  }
+  // Walks that favour escapes: each answer parses with a strict parser (nlohmann refuses lone surrogates)
+  // and has 2 or 3 characters.
+  const auto short_string = compile(R"({"type": "object", "properties": {"s": {"type": "string", "minLength": 2,
+      "maxLength": 3}}, "required": ["s"], "additionalProperties": false})");
+  std::mt19937 rng(12);
+  int pairs = 0;
+  for (int walk = 0; walk < 2000; ++walk) {
+    SchemaPrefix p(short_string);
+    std::string text = R"({"s":")";
+    ASSERT_TRUE(p.feed(text));
+    while (!p.complete() && text.size() < 200) {
+      std::string ok;
+      for (int c = 0; c < 256; ++c)
+        if (p.takes(std::string(1, static_cast<char>(c)))) ok += static_cast<char>(c);
+      ASSERT_FALSE(ok.empty()) << "a dead end after " << text;
+      std::string favoured;
+      for (char c : ok)
+        if (std::string("\\udDbB89\"}").find(c) != std::string::npos) favoured += c;
+      const std::string& from = !favoured.empty() && rng() % 8 ? favoured : ok;
+      text += from[rng() % from.size()];
+      ASSERT_TRUE(p.feed(text.substr(text.size() - 1)));
+    }
+    ASSERT_TRUE(p.complete()) << text;
+    const std::u32string chars = [&] {
+      const std::string v = nlohmann::json::parse(text)["s"];
+      std::u32string out;
+      for (size_t i = 0; i < v.size(); ++i)
+        if ((static_cast<uint8_t>(v[i]) & 0xC0) != 0x80) out += static_cast<char32_t>(static_cast<uint8_t>(v[i]));
+      return out;
+    }();
+    EXPECT_GE(chars.size(), 2u) << text;
+    EXPECT_LE(chars.size(), 3u) << text;
+    if (text.find("\\uD") != std::string::npos || text.find("\\ud") != std::string::npos) ++pairs;
+  }
+  EXPECT_GT(pairs, 20);
 }
 
 TEST(SchemaPrefix, TuplesHoldEachPositionToItsSchema) {
