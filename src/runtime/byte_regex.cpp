@@ -463,8 +463,13 @@ std::string format_pattern(std::string_view format) {
   if (format == "date") return "^" + date + "$";
   if (format == "time") return "^" + time + "$";
   if (format == "date-time") return "^" + date + "[Tt]" + time + "$";
-  if (format == "uuid") return "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
-  if (format == "ipv4") return "^(" + octet + "\\.){3}" + octet + "$";
+  const std::string x = "[0-9a-fA-F]";
+  if (format == "uuid") return "^" + x + "{8}-" + x + "{4}-" + x + "{4}-" + x + "{4}-" + x + "{12}$";
+  // pydantic's UUID1 ... UUID8: that version, and RFC 4122's variant (Python's UUID.version is None without it).
+  if (format.size() == 5 && format.substr(0, 4) == "uuid" && format[4] >= '1' && format[4] <= '8')
+    return "^" + x + "{8}-" + x + "{4}-" + format[4] + x + "{3}-[89abAB]" + x + "{3}-" + x + "{12}$";
+  const std::string ipv4 = "(" + octet + "\\.){3}" + octet;
+  if (format == "ipv4") return "^" + ipv4 + "$";
   if (format == "hostname") return "^" + hostname + "$";
   if (format == "email") return "^" + local + "@([a-z0-9]" + label_rest + "\\.)+" + tld + "$";
   // http(s) URLs only (what URL parsers and RFC 3986 both accept), a port 1..9999, no user info.
@@ -473,16 +478,26 @@ std::string format_pattern(std::string_view format) {
            "/?]*)?$";
   // 8 groups, or one "::" for 1..8 zero groups (at most 7 groups around it); lowercase, no embedded IPv4,
   // no zone id.
-  if (format == "ipv6")
-    return "^(" + gc + "{7}" + g + "|" + gc + "{1,7}:|" + gc + "{1,6}:" + g + "|" + gc + "{1,5}" + cg + "{1,2}|" + gc +
-           "{1,4}" + cg + "{1,3}|" + gc + "{1,3}" + cg + "{1,4}|" + gc + "{1,2}" + cg + "{1,5}|" + g + ":" + cg +
-           "{1,6}|:(" + cg + "{1,7}|:))$";
+  const std::string ipv6 = "(" + gc + "{7}" + g + "|" + gc + "{1,7}:|" + gc + "{1,6}:" + g + "|" + gc + "{1,5}" + cg +
+                           "{1,2}|" + gc + "{1,4}" + cg + "{1,3}|" + gc + "{1,3}" + cg + "{1,4}|" + gc + "{1,2}" + cg +
+                           "{1,5}|" + g + ":" + cg + "{1,6}|:(" + cg + "{1,7}|:))";
+  if (format == "ipv6") return "^" + ipv6 + "$";
+  if (format == "ipvanyaddress") return "^(" + ipv4 + "|" + ipv6 + ")$";  // (pydantic's IPvAnyAddress)
+  // Padded base64 (pydantic's Base64Str / Base64Bytes) and its URL-safe alphabet (Base64UrlStr / ...Bytes) of
+  // ASCII bytes: Base64Str wants UTF-8 in it. A byte's top bit is bit 5, 3 or 1 of the 1st, 2nd or 3rd character
+  // of its group (the 2nd and 3rd characters of a shorter last group end in zero bits).
+  const std::string top0 = "[A-Za-f]", mid0 = "[A-HQ-Xg-nw-z0-3]", low0 = "[ABEFIJMNQRUVYZcdghklopstwx014589]";
+  for (const auto& [name, alphabet] : {std::pair{"base64", "[A-Za-z0-9+/]"}, std::pair{"base64url", "[A-Za-z0-9_-]"}})
+    if (format == name)
+      return "^(" + top0 + mid0 + low0 + alphabet + ")*(" + top0 + "[AQgw]==|" + top0 + mid0 + "[AEIMQUYcgkosw048]=)?$";
   // RFC 3339 Appendix A: P, then Y[M[D]], M[D] or D and/or T with H[M[S]], M[S] or S; or weeks alone.
   if (format == "duration")
     return "^P((" + n + "D|" + n + "M(" + n + "D)?|" + n + "Y(" + n + "M(" + n + "D)?)?)(" + dur_time + ")?|" +
            dur_time + "|" + n + "W)$";
   return "";
 }
+
+bool any_string_format(std::string_view format) { return format == "password" || format == "binary" || format == "path"; }
 
 uint32_t format_max_length(std::string_view format) {
   if (format == "hostname") return 253;  // RFC 1035 (without a trailing dot)

@@ -30,11 +30,14 @@ struct ByteDfa {
 };
 
 // The pattern a JSON Schema "format" stands for (date, time, date-time, uuid, ipv4, ipv6, hostname, email,
-// uri, duration), or "" if it has none here. Times follow RFC 3339 (a time zone offset or Z is required).
+// uri, duration, and pydantic's uuid1-uuid8, ipvanyaddress, base64, base64url), or "" if it has none here. Times follow RFC 3339 (a time zone offset or Z is required).
 // Some describe a narrower language than the format: lowercase hostnames, simple emails, http(s) URIs
 // without '%' escapes, ipv6 without embedded IPv4, RFC 3339 durations of up to 4 digits per number; every
 // matching text passes Python's jsonschema format checker and pydantic (tools/reference/check_format_patterns.py).
 std::string format_pattern(std::string_view format);
+// Formats that every string has, as the validators see them (pydantic's SecretStr "password", bytes
+// "binary", Path "path"): held to nothing more than a string.
+bool any_string_format(std::string_view format);
 
 // The most characters a value of the format may have where the format itself limits the length and its
 // pattern does not (hostname 253, email 254, uri 2083), else UINT32_MAX.

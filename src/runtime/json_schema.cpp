@@ -21,7 +21,7 @@ using Kind = SchemaNode::Kind;
 // pydantic writes for tagged unions; the oneOf alone holds the value).
 const std::set<std::string, std::less<>> kAnnotations = {
     "title",      "description", "default",   "examples",  "$schema",         "$id",             "$comment",
-    "deprecated", "readOnly",    "writeOnly", "discriminator", "contentEncoding", "contentMediaType",
+    "deprecated", "readOnly",    "writeOnly", "discriminator", "contentEncoding", "contentMediaType", "contentSchema",
 };
 // Keywords that hold definitions, not constraints on the value itself.
 const std::set<std::string, std::less<>> kContainers = {"$defs", "definitions"};
@@ -297,14 +297,19 @@ class Compiler {
 
   // *re: the regular expression (a format's, for a format).
   std::shared_ptr<const ByteDfa> pattern(const ojson& s, const std::string& at, std::string* re_out) {
-    if (!s.contains("pattern") && !s.contains("format")) return nullptr;
-    if (s.contains("pattern") && s.contains("format")) fail(at, ": 'pattern' and 'format' together are not supported");
+    // Formats every string has (pydantic's SecretStr "password", bytes "binary", Path "path"): no pattern.
+    const bool format = s.contains("format") && !(s["format"].is_string() && any_string_format(s["format"].get<std::string>()));
+    if (!s.contains("pattern") && !format) return nullptr;
+    if (s.contains("pattern") && format) fail(at, ": 'pattern' and 'format' together are not supported");
     const char* key = s.contains("pattern") ? "pattern" : "format";
     if (!s[key].is_string()) fail(at, ": '", key, "' must be a string");
     std::string re = s[key].get<std::string>();
-    if (s.contains("format")) {
+    if (format) {
       re = format_pattern(re);
-      if (re.empty()) fail(at, ": format '", s["format"].get<std::string>(), "' is not supported (date, time, date-time, duration, uuid, ipv4, ipv6, hostname, email and uri are)");
+      if (re.empty())
+        fail(at, ": format '", s["format"].get<std::string>(), "' is not supported (date, time, date-time, duration, ",
+             "uuid, uuid1-uuid8, ipv4, ipv6, ipvanyaddress, hostname, email, uri, base64, base64url, password, binary ",
+             "and path are)");
     }
     *re_out = re;
     auto& dfa = dfas_[re];

@@ -7,12 +7,13 @@ import json
 import uuid
 from decimal import Decimal
 from ipaddress import IPv6Address
+from pathlib import Path
 from typing import Literal, Optional, Union
 
 import jsonschema
 import openai
 import pytest
-from pydantic import BaseModel, EmailStr, Field, HttpUrl
+from pydantic import UUID4, Base64Str, BaseModel, EmailStr, Field, HttpUrl, IPvAnyAddress, SecretStr
 
 from api_helpers import assert_no_leaks, chat, client, tokens_of
 from conftest import start
@@ -132,6 +133,15 @@ class Contact(BaseModel):  # formats as pydantic writes them (HttpUrl: format ur
     gap: datetime.timedelta
 
 
+class Upload(BaseModel):  # pydantic's own formats: password, binary, path, uuid4, ipvanyaddress, base64
+    key: SecretStr = Field(max_length=12)
+    blob: bytes = Field(max_length=12)
+    where: Path
+    ref: UUID4
+    peer: IPvAnyAddress
+    data: Base64Str
+
+
 class Ticket(BaseModel):
     code: str = Field(pattern=r"^[A-Z]{3}-\d{2}$")
     opened: datetime.datetime
@@ -156,10 +166,11 @@ def test_pydantic_models_through_parse(server):
         assert r.choices[0].finish_reason == "stop"
         t = r.choices[0].message.parsed
         assert isinstance(t, Ticket) and t.opened.tzinfo is not None
-    # Tagged unions, tuples, multiples, patterns with length limits; URLs, emails, IPv6 addresses, durations
-    # (a URL may be 2083 characters long: the quote is favoured, so that the random model ends its strings).
+    # Tagged unions, tuples, multiples, patterns with length limits; URLs, emails, IPv6 addresses, durations;
+    # secrets, bytes, paths, UUID4s, IP addresses, base64 (a URL may be 2083 characters long and a path any:
+    # the quote is favoured, so that the random model ends its strings).
     quote = {str(tokens_of('"')[0]): 20}
-    for model, bias in [(Reading, None), (Contact, quote)]:
+    for model, bias in [(Reading, None), (Contact, quote), (Upload, quote)]:
         for seed in range(3):
             r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Fill it in"}],
                                          response_format=model, max_tokens=300, temperature=1.0, seed=seed, logit_bias=bias)

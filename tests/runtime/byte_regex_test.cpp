@@ -78,6 +78,16 @@ TEST(ByteRegex, FormatsMatchTheirValuesOnly) {
                      "2001:db8::ff00:42:8329", "0:0:0:0:0:0:0:0", "1:2:3:4:5:6::8"},
             {"1:2:3:4:5:6:7:8:9", "1::2::3", ":::", "1:2:3:4:5:6:7", "12345::", "1::2:3:4:5:6:7:8", ":1::", "1:", "g::1",
              "::ffff:1.2.3.4", "fe80::1%eth0", "FE80::1"}},
+           // pydantic's formats: UUID4 / UUID7 (the version digit, RFC 4122's variant), IPvAnyAddress, Base64Str,
+           // Base64UrlStr (padded).
+           {"uuid4", {"123e4567-e89b-42d3-a456-426614174000", "ABCDEFAB-CDEF-4BCD-BFAB-CDEFABCDEFAB"},
+            {"123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-42d3-c456-426614174000", "123e4567e89b42d3a456426614174000"}},
+           {"uuid7", {"01890a5d-ac96-774b-bcce-b302099a8057"}, {"01890a5d-ac96-474b-bcce-b302099a8057"}},
+           {"ipvanyaddress", {"10.1.20.199", "::1", "2001:db8::ff00:42:8329"}, {"01.2.3.4", "::ffff:1.2.3.4", "1.2.3"}},
+           // (of ASCII bytes: Base64Str decodes to UTF-8)
+           {"base64", {"", "YQ==", "YWI=", "YWJj", "AAB+", "YWJjZA==", "f38w"}, {"YQ", "Y", "YQ=", "Y===", "YW Jj", "AAB-",
+                                                                             "YQ==YQ==", "+/+/", "gA==", "f3/w", "f3+="}},
+           {"base64url", {"", "AAB-", "AAB_", "YQ==", "YWI="}, {"AAB+", "YQ", "YWJ", "-_-_"}},
            // RFC 3339 Appendix A (Y[M[D]] and H[M[S]] in order, no fractions), up to 4 digits a number.
            {"duration", {"P1D", "P1Y2M3DT4H5M6S", "PT1H", "PT0S", "P2W", "P1M", "P1YT1S", "PT1M30S", "P9999Y", "P1M2D"},
             {"P", "PT", "P1", "P1H", "P1DT", "P1W2D", "P1Y1D", "PT1H1S", "P10000Y", "P1.5D", "-P1D", "p1d", "P1DT1D"}},
@@ -96,6 +106,9 @@ TEST(ByteRegex, FormatsMatchTheirValuesOnly) {
   }
   EXPECT_EQ(format_pattern("idn-email"), "");
   EXPECT_EQ(format_pattern("iri"), "");
+  EXPECT_EQ(format_pattern("uuid9"), "");
+  for (const char* f : {"password", "binary", "path"}) EXPECT_TRUE(any_string_format(f)) << f;
+  EXPECT_FALSE(any_string_format("uuid"));
   EXPECT_EQ(format_max_length("hostname"), 253u);
   EXPECT_EQ(format_max_length("email"), 254u);
   EXPECT_EQ(format_max_length("uri"), 2083u);

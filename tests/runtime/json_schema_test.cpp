@@ -215,6 +215,16 @@ TEST(SchemaPrefix, StringsWithAPatternWalkItsDfa) {
   EXPECT_NE(compile_error(R"({"type": "object", "properties": {"e": {"type": "string", "format": "iri"}}})").find(
                 "schema.properties.e: format 'iri' is not supported"),
             std::string::npos);
+  // Formats every string has (pydantic's SecretStr, bytes, Path) hold the value to a string only; pydantic's
+  // UUID4 to its version.
+  const auto loose = compile(R"({"type": "object", "properties": {"k": {"type": "string", "format": "password",
+      "writeOnly": true, "maxLength": 3}, "b": {"format": "binary"}, "p": {"format": "path"}, "u": {"format": "uuid4"},
+      "j": {"type": "string", "contentMediaType": "application/json", "contentSchema": {}}}})");
+  EXPECT_EQ(first_refused(loose, R"({"k":"\n\"x","b":"","p":"a/\u00e9","u":"123e4567-e89b-42d3-8456-426614174000","j":"{"})",
+                          &complete), -1);
+  EXPECT_TRUE(complete);
+  EXPECT_EQ(first_refused(loose, R"({"k":"abcd)"), 9);
+  EXPECT_EQ(first_refused(loose, R"({"u":"123e4567-e89b-12)"), 20);
   EXPECT_NE(compile_error(R"({"type": "object", "properties": {"e": {"type": "string", "pattern": "(a)\\1"}}})").find(
                 "schema.properties.e: pattern '(a)\\1': backreferences are not supported"),
             std::string::npos);

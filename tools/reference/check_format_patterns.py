@@ -13,6 +13,9 @@ FormatChecker for the format and the pydantic types:
   ipv6      jsonschema "ipv6" (ipaddress.IPv6Address, no zone id) and pydantic IPv6Address
   duration  jsonschema "duration" (isoduration.parse_duration) and pydantic timedelta
   date, time, date-time  jsonschema's (rfc3339-validator, date.fromisoformat) and pydantic date / time / datetime
+  uuid4, uuid7 (the uuid1..uuid8 pattern)  pydantic UUID4 / UUID7 (jsonschema has no checker for them)
+  ipvanyaddress  pydantic IPvAnyAddress (and jsonschema "ipv4" or "ipv6")
+  base64, base64url  pydantic Base64Str and Base64Bytes / Base64UrlStr and Base64UrlBytes
 
 Strings longer than format_max_length (hostname 253, email 254, uri 2083) are skipped and counted: the
 schema compiler cuts generation there. The patterns are written in the subset where ECMAScript and
@@ -34,7 +37,8 @@ from ipaddress import IPv6Address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from pydantic import AnyUrl, EmailStr, HttpUrl, IPvAnyAddress, TypeAdapter
+from pydantic import (UUID4, UUID7, AnyUrl, Base64Bytes, Base64Str, Base64UrlBytes, Base64UrlStr, EmailStr, HttpUrl,
+                      IPvAnyAddress, TypeAdapter)
 
 # A copy of format_pattern()'s patterns in src/runtime/byte_regex.cpp (same names): keep the two the same.
 LABEL_REST = "([a-z0-9]|[a-z0-9-]([a-z0-9]|[a-z0-9-][a-z0-9]|([a-z0-9-][a-z0-9]|[a-z0-9]-)[a-z0-9-]{0,58}[a-z0-9]))?"
@@ -54,6 +58,22 @@ DUR_TIME = "T(" + N + "H(" + N + "M(" + N + "S)?)?|" + N + "M(" + N + "S)?|" + N
 DATE = ("[1-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|"
         "02-(0[1-9]|1[0-9]|2[0-8]))")
 TIME = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4 = "(" + OCTET + "\\.){3}" + OCTET
+IPV6 = ("(" + GC + "{7}" + G + "|" + GC + "{1,7}:|" + GC + "{1,6}:" + G + "|" + GC + "{1,5}" + CG + "{1,2}|" + GC +
+        "{1,4}" + CG + "{1,3}|" + GC + "{1,3}" + CG + "{1,4}|" + GC + "{1,2}" + CG + "{1,5}|" + G + ":" + CG +
+        "{1,6}|:(" + CG + "{1,7}|:))")
+X = "[0-9a-fA-F]"
+
+
+def uuid_version(v):
+    return "^" + X + "{8}-" + X + "{4}-" + v + X + "{3}-[89abAB]" + X + "{3}-" + X + "{12}$"
+
+
+def base64(alphabet):
+    top0, mid0, low0 = "[A-Za-f]", "[A-HQ-Xg-nw-z0-3]", "[ABEFIJMNQRUVYZcdghklopstwx014589]"
+    return "^(" + top0 + mid0 + low0 + alphabet + ")*(" + top0 + "[AQgw]==|" + top0 + mid0 + "[AEIMQUYcgkosw048]=)?$"
+
 
 PATTERNS = {
     "date": "^" + DATE + "$",
@@ -63,9 +83,12 @@ PATTERNS = {
     "email": "^" + LOCAL + "@([a-z0-9]" + LABEL_REST + "\\.)+" + TLD + "$",
     "uri": "^https?://" + HOSTNAME + "(:[1-9][0-9]{0,3})?(/[" + PCHAR + "/]*)?(\\?[" + PCHAR + "/?]*)?(#[" + PCHAR +
            "/?]*)?$",
-    "ipv6": "^(" + GC + "{7}" + G + "|" + GC + "{1,7}:|" + GC + "{1,6}:" + G + "|" + GC + "{1,5}" + CG + "{1,2}|" + GC +
-            "{1,4}" + CG + "{1,3}|" + GC + "{1,3}" + CG + "{1,4}|" + GC + "{1,2}" + CG + "{1,5}|" + G + ":" + CG +
-            "{1,6}|:(" + CG + "{1,7}|:))$",
+    "ipv6": "^" + IPV6 + "$",
+    "ipvanyaddress": "^(" + IPV4 + "|" + IPV6 + ")$",
+    "uuid4": uuid_version("4"),
+    "uuid7": uuid_version("7"),
+    "base64": base64("[A-Za-z0-9+/]"),
+    "base64url": base64("[A-Za-z0-9_-]"),
     "duration": "^P((" + N + "D|" + N + "M(" + N + "D)?|" + N + "Y(" + N + "M(" + N + "D)?)?)(" + DUR_TIME + ")?|" +
                 DUR_TIME + "|" + N + "W)$",
 }
@@ -89,6 +112,11 @@ EDGES = {
             "http://a.com/#" + "'" * 2069, "http://a.com//x", "http://a.com/./x", "http://a.com:80/", "https://a.com:443"],
     "ipv6": ["::", "::1", "1::", "fe80::1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "ffff::ffff:ffff",
              "0:0:0:0:0:0:0:0", "1::8", "1:2:3:4:5:6::8", "1::3:4:5:6:7:8"],
+    "ipvanyaddress": ["0.0.0.0", "255.255.255.255", "::", "1:2:3:4:5:6:7:8"],
+    "uuid4": ["00000000-0000-4000-8000-000000000000", "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF"],
+    "uuid7": ["00000000-0000-7000-a000-000000000000"],
+    "base64": ["", "AA==", "AAA=", "YWJj", "f38w", "fw==", "f38=", "YWI=", "Zm9vYmFy", "AAB+", "AAB/"],
+    "base64url": ["", "AA==", "AAB-", "AAB_", "fw==", "f38=", "YWJj"],
     "duration": ["P1D", "P1M", "P1Y", "P1W", "PT1S", "PT1M", "PT1H", "P9999Y9999M9999DT9999H9999M9999S", "P0D",
                  "PT0S", "P1MT1S", "P9999W", "P1Y2M", "P1M2D", "PT1H2M", "PT1M2S", "P0001DT0000H"],
 }
@@ -104,6 +132,9 @@ TIMEDELTA = TypeAdapter(datetime.timedelta)
 DATE_ = TypeAdapter(datetime.date)
 TIME_ = TypeAdapter(datetime.time)
 DATETIME = TypeAdapter(datetime.datetime)
+PYDANTIC_ONLY = {"uuid4": [TypeAdapter(UUID4)], "uuid7": [TypeAdapter(UUID7)],
+                 "base64": [TypeAdapter(Base64Str), TypeAdapter(Base64Bytes)],
+                 "base64url": [TypeAdapter(Base64UrlStr), TypeAdapter(Base64UrlBytes)]}
 
 
 def problems(fmt, s):
@@ -117,8 +148,14 @@ def problems(fmt, s):
         except Exception as e:  # noqa: BLE001 - any exception is a refusal
             out.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
 
-    check(f"jsonschema {fmt}", lambda: FORMATS.conforms(s, fmt))
-    if fmt == "hostname":
+    if fmt in FORMATS.checkers:
+        check(f"jsonschema {fmt}", lambda: FORMATS.conforms(s, fmt))
+    for adapter in PYDANTIC_ONLY.get(fmt, []):
+        check(f"pydantic {adapter.core_schema.get('ref', fmt)}", lambda a=adapter: a.validate_python(s))
+    if fmt == "ipvanyaddress":
+        check("pydantic IPvAnyAddress", lambda: IP_ANY.validate_python(s))
+        check("jsonschema ipv4 or ipv6", lambda: FORMATS.conforms(s, "ipv4") or FORMATS.conforms(s, "ipv6"))
+    elif fmt == "hostname":
         def host_in_url():
             url = HTTP_URL.validate_python(f"http://{s}/")
             if url.host != s:
@@ -146,7 +183,8 @@ def problems(fmt, s):
 def run(fmt, n):
     pattern = PATTERNS[fmt]
     # The Python regex must agree with the C++ one; hypothesis generates from it.
-    assert fmt in FORMATS.checkers, f"jsonschema has no checker for {fmt} (install jsonschema[format-nongpl])"
+    assert fmt in FORMATS.checkers or fmt in PYDANTIC_ONLY or fmt == "ipvanyaddress", \
+        f"jsonschema has no checker for {fmt} (install jsonschema[format-nongpl])"
     compiled = re.compile(pattern)
     strings = list(EDGES[fmt])
     for s in EDGES[fmt]:
