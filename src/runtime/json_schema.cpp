@@ -30,7 +30,7 @@ const std::set<std::string, std::less<>> kConstraints = {
     "additionalItems", "minItems", "maxItems", "uniqueItems", "minLength", "maxLength",  "enum",
     "const",    "anyOf",      "oneOf",      "allOf",                "nullable",   "$ref",
     "pattern",  "format",     "minimum",    "maximum",              "exclusiveMinimum", "exclusiveMaximum",
-    "multipleOf",
+    "multipleOf", "propertyNames", "patternProperties",
 };
 
 bool is_constraint(std::string_view k) { return kConstraints.count(k) > 0; }
@@ -71,6 +71,7 @@ class Compiler {
   std::map<std::string, uint32_t> refs_;  // $ref -> its placeholder node
   std::vector<int64_t> alias_;            // [nodes] a placeholder's target node, -1 for real nodes
   std::vector<std::pair<uint32_t, std::string>> unique_arrays_;  // arrays with uniqueItems true, where
+  std::vector<std::pair<int64_t, std::string>> map_keys_;        // maps' key nodes, where
 
   uint32_t add(SchemaNode n) {
     if (s_.nodes.size() >= JsonSchema::kMaxNodes) fail("schema: larger than ", JsonSchema::kMaxNodes, " nodes");
@@ -393,10 +394,36 @@ class Compiler {
       }
     }
     if (n.properties.empty()) n.additional = additional ? additional_node : -1;
+    map_keys(s, at, n);
     n.required_from.assign(n.properties.size() + 1, static_cast<uint32_t>(n.properties.size()));
     for (size_t i = n.properties.size(); i-- > 0;)
       n.required_from[i] = n.properties[i].required ? static_cast<uint32_t>(i) : n.required_from[i + 1];
     return add(std::move(n));
+  }
+
+  // A map's keys and values from propertyNames and patternProperties: the keys follow both (a pattern of
+  // patternProperties joins propertyNames' string schema), the values that pattern's schema; keys that the
+  // pattern does not match are never written (narrower than additionalProperties would allow).
+  void map_keys(const ojson& s, const std::string& at, SchemaNode& n) {
+    if (!s.contains("propertyNames") && !s.contains("patternProperties")) return;
+    if (!n.properties.empty())
+      fail(at, ": 'propertyNames' and 'patternProperties' are supported for objects without listed 'properties'");
+    ojson key = s.contains("propertyNames") ? ojson(s["propertyNames"]) : ojson::object();
+    if (key.is_boolean()) key = key.get<bool>() ? ojson::object() : ojson({{"enum", ojson::array()}});
+    if (!key.is_object()) fail(at, ": 'propertyNames' must be a schema");
+    if (s.contains("patternProperties")) {
+      const ojson& pp = s["patternProperties"];
+      if (!pp.is_object() || pp.size() != 1)
+        fail(at, ": 'patternProperties' is supported with one pattern (and its schema)");
+      const auto& [re, value] = *pp.items().begin();
+      if (key.contains("pattern") || key.contains("format") || key.contains("enum") || key.contains("const") || key.contains("$ref"))
+        fail(at, ": 'patternProperties' beside a 'propertyNames' with its own pattern, format, enum or $ref is not supported");
+      key["pattern"] = re;
+      n.additional = compile(value, cat(at, ".patternProperties.", re));
+    }
+    if (!key.contains("type") && !key.contains("enum") && !key.contains("const") && !key.contains("$ref")) key["type"] = "string";
+    n.key = compile(key, at + ".propertyNames");
+    map_keys_.emplace_back(n.key, at);
   }
 
   uint32_t ref(const ojson& r, const std::string& at) {
@@ -460,6 +487,15 @@ class Compiler {
     }
     s_.root = resolve(s_.root);
     for (const auto& [id, at] : unique_arrays_) check_unique_items(nodes[id], at);
+    for (SchemaNode& n : nodes)
+      if (n.key >= 0) n.key = resolve(static_cast<uint32_t>(n.key));
+    for (const auto& [id, at] : map_keys_) {  // (a key is a JSON string)
+      const SchemaNode& k = nodes[resolve(static_cast<uint32_t>(id))];
+      const bool strings = k.kind == Kind::kString ||
+                           (k.kind == Kind::kLiterals && !k.literals.empty() &&
+                            std::all_of(k.literals.begin(), k.literals.end(), [](const std::string& l) { return l[0] == '"'; }));
+      if (!strings) fail(at, ": 'propertyNames' must describe strings (a string schema or an enum of strings)");
+    }
     for (uint32_t id = 0; id < nodes.size(); ++id) {
       if (nodes[id].kind != Kind::kAnyOf || alias_[id] >= 0) continue;
       std::vector<uint32_t> flat, stack = nodes[id].options;

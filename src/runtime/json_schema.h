@@ -5,7 +5,8 @@
 // Supported: type (one or a list), properties, required, additionalProperties, items, prefixItems (and
 // the older items-as-array with additionalItems), minItems, maxItems, uniqueItems (false; true for items
 // that are strings or enum values, see SchemaNode), minLength, maxLength (also beside a pattern or
-// format), pattern (byte_regex.h), format (byte_regex.h's format_pattern), minimum, maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and
+// format), pattern (byte_regex.h), format (byte_regex.h's format_pattern), propertyNames and one
+// patternProperties pattern for objects without listed properties (maps, as pydantic writes dict[K, V]), minimum, maximum, exclusiveMinimum, exclusiveMaximum (numeric, as drafts 6 and
 // later), multipleOf (whole numbers, and fractions below 1 with at most 9 digits), enum, const,
 // anyOf, oneOf (as anyOf), allOf with one schema, nullable, local $ref ("#", "#/$defs/...",
 // "#/definitions/...", recursion included); annotations (title, description, default, examples, ...) are
@@ -53,6 +54,9 @@ struct SchemaNode {
   std::vector<Property> properties;    // in the schema's order
   std::vector<uint32_t> required_from;  // [properties + 1] the first required property at or after i
   int64_t additional = -1;              // no listed properties: every value's node (keys: any string); -1: none
+  // A map's keys (propertyNames, and the pattern of a single patternProperties entry, whose schema then is
+  // every value's): a string node, or string literals; -1: any string.
+  int64_t key = -1;
   // kArray
   std::vector<uint32_t> prefix_items;  // the first items' nodes (tuples)
   uint32_t items = 0;                  // the node of the items after them

@@ -420,7 +420,7 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
         if (n.properties.empty()) {  // a map: any key
           if (n.additional < 0 || !fits(p, static_cast<uint32_t>(n.additional))) return false;
           f.phase = kObjectMapKey;
-          open(p, schema_->any_string, c);
+          open(p, n.key >= 0 ? static_cast<uint32_t>(n.key) : schema_->any_string, c);
           return true;
         }
         const uint64_t keys = key_candidates(p, f);

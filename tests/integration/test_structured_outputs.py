@@ -13,7 +13,7 @@ from typing import Literal, Optional, Union
 import jsonschema
 import openai
 import pytest
-from pydantic import UUID4, Base64Str, BaseModel, EmailStr, Field, HttpUrl, IPvAnyAddress, SecretStr
+from pydantic import UUID4, Base64Str, BaseModel, EmailStr, Field, HttpUrl, IPvAnyAddress, SecretStr, constr
 
 from api_helpers import assert_no_leaks, chat, client, tokens_of
 from conftest import start
@@ -176,6 +176,26 @@ def test_pydantic_models_through_parse(server):
                                          response_format=model, max_tokens=300, temperature=1.0, seed=seed, logit_bias=bias)
             assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
             assert isinstance(r.choices[0].message.parsed, model)
+
+
+class Tally(BaseModel):  # maps whose keys are held too: propertyNames, patternProperties
+    votes: dict[Literal["yes", "no"], int]
+    words: dict[constr(pattern=r"^[a-z]+$", max_length=5), int]
+
+
+def test_map_keys_follow_their_schema(server):
+    c = client(server)
+    done = 0
+    for seed in range(4):
+        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Count"}], response_format=Tally,
+                                     max_tokens=200, temperature=1.0, seed=seed)
+        if r.choices[0].finish_reason != "stop":
+            continue
+        raw = json.loads(r.choices[0].message.content)
+        jsonschema.validate(raw, Tally.model_json_schema())
+        assert isinstance(r.choices[0].message.parsed, Tally)
+        done += 1
+    assert done >= 2
 
 
 class Price(BaseModel):  # fractional multiples, as pydantic writes them

@@ -73,6 +73,16 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
            {R"({"type": "object", "properties": {"a": {"prefixItems": [{"type": "string"}], "uniqueItems": true}}})",
             "'uniqueItems' with a tuple ('prefixItems') is not supported"},
            {R"({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": 1}}})", "'uniqueItems' must be a boolean"},
+           {R"({"type": "object", "properties": {"a": {"properties": {"x": {}}, "propertyNames": {"maxLength": 2}}}})",
+            "schema.properties.a: 'propertyNames' and 'patternProperties' are supported for objects without listed"},
+           {R"({"type": "object", "properties": {"a": {"type": "object", "patternProperties": {"^a": {}, "^b": {}}}}})",
+            "'patternProperties' is supported with one pattern"},
+           {R"({"type": "object", "properties": {"a": {"type": "object", "propertyNames": {"type": "integer"}}}})",
+            "schema.properties.a: 'propertyNames' must describe strings"},
+           {R"({"type": "object", "properties": {"a": {"type": "object", "propertyNames": {"enum": ["x", 1]}}}})",
+            "'propertyNames' must describe strings"},
+           {R"({"type": "object", "properties": {"a": {"type": "object", "patternProperties": {"^a": {}},
+                "propertyNames": {"pattern": "^b"}}}})", "'patternProperties' beside a 'propertyNames' with its own pattern"},
            {R"({"type": "object", "properties": {"a": {"prefixItems": [{}], "items": false, "minItems": 2}}})",
             "'minItems' is larger than 'maxItems' (or than its tuple allows)"},
            {R"({"type": "object", "properties": {"a": {"prefixItems": [{}], "items": [{}]}}})", "'prefixItems' goes with"},
@@ -521,6 +531,40 @@ TEST(SchemaPrefix, SurrogateEscapesComeInPairsAndCountAsOneCharacter) {
     if (text.find("\\uD") != std::string::npos || text.find("\\ud") != std::string::npos) ++pairs;
   }
   EXPECT_GT(pairs, 20);
+}
+
+TEST(SchemaPrefix, MapKeysFollowPropertyNamesAndPatternProperties) {
+  // pydantic: dict[Literal["x", "y"], int] and dict[constr(pattern="^[a-z]+$", max_length=5), int]
+  const auto schema = compile(R"({"type": "object", "properties": {
+      "a": {"additionalProperties": {"type": "integer"}, "propertyNames": {"enum": ["x", "y"]}, "type": "object"},
+      "b": {"patternProperties": {"^[a-z]+$": {"type": "integer"}}, "propertyNames": {"maxLength": 5}, "type": "object"},
+      "c": {"type": "object", "propertyNames": {"format": "date"}, "additionalProperties": false}}})");
+  bool complete = false;
+  for (const std::string doc : {R"({"a":{"x":1,"y":2},"b":{"abc":1,"z":-3},"c":{}})", R"({"a":{},"b":{"abcde":0}})",
+                                R"({"c":{}})"}) {
+    EXPECT_EQ(first_refused(schema, doc, &complete), -1) << doc;
+    EXPECT_TRUE(complete) << doc;
+  }
+  for (const std::string text : {R"({"a":{"z)", R"({"a":{"x":")", R"({"b":{"abcdef)", R"({"b":{"A)", R"({"b":{"")",
+                                 R"({"b":{"ab":")", R"({"c":{")"}) {  // each refused at its last byte
+    EXPECT_EQ(first_refused(schema, text), static_cast<int64_t>(text.size()) - 1) << text;
+  }
+  // Random walks: every key follows the key schema.
+  std::mt19937 rng(13);
+  int keys = 0;
+  for (int walk = 0; walk < 300; ++walk) {
+    SchemaPrefix p(schema);
+    const nlohmann::json v = nlohmann::json::parse(walk_bytes(p, "", rng, '"', 3, 400));
+    if (v.contains("a"))
+      for (const auto& [k, x] : v["a"].items()) EXPECT_TRUE(k == "x" || k == "y") << k;
+    if (v.contains("b"))
+      for (const auto& [k, x] : v["b"].items()) {
+        EXPECT_TRUE(k.size() >= 1 && k.size() <= 5 && k.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string::npos) << k;
+        ++keys;
+      }
+    if (v.contains("c")) EXPECT_TRUE(v["c"].empty());
+  }
+  EXPECT_GT(keys, 50);
 }
 
 TEST(SchemaPrefix, TuplesHoldEachPositionToItsSchema) {
