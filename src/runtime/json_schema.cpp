@@ -415,7 +415,8 @@ class Compiler {
       const ojson& pp = s["patternProperties"];
       if (!pp.is_object() || pp.size() != 1)
         fail(at, ": 'patternProperties' is supported with one pattern (and its schema)");
-      const auto& [re, value] = *pp.items().begin();
+      const std::string re = pp.begin().key();  // (copied: items() hands out references into a temporary)
+      const ojson& value = pp.begin().value();
       if (key.contains("pattern") || key.contains("format") || key.contains("enum") || key.contains("const") || key.contains("$ref"))
         fail(at, ": 'patternProperties' beside a 'propertyNames' with its own pattern, format, enum or $ref is not supported");
       key["pattern"] = re;
@@ -455,7 +456,7 @@ class Compiler {
 
   // Follows $refs, flattens anyOf, computes min_depth and checks the root.
   // uniqueItems true is held for literal items (distinct values, at most kMaxUniqueLiterals) and for
-  // strings that can always go on (SchemaPrefix: an item may not end as an earlier one).
+  // strings and integers that can always go on (SchemaPrefix: an item may not end as an earlier one).
   void check_unique_items(const SchemaNode& array, const std::string& at) const {
     const SchemaNode& item = s_.nodes[array.items];
     if (item.kind == Kind::kLiterals) {
@@ -472,8 +473,9 @@ class Compiler {
       return;
     }
     if (item.kind == Kind::kString && !item.pattern && item.max_length == SchemaNode::kUnbounded) return;
+    if (item.kind == Kind::kNumber && item.integer && !item.bounded) return;
     fail(at, ": 'uniqueItems' is supported only for items that are strings without maxLength, pattern or format, "
-             "or enum, const or boolean values");
+             "integers without bounds or multipleOf, or enum, const or boolean values");
   }
 
   void link() {

@@ -62,8 +62,9 @@ struct SchemaNode {
   uint32_t items = 0;                  // the node of the items after them
   uint32_t min_items = 0, max_items = kUnbounded;
   // uniqueItems true: no item equals an earlier one. Held for items that are literals (enum, const,
-  // boolean; at most kMaxUniqueLiterals, pairwise different values) or strings without maxLength, pattern or
-  // format (an answer can always make a string new by going on); not with prefixItems.
+  // boolean; at most kMaxUniqueLiterals, pairwise different values), strings without maxLength, pattern or
+  // format (an answer can always make a string new by going on), or integers without bounds or multipleOf
+  // (at most 18 digits; -0 is 0); not with prefixItems.
   static constexpr size_t kMaxUniqueLiterals = 64;
   bool unique_items = false;
   // kString (characters: code points, an escape counts one)

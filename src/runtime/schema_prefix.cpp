@@ -297,9 +297,13 @@ bool SchemaPrefix::start_value(Path& p, uint32_t id, uint8_t c, std::vector<Path
   const SchemaNode& n = node(id);
   if (n.kind != Kind::kAnyOf) {
     if (!starts_with(id, c) || !fits(p, id)) return false;
-    if (n.kind == Kind::kLiterals && p.depth > 0 && node(p.top().node).unique_items) {
-      const auto [lo, hi] = literal_range(n, c);  // (uniqueItems: some literal that starts so is new)
-      if (!literal_unused(&p.top(), lo, hi)) return false;
+    if (p.depth > 0 && node(p.top().node).unique_items) {  // (uniqueItems: some value that starts so is new)
+      if (n.kind == Kind::kLiterals) {
+        const auto [lo, hi] = literal_range(n, c);
+        if (!literal_unused(&p.top(), lo, hi)) return false;
+      } else if (n.kind == Kind::kNumber && is_digit(c) && !integer_unused(p, p.top(), false, c - '0', 1)) {
+        return false;
+      }
     }
     open(p, id, c);
     return true;
@@ -360,6 +364,9 @@ bool SchemaPrefix::close(Path& p) const {
   if (item_of) {
     if (closed.phase == kLiteral) {
       p.frames[p.depth - 1].keys |= 1ull << closed.lo;
+    } else if (closed.phase == kNumber) {  // (its value; -0 is 0)
+      const int64_t v = closed.utf8_lo ? -static_cast<int64_t>(closed.keys) : static_cast<int64_t>(closed.keys);
+      p.seen = std::make_shared<const SeenItem>(SeenItem{static_cast<uint64_t>(v), p.depth - 1u, p.seen});
     } else {
       p.seen = std::make_shared<const SeenItem>(SeenItem{closed.keys, p.depth - 1u, p.seen});
     }
@@ -492,6 +499,12 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
           if (v < n.min_int || v > n.max_int || v % n.multiple_of != 0) return false;
         }
         if (n.fraction_multiple > 0 && f.sub == kFrac && f.lo != 0) return false;  // (not yet a multiple)
+        if (const Frame* array = unique_parent(p); array && n.integer && !n.bounded) {  // (an earlier item's value)
+          const int64_t v = f.utf8_lo ? -static_cast<int64_t>(f.keys) : static_cast<int64_t>(f.keys);
+          const uint32_t at = static_cast<uint32_t>(array - p.frames.data());
+          for (const SeenItem* s = p.seen.get(); s && s->depth == at; s = s->next.get())
+            if (static_cast<int64_t>(s->hash) == v) return false;
+        }
         close(p);
         continue;  // c follows the number
       case kLiteral: {
@@ -593,6 +606,25 @@ const SchemaPrefix::Frame* SchemaPrefix::unique_parent(const Path& p) const {
   return item && node(parent.node).unique_items ? &parent : nullptr;
 }
 
+bool SchemaPrefix::integer_unused(const Path& p, const Frame& array, bool neg, uint64_t w, uint32_t digits) const {
+  // The values an integer item that starts with |w| (digits digits, '-' if neg) can end as: w itself and,
+  // unless w is 0, w * 10^j + [0, 10^j) for j more digits, as far as kMaxUniqueIntegerDigits. One of those
+  // ranges has a value no earlier item took (they are few).
+  const uint32_t at = static_cast<uint32_t>(&array - p.frames.data());
+  const uint32_t more = w == 0 ? 0 : kMaxUniqueIntegerDigits - digits;
+  uint64_t lo = w, size = 1;
+  for (uint32_t j = 0; j <= more; ++j, lo *= 10, size *= 10) {
+    uint64_t taken = 0;
+    for (const SeenItem* s = p.seen.get(); s && s->depth == at; s = s->next.get()) {
+      const auto v = static_cast<int64_t>(s->hash);
+      const uint64_t magnitude = v < 0 ? static_cast<uint64_t>(-v) : static_cast<uint64_t>(v);
+      if (magnitude >= lo && magnitude - lo < size && ((v < 0) == neg || v == 0)) ++taken;
+    }
+    if (taken < size) return true;
+  }
+  return false;
+}
+
 bool SchemaPrefix::literal_unused(const Frame* array, uint32_t lo, uint32_t hi) {
   if (!array || lo >= hi) return lo < hi;
   const uint64_t range = (hi - lo >= 64 ? ~0ull : (1ull << (hi - lo)) - 1) << lo;
@@ -638,6 +670,13 @@ bool SchemaPrefix::step_number(Path& p, uint8_t c) const {
   if (next == kNone) return false;
   const uint32_t still_needed = number_complete(next) ? 0 : 1;  // ("1e" needs a digit)
   if (f.count + 1 + still_needed > kMaxNumberBytes) return false;
+  if (const Frame* array = n.integer && !n.bounded && is_digit(c) ? unique_parent(p) : nullptr) {
+    // uniqueItems integers: at most kMaxUniqueIntegerDigits digits, and a value not taken must remain.
+    const uint64_t w = f.keys * 10 + static_cast<uint64_t>(c - '0');
+    if (f.child + 1 > kMaxUniqueIntegerDigits || !integer_unused(p, *array, f.utf8_lo, w, f.child + 1)) return false;
+    f.keys = w;
+    ++f.child;
+  }
   if (n.bounded) {
     if (next == kE || next == kESign || next == kExp) return false;
     if (f.child + (is_digit(c) ? 1 : 0) + still_needed > SchemaNode::kMaxBoundedDigits) return false;  // ('.': a digit to come)

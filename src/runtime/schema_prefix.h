@@ -80,8 +80,8 @@ class SchemaPrefix {
                        // pattern: a hash of its value's UTF-16 units; uniqueItems array of literals: bit
                        // i = literal i came
   };
-  // The string items of the open uniqueItems array at frame index `depth`, as the hashes of their values
-  // (Frame::keys of a string), newest first; shared by the copies of a path.
+  // The string or integer items of the open uniqueItems array at frame index `depth`, as the hashes of their
+  // values (Frame::keys of a string) or the values, newest first; shared by the copies of a path.
   struct SeenItem {
     uint64_t hash;
     uint32_t depth;
@@ -121,6 +121,10 @@ class SchemaPrefix {
   bool step_string(Path& p, uint8_t c) const;
   // uniqueItems: the array a value at the top of p is an item of, if it has unique items; else nullptr.
   const Frame* unique_parent(const Path& p) const;
+  // uniqueItems integers: whether an item that begins with |w| (digits digits, '-' if neg) can still end as
+  // a value that no earlier item of `array` has.
+  static constexpr uint32_t kMaxUniqueIntegerDigits = 18;
+  bool integer_unused(const Path& p, const Frame& array, bool neg, uint64_t w, uint32_t digits) const;
   // Whether literals [lo, hi) hold one that `array` (a uniqueItems array, or nullptr: any) did not have yet.
   static bool literal_unused(const Frame* array, uint32_t lo, uint32_t hi);
   // A byte of a string's text that is no quote, escape or control character: ASCII or part of a UTF-8 character.

@@ -225,6 +225,7 @@ class Labels(BaseModel):  # sets, as pydantic writes them: arrays with uniqueIte
     tags: set[str] = Field(min_length=3, max_length=5)
     colors: set[Literal["red", "green", "blue"]] = Field(min_length=1)
     flags: frozenset[bool]
+    pages: set[int] = Field(max_length=6)
 
 
 def test_sets_never_repeat_an_item(server):

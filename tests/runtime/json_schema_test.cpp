@@ -62,7 +62,9 @@ TEST(JsonSchema, RefusesWhatItCannotHoldAnAnswerTo) {
            {R"({"type": "object", "properties": {"a": {"pattern": "^[a-z]{0,900}$", "maxLength": 100000}}})", "too costly"},
            {R"({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": true}}})",
             "schema.properties.a: 'uniqueItems' is supported only for items that are strings without maxLength"},
-           {R"({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}}})",
+           {R"({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "number"}, "uniqueItems": true}}})",
+            "'uniqueItems' is supported only for"},
+           {R"({"type": "object", "properties": {"a": {"items": {"type": "integer", "maximum": 9}, "uniqueItems": true}}})",
             "'uniqueItems' is supported only for"},
            {R"({"type": "object", "properties": {"a": {"items": {"type": "string", "maxLength": 2}, "uniqueItems": true}}})",
             "'uniqueItems' is supported only for"},
@@ -428,11 +430,12 @@ TEST(SchemaPrefix, UniqueItemsNeverRepeatAValue) {
   const auto schema = compile(R"({"type": "object", "properties": {
       "s": {"type": "array", "items": {"type": "string"}, "uniqueItems": true},
       "e": {"type": "array", "items": {"enum": ["a", "b", 1, 12, true]}, "uniqueItems": true},
+      "i": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true},
       "o": {"type": "array", "items": {"type": "object", "properties": {"t": {"type": "array", "items": {"type": "string"},
             "uniqueItems": true}}}}}})");
   for (const std::string doc : {R"({"s":["a","ab","","b"]})", R"({"s":["\u00e9","e"]})", R"({"e":["a",1,12,true,"b"]})",
                                 R"({"e":[12,1]})", R"({"s":["a"],"e":["a"]})", R"({"o":[{"t":["x","y"]},{"t":["x"]}]})",
-                                R"({"s":[ "a" , "b" ]})"}) {
+                                R"({"s":[ "a" , "b" ]})", R"({"i":[5,-5,0,50,-51,1,10,11,12,13,14,15,16,17,18,19,100]})"}) {
     bool complete = false;
     EXPECT_EQ(first_refused(schema, doc, &complete), -1) << doc;
     EXPECT_TRUE(complete) << doc;
@@ -457,6 +460,12 @@ TEST(SchemaPrefix, UniqueItemsNeverRepeatAValue) {
            {R"({"e":[true,t)", 0},
            {R"({"e":["a","b",1,12,true,)", 0},
            {R"({"o":[{"t":["x","x")", 0},
+           {R"({"i":[1,2,1])", 0},
+           {R"({"i":[0,0)", 0},
+           {R"({"i":[0,-0)", 0},
+           {R"({"i":[-7,-7,)", 0},
+           {R"({"i":[1,1234567890123456789)", 0},  // (18 digits at most)
+           {R"({"i":[123456789012345678,123456789012345678)", 0},  // (and no digit can follow)
        }) {
     EXPECT_EQ(first_refused(schema, c.text), static_cast<int64_t>(c.text.size() - 1 - c.refused_at)) << c.text;
   }
@@ -467,7 +476,7 @@ TEST(SchemaPrefix, UniqueItemsNeverRepeatAValue) {
     SchemaPrefix p(schema);
     const std::string text = walk_bytes(p, "", rng, '"', 3, 400);
     const nlohmann::json v = nlohmann::json::parse(text);
-    for (const char* key : {"s", "e"}) {
+    for (const char* key : {"s", "e", "i"}) {
       if (!v.contains(key)) continue;
       const auto& a = v[key];
       items += static_cast<int>(a.size());
