@@ -96,6 +96,12 @@ def test_properties_come_in_the_schemas_order(server):
     assert list(json.loads(r.choices[0].message.content)) == ["zeta", "alpha", "mid"]
 
 
+def parse(c, model, prompt, seed, max_tokens=200, **kw):
+    """client.chat.completions.parse with a pydantic model, sampled at temperature 1 with a seed."""
+    return c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": prompt}], response_format=model,
+                                    max_tokens=max_tokens, temperature=1.0, seed=seed, **kw)
+
+
 class Step(BaseModel):
     op: Literal["add", "sub"]
     amount: int = Field(ge=1, le=99)
@@ -153,16 +159,14 @@ def test_pydantic_models_through_parse(server):
     c = client(server)
     parsed = 0
     for seed in range(4):
-        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Plan it"}], response_format=Plan,
-                                     max_tokens=200, temperature=1.0, seed=seed)
+        r = parse(c, Plan, "Plan it", seed)
         if r.choices[0].finish_reason == "stop":
             assert isinstance(r.choices[0].message.parsed, Plan)
             parsed += 1
     assert parsed >= 2
     # Dates, times, UUIDs and patterns: pydantic parses each answer (a time zone is always there).
     for seed in range(3):
-        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "A ticket"}], response_format=Ticket,
-                                     max_tokens=200, temperature=1.0, seed=seed)
+        r = parse(c, Ticket, "A ticket", seed)
         assert r.choices[0].finish_reason == "stop"
         t = r.choices[0].message.parsed
         assert isinstance(t, Ticket) and t.opened.tzinfo is not None
@@ -172,8 +176,7 @@ def test_pydantic_models_through_parse(server):
     quote = {str(tokens_of('"')[0]): 20}
     for model, bias in [(Reading, None), (Contact, quote), (Upload, quote)]:
         for seed in range(3):
-            r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Fill it in"}],
-                                         response_format=model, max_tokens=300, temperature=1.0, seed=seed, logit_bias=bias)
+            r = parse(c, model, "Fill it in", seed, max_tokens=300, logit_bias=bias)
             assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
             assert isinstance(r.choices[0].message.parsed, model)
 
@@ -187,8 +190,7 @@ def test_map_keys_follow_their_schema(server):
     c = client(server)
     done = 0
     for seed in range(4):
-        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Count"}], response_format=Tally,
-                                     max_tokens=200, temperature=1.0, seed=seed)
+        r = parse(c, Tally, "Count", seed)
         if r.choices[0].finish_reason != "stop":
             continue
         raw = json.loads(r.choices[0].message.content)
@@ -210,8 +212,7 @@ def test_fractional_multiples_are_exact_decimal_multiples(server):
     c = client(server)
     fractions = 0
     for seed in range(4):
-        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Price it"}], response_format=Price,
-                                     max_tokens=120, temperature=1.0, seed=seed)
+        r = parse(c, Price, "Price it", seed, max_tokens=120)
         assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
         assert isinstance(r.choices[0].message.parsed, Price)
         raw = json.loads(r.choices[0].message.content, parse_float=Decimal, parse_int=Decimal)
@@ -234,8 +235,7 @@ def test_sets_never_repeat_an_item(server):
     c = client(server)
     quote = {str(tokens_of('"')[0]): 20}
     for seed in range(3):
-        r = c.chat.completions.parse(model="tiny", messages=[{"role": "user", "content": "Label it"}], response_format=Labels,
-                                     max_tokens=200, temperature=1.0, seed=seed, logit_bias=quote)
+        r = parse(c, Labels, "Label it", seed, logit_bias=quote)
         assert r.choices[0].finish_reason == "stop", r.choices[0].message.content
         raw = json.loads(r.choices[0].message.content)
         jsonschema.validate(raw, Labels.model_json_schema())
