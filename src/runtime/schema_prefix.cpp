@@ -364,11 +364,8 @@ bool SchemaPrefix::close(Path& p) const {
   if (item_of) {
     if (closed.phase == kLiteral) {
       p.frames[p.depth - 1].keys |= 1ull << closed.lo;
-    } else if (closed.phase == kNumber) {  // (its value; -0 is 0)
-      const int64_t v = closed.utf8_lo ? -static_cast<int64_t>(closed.keys) : static_cast<int64_t>(closed.keys);
-      p.seen = std::make_shared<const SeenItem>(SeenItem{static_cast<uint64_t>(v), p.depth - 1u, p.seen});
     } else {
-      p.seen = std::make_shared<const SeenItem>(SeenItem{closed.keys, p.depth - 1u, p.seen});
+      p.seen = std::make_shared<const SeenItem>(SeenItem{item_key(closed), p.depth - 1u, p.seen});
     }
   } else if (closed.phase == kArrayAfter || closed.phase == kArrayOpen) {  // an array ended: its items go
     while (p.seen && p.seen->depth >= p.depth) p.seen = p.seen->next;
@@ -495,16 +492,11 @@ bool SchemaPrefix::step(Path& p, uint8_t c, std::vector<Path>* forks) const {
         if (step_number(p, c)) return true;
         if (!number_complete(f.sub)) return false;
         if (n.bounded && f.sub != kFrac) {  // an integer: in range (a fraction was only begun where it is)
-          const int64_t v = f.utf8_lo ? -static_cast<int64_t>(f.keys) : static_cast<int64_t>(f.keys);
+          const int64_t v = integer_value(f);
           if (v < n.min_int || v > n.max_int || v % n.multiple_of != 0) return false;
         }
         if (n.fraction_multiple > 0 && f.sub == kFrac && f.lo != 0) return false;  // (not yet a multiple)
-        if (const Frame* array = unique_parent(p); array && n.integer && !n.bounded) {  // (an earlier item's value)
-          const int64_t v = f.utf8_lo ? -static_cast<int64_t>(f.keys) : static_cast<int64_t>(f.keys);
-          const uint32_t at = static_cast<uint32_t>(array - p.frames.data());
-          for (const SeenItem* s = p.seen.get(); s && s->depth == at; s = s->next.get())
-            if (static_cast<int64_t>(s->hash) == v) return false;
-        }
+        if (const Frame* array = unique_parent(p); array && seen_before(p, *array, item_key(f))) return false;
         close(p);
         continue;  // c follows the number
       case kLiteral: {
@@ -577,11 +569,7 @@ bool SchemaPrefix::step_string(Path& p, uint8_t c) const {
   }
   if (c == '"') {
     if (f.count < n.min_length) return false;
-    if (const Frame* array = unique_parent(p)) {  // an item may not be an earlier one
-      const uint32_t at = static_cast<uint32_t>(array - p.frames.data());
-      for (const SeenItem* s = p.seen.get(); s && s->depth == at; s = s->next.get())
-        if (s->hash == f.keys) return false;
-    }
+    if (const Frame* array = unique_parent(p); array && seen_before(p, *array, item_key(f))) return false;
     return close(p);
   }
   if (c < 0x20 || f.count >= n.max_length) return false;  // (control characters must be escaped)
@@ -606,11 +594,26 @@ const SchemaPrefix::Frame* SchemaPrefix::unique_parent(const Path& p) const {
   return item && node(parent.node).unique_items ? &parent : nullptr;
 }
 
+int64_t SchemaPrefix::integer_value(const Frame& f) {
+  return f.utf8_lo ? -static_cast<int64_t>(f.keys) : static_cast<int64_t>(f.keys);
+}
+
+uint64_t SchemaPrefix::item_key(const Frame& f) {
+  return f.phase == kNumber ? static_cast<uint64_t>(integer_value(f)) : f.keys;  // (-0 is 0)
+}
+
+bool SchemaPrefix::seen_before(const Path& p, const Frame& array, uint64_t key) {
+  const auto at = static_cast<uint32_t>(&array - p.frames.data());
+  for (const SeenItem* s = p.seen.get(); s && s->depth == at; s = s->next.get())
+    if (s->hash == key) return true;
+  return false;
+}
+
 bool SchemaPrefix::integer_unused(const Path& p, const Frame& array, bool neg, uint64_t w, uint32_t digits) const {
   // The values an integer item that starts with |w| (digits digits, '-' if neg) can end as: w itself and,
   // unless w is 0, w * 10^j + [0, 10^j) for j more digits, as far as kMaxUniqueIntegerDigits. One of those
   // ranges has a value no earlier item took (they are few).
-  const uint32_t at = static_cast<uint32_t>(&array - p.frames.data());
+  const auto at = static_cast<uint32_t>(&array - p.frames.data());
   const uint32_t more = w == 0 ? 0 : kMaxUniqueIntegerDigits - digits;
   uint64_t lo = w, size = 1;
   for (uint32_t j = 0; j <= more; ++j, lo *= 10, size *= 10) {

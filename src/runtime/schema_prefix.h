@@ -121,6 +121,11 @@ class SchemaPrefix {
   bool step_string(Path& p, uint8_t c) const;
   // uniqueItems: the array a value at the top of p is an item of, if it has unique items; else nullptr.
   const Frame* unique_parent(const Path& p) const;
+  static int64_t integer_value(const Frame& f);  // a number frame's integer part, signed
+  // uniqueItems: what an item's value is remembered as (SeenItem::hash: a string's hash, an integer's value),
+  // and whether an earlier item of `array` had that.
+  static uint64_t item_key(const Frame& f);
+  static bool seen_before(const Path& p, const Frame& array, uint64_t key);
   // uniqueItems integers: whether an item that begins with |w| (digits digits, '-' if neg) can still end as
   // a value that no earlier item of `array` has.
   static constexpr uint32_t kMaxUniqueIntegerDigits = 18;
