@@ -2,8 +2,8 @@
 // and every field's checks (api_request), the chat template over the messages, the tools described in the
 // system prompt and their parameter schemas compiled (tool_prompt), response_format schemas, tokenization
 // with the real DeepSeek-V3 tokenizer, the context and vocabulary checks (request_plan).
-// Input: one byte choosing the endpoint (bit 0: completions) and chat format (bit 1: DeepSeek-R1), then
-// the body. A body is planned or refused with ApiError; anything else (a crash, a sanitizer report, another
+// Input: one byte choosing the endpoint (bit 0: completions; bit 2: the Responses API, whose body is first
+// translated into a chat body, responses_request) and chat format (bit 1: DeepSeek-R1), then the body. A body is planned or refused with ApiError; anything else (a crash, a sanitizer report, another
 // exception, an allocation over -malloc_limit_mb, a timeout) is a bug, and so is a plan that breaks its
 // contract (no prompt, a token outside the vocabulary, a budget past the context).
 
@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "server/request_plan.h"
+#include "server/responses_request.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -51,7 +52,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   "<｜begin▁of▁sentence｜>", kContext};
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
-    check_plan(plan_request(ctx, body, chat), ctx.tokenizer.n_vocab());
+    if (data[0] & 4) {
+      static const ResponseStore store;
+      const ResponsesRequest r = parse_responses_request(body, limits, store);
+      try {
+        check_plan(plan_request(ctx, r.chat_body, true), ctx.tokenizer.n_vocab());
+      } catch (const ApiError& e) {
+        throw responses_error(e);
+      }
+    } else {
+      check_plan(plan_request(ctx, body, chat), ctx.tokenizer.n_vocab());
+    }
   } catch (const ApiError& e) {
     if (e.status < 400 || e.status > 499) __builtin_trap();  // the client's fault, so a 4xx
   }

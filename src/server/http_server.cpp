@@ -8,7 +8,9 @@
 #include <chrono>
 #include <thread>
 
+#include "server/answer_writer.h"
 #include "server/generation_group.h"
+#include "server/responses_request.h"
 #include "server/start_generation.h"
 #include "server/metrics.h"
 #include "tokenizer/stream_decoder.h"
@@ -24,8 +26,10 @@ using namespace std::chrono_literals;
 namespace {
 
 const char* endpoint_label(const std::string& path) {
-  for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"})
+  for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"})
     if (path == p) return p;
+  if (path == "/responses") return "/v1/responses";
+  if (path.rfind("/v1/responses/", 0) == 0 || path.rfind("/responses/", 0) == 0) return "/v1/responses/{id}";
   if (path == "/chat/completions") return "/v1/chat/completions";
   if (path == "/completions") return "/v1/completions";
   if (path == "/models") return "/v1/models";
@@ -58,8 +62,13 @@ struct HttpServer::Impl {
 
   Impl(const ServerOptions& o, Scheduler& s, const Tokenizer& t) : options(o), scheduler(s), tokenizer(t) {}
 
+  ResponseStore responses;  // the Responses API's stored responses (previous_response_id, GET /v1/responses/{id})
+
   void routes();
-  void generate(const httplib::Request& req, httplib::Response& res, bool chat);
+  void generate(const httplib::Request& req, httplib::Response& res, bool chat);  // chat / text completions
+  void respond(const httplib::Request& req, httplib::Response& res);              // the Responses API
+  // Sends a started generation's answer through `writer`, streamed or whole.
+  void answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> writer);
 };
 
 HttpServer::HttpServer(const ServerOptions& options, Scheduler& scheduler, const Tokenizer& tokenizer)
@@ -120,9 +129,27 @@ void HttpServer::drain(double seconds) {
 }
 
 void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+  const StartedGeneration started = start_generation(context, req.body, chat, std::chrono::steady_clock::now());
+  answer(res, started, completion_writer(chat, started.include_usage));
+}
+
+void HttpServer::Impl::respond(const httplib::Request& req, httplib::Response& res) {
   const auto arrival = std::chrono::steady_clock::now();
-  const StartedGeneration started = start_generation(context, req.body, chat, arrival);
+  ResponsesRequest r = parse_responses_request(req.body, options.limits, responses);
+  StartedGeneration started;
+  try {
+    started = start_generation(context, r.chat_body, true, arrival);
+  } catch (const ApiError& e) {
+    throw responses_error(e);
+  }
+  if (r.settings["model"].is_null()) r.settings["model"] = options.model_name;
+  auto output = std::make_unique<ResponsesOutput>(random_id("resp_"), std::move(r.settings), unix_now());
+  answer(res, started, responses_writer(std::move(output), responses, std::move(r.conversation), r.store));
+}
+
+void HttpServer::Impl::answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> w) {
   auto gen = started.group;
+  std::shared_ptr<AnswerWriter> writer = std::move(w);
 
   if (!started.stream) {
     // The whole answer is sent at the end, but as a chunked body that starts with a space every 250 ms
@@ -133,12 +160,10 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
     auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     res.set_chunked_content_provider(
         "application/json",
-        [gen, last_write](size_t, httplib::DataSink& sink) {
-          const auto progress = gen->pump([](const ResponseJson&) { return true; }, 250ms);
+        [gen, writer, last_write](size_t, httplib::DataSink& sink) {
+          const auto progress = gen->pump([&](const ResponseJson& c) { writer->chunk(c); return true; }, 250ms);
           if (progress == Generation::Progress::kDone) {
-            const std::string body =
-                gen->failed() ? dump_json(ApiError(500, gen->error(), "", "generation_failed", "server_error").to_json())
-                              : dump_json(gen->response());
+            const std::string body = writer->body(*gen);
             const bool ok = sink.write(body.data(), body.size());
             if (ok) sink.done();
             return ok;
@@ -166,19 +191,17 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   ++active_streams;  // the releaser below always runs (httplib calls it when the response is destroyed)
   res.set_chunked_content_provider(
       "text/event-stream",
-      [gen, began, chat, include_usage = started.include_usage](size_t, httplib::DataSink& sink) {
-        auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
-        auto emit = [&](const auto& j) { return write("data: " + dump_json(j) + "\n\n"); };
+      [gen, writer, began](size_t, httplib::DataSink& sink) {
+        auto write = [&](const std::string& s) { return s.empty() || sink.write(s.data(), s.size()); };
         if (!*began) {
           *began = true;
-          for (const ResponseJson& first : chat ? gen->first_chunks() : std::vector<ResponseJson>{})
-            if (!emit(first)) {
-              gen->cancel();
-              return false;
-            }
+          if (!write(writer->begin(*gen))) {
+            gen->cancel();
+            return false;
+          }
         }
         bool ok = true;
-        const auto progress = gen->pump([&](const ResponseJson& j) { return ok = ok && emit(j); }, 1000ms);
+        const auto progress = gen->pump([&](const ResponseJson& c) { return ok = ok && write(writer->chunk(c)); }, 1000ms);
         // A comment line while nothing happens (queued, long prefill): SSE clients ignore it, and writing
         // is how a vanished client is noticed.
         if (progress == Generation::Progress::kIdle) ok = write(": keep-alive\n\n");
@@ -187,13 +210,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
           return false;
         }
         if (progress == Generation::Progress::kDone) {
-          if (gen->failed()) {
-            ApiError e(500, gen->error(), "", "generation_failed", "server_error");
-            emit(e.to_json());
-          } else if (include_usage) {
-            emit(gen->usage_chunk());
-          }
-          write("data: [DONE]\n\n");
+          write(writer->end(*gen));
           sink.done();
         }
         return true;
@@ -226,7 +243,7 @@ void HttpServer::Impl::routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
       res.status = 204;
-      res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
       const std::string wanted = req.get_header_value("Access-Control-Request-Headers");
       res.set_header("Access-Control-Allow-Headers", wanted.empty() ? "Authorization, Content-Type" : wanted);
       res.set_header("Access-Control-Max-Age", "600");
@@ -279,6 +296,21 @@ void HttpServer::Impl::routes() {
     return guarded([this, chat](const httplib::Request& req, httplib::Response& res) { generate(req, res, chat); });
   };
   for (const char* p : {"/v1/chat/completions", "/chat/completions"}) http.Post(p, generating(true));
+  for (const char* p : {"/v1/responses", "/responses"})
+    http.Post(p, guarded([this](const httplib::Request& req, httplib::Response& res) { respond(req, res); }));
+  // Stored responses: GET returns one, DELETE forgets it.
+  for (const char* p : {R"(/v1/responses/([^/]+))", R"(/responses/([^/]+))"}) {
+    http.Get(p, guarded([this](const httplib::Request& req, httplib::Response& res) {
+      const auto stored = responses.get(req.matches[1]);
+      if (!stored) throw ApiError(404, cat("Response with id '", std::string(req.matches[1]), "' not found."), "response_id", "not_found");
+      res.set_content(dump_json(stored->response), "application/json");
+    }));
+    http.Delete(p, guarded([this](const httplib::Request& req, httplib::Response& res) {
+      const std::string id = req.matches[1];
+      if (!responses.erase(id)) throw ApiError(404, cat("Response with id '", id, "' not found."), "response_id", "not_found");
+      res.set_content(dump_json(json{{"id", id}, {"object", "response"}, {"deleted", true}}), "application/json");
+    }));
+  }
   for (const char* p : {"/v1/completions", "/completions"}) http.Post(p, generating(false));
   auto models = [this](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"}};

@@ -1,0 +1,85 @@
+#include "server/answer_writer.h"
+
+#include "server/api_request.h"
+
+namespace dsinfer::server {
+namespace {
+
+ResponseJson generation_failed(const GenerationGroup& g) {
+  return ResponseJson(ApiError(500, g.error(), "", "generation_failed", "server_error").to_json());
+}
+
+class CompletionWriter : public AnswerWriter {
+ public:
+  CompletionWriter(bool chat, bool include_usage) : chat_(chat), include_usage_(include_usage) {}
+
+  std::string begin(const GenerationGroup& g) override {
+    std::string out;
+    if (chat_)
+      for (const ResponseJson& first : g.first_chunks()) out += data(first);
+    return out;
+  }
+  std::string chunk(const ResponseJson& c) override { return data(c); }
+  std::string end(const GenerationGroup& g) override {
+    std::string out;
+    if (g.failed()) {
+      out = data(generation_failed(g));
+    } else if (include_usage_) {
+      out = data(g.usage_chunk());
+    }
+    return out + "data: [DONE]\n\n";
+  }
+  std::string body(const GenerationGroup& g) override { return dump_json(g.failed() ? generation_failed(g) : g.response()); }
+
+ private:
+  bool chat_;
+  bool include_usage_;
+  static std::string data(const ResponseJson& j) { return "data: " + dump_json(j) + "\n\n"; }
+};
+
+class ResponsesWriter : public AnswerWriter {
+ public:
+  ResponsesWriter(std::unique_ptr<ResponsesOutput> output, ResponseStore& store, nlohmann::ordered_json conversation, bool store_it)
+      : output_(std::move(output)), store_(store), conversation_(std::move(conversation)), store_it_(store_it) {}
+
+  std::string begin(const GenerationGroup&) override { return events(output_->start()); }
+  std::string chunk(const ResponseJson& c) override { return events(output_->on_chunk(c)); }
+  std::string end(const GenerationGroup& g) override { return events(finish(g)); }
+  std::string body(const GenerationGroup& g) override {
+    finish(g);
+    return dump_json(output_->response());
+  }
+
+ private:
+  std::unique_ptr<ResponsesOutput> output_;
+  ResponseStore& store_;
+  nlohmann::ordered_json conversation_;
+  bool store_it_;
+
+  std::vector<ResponseJson> finish(const GenerationGroup& g) {
+    auto evs = output_->finish(g.usage_chunk()["usage"], g.failed() ? g.error() : std::string());
+    if (store_it_ && !g.failed()) {
+      for (const auto& item : output_->output()) conversation_.push_back(item);
+      store_.put(output_->id(), StoredResponse{output_->response(), std::move(conversation_)});
+    }
+    return evs;
+  }
+  static std::string events(const std::vector<ResponseJson>& evs) {
+    std::string out;
+    for (const ResponseJson& e : evs) out += "event: " + e["type"].get<std::string>() + "\ndata: " + dump_json(e) + "\n\n";
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage) {
+  return std::make_unique<CompletionWriter>(chat, include_usage);
+}
+
+std::unique_ptr<AnswerWriter> responses_writer(std::unique_ptr<ResponsesOutput> output, ResponseStore& store,
+                                               nlohmann::ordered_json conversation, bool store_it) {
+  return std::make_unique<ResponsesWriter>(std::move(output), store, std::move(conversation), store_it);
+}
+
+}  // namespace dsinfer::server

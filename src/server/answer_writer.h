@@ -1,0 +1,36 @@
+#pragma once
+// How a running generation's chunks become the bytes of its HTTP answer. Chat and text completions send
+// their chunks as Server-Sent Events ("data: {…}" lines ending with "data: [DONE]") or one JSON object;
+// the Responses API translates the same chunks into its typed events ("event: response.output_text.delta")
+// and its response object, and stores the response for `previous_response_id`. http_server.cpp drives a
+// writer; the writer knows nothing of sockets.
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/generation_group.h"
+#include "server/response_store.h"
+#include "server/responses_output.h"
+
+namespace dsinfer::server {
+
+class AnswerWriter {
+ public:
+  virtual ~AnswerWriter() = default;
+  virtual std::string begin(const GenerationGroup& g) = 0;    // streaming: what precedes the first chunk
+  virtual std::string chunk(const ResponseJson& chunk) = 0;   // one chunk (also called when not streaming: the text is dropped)
+  virtual std::string end(const GenerationGroup& g) = 0;      // streaming: what follows the last chunk
+  virtual std::string body(const GenerationGroup& g) = 0;     // not streaming: the whole answer, after the last chunk
+};
+
+// /v1/chat/completions (chat) and /v1/completions.
+std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage);
+
+// /v1/responses. With `store`, the finished response and its conversation (the request's items, then the
+// output's) go into `store` (which must outlive the writer).
+std::unique_ptr<AnswerWriter> responses_writer(std::unique_ptr<ResponsesOutput> output, ResponseStore& store,
+                                               nlohmann::ordered_json conversation, bool store_it);
+
+}  // namespace dsinfer::server

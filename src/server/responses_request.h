@@ -1,0 +1,39 @@
+#pragma once
+// The Responses API (POST /v1/responses) on top of chat completions: a Responses body — `input` as a string
+// or as items (messages, function calls and their outputs), `instructions`, flat function `tools`,
+// `text.format`, `max_output_tokens`, `previous_response_id` — becomes the /v1/chat/completions body that
+// computes its answer, so both endpoints share every check, the chat template, tool-call markup and the
+// structured-output constraints. responses_output.h turns the chat chunks back into Responses events.
+// Anything malformed throws ApiError naming the Responses field.
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api_request.h"
+#include "server/response_store.h"
+
+namespace dsinfer::server {
+
+struct ResponsesRequest {
+  std::string chat_body;                // JSON text of the equivalent chat completions request (n = 1)
+  nlohmann::ordered_json conversation;  // every input item, a continued response's conversation first
+  // The request's settings as the response object repeats them: instructions, max_output_tokens, model,
+  // parallel_tool_calls, previous_response_id, reasoning, store, temperature, text, tool_choice, tools,
+  // top_logprobs, top_p, truncation, user, metadata.
+  nlohmann::ordered_json settings;
+  bool stream = false;
+  bool store = true;
+};
+
+ResponsesRequest parse_responses_request(std::string_view body, const RequestLimits& limits, const ResponseStore& store);
+
+// The chat messages (chat completions form) of Responses input items; ApiError names `where`[i].
+nlohmann::ordered_json chat_messages_from_items(const nlohmann::ordered_json& items, const std::string& where);
+
+// A chat-request error as the Responses request's: its param renamed (messages -> input, response_format
+// -> text.format, max_completion_tokens -> max_output_tokens, ...).
+ApiError responses_error(const ApiError& chat_error);
+
+}  // namespace dsinfer::server
