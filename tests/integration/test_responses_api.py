@@ -62,6 +62,14 @@ def test_a_response_is_the_chat_completions_answer(server):
     r = respond(c, [{"role": "developer", "content": "Be brief."},
                     {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Tell me a story"}]}])
     assert r.output_text == w.choices[0].message.content and r.usage.input_tokens == w.usage.prompt_tokens
+
+    # logprobs of the text, as chat completions reports them
+    r = respond(c, "Tell me a story", include=["message.output_text.logprobs"], top_logprobs=2)
+    w = chat(c, "Tell me a story", logprobs=True, top_logprobs=2)
+    got = r.output[0].content[0].logprobs
+    want = w.choices[0].logprobs.content
+    assert [(g.token, g.logprob, [t.token for t in g.top_logprobs]) for g in got] == [
+        (x.token, x.logprob, [t.token for t in x.top_logprobs]) for x in want] and len(got) > 0
     assert_no_leaks(server)
 
 
