@@ -312,20 +312,23 @@ void HttpServer::Impl::routes() {
     }));
   }
   for (const char* p : {"/v1/completions", "/completions"}) http.Post(p, generating(false));
-  auto models = [this](const httplib::Request&, httplib::Response& res) {
-    json m = {{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"}};
-    res.set_content(dump_json(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
+  // The model object; max_model_len (as vLLM names it) tells clients the context a request may fill.
+  auto model_json = [this] {
+    return json{{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"},
+                {"max_model_len", scheduler.options().max_context}};
+  };
+  auto models = [model_json](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump_json(json{{"object", "list"}, {"data", json::array({model_json()})}}), "application/json");
   };
   http.Get("/v1/models", models);
   http.Get("/models", models);
-  http.Get(R"(/v1/models/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  http.Get(R"(/v1/models/([^/]+))", [this, model_json](const httplib::Request& req, httplib::Response& res) {
     if (req.matches[1] != options.model_name) {
       write_error(res, ApiError(404, cat("The model '", std::string(req.matches[1]), "' does not exist"), "model",
                                 "model_not_found"));
       return;
     }
-    json m = {{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"}};
-    res.set_content(dump_json(m), "application/json");
+    res.set_content(dump_json(model_json()), "application/json");
   });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (shutting_down) {

@@ -24,6 +24,7 @@ def test_models_and_health(server):
     models = client(server).models.list()
     assert [m.id for m in models.data] == ["tiny"]
     assert client(server).models.retrieve("tiny").id == "tiny"
+    assert models.data[0].max_model_len == 4096  # --ctx: what a request may fill (vLLM's field)
     with pytest.raises(openai.NotFoundError):
         client(server).models.retrieve("gpt-4")
     status, _, body = raw(server, "GET", "/health", key=None)  # no key needed for health checks
