@@ -39,8 +39,10 @@ class CompletionWriter : public AnswerWriter {
 
 class ResponsesWriter : public AnswerWriter {
  public:
-  ResponsesWriter(std::unique_ptr<ResponsesOutput> output, ResponseStore& store, nlohmann::ordered_json conversation, bool store_it)
-      : output_(std::move(output)), store_(store), conversation_(std::move(conversation)), store_it_(store_it) {}
+  ResponsesWriter(std::unique_ptr<ResponsesOutput> output, ResponseStore& store, nlohmann::ordered_json conversation,
+                  size_t input_begin, bool store_it)
+      : output_(std::move(output)), store_(store), conversation_(std::move(conversation)), input_begin_(input_begin),
+        store_it_(store_it) {}
 
   std::string begin(const GenerationGroup&) override { return events(output_->start()); }
   std::string chunk(const ResponseJson& c) override { return events(output_->on_chunk(c)); }
@@ -54,13 +56,15 @@ class ResponsesWriter : public AnswerWriter {
   std::unique_ptr<ResponsesOutput> output_;
   ResponseStore& store_;
   nlohmann::ordered_json conversation_;
+  size_t input_begin_;
   bool store_it_;
 
   std::vector<ResponseJson> finish(const GenerationGroup& g) {
     auto evs = output_->finish(g.usage_chunk()["usage"], g.failed() ? g.error() : std::string());
     if (store_it_ && !g.failed()) {
+      const size_t input_end = conversation_.size();
       for (const auto& item : output_->output()) conversation_.push_back(item);
-      store_.put(output_->id(), StoredResponse{output_->response(), std::move(conversation_)});
+      store_.put(output_->id(), StoredResponse{output_->response(), std::move(conversation_), input_begin_, input_end});
     }
     return evs;
   }
@@ -78,8 +82,8 @@ std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage) {
 }
 
 std::unique_ptr<AnswerWriter> responses_writer(std::unique_ptr<ResponsesOutput> output, ResponseStore& store,
-                                               nlohmann::ordered_json conversation, bool store_it) {
-  return std::make_unique<ResponsesWriter>(std::move(output), store, std::move(conversation), store_it);
+                                               nlohmann::ordered_json conversation, size_t input_begin, bool store_it) {
+  return std::make_unique<ResponsesWriter>(std::move(output), store, std::move(conversation), input_begin, store_it);
 }
 
 }  // namespace dsinfer::server

@@ -30,7 +30,8 @@ std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage);
 
 // /v1/responses. With `store`, the finished response and its conversation (the request's items, then the
 // output's) go into `store` (which must outlive the writer).
+// `conversation`: the request's items, its own input from `input_begin` on.
 std::unique_ptr<AnswerWriter> responses_writer(std::unique_ptr<ResponsesOutput> output, ResponseStore& store,
-                                               nlohmann::ordered_json conversation, bool store_it);
+                                               nlohmann::ordered_json conversation, size_t input_begin, bool store_it);
 
 }  // namespace dsinfer::server

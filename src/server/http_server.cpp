@@ -144,7 +144,7 @@ void HttpServer::Impl::respond(const httplib::Request& req, httplib::Response& r
   }
   if (r.settings["model"].is_null()) r.settings["model"] = options.model_name;
   auto output = std::make_unique<ResponsesOutput>(random_id("resp_"), std::move(r.settings), unix_now());
-  answer(res, started, responses_writer(std::move(output), responses, std::move(r.conversation), r.store));
+  answer(res, started, responses_writer(std::move(output), responses, std::move(r.conversation), r.input_begin, r.store));
 }
 
 void HttpServer::Impl::answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> w) {
@@ -298,7 +298,16 @@ void HttpServer::Impl::routes() {
   for (const char* p : {"/v1/chat/completions", "/chat/completions"}) http.Post(p, generating(true));
   for (const char* p : {"/v1/responses", "/responses"})
     http.Post(p, guarded([this](const httplib::Request& req, httplib::Response& res) { respond(req, res); }));
-  // Stored responses: GET returns one, DELETE forgets it.
+  // Stored responses: GET returns one, DELETE forgets it, input_items lists the items its request sent.
+  for (const char* p : {R"(/v1/responses/([^/]+)/input_items)", R"(/responses/([^/]+)/input_items)"}) {
+    http.Get(p, guarded([this](const httplib::Request& req, httplib::Response& res) {
+      const auto stored = responses.get(req.matches[1]);
+      if (!stored) throw ApiError(404, cat("Response with id '", std::string(req.matches[1]), "' not found."), "response_id", "not_found");
+      res.set_content(dump_json(input_items_page(*stored, req.get_param_value("order"), req.get_param_value("limit"),
+                                                 req.get_param_value("after"))),
+                      "application/json");
+    }));
+  }
   for (const char* p : {R"(/v1/responses/([^/]+))", R"(/responses/([^/]+))"}) {
     http.Get(p, guarded([this](const httplib::Request& req, httplib::Response& res) {
       const auto stored = responses.get(req.matches[1]);

@@ -18,7 +18,14 @@ namespace dsinfer::server {
 struct StoredResponse {
   nlohmann::ordered_json response;      // the response object as it was returned
   nlohmann::ordered_json conversation;  // input items (the previous ones too) followed by the output items
+  size_t input_begin = 0, input_end = 0;  // this request's own input items: conversation[input_begin, input_end)
 };
+
+// One page of a stored response's own input items, as GET /v1/responses/{id}/input_items lists them:
+// `order` "desc" (the default: last item first) or "asc", `limit` 1..100 (default 20), `after` an item id
+// (the page starts behind it). Empty strings are the defaults; a bad value is an ApiError 400.
+nlohmann::ordered_json input_items_page(const StoredResponse& r, const std::string& order, const std::string& limit,
+                                        const std::string& after);
 
 class ResponseStore {
  public:

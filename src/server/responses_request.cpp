@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "server/generation.h"
 #include "util/error.h"
 
 namespace dsinfer::server {
@@ -182,6 +183,7 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
   }
   const json* input = field(body, "input");
   if (!input) bad("input", "'input' is required");
+  r.input_begin = r.conversation.size();
   if (input->is_string()) {
     r.conversation.push_back({{"type", "message"}, {"role", "user"}, {"content", *input}});
   } else if (input->is_array()) {
@@ -195,6 +197,13 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
   if (s["instructions"].is_string()) messages.push_back({{"role", "system"}, {"content", s["instructions"]}});
   for (json& m : chat_messages_from_items(r.conversation, "input")) messages.push_back(std::move(m));
   if (messages.empty()) bad("input", "'input' must hold at least one message");
+  // Stored input items are listed by id (GET /v1/responses/{id}/input_items): those without one get one.
+  for (size_t i = r.input_begin; i < r.conversation.size(); ++i) {
+    json& item = r.conversation[i];
+    if (item.contains("id") && item["id"].is_string()) continue;
+    const std::string type = item.value("type", "message");
+    item["id"] = random_id(type == "function_call" ? "fc_" : type == "function_call_output" ? "fco_" : type == "reasoning" ? "rs_" : "msg_");
+  }
   chat["messages"] = std::move(messages);
 
   s["model"] = nullptr;  // the server's model name when not given (the writer fills it in)

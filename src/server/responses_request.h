@@ -19,6 +19,7 @@ namespace dsinfer::server {
 struct ResponsesRequest {
   std::string chat_body;                // JSON text of the equivalent chat completions request (n = 1)
   nlohmann::ordered_json conversation;  // every input item, a continued response's conversation first
+  size_t input_begin = 0;               // where this request's own input items begin in it (each has an "id")
   // The request's settings as the response object repeats them: instructions, max_output_tokens, model,
   // parallel_tool_calls, previous_response_id, reasoning, store, temperature, text, tool_choice, tools,
   // top_logprobs, top_p, truncation, user, metadata.

@@ -113,6 +113,14 @@ def test_previous_response_id_continues_the_conversation(server):
     assert second.previous_response_id == first.id
 
     assert c.responses.retrieve(first.id).output_text == first.output_text
+    # the items each request sent (newest first; the client's pagination walks the pages)
+    assert [i.content[0].text if isinstance(i.content, list) else i.content for i in
+            c.responses.input_items.list(second.id)] == ["And then?"]
+    stored = respond(c, [{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"},
+                         {"role": "user", "content": "three"}], max_output_tokens=2)
+    pages = c.responses.input_items.list(stored.id, limit=2, order="asc")
+    assert len(pages.data) == 2 and pages.has_more
+    assert [i.role for i in pages] == ["user", "assistant", "user"]  # iterating fetches the next page
     with pytest.raises(openai.NotFoundError):
         c.responses.retrieve(by_hand.id)  # store: false
     c.responses.delete(first.id)

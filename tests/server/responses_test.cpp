@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <tuple>
 
 #include "server/response_store.h"
 #include "server/responses_output.h"
@@ -106,7 +107,10 @@ TEST(ResponsesRequest, SettingsAreRepeatedWithTheirDefaults) {
   EXPECT_EQ(r.settings["metadata"]["k"], "v");
   EXPECT_TRUE(r.settings["model"].is_null());
   EXPECT_TRUE(r.settings["previous_response_id"].is_null());
-  EXPECT_EQ(r.conversation, json::parse(R"([{"type": "message", "role": "user", "content": "x"}])"));
+  ASSERT_EQ(r.conversation.size(), 1u);
+  json item = r.conversation[0];
+  item.erase("id");
+  EXPECT_EQ(item, json::parse(R"({"type": "message", "role": "user", "content": "x"})"));
 }
 
 TEST(ResponsesRequest, PreviousResponseIdContinuesItsConversation) {
@@ -292,6 +296,45 @@ TEST(ResponsesOutput, AFailureIsAnErrorEventAndAFailedResponse) {
   EXPECT_EQ(end[3]["message"], "out of pages");
   EXPECT_EQ(out.response()["status"], "failed");
   EXPECT_EQ(out.response()["error"]["message"], "out of pages");
+}
+
+TEST(ResponseStore, InputItemsArePagedByIdNewestFirst) {
+  const auto r = parse_responses_request(R"({"input": [{"role": "user", "content": "a"}, {"id": "mine", "role": "user", "content": "b"},
+      {"type": "function_call_output", "call_id": "c", "output": "o"}]})", limits(), ResponseStore());
+  ASSERT_EQ(r.input_begin, 0u);
+  EXPECT_EQ(r.conversation[0]["id"].get<std::string>().rfind("msg_", 0), 0u);
+  EXPECT_EQ(r.conversation[1]["id"], "mine");  // ids the client gave are kept
+  EXPECT_EQ(r.conversation[2]["id"].get<std::string>().rfind("fco_", 0), 0u);
+  // Stored behind one earlier item and before one output item: only this request's three are listed.
+  StoredResponse stored{json::object(), json::array({{{"id", "old"}}})};
+  for (const json& item : r.conversation) stored.conversation.push_back(item);
+  stored.input_begin = 1;
+  stored.input_end = 4;
+  stored.conversation.push_back({{"id", "out"}});
+  auto ids = [](const json& page) {
+    std::vector<std::string> out;
+    for (const json& item : page["data"]) out.push_back(item["id"]);
+    return out;
+  };
+  const json all = input_items_page(stored, "", "", "");
+  EXPECT_EQ(ids(all), (std::vector<std::string>{r.conversation[2]["id"], "mine", r.conversation[0]["id"]}));
+  EXPECT_EQ(all["has_more"], false);
+  EXPECT_EQ(all["first_id"], r.conversation[2]["id"]);
+  const json first = input_items_page(stored, "asc", "2", "");
+  EXPECT_EQ(ids(first), (std::vector<std::string>{r.conversation[0]["id"], "mine"}));
+  EXPECT_EQ(first["has_more"], true);
+  EXPECT_EQ(first["last_id"], "mine");
+  const json next = input_items_page(stored, "asc", "2", "mine");
+  EXPECT_EQ(ids(next), (std::vector<std::string>{r.conversation[2]["id"]}));
+  EXPECT_EQ(next["has_more"], false);
+  for (const auto& [order, limit, after] : {std::tuple{"up", "", ""}, {"", "0", ""}, {"", "101", ""}, {"", "x", ""}, {"", "", "out"}}) {
+    try {
+      input_items_page(stored, order, limit, after);
+      ADD_FAILURE() << order << limit << after;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400);
+    }
+  }
 }
 
 TEST(ResponseStore, KeepsTheNewestWithinItsBounds) {
