@@ -10,6 +10,7 @@
 
 #include "server/answer_writer.h"
 #include "server/generation_group.h"
+#include "server/request_plan.h"
 #include "server/responses_request.h"
 #include "server/start_generation.h"
 #include "server/metrics.h"
@@ -138,7 +139,24 @@ void HttpServer::Impl::respond(const httplib::Request& req, httplib::Response& r
   ResponsesRequest r = parse_responses_request(req.body, options.limits, responses);
   StartedGeneration started;
   try {
-    started = start_generation(context, r.chat_body, true, arrival);
+    try {
+      started = start_generation(context, r.chat_body, true, arrival);
+    } catch (const ApiError& e) {
+      if (e.code != "context_length_exceeded" || r.settings["truncation"] != "auto") throw;
+      // truncation "auto": the oldest turns go until the prompt fits (planned without queueing anything).
+      PlanContext plan{options.limits, tokenizer, context.format, context.bos_text, scheduler.options().max_context};
+      const bool fits = truncate_to_fit(r, [&plan](const std::string& body) {
+        try {
+          plan_request(plan, body, true);
+          return true;
+        } catch (const ApiError& e) {
+          if (e.code == "context_length_exceeded") return false;
+          throw;
+        }
+      });
+      if (!fits) throw;
+      started = start_generation(context, r.chat_body, true, arrival);
+    }
   } catch (const ApiError& e) {
     throw responses_error(e);
   }

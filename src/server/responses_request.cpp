@@ -1,6 +1,7 @@
 #include "server/responses_request.h"
 
 #include <cmath>
+#include <optional>
 
 #include "server/generation.h"
 #include "util/error.h"
@@ -112,6 +113,14 @@ json chat_response_format(const json& format) {
 
 }  // namespace
 
+// The chat messages of a conversation: the instructions as the system message, then its items'.
+json chat_messages(const json& instructions, const json& conversation) {
+  json messages = json::array();
+  if (instructions.is_string()) messages.push_back({{"role", "system"}, {"content", instructions}});
+  for (json& m : chat_messages_from_items(conversation, "input")) messages.push_back(std::move(m));
+  return messages;
+}
+
 json chat_messages_from_items(const json& items, const std::string& where) {
   json messages = json::array();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -193,10 +202,7 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
   }
   if (static_cast<int64_t>(r.conversation.size()) > limits.max_messages)
     bad("input", cat("at most ", limits.max_messages, " input items are allowed (a continued conversation's included)"));
-  json messages = json::array();
-  if (s["instructions"].is_string()) messages.push_back({{"role", "system"}, {"content", s["instructions"]}});
-  for (json& m : chat_messages_from_items(r.conversation, "input")) messages.push_back(std::move(m));
-  if (messages.empty()) bad("input", "'input' must hold at least one message");
+  if (chat_messages(s["instructions"], r.conversation).empty()) bad("input", "'input' must hold at least one message");
   // Stored input items are listed by id (GET /v1/responses/{id}/input_items): those without one get one.
   for (size_t i = r.input_begin; i < r.conversation.size(); ++i) {
     json& item = r.conversation[i];
@@ -204,7 +210,6 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
     const std::string type = item.value("type", "message");
     item["id"] = random_id(type == "function_call" ? "fc_" : type == "function_call_output" ? "fco_" : type == "reasoning" ? "rs_" : "msg_");
   }
-  chat["messages"] = std::move(messages);
 
   s["model"] = nullptr;  // the server's model name when not given (the writer fills it in)
   if (const json* m = field(body, "model")) {
@@ -313,8 +318,48 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
         bad("metadata", "'metadata' values must be strings of at most 512 characters, keys at most 64");
     s["metadata"] = *md;
   }
-  r.chat_body = chat.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.chat = std::move(chat);
+  r.chat_body = chat_body_of(r);
   return r;
+}
+
+std::string chat_body_of(const ResponsesRequest& r) {
+  json chat = r.chat;
+  chat["messages"] = chat_messages(r.settings["instructions"], r.conversation);
+  return chat.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool truncate_to_fit(ResponsesRequest& r, const std::function<bool(const std::string&)>& fits) {
+  if (fits(r.chat_body)) return true;
+  // Where a turn begins: a user message. Dropping more turns only shortens the prompt, so the fewest
+  // that fit are found by bisection (a few tokenizations, whatever the conversation's length).
+  std::vector<size_t> starts;
+  for (size_t i = 1; i < r.conversation.size(); ++i) {
+    const json& item = r.conversation[i];
+    if (item.value("type", "message") == "message" && item.value("role", "") == "user") starts.push_back(i);
+  }
+  auto without = [&](size_t first) {
+    ResponsesRequest t = r;
+    t.conversation.erase(t.conversation.begin(), t.conversation.begin() + static_cast<std::ptrdiff_t>(first));
+    t.input_begin = r.input_begin > first ? r.input_begin - first : 0;
+    t.chat_body = chat_body_of(t);
+    return t;
+  };
+  size_t lo = 0, hi = starts.size();  // starts[lo..hi) holds the first that fits, if any
+  std::optional<ResponsesRequest> best;
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    ResponsesRequest t = without(starts[mid]);
+    if (fits(t.chat_body)) {
+      best = std::move(t);
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  if (!best) return false;
+  r = std::move(*best);
+  return true;
 }
 
 ApiError responses_error(const ApiError& e) {

@@ -6,6 +6,7 @@
 // structured-output constraints. responses_output.h turns the chat chunks back into Responses events.
 // Anything malformed throws ApiError naming the Responses field.
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,7 @@ namespace dsinfer::server {
 
 struct ResponsesRequest {
   std::string chat_body;                // JSON text of the equivalent chat completions request (n = 1)
+  nlohmann::ordered_json chat;          // that request without its messages (they come from the conversation)
   nlohmann::ordered_json conversation;  // every input item, a continued response's conversation first
   size_t input_begin = 0;               // where this request's own input items begin in it (each has an "id")
   // The request's settings as the response object repeats them: instructions, max_output_tokens, model,
@@ -29,6 +31,17 @@ struct ResponsesRequest {
 };
 
 ResponsesRequest parse_responses_request(std::string_view body, const RequestLimits& limits, const ResponseStore& store);
+
+// r.chat with the messages of r's instructions and conversation, as JSON text.
+std::string chat_body_of(const ResponsesRequest& r);
+
+// truncation "auto": drops the conversation's oldest turns (whole turns: up to a later user message) until
+// `fits` accepts the chat body — as few as possible — and updates r. False (r unchanged) when even the
+// last turn alone does not fit.
+bool truncate_to_fit(ResponsesRequest& r, const std::function<bool(const std::string& chat_body)>& fits);
+
+// The chat messages of a conversation: `instructions` (a string, or null) as the system message first.
+nlohmann::ordered_json chat_messages(const nlohmann::ordered_json& instructions, const nlohmann::ordered_json& conversation);
 
 // The chat messages (chat completions form) of Responses input items; ApiError names `where`[i].
 nlohmann::ordered_json chat_messages_from_items(const nlohmann::ordered_json& items, const std::string& where);

@@ -132,6 +132,25 @@ def test_previous_response_id_continues_the_conversation(server):
     assert_no_leaks(server)
 
 
+def test_auto_truncation_drops_the_oldest_turns(server):
+    c = client(server)
+    long_turn = [{"role": "user", "content": "word " * 3000}, {"role": "assistant", "content": "ok"}]
+    recent = [{"role": "user", "content": "Hello there"}, {"role": "assistant", "content": "Hi"},
+              {"role": "user", "content": "And then?"}]
+    with pytest.raises(openai.BadRequestError) as e:  # the context is 4096 tokens
+        respond(c, long_turn * 2 + recent, max_output_tokens=6)
+    assert e.value.body["code"] == "context_length_exceeded"
+    r = respond(c, long_turn * 2 + recent, max_output_tokens=6, truncation="auto")
+    alone = respond(c, long_turn + recent, max_output_tokens=6)  # one long turn fits: only one is dropped
+    assert r.truncation == "auto" and r.output_text == alone.output_text
+    assert r.usage.input_tokens == alone.usage.input_tokens < 4096 - 6
+    assert [i.role for i in c.responses.input_items.list(r.id, order="asc")] == ["user", "assistant"] + [
+        m["role"] for m in recent]  # what was kept
+    with pytest.raises(openai.BadRequestError):  # the last turn alone is too long: nothing to drop
+        respond(c, recent + [{"role": "user", "content": "word " * 5000}], truncation="auto")
+    assert_no_leaks(server)
+
+
 class Verdict(BaseModel):
     ok: bool
     level: Literal["low", "high"]

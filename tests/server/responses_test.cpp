@@ -129,6 +129,40 @@ TEST(ResponsesRequest, PreviousResponseIdContinuesItsConversation) {
   EXPECT_EQ(e.code, "previous_response_not_found");
 }
 
+TEST(ResponsesRequest, AutoTruncationDropsTheFewestWholeTurns) {
+  ResponsesRequest r = parse_responses_request(R"({"instructions": "Rules.", "input": [
+      {"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"},
+      {"role": "user", "content": "u2"}, {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+      {"type": "function_call_output", "call_id": "c", "output": "o"}, {"role": "assistant", "content": "a2"},
+      {"role": "user", "content": "u3"}, {"role": "assistant", "content": "a3"},
+      {"role": "user", "content": "u4"}]})", limits(), ResponseStore());
+  auto messages = [](const std::string& body) { return json::parse(body)["messages"]; };
+  for (size_t max_messages : {12u, 9u, 8u, 5u, 3u}) {
+    ResponsesRequest t = r;
+    int calls = 0;
+    const bool ok = truncate_to_fit(t, [&](const std::string& body) {
+      ++calls;
+      return messages(body).size() <= max_messages;
+    });
+    EXPECT_LE(calls, 4);  // bisection over the 3 later turn starts, after the first try
+    ASSERT_TRUE(ok) << max_messages;
+    const json m = messages(t.chat_body);
+    EXPECT_LE(m.size(), max_messages);
+    EXPECT_EQ(m[0], json({{"role", "system"}, {"content", "Rules."}}));  // the instructions stay
+    EXPECT_EQ(m[1]["role"], "user");                                   // a whole turn first
+    EXPECT_EQ(m.back()["content"], "u4");
+  }
+  // The fewest dropped: from u2 on are 8 messages with the system one (u2, the call, its output, a2, u3, a3, u4).
+  ResponsesRequest t = r;
+  truncate_to_fit(t, [&](const std::string& body) { return messages(body).size() <= 8; });
+  EXPECT_EQ(messages(t.chat_body)[1]["content"], "u2");
+  EXPECT_EQ(t.conversation.size(), 7u);
+  EXPECT_EQ(t.input_begin, 0u);
+  ResponsesRequest last = r;
+  EXPECT_FALSE(truncate_to_fit(last, [&](const std::string& body) { return messages(body).size() <= 1; }));
+  EXPECT_EQ(last.chat_body, r.chat_body);  // unchanged
+}
+
 TEST(ResponsesRequest, BadBodiesNameTheirField) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({})", "input"},
