@@ -2,8 +2,9 @@
 // and every field's checks (api_request), the chat template over the messages, the tools described in the
 // system prompt and their parameter schemas compiled (tool_prompt), response_format schemas, tokenization
 // with the real DeepSeek-V3 tokenizer, the context and vocabulary checks (request_plan).
-// Input: one byte choosing the endpoint (bit 0: completions; bit 2: the Responses API, whose body is first
-// translated into a chat body, responses_request) and chat format (bit 1: DeepSeek-R1), then the body. A body is planned or refused with ApiError; anything else (a crash, a sanitizer report, another
+// Input: one byte choosing the endpoint (bit 0: completions; bit 2: the Responses API, bit 3: Anthropic's
+// Messages API, whose bodies are first translated into a chat body: responses_request, messages_request)
+// and chat format (bit 1: DeepSeek-R1), then the body. A body is planned or refused with ApiError; anything else (a crash, a sanitizer report, another
 // exception, an allocation over -malloc_limit_mb, a timeout) is a bug, and so is a plan that breaks its
 // contract (no prompt, a token outside the vocabulary, a budget past the context).
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/messages_request.h"
 #include "server/request_plan.h"
 #include "server/responses_request.h"
 #include "tokenizer/tokenizer.h"
@@ -52,7 +54,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   "<｜begin▁of▁sentence｜>", kContext};
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
-    if (data[0] & 4) {
+    if (data[0] & 8) {
+      const MessagesRequest r = parse_messages_request(body, limits, (data[0] & 16) != 0);
+      try {
+        check_plan(plan_request(ctx, r.chat_body, true), ctx.tokenizer.n_vocab());
+      } catch (const ApiError& e) {
+        throw messages_error(e);
+      }
+      (void)anthropic_error_json(ApiError(400, "x", "p"));
+    } else if (data[0] & 4) {
       static const ResponseStore store;
       const ResponsesRequest r = parse_responses_request(body, limits, store);
       try {

@@ -1,9 +1,18 @@
 #include "server/answer_writer.h"
 
 #include "server/api_request.h"
+#include "server/messages_request.h"
 
 namespace dsinfer::server {
 namespace {
+
+// Server-Sent Events that name their type ("event: T" before "data: {...}"), as the Responses and the
+// Messages APIs send them.
+std::string typed_events(const std::vector<ResponseJson>& evs) {
+  std::string out;
+  for (const ResponseJson& e : evs) out += "event: " + e["type"].get<std::string>() + "\ndata: " + dump_json(e) + "\n\n";
+  return out;
+}
 
 ResponseJson generation_failed(const GenerationGroup& g) {
   return ResponseJson(ApiError(500, g.error(), "", "generation_failed", "server_error").to_json());
@@ -44,9 +53,9 @@ class ResponsesWriter : public AnswerWriter {
       : output_(std::move(output)), store_(store), conversation_(std::move(conversation)), input_begin_(input_begin),
         store_it_(store_it) {}
 
-  std::string begin(const GenerationGroup&) override { return events(output_->start()); }
-  std::string chunk(const ResponseJson& c) override { return events(output_->on_chunk(c)); }
-  std::string end(const GenerationGroup& g) override { return events(finish(g)); }
+  std::string begin(const GenerationGroup&) override { return typed_events(output_->start()); }
+  std::string chunk(const ResponseJson& c) override { return typed_events(output_->on_chunk(c)); }
+  std::string end(const GenerationGroup& g) override { return typed_events(finish(g)); }
   std::string body(const GenerationGroup& g) override {
     finish(g);
     return dump_json(output_->response());
@@ -68,14 +77,38 @@ class ResponsesWriter : public AnswerWriter {
     }
     return evs;
   }
-  static std::string events(const std::vector<ResponseJson>& evs) {
-    std::string out;
-    for (const ResponseJson& e : evs) out += "event: " + e["type"].get<std::string>() + "\ndata: " + dump_json(e) + "\n\n";
-    return out;
+};
+
+class MessagesWriter : public AnswerWriter {
+ public:
+  explicit MessagesWriter(std::unique_ptr<MessagesOutput> output) : output_(std::move(output)) {}
+
+  std::string begin(const GenerationGroup&) override { return typed_events(output_->start()); }
+  std::string chunk(const ResponseJson& c) override { return typed_events(output_->on_chunk(c)); }
+  std::string end(const GenerationGroup& g) override {
+    if (g.failed()) return typed_events({failure(g)});
+    return typed_events(finish(g));
   }
+  std::string body(const GenerationGroup& g) override {
+    if (g.failed()) return dump_json(failure(g));
+    finish(g);
+    return dump_json(output_->message());
+  }
+
+ private:
+  std::unique_ptr<MessagesOutput> output_;
+
+  std::vector<ResponseJson> finish(const GenerationGroup& g) {
+    return output_->finish(g.usage_chunk()["usage"], g.choice(0).stop_sequence());
+  }
+  static ResponseJson failure(const GenerationGroup& g) { return anthropic_error_json(ApiError(500, g.error())); }
 };
 
 }  // namespace
+
+std::unique_ptr<AnswerWriter> messages_writer(std::unique_ptr<MessagesOutput> output) {
+  return std::make_unique<MessagesWriter>(std::move(output));
+}
 
 std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage) {
   return std::make_unique<CompletionWriter>(chat, include_usage);

@@ -2,7 +2,8 @@
 // How a running generation's chunks become the bytes of its HTTP answer. Chat and text completions send
 // their chunks as Server-Sent Events ("data: {…}" lines ending with "data: [DONE]") or one JSON object;
 // the Responses API translates the same chunks into its typed events ("event: response.output_text.delta")
-// and its response object, and stores the response for `previous_response_id`. http_server.cpp drives a
+// and its response object, and stores the response for `previous_response_id`; the Messages API into
+// Anthropic's events ("event: content_block_delta") and message object. http_server.cpp drives a
 // writer; the writer knows nothing of sockets.
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/generation_group.h"
+#include "server/messages_output.h"
 #include "server/response_store.h"
 #include "server/responses_output.h"
 
@@ -33,5 +35,8 @@ std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage);
 // `conversation`: the request's items, its own input from `input_begin` on.
 std::unique_ptr<AnswerWriter> responses_writer(std::unique_ptr<ResponsesOutput> output, ResponseStore& store,
                                                nlohmann::ordered_json conversation, size_t input_begin, bool store_it);
+
+// /v1/messages (Anthropic's Messages API).
+std::unique_ptr<AnswerWriter> messages_writer(std::unique_ptr<MessagesOutput> output);
 
 }  // namespace dsinfer::server

@@ -61,6 +61,7 @@ class Generation {
   const std::string& error() const { return error_; }
   void cancel() { stream_->cancel(); }
   const std::string& finish_reason() const { return finish_reason_; }
+  const std::string& stop_sequence() const { return text_->stop_sequence(); }  // the stop string that ended it, or ""
 
  private:
   GenerationInfo info_;

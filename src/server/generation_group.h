@@ -27,6 +27,7 @@ class GenerationGroup {
   ResponseJson response() const;                    // after kDone
   bool failed() const;
   std::string error() const;  // the first failed choice's
+  const Generation& choice(size_t i) const { return *choices_[i]; }
   void cancel();
 
  private:

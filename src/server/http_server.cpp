@@ -6,10 +6,12 @@
 #include <atomic>
 #include <cmath>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "server/answer_writer.h"
 #include "server/generation_group.h"
+#include "server/messages_request.h"
 #include "server/request_plan.h"
 #include "server/responses_request.h"
 #include "server/start_generation.h"
@@ -27,7 +29,8 @@ using namespace std::chrono_literals;
 namespace {
 
 const char* endpoint_label(const std::string& path) {
-  for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"})
+  for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens",
+                        "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"})
     if (path == p) return p;
   if (path == "/responses") return "/v1/responses";
   if (path.rfind("/v1/responses/", 0) == 0 || path.rfind("/responses/", 0) == 0) return "/v1/responses/{id}";
@@ -37,10 +40,13 @@ const char* endpoint_label(const std::string& path) {
   return "other";
 }
 
-void write_error(httplib::Response& res, const ApiError& e) {
+// Anthropic's Messages API answers errors in its own shape ({"type": "error", "error": {"type", "message"}}).
+bool anthropic_path(const std::string& path) { return path.rfind("/v1/messages", 0) == 0; }
+
+void write_error(httplib::Response& res, const ApiError& e, bool anthropic = false) {
   res.status = e.status;
   if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(e.retry_after))));
-  res.set_content(dump_json(e.to_json()), "application/json");
+  res.set_content(anthropic ? dump_json(anthropic_error_json(e)) : dump_json(e.to_json()), "application/json");
 }
 
 // Whether a browser page from `origin` may call the server (ServerOptions::cors_origins).
@@ -68,6 +74,8 @@ struct HttpServer::Impl {
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);  // chat / text completions
   void respond(const httplib::Request& req, httplib::Response& res);              // the Responses API
+  void message(const httplib::Request& req, httplib::Response& res);              // Anthropic's Messages API
+  void count_message_tokens(const httplib::Request& req, httplib::Response& res);
   // Sends a started generation's answer through `writer`, streamed or whole.
   void answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> writer);
 };
@@ -163,6 +171,32 @@ void HttpServer::Impl::respond(const httplib::Request& req, httplib::Response& r
   if (r.settings["model"].is_null()) r.settings["model"] = options.model_name;
   auto output = std::make_unique<ResponsesOutput>(random_id("resp_"), std::move(r.settings), unix_now());
   answer(res, started, responses_writer(std::move(output), responses, std::move(r.conversation), r.input_begin, r.store));
+}
+
+void HttpServer::Impl::message(const httplib::Request& req, httplib::Response& res) {
+  const auto arrival = std::chrono::steady_clock::now();
+  const MessagesRequest r = parse_messages_request(req.body, options.limits);
+  StartedGeneration started;
+  try {
+    started = start_generation(context, r.chat_body, true, arrival);
+  } catch (const ApiError& e) {
+    throw messages_error(e);
+  }
+  const int64_t input_tokens = started.group->usage_chunk()["usage"]["prompt_tokens"].get<int64_t>();
+  auto output = std::make_unique<MessagesOutput>(random_id("msg_"), r.model.empty() ? options.model_name : r.model, input_tokens);
+  answer(res, started, messages_writer(std::move(output)));
+}
+
+void HttpServer::Impl::count_message_tokens(const httplib::Request& req, httplib::Response& res) {
+  const MessagesRequest r = parse_messages_request(req.body, options.limits, /*count_tokens=*/true);
+  PlanContext plan{options.limits, tokenizer, context.format, context.bos_text, std::numeric_limits<int64_t>::max() / 2};
+  RequestPlan p;
+  try {
+    p = plan_request(plan, r.chat_body, true);
+  } catch (const ApiError& e) {
+    throw messages_error(e);
+  }
+  res.set_content(dump_json(json{{"input_tokens", p.prompts.at(0).size()}}), "application/json");
 }
 
 void HttpServer::Impl::answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> w) {
@@ -263,28 +297,31 @@ void HttpServer::Impl::routes() {
       res.status = 204;
       res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
       const std::string wanted = req.get_header_value("Access-Control-Request-Headers");
-      res.set_header("Access-Control-Allow-Headers", wanted.empty() ? "Authorization, Content-Type" : wanted);
+      res.set_header("Access-Control-Allow-Headers", wanted.empty() ? "Authorization, Content-Type, x-api-key" : wanted);
       res.set_header("Access-Control-Max-Age", "600");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-    if (authorization_matches(req.get_header_value("Authorization"), options.api_key))
+    // "Authorization: Bearer KEY" (OpenAI clients) or "x-api-key: KEY" (Anthropic clients).
+    if (authorization_matches(req.get_header_value("Authorization"), options.api_key) ||
+        (req.has_header("x-api-key") && constant_time_equal(req.get_header_value("x-api-key"), options.api_key)))
       return httplib::Server::HandlerResponse::Unhandled;
-    write_error(res, ApiError(401, "Incorrect API key provided. Pass it as 'Authorization: Bearer KEY'.", "",
-                              "invalid_api_key", "invalid_request_error"));
+    write_error(res, ApiError(401, "Incorrect API key provided. Pass it as 'Authorization: Bearer KEY' (or 'x-api-key: KEY').", "",
+                              "invalid_api_key", "invalid_request_error"), anthropic_path(req.path));
     return httplib::Server::HandlerResponse::Handled;
   });
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    const bool anthropic = anthropic_path(req.path);
     if (res.status == 413) {
-      write_error(res, ApiError(413, "the request body is too large", "", "request_too_large"));
+      write_error(res, ApiError(413, "the request body is too large", "", "request_too_large"), anthropic);
     } else if (res.status == 404) {
-      write_error(res, ApiError(404, cat("Unknown request URL: ", req.method, " ", req.path), "", "unknown_url"));
+      write_error(res, ApiError(404, cat("Unknown request URL: ", req.method, " ", req.path), "", "unknown_url"), anthropic);
     } else {
-      write_error(res, ApiError(res.status, cat("HTTP error ", res.status)));
+      write_error(res, ApiError(res.status, cat("HTTP error ", res.status)), anthropic);
     }
   });
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "internal error";
     try {
       std::rethrow_exception(ep);
@@ -292,7 +329,7 @@ void HttpServer::Impl::routes() {
       what = e.what();
     } catch (...) {
     }
-    write_error(res, ApiError(500, what, "", "internal_error", "server_error"));
+    write_error(res, ApiError(500, what, "", "internal_error", "server_error"), anthropic_path(req.path));
   });
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     metrics.count_request(endpoint_label(req.path), res.status);
@@ -301,12 +338,13 @@ void HttpServer::Impl::routes() {
   // Errors caused by the request become OpenAI error objects.
   auto guarded = [](auto handle) {
     return [handle](const httplib::Request& req, httplib::Response& res) {
+      const bool anthropic = anthropic_path(req.path);
       try {
         handle(req, res);
       } catch (const ApiError& e) {
-        write_error(res, e);
+        write_error(res, e, anthropic);
       } catch (const Error& e) {  // tokenizer and other library errors caused by the input
-        write_error(res, ApiError(400, e.what()));
+        write_error(res, ApiError(400, e.what()), anthropic);
       }
     };
   };
@@ -314,6 +352,9 @@ void HttpServer::Impl::routes() {
     return guarded([this, chat](const httplib::Request& req, httplib::Response& res) { generate(req, res, chat); });
   };
   for (const char* p : {"/v1/chat/completions", "/chat/completions"}) http.Post(p, generating(true));
+  http.Post("/v1/messages", guarded([this](const httplib::Request& req, httplib::Response& res) { message(req, res); }));
+  http.Post("/v1/messages/count_tokens",
+            guarded([this](const httplib::Request& req, httplib::Response& res) { count_message_tokens(req, res); }));
   for (const char* p : {"/v1/responses", "/responses"})
     http.Post(p, guarded([this](const httplib::Request& req, httplib::Response& res) { respond(req, res); }));
   // Stored responses: GET returns one, DELETE forgets it, input_items lists the items its request sent.

@@ -1,7 +1,8 @@
 #pragma once
 // The OpenAI-compatible HTTP server (cpp-httplib, a thread per connection from a fixed pool):
 //   POST /v1/chat/completions, POST /v1/completions, POST /v1/responses (+ GET / DELETE of a stored one),
-//   GET /v1/models, GET /health, GET /metrics, and llama-server's POST /tokenize and POST /detokenize.
+//   GET /v1/models, GET /health, GET /metrics, llama-server's POST /tokenize and POST /detokenize, and
+//   Anthropic's POST /v1/messages and POST /v1/messages/count_tokens.
 // Generation goes through the Scheduler (continuous batching); this layer turns requests into prompt
 // token ids (chat template + tokenizer) and the token streams back into OpenAI JSON / Server-Sent Events.
 

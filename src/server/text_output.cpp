@@ -14,7 +14,13 @@ std::string StopMatcher::push(const std::string& text) {
   if (stops_.empty()) return text;
   pending_ += text;
   size_t first = std::string::npos;
-  for (const auto& s : stops_) first = std::min(first, pending_.find(s));
+  for (const auto& s : stops_) {
+    const size_t at = pending_.find(s);
+    if (at < first) {
+      first = at;
+      matched_stop_ = s;
+    }
+  }
   if (first != std::string::npos) {
     matched_ = true;
     std::string out = pending_.substr(0, first);

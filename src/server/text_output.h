@@ -22,9 +22,11 @@ class StopMatcher {
   std::string push(const std::string& text);
   std::string flush();  // end of stream: the held-back text
   bool matched() const { return matched_; }
+  const std::string& matched_stop() const { return matched_stop_; }  // which one ("" = none yet)
 
  private:
   std::vector<std::string> stops_;
+  std::string matched_stop_;
   size_t hold_ = 0;  // longest stop - 1
   std::string pending_;
   bool matched_ = false;
@@ -47,6 +49,7 @@ class TextOutput {
   ChatDelta finish();
   // A stop sequence was found: the caller should cancel generation.
   bool stopped() const { return stop_.matched(); }
+  const std::string& stop_sequence() const { return stop_.matched_stop(); }  // the one found, else ""
   // Bytes of generated text decoded so far (where the next token's text starts), and how many of them have
   // come out of the stop matcher (content, reasoning or tool calls; never the stop sequence).
   int64_t decoded_bytes() const { return decoded_; }

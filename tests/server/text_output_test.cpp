@@ -19,6 +19,16 @@ const Tokenizer& tok() {
   return *t;
 }
 
+TEST(StopMatcher, SaysWhichStopMatchedFirstInTheText) {
+  StopMatcher m({"lazy", "fox", "brown"});
+  EXPECT_EQ(m.matched_stop(), "");
+  std::string out = m.push("the quick bro");
+  out += m.push("wn fox");
+  EXPECT_EQ(out, "the quick ");
+  EXPECT_TRUE(m.matched());
+  EXPECT_EQ(m.matched_stop(), "brown");  // earliest in the text, not first in the list
+}
+
 TEST(StopMatcher, FindsStopsAcrossEverySplitAndKeepsCharactersWhole) {
   const std::string text = "Grüße, Welt! END and more";
   for (size_t a = 0; a <= text.size(); ++a) {
