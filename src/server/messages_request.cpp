@@ -1,5 +1,6 @@
 #include "server/messages_request.h"
 
+#include "server/body_fields.h"
 #include "util/error.h"
 
 namespace dsinfer::server {
@@ -7,32 +8,18 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-[[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
-
-const json* field(const json& obj, const char* name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-std::string get_string(const json& obj, const char* name, const std::string& where) {
-  const json* v = field(obj, name);
-  if (!v || !v->is_string()) bad(cat(where, ".", name), cat(where, ".", name, v ? " must be a string" : " is required"));
-  return v->get<std::string>();
-}
-
 // The text of a string or of a list of text blocks (system prompts, tool results).
 std::string text_of(const json& content, const std::string& where) {
   if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) bad(where, cat(where, " must be a string or a list of text blocks"));
+  if (!content.is_array()) bad_field(where, cat(where, " must be a string or a list of text blocks"));
   std::string text;
   for (size_t j = 0; j < content.size(); ++j) {
     const std::string w = cat(where, "[", j, "]");
-    if (!content[j].is_object()) bad(w, cat(w, " must be an object"));
-    const std::string type = get_string(content[j], "type", w);
-    if (type != "text") bad(w + ".type", cat(w, ".type '", type, "' is not supported here: this model reads text only"));
+    if (!content[j].is_object()) bad_field(w, cat(w, " must be an object"));
+    const std::string type = string_field(content[j], "type", w);
+    if (type != "text") bad_field(w + ".type", cat(w, ".type '", type, "' is not supported here: this model reads text only"));
     if (!text.empty()) text += "\n";
-    text += get_string(content[j], "text", w);
+    text += string_field(content[j], "text", w);
   }
   return text;
 }
@@ -41,38 +28,38 @@ std::string text_of(const json& content, const std::string& where) {
 // text), an assistant turn's tool_use blocks its tool calls.
 void add_message(json& out, const json& m, size_t i) {
   const std::string w = cat("messages[", i, "]");
-  if (!m.is_object()) bad(w, cat(w, " must be an object"));
-  const std::string role = get_string(m, "role", w);
-  if (role != "user" && role != "assistant") bad(w + ".role", cat(w, ".role must be \"user\" or \"assistant\"; got '", role, "'"));
-  const json* content = field(m, "content");
-  if (!content) bad(w + ".content", cat(w, ".content is required"));
+  if (!m.is_object()) bad_field(w, cat(w, " must be an object"));
+  const std::string role = string_field(m, "role", w);
+  if (role != "user" && role != "assistant") bad_field(w + ".role", cat(w, ".role must be \"user\" or \"assistant\"; got '", role, "'"));
+  const json* content = body_field(m, "content");
+  if (!content) bad_field(w + ".content", cat(w, ".content is required"));
   if (content->is_string()) {
     out.push_back({{"role", role}, {"content", *content}});
     return;
   }
-  if (!content->is_array()) bad(w + ".content", cat(w, ".content must be a string or a list of content blocks"));
+  if (!content->is_array()) bad_field(w + ".content", cat(w, ".content must be a string or a list of content blocks"));
   std::string text;
   json calls = json::array();
   for (size_t j = 0; j < content->size(); ++j) {
     const json& b = (*content)[j];
     const std::string bw = cat(w, ".content[", j, "]");
-    if (!b.is_object()) bad(bw, cat(bw, " must be an object"));
-    const std::string type = get_string(b, "type", bw);
+    if (!b.is_object()) bad_field(bw, cat(bw, " must be an object"));
+    const std::string type = string_field(b, "type", bw);
     if (type == "text") {
-      text += get_string(b, "text", bw);
+      text += string_field(b, "text", bw);
     } else if (type == "tool_use" && role == "assistant") {
-      const json* input = field(b, "input");
-      if (input && !input->is_object()) bad(bw + ".input", cat(bw, ".input must be an object"));
-      calls.push_back({{"id", get_string(b, "id", bw)}, {"type", "function"},
-                       {"function", {{"name", get_string(b, "name", bw)}, {"arguments", input ? input->dump() : "{}"}}}});
+      const json* input = body_field(b, "input");
+      if (input && !input->is_object()) bad_field(bw + ".input", cat(bw, ".input must be an object"));
+      calls.push_back({{"id", string_field(b, "id", bw)}, {"type", "function"},
+                       {"function", {{"name", string_field(b, "name", bw)}, {"arguments", input ? input->dump() : "{}"}}}});
     } else if (type == "tool_result" && role == "user") {
-      const json* c = field(b, "content");
-      out.push_back({{"role", "tool"}, {"tool_call_id", get_string(b, "tool_use_id", bw)},
+      const json* c = body_field(b, "content");
+      out.push_back({{"role", "tool"}, {"tool_call_id", string_field(b, "tool_use_id", bw)},
                      {"content", c ? text_of(*c, bw + ".content") : ""}});
     } else if ((type == "thinking" || type == "redacted_thinking") && role == "assistant") {
       // Earlier turns' reasoning: the DeepSeek chat templates leave it out of the prompt.
     } else {
-      bad(bw + ".type", cat(bw, ".type '", type, "' is not supported in a ", role, " message (text, ",
+      bad_field(bw + ".type", cat(bw, ".type '", type, "' is not supported in a ", role, " message (text, ",
                             role == "user" ? "tool_result" : "tool_use, thinking", "; this model reads text only)"));
     }
   }
@@ -87,16 +74,16 @@ void add_message(json& out, const json& m, size_t i) {
 
 json chat_tool(const json& tool, size_t i) {
   const std::string w = cat("tools[", i, "]");
-  if (!tool.is_object()) bad(w, cat(w, " must be an object"));
-  if (const json* type = field(tool, "type"); type && *type != "custom")
-    bad(w + ".type", cat(w, ".type ", type->dump(), " is not supported: dsinfer calls custom (client) tools only"));
-  json fn = {{"name", get_string(tool, "name", w)}};
-  if (const json* d = field(tool, "description")) {
-    if (!d->is_string()) bad(w + ".description", cat(w, ".description must be a string"));
+  if (!tool.is_object()) bad_field(w, cat(w, " must be an object"));
+  if (const json* type = body_field(tool, "type"); type && *type != "custom")
+    bad_field(w + ".type", cat(w, ".type ", type->dump(), " is not supported: dsinfer calls custom (client) tools only"));
+  json fn = {{"name", string_field(tool, "name", w)}};
+  if (const json* d = body_field(tool, "description")) {
+    if (!d->is_string()) bad_field(w + ".description", cat(w, ".description must be a string"));
     fn["description"] = *d;
   }
-  const json* schema = field(tool, "input_schema");
-  if (!schema || !schema->is_object()) bad(w + ".input_schema", cat(w, ".input_schema must be a JSON Schema object"));
+  const json* schema = body_field(tool, "input_schema");
+  if (!schema || !schema->is_object()) bad_field(w + ".input_schema", cat(w, ".input_schema must be a JSON Schema object"));
   fn["parameters"] = *schema;
   return {{"type", "function"}, {"function", std::move(fn)}};
 }
@@ -110,27 +97,27 @@ MessagesRequest parse_messages_request(std::string_view raw, const RequestLimits
   json chat = json::object();
 
   json messages = json::array();
-  if (const json* system = field(body, "system")) messages.push_back({{"role", "system"}, {"content", text_of(*system, "system")}});
-  const json* msgs = field(body, "messages");
-  if (!msgs || !msgs->is_array() || msgs->empty()) bad("messages", "'messages' must be a non-empty array");
+  if (const json* system = body_field(body, "system")) messages.push_back({{"role", "system"}, {"content", text_of(*system, "system")}});
+  const json* msgs = body_field(body, "messages");
+  if (!msgs || !msgs->is_array() || msgs->empty()) bad_field("messages", "'messages' must be a non-empty array");
   if (static_cast<int64_t>(msgs->size()) > limits.max_messages)
-    bad("messages", cat("at most ", limits.max_messages, " messages are allowed"));
+    bad_field("messages", cat("at most ", limits.max_messages, " messages are allowed"));
   for (size_t i = 0; i < msgs->size(); ++i) add_message(messages, (*msgs)[i], i);
   chat["messages"] = std::move(messages);
 
-  if (const json* m = field(body, "model")) {
-    if (!m->is_string()) bad("model", "'model' must be a string");
+  if (const json* m = body_field(body, "model")) {
+    if (!m->is_string()) bad_field("model", "'model' must be a string");
     r.model = m->get<std::string>();
     chat["model"] = *m;
   }
   if (!count_tokens) {
-    const json* mt = field(body, "max_tokens");
-    if (!mt) bad("max_tokens", "'max_tokens' is required");
+    const json* mt = body_field(body, "max_tokens");
+    if (!mt) bad_field("max_tokens", "'max_tokens' is required");
     if (!mt->is_number_integer() || mt->get<int64_t>() < 1 || mt->get<int64_t>() > limits.max_tokens)
-      bad("max_tokens", cat("'max_tokens' must be an integer in [1, ", limits.max_tokens, "]"));
+      bad_field("max_tokens", cat("'max_tokens' must be an integer in [1, ", limits.max_tokens, "]"));
     chat["max_tokens"] = *mt;
-    if (const json* st = field(body, "stream")) {
-      if (!st->is_boolean()) bad("stream", "'stream' must be a boolean");
+    if (const json* st = body_field(body, "stream")) {
+      if (!st->is_boolean()) bad_field("stream", "'stream' must be a boolean");
       r.stream = st->get<bool>();
     }
     chat["stream"] = r.stream;
@@ -138,49 +125,49 @@ MessagesRequest parse_messages_request(std::string_view raw, const RequestLimits
     // Sampling fields (older clients send temperature / top_p / top_k) and the chat endpoint's extensions.
     for (const char* name : {"temperature", "top_p", "top_k", "seed", "min_p", "ignore_eos", "logit_bias", "presence_penalty",
                              "frequency_penalty", "repetition_penalty"})
-      if (const json* v = field(body, name)) chat[name] = *v;
-    if (const json* stops = field(body, "stop_sequences")) {
-      if (!stops->is_array()) bad("stop_sequences", "'stop_sequences' must be an array of strings");
+      if (const json* v = body_field(body, name)) chat[name] = *v;
+    if (const json* stops = body_field(body, "stop_sequences")) {
+      if (!stops->is_array()) bad_field("stop_sequences", "'stop_sequences' must be an array of strings");
       chat["stop"] = *stops;
     }
   }
 
-  if (const json* tools = field(body, "tools")) {
-    if (!tools->is_array()) bad("tools", "'tools' must be an array");
-    if (static_cast<int64_t>(tools->size()) > limits.max_tools) bad("tools", cat("at most ", limits.max_tools, " tools"));
+  if (const json* tools = body_field(body, "tools")) {
+    if (!tools->is_array()) bad_field("tools", "'tools' must be an array");
+    if (static_cast<int64_t>(tools->size()) > limits.max_tools) bad_field("tools", cat("at most ", limits.max_tools, " tools"));
     json chat_tools = json::array();
     for (size_t i = 0; i < tools->size(); ++i) chat_tools.push_back(chat_tool((*tools)[i], i));
     if (!chat_tools.empty()) chat["tools"] = std::move(chat_tools);
   }
-  if (const json* tc = field(body, "tool_choice")) {
+  if (const json* tc = body_field(body, "tool_choice")) {
     const json type = tc->is_object() ? tc->value("type", json()) : json();
     if (type == "auto" || type == "none") {
       chat["tool_choice"] = type;
     } else if (type == "any") {
       chat["tool_choice"] = "required";
     } else if (type == "tool") {
-      chat["tool_choice"] = {{"type", "function"}, {"function", {{"name", get_string(*tc, "name", "tool_choice")}}}};
+      chat["tool_choice"] = {{"type", "function"}, {"function", {{"name", string_field(*tc, "name", "tool_choice")}}}};
     } else {
-      bad("tool_choice", "'tool_choice' must be {\"type\": \"auto\" | \"any\" | \"tool\" | \"none\"}");
+      bad_field("tool_choice", "'tool_choice' must be {\"type\": \"auto\" | \"any\" | \"tool\" | \"none\"}");
     }
-    if (const json* d = field(*tc, "disable_parallel_tool_use")) {
-      if (!d->is_boolean()) bad("tool_choice.disable_parallel_tool_use", "tool_choice.disable_parallel_tool_use must be a boolean");
+    if (const json* d = body_field(*tc, "disable_parallel_tool_use")) {
+      if (!d->is_boolean()) bad_field("tool_choice.disable_parallel_tool_use", "tool_choice.disable_parallel_tool_use must be a boolean");
       chat["parallel_tool_calls"] = !d->get<bool>();
     }
   }
-  if (const json* oc = field(body, "output_config")) {
-    if (!oc->is_object()) bad("output_config", "'output_config' must be an object");
-    if (const json* format = field(*oc, "format")) {
+  if (const json* oc = body_field(body, "output_config")) {
+    if (!oc->is_object()) bad_field("output_config", "'output_config' must be an object");
+    if (const json* format = body_field(*oc, "format")) {
       if (!format->is_object() || format->value("type", json()) != "json_schema")
-        bad("output_config.format", "output_config.format must be {\"type\": \"json_schema\", \"schema\": {...}}");
-      const json* schema = field(*format, "schema");
-      if (!schema || !schema->is_object()) bad("output_config.format.schema", "output_config.format.schema must be a JSON Schema object");
+        bad_field("output_config.format", "output_config.format must be {\"type\": \"json_schema\", \"schema\": {...}}");
+      const json* schema = body_field(*format, "schema");
+      if (!schema || !schema->is_object()) bad_field("output_config.format.schema", "output_config.format.schema must be a JSON Schema object");
       chat["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "output"}, {"strict", true}, {"schema", *schema}}}};
     }
   }
-  if (const json* th = field(body, "thinking"); th && !th->is_object()) bad("thinking", "'thinking' must be an object");
-  if (const json* mcp = field(body, "mcp_servers"); mcp && !(mcp->is_array() && mcp->empty()))
-    bad("mcp_servers", "'mcp_servers' is not supported by this server");
+  if (const json* th = body_field(body, "thinking"); th && !th->is_object()) bad_field("thinking", "'thinking' must be an object");
+  if (const json* mcp = body_field(body, "mcp_servers"); mcp && !(mcp->is_array() && mcp->empty()))
+    bad_field("mcp_servers", "'mcp_servers' is not supported by this server");
   r.chat_body = chat.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <optional>
 
+#include "server/body_fields.h"
 #include "server/generation.h"
 #include "util/error.h"
 
@@ -11,42 +12,22 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-[[noreturn]] void bad(const std::string& param, const std::string& message, std::string code = {}) {
-  throw ApiError(400, message, param, std::move(code));
-}
-
-const json* field(const json& obj, const char* name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-std::string get_string(const json& obj, const char* name, const std::string& where, bool required) {
-  const json* v = field(obj, name);
-  if (!v) {
-    if (required) bad(cat(where, ".", name), cat(where, ".", name, " is required"));
-    return {};
-  }
-  if (!v->is_string()) bad(cat(where, ".", name), cat(where, ".", name, " must be a string"));
-  return v->get<std::string>();
-}
-
 // The text of a message's content: a string, or a list of text parts (input_text, output_text, refusal).
 std::string content_text(const json& content, const std::string& where) {
   if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) bad(where, cat(where, " must be a string or a list of content parts"));
+  if (!content.is_array()) bad_field(where, cat(where, " must be a string or a list of content parts"));
   std::string text;
   for (size_t j = 0; j < content.size(); ++j) {
     const json& part = content[j];
     const std::string pw = cat(where, "[", j, "]");
-    if (!part.is_object()) bad(pw, cat(pw, " must be an object"));
-    const std::string type = get_string(part, "type", pw, true);
+    if (!part.is_object()) bad_field(pw, cat(pw, " must be an object"));
+    const std::string type = string_field(part, "type", pw, true);
     if (type == "input_text" || type == "output_text" || type == "text") {
-      text += get_string(part, "text", pw, true);
+      text += string_field(part, "text", pw, true);
     } else if (type == "refusal") {
-      text += get_string(part, "refusal", pw, true);
+      text += string_field(part, "refusal", pw, true);
     } else {
-      bad(pw + ".type", cat(pw, ".type '", type, "' is not supported: this model reads text only (input_text, output_text)"));
+      bad_field(pw + ".type", cat(pw, ".type '", type, "' is not supported: this model reads text only (input_text, output_text)"));
     }
   }
   return text;
@@ -64,23 +45,23 @@ json& assistant_for_calls(json& messages) {
 
 json chat_tool(const json& tool, size_t i) {
   const std::string where = cat("tools[", i, "]");
-  if (!tool.is_object()) bad(where, cat(where, " must be an object"));
-  const std::string type = get_string(tool, "type", where, true);
+  if (!tool.is_object()) bad_field(where, cat(where, " must be an object"));
+  const std::string type = string_field(tool, "type", where, true);
   if (type != "function")
-    bad(where + ".type", cat(where, ".type '", type, "' is not supported: dsinfer calls function tools only"));
-  const std::string name = get_string(tool, "name", where, true);
-  if (name.empty()) bad(where + ".name", cat(where, ".name must not be empty"));
+    bad_field(where + ".type", cat(where, ".type '", type, "' is not supported: dsinfer calls function tools only"));
+  const std::string name = string_field(tool, "name", where, true);
+  if (name.empty()) bad_field(where + ".name", cat(where, ".name must not be empty"));
   json fn = {{"name", name}};
-  if (const json* d = field(tool, "description")) {
-    if (!d->is_string()) bad(where + ".description", cat(where, ".description must be a string"));
+  if (const json* d = body_field(tool, "description")) {
+    if (!d->is_string()) bad_field(where + ".description", cat(where, ".description must be a string"));
     fn["description"] = *d;
   }
-  if (const json* p = field(tool, "parameters")) {
-    if (!p->is_object()) bad(where + ".parameters", cat(where, ".parameters must be an object"));
+  if (const json* p = body_field(tool, "parameters")) {
+    if (!p->is_object()) bad_field(where + ".parameters", cat(where, ".parameters must be an object"));
     fn["parameters"] = *p;
   }
-  if (const json* s = field(tool, "strict")) {
-    if (!s->is_boolean()) bad(where + ".strict", cat(where, ".strict must be a boolean"));
+  if (const json* s = body_field(tool, "strict")) {
+    if (!s->is_boolean()) bad_field(where + ".strict", cat(where, ".strict must be a boolean"));
     fn["strict"] = *s;
   }
   return {{"type", "function"}, {"function", std::move(fn)}};
@@ -89,25 +70,25 @@ json chat_tool(const json& tool, size_t i) {
 json chat_tool_choice(const json& tc) {
   if (tc.is_string()) {
     const std::string s = tc.get<std::string>();
-    if (s != "auto" && s != "none" && s != "required") bad("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or {\"type\": \"function\", \"name\": ...}");
+    if (s != "auto" && s != "none" && s != "required") bad_field("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or {\"type\": \"function\", \"name\": ...}");
     return tc;
   }
   if (tc.is_object() && tc.value("type", json()) == "function" && tc.contains("name") && tc["name"].is_string())
     return {{"type", "function"}, {"function", {{"name", tc["name"]}}}};
-  bad("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or {\"type\": \"function\", \"name\": ...}");
+  bad_field("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or {\"type\": \"function\", \"name\": ...}");
 }
 
 // text.format -> response_format ({"type": "text"} needs none).
 json chat_response_format(const json& format) {
-  if (!format.is_object()) bad("text.format", "text.format must be an object");
-  const std::string type = get_string(format, "type", "text.format", true);  // (param text.format.type)
+  if (!format.is_object()) bad_field("text.format", "text.format must be an object");
+  const std::string type = string_field(format, "type", "text.format", true);  // (param text.format.type)
   if (type == "text") return nullptr;
   if (type == "json_object") return {{"type", "json_object"}};
-  if (type != "json_schema") bad("text.format.type", "text.format.type must be \"text\", \"json_object\" or \"json_schema\"");
+  if (type != "json_schema") bad_field("text.format.type", "text.format.type must be \"text\", \"json_object\" or \"json_schema\"");
   json js = json::object();
   for (const char* k : {"name", "description", "schema", "strict"})
-    if (const json* v = field(format, k)) js[k] = *v;
-  if (!js.contains("name")) bad("text.format.name", "text.format.name is required for a json_schema format");
+    if (const json* v = body_field(format, k)) js[k] = *v;
+  if (!js.contains("name")) bad_field("text.format.name", "text.format.name is required for a json_schema format");
   return {{"type", "json_schema"}, {"json_schema", std::move(js)}};
 }
 
@@ -126,31 +107,31 @@ json chat_messages_from_items(const json& items, const std::string& where) {
   for (size_t i = 0; i < items.size(); ++i) {
     const json& item = items[i];
     const std::string w = cat(where, "[", i, "]");
-    if (!item.is_object()) bad(w, cat(w, " must be an object"));
-    std::string type = get_string(item, "type", w, false);
+    if (!item.is_object()) bad_field(w, cat(w, " must be an object"));
+    std::string type = string_field(item, "type", w, false);
     if (type.empty()) type = "message";  // the short form {"role", "content"}
     if (type == "message") {
-      const std::string role = get_string(item, "role", w, true);
+      const std::string role = string_field(item, "role", w, true);
       if (role != "user" && role != "system" && role != "developer" && role != "assistant")
-        bad(w + ".role", cat(w, ".role must be one of user, system, developer, assistant; got '", role, "'"));
-      const json* content = field(item, "content");
-      if (!content) bad(w + ".content", cat(w, ".content is required"));
+        bad_field(w + ".role", cat(w, ".role must be one of user, system, developer, assistant; got '", role, "'"));
+      const json* content = body_field(item, "content");
+      if (!content) bad_field(w + ".content", cat(w, ".content is required"));
       messages.push_back({{"role", role == "developer" ? "system" : role}, {"content", content_text(*content, w + ".content")}});
     } else if (type == "function_call") {
-      const std::string call_id = get_string(item, "call_id", w, true);
-      const std::string name = get_string(item, "name", w, true);
-      const std::string arguments = get_string(item, "arguments", w, true);
+      const std::string call_id = string_field(item, "call_id", w, true);
+      const std::string name = string_field(item, "name", w, true);
+      const std::string arguments = string_field(item, "arguments", w, true);
       assistant_for_calls(messages)["tool_calls"].push_back(
           {{"id", call_id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", arguments}}}});
     } else if (type == "function_call_output") {
-      const std::string call_id = get_string(item, "call_id", w, true);
-      const json* output = field(item, "output");
-      if (!output) bad(w + ".output", cat(w, ".output is required"));
+      const std::string call_id = string_field(item, "call_id", w, true);
+      const json* output = body_field(item, "output");
+      if (!output) bad_field(w + ".output", cat(w, ".output is required"));
       messages.push_back({{"role", "tool"}, {"tool_call_id", call_id}, {"content", content_text(*output, w + ".output")}});
     } else if (type == "reasoning") {
       // Earlier turns' reasoning: the DeepSeek chat templates leave it out of the prompt.
     } else {
-      bad(w + ".type", cat(w, ".type '", type, "' is not supported (message, function_call, function_call_output, reasoning)"));
+      bad_field(w + ".type", cat(w, ".type '", type, "' is not supported (message, function_call, function_call_output, reasoning)"));
     }
   }
   return messages;
@@ -164,45 +145,45 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
   json& s = r.settings = json::object();
 
   for (const char* unsupported : {"background", "conversation", "prompt"}) {
-    const json* v = field(body, unsupported);
+    const json* v = body_field(body, unsupported);
     if (v && !(v->is_boolean() && !v->get<bool>()))
-      bad(unsupported, cat("'", unsupported, "' is not supported by this server"));
+      bad_field(unsupported, cat("'", unsupported, "' is not supported by this server"));
   }
   auto copy_if = [&](const char* name, json& to, const char* as = nullptr) {
-    if (const json* v = field(body, name)) to[as ? as : name] = *v;
+    if (const json* v = body_field(body, name)) to[as ? as : name] = *v;
   };
 
   // The conversation: a continued response's, then instructions (this request's only, as the API says),
   // then the input.
   s["instructions"] = nullptr;
-  if (const json* ins = field(body, "instructions")) {
-    if (!ins->is_string()) bad("instructions", "'instructions' must be a string");
+  if (const json* ins = body_field(body, "instructions")) {
+    if (!ins->is_string()) bad_field("instructions", "'instructions' must be a string");
     s["instructions"] = *ins;
   }
   s["previous_response_id"] = nullptr;
   r.conversation = json::array();
-  if (const json* prev = field(body, "previous_response_id")) {
-    if (!prev->is_string()) bad("previous_response_id", "'previous_response_id' must be a string");
+  if (const json* prev = body_field(body, "previous_response_id")) {
+    if (!prev->is_string()) bad_field("previous_response_id", "'previous_response_id' must be a string");
     const auto stored = store.get(prev->get<std::string>());
     if (!stored)
-      bad("previous_response_id", cat("Previous response with id '", prev->get<std::string>(), "' not found."),
+      bad_field("previous_response_id", cat("Previous response with id '", prev->get<std::string>(), "' not found."),
           "previous_response_not_found");
     r.conversation = stored->conversation;
     s["previous_response_id"] = *prev;
   }
-  const json* input = field(body, "input");
-  if (!input) bad("input", "'input' is required");
+  const json* input = body_field(body, "input");
+  if (!input) bad_field("input", "'input' is required");
   r.input_begin = r.conversation.size();
   if (input->is_string()) {
     r.conversation.push_back({{"type", "message"}, {"role", "user"}, {"content", *input}});
   } else if (input->is_array()) {
     for (const json& item : *input) r.conversation.push_back(item);
   } else {
-    bad("input", "'input' must be a string or a list of items");
+    bad_field("input", "'input' must be a string or a list of items");
   }
   if (static_cast<int64_t>(r.conversation.size()) > limits.max_messages)
-    bad("input", cat("at most ", limits.max_messages, " input items are allowed (a continued conversation's included)"));
-  if (chat_messages(s["instructions"], r.conversation).empty()) bad("input", "'input' must hold at least one message");
+    bad_field("input", cat("at most ", limits.max_messages, " input items are allowed (a continued conversation's included)"));
+  if (chat_messages(s["instructions"], r.conversation).empty()) bad_field("input", "'input' must hold at least one message");
   // Stored input items are listed by id (GET /v1/responses/{id}/input_items): those without one get one.
   for (size_t i = r.input_begin; i < r.conversation.size(); ++i) {
     json& item = r.conversation[i];
@@ -212,33 +193,33 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
   }
 
   s["model"] = nullptr;  // the server's model name when not given (the writer fills it in)
-  if (const json* m = field(body, "model")) {
-    if (!m->is_string()) bad("model", "'model' must be a string");
+  if (const json* m = body_field(body, "model")) {
+    if (!m->is_string()) bad_field("model", "'model' must be a string");
     chat["model"] = *m;
     s["model"] = *m;
   }
-  if (const json* st = field(body, "stream")) {
-    if (!st->is_boolean()) bad("stream", "'stream' must be a boolean");
+  if (const json* st = body_field(body, "stream")) {
+    if (!st->is_boolean()) bad_field("stream", "'stream' must be a boolean");
     r.stream = st->get<bool>();
   }
   chat["stream"] = r.stream;
   if (r.stream) chat["stream_options"] = {{"include_usage", true}};
-  if (const json* st = field(body, "store")) {
-    if (!st->is_boolean()) bad("store", "'store' must be a boolean");
+  if (const json* st = body_field(body, "store")) {
+    if (!st->is_boolean()) bad_field("store", "'store' must be a boolean");
     r.store = st->get<bool>();
   }
 
   s["max_output_tokens"] = nullptr;
-  if (const json* m = field(body, "max_output_tokens")) {
+  if (const json* m = body_field(body, "max_output_tokens")) {
     if (!m->is_number_integer() || m->get<int64_t>() < 1 || m->get<int64_t>() > limits.max_tokens)
-      bad("max_output_tokens", cat("'max_output_tokens' must be an integer in [1, ", limits.max_tokens, "]"));
+      bad_field("max_output_tokens", cat("'max_output_tokens' must be an integer in [1, ", limits.max_tokens, "]"));
     chat["max_completion_tokens"] = *m;
     s["max_output_tokens"] = *m;
   }
   for (const char* name : {"temperature", "top_p"}) {
     s[name] = 1.0;
-    if (const json* v = field(body, name)) {
-      if (!v->is_number()) bad(name, cat("'", name, "' must be a number"));
+    if (const json* v = body_field(body, name)) {
+      if (!v->is_number()) bad_field(name, cat("'", name, "' must be a number"));
       chat[name] = *v;
       s[name] = *v;
     }
@@ -249,30 +230,30 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
     copy_if(name, chat);
 
   s["tools"] = json::array();
-  if (const json* tools = field(body, "tools")) {
-    if (!tools->is_array()) bad("tools", "'tools' must be an array");
-    if (static_cast<int64_t>(tools->size()) > limits.max_tools) bad("tools", cat("at most ", limits.max_tools, " tools"));
+  if (const json* tools = body_field(body, "tools")) {
+    if (!tools->is_array()) bad_field("tools", "'tools' must be an array");
+    if (static_cast<int64_t>(tools->size()) > limits.max_tools) bad_field("tools", cat("at most ", limits.max_tools, " tools"));
     json chat_tools = json::array();
     for (size_t i = 0; i < tools->size(); ++i) chat_tools.push_back(chat_tool((*tools)[i], i));
     if (!chat_tools.empty()) chat["tools"] = std::move(chat_tools);
     s["tools"] = *tools;
   }
   s["tool_choice"] = "auto";
-  if (const json* tc = field(body, "tool_choice")) {
+  if (const json* tc = body_field(body, "tool_choice")) {
     chat["tool_choice"] = chat_tool_choice(*tc);
     s["tool_choice"] = *tc;
   }
   s["parallel_tool_calls"] = true;
-  if (const json* p = field(body, "parallel_tool_calls")) {
-    if (!p->is_boolean()) bad("parallel_tool_calls", "'parallel_tool_calls' must be a boolean");
+  if (const json* p = body_field(body, "parallel_tool_calls")) {
+    if (!p->is_boolean()) bad_field("parallel_tool_calls", "'parallel_tool_calls' must be a boolean");
     chat["parallel_tool_calls"] = *p;
     s["parallel_tool_calls"] = *p;
   }
 
   s["text"] = {{"format", {{"type", "text"}}}};
-  if (const json* text = field(body, "text")) {
-    if (!text->is_object()) bad("text", "'text' must be an object");
-    if (const json* format = field(*text, "format")) {
+  if (const json* text = body_field(body, "text")) {
+    if (!text->is_object()) bad_field("text", "'text' must be an object");
+    if (const json* format = body_field(*text, "format")) {
       json rf = chat_response_format(*format);
       if (!rf.is_null()) chat["response_format"] = std::move(rf);
       s["text"]["format"] = *format;
@@ -281,15 +262,15 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
   // Logprobs of the answer's text: include "message.output_text.logprobs" (top_logprobs alternatives).
   s["top_logprobs"] = nullptr;
   bool text_logprobs = false;
-  if (const json* inc = field(body, "include")) {
-    if (!inc->is_array()) bad("include", "'include' must be an array of strings");
+  if (const json* inc = body_field(body, "include")) {
+    if (!inc->is_array()) bad_field("include", "'include' must be an array of strings");
     for (const json& x : *inc) {
-      if (!x.is_string()) bad("include", "'include' must be an array of strings");
+      if (!x.is_string()) bad_field("include", "'include' must be an array of strings");
       text_logprobs = text_logprobs || x == "message.output_text.logprobs";
     }
   }
-  if (const json* t = field(body, "top_logprobs")) {
-    if (!t->is_number_integer()) bad("top_logprobs", "'top_logprobs' must be an integer");
+  if (const json* t = body_field(body, "top_logprobs")) {
+    if (!t->is_number_integer()) bad_field("top_logprobs", "'top_logprobs' must be an integer");
     chat["top_logprobs"] = *t;
     s["top_logprobs"] = *t;
     text_logprobs = true;
@@ -297,25 +278,25 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
   if (text_logprobs) chat["logprobs"] = true;
 
   s["reasoning"] = {{"effort", nullptr}, {"summary", nullptr}};
-  if (const json* re = field(body, "reasoning")) {
-    if (!re->is_object()) bad("reasoning", "'reasoning' must be an object");
+  if (const json* re = body_field(body, "reasoning")) {
+    if (!re->is_object()) bad_field("reasoning", "'reasoning' must be an object");
     for (const char* k : {"effort", "summary"})
-      if (const json* v = field(*re, k)) s["reasoning"][k] = *v;
+      if (const json* v = body_field(*re, k)) s["reasoning"][k] = *v;
   }
   s["store"] = r.store;
   s["truncation"] = "disabled";
-  if (const json* t = field(body, "truncation")) {
-    if (*t != "disabled" && *t != "auto") bad("truncation", "'truncation' must be \"auto\" or \"disabled\"");
+  if (const json* t = body_field(body, "truncation")) {
+    if (*t != "disabled" && *t != "auto") bad_field("truncation", "'truncation' must be \"auto\" or \"disabled\"");
     s["truncation"] = *t;
   }
   s["user"] = nullptr;
   copy_if("user", s);
   s["metadata"] = json::object();
-  if (const json* md = field(body, "metadata")) {
-    if (!md->is_object() || md->size() > 16) bad("metadata", "'metadata' must be an object of at most 16 keys");
+  if (const json* md = body_field(body, "metadata")) {
+    if (!md->is_object() || md->size() > 16) bad_field("metadata", "'metadata' must be an object of at most 16 keys");
     for (const auto& [k, v] : md->items())
       if (!v.is_string() || k.size() > 64 || v.get_ref<const std::string&>().size() > 512)
-        bad("metadata", "'metadata' values must be strings of at most 512 characters, keys at most 64");
+        bad_field("metadata", "'metadata' values must be strings of at most 512 characters, keys at most 64");
     s["metadata"] = *md;
   }
   r.chat = std::move(chat);

@@ -84,3 +84,21 @@ def server(tiny_model):
     s = start(tiny_model, "--parallel", "8", "--ctx", "4096", "--api-key", API_KEY)
     yield s
     assert s.stop() == 0, s.log_text()
+
+
+# A reasoning model's scripted answer (serve --chat-format deepseek-r1 --scripted-answer): reasoning, a line
+# of text, then two tool calls — for the Responses and Messages APIs' items and blocks.
+WEATHER_ARGS = '{"location": "Paris", "unit": "celsius"}'
+TIME_ARGS = '{"timezone": "Europe/Paris"}'
+REASONING_SCRIPT = ("The user wants the weather and the time.</think>Let me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>"
+                    "function<｜tool▁sep｜>get_weather\n```json\n" + WEATHER_ARGS + "\n```<｜tool▁call▁end｜>\n"
+                    "<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n" + TIME_ARGS
+                    + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>")
+
+
+@pytest.fixture(scope="session")
+def reasoning_server(tiny_model):
+    s = start(tiny_model, "--chat-format", "deepseek-r1", "--parallel", "2", "--ctx", "1024",
+              "--scripted-answer", REASONING_SCRIPT)
+    yield s
+    assert s.stop() == 0, s.log_text()

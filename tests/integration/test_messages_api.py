@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from api_helpers import assert_no_leaks, chat, client, tokens_of
-from conftest import API_KEY, start
+from conftest import API_KEY, TIME_ARGS, WEATHER_ARGS
 
 GREEDY = {"temperature": 0}  # (the current anthropic package no longer sends sampling fields itself)
 
@@ -149,23 +149,10 @@ def test_bad_messages_requests_get_anthropic_errors(server):
     assert_no_leaks(server)
 
 
-# A reasoning model's scripted answer (serve --chat-format deepseek-r1 --scripted-answer): thinking, a line of
-# text, then two tool calls.
-WEATHER_ARGS = '{"location": "Paris", "unit": "celsius"}'
-TIME_ARGS = '{"timezone": "Europe/Paris"}'
-SCRIPT = ("The user wants the weather and the time.</think>Let me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>"
-          "function<｜tool▁sep｜>get_weather\n```json\n" + WEATHER_ARGS + "\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>"
-          "function<｜tool▁sep｜>get_time\n```json\n" + TIME_ARGS + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>")
+# Tools for the scripted answer of conftest.reasoning_server.
 TOOLS = [{"name": "get_weather", "description": "Weather of a place",
           "input_schema": {"type": "object", "properties": {"location": {"type": "string"}, "unit": {"type": "string"}}}},
          {"name": "get_time", "input_schema": {"type": "object", "properties": {"timezone": {"type": "string"}}}}]
-
-
-@pytest.fixture(scope="module")
-def reasoning_server(tiny_model):
-    s = start(tiny_model, "--chat-format", "deepseek-r1", "--parallel", "2", "--ctx", "1024", "--scripted-answer", SCRIPT)
-    yield s
-    assert s.stop() == 0, s.log_text()
 
 
 def test_thinking_text_and_tool_use_blocks(reasoning_server):

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from api_helpers import assert_no_leaks, chat, client, metrics, wait_idle
-from conftest import API_KEY, start
+from conftest import API_KEY, TIME_ARGS, WEATHER_ARGS
 
 
 def respond(c, input, **kw):
@@ -219,23 +219,10 @@ def test_a_vanished_client_cancels_its_response(server):
     assert_no_leaks(server)
 
 
-# A reasoning model's scripted answer (serve --chat-format deepseek-r1 --scripted-answer): reasoning, a line of
-# text, then two function calls.
-WEATHER_ARGS = '{"location": "Paris", "unit": "celsius"}'
-TIME_ARGS = '{"timezone": "Europe/Paris"}'
-SCRIPT = ("The user wants the weather and the time.</think>Let me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>"
-          "function<｜tool▁sep｜>get_weather\n```json\n" + WEATHER_ARGS + "\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>"
-          "function<｜tool▁sep｜>get_time\n```json\n" + TIME_ARGS + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>")
+# Tools for the scripted answer of conftest.reasoning_server.
 TOOLS = [{"type": "function", "name": "get_weather", "description": "Weather of a place",
           "parameters": {"type": "object", "properties": {"location": {"type": "string"}, "unit": {"type": "string"}}}},
          {"type": "function", "name": "get_time", "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}}}]
-
-
-@pytest.fixture(scope="module")
-def reasoning_server(tiny_model):
-    s = start(tiny_model, "--chat-format", "deepseek-r1", "--parallel", "2", "--ctx", "1024", "--scripted-answer", SCRIPT)
-    yield s
-    assert s.stop() == 0, s.log_text()
 
 
 def test_reasoning_text_and_function_calls_are_items(reasoning_server):
