@@ -24,7 +24,7 @@ int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
-               "--scripted-answer", "--kv-dtype", "--cors"},
+               "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -32,11 +32,12 @@ int cmd_serve(const Args& args) {
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
-        "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*']\n"
+        "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
         "(stored in memory for previous_response_id: GET / DELETE /v1/responses/ID, GET .../ID/input_items),\n"
         "GET /v1/models, GET /health, GET /metrics (Prometheus), POST /tokenize, POST /detokenize; and\n"
-        "Anthropic's POST /v1/messages and /v1/messages/count_tokens (the key also as x-api-key).\n"
+        "Anthropic's POST /v1/messages and /v1/messages/count_tokens (the key also as x-api-key).\n"        "--responses-store-mb N: memory for stored responses (the newest 1024 kept; default 64; 0 = none\n"
+        "are kept, so previous_response_id cannot continue them).\n"
         "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
         "cache holds N x ctx tokens. Requests beyond that wait in a queue of --queue; a full queue answers 429.\n"
         "The API key may also come from the environment variable DSINFER_API_KEY.\n"
@@ -79,6 +80,9 @@ int cmd_serve(const Args& args) {
   if (!so.scripted_answer.empty()) log_warn("--scripted-answer: every answer is the scripted text, not the model's (a testing aid)");
   so.model_name = p.get("--name").value_or(std::filesystem::path(model_path).stem().string());
   so.limits.max_body_bytes = static_cast<size_t>(p.get_int("--max-body-mb", 8)) << 20;
+  const int64_t store_mb = p.get_int("--responses-store-mb", 64);
+  if (store_mb < 0 || store_mb > (1 << 20)) fail("--responses-store-mb must be in [0, 1048576]");
+  so.responses_store_bytes = static_cast<size_t>(store_mb) << 20;
   const int64_t http_threads = p.get_int("--http-threads", 0);
   if (p.has("--http-threads") && (http_threads < 2 || http_threads > 4096)) fail("--http-threads must be in [2, 4096]");
   if (auto f = p.get("--chat-format")) {

@@ -67,7 +67,8 @@ struct HttpServer::Impl {
   std::atomic<int> active_streams{0};
   int64_t created = unix_now();
 
-  Impl(const ServerOptions& o, Scheduler& s, const Tokenizer& t) : options(o), scheduler(s), tokenizer(t) {}
+  Impl(const ServerOptions& o, Scheduler& s, const Tokenizer& t)
+      : options(o), scheduler(s), tokenizer(t), responses(1024, o.responses_store_bytes) {}
 
   ResponseStore responses;  // the Responses API's stored responses (previous_response_id, GET /v1/responses/{id})
 

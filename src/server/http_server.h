@@ -37,6 +37,8 @@ struct ServerOptions {
   // Testing aid: every answer is this text (its tokens replace the sampled ones; the model still runs),
   // so that tests can drive tool calls and reasoning through a random-weight model. "" = off.
   std::string scripted_answer;
+  // The Responses API's stored responses (previous_response_id): at most this many bytes (0 = none kept).
+  size_t responses_store_bytes = 64u << 20;
 };
 
 class HttpServer {

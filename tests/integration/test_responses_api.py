@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from api_helpers import assert_no_leaks, chat, client, metrics, wait_idle
-from conftest import API_KEY, TIME_ARGS, WEATHER_ARGS
+from conftest import API_KEY, TIME_ARGS, WEATHER_ARGS, start
 
 
 def respond(c, input, **kw):
@@ -149,6 +149,20 @@ def test_auto_truncation_drops_the_oldest_turns(server):
     with pytest.raises(openai.BadRequestError):  # the last turn alone is too long: nothing to drop
         respond(c, recent + [{"role": "user", "content": "word " * 5000}], truncation="auto")
     assert_no_leaks(server)
+
+
+def test_a_server_can_keep_no_responses(tiny_model):
+    s = start(tiny_model, "--responses-store-mb", "0", "--parallel", "1", "--ctx", "256")
+    try:
+        c = client(s, key="unused")
+        r = respond(c, "Hello there", max_output_tokens=2)
+        assert r.status in ("completed", "incomplete")
+        with pytest.raises(openai.NotFoundError):
+            c.responses.retrieve(r.id)
+        with pytest.raises(openai.BadRequestError):
+            respond(c, "More", previous_response_id=r.id)
+    finally:
+        assert s.stop() == 0
 
 
 class Verdict(BaseModel):

@@ -353,8 +353,9 @@ TEST(ResponseStore, InputItemsArePagedByIdNewestFirst) {
 }
 
 TEST(ResponseStore, KeepsTheNewestWithinItsBounds) {
+  const std::string ids[] = {"r0", "r1", "r2", "r3", "r4", "r5"};
   ResponseStore store(3, 1 << 20);
-  for (int i = 0; i < 5; ++i) store.put("r" + std::to_string(i), StoredResponse{json{{"i", i}}, json::array()});
+  for (int i = 0; i < 5; ++i) store.put(ids[i], StoredResponse{json{{"i", i}}, json::array()});
   EXPECT_EQ(store.size(), 3u);
   EXPECT_FALSE(store.get("r1"));
   EXPECT_EQ(store.get("r4")->response["i"], 4);
@@ -363,7 +364,7 @@ TEST(ResponseStore, KeepsTheNewestWithinItsBounds) {
   EXPECT_EQ(store.size(), 2u);
 
   ResponseStore small(100, 200);  // bytes: each entry ~60, so three fit
-  for (int i = 0; i < 6; ++i) small.put("r" + std::to_string(i), StoredResponse{json{{"text", std::string(40, 'x')}}, json::array()});
+  for (int i = 0; i < 6; ++i) small.put(ids[i], StoredResponse{json{{"text", std::string(40, 'x')}}, json::array()});
   EXPECT_EQ(small.size(), 3u);
   EXPECT_TRUE(small.get("r5"));
   small.put("huge", StoredResponse{json{{"text", std::string(300, 'x')}}, json::array()});  // larger than the store
