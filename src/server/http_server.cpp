@@ -6,15 +6,13 @@
 #include <atomic>
 #include <cmath>
 #include <chrono>
-#include <limits>
 #include <thread>
 
 #include "server/answer_writer.h"
 #include "server/generation_group.h"
 #include "server/messages_request.h"
-#include "server/request_plan.h"
-#include "server/responses_request.h"
 #include "server/start_generation.h"
+#include "server/translated_apis.h"
 #include "server/metrics.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
@@ -74,9 +72,6 @@ struct HttpServer::Impl {
 
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);  // chat / text completions
-  void respond(const httplib::Request& req, httplib::Response& res);              // the Responses API
-  void message(const httplib::Request& req, httplib::Response& res);              // Anthropic's Messages API
-  void count_message_tokens(const httplib::Request& req, httplib::Response& res);
   // Sends a started generation's answer through `writer`, streamed or whole.
   void answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> writer);
 };
@@ -141,63 +136,6 @@ void HttpServer::drain(double seconds) {
 void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
   const StartedGeneration started = start_generation(context, req.body, chat, std::chrono::steady_clock::now());
   answer(res, started, completion_writer(chat, started.include_usage));
-}
-
-void HttpServer::Impl::respond(const httplib::Request& req, httplib::Response& res) {
-  const auto arrival = std::chrono::steady_clock::now();
-  ResponsesRequest r = parse_responses_request(req.body, options.limits, responses);
-  StartedGeneration started;
-  try {
-    try {
-      started = start_generation(context, r.chat_body, true, arrival);
-    } catch (const ApiError& e) {
-      if (e.code != "context_length_exceeded" || r.settings["truncation"] != "auto") throw;
-      // truncation "auto": the oldest turns go until the prompt fits (planned without queueing anything).
-      PlanContext plan{options.limits, tokenizer, context.format, context.bos_text, scheduler.options().max_context};
-      const bool fits = truncate_to_fit(r, [&plan](const std::string& body) {
-        try {
-          plan_request(plan, body, true);
-          return true;
-        } catch (const ApiError& e) {
-          if (e.code == "context_length_exceeded") return false;
-          throw;
-        }
-      });
-      if (!fits) throw;
-      started = start_generation(context, r.chat_body, true, arrival);
-    }
-  } catch (const ApiError& e) {
-    throw responses_error(e);
-  }
-  if (r.settings["model"].is_null()) r.settings["model"] = options.model_name;
-  auto output = std::make_unique<ResponsesOutput>(random_id("resp_"), std::move(r.settings), unix_now());
-  answer(res, started, responses_writer(std::move(output), responses, std::move(r.conversation), r.input_begin, r.store));
-}
-
-void HttpServer::Impl::message(const httplib::Request& req, httplib::Response& res) {
-  const auto arrival = std::chrono::steady_clock::now();
-  const MessagesRequest r = parse_messages_request(req.body, options.limits);
-  StartedGeneration started;
-  try {
-    started = start_generation(context, r.chat_body, true, arrival);
-  } catch (const ApiError& e) {
-    throw messages_error(e);
-  }
-  const int64_t input_tokens = started.group->usage_chunk()["usage"]["prompt_tokens"].get<int64_t>();
-  auto output = std::make_unique<MessagesOutput>(random_id("msg_"), r.model.empty() ? options.model_name : r.model, input_tokens);
-  answer(res, started, messages_writer(std::move(output)));
-}
-
-void HttpServer::Impl::count_message_tokens(const httplib::Request& req, httplib::Response& res) {
-  const MessagesRequest r = parse_messages_request(req.body, options.limits, /*count_tokens=*/true);
-  PlanContext plan{options.limits, tokenizer, context.format, context.bos_text, std::numeric_limits<int64_t>::max() / 2};
-  RequestPlan p;
-  try {
-    p = plan_request(plan, r.chat_body, true);
-  } catch (const ApiError& e) {
-    throw messages_error(e);
-  }
-  res.set_content(dump_json(json{{"input_tokens", p.prompts.at(0).size()}}), "application/json");
 }
 
 void HttpServer::Impl::answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> w) {
@@ -353,11 +291,19 @@ void HttpServer::Impl::routes() {
     return guarded([this, chat](const httplib::Request& req, httplib::Response& res) { generate(req, res, chat); });
   };
   for (const char* p : {"/v1/chat/completions", "/chat/completions"}) http.Post(p, generating(true));
-  http.Post("/v1/messages", guarded([this](const httplib::Request& req, httplib::Response& res) { message(req, res); }));
-  http.Post("/v1/messages/count_tokens",
-            guarded([this](const httplib::Request& req, httplib::Response& res) { count_message_tokens(req, res); }));
+  // The Responses API and Anthropic's Messages API: translated into chat requests (translated_apis.h).
   for (const char* p : {"/v1/responses", "/responses"})
-    http.Post(p, guarded([this](const httplib::Request& req, httplib::Response& res) { respond(req, res); }));
+    http.Post(p, guarded([this](const httplib::Request& req, httplib::Response& res) {
+      StartedAnswer a = start_response(context, req.body, responses, std::chrono::steady_clock::now());
+      answer(res, a.started, std::move(a.writer));
+    }));
+  http.Post("/v1/messages", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    StartedAnswer a = start_message(context, req.body, std::chrono::steady_clock::now());
+    answer(res, a.started, std::move(a.writer));
+  }));
+  http.Post("/v1/messages/count_tokens", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(dump_json(count_message_tokens(context, req.body)), "application/json");
+  }));
   // Stored responses: GET returns one, DELETE forgets it, input_items lists the items its request sent.
   for (const char* p : {R"(/v1/responses/([^/]+)/input_items)", R"(/responses/([^/]+)/input_items)"}) {
     http.Get(p, guarded([this](const httplib::Request& req, httplib::Response& res) {
