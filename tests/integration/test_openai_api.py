@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 
+import anthropic
 import openai
 import pytest
 
@@ -556,18 +557,28 @@ def rss_kb(pid):
 
 
 def test_bounded_load_only_deliberate_429s(tiny_model):
-    # 4 sequences at once and 4 waiting: 16 clients must see some 429s, and nothing else go wrong.
+    # 4 sequences at once and 4 waiting: 16 clients must see some 429s, and nothing else go wrong — over
+    # every generating API (chat streamed, completions, Responses streamed, Anthropic's Messages).
     s = start(tiny_model, "--parallel", "4", "--queue", "4", "--ctx", "256")
     try:
         def one(i):
             c = client(s, key="unused")
             try:
-                if i % 2:
+                if i % 4 == 1:
                     r = c.completions.create(model="tiny", prompt=f"load {i % 5}", max_tokens=8, temperature=0)
                     return r.usage.completion_tokens
+                if i % 4 == 2:
+                    events = list(c.responses.create(model="tiny", input=f"load {i % 5}", max_output_tokens=8,
+                                                     temperature=0, stream=True))
+                    assert events[-1].type in ("response.completed", "response.incomplete")
+                    return len(events)
+                if i % 4 == 3:
+                    m = anthropic.Anthropic(base_url=s.base, api_key="unused", max_retries=0).messages.create(
+                        model="tiny", max_tokens=8, messages=[{"role": "user", "content": f"load {i % 5}"}])
+                    return m.usage.output_tokens
                 parts = list(chat(c, f"load {i % 5}", max_tokens=8, stream=True))
                 return len(parts)
-            except openai.RateLimitError as e:
+            except (openai.RateLimitError, anthropic.RateLimitError) as e:
                 assert e.response.headers.get("retry-after") == "1"
                 return "429"
 
