@@ -51,12 +51,13 @@ int cmd_chat(const Args& args) {
   std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system", "--kv-dtype"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
-              {"--help", "--no-repack"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
+              {"--help", "--no-repack", "--think"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
         "       [--top-k K] [--min-p P] [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
-        "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16]\n"
+        "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think]\n"
+        "--think: a DeepSeek-V3.1 (hybrid) model reasons before it answers (R1 models always do).\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
         "/clear starts a new conversation.");
     return 0;
@@ -68,6 +69,10 @@ int cmd_chat(const Args& args) {
   const ChatFormat format = detect_chat_format(s.tokenizer->chat_template(), &recognized);
   if (!recognized)
     log_warn("the model's chat template is not one dsinfer knows; using the ", chat_format_name(format), " format");
+  ChatRenderOptions render_options;
+  render_options.thinking = p.has("--think");
+  if (render_options.thinking && format != ChatFormat::kDeepSeekV31)
+    log_warn("--think: only DeepSeek-V3.1's hybrid template switches thinking (this model's format is ", chat_format_name(format), ")");
   SamplingParams chat_defaults;  // DeepSeek's recommended chat sampling
   chat_defaults.temperature = 0.6f;
   chat_defaults.top_p = 0.95f;
@@ -103,7 +108,7 @@ int cmd_chat(const Args& args) {
     }
     if (line == "/exit" || line == "/quit") break;
     history.push_back({"user", line, "", std::nullopt, "", ""});
-    const std::string prompt_text = render_chat(format, history);
+    const std::string prompt_text = render_chat(format, history, render_options);
     EncodeOptions eo;
     eo.add_bos = false;  // the template writes the BOS token itself
     std::vector<int32_t> prompt = s.tokenizer->encode(prompt_text, eo);
@@ -121,7 +126,7 @@ int cmd_chat(const Args& args) {
     cached = prompt;
 
     ChatOutputOptions oo;
-    oo.starts_in_reasoning = format == ChatFormat::kDeepSeekR1;
+    oo.starts_in_reasoning = prompt_text.ends_with("<think>\n") || prompt_text.ends_with("<think>");
     ChatOutputParser parser(oo);
     StreamDecoder decoder(*s.tokenizer, true);
     std::vector<int32_t> history_ids = prompt;

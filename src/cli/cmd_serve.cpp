@@ -30,7 +30,7 @@ int cmd_serve(const Args& args) {
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
-        "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1]\n"
+        "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
@@ -86,9 +86,8 @@ int cmd_serve(const Args& args) {
   const int64_t http_threads = p.get_int("--http-threads", 0);
   if (p.has("--http-threads") && (http_threads < 2 || http_threads > 4096)) fail("--http-threads must be in [2, 4096]");
   if (auto f = p.get("--chat-format")) {
-    if (*f == "deepseek-v3") so.chat_format = ChatFormat::kDeepSeekV3;
-    else if (*f == "deepseek-r1") so.chat_format = ChatFormat::kDeepSeekR1;
-    else fail("--chat-format must be deepseek-v3 or deepseek-r1, got '", *f, "'");
+    so.chat_format = chat_format_from_name(*f);
+    if (!so.chat_format) fail("--chat-format must be deepseek-v3, deepseek-r1 or deepseek-v3.1, got '", *f, "'");
   }
   SchedulerOptions sched;
   sched.max_sequences = p.get_int("--parallel", 4);

@@ -239,6 +239,26 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
     r.tools = *tools;
   }
   r.parallel_tool_calls = get_bool(body, "parallel_tool_calls", true);
+  if (const json* effort = field(body, "reasoning_effort")) {
+    static const char* kEfforts[] = {"none", "minimal", "low", "medium", "high", "xhigh"};
+    if (!effort->is_string() || std::none_of(std::begin(kEfforts), std::end(kEfforts), [&](const char* e) { return *effort == e; }))
+      bad("reasoning_effort", "'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh");
+    r.thinking = *effort != "none" && *effort != "minimal";
+  }
+  if (const json* th = field(body, "thinking")) {
+    const json type = th->is_object() ? th->value("type", json()) : json();
+    if (type != "enabled" && type != "disabled") bad("thinking", "'thinking' must be {\"type\": \"enabled\"} or {\"type\": \"disabled\"}");
+    r.thinking = type == "enabled";
+  }
+  if (const json* kw = field(body, "chat_template_kwargs")) {
+    if (!kw->is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+    for (const char* name : {"thinking", "enable_thinking"}) {
+      if (const json* v = field(*kw, name)) {
+        if (!v->is_boolean()) bad("chat_template_kwargs", cat("chat_template_kwargs.", name, " must be a boolean"));
+        r.thinking = v->get<bool>();
+      }
+    }
+  }
   if (const json* tc = field(body, "tool_choice")) {
     if (tc->is_string()) {
       r.tool_choice = tc->get<std::string>();

@@ -73,6 +73,10 @@ struct ChatRequest : CommonRequest {
   std::string tool_choice = "auto";  // "auto", "none", "required" or "function" (a named function)
   std::string tool_choice_name;      // the function's name when tool_choice is "function"
   bool parallel_tool_calls = true;   // false: tool_choice "required" forces exactly one call
+  // DeepSeek-V3.1's thinking switch: chat_template_kwargs {"thinking" | "enable_thinking": bool} (as vLLM
+  // and SGLang take it), else {"thinking": {"type": "enabled" | "disabled"}} (DeepSeek's API), else
+  // reasoning_effort (anything above "minimal" thinks). Other chat formats ignore it.
+  bool thinking = false;
 };
 
 struct CompletionRequest : CommonRequest {

@@ -165,7 +165,13 @@ MessagesRequest parse_messages_request(std::string_view raw, const RequestLimits
       chat["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "output"}, {"strict", true}, {"schema", *schema}}}};
     }
   }
-  if (const json* th = body_field(body, "thinking"); th && !th->is_object()) bad_field("thinking", "'thinking' must be an object");
+  if (const json* th = body_field(body, "thinking")) {
+    // A hybrid model (DeepSeek-V3.1) thinks when asked ("enabled"; "adaptive" leaves it to the model: it thinks).
+    const json type = th->is_object() ? th->value("type", json()) : json();
+    if (type != "enabled" && type != "disabled" && type != "adaptive")
+      bad_field("thinking", "'thinking' must be {\"type\": \"enabled\" | \"adaptive\" | \"disabled\"}");
+    chat["thinking"] = {{"type", type == "disabled" ? "disabled" : "enabled"}};
+  }
   if (const json* mcp = body_field(body, "mcp_servers"); mcp && !(mcp->is_array() && mcp->empty()))
     bad_field("mcp_servers", "'mcp_servers' is not supported by this server");
   r.chat_body = chat.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -20,16 +20,17 @@ std::vector<int32_t> chat_prompt(const PlanContext& ctx, const ChatRequest& r, c
   ro.bos_token = ctx.bos_text;
   ro.add_generation_prompt = true;
   ro.tools = r.tools;
+  ro.thinking = r.thinking;
   std::vector<ChatMessage> messages = r.messages;
   if (r.tool_choice != "none" && r.tools.is_array() && !r.tools.empty())
-    add_tools_to_messages(messages, tool_system_text(ordered_tools, r.tool_choice, r.tool_choice_name));
+    add_tools_to_messages(messages, tool_system_text(ctx.format, ordered_tools, r.tool_choice, r.tool_choice_name));
   std::string text;
   try {
     text = render_chat(ctx.format, messages, ro);
   } catch (const Error& e) {
     throw ApiError(400, cat("messages: ", e.what()), "messages");
   }
-  *starts_in_reasoning = text.size() >= 8 && text.ends_with("<think>\n");
+  *starts_in_reasoning = text.ends_with("<think>\n") || text.ends_with("<think>");  // R1; V3.1 thinking
   EncodeOptions eo;
   eo.add_bos = false;  // the template writes the BOS text itself
   return ctx.tokenizer.encode(text, eo);
@@ -47,15 +48,15 @@ void plan_chat(const PlanContext& ctx, ChatRequest r, const std::function<const 
     if (r.response_format != ResponseFormat::kText)
       throw ApiError(400, "a JSON response_format cannot be combined with a forced tool_choice", "response_format");
     if (in_reasoning)
-      throw ApiError(400, "a forced tool_choice cannot be used with a reasoning chat format (the answer starts in <think>)",
+      throw ApiError(400, "a forced tool_choice cannot be used while the model reasons first (a reasoning chat format, or thinking on: the answer starts in <think>)",
                      "tool_choice");
     plan.calls = std::make_shared<const ToolCallPattern>(
-        forced_tool_calls(r.tools, ordered().at("tools"), r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
+        forced_tool_calls(ctx.format, r.tools, ordered().at("tools"), r.tool_choice, r.tool_choice_name, r.parallel_tool_calls));
   } else if (plan.parse_opts.parse_tool_calls && r.response_format == ResponseFormat::kText) {
     // "auto": text, or calls that are held to the markup and their schemas once the model begins them.
     if (const auto begin = ctx.tokenizer.find_token(kToolCallsBegin)) {
       plan.calls = std::make_shared<const ToolCallPattern>(
-          forced_tool_calls(r.tools, ordered().at("tools"), "required", "", r.parallel_tool_calls));
+          forced_tool_calls(ctx.format, r.tools, ordered().at("tools"), "required", "", r.parallel_tool_calls));
       plan.calls_trigger = *begin;
     }
   }

@@ -282,6 +282,8 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
     if (!re->is_object()) bad_field("reasoning", "'reasoning' must be an object");
     for (const char* k : {"effort", "summary"})
       if (const json* v = body_field(*re, k)) s["reasoning"][k] = *v;
+    // A hybrid model (DeepSeek-V3.1) thinks for any effort above "minimal".
+    if (const json* effort = body_field(*re, "effort")) chat["reasoning_effort"] = *effort;
   }
   s["store"] = r.store;
   s["truncation"] = "disabled";
@@ -346,7 +348,7 @@ bool truncate_to_fit(ResponsesRequest& r, const std::function<bool(const std::st
 ApiError responses_error(const ApiError& e) {
   static const std::pair<const char*, const char*> kRenamed[] = {
       {"messages", "input"}, {"response_format", "text.format"}, {"max_completion_tokens", "max_output_tokens"},
-      {"max_tokens", "max_output_tokens"}, {"logprobs", "top_logprobs"}};
+      {"max_tokens", "max_output_tokens"}, {"logprobs", "top_logprobs"}, {"reasoning_effort", "reasoning.effort"}};
   ApiError r = e;
   for (const auto& [from, to] : kRenamed)
     if (r.param == from) r.param = to;

@@ -9,7 +9,38 @@ namespace dsinfer::server {
 
 using nlohmann::json;
 
-std::string tool_system_text(const nlohmann::ordered_json& tools, const std::string& tool_choice, const std::string& forced_name) {
+namespace {
+
+// DeepSeek-V3.1's tool prompt, in the layout its model card gives.
+std::string v31_tool_text(const nlohmann::ordered_json& tools) {
+  std::string s = "## Tools\nYou have access to the following tools:\n";
+  for (const auto& t : tools) {
+    const auto& f = t.at("function");
+    s += "\n### " + f.at("name").get<std::string>() + "\nDescription: ";
+    if (f.contains("description") && f["description"].is_string()) s += f["description"].get<std::string>();
+    s += "\n\nParameters: " + dump_json(f.contains("parameters") ? f["parameters"] : ResponseJson::object()) + "\n";
+  }
+  s +=
+      "\nIMPORTANT: ALWAYS adhere to this exact format for tool use:\n"
+      "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>tool_call_name<｜tool▁sep｜>tool_call_arguments<｜tool▁call▁end｜>"
+      "{{additional_tool_calls}}<｜tool▁calls▁end｜>\n\n"
+      "Where:\n\n"
+      "- `tool_call_name` must be an exact match to one of the available tools\n"
+      "- `tool_call_arguments` must be valid JSON that strictly follows the tool's Parameters Schema\n"
+      "- For multiple tool calls, chain them directly without separators or spaces\n";
+  return s;
+}
+
+}  // namespace
+
+std::string tool_system_text(ChatFormat format, const nlohmann::ordered_json& tools, const std::string& tool_choice,
+                             const std::string& forced_name) {
+  if (format == ChatFormat::kDeepSeekV31) {
+    std::string s = v31_tool_text(tools);
+    if (tool_choice == "required") s += "\nYou must call at least one tool now.\n";
+    if (tool_choice == "function") s += "\nYou must call the tool " + forced_name + " now.\n";
+    return s;
+  }
   std::string s = "## Tools\n\nYou can call these functions:\n";
   for (const auto& t : tools) {
     const auto& f = t.at("function");
@@ -28,17 +59,21 @@ std::string tool_system_text(const nlohmann::ordered_json& tools, const std::str
   return s;
 }
 
-ToolCallPattern forced_tool_calls(const json& tools, const nlohmann::ordered_json& ordered_tools, const std::string& tool_choice,
-                                  const std::string& forced_name, bool parallel) {
+ToolCallPattern forced_tool_calls(ChatFormat format, const json& tools, const nlohmann::ordered_json& ordered_tools,
+                                  const std::string& tool_choice, const std::string& forced_name, bool parallel) {
+  // V3/R1: <calls>[<call>function<sep>NAME\n```json\nARGS\n```<call end>]...<calls end>
+  // V3.1:  <calls>[<call>NAME<sep>ARGS<call end>]...<calls end>
+  const bool v31 = format == ChatFormat::kDeepSeekV31;
+  const std::string call_begin = v31 ? "<｜tool▁call▁begin｜>" : "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
   ToolCallPattern p;
-  p.open = std::string(kToolCallsBegin) + "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
-  p.close = "\n```<｜tool▁call▁end｜>";
+  p.open = std::string(kToolCallsBegin) + call_begin;
+  p.close = v31 ? "<｜tool▁call▁end｜>" : "\n```<｜tool▁call▁end｜>";
   p.end = "<｜tool▁calls▁end｜>";
-  if (tool_choice == "required" && parallel) p.again = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>";
+  if (tool_choice == "required" && parallel) p.again = call_begin;
   for (size_t i = 0; i < tools.size(); ++i) {
     const std::string name = tools[i]["function"]["name"].get<std::string>();
     if (tool_choice != "required" && name != forced_name) continue;
-    p.heads.push_back(name + "\n```json\n");
+    p.heads.push_back(v31 ? name + "<｜tool▁sep｜>" : name + "\n```json\n");
     const auto& f = ordered_tools.at(i).at("function");
     std::shared_ptr<const JsonSchema> schema;
     if (f.contains("parameters") && !f["parameters"].is_null()) {

@@ -1,8 +1,9 @@
 #pragma once
 // Tool definitions into the prompt. DeepSeek's own chat templates ignore `tools` (the model sees no
 // function list), so the server describes the tools in the system message, with the call markup the
-// output parser reads back (the V3/R1 form: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME
-// ```json ARGS ```<｜tool▁call▁end｜><｜tool▁calls▁end｜>).
+// output parser reads back: the V3/R1 form <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME
+// ```json ARGS ```<｜tool▁call▁end｜><｜tool▁calls▁end｜>, or for DeepSeek-V3.1 its own form and the tool prompt
+// its model card gives (<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>, chained).
 
 #include <string>
 #include <vector>
@@ -20,14 +21,15 @@ inline constexpr const char* kToolCallsBegin = "<｜tool▁calls▁begin｜>";
 // The system-prompt text for `tools` (an array of {"type": "function", "function": {name, description,
 // parameters}}, with its keys in the client's order: the parameters are shown in the order calls write
 // them); tool_choice "required" or "function" (with forced_name) adds an instruction to call.
-std::string tool_system_text(const nlohmann::ordered_json& tools, const std::string& tool_choice, const std::string& forced_name);
+std::string tool_system_text(ChatFormat format, const nlohmann::ordered_json& tools, const std::string& tool_choice,
+                             const std::string& forced_name);
 
 // The markup of the calls tool_choice "required" (one or more calls of any of the tools; one with
 // parallel = false) or "function" (one call of forced_name) forces, for ToolCallConstraint: the same form
 // as tool_system_text asks for. `ordered_tools` is the same array with its keys in the client's order:
 // each call's arguments follow its function's parameters where JsonSchema can hold them to it (else any
 // JSON object; a function with "strict": true whose parameters it cannot hold is an ApiError).
-ToolCallPattern forced_tool_calls(const nlohmann::json& tools, const nlohmann::ordered_json& ordered_tools,
+ToolCallPattern forced_tool_calls(ChatFormat format, const nlohmann::json& tools, const nlohmann::ordered_json& ordered_tools,
                                   const std::string& tool_choice, const std::string& forced_name, bool parallel);
 
 // Appends the text to the first system message, or puts a system message first.

@@ -1,4 +1,4 @@
-// The DeepSeek-V3 and DeepSeek-R1 chat templates as C++ (assets/chat-templates/*.jinja). Each renderer
+// The DeepSeek-V3, DeepSeek-R1 and DeepSeek-V3.1 chat templates as C++ (assets/chat-templates/*.jinja). Each renderer
 // follows its template statement by statement; the `ns` fields are the template's namespace variables.
 
 #include "tokenizer/chat_template.h"
@@ -142,16 +142,82 @@ std::string render_r1(const std::vector<ChatMessage>& messages, const ChatRender
   return out;
 }
 
+// DeepSeek-V3.1: the hybrid template. History turns of the assistant open "<｜Assistant｜></think>" (answers
+// without thinking); the generation prompt opens the think block only with `thinking`. After a tool's
+// output the answer goes on without a new "<｜Assistant｜>" (and without a generation prompt).
+std::string render_v31(const std::vector<ChatMessage>& messages, const ChatRenderOptions& opt) {
+  bool is_first = false, is_tool = false, is_last_user = false;
+  std::string out = opt.bos_token + system_prompt(messages);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    if (m.role == "user") {
+      is_tool = false;
+      is_first = false;
+      is_last_user = true;
+      out += cat(kUser, text_of(m, i));
+    }
+    if (m.role == "assistant" && m.tool_calls) {
+      if (is_last_user) out += cat(kAssistant, "</think>");
+      is_last_user = false;
+      is_first = false;
+      is_tool = false;
+      for (const ToolCall& t : *m.tool_calls) {
+        const std::string call = cat(kCallBegin, t.name, kSep, t.arguments, kCallEnd);
+        if (!is_first) {
+          out += cat(m.content ? *m.content : "", kCallsBegin, call);
+          is_first = true;
+        } else {
+          out += call;
+        }
+      }
+      out += cat(kCallsEnd, kEos);
+    }
+    if (m.role == "assistant" && !m.tool_calls) {
+      if (is_last_user) out += cat(kAssistant, "</think>");  // (a `prefix` turn with thinking: not sent by the API)
+      is_last_user = false;
+      if (is_tool) {
+        out += cat(text_of(m, i), kEos);
+        is_tool = false;
+      } else {
+        // `content.split('</think>', 1)[1]`: what follows the first </think>.
+        std::string_view content = text_of(m, i);
+        const size_t close = content.find("</think>");
+        if (close != std::string_view::npos) content.remove_prefix(close + 8);
+        out += cat(content, kEos);
+      }
+    }
+    if (m.role == "tool") {
+      is_last_user = false;
+      is_tool = true;
+      out += cat(kOutputBegin, text_of(m, i), kOutputEnd);
+    }
+  }
+  if (opt.add_generation_prompt && is_last_user && !is_tool) out += cat(kAssistant, opt.thinking ? "<think>" : "</think>");
+  return out;
+}
+
 }  // namespace
 
 const char* chat_format_name(ChatFormat format) {
-  return format == ChatFormat::kDeepSeekR1 ? "deepseek-r1" : "deepseek-v3";
+  switch (format) {
+    case ChatFormat::kDeepSeekR1: return "deepseek-r1";
+    case ChatFormat::kDeepSeekV31: return "deepseek-v3.1";
+    default: return "deepseek-v3";
+  }
+}
+
+std::optional<ChatFormat> chat_format_from_name(std::string_view name) {
+  for (ChatFormat f : {ChatFormat::kDeepSeekV3, ChatFormat::kDeepSeekR1, ChatFormat::kDeepSeekV31})
+    if (name == chat_format_name(f)) return f;
+  return std::nullopt;
 }
 
 ChatFormat detect_chat_format(std::string_view t, bool* recognized) {
   auto has = [&](std::string_view s) { return t.find(s) != std::string_view::npos; };
   bool deepseek = has("<｜User｜>") && has("<｜Assistant｜>");
   if (recognized) *recognized = deepseek;
+  // V3.1's hybrid template closes the think block of every answer it renders without thinking.
+  if (deepseek && has("<｜Assistant｜></think>")) return ChatFormat::kDeepSeekV31;
   // R1's template opens the think block in the generation prompt and strips </think> from history.
   if (deepseek && (has("<think>") || has("</think>"))) return ChatFormat::kDeepSeekR1;
   return ChatFormat::kDeepSeekV3;
@@ -159,7 +225,11 @@ ChatFormat detect_chat_format(std::string_view t, bool* recognized) {
 
 std::string render_chat(ChatFormat format, const std::vector<ChatMessage>& messages,
                         const ChatRenderOptions& options) {
-  return format == ChatFormat::kDeepSeekR1 ? render_r1(messages, options) : render_v3(messages, options);
+  switch (format) {
+    case ChatFormat::kDeepSeekR1: return render_r1(messages, options);
+    case ChatFormat::kDeepSeekV31: return render_v31(messages, options);
+    default: return render_v3(messages, options);
+  }
 }
 
 std::vector<ChatMessage> chat_messages_from_json(const nlohmann::json& messages) {

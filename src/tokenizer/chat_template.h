@@ -3,8 +3,9 @@
 // against Python jinja2 in tests/tokenizer/chat_template_test.cpp). Not a general Jinja engine: a model's
 // template only selects which renderer runs.
 //
-// Both templates ignore `tools` (tool definitions are not put into the prompt) and `reasoning_content`;
-// the R1 template drops everything up to the last `</think>` of an earlier assistant answer. The quirks
+// The templates ignore `tools` (tool definitions are not put into the prompt) and `reasoning_content`;
+// the R1 template drops everything up to the last `</think>` of an earlier assistant answer, V3.1's up to
+// the first. The quirks
 // of the originals are kept on purpose, e.g. V3 closes a tool-call block only after a second call.
 
 #include <optional>
@@ -17,11 +18,15 @@
 namespace dsinfer {
 
 enum class ChatFormat {
-  kDeepSeekV3,  // DeepSeek-V3 (tokenizer_config.json of deepseek-ai/DeepSeek-V3)
-  kDeepSeekR1,  // DeepSeek-R1 (updated template: generation prompt opens "<think>\n")
+  kDeepSeekV3,   // DeepSeek-V3 (tokenizer_config.json of deepseek-ai/DeepSeek-V3)
+  kDeepSeekR1,   // DeepSeek-R1 (updated template: generation prompt opens "<think>\n")
+  kDeepSeekV31,  // DeepSeek-V3.1 hybrid: ChatRenderOptions::thinking picks "<think>" or "</think>" after
+                 // the generation prompt; V3.1's tool-call form (name<｜tool▁sep｜>arguments, no fences)
 };
 
-const char* chat_format_name(ChatFormat format);  // "deepseek-v3", "deepseek-r1"
+const char* chat_format_name(ChatFormat format);  // "deepseek-v3", "deepseek-r1", "deepseek-v3.1"
+// The format of a name chat_format_name gives; nullopt for any other.
+std::optional<ChatFormat> chat_format_from_name(std::string_view name);
 
 struct ToolCall {
   std::string id;
@@ -44,6 +49,7 @@ struct ChatRenderOptions {
   std::string bos_token = "<｜begin▁of▁sentence｜>";
   bool add_generation_prompt = true;
   nlohmann::json tools;  // accepted for API symmetry; the DeepSeek templates do not render it
+  bool thinking = false;  // DeepSeek-V3.1's template variable (the other formats ignore it)
 };
 
 // Picks the format from the template text a model ships (GGUF tokenizer.chat_template,

@@ -85,6 +85,12 @@ TEST(MessagesRequest, ToolsChoicesAndFormats) {
   EXPECT_EQ(choice(R"({"type": "any"})"), "required");
   EXPECT_EQ(choice(R"({"type": "auto"})"), "auto");
   EXPECT_EQ(choice(R"({"type": "none"})"), "none");
+  auto thinking = [](const char* th) {
+    return chat_of(std::string(R"({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "thinking": )") + th + "}")["thinking"];
+  };
+  EXPECT_EQ(thinking(R"({"type": "enabled", "budget_tokens": 1024})"), json::parse(R"({"type": "enabled"})"));
+  EXPECT_EQ(thinking(R"({"type": "adaptive"})"), json::parse(R"({"type": "enabled"})"));
+  EXPECT_EQ(thinking(R"({"type": "disabled"})"), json::parse(R"({"type": "disabled"})"));
   // count_tokens needs no max_tokens and never streams
   const json count = chat_of(R"({"messages": [{"role": "user", "content": "x"}], "stream": true})", true);
   EXPECT_FALSE(count.contains("max_tokens"));
@@ -113,6 +119,7 @@ TEST(MessagesRequest, BadBodiesNameTheirField) {
       {R"({"max_tokens": 2, "messages": [{"role": "user", "content": "x"}], "output_config": {"format": {"type": "xml"}}})", "output_config.format"},
       {R"({"max_tokens": 2, "messages": [{"role": "user", "content": "x"}], "stop_sequences": "END"})", "stop_sequences"},
       {R"({"max_tokens": 2, "messages": [{"role": "user", "content": "x"}], "mcp_servers": [{"url": "x"}]})", "mcp_servers"},
+      {R"({"max_tokens": 2, "messages": [{"role": "user", "content": "x"}], "thinking": {"type": "deep"}})", "thinking"},
       {R"([1])", ""},
   };
   for (const auto& [body, param] : cases) {

@@ -94,6 +94,41 @@ TEST(RequestPlan, ReasoningFormatStartsInThinkingAndRefusesForcedCalls) {
   EXPECT_EQ(forced.param, "tool_choice");
 }
 
+TEST(RequestPlan, HybridFormatThinksOnlyWhenAsked) {
+  Planner p;
+  p.ctx.format = ChatFormat::kDeepSeekV31;
+  const std::string user = R"("messages": [{"role": "user", "content": "Hi"}])";
+  auto text = [&](const RequestPlan& plan) { return v3_tokenizer().decode(plan.prompts[0]); };
+  const RequestPlan off = p.plan("{" + user + "}");
+  EXPECT_TRUE(text(off).ends_with("<｜User｜>Hi<｜Assistant｜></think>")) << text(off);
+  EXPECT_FALSE(off.parse_opts.starts_in_reasoning);
+  // Every way clients ask for thinking: vLLM's / SGLang's chat_template_kwargs, DeepSeek's API, reasoning_effort.
+  for (const char* ask : {R"("chat_template_kwargs": {"thinking": true})", R"("chat_template_kwargs": {"enable_thinking": true})",
+                          R"("thinking": {"type": "enabled"})", R"("reasoning_effort": "high")"}) {
+    const RequestPlan on = p.plan("{" + user + ", " + ask + "}");
+    EXPECT_TRUE(text(on).ends_with("<｜Assistant｜><think>")) << ask;
+    EXPECT_TRUE(on.parse_opts.starts_in_reasoning) << ask;
+  }
+  for (const char* no : {R"("chat_template_kwargs": {"thinking": false})", R"("thinking": {"type": "disabled"})",
+                         R"("reasoning_effort": "minimal")", R"("reasoning_effort": "high", "chat_template_kwargs": {"thinking": false})"})
+    EXPECT_FALSE(p.plan("{" + user + ", " + no + "}").parse_opts.starts_in_reasoning) << no;
+  // Tools in V3.1's own prompt and call form; forced calls only without thinking.
+  const RequestPlan forced = p.plan("{" + user + ", " + kTools + R"(, "tool_choice": "required"})");
+  EXPECT_NE(text(forced).find("You have access to the following tools:"), std::string::npos);
+  ASSERT_NE(forced.calls, nullptr);
+  EXPECT_EQ(forced.calls->heads, std::vector<std::string>{"get_weather<｜tool▁sep｜>"});
+  EXPECT_EQ(p.refusal("{" + user + ", " + kTools + R"(, "tool_choice": "required", "thinking": {"type": "enabled"}})").param,
+            "tool_choice");
+  for (const char* bad : {R"("thinking": true)", R"("thinking": {"type": "maybe"})", R"("reasoning_effort": "extreme")",
+                          R"("chat_template_kwargs": {"thinking": "yes"})", R"("chat_template_kwargs": 1)"}) {
+    const ApiError e = p.refusal("{" + user + ", " + bad + "}");
+    EXPECT_EQ(e.status, 400) << bad;
+  }
+  // The other formats take the switch and change nothing.
+  p.ctx.format = ChatFormat::kDeepSeekV3;
+  EXPECT_TRUE(text(p.plan("{" + user + R"(, "thinking": {"type": "enabled"}})")).ends_with("<｜Assistant｜>"));
+}
+
 TEST(RequestPlan, TokenBudgetFollowsTheContext) {
   const Planner p;  // 256 tokens
   const RequestPlan completion = p.plan(R"({"prompt": "Hello there"})", false);

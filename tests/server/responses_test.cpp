@@ -95,6 +95,7 @@ TEST(ResponsesRequest, ToolsFormatsAndChoicesInTheChatForm) {
   const json lp = chat_of(R"({"input": "x", "include": ["message.output_text.logprobs"], "top_logprobs": 3})");
   EXPECT_EQ(lp["logprobs"], true);
   EXPECT_EQ(lp["top_logprobs"], 3);
+  EXPECT_EQ(chat_of(R"({"input": "x", "reasoning": {"effort": "high"}})")["reasoning_effort"], "high");  // (V3.1 thinks)
 }
 
 TEST(ResponsesRequest, SettingsAreRepeatedWithTheirDefaults) {

@@ -394,12 +394,45 @@ TEST(Generation, SchedulerErrorsBecomeAnError) {
   EXPECT_EQ(g.error(), "forward failed");
 }
 
+TEST(ToolPrompt, EachFormatsCallsAreWhatItsParserReadsBack) {
+  const auto tools = nlohmann::ordered_json::parse(R"([
+    {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+                                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+    {"type": "function", "function": {"name": "now"}}])");
+  const nlohmann::json plain = tools;
+  // DeepSeek-V3.1's own tool prompt (its model card's layout) and call form: no "function" type, no fences.
+  const std::string v31 = tool_system_text(ChatFormat::kDeepSeekV31, tools, "auto", "");
+  for (const char* part : {"## Tools\nYou have access to the following tools:\n\n### get_weather\nDescription: Weather of a city\n\n"
+                           "Parameters: {\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}\n",
+                           "### now\nDescription: \n\nParameters: {}\n",
+                           "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>tool_call_name<｜tool▁sep｜>tool_call_arguments<｜tool▁call▁end｜>",
+                           "chain them directly without separators or spaces"})
+    EXPECT_NE(v31.find(part), std::string::npos) << part;
+  for (ChatFormat format : {ChatFormat::kDeepSeekV3, ChatFormat::kDeepSeekV31}) {
+    const ToolCallPattern p = forced_tool_calls(format, plain, tools, "required", "", true);
+    ASSERT_EQ(p.heads.size(), 2u);
+    // Two calls as the forced markup writes them: open, head, arguments, close, again, head, ..., end.
+    const std::string answer = p.open + p.heads[0] + R"({"city": "Paris"})" + p.close + p.again + p.heads[1] + "{}" + p.close + p.end;
+    ChatOutputParser parser;
+    parser.feed(answer);
+    parser.finish();
+    EXPECT_EQ(parser.content(), "") << chat_format_name(format);
+    ASSERT_EQ(parser.tool_calls().size(), 2u) << answer;
+    EXPECT_EQ(parser.tool_calls()[0].name, "get_weather");
+    EXPECT_EQ(parser.tool_calls()[0].arguments, R"({"city": "Paris"})");
+    EXPECT_EQ(parser.tool_calls()[1].name, "now");
+    EXPECT_EQ(parser.tool_calls()[1].arguments, "{}");
+  }
+  EXPECT_EQ(forced_tool_calls(ChatFormat::kDeepSeekV31, plain, tools, "function", "now", true).heads,
+            std::vector<std::string>{"now<｜tool▁sep｜>"});
+}
+
 TEST(ToolPrompt, DescribesEveryToolInTheSystemMessage) {
   const auto tools = nlohmann::ordered_json::parse(R"([
     {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
                                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "at": {}}}}},
     {"type": "function", "function": {"name": "now"}}])");
-  const std::string text = tool_system_text(tools, "function", "now");
+  const std::string text = tool_system_text(ChatFormat::kDeepSeekV3, tools, "function", "now");
   for (const char* part : {"### get_weather", "Weather of a city", R"("city":{"type":"string"},"at":{})", "### now",
                            "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>", "call the function now"})
     EXPECT_NE(text.find(part), std::string::npos) << part;

@@ -20,14 +20,15 @@ TEST(ChatTemplate, MatchesJinja) {
   json g = json::parse(read_text_file(std::string(DSINFER_TEST_DATA) + "/tokenizer/golden/chat_templates.json"));
   int n = 0;
   for (const json& c : g["cases"]) {
-    ChatFormat format = c["format"] == "deepseek-r1" ? ChatFormat::kDeepSeekR1 : ChatFormat::kDeepSeekV3;
+    const ChatFormat format = chat_format_from_name(c["format"].get<std::string>()).value();
     ChatRenderOptions opt;
+    opt.thinking = c.value("thinking", false);
     opt.bos_token = g["bos_token"];
     opt.add_generation_prompt = c["add_generation_prompt"];
     opt.tools = c["tools"];
     std::vector<ChatMessage> messages = chat_messages_from_json(c["messages"]);
     std::string label = cat(c["format"].get<std::string>(), "/", c["name"].get<std::string>(),
-                            c["add_generation_prompt"].get<bool>() ? " +gen" : "");
+                            c["add_generation_prompt"].get<bool>() ? " +gen" : "", opt.thinking ? " +thinking" : "");
     if (!c["error"].is_null()) {
       EXPECT_THROW(render_chat(format, messages, opt), Error) << label;
     } else {
@@ -35,7 +36,7 @@ TEST(ChatTemplate, MatchesJinja) {
     }
     ++n;
   }
-  EXPECT_GE(n, 60);
+  EXPECT_GE(n, 160);
 }
 
 TEST(ChatTemplate, DetectsFormat) {
@@ -44,6 +45,11 @@ TEST(ChatTemplate, DetectsFormat) {
   EXPECT_TRUE(known);
   EXPECT_EQ(detect_chat_format(asset("chat-templates/deepseek-r1.jinja"), &known), ChatFormat::kDeepSeekR1);
   EXPECT_TRUE(known);
+  EXPECT_EQ(detect_chat_format(asset("chat-templates/deepseek-v3.1.jinja"), &known), ChatFormat::kDeepSeekV31);
+  EXPECT_TRUE(known);
+  for (ChatFormat f : {ChatFormat::kDeepSeekV3, ChatFormat::kDeepSeekR1, ChatFormat::kDeepSeekV31})
+    EXPECT_EQ(chat_format_from_name(chat_format_name(f)), f);
+  EXPECT_FALSE(chat_format_from_name("chatml"));
   auto tok = load_tokenizer(std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3/tokenizer.json");
   EXPECT_EQ(detect_chat_format(tok->chat_template(), &known), ChatFormat::kDeepSeekV3);
   EXPECT_TRUE(known);

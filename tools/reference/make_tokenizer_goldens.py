@@ -262,7 +262,7 @@ def make_unicode_extra():
     print(f"wrote {path}")
 
 
-def render(template_text, messages, add_generation_prompt, tools=None):
+def render(template_text, messages, add_generation_prompt, tools=None, thinking=None):
     # As transformers' chat template rendering (utils/chat_template_utils.py): an immutable sandbox with
     # trim_blocks and lstrip_blocks, raise_exception and a tojson filter.
     import jinja2
@@ -281,6 +281,8 @@ def render(template_text, messages, add_generation_prompt, tools=None):
               "eos_token": EOS}
     if tools is not None:
         kwargs["tools"] = tools
+    if thinking is not None:  # DeepSeek-V3.1's switch (apply_chat_template(..., thinking=True))
+        kwargs["thinking"] = thinking
     return env.from_string(template_text).render(**kwargs)
 
 
@@ -338,18 +340,19 @@ def conversations():
 
 def make_chat():
     cases = []
-    for fmt in ["deepseek-v3", "deepseek-r1"]:
+    for fmt, thinking_modes in [("deepseek-v3", [None]), ("deepseek-r1", [None]), ("deepseek-v3.1", [False, True])]:
         with open(os.path.join(ASSETS, "chat-templates", fmt + ".jinja"), encoding="utf-8") as f:
             template = f.read()
         for name, messages, tools in conversations():
             for agp in [False, True]:
-                try:
-                    text = render(template, messages, agp, tools)
-                    error = None
-                except Exception as e:  # the template itself fails on this conversation
-                    text, error = None, f"{type(e).__name__}: {e}"
-                cases.append({"format": fmt, "name": name, "add_generation_prompt": agp, "messages": messages,
-                              "tools": tools, "rendered": text, "error": error})
+                for thinking in thinking_modes:
+                    try:
+                        text = render(template, messages, agp, tools, thinking)
+                        error = None
+                    except Exception as e:  # the template itself fails on this conversation
+                        text, error = None, f"{type(e).__name__}: {e}"
+                    cases.append({"format": fmt, "name": name, "add_generation_prompt": agp, "thinking": bool(thinking),
+                                  "messages": messages, "tools": tools, "rendered": text, "error": error})
     # The V3 template in tokenizer_config.json must be the bundled deepseek-v3.jinja.
     with open(os.path.join(TOKENIZER_DIR, "tokenizer_config.json"), encoding="utf-8") as f:
         shipped = json.load(f)["chat_template"]
