@@ -4,7 +4,7 @@
 // with the real DeepSeek-V3 tokenizer, the context and vocabulary checks (request_plan).
 // Input: one byte choosing the endpoint (bit 0: completions; bit 2: the Responses API, bit 3: Anthropic's
 // Messages API, whose bodies are first translated into a chat body: responses_request, messages_request)
-// and chat format (bit 1: DeepSeek-R1), then the body. A body is planned or refused with ApiError; anything else (a crash, a sanitizer report, another
+// and chat format (bit 1: DeepSeek-R1, bit 5: DeepSeek-V3.1), then the body. A body is planned or refused with ApiError; anything else (a crash, a sanitizer report, another
 // exception, an allocation over -malloc_limit_mb, a timeout) is a bug, and so is a plan that breaks its
 // contract (no prompt, a token outside the vocabulary, a budget past the context).
 
@@ -50,7 +50,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool chat = (data[0] & 1) == 0;
   RequestLimits limits;
   limits.max_body_bytes = 1 << 16;
-  PlanContext ctx{limits, v3_tokenizer(), (data[0] & 2) ? dsinfer::ChatFormat::kDeepSeekR1 : dsinfer::ChatFormat::kDeepSeekV3,
+  const dsinfer::ChatFormat format = (data[0] & 32) ? dsinfer::ChatFormat::kDeepSeekV31
+                                     : (data[0] & 2) ? dsinfer::ChatFormat::kDeepSeekR1
+                                                     : dsinfer::ChatFormat::kDeepSeekV3;
+  PlanContext ctx{limits, v3_tokenizer(), format,
                   "<｜begin▁of▁sentence｜>", kContext};
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
