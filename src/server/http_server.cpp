@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "server/answer_writer.h"
@@ -327,13 +328,22 @@ void HttpServer::Impl::routes() {
     }));
   }
   for (const char* p : {"/v1/completions", "/completions"}) http.Post(p, generating(false));
-  // The model object; max_model_len (as vLLM names it) tells clients the context a request may fill.
+  // The model object, for OpenAI's clients and Anthropic's ("type", "display_name", "created_at"); max_model_len
+  // (as vLLM names it) tells clients the context a request may fill.
   auto model_json = [this] {
+    char created_at[32];
+    const std::time_t t = static_cast<std::time_t>(created);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(created_at, sizeof created_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return json{{"id", options.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "dsinfer"},
+                {"type", "model"}, {"display_name", options.model_name}, {"created_at", created_at},
                 {"max_model_len", scheduler.options().max_context}};
   };
-  auto models = [model_json](const httplib::Request&, httplib::Response& res) {
-    res.set_content(dump_json(json{{"object", "list"}, {"data", json::array({model_json()})}}), "application/json");
+  auto models = [this, model_json](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump_json(json{{"object", "list"}, {"data", json::array({model_json()})}, {"has_more", false},
+                                   {"first_id", options.model_name}, {"last_id", options.model_name}}),
+                    "application/json");
   };
   http.Get("/v1/models", models);
   http.Get("/models", models);

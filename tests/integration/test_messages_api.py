@@ -50,6 +50,11 @@ def test_a_message_is_the_chat_completions_answer(server):
     assert_no_leaks(server)
 
 
+def test_models_list_for_anthropic_clients(server):
+    (m,) = amsg(server).models.list().data
+    assert m.id == "tiny" and m.type == "model" and m.display_name == "tiny" and m.created_at.year >= 2026
+
+
 def test_streamed_events_build_the_same_message(server):
     c = amsg(server)
     whole = create(c, "Tell me a story", max_tokens=10)
