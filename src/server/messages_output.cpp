@@ -47,6 +47,15 @@ void MessagesOutput::delta(Kind kind, const std::string& text) {
                      {"delta", {{"type", kind == Kind::kText ? "text_delta" : "thinking_delta"}, {key, text}}}});
 }
 
+namespace {
+
+// Anthropic's tool_use ids start "toolu_" where the chat completion's start "call_".
+std::string tool_use_id(const std::string& call_id) {
+  return "toolu_" + (call_id.rfind("call_", 0) == 0 ? call_id.substr(5) : call_id);
+}
+
+}  // namespace
+
 std::vector<json> MessagesOutput::on_chunk(const json& chunk) {
   events_.clear();
   const auto choices = chunk.find("choices");
@@ -61,7 +70,7 @@ std::vector<json> MessagesOutput::on_chunk(const json& chunk) {
     for (const json& u : *calls) {
       const json& fn = u.at("function");
       if (u.contains("id"))
-        open(Kind::kToolUse, {{"type", "tool_use"}, {"id", "toolu_" + u["id"].get<std::string>().substr(5)},
+        open(Kind::kToolUse, {{"type", "tool_use"}, {"id", tool_use_id(u["id"].get<std::string>())},
                               {"name", fn.value("name", "")}, {"input", json::object()}});
       const std::string args = fn.value("arguments", "");
       if (open_ != Kind::kToolUse || args.empty()) continue;
