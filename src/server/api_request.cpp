@@ -224,6 +224,18 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
   } catch (const json::exception& e) {
     bad("messages", cat("messages: ", e.what()));
   }
+  if (get_bool(body, "continue_final_message", false)) {
+    if (r.messages.back().role != "assistant") bad("continue_final_message", "'continue_final_message' needs an assistant message last");
+    r.messages.back().prefix = true;
+  }
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    const ChatMessage& m = r.messages[i];
+    if (!m.prefix) continue;
+    if (i + 1 != r.messages.size() || m.role != "assistant" || !m.content || m.tool_calls)
+      bad("messages", cat("messages[", i, "].prefix: only the last message, an assistant's text without tool calls, can be "
+                          "the prefix the answer continues"));
+    r.continue_final = true;
+  }
   if (const json* tools = field(body, "tools")) {
     if (!tools->is_array()) bad("tools", "'tools' must be an array");
     if (static_cast<int64_t>(tools->size()) > limits.max_tools) bad("tools", cat("at most ", limits.max_tools, " tools"));

@@ -77,6 +77,9 @@ struct ChatRequest : CommonRequest {
   // and SGLang take it), else {"thinking": {"type": "enabled" | "disabled"}} (DeepSeek's API), else
   // reasoning_effort (anything above "minimal" thinks). Other chat formats ignore it.
   bool thinking = false;
+  // The answer continues the last message, an assistant's: DeepSeek's chat prefix completion ("prefix":
+  // true on it) or vLLM's continue_final_message.
+  bool continue_final = false;
 };
 
 struct CompletionRequest : CommonRequest {

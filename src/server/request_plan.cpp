@@ -18,7 +18,7 @@ std::vector<int32_t> chat_prompt(const PlanContext& ctx, const ChatRequest& r, c
                                  bool* starts_in_reasoning) {
   ChatRenderOptions ro;
   ro.bos_token = ctx.bos_text;
-  ro.add_generation_prompt = true;
+  ro.add_generation_prompt = !r.continue_final;
   ro.tools = r.tools;
   ro.thinking = r.thinking;
   std::vector<ChatMessage> messages = r.messages;
@@ -30,7 +30,17 @@ std::vector<int32_t> chat_prompt(const PlanContext& ctx, const ChatRequest& r, c
   } catch (const Error& e) {
     throw ApiError(400, cat("messages: ", e.what()), "messages");
   }
-  *starts_in_reasoning = text.ends_with("<think>\n") || text.ends_with("<think>");  // R1; V3.1 thinking
+  if (r.continue_final) {
+    // The templates close the last assistant message; its answer goes on where its text ends.
+    constexpr std::string_view kEos = "<｜end▁of▁sentence｜>";
+    if (!text.ends_with(kEos)) throw ApiError(400, "this chat format cannot continue the last message", "messages");
+    text.resize(text.size() - kEos.size());
+  }
+  // The answer starts as reasoning when the assistant's turn opened a think block that is not closed
+  // (R1's generation prompt, V3.1's with thinking, a prefix inside one).
+  const size_t turn = text.rfind("<｜Assistant｜>");
+  const std::string_view tail = turn == std::string::npos ? std::string_view() : std::string_view(text).substr(turn);
+  *starts_in_reasoning = tail.find("<think>") != std::string_view::npos && tail.find("</think>") == std::string_view::npos;
   EncodeOptions eo;
   eo.add_bos = false;  // the template writes the BOS text itself
   return ctx.tokenizer.encode(text, eo);
@@ -41,12 +51,16 @@ void plan_chat(const PlanContext& ctx, ChatRequest r, const std::function<const 
                RequestPlan& plan) {
   bool in_reasoning = false;
   const bool tools = r.tools.is_array() && !r.tools.empty();
+  if (r.continue_final && r.response_format != ResponseFormat::kText)
+    throw ApiError(400, "a JSON response_format cannot continue a prefix (the answer must be a whole JSON value)", "response_format");
   plan.prompts.push_back(chat_prompt(ctx, r, tools ? ordered().at("tools") : nlohmann::ordered_json(), &in_reasoning));
   plan.parse_opts.starts_in_reasoning = in_reasoning;
   plan.parse_opts.parse_tool_calls = r.tool_choice != "none" && tools;
   if (plan.parse_opts.parse_tool_calls && (r.tool_choice == "required" || r.tool_choice == "function")) {
     if (r.response_format != ResponseFormat::kText)
       throw ApiError(400, "a JSON response_format cannot be combined with a forced tool_choice", "response_format");
+    if (r.continue_final)
+      throw ApiError(400, "a forced tool_choice cannot continue a prefix (the answer must start with the call)", "tool_choice");
     if (in_reasoning)
       throw ApiError(400, "a forced tool_choice cannot be used while the model reasons first (a reasoning chat format, or thinking on: the answer starts in <think>)",
                      "tool_choice");

@@ -173,7 +173,7 @@ std::string render_v31(const std::vector<ChatMessage>& messages, const ChatRende
       out += cat(kCallsEnd, kEos);
     }
     if (m.role == "assistant" && !m.tool_calls) {
-      if (is_last_user) out += cat(kAssistant, "</think>");  // (a `prefix` turn with thinking: not sent by the API)
+      if (is_last_user) out += cat(kAssistant, m.prefix && opt.thinking ? "<think>" : "</think>");
       is_last_user = false;
       if (is_tool) {
         out += cat(text_of(m, i), kEos);
@@ -261,6 +261,7 @@ std::vector<ChatMessage> chat_messages_from_json(const nlohmann::json& messages)
     }
     if (m.contains("reasoning_content") && m["reasoning_content"].is_string()) msg.reasoning_content = m["reasoning_content"];
     if (m.contains("tool_call_id") && m["tool_call_id"].is_string()) msg.tool_call_id = m["tool_call_id"];
+    if (m.contains("prefix") && m["prefix"].is_boolean()) msg.prefix = m["prefix"].get<bool>();
     if (m.contains("name") && m["name"].is_string()) msg.name = m["name"];
     if (m.contains("tool_calls") && !m["tool_calls"].is_null()) {
       const json& calls = m["tool_calls"];

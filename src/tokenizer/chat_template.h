@@ -43,6 +43,9 @@ struct ChatMessage {
   std::optional<std::vector<ToolCall>> tool_calls;
   std::string tool_call_id;  // role "tool"
   std::string name;
+  // DeepSeek's chat prefix completion: the answer continues this (last, assistant) message. Only V3.1's
+  // template reads it (its think block then opens instead of closing, with thinking on).
+  bool prefix = false;
 };
 
 struct ChatRenderOptions {

@@ -347,6 +347,25 @@ def test_reasoning_content_with_the_r1_template(tiny_model):
         assert s.stop() == 0
 
 
+def test_prefix_completion_continues_the_last_message(server):
+    """DeepSeek's chat prefix completion ("prefix": true on a last assistant message) and vLLM's
+    continue_final_message: the answer goes on from the prefix, exactly as a completion of the rendered
+    conversation without its end-of-sentence would."""
+    c = client(server)
+    turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Sure, here is", "prefix": True}]
+    r = c.chat.completions.create(model="tiny", messages=turns, max_tokens=10, temperature=0)
+    raw_prompt = c.completions.create(model="tiny", prompt="<｜User｜>Hi<｜Assistant｜>Sure, here is", max_tokens=10,
+                                      temperature=0)
+    assert r.choices[0].message.content == raw_prompt.choices[0].text and r.choices[0].message.content
+    assert r.usage.prompt_tokens == raw_prompt.usage.prompt_tokens
+    vllm = c.chat.completions.create(model="tiny", messages=[turns[0], {"role": "assistant", "content": "Sure, here is"}],
+                                     max_tokens=10, temperature=0, extra_body={"continue_final_message": True})
+    assert vllm.choices[0].message.content == r.choices[0].message.content
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Hi", "prefix": True}], max_tokens=2)
+    assert e.value.body["param"] == "messages"
+
+
 def test_tool_calls_request_is_accepted(server):
     tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
                                                "parameters": {"type": "object",

@@ -129,6 +129,39 @@ TEST(RequestPlan, HybridFormatThinksOnlyWhenAsked) {
   EXPECT_TRUE(text(p.plan("{" + user + R"(, "thinking": {"type": "enabled"}})")).ends_with("<｜Assistant｜>"));
 }
 
+TEST(RequestPlan, PrefixCompletionContinuesTheLastMessage) {
+  Planner p;
+  auto text = [&](const RequestPlan& plan) { return v3_tokenizer().decode(plan.prompts[0]); };
+  const std::string turns = R"({"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Sure, here is")";
+  for (const std::string& body : {"{\"messages\": [" + turns + R"(, "prefix": true}]})",
+                                  "{\"messages\": [" + turns + R"(}], "continue_final_message": true})"}) {
+    const RequestPlan plan = p.plan(body);
+    EXPECT_TRUE(text(plan).ends_with("<｜User｜>Hi<｜Assistant｜>Sure, here is")) << text(plan);  // no end of sentence
+    EXPECT_FALSE(plan.parse_opts.starts_in_reasoning);
+  }
+  // V3.1 with thinking: the prefix is inside the open think block, so the answer goes on as reasoning.
+  p.ctx.format = ChatFormat::kDeepSeekV31;
+  const RequestPlan think = p.plan("{\"messages\": [" + turns + R"(, "prefix": true}], "thinking": {"type": "enabled"}})");
+  EXPECT_TRUE(text(think).ends_with("<｜Assistant｜><think>Sure, here is")) << text(think);
+  EXPECT_TRUE(think.parse_opts.starts_in_reasoning);
+  const RequestPlan plain = p.plan("{\"messages\": [" + turns + R"(, "prefix": true}]})");
+  EXPECT_TRUE(text(plain).ends_with("<｜Assistant｜></think>Sure, here is")) << text(plain);
+  EXPECT_FALSE(plain.parse_opts.starts_in_reasoning);
+  // Only the last message, an assistant's text; not with answers that must start otherwise.
+  const std::pair<std::string, const char*> refused[] = {
+      {R"({"messages": [{"role": "user", "content": "Hi", "prefix": true}]})", "messages"},
+      {R"({"messages": [{"role": "assistant", "content": "a", "prefix": true}, {"role": "user", "content": "Hi"}]})", "messages"},
+      {R"({"messages": [{"role": "user", "content": "Hi"}], "continue_final_message": true})", "continue_final_message"},
+      {"{\"messages\": [" + turns + R"(, "prefix": true}], "response_format": {"type": "json_object"}})", "response_format"},
+      {"{\"messages\": [" + turns + R"(, "prefix": true}], )" + std::string(kTools) + R"(, "tool_choice": "required"})", "tool_choice"},
+  };
+  for (const auto& [body, param] : refused) {
+    const ApiError e = p.refusal(body);
+    EXPECT_EQ(e.status, 400) << body;
+    EXPECT_EQ(e.param, param) << body << ": " << e.what();
+  }
+}
+
 TEST(RequestPlan, TokenBudgetFollowsTheContext) {
   const Planner p;  // 256 tokens
   const RequestPlan completion = p.plan(R"({"prompt": "Hello there"})", false);

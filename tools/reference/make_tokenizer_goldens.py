@@ -335,6 +335,8 @@ def conversations():
         ("user_null_content", [{"role": "user", "content": None}], None),
         ("empty_tool_calls", [u1, {"role": "assistant", "content": "Sure.", "tool_calls": []}, u3], None),
         ("tool_then_user", [u2, tc_one, t1, u3], WEATHER_TOOL),
+        # DeepSeek's chat prefix completion (the answer continues the last message; V3.1 reads the flag)
+        ("assistant_prefix", [sys1, u1, {"role": "assistant", "content": "Sure, here is", "prefix": True}], None),
     ]
 
 
