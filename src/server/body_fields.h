@@ -3,7 +3,10 @@
 // that translate bodies (responses_request, messages_request): a missing or null field is absent, and a
 // field of the wrong type is an ApiError 400 whose param is the field's path ("input[2].call_id").
 
+#include <algorithm>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +36,29 @@ inline std::string string_field(const nlohmann::ordered_json& obj, const char* n
   }
   if (!v->is_string()) bad_field(path, path + " must be a string");
   return v->get<std::string>();
+}
+
+// The text of a string, or of a list of parts whose "type" is one of `text_types` (their "text"; a
+// "refusal" part's is in "refusal"), joined by `separator`. Any other part is a 400 naming it: the model
+// reads text only.
+inline std::string text_of_parts(const nlohmann::ordered_json& content, const std::string& where,
+                                 std::initializer_list<std::string_view> text_types, std::string_view separator) {
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) bad_field(where, where + " must be a string or a list of text parts");
+  std::string text;
+  for (size_t j = 0; j < content.size(); ++j) {
+    const std::string w = cat(where, "[", j, "]");
+    if (!content[j].is_object()) bad_field(w, w + " must be an object");
+    const std::string type = string_field(content[j], "type", w);
+    if (std::find(text_types.begin(), text_types.end(), type) == text_types.end()) {
+      std::string names;
+      for (std::string_view t : text_types) names += (names.empty() ? "" : ", ") + std::string(t);
+      bad_field(w + ".type", cat(w, ".type '", type, "' is not supported here: this model reads text only (", names, ")"));
+    }
+    if (j > 0) text += separator;
+    text += string_field(content[j], type == "refusal" ? "refusal" : "text", w);
+  }
+  return text;
 }
 
 }  // namespace dsinfer::server

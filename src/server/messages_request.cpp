@@ -9,20 +9,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // The text of a string or of a list of text blocks (system prompts, tool results).
-std::string text_of(const json& content, const std::string& where) {
-  if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) bad_field(where, cat(where, " must be a string or a list of text blocks"));
-  std::string text;
-  for (size_t j = 0; j < content.size(); ++j) {
-    const std::string w = cat(where, "[", j, "]");
-    if (!content[j].is_object()) bad_field(w, cat(w, " must be an object"));
-    const std::string type = string_field(content[j], "type", w);
-    if (type != "text") bad_field(w + ".type", cat(w, ".type '", type, "' is not supported here: this model reads text only"));
-    if (!text.empty()) text += "\n";
-    text += string_field(content[j], "text", w);
-  }
-  return text;
-}
+std::string text_of(const json& content, const std::string& where) { return text_of_parts(content, where, {"text"}, "\n"); }
 
 // One Messages message as chat messages: a user turn's tool results become tool messages (before its
 // text), an assistant turn's tool_use blocks its tool calls.

@@ -14,23 +14,7 @@ using json = nlohmann::ordered_json;
 
 // The text of a message's content: a string, or a list of text parts (input_text, output_text, refusal).
 std::string content_text(const json& content, const std::string& where) {
-  if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) bad_field(where, cat(where, " must be a string or a list of content parts"));
-  std::string text;
-  for (size_t j = 0; j < content.size(); ++j) {
-    const json& part = content[j];
-    const std::string pw = cat(where, "[", j, "]");
-    if (!part.is_object()) bad_field(pw, cat(pw, " must be an object"));
-    const std::string type = string_field(part, "type", pw, true);
-    if (type == "input_text" || type == "output_text" || type == "text") {
-      text += string_field(part, "text", pw, true);
-    } else if (type == "refusal") {
-      text += string_field(part, "refusal", pw, true);
-    } else {
-      bad_field(pw + ".type", cat(pw, ".type '", type, "' is not supported: this model reads text only (input_text, output_text)"));
-    }
-  }
-  return text;
+  return text_of_parts(content, where, {"input_text", "output_text", "text", "refusal"}, "");
 }
 
 // The assistant message that function calls at this point of the conversation belong to: the last message
