@@ -38,6 +38,20 @@ inline std::string string_field(const nlohmann::ordered_json& obj, const char* n
   return v->get<std::string>();
 }
 
+// A boolean field; `def` when it is missing.
+inline bool bool_field(const nlohmann::ordered_json& obj, const char* name, bool def) {
+  const nlohmann::ordered_json* v = body_field(obj, name);
+  if (!v) return def;
+  if (!v->is_boolean()) bad_field(name, cat("'", name, "' must be a boolean"));
+  return v->get<bool>();
+}
+
+// A streamed translated request asks the chat request for the usage chunk (the answer's end reports it).
+inline void set_chat_stream(nlohmann::ordered_json& chat, bool stream) {
+  chat["stream"] = stream;
+  if (stream) chat["stream_options"] = {{"include_usage", true}};
+}
+
 // The text of a string, or of a list of parts whose "type" is one of `text_types` (their "text"; a
 // "refusal" part's is in "refusal"), joined by `separator`. Any other part is a 400 naming it: the model
 // reads text only.

@@ -103,12 +103,8 @@ MessagesRequest parse_messages_request(std::string_view raw, const RequestLimits
     if (!mt->is_number_integer() || mt->get<int64_t>() < 1 || mt->get<int64_t>() > limits.max_tokens)
       bad_field("max_tokens", cat("'max_tokens' must be an integer in [1, ", limits.max_tokens, "]"));
     chat["max_tokens"] = *mt;
-    if (const json* st = body_field(body, "stream")) {
-      if (!st->is_boolean()) bad_field("stream", "'stream' must be a boolean");
-      r.stream = st->get<bool>();
-    }
-    chat["stream"] = r.stream;
-    if (r.stream) chat["stream_options"] = {{"include_usage", true}};
+    r.stream = bool_field(body, "stream", false);
+    set_chat_stream(chat, r.stream);
     // Sampling fields (older clients send temperature / top_p / top_k) and the chat endpoint's extensions.
     for (const char* name : {"temperature", "top_p", "top_k", "seed", "min_p", "ignore_eos", "logit_bias", "presence_penalty",
                              "frequency_penalty", "repetition_penalty"})

@@ -182,16 +182,9 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
     chat["model"] = *m;
     s["model"] = *m;
   }
-  if (const json* st = body_field(body, "stream")) {
-    if (!st->is_boolean()) bad_field("stream", "'stream' must be a boolean");
-    r.stream = st->get<bool>();
-  }
-  chat["stream"] = r.stream;
-  if (r.stream) chat["stream_options"] = {{"include_usage", true}};
-  if (const json* st = body_field(body, "store")) {
-    if (!st->is_boolean()) bad_field("store", "'store' must be a boolean");
-    r.store = st->get<bool>();
-  }
+  r.stream = bool_field(body, "stream", false);
+  set_chat_stream(chat, r.stream);
+  r.store = bool_field(body, "store", true);
 
   s["max_output_tokens"] = nullptr;
   if (const json* m = body_field(body, "max_output_tokens")) {
@@ -227,12 +220,8 @@ ResponsesRequest parse_responses_request(std::string_view raw, const RequestLimi
     chat["tool_choice"] = chat_tool_choice(*tc);
     s["tool_choice"] = *tc;
   }
-  s["parallel_tool_calls"] = true;
-  if (const json* p = body_field(body, "parallel_tool_calls")) {
-    if (!p->is_boolean()) bad_field("parallel_tool_calls", "'parallel_tool_calls' must be a boolean");
-    chat["parallel_tool_calls"] = *p;
-    s["parallel_tool_calls"] = *p;
-  }
+  s["parallel_tool_calls"] = bool_field(body, "parallel_tool_calls", true);
+  if (body_field(body, "parallel_tool_calls")) chat["parallel_tool_calls"] = s["parallel_tool_calls"];
 
   s["text"] = {{"format", {{"type", "text"}}}};
   if (const json* text = body_field(body, "text")) {
