@@ -20,7 +20,7 @@ ResponseJson generation_failed(const GenerationGroup& g) {
 
 class CompletionWriter : public AnswerWriter {
  public:
-  CompletionWriter(bool chat, bool include_usage) : chat_(chat), include_usage_(include_usage) {}
+  CompletionWriter(bool chat, bool include_usage, bool stream) : chat_(chat), include_usage_(include_usage), stream_(stream) {}
 
   std::string begin(const GenerationGroup& g) override {
     std::string out;
@@ -28,7 +28,7 @@ class CompletionWriter : public AnswerWriter {
       for (const ResponseJson& first : g.first_chunks()) out += data(first);
     return out;
   }
-  std::string chunk(const ResponseJson& c) override { return data(c); }
+  std::string chunk(const ResponseJson& c) override { return stream_ ? data(c) : std::string(); }  // (whole: unused)
   std::string end(const GenerationGroup& g) override {
     std::string out;
     if (g.failed()) {
@@ -43,6 +43,7 @@ class CompletionWriter : public AnswerWriter {
  private:
   bool chat_;
   bool include_usage_;
+  bool stream_;
   static std::string data(const ResponseJson& j) { return "data: " + dump_json(j) + "\n\n"; }
 };
 
@@ -110,8 +111,8 @@ std::unique_ptr<AnswerWriter> messages_writer(std::unique_ptr<MessagesOutput> ou
   return std::make_unique<MessagesWriter>(std::move(output));
 }
 
-std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage) {
-  return std::make_unique<CompletionWriter>(chat, include_usage);
+std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage, bool stream) {
+  return std::make_unique<CompletionWriter>(chat, include_usage, stream);
 }
 
 std::unique_ptr<AnswerWriter> responses_writer(std::unique_ptr<ResponsesOutput> output, ResponseStore& store,

@@ -28,7 +28,7 @@ class AnswerWriter {
 };
 
 // /v1/chat/completions (chat) and /v1/completions.
-std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage);
+std::unique_ptr<AnswerWriter> completion_writer(bool chat, bool include_usage, bool stream);
 
 // /v1/responses. With `store`, the finished response and its conversation (the request's items, then the
 // output's) go into `store` (which must outlive the writer).

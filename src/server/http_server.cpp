@@ -136,7 +136,7 @@ void HttpServer::drain(double seconds) {
 
 void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
   const StartedGeneration started = start_generation(context, req.body, chat, std::chrono::steady_clock::now());
-  answer(res, started, completion_writer(chat, started.include_usage));
+  answer(res, started, completion_writer(chat, started.include_usage, started.stream));
 }
 
 void HttpServer::Impl::answer(httplib::Response& res, const StartedGeneration& started, std::unique_ptr<AnswerWriter> w) {
