@@ -126,7 +126,7 @@ int cmd_chat(const Args& args) {
     cached = prompt;
 
     ChatOutputOptions oo;
-    oo.starts_in_reasoning = prompt_text.ends_with("<think>\n") || prompt_text.ends_with("<think>");
+    oo.starts_in_reasoning = answer_starts_in_reasoning(prompt_text);
     ChatOutputParser parser(oo);
     StreamDecoder decoder(*s.tokenizer, true);
     std::vector<int32_t> history_ids = prompt;

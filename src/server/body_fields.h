@@ -46,6 +46,19 @@ inline bool bool_field(const nlohmann::ordered_json& obj, const char* name, bool
   return v->get<bool>();
 }
 
+// The body's "tools" array as chat tools, each translated by `to_chat_tool(tool, index)`; null when there
+// are none. A 400 when it is not an array or longer than `max_tools`.
+template <class ToChatTool>
+nlohmann::ordered_json chat_tools_of(const nlohmann::ordered_json& body, int64_t max_tools, ToChatTool to_chat_tool) {
+  const nlohmann::ordered_json* tools = body_field(body, "tools");
+  if (!tools) return nullptr;
+  if (!tools->is_array()) bad_field("tools", "'tools' must be an array");
+  if (static_cast<int64_t>(tools->size()) > max_tools) bad_field("tools", cat("at most ", max_tools, " tools"));
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < tools->size(); ++i) out.push_back(to_chat_tool((*tools)[i], i));
+  return out.empty() ? nlohmann::ordered_json() : out;
+}
+
 // A streamed translated request asks the chat request for the usage chunk (the answer's end reports it).
 inline void set_chat_stream(nlohmann::ordered_json& chat, bool stream) {
   chat["stream"] = stream;

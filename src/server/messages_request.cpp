@@ -115,13 +115,7 @@ MessagesRequest parse_messages_request(std::string_view raw, const RequestLimits
     }
   }
 
-  if (const json* tools = body_field(body, "tools")) {
-    if (!tools->is_array()) bad_field("tools", "'tools' must be an array");
-    if (static_cast<int64_t>(tools->size()) > limits.max_tools) bad_field("tools", cat("at most ", limits.max_tools, " tools"));
-    json chat_tools = json::array();
-    for (size_t i = 0; i < tools->size(); ++i) chat_tools.push_back(chat_tool((*tools)[i], i));
-    if (!chat_tools.empty()) chat["tools"] = std::move(chat_tools);
-  }
+  if (json tools = chat_tools_of(body, limits.max_tools, chat_tool); !tools.is_null()) chat["tools"] = std::move(tools);
   if (const json* tc = body_field(body, "tool_choice")) {
     const json type = tc->is_object() ? tc->value("type", json()) : json();
     if (type == "auto" || type == "none") {

@@ -36,11 +36,7 @@ std::vector<int32_t> chat_prompt(const PlanContext& ctx, const ChatRequest& r, c
     if (!text.ends_with(kEos)) throw ApiError(400, "this chat format cannot continue the last message", "messages");
     text.resize(text.size() - kEos.size());
   }
-  // The answer starts as reasoning when the assistant's turn opened a think block that is not closed
-  // (R1's generation prompt, V3.1's with thinking, a prefix inside one).
-  const size_t turn = text.rfind("<｜Assistant｜>");
-  const std::string_view tail = turn == std::string::npos ? std::string_view() : std::string_view(text).substr(turn);
-  *starts_in_reasoning = tail.find("<think>") != std::string_view::npos && tail.find("</think>") == std::string_view::npos;
+  *starts_in_reasoning = answer_starts_in_reasoning(text);
   EncodeOptions eo;
   eo.add_bos = false;  // the template writes the BOS text itself
   return ctx.tokenizer.encode(text, eo);

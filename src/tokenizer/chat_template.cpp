@@ -232,6 +232,13 @@ std::string render_chat(ChatFormat format, const std::vector<ChatMessage>& messa
   }
 }
 
+bool answer_starts_in_reasoning(std::string_view rendered) {
+  const size_t turn = rendered.rfind(kAssistant);
+  if (turn == std::string_view::npos) return false;
+  const std::string_view tail = rendered.substr(turn);
+  return tail.find("<think>") != std::string_view::npos && tail.find("</think>") == std::string_view::npos;
+}
+
 std::vector<ChatMessage> chat_messages_from_json(const nlohmann::json& messages) {
   using nlohmann::json;
   if (!messages.is_array()) fail("messages: expected an array");

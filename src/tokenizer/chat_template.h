@@ -65,6 +65,10 @@ ChatFormat detect_chat_format(std::string_view template_text, bool* recognized =
 std::string render_chat(ChatFormat format, const std::vector<ChatMessage>& messages,
                         const ChatRenderOptions& options = {});
 
+// Whether an answer written after this rendered prompt starts as reasoning: the last assistant turn opened a
+// think block it did not close (R1's generation prompt, V3.1's with thinking, a prefix inside one).
+bool answer_starts_in_reasoning(std::string_view rendered);
+
 // Reads OpenAI-style messages ({"role", "content", "tool_calls": [{"id", "type", "function": {"name",
 // "arguments"}}], "tool_call_id", "name", "reasoning_content"}). "content" may be a string, null, or a list
 // of {"type": "text", "text"} parts (joined). Throws Error naming the message index on bad input.

@@ -60,6 +60,18 @@ TEST(ChatTemplate, DetectsFormat) {
   EXPECT_FALSE(known);
 }
 
+TEST(ChatTemplate, AnswerStartsInReasoningOnlyInsideAnOpenThinkBlock) {
+  EXPECT_TRUE(answer_starts_in_reasoning("<｜User｜>Hi<｜Assistant｜><think>\n"));     // R1
+  EXPECT_TRUE(answer_starts_in_reasoning("<｜User｜>Hi<｜Assistant｜><think>"));       // V3.1, thinking
+  EXPECT_TRUE(answer_starts_in_reasoning("<｜Assistant｜><think>Let me see"));         // a prefix inside it
+  EXPECT_FALSE(answer_starts_in_reasoning("<｜User｜>Hi<｜Assistant｜></think>"));     // V3.1, no thinking
+  EXPECT_FALSE(answer_starts_in_reasoning("<｜User｜>Hi<｜Assistant｜>"));             // V3
+  EXPECT_FALSE(answer_starts_in_reasoning("<｜Assistant｜><think>a</think>b"));        // closed in the prefix
+  // Only the last turn counts.
+  EXPECT_FALSE(answer_starts_in_reasoning("<｜Assistant｜><think>x<｜User｜>Hi<｜Assistant｜>"));
+  EXPECT_FALSE(answer_starts_in_reasoning("<think>"));
+}
+
 TEST(ChatTemplate, GenerationPrompts) {
   std::vector<ChatMessage> m(1);
   m[0].role = "user";
