@@ -12,21 +12,26 @@
 namespace dsinfer::cli {
 
 int cmd_synth(const Args& args) {
-  ArgParser p(args, {"--preset", "--out", "--dtype", "--seed", "--layers", "--tokenizer", "--threads", "--shard-mb"},
+  ArgParser p(args, {"--preset", "--out", "--dtype", "--seed", "--layers", "--tokenizer", "--threads", "--shard-mb",
+                         "--mtp"},
               {"--help"}, {{"-o", "--out"}, {"-t", "--threads"}});
   if (p.has("--help")) {
     std::puts(
-        "usage: dsinfer synth --preset NAME --out PATH [--dtype T] [--seed S] [--layers N]\n"
+        "usage: dsinfer synth --preset NAME --out PATH [--dtype T] [--seed S] [--layers N] [--mtp N]\n"
         "                     [--tokenizer DIR|tokenizer.json|vocab.gguf] [--shard-mb MB] [-t N]\n"
         "Writes a model with RANDOM weights. PATH ending in .gguf: GGUF (dtype f32 f16 bf16 q8_0 q4_0 q5_0 q5_1\n"
         "q4_K q5_K q6_K, or llama.cpp's q4_K_M / q5_K_M mixes: q6_K output, q6_K ffn_down in the layers\n"
         "llama.cpp's use_more_bits picks; rows that do not fit a type's block get llama.cpp's fallback:\n"
         "q4_K -> q5_0, q5_K -> q5_1, others -> q8_0, else f16); otherwise a Hugging Face directory (f32 f16\n"
         "bf16 f8_e4m3 = block-FP8).\n"
-        "presets: tiny-v3 tiny-v2-lite tiny-v2 v2-lite v3 (--layers N shortens the real shapes).");
+        "presets: tiny-v3 tiny-v2-lite tiny-v2 v2-lite v3 (--layers N shortens the real shapes).\n"
+        "--mtp N adds N multi-token-prediction modules (V3/R1 ship 1) for `run --mtp`; in GGUF they are\n"
+        "llama.cpp's `blk.N.nextn.*` tensors, counted in block_count with deepseek2.nextn_predict_layers.");
     return 0;
   }
-  const ModelConfig c = preset_config(p.require("--preset"), p.get_int("--layers", 0));
+  ModelConfig c = preset_config(p.require("--preset"), p.get_int("--layers", 0));
+  c.num_nextn_predict_layers = p.get_int("--mtp", c.num_nextn_predict_layers);
+  if (c.num_nextn_predict_layers < 0 || c.num_nextn_predict_layers > 4) fail("--mtp: 0 to 4 modules, not ", c.num_nextn_predict_layers);
   SynthOptions opt;
   std::string dt = p.get("--dtype").value_or("f32");
   if (dt == "q4_K_M" || dt == "q5_K_M") {

@@ -76,6 +76,21 @@ TensorView expert_view(const TensorView& stacked, int64_t e) {
   return v;
 }
 
+// The MTP module's own tensors (layer >= num_hidden_layers, role "mtp.*"); copies of the embedding or
+// lm_head a file leaves out are the main model's views.
+void assign_mtp(const ModelConfig& c, const TensorLookup& src, const WeightSpec& s, const std::string& role,
+                ModelWeights& w) {
+  MtpWeights& m = w.mtp[s.layer - c.num_hidden_layers];
+  const bool present = src.find(s.file_name) != nullptr;
+  if (role == "mtp.embed") m.embed = present || !s.optional ? get(src, s) : w.embed;
+  else if (role == "mtp.head") m.head = present || !s.optional ? get(src, s) : w.lm_head;
+  else if (role == "mtp.enorm") m.enorm = get_vector(src, s);
+  else if (role == "mtp.hnorm") m.hnorm = get_vector(src, s);
+  else if (role == "mtp.eh_proj") m.eh_proj = get(src, s);
+  else if (role == "mtp.head_norm") m.head_norm = get_vector(src, s);
+  else fail("weight table role '", role, "' has no slot");
+}
+
 void assign(const ModelConfig& c, const TensorLookup& src, const WeightSpec& s, ModelWeights& w, uint64_t& bytes) {
   if (s.layer < 0) {
     if (s.canonical == "embed") w.embed = get(src, s);
@@ -87,6 +102,7 @@ void assign(const ModelConfig& c, const TensorLookup& src, const WeightSpec& s, 
   LayerWeights& L = w.layers[s.layer];
   const std::string role = s.canonical.substr(s.canonical.find('.', 7) + 1);  // after "layers.N."
   bytes += src.find(s.file_name) ? src.find(s.file_name)->nbytes : 0;
+  if (role.rfind("mtp.", 0) == 0) return assign_mtp(c, src, s, role, w);
   if (role == "attn_norm") L.attn_norm = get_vector(src, s);
   else if (role == "ffn_norm") L.ffn_norm = get_vector(src, s);
   else if (role == "attn.q_proj") L.attn.q_proj = get(src, s);
@@ -162,8 +178,12 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
     m->layout = WeightLayout::kHf;
   }
   const ModelConfig& c = m->config;
-  m->weights.layers.resize(static_cast<size_t>(c.num_hidden_layers));
-  for (const WeightSpec& s : weight_specs(c, m->layout)) assign(c, src, s, m->weights, m->weight_bytes);
+  if (options.mtp && c.num_nextn_predict_layers == 0)
+    fail(path, ": the model has no multi-token-prediction module (num_nextn_predict_layers = 0)");
+  const int64_t n_mtp = options.mtp ? c.num_nextn_predict_layers : 0;
+  m->weights.layers.resize(static_cast<size_t>(c.num_hidden_layers + n_mtp));
+  m->weights.mtp.resize(static_cast<size_t>(n_mtp));
+  for (const WeightSpec& s : weight_specs(c, m->layout, options.mtp)) assign(c, src, s, m->weights, m->weight_bytes);
   if (options.repack)
     m->repack = repack_weights(m->weights, m->repacked, options.prefault,
                                options.repack_limit ? options.repack_limit : default_repack_limit());

@@ -21,6 +21,8 @@ struct LoadOptions {
   bool prefault = false;       // read every weight page now (with a progress bar on a terminal)
   bool repack = false;         // repack eligible weights into the kernels' interleaved layouts (model/repack.h)
   uint64_t repack_limit = 0;   // skip repacking above this many bytes; 0 = default_repack_limit()
+  bool mtp = false;            // also map the MTP modules (spec 10) for speculative decoding; an Error when
+                               // the config has none (num_nextn_predict_layers = 0)
 };
 
 struct LoadedModel {

@@ -153,6 +153,7 @@ void ModelConfig::validate() const {
   need(vocab_size > 0, "vocab_size", "must be positive");
   need(hidden_size > 0, "hidden_size", "must be positive");
   need(num_hidden_layers > 0, "num_hidden_layers", "must be positive");
+  need(num_nextn_predict_layers >= 0 && num_nextn_predict_layers <= 16, "num_nextn_predict_layers", "must be in [0, 16]");
   need(num_attention_heads > 0, "num_attention_heads", "must be positive");
   need(kv_lora_rank > 0, "kv_lora_rank", "must be positive (MLA latent size)");
   need(q_lora_rank >= 0, "q_lora_rank", "must be >= 0");

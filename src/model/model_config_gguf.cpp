@@ -26,7 +26,9 @@ ModelConfig config_from_gguf(const GgufFile& g) {
   ModelConfig c;
   c.model_type = "deepseek2";
   c.hidden_size = need_uint("embedding_length");
-  c.num_hidden_layers = need_uint("block_count");
+  // As llama.cpp counts them, block_count includes the MTP ("NextN") blocks stored after the main ones.
+  c.num_nextn_predict_layers = opt_uint("nextn_predict_layers", 0);
+  c.num_hidden_layers = need_uint("block_count") - c.num_nextn_predict_layers;
   c.intermediate_size = opt_uint("feed_forward_length", 0);
   c.num_attention_heads = need_uint("attention.head_count");
   c.q_lora_rank = opt_uint("attention.q_lora_rank", 0);

@@ -10,11 +10,14 @@
 
 namespace dsinfer {
 
-// A cache with room for n_seq sequences of up to ctx tokens each.
-LatentKvCache make_sequences_cache(const ModelConfig& c, int64_t n_seq, int64_t ctx, DType dtype = DType::F32);
+// A cache with room for n_seq sequences of up to ctx tokens each; with_mtp adds a layer for each of the
+// config's MTP modules (Transformer::mtp_forward).
+LatentKvCache make_sequences_cache(const ModelConfig& c, int64_t n_seq, int64_t ctx, DType dtype = DType::F32,
+                                   bool with_mtp = false);
 // A cache with room for one sequence of up to ctx tokens.
-inline LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, DType dtype = DType::F32) {
-  return make_sequences_cache(c, 1, ctx, dtype);
+inline LatentKvCache make_single_sequence_cache(const ModelConfig& c, int64_t ctx, DType dtype = DType::F32,
+                                                bool with_mtp = false) {
+  return make_sequences_cache(c, 1, ctx, dtype, with_mtp);
 }
 
 // Runs ids at positions start_pos.. on seq (capacity reserved by the caller) in chunks of `chunk` tokens.

@@ -48,12 +48,16 @@ void draw_row(uint64_t seed, const std::string& key, int64_t row, const Init& in
 
 // Values of a tensor in its layout's shape, [rows, cols], cut from the HF-named tensors they derive from.
 class ValueSource {
+  inline static const std::string kEmbed = "embed", kLmHead = "lm_head";
+
  public:
   ValueSource(const ModelConfig& c, uint64_t seed) : c_(c), seed_(seed) {}
 
   void rows(const WeightSpec& s, int64_t r0, int64_t n, float* out) const {
     const int64_t cols = s.shape.back();
-    const std::string& k = s.canonical;
+    // The MTP module's embedding and head are copies of the main ones, as in the released checkpoints.
+    const std::string& k = s.canonical.ends_with(".mtp.embed") ? kEmbed
+                           : s.canonical.ends_with(".mtp.head") ? kLmHead : s.canonical;
     const Init init = init_for(k, s.shape);
     if (k.find(".moe.experts.") != std::string::npos && s.shape.size() == 3) {  // GGUF stacked [E, rows, cols]
       const int64_t per = s.shape[1];
@@ -108,7 +112,9 @@ DType dtype_for(const WeightSpec& s, DType want, bool gguf, bool k_mix, int64_t 
   if (s.is_vector) return DType::F32;
   if (!s.quantizable && gguf) return DType::F32;
   if (!gguf) {
-    if (want == DType::F8_E4M3 && (!s.quantizable || s.canonical == "embed" || s.canonical == "lm_head")) return DType::BF16;
+    const bool bf16_in_fp8 = s.canonical == "embed" || s.canonical == "lm_head" || s.canonical.ends_with(".mtp.embed") ||
+                             s.canonical.ends_with(".mtp.head") || s.canonical.ends_with(".mtp.eh_proj");
+    if (want == DType::F8_E4M3 && (!s.quantizable || bf16_in_fp8)) return DType::BF16;
     return want;
   }
   if (k_mix) {
@@ -160,7 +166,8 @@ void gguf_metadata(GgufWriter& w, const ModelConfig& c, DType dtype, bool legacy
   auto f32 = [&](const std::string& k, double v) { put_kv(w, p + k, GgufValue::float32(static_cast<float>(v))); };
   put_kv(w, "general.architecture", GgufValue::string("deepseek2"));
   put_kv(w, "general.name", GgufValue::string(cat("dsinfer synth (random weights, ", dtype_name(dtype), ")")));
-  u32("block_count", c.num_hidden_layers);
+  u32("block_count", c.num_hidden_layers + c.num_nextn_predict_layers);
+  if (c.num_nextn_predict_layers > 0) u32("nextn_predict_layers", c.num_nextn_predict_layers);
   u32("context_length", c.max_position_embeddings);
   u32("embedding_length", c.hidden_size);
   u32("feed_forward_length", c.intermediate_size);
@@ -231,8 +238,10 @@ std::vector<std::string> synth_model(const ModelConfig& config, const SynthOptio
   c.validate();
   ThreadPool pool(opt.threads);
   const ValueSource src(c, opt.seed);
-  const std::vector<WeightSpec> specs = weight_specs(
-      c, gguf ? (opt.gguf_legacy_kv_b ? WeightLayout::kGgufLegacyKvB : WeightLayout::kGguf) : WeightLayout::kHf);
+  std::vector<WeightSpec> specs = weight_specs(
+      c, gguf ? (opt.gguf_legacy_kv_b ? WeightLayout::kGgufLegacyKvB : WeightLayout::kGguf) : WeightLayout::kHf, true);
+  // GGUF leaves out the MTP module's copies of the embedding and head (llama.cpp reads the main ones).
+  std::erase_if(specs, [](const WeightSpec& s) { return s.optional; });
 
   if (opt.k_mix && (!gguf || (opt.dtype != DType::Q4_K && opt.dtype != DType::Q5_K)))
     fail("the *_K_M recipes are GGUF mixes around q4_K or q5_K");

@@ -64,8 +64,17 @@ class Transformer {
   Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool& pool);
 
   // Runs the batch; returns logits [n_out, vocab] for the tokens with want_logits set, in batch order.
-  // Writes the batch's latent rows into `cache` (capacity must already be reserved).
-  std::vector<float> forward(const Batch& batch, LatentKvCache& cache, ForwardTrace* trace = nullptr);
+  // Writes the batch's latent rows into `cache` (capacity must already be reserved). normed_hidden (if
+  // given) receives those tokens' final-normed hidden states [n_out, D] — the MTP module's input.
+  std::vector<float> forward(const Batch& batch, LatentKvCache& cache, ForwardTrace* trace = nullptr,
+                             std::vector<float>* normed_hidden = nullptr);
+
+  // The MTP module k (spec 10.2; weights loaded with LoadOptions::mtp): batch token t_{i+1} at position i
+  // with hidden [T, D] = the main model's final-normed h_i for each token; returns logits [n_out, vocab]
+  // predicting t_{i+2}. Writes the module's latent rows into cache layer num_hidden_layers + k, so the
+  // cache must have been made with the MTP layers (make_sequences_cache's with_mtp).
+  std::vector<float> mtp_forward(const Batch& batch, const float* hidden, LatentKvCache& cache, int64_t k = 0);
+  int64_t mtp_modules() const { return static_cast<int64_t>(weights_.mtp.size()); }
 
   void set_attention_form(AttentionForm f) { form_ = f; }
   const ModelConfig& config() const { return config_; }
@@ -80,6 +89,12 @@ class Transformer {
   float rope_amplitude_;
   float softmax_scale_;
 
+  // Decoder blocks [l0, l1) (main blocks, or an MTP module's) over the residual stream h [T, D], in place.
+  void run_blocks(const Batch& b, int64_t l0, int64_t l1, std::vector<float>& h, LatentKvCache& cache,
+                  ForwardTrace* trace);
+  // RMSNorm(norm) and `head` for the tokens with want_logits set: logits [n_out, vocab].
+  std::vector<float> output_logits(const Batch& b, const std::vector<float>& h, const std::vector<float>& norm,
+                                   const TensorView& head, std::vector<float>* normed_hidden);
   void attention(int64_t layer, const Batch& batch, const float* x, LatentKvCache& cache, float* out);
   void attention_scores_absorbed(int64_t layer, const Batch& b, const float* q_abs, const float* q_pe,
                                  const LatentKvCache& cache, float* lat);

@@ -40,6 +40,13 @@ constexpr NameRow kNames[] = {
     {"moe.shared.gate", "model.layers.{L}.mlp.shared_experts.gate_proj.weight", "blk.{L}.ffn_gate_shexp.weight"},
     {"moe.shared.up", "model.layers.{L}.mlp.shared_experts.up_proj.weight", "blk.{L}.ffn_up_shexp.weight"},
     {"moe.shared.down", "model.layers.{L}.mlp.shared_experts.down_proj.weight", "blk.{L}.ffn_down_shexp.weight"},
+    // The MTP module at layer L = num_hidden_layers + k (spec 10.1; GGUF names as llama.cpp's NEXTN tensors).
+    {"mtp.embed", "model.layers.{L}.embed_tokens.weight", "blk.{L}.nextn.embed_tokens.weight"},
+    {"mtp.enorm", "model.layers.{L}.enorm.weight", "blk.{L}.nextn.enorm.weight"},
+    {"mtp.hnorm", "model.layers.{L}.hnorm.weight", "blk.{L}.nextn.hnorm.weight"},
+    {"mtp.eh_proj", "model.layers.{L}.eh_proj.weight", "blk.{L}.nextn.eh_proj.weight"},
+    {"mtp.head_norm", "model.layers.{L}.shared_head.norm.weight", "blk.{L}.nextn.shared_head_norm.weight"},
+    {"mtp.head", "model.layers.{L}.shared_head.head.weight", "blk.{L}.nextn.shared_head_head.weight"},
 };
 
 std::string substitute(std::string s, int64_t layer, int64_t expert) {
@@ -59,7 +66,7 @@ const NameRow& row(const std::string& role) {
 
 }  // namespace
 
-std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout) {
+std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout, bool with_mtp) {
   const bool hf = layout == WeightLayout::kHf;
   const int64_t D = c.hidden_size, H = c.num_attention_heads, V = c.vocab_size;
   const int64_t dq = c.qk_head_dim(), dn = c.qk_nope_head_dim, dv = c.v_head_dim;
@@ -81,8 +88,7 @@ std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout) 
     out.push_back(std::move(s));
   };
 
-  add("embed", {V, D});
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+  auto add_block = [&](int64_t l) {
     add("attn_norm", {D}, l);
     if (rq == 0) {
       add("attn.q_proj", {H * dq, D}, l);
@@ -106,7 +112,7 @@ std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout) 
       add("dense.gate", {I, D}, l);
       add("dense.up", {I, D}, l);
       add("dense.down", {D, I}, l);
-      continue;
+      return;
     }
     add("moe.router", {E, D}, l);
     if (c.topk_method == TopkMethod::kNoauxTc) add("moe.router_bias", {E}, l);
@@ -127,9 +133,24 @@ std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout) 
       add("moe.shared.up", {Is, D}, l);
       add("moe.shared.down", {D, Is}, l);
     }
-  }
+  };
+
+  add("embed", {V, D});
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) add_block(l);
   add("final_norm", {D});
   add("lm_head", {V, D});
+  for (int64_t k = 0; with_mtp && k < c.num_nextn_predict_layers; ++k) {
+    const int64_t l = c.num_hidden_layers + k;
+    add("mtp.embed", {V, D}, l);
+    out.back().optional = !hf;  // GGUF files may leave the copies out (llama.cpp then uses the main ones)
+    add("mtp.enorm", {D}, l);
+    add("mtp.hnorm", {D}, l);
+    add("mtp.eh_proj", {D, 2 * D}, l);
+    add_block(l);
+    add("mtp.head_norm", {D}, l);
+    add("mtp.head", {V, D}, l);
+    out.back().optional = !hf;
+  }
   return out;
 }
 

@@ -49,11 +49,26 @@ struct LayerWeights {
   MoeWeights moe;                // MoE layers
 };
 
+// A multi-token-prediction module (spec 10; V3/R1 ship one): from the main model's final-normed hidden
+// state h_i and the embedding of token t_{i+1} it predicts t_{i+2}. Its decoder block is
+// ModelWeights::layers[num_hidden_layers + k]; the rest is here.
+struct MtpWeights {
+  TensorView embed;                   // [V, D]   its own copy of the embedding (or the main one's view)
+  std::vector<float> enorm;           // [D]      RMSNorm of the token embedding
+  std::vector<float> hnorm;           // [D]      RMSNorm of the incoming hidden state
+  TensorView eh_proj;                 // [D, 2D]  over [enorm(embed) | hnorm(h)] (embedding first)
+  std::vector<float> head_norm;       // [D]      shared_head.norm
+  TensorView head;                    // [V, D]   shared_head.head (or the main lm_head's view)
+};
+
 struct ModelWeights {
   TensorView embed;               // [V, D]
+  // num_hidden_layers decoder blocks, then the blocks of the MTP modules when they are loaded
+  // (LoadOptions::mtp): mtp[k]'s block is layers[num_hidden_layers + k].
   std::vector<LayerWeights> layers;
   std::vector<float> final_norm;  // [D]
   TensorView lm_head;             // [V, D]
+  std::vector<MtpWeights> mtp;    // empty unless loaded
 };
 
 // How the forward pass reads a weight: kMatmul only through matmul()/matmul_rows() over whole-matrix
@@ -66,7 +81,8 @@ struct WeightRef {
   WeightUse use;
 };
 
-// Every weight matrix of w that is present, embedding first, lm_head last.
+// Every weight matrix of w that is present: embedding first, then the blocks, lm_head, the MTP modules'
+// own matrices (a view that aliases the main embedding or lm_head is listed once).
 std::vector<WeightRef> weight_views(ModelWeights& w);
 
 // ---- The weight table: canonical name <-> HF name <-> GGUF name, in ONE place. ----
@@ -82,9 +98,11 @@ struct WeightSpec {
   int64_t expert = -1;     // HF per-expert tensors; -1 otherwise
   bool is_vector = false;  // norms and biases: kept float32, never quantized
   bool quantizable = true; // false for the router and vectors (kept in a float dtype by converters)
+  bool optional = false;   // may be absent from a file (the MTP module's embedding and head copies in GGUF)
 };
 
-// Every tensor a model of this config has in the given layout, in file order (embedding first).
-std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout);
+// Every tensor a model of this config has in the given layout, in file order (embedding first); with_mtp
+// adds the config's num_nextn_predict_layers MTP modules (spec 10.1; GGUF: llama.cpp's `blk.N.nextn.*`).
+std::vector<WeightSpec> weight_specs(const ModelConfig& c, WeightLayout layout, bool with_mtp = false);
 
 }  // namespace dsinfer
