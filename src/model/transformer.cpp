@@ -116,18 +116,30 @@ void Transformer::run_blocks(const Batch& b, int64_t l0, int64_t l1, std::vector
 std::vector<float> Transformer::output_logits(const Batch& b, const std::vector<float>& h,
                                               const std::vector<float>& norm, const TensorView& head,
                                               std::vector<float>* normed_hidden) {
-  // Final norm and head only for the tokens whose logits are wanted.
+  // Final norm and head only for the tokens whose logits are wanted (the norm of all when normed_hidden).
   const int64_t T = b.size(), D = config_.hidden_size, V = config_.vocab_size;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
   std::vector<int64_t> rows;
   for (int64_t t = 0; t < T; ++t)
     if (b.want_logits.empty() ? t == T - 1 : b.want_logits[t] != 0) rows.push_back(t);
   const int64_t n_out = static_cast<int64_t>(rows.size());
+  std::vector<float> all;
+  if (normed_hidden) {
+    all.resize(static_cast<size_t>(T * D));
+    for_token_ranges(pool_, T, [&](int64_t t0, int64_t t1) {
+      rms_norm(h.data() + t0 * D, D, norm.data(), eps, t1 - t0, D, all.data() + t0 * D, D);
+    });
+  }
   std::vector<float> hn(static_cast<size_t>(n_out * D));
-  for (int64_t i = 0; i < n_out; ++i)
-    rms_norm(h.data() + rows[i] * D, D, norm.data(), static_cast<float>(config_.rms_norm_eps), 1, D, hn.data() + i * D, D);
+  for (int64_t i = 0; i < n_out; ++i) {
+    if (normed_hidden)
+      std::copy_n(all.data() + rows[i] * D, D, hn.data() + i * D);
+    else
+      rms_norm(h.data() + rows[i] * D, D, norm.data(), eps, 1, D, hn.data() + i * D, D);
+  }
   std::vector<float> logits(static_cast<size_t>(n_out * V));
-  matmul(pool_, head, hn.data(), n_out, logits.data());
-  if (normed_hidden) *normed_hidden = std::move(hn);
+  if (n_out > 0) matmul(pool_, head, hn.data(), n_out, logits.data());
+  if (normed_hidden) *normed_hidden = std::move(all);
   return logits;
 }
 

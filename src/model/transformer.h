@@ -65,7 +65,8 @@ class Transformer {
 
   // Runs the batch; returns logits [n_out, vocab] for the tokens with want_logits set, in batch order.
   // Writes the batch's latent rows into `cache` (capacity must already be reserved). normed_hidden (if
-  // given) receives those tokens' final-normed hidden states [n_out, D] — the MTP module's input.
+  // given) receives the final-normed hidden states of EVERY token of the batch [T, D] (the MTP module's
+  // input, which a prompt needs for all its tokens while the logits are wanted for the last one only).
   std::vector<float> forward(const Batch& batch, LatentKvCache& cache, ForwardTrace* trace = nullptr,
                              std::vector<float>* normed_hidden = nullptr);
 
@@ -92,7 +93,8 @@ class Transformer {
   // Decoder blocks [l0, l1) (main blocks, or an MTP module's) over the residual stream h [T, D], in place.
   void run_blocks(const Batch& b, int64_t l0, int64_t l1, std::vector<float>& h, LatentKvCache& cache,
                   ForwardTrace* trace);
-  // RMSNorm(norm) and `head` for the tokens with want_logits set: logits [n_out, vocab].
+  // RMSNorm(norm) and `head` for the tokens with want_logits set: logits [n_out, vocab]; normed_hidden
+  // (if given) gets the normed states of all T tokens.
   std::vector<float> output_logits(const Batch& b, const std::vector<float>& h, const std::vector<float>& norm,
                                    const TensorView& head, std::vector<float>* normed_hidden);
   void attention(int64_t layer, const Batch& batch, const float* x, LatentKvCache& cache, float* out);

@@ -6,47 +6,163 @@
 #include "util/timer.h"
 
 namespace dsinfer {
+namespace {
 
-GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& prompt,
-                       const GenerateOptions& options, const std::function<bool(int32_t)>& on_token) {
-  const ModelConfig& c = model.config();
-  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+// The checks every generation makes before it takes a sequence: the prompt is not empty and prompt +
+// max_new_tokens fits the model's context, the requested context and the cache.
+void check_lengths(const ModelConfig& c, const LatentKvCache& cache, int64_t n_prompt, const GenerateOptions& o) {
   if (n_prompt == 0) fail("the prompt is empty");
   const int64_t capacity = cache.total_pages() * cache.page_tokens();
-  const int64_t ctx = options.ctx > 0 ? std::min(options.ctx, capacity) : capacity;
-  if (c.max_position_embeddings > 0 && n_prompt + options.max_new_tokens > c.max_position_embeddings)
-    fail("the prompt (", n_prompt, " tokens) plus ", options.max_new_tokens,
+  const int64_t ctx = o.ctx > 0 ? std::min(o.ctx, capacity) : capacity;
+  if (c.max_position_embeddings > 0 && n_prompt + o.max_new_tokens > c.max_position_embeddings)
+    fail("the prompt (", n_prompt, " tokens) plus ", o.max_new_tokens,
          " new tokens exceeds the model's context length (max_position_embeddings = ", c.max_position_embeddings, ")");
-  if (n_prompt + options.max_new_tokens > ctx)
-    fail("the prompt (", n_prompt, " tokens) plus ", options.max_new_tokens, " new tokens exceeds the context of ", ctx,
+  if (n_prompt + o.max_new_tokens > ctx)
+    fail("the prompt (", n_prompt, " tokens) plus ", o.max_new_tokens, " new tokens exceeds the context of ", ctx,
          " tokens");
-  const ScopedSequence scoped(cache);
-  const int seq = scoped.id();
-  if (!cache.reserve(seq, n_prompt + options.max_new_tokens)) fail("KV cache: out of pages");
+}
 
-  Sampler sampler(options.sampling);
+// Picks, records and reports tokens: the constraint's mask and state, the history the sampler reads,
+// the stop conditions and the callback. emit() returns false once generation is over.
+class Emitter {
+ public:
+  Emitter(const GenerateOptions& o, const std::vector<int32_t>& prompt, int64_t n_vocab,
+          const std::function<bool(int32_t)>& on_token, GenerateStats& stats)
+      : o_(o), sampler_(o.sampling), history_(prompt), n_vocab_(n_vocab), on_token_(on_token), stats_(stats) {}
+
+  // Masks logits by the constraint; false when nothing is allowed (never: constraints have no dead ends).
+  bool mask(float* logits) const { return !o_.constraint || o_.constraint->mask(logits, n_vocab_) != 0; }
+  int32_t sample(const float* logits) { return sampler_.sample(logits, n_vocab_, history_); }
+  int32_t sample_or_accept(const float* logits, int32_t draft) {
+    return sampler_.sample_or_accept(logits, n_vocab_, history_, draft);
+  }
+  bool emit(int32_t token) {
+    if (o_.constraint) o_.constraint->accept(token);
+    history_.push_back(token);
+    ++stats_.generated_tokens;
+    const bool stop = std::find(o_.stop_tokens.begin(), o_.stop_tokens.end(), token) != o_.stop_tokens.end() ||
+                      (o_.constraint && o_.constraint->complete());
+    return on_token_(token) && !stop && stats_.generated_tokens < o_.max_new_tokens;
+  }
+  int64_t position() const { return static_cast<int64_t>(history_.size()) - 1; }  // of the last token
+  int64_t left() const { return o_.max_new_tokens - stats_.generated_tokens; }
+
+ private:
+  const GenerateOptions& o_;
+  Sampler sampler_;
+  std::vector<int32_t> history_;
+  int64_t n_vocab_;
+  const std::function<bool(int32_t)>& on_token_;
+  GenerateStats& stats_;
+};
+
+GenerateStats generate_plain(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& prompt,
+                             const GenerateOptions& o, const std::function<bool(int32_t)>& on_token) {
   GenerateStats stats;
-  stats.prompt_tokens = n_prompt;
-  std::vector<int32_t> history = prompt;
+  stats.prompt_tokens = static_cast<int64_t>(prompt.size());
+  Emitter out(o, prompt, model.config().vocab_size, on_token, stats);
   Timer timer;
-  std::vector<float> logits = prefill_sequence(model, cache, seq, prompt, 0, options.prefill_chunk, false);
+  std::vector<float> logits = prefill_sequence(model, cache, seq, prompt, 0, o.prefill_chunk, false);
   stats.prefill_seconds = timer.seconds();
   timer.reset();
-  for (int64_t i = 0; i < options.max_new_tokens; ++i) {
-    if (options.constraint && options.constraint->mask(logits.data(), c.vocab_size) == 0) break;  // (never: no dead ends)
-    const int32_t next = sampler.sample(logits.data(), c.vocab_size, history);
-    if (options.constraint) options.constraint->accept(next);
-    history.push_back(next);
-    ++stats.generated_tokens;
-    const bool stop = std::find(options.stop_tokens.begin(), options.stop_tokens.end(), next) != options.stop_tokens.end() ||
-                      (options.constraint && options.constraint->complete());
-    if (!on_token(next) || stop || i + 1 == options.max_new_tokens) break;
+  while (out.left() > 0 && out.mask(logits.data())) {
+    const int32_t next = out.sample(logits.data());
+    if (!out.emit(next)) break;
     Batch batch;
-    batch.add(next, static_cast<int64_t>(history.size()) - 1, seq, true);
+    batch.add(next, out.position(), seq, true);
     logits = model.forward(batch, cache);
   }
   stats.decode_seconds = timer.seconds();
   return stats;
+}
+
+// Speculative decoding (spec 10.3). State between steps: token t (emitted, not yet in the main cache) at
+// position m, and the drafter's proposal d for position m + 1. A step runs the main model on [t, d]: row
+// 0's logits decide the token at m + 1 (= d when accepted), and when d was accepted row 1's logits give
+// the token after it — two tokens for one pass over the weights. A rejected draft's row in the main cache
+// is simply overwritten by the next step (attention reads positions 0..pos only).
+GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& prompt,
+                                   const GenerateOptions& o, const std::function<bool(int32_t)>& on_token) {
+  const int64_t D = model.config().hidden_size, V = model.config().vocab_size;
+  const int64_t n = static_cast<int64_t>(prompt.size());
+  Drafter& drafter = *o.drafter;
+  drafter.start(seq);
+  GenerateStats stats;
+  stats.prompt_tokens = n;
+  Emitter out(o, prompt, V, on_token, stats);
+  std::vector<int32_t> history = prompt;  // what the drafter sees (the Emitter keeps the sampler's own)
+  const std::function<bool(float*)> mask = [&](float* l) { return out.mask(l); };
+  Timer timer;
+
+  std::vector<float> logits, hidden, last_hidden(static_cast<size_t>(D));
+  for (int64_t b0 = 0; b0 < n; b0 += o.prefill_chunk) {
+    const int64_t b1 = std::min(n, b0 + o.prefill_chunk);
+    Batch batch;
+    for (int64_t i = b0; i < b1; ++i) batch.add(prompt[i], i, seq, i == n - 1);
+    logits = model.forward(batch, cache, nullptr, &hidden);
+    drafter.prompt_chunk(prompt, b0, b1, hidden.data());
+    std::copy_n(hidden.data() + (b1 - b0 - 1) * D, D, last_hidden.data());
+  }
+  stats.prefill_seconds = timer.seconds();
+  timer.reset();
+  auto finish = [&] {
+    stats.decode_seconds = timer.seconds();
+    return stats;
+  };
+  // Emits token and records it for the drafter; false once generation is over.
+  auto emit = [&](int32_t token) {
+    history.push_back(token);
+    return out.emit(token);
+  };
+
+  if (!out.mask(logits.data())) return finish();
+  int32_t t = out.sample(logits.data());
+  if (!emit(t)) return finish();
+  int64_t m = n;
+  int32_t d = drafter.draft(history, 1, last_hidden.data(), mask);
+  for (;;) {
+    Batch b;
+    b.add(t, m, seq, true);
+    const bool verify = d >= 0 && out.left() >= 2;
+    if (verify) b.add(d, m + 1, seq, true);
+    logits = model.forward(b, cache, nullptr, &hidden);  // [1 or 2, V], hidden [1 or 2, D]
+    if (!out.mask(logits.data())) break;
+    const int32_t first = verify ? out.sample_or_accept(logits.data(), d) : out.sample(logits.data());
+    stats.drafted += verify;
+    if (!verify || first != d) {  // plain step, or a rejected draft: `first` is the model's own token
+      if (!emit(first)) break;
+      d = drafter.draft(history, 1, hidden.data(), mask);
+      t = first;
+      m += 1;
+      continue;
+    }
+    ++stats.accepted;
+    if (!emit(first) || !out.mask(logits.data() + V)) break;
+    const int32_t second = out.sample(logits.data() + V);
+    if (!emit(second)) break;
+    d = drafter.draft(history, 2, hidden.data(), mask);
+    t = second;
+    m += 2;
+  }
+  return finish();
+}
+
+}  // namespace
+
+GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& prompt,
+                       const GenerateOptions& options, const std::function<bool(int32_t)>& on_token) {
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  check_lengths(model.config(), cache, n_prompt, options);
+  const ScopedSequence scoped(cache);
+  const int seq = scoped.id();
+  if (!cache.reserve(seq, n_prompt + options.max_new_tokens)) fail("KV cache: out of pages");
+  if (options.max_new_tokens <= 0) {
+    GenerateStats none;
+    none.prompt_tokens = n_prompt;
+    return none;
+  }
+  return options.drafter ? generate_speculative(model, cache, seq, prompt, options, on_token)
+                         : generate_plain(model, cache, seq, prompt, options, on_token);
 }
 
 }  // namespace dsinfer

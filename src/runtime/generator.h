@@ -1,6 +1,7 @@
 #pragma once
 // Single-sequence generation: prefill the prompt in chunks, then decode token by token against the
-// latent cache, streaming each token to a callback. (The server's scheduler batches many of these.)
+// latent cache, streaming each token to a callback — or two tokens a step when a drafter's proposal is
+// right (speculative decoding, spec 10.3). (The server's scheduler batches many sequences.)
 
 #include <cstdint>
 #include <functional>
@@ -9,6 +10,7 @@
 #include "model/kv_cache.h"
 #include "model/sequence.h"
 #include "model/transformer.h"
+#include "runtime/drafter.h"
 #include "runtime/output_constraint.h"
 #include "runtime/sampler.h"
 
@@ -21,6 +23,11 @@ struct GenerateOptions {
   int64_t prefill_chunk = 256;       // tokens per prefill forward call
   int64_t ctx = 0;                   // context limit in tokens (0: the cache's capacity)
   OutputConstraint* constraint = nullptr;  // masks each step's logits; generation ends once it is complete
+  // Speculative decoding (runtime/drafter.h): a drafter proposes the next token and each step verifies it
+  // in the same forward pass as the step's own token. Greedy output is token for token that of plain
+  // decoding; sampled output has the same distribution (Sampler::sample_or_accept), though not the same
+  // draws for a seed. nullptr: plain decoding.
+  Drafter* drafter = nullptr;
 };
 
 struct GenerateStats {
@@ -28,6 +35,8 @@ struct GenerateStats {
   int64_t generated_tokens = 0;
   double prefill_seconds = 0;
   double decode_seconds = 0;  // from the first to the last generated token
+  int64_t drafted = 0;        // drafts verified
+  int64_t accepted = 0;       // of which the model agreed with
 };
 
 // Returns false from on_token to stop early. Throws Error if prompt + max_new_tokens exceed the cache.

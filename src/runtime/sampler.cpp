@@ -27,6 +27,35 @@ void SamplingParams::validate() const {
 Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) { p_.validate(); }
 
 int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
+  adjust(logits, n_vocab, history);
+  candidates(n_vocab);
+  const int32_t token = draw(-1);
+  generated_[token] += 1;
+  return token;
+}
+
+int32_t Sampler::sample_or_accept(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history,
+                                  int32_t draft) {
+  adjust(logits, n_vocab, history);
+  candidates(n_vocab);
+  double total = 0, p_draft = 0;
+  for (int64_t i = 0; i < n_cand_; ++i) {
+    total += prob_[i];
+    if (ids_[i] == draft) p_draft = prob_[i];
+  }
+  int32_t token;
+  if (p_draft >= total) {
+    token = draft;  // (greedy with the right draft, or all mass on it)
+  } else if (p_draft > 0 && std::uniform_real_distribution<double>(0.0, total)(rng_) < p_draft) {
+    token = draft;
+  } else {
+    token = draw(draft);
+  }
+  generated_[token] += 1;
+  return token;
+}
+
+void Sampler::adjust(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
   work_.assign(logits, logits + n_vocab);
   for (const auto& [id, bias] : p_.logit_bias)
     if (id >= 0 && id < n_vocab) work_[id] += bias;
@@ -41,18 +70,18 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<
   if (p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f)
     for (const auto& [id, count] : generated_)
       if (id >= 0 && id < n_vocab) work_[id] -= static_cast<float>(count) * p_.frequency_penalty + p_.presence_penalty;
-  const int32_t token = pick(n_vocab);
-  generated_[token] += 1;
-  return token;
 }
 
-int32_t Sampler::pick(int64_t n_vocab) {
+void Sampler::candidates(int64_t n_vocab) {
+  ids_.resize(static_cast<size_t>(n_vocab));
   if (p_.temperature == 0.0f) {
     // First maximum wins, so ties resolve to the lowest id (deterministic across runs and batches).
-    return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+    ids_[0] = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+    prob_.assign(1, 1.0);
+    n_cand_ = 1;
+    return;
   }
   // Candidates: all tokens, or the top_k best. Probabilities at the requested temperature.
-  ids_.resize(static_cast<size_t>(n_vocab));
   std::iota(ids_.begin(), ids_.end(), 0);
   auto by_logit = [&](int32_t a, int32_t b) { return work_[a] > work_[b] || (work_[a] == work_[b] && a < b); };
   int64_t n = n_vocab;
@@ -61,7 +90,8 @@ int32_t Sampler::pick(int64_t n_vocab) {
     n = p_.top_k;
   }
   const float maxl = *std::max_element(work_.begin(), work_.end());
-  std::vector<double> prob(static_cast<size_t>(n));
+  std::vector<double>& prob = prob_;
+  prob.assign(static_cast<size_t>(n), 0.0);
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
     prob[i] = std::exp((work_[ids_[i]] - maxl) / p_.temperature);
@@ -106,15 +136,30 @@ int32_t Sampler::pick(int64_t n_vocab) {
     prob = std::move(kept_prob);
     n = keep;
   }
+  n_cand_ = n;
+}
+
+int32_t Sampler::draw(int32_t exclude) {
+  const int64_t n = n_cand_;
+  const std::vector<double>& prob = prob_;
+  if (n == 1 && ids_[0] != exclude) return ids_[0];  // greedy: no draw
   double total = 0;
-  for (int64_t i = 0; i < n; ++i) total += prob[i];
+  for (int64_t i = 0; i < n; ++i) total += ids_[i] == exclude ? 0.0 : prob[i];
+  if (!(total > 0)) {  // (only the excluded token had mass: the first other candidate)
+    for (int64_t i = 0; i < n; ++i)
+      if (ids_[i] != exclude) return ids_[i];
+    return ids_[0];
+  }
   std::uniform_real_distribution<double> uni(0.0, total);
   double r = uni(rng_);
+  int32_t last = ids_[0];
   for (int64_t i = 0; i < n; ++i) {
+    if (ids_[i] == exclude) continue;
+    last = ids_[i];
     r -= prob[i];
     if (r <= 0) return ids_[i];
   }
-  return ids_[n - 1];
+  return last;
 }
 
 TokenLogprobs token_logprobs(const float* logits, int64_t n_vocab, int32_t token, int n_top) {

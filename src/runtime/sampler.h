@@ -36,14 +36,25 @@ class Sampler {
   // as generated for the presence / frequency penalties of later calls.
   int32_t sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history);
 
+  // Speculative sampling with a one-token draft (Leviathan et al. 2023, the draft distribution a point
+  // mass): returns `draft` with probability p(draft) under the distribution sample() draws from, else a
+  // draw from p without the draft, renormalized — so the result is distributed exactly as sample()'s.
+  // Greedy: the argmax (which is the draft when the draft is right). The draft was accepted iff the result
+  // equals it. Counts the result as generated, as sample() does.
+  int32_t sample_or_accept(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history, int32_t draft);
+
  private:
   SamplingParams p_;
   std::mt19937_64 rng_;
   std::vector<float> work_;
-  std::vector<int32_t> ids_;
+  std::vector<int32_t> ids_;     // candidates: ids_[0, n_cand_) ...
+  std::vector<double> prob_;     // ... and their probabilities (not normalized)
+  int64_t n_cand_ = 0;
   std::unordered_map<int32_t, int32_t> generated_;  // token -> times this sampler returned it
 
-  int32_t pick(int64_t n_vocab);  // from work_ (the adjusted logits)
+  void adjust(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history);  // -> work_
+  void candidates(int64_t n_vocab);  // work_ -> ids_, prob_, n_cand_ (greedy: the argmax alone)
+  int32_t draw(int32_t exclude);     // from the candidates, leaving out `exclude` (-1: none)
 };
 
 // A token's log-probability under the model's own distribution (log-softmax of the raw logits, before

@@ -75,6 +75,32 @@ TEST(Sampler, FrequenciesFollowTheSoftmaxAndFiltersCut) {
   }
 }
 
+// Speculative sampling: whatever the draft, the token's distribution is the one sample() draws from,
+// and the draft is accepted with its own probability under it.
+TEST(Sampler, DraftAcceptanceKeepsTheDistribution) {
+  std::vector<float> l = {0.0f, std::log(2.0f), std::log(3.0f), std::log(4.0f)};  // p = 0.1 0.2 0.3 0.4
+  for (auto [top_p, want] : {std::pair{1.0f, std::vector<double>{0.1, 0.2, 0.3, 0.4}},
+                             std::pair{0.65f, std::vector<double>{0.0, 0.0, 3.0 / 7.0, 4.0 / 7.0}}}) {
+    for (int32_t draft = 0; draft < 4; ++draft) {
+      SamplingParams p;
+      p.temperature = 1.0f;
+      p.top_p = top_p;
+      p.seed = 7 + static_cast<uint64_t>(draft);
+      Sampler s(p);
+      std::map<int, int> count;
+      const int n = 40000;
+      for (int i = 0; i < n; ++i) count[s.sample_or_accept(l.data(), 4, {}, draft)]++;
+      for (int k = 0; k < 4; ++k)
+        EXPECT_NEAR(count[k] / double(n), want[k], 0.01) << "top_p " << top_p << " draft " << draft << " token " << k;
+    }
+  }
+  // Greedy: the argmax, whether or not it was the draft.
+  Sampler g(SamplingParams{});
+  EXPECT_EQ(g.sample_or_accept(l.data(), 4, {}, 3), 3);
+  EXPECT_EQ(g.sample_or_accept(l.data(), 4, {}, 1), 3);
+  EXPECT_EQ(g.sample_or_accept(l.data(), 4, {}, -1), 3);
+}
+
 TEST(Sampler, RepetitionPenaltyDemotesSeenTokens) {
   std::vector<float> l = {2.0f, 1.5f, -1.0f};
   SamplingParams p;
