@@ -19,6 +19,7 @@
 #include "cli/model_session.h"
 #include "kernels/cpu/bandwidth.h"
 #include "kernels/cpu/gemm.h"
+#include "model/loader.h"
 #include "model/sequence.h"
 #include "util/error.h"
 
@@ -113,12 +114,50 @@ double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t d
   return seconds_since(t0);
 }
 
+// Speculative decoding's step costs (runtime/generator.cpp), n_gen steps after depth tokens of context:
+// seconds of the main model's 2-token verify passes ([token, draft] of one sequence), and of the MTP
+// module's 1-token draft passes (0 without a module). Positions advance by 2 as when drafts are accepted.
+struct VerifyTimes {
+  double verify_s = 0, draft_s = 0;
+};
+VerifyTimes verify_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t depth, int64_t n_gen) {
+  const bool mtp = tf.mtp_modules() > 0;
+  const int64_t ctx = depth + 2 * n_gen;
+  LatentKvCache cache = make_single_sequence_cache(c, std::max<int64_t>(ctx, 1), kv, mtp);
+  const int seq = cache.create_sequence();
+  if (!cache.reserve(seq, ctx)) fail("bench: KV cache for ", ctx, " tokens could not be reserved");
+  if (depth > 0) prefill_sequence(tf, cache, seq, bench_ids(depth, c.vocab_size, 7), 0, kDepthChunk, false);
+  std::vector<int32_t> toks = bench_ids(2, c.vocab_size, 99);
+  std::vector<float> hidden;
+  VerifyTimes t;
+  for (int64_t i = 0; i < n_gen; ++i) {
+    const int64_t pos = depth + 2 * i;
+    Batch b;
+    b.add(toks[0], pos, seq, true);
+    b.add(toks[1], pos + 1, seq, true);
+    auto t0 = std::chrono::steady_clock::now();
+    const std::vector<float> logits = tf.forward(b, cache, nullptr, &hidden);
+    t.verify_s += seconds_since(t0);
+    for (int r = 0; r < 2; ++r) {
+      const auto row = logits.begin() + r * c.vocab_size;
+      toks[r] = static_cast<int32_t>(std::max_element(row, row + c.vocab_size) - row);
+    }
+    if (!mtp) continue;
+    Batch d;
+    d.add(toks[0], pos + 1, seq, true);
+    t0 = std::chrono::steady_clock::now();
+    tf.mtp_forward(d, hidden.data() + c.hidden_size, cache);
+    t.draft_s += seconds_since(t0);
+  }
+  return t;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
   ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--n-depth", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype",
                "--batch"},
-              {"--help", "--json", "--no-repack"},
+              {"--help", "--json", "--no-repack", "--spec"},
               {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-d", "--n-depth"}, {"-t", "--threads"},
                {"-r", "--reps"}, {"-b", "--batch"}});
   if (p.has("--help")) {
@@ -130,7 +169,11 @@ int cmd_bench(const Args& args) {
         "token (weights, and the cache rows of the context); measured read bandwidth (best of 2x10 passes over\n"
         "a --bw-mb MiB buffer, before and after the runs); decode as a fraction of bandwidth / bytes-per-token.\n"
         "-b STREAMS > 1 also decodes n tokens in each of STREAMS sequences together, one forward call per step\n"
-        "(the server's continuous batching without HTTP), and reports their total tokens/s.");
+        "(the server's continuous batching without HTTP), and reports their total tokens/s.\n"
+        "--spec also times speculative decoding's steps (run --draft): a verify pass of 2 tokens of one sequence and,\n"
+        "for a model with an MTP module, the module's draft pass, each against a 1-token step; it reports the\n"
+        "acceptance rate at which drafting breaks even and the decode speed it gives at 85% acceptance (DeepSeek-V3's\n"
+        "reported rate for its MTP module). Random weights cannot show a real acceptance rate; these costs are real.");
     return 0;
   }
   const int64_t n_prompt = p.get_int("--n-prompt", 512), n_gen = p.get_int("--n-gen", 128);
@@ -139,7 +182,10 @@ int cmd_bench(const Args& args) {
   const int64_t depth = p.get_int("--n-depth", 0);
   if (n_prompt < 0 || n_gen < 0 || depth < 0) fail("-p, -n and -d must be >= 0");
   if (streams < 1 || streams > 256) fail("--batch: expected 1..256 streams, not ", streams);
-  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
+  const bool spec = p.has("--spec");
+  const bool load_mtp = spec && load_config(p.require("--model")).num_nextn_predict_layers > 0;
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
+                                      !p.has("--no-repack"), load_mtp);
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
   const DType kv = kv_dtype_from_args(p);
@@ -162,6 +208,7 @@ int cmd_bench(const Args& args) {
     prefill_sequence(tf, cache, seq, bench_ids(8, c.vocab_size, 1), 0, 8, false);
   }
   double pp_s = 0, tg_s = 0, batch_s = 0;
+  VerifyTimes vt;
   for (int64_t r = 0; r < reps; ++r) {
     if (n_prompt > 0) {
       int seq = 0;
@@ -174,6 +221,11 @@ int cmd_bench(const Args& args) {
     }
     if (n_gen > 0) tg_s += decode_seconds(tf, c, kv, depth, n_gen, 1);
     if (n_gen > 0 && streams > 1) batch_s += decode_seconds(tf, c, kv, depth, n_gen, streams);
+    if (n_gen > 0 && spec) {
+      const VerifyTimes v = verify_seconds(tf, c, kv, depth, n_gen);
+      vt.verify_s += v.verify_s;
+      vt.draft_s += v.draft_s;
+    }
   }
   // Probed again after the runs (best of both): other processes on the machine can only lower it.
   bw = std::max(bw, measure_read_bandwidth(*s.pool, bw_bytes, 10));
@@ -185,6 +237,10 @@ int cmd_bench(const Args& args) {
       (static_cast<double>(depth) + (n_gen > 0 ? (n_gen - 1) / 2.0 : 0.0)) * static_cast<double>(cache_row_bytes);
   const double roofline = bw * 1e9 / (static_cast<double>(bpt) + kv_bpt);
   const double fraction = roofline > 0 ? tg_tps / roofline : 0.0;
+  // A step of speculative decoding costs (verify + draft) / one plain step and yields 1 + acceptance tokens.
+  const double verify_cost = tg_s > 0 ? vt.verify_s / tg_s : 0.0, draft_cost = tg_s > 0 ? vt.draft_s / tg_s : 0.0;
+  const double spec_step_cost = verify_cost + draft_cost;
+  const double spec_tps_85 = spec_step_cost > 0 ? tg_tps * 1.85 / spec_step_cost : 0.0;
   const char* isa = kern::active_kernels().isa;
   if (p.has("--json")) {
     nlohmann::json j = {{"model", s.model->path},
@@ -208,6 +264,12 @@ int cmd_bench(const Args& args) {
       j["batch_streams"] = streams;
       j["batch_decode_tokens_per_s"] = batch_tps;
     }
+    if (spec && n_gen > 0) {
+      j["spec_verify_cost"] = verify_cost;  // a 2-token verify pass / a 1-token step
+      j["spec_mtp_draft_cost"] = draft_cost;  // the MTP module's draft pass / a 1-token step (0: no module)
+      j["spec_break_even_acceptance"] = spec_step_cost - 1.0;
+      j["spec_decode_tokens_per_s_at_85pct"] = spec_tps_85;
+    }
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model: %s (%d threads, %s kernels)\n", s.model->path.c_str(), s.pool->size(), isa);
@@ -222,6 +284,12 @@ int cmd_bench(const Args& args) {
     std::printf("\n");
     std::printf("measured read bandwidth: %.2f GB/s -> roofline %.2f tokens/s; decode at %.1f%% of it\n", bw, roofline,
                 100.0 * fraction);
+    if (spec && n_gen > 0) {
+      std::printf("speculative step: verify pass %.2fx a 1-token step", verify_cost);
+      if (load_mtp) std::printf(", MTP draft %.2fx", draft_cost);
+      std::printf(" -> breaks even at %.0f%% acceptance; at 85%%: %.2f tokens/s (%.2fx)\n",
+                  100.0 * (spec_step_cost - 1.0), spec_tps_85, tg_tps > 0 ? spec_tps_85 / tg_tps : 0.0);
+    }
   }
   return 0;
 }

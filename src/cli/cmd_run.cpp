@@ -13,7 +13,8 @@
 namespace dsinfer::cli {
 
 int cmd_run(const Args& args) {
-  std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--kv-dtype", "--json-schema"};
+  std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--kv-dtype", "--json-schema",
+                                "--draft"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-bos", "--ignore-eos", "--no-repack", "--json"},
@@ -24,14 +25,22 @@ int cmd_run(const Args& args) {
         "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--presence-penalty P]\n"
         "       [--frequency-penalty F] [--seed S]\n"
         "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16] [--json | --json-schema FILE]\n"
+        "       [--draft mtp|lookup]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
+        "--draft: speculative decoding — each step also checks a proposed next token, two tokens for one pass over\n"
+        "the weights when it is right; greedy output is unchanged, sampled output keeps its distribution. mtp: the\n"
+        "model's multi-token-prediction module (DeepSeek-V3/R1 ship one; loaded only with this option); lookup: the\n"
+        "token that followed the last earlier occurrence of the latest tokens (any model; code edits, quotes).\n"
         "--json: the answer is one JSON object; --json-schema FILE: one that follows the JSON Schema in FILE (as the\n"
         "server's response_format json_object / json_schema); it ends when the object closes.\n"
         "Q4_0/Q8_0/Q4_K/Q5_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
         "the file mapping into anonymous memory); --no-repack keeps them in the file layout.");
     return 0;
   }
-  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
+  const std::string draft = p.get("--draft").value_or("none");
+  if (draft != "none" && draft != "mtp" && draft != "lookup") fail("--draft: mtp, lookup or none, not '", draft, "'");
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
+                                      !p.has("--no-repack"), draft == "mtp");
   std::vector<int32_t> prompt;
   if (auto ids = p.get("--ids")) {
     prompt = parse_id_list(*ids);
@@ -47,7 +56,11 @@ int cmd_run(const Args& args) {
   const int64_t ctx = p.get_int("--ctx", static_cast<int64_t>(prompt.size()) + opt.max_new_tokens);
   if (ctx <= 0) fail("--ctx must be positive");
   opt.ctx = ctx;
-  LatentKvCache cache = make_single_sequence_cache(s.model->config, ctx, kv_dtype_from_args(p));
+  LatentKvCache cache = make_single_sequence_cache(s.model->config, ctx, kv_dtype_from_args(p), draft == "mtp");
+  std::unique_ptr<Drafter> drafter;
+  if (draft == "mtp") drafter = std::make_unique<MtpDrafter>(*s.transformer, cache);
+  if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
+  opt.drafter = drafter.get();
   std::unique_ptr<OutputConstraint> constraint;
   if (p.has("--json") || p.get("--json-schema")) {
     if (!s.has_tokenizer()) fail("--json and --json-schema need the model's tokenizer");
@@ -77,6 +90,9 @@ int cmd_run(const Args& args) {
                static_cast<long long>(st.prompt_tokens), st.prefill_seconds,
                st.prompt_tokens / std::max(st.prefill_seconds, 1e-9), static_cast<long long>(st.generated_tokens),
                st.decode_seconds, st.generated_tokens > 1 ? (st.generated_tokens - 1) / std::max(st.decode_seconds, 1e-9) : 0.0);
+  if (drafter)
+    std::fprintf(stderr, "draft (%s): %lld of %lld accepted (%.1f%%)\n", draft.c_str(), static_cast<long long>(st.accepted),
+                 static_cast<long long>(st.drafted), st.drafted ? 100.0 * st.accepted / st.drafted : 0.0);
   return 0;
 }
 

@@ -30,7 +30,7 @@ struct ModelSession {
   std::function<std::string(int32_t)> make_stream() const;
 };
 
-// repack: LoadOptions::repack (model/repack.h); reported on stderr.
-ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack);
+// repack: LoadOptions::repack (model/repack.h); reported on stderr. mtp: LoadOptions::mtp.
+ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack, bool mtp = false);
 
 }  // namespace dsinfer::cli
