@@ -36,6 +36,18 @@ Totals count_params(const ModelConfig& c) {
   return t;
 }
 
+// Parameters of the MTP modules (spec 10), their copies of the embedding and head included (HF layout).
+int64_t count_mtp_params(const ModelConfig& c) {
+  int64_t n_all = 0;
+  for (const WeightSpec& s : weight_specs(c, WeightLayout::kHf, true)) {
+    if (s.layer < c.num_hidden_layers) continue;
+    int64_t n = 1;
+    for (int64_t d : s.shape) n *= d;
+    n_all += n;
+  }
+  return n_all;
+}
+
 std::string gib(double bytes) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
@@ -73,6 +85,13 @@ int cmd_info(const Args& args) {
   j["softmax_scale"] = c.softmax_scale();
   j["parameters"] = t.params;
   j["active_parameters_per_token"] = t.active_params;
+  const int64_t mtp_params = count_mtp_params(c);
+  if (c.num_nextn_predict_layers > 0) {
+    bool in_file = false;
+    for (const WeightSpec& s : model ? weight_specs(c, model->layout, true) : std::vector<WeightSpec>{})
+      if (s.canonical.ends_with(".mtp.eh_proj")) in_file = model->find_tensor(s.file_name) != nullptr;
+    j["mtp"] = {{"modules", c.num_nextn_predict_layers}, {"parameters", mtp_params}, {"in_file", in_file}};
+  }
   j["kv_cache"] = {{"values_per_token_per_layer", latent},
                    {"mha_values_per_token_per_layer", mha},
                    {"ratio_to_mha", static_cast<double>(latent) / static_cast<double>(mha)},
@@ -84,7 +103,7 @@ int cmd_info(const Args& args) {
   if (model) {
     nlohmann::json tensors = nlohmann::json::array();
     std::map<std::string, int64_t> bytes_by_dtype;
-    for (const WeightSpec& s : weight_specs(c, model->layout)) {
+    for (const WeightSpec& s : weight_specs(c, model->layout, true)) {
       const TensorView* tv = model->find_tensor(s.file_name);
       if (!tv) continue;
       tensors.push_back({{"name", s.file_name}, {"dtype", dtype_name(tv->dtype)}, {"shape", tv->shape}, {"bytes", tv->nbytes}});
@@ -112,6 +131,11 @@ int cmd_info(const Args& args) {
   }
   std::cout << "model: " << path << "\n" << c.summary();
   std::cout << "parameters: " << t.params << " (" << t.active_params << " active per token, embedding excluded)\n";
+  if (c.num_nextn_predict_layers > 0)
+    std::cout << "multi-token prediction: " << c.num_nextn_predict_layers << " module(s), " << mtp_params
+              << " parameters (not counted above), "
+              << (j["mtp"]["in_file"].get<bool>() ? "in the file: `dsinfer run --draft mtp` drafts with it\n"
+                                                   : "not in the file\n");
   std::cout << "latent KV cache: " << latent << " values per token per layer (standard MHA would cache " << mha
             << ": " << static_cast<double>(mha) / latent << "x more); " << kv_bytes_per_token << " bytes per token, "
             << gib(static_cast<double>(kv_bytes_per_token) * ctx) << " at ctx " << ctx << " (half with --kv-dtype f16)\n";

@@ -247,6 +247,37 @@ TEST(Cli, BadTokensContextAndOptionsAreRefused) {
   expect_error("synth --preset nope --out " + tmp() + "/x.gguf", "nope");
 }
 
+// Speculative decoding from the command line: synth --mtp writes the module, info reports it, run --draft
+// mtp / lookup print the same greedy text as plain decoding plus the acceptance, bench --spec prices it.
+TEST(Cli, RunDraftsWithTheMtpModuleOrPromptLookup) {
+  const std::string m = tmp() + "/tiny-mtp.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --mtp 1 --dtype q8_0 --out " + m).exit_code, 0);
+  const auto info = nlohmann::json::parse(run("info --json -m " + m).out);
+  EXPECT_EQ(info["mtp"]["modules"], 1);
+  EXPECT_TRUE(info["mtp"]["in_file"].get<bool>()) << info["mtp"].dump();
+  EXPECT_EQ(info["config"]["num_nextn_predict_layers"], 1);
+  auto text = [](const std::string& out) {  // the generated ids: after the repacking note, before the figures
+    const size_t from = out.find("\n[") + 1;
+    return out.substr(from, out.find("prompt:") - from);
+  };
+  const Result plain = run("run -m " + m + " --ids 4,5,6 -n 40 --ignore-eos");
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  for (const char* d : {"mtp", "lookup"}) {
+    const Result r = run("run -m " + m + " --ids 4,5,6 -n 40 --ignore-eos --draft " + d);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(text(r.out), text(plain.out)) << d;
+    EXPECT_NE(r.out.find(cat("draft (", d, "): ")), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(run("run -m " + m + " --ids 4,5 -n 8 --draft mtp --temp 0.8 --seed 3").exit_code, 0);
+  const std::string bench = run("bench -m " + m + " -p 0 -n 4 --bw-mb 8 --spec --json").out;
+  const auto b = nlohmann::json::parse(bench.substr(bench.find('{')));
+  EXPECT_GT(b["spec_verify_cost"].get<double>(), 0.0) << b.dump();
+  EXPECT_GT(b["spec_mtp_draft_cost"].get<double>(), 0.0) << b.dump();
+  expect_error("run -m " + tiny_gguf() + " --ids 4,5 -n 4 --draft mtp", "num_nextn_predict_layers = 0");
+  expect_error("run -m " + m + " --ids 4,5 -n 4 --draft eagle", "--draft: mtp, lookup or none");
+  expect_error("synth --preset tiny-v3 --mtp 9 --out " + tmp() + "/x.gguf", "--mtp");
+}
+
 TEST(Cli, ChatAndRunWithTheBundledDeepSeekV3Tokenizer) {
   const std::string m = tmp() + "/tiny-tok.gguf";
   ASSERT_EQ(run("synth --preset tiny-v3 --dtype bf16 --tokenizer " + std::string(DSINFER_ASSETS) +
