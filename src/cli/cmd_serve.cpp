@@ -24,7 +24,7 @@ int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
-               "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb"},
+               "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -33,6 +33,7 @@ int cmd_serve(const Args& args) {
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
+        "       [--draft mtp|lookup] [--draft-max-streams N]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
         "(stored in memory for previous_response_id: GET / DELETE /v1/responses/ID, GET .../ID/input_items),\n"
         "GET /v1/models, GET /health, GET /metrics (Prometheus), POST /tokenize, POST /detokenize; and\n"
@@ -44,6 +45,9 @@ int cmd_serve(const Args& args) {
         "--cors lets web pages from these origins (e.g. http://localhost:3000; '*' = any) call the API from a\n"
         "browser: preflight requests are answered and responses carry Access-Control-Allow-Origin. Off by\n"
         "default, since any page the browser opens could otherwise use a server without an API key.\n"
+        "--draft: speculative decoding (as dsinfer run --draft): while at most --draft-max-streams sequences\n"
+        "(default 4) decode together, each also puts a drafted next token into the step and gets two tokens when\n"
+        "the model agrees. mtp: the model's multi-token-prediction module (DeepSeek-V3/R1); lookup: prompt lookup.\n"
         "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
     std::puts(kKvDTypeHelp);
     return 0;
@@ -97,13 +101,20 @@ int cmd_serve(const Args& args) {
   sched.prefill_chunk = p.get_int("--prefill-chunk", 128);
   sched.page_tokens = p.get_int("--page-tokens", 16);
   sched.prefix_cache = !p.has("--no-prefix-cache");
+  const std::string draft = p.get("--draft").value_or("none");
+  if (draft == "mtp") sched.draft = DraftMode::kMtp;
+  else if (draft == "lookup") sched.draft = DraftMode::kLookup;
+  else if (draft != "none") fail("--draft: mtp, lookup or none, not '", draft, "'");
+  sched.draft_max_sequences = p.get_int("--draft-max-streams", 4);
+  if (sched.draft_max_sequences < 0) fail("--draft-max-streams must be >= 0");
   if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 || sched.page_tokens < 1)
     fail("--parallel, --ctx, --prefill-chunk and --page-tokens must be positive, --queue >= 0");
   so.limits.max_tokens = sched.max_context;
   // Every admitted or queued request holds a connection thread while it waits; leave room for the rest.
   so.http_threads = static_cast<int>(http_threads > 0 ? http_threads : std::max<int64_t>(64, sched.max_sequences + sched.max_queue + 16));
 
-  ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
+  ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"),
+                                      sched.draft == DraftMode::kMtp);
   if (!s.has_tokenizer()) fail(model_path, ": the model has no tokenizer; the server needs one");
   if (s.model->config.eos_token_id) so.stop_token_ids.push_back(static_cast<int32_t>(*s.model->config.eos_token_id));
   if (s.tokenizer->eos_id() >= 0 && (so.stop_token_ids.empty() || so.stop_token_ids[0] != s.tokenizer->eos_id()))
@@ -113,8 +124,9 @@ int cmd_serve(const Args& args) {
   server::HttpServer http(so, scheduler, *s.tokenizer);
   const int port = http.bind();
   const double kv_mb = static_cast<double>(scheduler.metrics().kv_pages_total) * sched.page_tokens *
-                       LatentKvCache::bytes_per_token(s.model->config.num_hidden_layers, s.model->config.latent_dim(),
-                                                      sched.kv_dtype) /
+                       LatentKvCache::bytes_per_token(s.model->config.num_hidden_layers +
+                                                          (sched.draft == DraftMode::kMtp ? s.model->config.num_nextn_predict_layers : 0),
+                                                      s.model->config.latent_dim(), sched.kv_dtype) /
                        (1 << 20);
   std::fprintf(stderr, "dsinfer serve: %s (%s chat format) on http://%s:%d — %lld parallel sequences x %lld tokens, KV cache %lld MiB%s\n",
                so.model_name.c_str(), chat_format_name(http.chat_format()), so.host.c_str(), port,

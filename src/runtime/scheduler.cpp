@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/drafter.h"
+
 #include "util/error.h"
 #include "util/log.h"
 
@@ -93,6 +95,7 @@ struct Scheduler::Active {
   int seq = -1;                  // in the KV cache, once admitted
   int64_t n_computed = 0;        // KV rows written: positions [0, n_computed)
   int64_t n_generated = 0;
+  int32_t draft = -1;            // the drafter's proposal for the next token (SchedulerOptions::draft)
   Clock::time_point submitted;
   RequestStats stats;
 };
@@ -105,14 +108,19 @@ LatentKvCache make_cache(const ModelConfig& c, const SchedulerOptions& o) {
   if (o.max_sequences < 1) fail("scheduler: max_sequences must be >= 1, got ", o.max_sequences);
   if (o.max_context < 2) fail("scheduler: max_context must be >= 2, got ", o.max_context);
   if (o.page_tokens < 1 || o.prefill_chunk < 1) fail("scheduler: page_tokens and prefill_chunk must be >= 1");
+  if (o.draft_max_sequences < 0) fail("scheduler: draft_max_sequences must be >= 0");
   const int64_t pages = o.kv_pages > 0 ? o.kv_pages : o.max_sequences * pages_for(o.max_context, o.page_tokens);
-  return LatentKvCache(c.num_hidden_layers, c.latent_dim(), o.page_tokens, pages, o.kv_dtype);
+  // MTP drafting keeps the module's own latent row per position (one more layer).
+  const int64_t layers = c.num_hidden_layers + (o.draft == DraftMode::kMtp ? c.num_nextn_predict_layers : 0);
+  return LatentKvCache(layers, c.latent_dim(), o.page_tokens, pages, o.kv_dtype);
 }
 
 }  // namespace
 
 Scheduler::Scheduler(Transformer& model, const SchedulerOptions& options)
     : model_(model), options_(options), cache_(make_cache(model.config(), options)), prefix_(cache_) {
+  if (options.draft == DraftMode::kMtp && model.mtp_modules() == 0)
+    fail("scheduler: MTP drafting needs the model loaded with its MTP module");
   metrics_.kv_pages_total = cache_.total_pages();
   metrics_.kv_pages_free = cache_.free_pages();
   engine_ = std::thread([this] { engine_loop(); });
@@ -245,18 +253,33 @@ void Scheduler::finish(Active& a, FinishReason reason, const std::string& error)
   a.stream->finish(reason, a.stats, error);
 }
 
+// A sequence's rows in a step's batch: positions [pos0, pos0 + n) at batch rows [b0, b0 + n), then its
+// draft's row (if it drafted).
+struct Scheduler::Span {
+  Active* a;
+  int64_t b0, pos0, n;
+};
+
 void Scheduler::step() {
+  const int64_t vocab = model_.config().vocab_size;
   Batch batch;
   // The logits rows of the batch, in order: a sequence's last token (its next token is sampled; none
-  // when max_tokens is 0) or, for prompt logprobs, a prompt token whose row scores the one after it.
+  // when max_tokens is 0) or, for prompt logprobs, a prompt token whose row scores the one after it. A
+  // sampled row that verifies a draft has the draft's row right after it.
   struct Row {
     Active* a;
     int64_t pos;
+    int64_t logit;  // its row in the logits
     bool sample;
+    int32_t draft;  // >= 0: the draft this row verifies (its own logits at logit + 1)
   };
   std::vector<Row> rows;
-  int64_t budget = options_.prefill_chunk;
-  // Decoding sequences first (one token each), then prompt chunks in admission order.
+  std::vector<Span> spans;
+  int64_t n_decoding = 0;
+  for (auto& a : running_) n_decoding += a->n_generated > 0;
+  const bool drafting = options_.draft != DraftMode::kNone && n_decoding <= options_.draft_max_sequences;
+  int64_t budget = options_.prefill_chunk, n_logits = 0;
+  // Decoding sequences first (one token each, and a draft), then prompt chunks in admission order.
   for (int pass = 0; pass < 2; ++pass) {
     for (auto& a : running_) {
       const int64_t n_hist = static_cast<int64_t>(a->history.size());
@@ -265,74 +288,161 @@ void Scheduler::step() {
       int64_t n = n_hist - a->n_computed;
       if (!decoding) n = std::min(n, budget);
       if (n <= 0) continue;
+      spans.push_back({a.get(), batch.size(), a->n_computed, n});
       for (int64_t i = 0; i < n; ++i) {
         const int64_t pos = a->n_computed + i;
         const bool last = pos == n_hist - 1;
         const bool scores_next = !decoding && !last && a->req.prompt_logprobs;
         const bool sample = last && a->req.max_tokens > 0;
         batch.add(a->history[pos], pos, a->seq, sample || scores_next);
-        if (sample || scores_next) rows.push_back({a.get(), pos, sample});
+        if (sample || scores_next) rows.push_back({a.get(), pos, n_logits++, sample, -1});
       }
+      // (a draft only while two more tokens are allowed: its row is at n_hist < prompt + max_tokens)
+      if (decoding && drafting && a->draft >= 0 && a->n_generated + 2 <= a->req.max_tokens) {
+        batch.add(a->draft, n_hist, a->seq, true);
+        rows.back().draft = a->draft;
+        ++n_logits;
+      }
+      a->draft = -1;
       a->n_computed += n;
       if (!decoding) budget -= n;
     }
   }
   if (batch.size() == 0) return;
-  std::vector<float> logits;
+  const bool mtp = options_.draft == DraftMode::kMtp;
+  std::vector<float> logits, hidden;
   try {
-    logits = model_.forward(batch, cache_);
+    logits = model_.forward(batch, cache_, nullptr, mtp ? &hidden : nullptr);
   } catch (const std::exception& e) {
     log_at(LogLevel::kError, "scheduler: forward failed: ", e.what());
     for (auto& a : running_) finish(*a, FinishReason::kError, e.what());
     running_.clear();
     return;
   }
-  const int64_t vocab = model_.config().vocab_size;
   // Each sequence samples with its own Sampler, so they can run side by side (a temperature draw sorts
   // the whole vocabulary: ~10 ms for 129k tokens, too long to do 16 of them one after another).
-  std::vector<int32_t> sampled(rows.size(), -1);
-  std::vector<std::optional<TokenLogprobs>> logprobs(rows.size());
+  struct Picked {
+    std::vector<int32_t> tokens;  // 1, or 2 when a draft was accepted; -1: nothing could continue
+    std::vector<std::optional<TokenLogprobs>> logprobs;
+    bool accepted = false;
+    bool ok = true;               // false: the last token is not accepted by the constraint
+  };
+  std::vector<Picked> picked(rows.size());
   model_.pool().parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t r0, int64_t r1, int) {
     thread_local std::vector<float> masked;
     for (int64_t r = r0; r < r1; ++r) {
-      const float* row = logits.data() + r * vocab;
-      Active& a = *rows[r].a;
-      int32_t token = -1;
-      if (!rows[r].sample) {
-        token = a.history[rows[r].pos + 1];
-      } else if (a.constraint) {  // sampled among the tokens that can continue the answer
-        masked.assign(row, row + vocab);
-        if (a.constraint->mask(masked.data(), vocab) > 0) token = a.sampler->sample(masked.data(), vocab, a.history);
-      } else {
-        token = a.sampler->sample(row, vocab, a.history);
+      const Row& row = rows[r];
+      Active& a = *row.a;
+      Picked& out = picked[r];
+      const float* l = logits.data() + row.logit * vocab;
+      auto record = [&](int32_t token, const float* from) {
+        out.tokens.push_back(token);
+        out.logprobs.push_back(token >= 0 && a.req.top_logprobs >= 0
+                                   ? std::optional(token_logprobs(from, vocab, token, a.req.top_logprobs))
+                                   : std::nullopt);
+        if (row.sample && (token < 0 || (a.constraint && !a.constraint->accept(token)))) out.ok = false;
+        return out.ok;
+      };
+      if (!row.sample) {
+        record(a.history[row.pos + 1], l);
+        continue;
       }
-      sampled[r] = token;
-      if (token >= 0 && a.req.top_logprobs >= 0) logprobs[r] = token_logprobs(row, vocab, token, a.req.top_logprobs);
+      // Sampled among the tokens that can continue the answer (with a constraint); draft: verified.
+      auto pick = [&](const float* from, const std::vector<int32_t>& hist, int32_t draft) -> int32_t {
+        if (a.constraint) {
+          masked.assign(from, from + vocab);
+          if (a.constraint->mask(masked.data(), vocab) == 0) return -1;
+          from = masked.data();
+        }
+        return draft >= 0 ? a.sampler->sample_or_accept(from, vocab, hist, draft) : a.sampler->sample(from, vocab, hist);
+      };
+      const int32_t first = pick(l, a.history, row.draft);
+      if (!record(first, l) || row.draft < 0 || first != row.draft) continue;
+      out.accepted = true;
+      // The draft's row gives the token after it, unless the answer ends with the first.
+      const auto& stops = a.req.stop_tokens;
+      if (std::find(stops.begin(), stops.end(), first) != stops.end() || (a.constraint && a.constraint->complete()) ||
+          a.n_generated + 1 >= a.req.max_tokens)
+        continue;
+      std::vector<int32_t> hist = a.history;
+      hist.push_back(first);
+      record(pick(l + vocab, hist, -1), l + vocab);
     }
   });
   const auto now = Clock::now();
-  int64_t n_sampled = 0;
+  int64_t n_sampled = 0, n_drafted = 0, n_accepted = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
     Active& a = *rows[r].a;
+    Picked& p = picked[r];
     if (!rows[r].sample) {
-      a.stream->push_prompt(rows[r].pos + 1, sampled[r], std::move(*logprobs[r]));
+      a.stream->push_prompt(rows[r].pos + 1, p.tokens[0], std::move(*p.logprobs[0]));
       continue;
     }
-    const int32_t token = sampled[r];
-    if (a.constraint && (token < 0 || !a.constraint->accept(token))) {  // (cannot happen with a byte-level
-      finish(a, FinishReason::kError, "no token can continue the constrained answer");   // vocabulary)
-      continue;
+    n_drafted += rows[r].draft >= 0;
+    n_accepted += p.accepted;
+    if (p.accepted) a.n_computed += 1;  // the draft's row is the accepted token's
+    for (size_t k = 0; k < p.tokens.size(); ++k) {
+      if (!p.ok && k + 1 == p.tokens.size()) {  // (cannot happen with a byte-level vocabulary)
+        finish(a, FinishReason::kError, "no token can continue the constrained answer");
+        break;
+      }
+      a.history.push_back(p.tokens[k]);
+      if (a.n_generated++ == 0) a.stats.first_token_seconds = std::chrono::duration<double>(now - a.submitted).count();
+      a.stream->push(p.tokens[k], std::move(p.logprobs[k]));
+      ++n_sampled;
     }
-    a.history.push_back(token);
-    if (a.n_generated++ == 0) a.stats.first_token_seconds = std::chrono::duration<double>(now - a.submitted).count();
-    a.stream->push(token, std::move(logprobs[r]));
-    ++n_sampled;
   }
+  if (options_.draft != DraftMode::kNone) draft_next(spans, hidden);
   std::lock_guard lk(mu_);
   metrics_.generated_tokens += n_sampled;
+  metrics_.drafted += n_drafted;
+  metrics_.draft_accepted += n_accepted;
   metrics_.last_batch_tokens = batch.size();
   metrics_.last_batch_sequences = static_cast<int64_t>(running_.size());
   metrics_.steps += 1;
+}
+
+// Proposals for the next step. MTP: the module runs over every main row of this step whose next token is
+// now known (all sequences in one batch), so its cache keeps a row for every position — also while too
+// many sequences decode to draft — and the row before each decoding sequence's last token gives its
+// draft. Lookup: from the history alone.
+void Scheduler::draft_next(const std::vector<Span>& spans, const std::vector<float>& hidden) {
+  if (options_.draft == DraftMode::kLookup) {
+    LookupDrafter lookup;
+    for (const Span& s : spans)
+      if (s.a->seq >= 0 && s.a->n_generated > 0) s.a->draft = lookup.draft(s.a->history, 1, nullptr, {});
+    return;
+  }
+  const int64_t D = model_.config().hidden_size, vocab = model_.config().vocab_size;
+  Batch b;
+  std::vector<float> h;
+  std::vector<Active*> wants;  // in the order of their logits rows
+  for (const Span& s : spans) {
+    Active& a = *s.a;
+    if (a.seq < 0) continue;
+    const int64_t len = static_cast<int64_t>(a.history.size());
+    for (int64_t p = s.pos0; p < a.n_computed && p + 1 < len; ++p) {  // (n_computed: the draft's row if accepted)
+      const bool last = p + 2 == len && a.n_generated > 0;
+      b.add(a.history[p + 1], p, a.seq, last);
+      const float* row = hidden.data() + (s.b0 + p - s.pos0) * D;
+      h.insert(h.end(), row, row + D);
+      if (last) wants.push_back(&a);
+    }
+  }
+  if (b.size() == 0) return;
+  std::vector<float> logits;
+  try {
+    logits = model_.mtp_forward(b, h.data(), cache_);
+  } catch (const std::exception& e) {  // drafts are an optimization: go on without them
+    log_at(LogLevel::kError, "scheduler: MTP draft pass failed: ", e.what());
+    return;
+  }
+  for (size_t i = 0; i < wants.size(); ++i) {
+    Active& a = *wants[i];
+    float* l = logits.data() + static_cast<int64_t>(i) * vocab;
+    if (a.constraint && a.constraint->mask(l, vocab) == 0) continue;
+    a.draft = static_cast<int32_t>(std::max_element(l, l + vocab) - l);
+  }
 }
 
 void Scheduler::update_metrics_locked() {

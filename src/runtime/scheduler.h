@@ -9,6 +9,10 @@
 //      is read),
 //   4. samples each sequence's next token with its own Sampler (seeded per request) and hands it to the
 //      request's stream (with its log-probabilities when the request asked for them); a sequence that hits a stop token, max_tokens or a cancel is finished and freed.
+// With drafting (SchedulerOptions::draft) a decoding sequence also puts its drafted next token into the
+// batch, after its own (while at most draft_max_sequences decode together): when the model agrees, the
+// sequence gets two tokens from the step (runtime/drafter.h; greedy results are unchanged). MTP drafting
+// runs the model's MTP module over every step's new rows in one more, small batch.
 // The forward pass computes every token of a batch as it would alone, so batching does not change
 // results. Submission never blocks: a full queue or a request that can never fit is refused with a reason.
 
@@ -33,6 +37,8 @@
 
 namespace dsinfer {
 
+enum class DraftMode { kNone, kLookup, kMtp };
+
 struct SchedulerOptions {
   int64_t max_sequences = 4;     // sequences decoded together (--parallel)
   int64_t max_context = 4096;    // prompt + generated tokens of one request (--ctx)
@@ -42,6 +48,8 @@ struct SchedulerOptions {
   int64_t prefill_chunk = 128;   // prompt tokens per engine step, over all prefilling sequences
   int64_t max_queue = 64;        // requests waiting for admission
   bool prefix_cache = true;
+  DraftMode draft = DraftMode::kNone;  // kMtp: the model loaded with its MTP module (LoadOptions::mtp)
+  int64_t draft_max_sequences = 4;     // draft only while at most this many sequences decode together
 };
 
 struct GenerationRequest {
@@ -132,6 +140,8 @@ struct SchedulerMetrics {
   int64_t prompt_tokens_computed = 0;
   int64_t generated_tokens = 0;
   int64_t steps = 0;
+  int64_t drafted = 0;            // drafted tokens verified
+  int64_t draft_accepted = 0;     // of which the model agreed with
   double tokens_per_second = 0;   // generated tokens per second over the last few seconds
   int64_t prefix_hits = 0;        // admitted requests that reused cached pages
   int64_t prefix_misses = 0;
@@ -186,6 +196,8 @@ class Scheduler {
   void engine_loop();
   bool admit(std::unique_ptr<Active>& a);  // engine thread, mu_ not held
   void step();
+  struct Span;
+  void draft_next(const std::vector<Span>& spans, const std::vector<float>& hidden);
   void finish(Active& a, FinishReason reason, const std::string& error = {});
   void update_metrics_locked();
 };

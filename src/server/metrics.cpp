@@ -55,6 +55,10 @@ std::string ServerMetrics::render(const SchedulerMetrics& s) const {
   line("dsinfer_generation_tokens_per_second", s.tokens_per_second);
   metric("dsinfer_engine_steps_total", "counter", "Forward batches run.");
   line("dsinfer_engine_steps_total", s.steps);
+  metric("dsinfer_draft_tokens_total", "counter", "Drafted tokens verified (serve --draft).");
+  line("dsinfer_draft_tokens_total", s.drafted);
+  metric("dsinfer_draft_accepted_tokens_total", "counter", "Drafted tokens the model agreed with.");
+  line("dsinfer_draft_accepted_tokens_total", s.draft_accepted);
 
   metric("dsinfer_queue_depth", "gauge", "Requests waiting for admission.");
   line("dsinfer_queue_depth", s.queue_depth);

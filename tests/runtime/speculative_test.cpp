@@ -7,16 +7,19 @@
 
 #include <algorithm>
 #include <optional>
+#include <thread>
 
 #include "../model/test_models.h"
 #include "model/sequence.h"
 #include "runtime/drafter.h"
 #include "runtime/generator.h"
+#include "runtime/scheduler.h"
 
 namespace dsinfer {
 namespace {
 
 using namespace dsinfer::testing;
+using namespace std::chrono_literals;
 
 struct Outcome {
   std::vector<int32_t> tokens;
@@ -127,6 +130,104 @@ TEST(Speculative, MtpDrafterNeedsTheModuleAndItsCacheLayer) {
   Transformer tf2(with->config, with->weights, pool);
   LatentKvCache small = make_single_sequence_cache(with->config, 16);
   EXPECT_THROW(MtpDrafter(tf2, small), Error);  // cache without the module's layer
+}
+
+// The server's engine with drafting: concurrent greedy streams, prompts read in chunks between other
+// streams' steps, prefix reuse — each stream's tokens are those it gets alone without drafting.
+void scheduler_streams_equal_plain(const LoadedModel& m, DraftMode mode, int64_t draft_max, const char* what) {
+  std::vector<std::vector<int32_t>> prompts, want;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<int32_t> p = test_ids(4 + 9 * (i % 3), 256);
+    p.push_back(i * 13 % 256);
+    prompts.push_back(p);
+    want.push_back(run(m, p, 30 + 7 * i, Draft::kNone).tokens);
+  }
+  prompts.push_back(prompts[2]);  // the same prompt again: its pages come from the prefix cache
+  want.push_back(want[2]);
+  ThreadPool pool(2);
+  Transformer tf(m.config, m.weights, pool);
+  SchedulerOptions o;
+  o.max_sequences = 4;
+  o.max_context = 128;
+  o.page_tokens = 8;
+  o.prefill_chunk = 13;
+  o.draft = mode;
+  o.draft_max_sequences = draft_max;
+  Scheduler sched(tf, o);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    GenerationRequest r;
+    r.prompt = prompts[i];
+    r.max_tokens = static_cast<int64_t>(want[i].size());
+    SubmitResult res = sched.submit(std::move(r));
+    ASSERT_EQ(res.status, SubmitStatus::kOk) << res.message;
+    streams.push_back(res.stream);
+    if (i == 5)  // the repeat comes once the original has finished and been cached
+      while (!streams[2]->finished()) std::this_thread::sleep_for(2ms);
+  }
+  for (size_t i = 0; i < streams.size(); ++i) {
+    std::vector<int32_t> got;
+    RequestStream::Event ev;
+    while (streams[i]->next(ev, 60s) && !ev.finished) got.push_back(ev.token);
+    EXPECT_EQ(got, want[i]) << what << ", stream " << i;
+    EXPECT_EQ(ev.reason, FinishReason::kLength) << what;
+  }
+  EXPECT_GT(streams.back()->stats().cached_tokens, 0) << what;
+  const SchedulerMetrics mt = sched.metrics();
+  std::printf("  %s: %lld of %lld drafts accepted over %lld steps\n", what, static_cast<long long>(mt.draft_accepted),
+              static_cast<long long>(mt.drafted), static_cast<long long>(mt.steps));
+  EXPECT_GT(mt.drafted, 0) << what;
+  sched.clear_prefix_cache();
+  EXPECT_EQ(sched.metrics().kv_pages_free, sched.metrics().kv_pages_total);
+}
+
+TEST(Speculative, SchedulerWithMtpDraftsMatchesPlainStreams) {
+  auto golden = load_with_mtp(std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3-mtp");
+  scheduler_streams_equal_plain(*golden, DraftMode::kMtp, 8, "mtp, every step drafts");
+  scheduler_streams_equal_plain(*golden, DraftMode::kMtp, 1, "mtp, drafts only when one sequence decodes");
+}
+
+// One stream alone in the engine drafts what generate() drafts: the same verified drafts, the same ones
+// accepted (the module's rows and hidden states are mapped alike in both).
+TEST(Speculative, SchedulerDraftsAsGenerateDoes) {
+  auto golden = load_with_mtp(std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3-mtp");
+  int64_t total_accepted = 0;
+  for (int salt = 0; salt < 4; ++salt) {
+    std::vector<int32_t> prompt = test_ids(5 + salt * 11, 256);
+    prompt.push_back(salt * 29 % 256);
+    const Outcome ref = run(*golden, prompt, 100, Draft::kMtp);
+    ThreadPool pool(2);
+    Transformer tf(golden->config, golden->weights, pool);
+    SchedulerOptions o;
+    o.max_context = 200;
+    o.prefill_chunk = 7;
+    o.draft = DraftMode::kMtp;
+    Scheduler sched(tf, o);
+    GenerationRequest r;
+    r.prompt = prompt;
+    r.max_tokens = 100;
+    SubmitResult res = sched.submit(std::move(r));
+    ASSERT_EQ(res.status, SubmitStatus::kOk);
+    std::vector<int32_t> got;
+    RequestStream::Event ev;
+    while (res.stream->next(ev, 60s) && !ev.finished) got.push_back(ev.token);
+    EXPECT_EQ(got, ref.tokens);
+    const SchedulerMetrics mt = sched.metrics();
+    EXPECT_EQ(mt.drafted, ref.stats.drafted) << "prompt " << salt;
+    EXPECT_EQ(mt.draft_accepted, ref.stats.accepted) << "prompt " << salt;
+    total_accepted += ref.stats.accepted;
+  }
+  std::printf("  %lld drafts accepted in all\n", static_cast<long long>(total_accepted));
+}
+
+TEST(Speculative, SchedulerWithLookupDraftsMatchesPlainStreams) {
+  auto m = load_model(synth("tiny-v3", "spec-tiny-v3.gguf", DType::F32));
+  scheduler_streams_equal_plain(*m, DraftMode::kLookup, 8, "lookup");
+  ThreadPool pool(1);
+  Transformer tf(m->config, m->weights, pool);
+  SchedulerOptions o;
+  o.draft = DraftMode::kMtp;
+  EXPECT_THROW(Scheduler(tf, o), Error);  // no MTP module loaded
 }
 
 }  // namespace
