@@ -44,6 +44,7 @@ class Emitter {
                       (o_.constraint && o_.constraint->complete());
     return on_token_(token) && !stop && stats_.generated_tokens < o_.max_new_tokens;
   }
+  const std::vector<int32_t>& history() const { return history_; }  // prompt + emitted tokens
   int64_t position() const { return static_cast<int64_t>(history_.size()) - 1; }  // of the last token
   int64_t left() const { return o_.max_new_tokens - stats_.generated_tokens; }
 
@@ -90,7 +91,6 @@ GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int
   GenerateStats stats;
   stats.prompt_tokens = n;
   Emitter out(o, prompt, V, on_token, stats);
-  std::vector<int32_t> history = prompt;  // what the drafter sees (the Emitter keeps the sampler's own)
   const std::function<bool(float*)> mask = [&](float* l) { return out.mask(l); };
   Timer timer;
 
@@ -109,17 +109,11 @@ GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int
     stats.decode_seconds = timer.seconds();
     return stats;
   };
-  // Emits token and records it for the drafter; false once generation is over.
-  auto emit = [&](int32_t token) {
-    history.push_back(token);
-    return out.emit(token);
-  };
-
   if (!out.mask(logits.data())) return finish();
   int32_t t = out.sample(logits.data());
-  if (!emit(t)) return finish();
+  if (!out.emit(t)) return finish();
   int64_t m = n;
-  int32_t d = drafter.draft(history, 1, last_hidden.data(), mask);
+  int32_t d = drafter.draft(out.history(), 1, last_hidden.data(), mask);
   for (;;) {
     Batch b;
     b.add(t, m, seq, true);
@@ -130,17 +124,17 @@ GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int
     const int32_t first = verify ? out.sample_or_accept(logits.data(), d) : out.sample(logits.data());
     stats.drafted += verify;
     if (!verify || first != d) {  // plain step, or a rejected draft: `first` is the model's own token
-      if (!emit(first)) break;
-      d = drafter.draft(history, 1, hidden.data(), mask);
+      if (!out.emit(first)) break;
+      d = drafter.draft(out.history(), 1, hidden.data(), mask);
       t = first;
       m += 1;
       continue;
     }
     ++stats.accepted;
-    if (!emit(first) || !out.mask(logits.data() + V)) break;
+    if (!out.emit(first) || !out.mask(logits.data() + V)) break;
     const int32_t second = out.sample(logits.data() + V);
-    if (!emit(second)) break;
-    d = drafter.draft(history, 2, hidden.data(), mask);
+    if (!out.emit(second)) break;
+    d = drafter.draft(out.history(), 2, hidden.data(), mask);
     t = second;
     m += 2;
   }
