@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "runtime/drafter.h"
-
 #include "util/error.h"
 #include "util/log.h"
 

@@ -12,24 +12,15 @@
 #include "model/sequence.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
+#include "test_models.h"
 
 namespace dsinfer {
 namespace {
 
 const std::string kGolden = std::string(DSINFER_TEST_DATA) + "/golden/";
 
-std::vector<float> read_floats(const std::string& path) {
-  const std::string bytes = read_text_file(path);
-  std::vector<float> v(bytes.size() / 4);
-  std::memcpy(v.data(), bytes.data(), v.size() * 4);
-  return v;
-}
-
-float max_abs(const std::vector<float>& v) {
-  float m = 0;
-  for (float x : v) m = std::max(m, std::fabs(x));
-  return m;
-}
+using testing::max_abs;
+using testing::read_floats;
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());

@@ -18,16 +18,10 @@ namespace dsinfer {
 namespace {
 
 using testing::max_abs;
+using testing::read_floats;
 using testing::rel_diff;
 
 const std::string kGoldenDir = std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3-mtp";
-
-std::vector<float> read_floats(const std::string& path) {
-  const std::string bytes = read_text_file(path);
-  std::vector<float> v(bytes.size() / 4);
-  std::memcpy(v.data(), bytes.data(), v.size() * 4);
-  return v;
-}
 
 // MTP logits of every position of ids: one main pass (all rows, final-normed hidden states), then the
 // module over (h_i, t_{i+1}) at positions i = 0..n-2 — in one batch, or one token per call (decode-like,

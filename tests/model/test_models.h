@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <filesystem>
 #include <string>
@@ -16,6 +17,7 @@
 #include "model/transformer.h"
 #include "model/sequence.h"
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace dsinfer::testing {
 
@@ -64,6 +66,14 @@ inline std::vector<float> logits_of(const LoadedModel& m, const std::vector<int3
   tf.set_attention_form(form);
   LatentKvCache cache = make_single_sequence_cache(m.config, static_cast<int64_t>(ids.size()));
   return all_logits(tf, cache, ids, 5);  // odd chunking on purpose: chunked prefill must not matter
+}
+
+// A golden fixture's float32 little-endian values.
+inline std::vector<float> read_floats(const std::string& path) {
+  const std::string bytes = read_text_file(path);
+  std::vector<float> v(bytes.size() / 4);
+  std::memcpy(v.data(), bytes.data(), v.size() * 4);
+  return v;
 }
 
 inline float max_abs(const std::vector<float>& v) {
