@@ -24,7 +24,8 @@ int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
-               "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams"},
+               "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams",
+               "--draft-min-accept"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -33,7 +34,7 @@ int cmd_serve(const Args& args) {
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
-        "       [--draft mtp|lookup] [--draft-max-streams N]\n"
+        "       [--draft mtp|lookup] [--draft-max-streams N] [--draft-min-accept R]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
         "(stored in memory for previous_response_id: GET / DELETE /v1/responses/ID, GET .../ID/input_items),\n"
         "GET /v1/models, GET /health, GET /metrics (Prometheus), POST /tokenize, POST /detokenize; and\n"
@@ -48,6 +49,7 @@ int cmd_serve(const Args& args) {
         "--draft: speculative decoding (as dsinfer run --draft): while at most --draft-max-streams sequences\n"
         "(default 4) decode together, each also puts a drafted next token into the step and gets two tokens when\n"
         "the model agrees. mtp: the model's multi-token-prediction module (DeepSeek-V3/R1); lookup: prompt lookup.\n"
+        "A sequence verifies drafts only while at least R (default 0.5; 0: always) of its recent ones came true.\n"
         "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
     std::puts(kKvDTypeHelp);
     return 0;
@@ -107,6 +109,9 @@ int cmd_serve(const Args& args) {
   else if (draft != "none") fail("--draft: mtp, lookup or none, not '", draft, "'");
   sched.draft_max_sequences = p.get_int("--draft-max-streams", 4);
   if (sched.draft_max_sequences < 0) fail("--draft-max-streams must be >= 0");
+  sched.draft_min_acceptance = p.get_double("--draft-min-accept", 0.5);
+  if (!(sched.draft_min_acceptance >= 0.0 && sched.draft_min_acceptance <= 1.0))
+    fail("--draft-min-accept must be in [0, 1]");
   if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 || sched.page_tokens < 1)
     fail("--parallel, --ctx, --prefill-chunk and --page-tokens must be positive, --queue >= 0");
   so.limits.max_tokens = sched.max_context;

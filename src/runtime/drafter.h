@@ -61,4 +61,22 @@ class LookupDrafter : public Drafter {
   int min_, max_;
 };
 
+// Whether verifying drafts pays: a moving average of how often the draft was the token that came next,
+// kept on verified drafts and, while verification pauses, on the drafts it would have verified (free: the
+// drafter ran anyway). Verifying costs a second row in every pass, so a sequence verifies only while the
+// average is at least min_rate (0: always); a run of misses pauses it, hits resume it. The expected
+// hit rate of a draft equals its acceptance probability, so greedy and sampled sequences are gated alike.
+class DraftGate {
+ public:
+  explicit DraftGate(double min_rate = 0.0) : min_rate_(min_rate) {}
+  bool open() const { return rate_ >= min_rate_; }
+  void record(bool hit) { rate_ += kWeight * ((hit ? 1.0 : 0.0) - rate_); }
+  double rate() const { return rate_; }
+
+ private:
+  static constexpr double kWeight = 0.1;  // ~ the last 10 drafts
+  double min_rate_;
+  double rate_ = 1.0;  // optimistic: a sequence starts out verifying
+};
+
 }  // namespace dsinfer

@@ -88,6 +88,7 @@ GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int
   const int64_t n = static_cast<int64_t>(prompt.size());
   Drafter& drafter = *o.drafter;
   drafter.start(seq);
+  DraftGate gate(o.draft_min_acceptance);
   GenerateStats stats;
   stats.prompt_tokens = n;
   Emitter out(o, prompt, V, on_token, stats);
@@ -117,12 +118,13 @@ GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int
   for (;;) {
     Batch b;
     b.add(t, m, seq, true);
-    const bool verify = d >= 0 && out.left() >= 2;
+    const bool verify = d >= 0 && out.left() >= 2 && gate.open();
     if (verify) b.add(d, m + 1, seq, true);
     logits = model.forward(b, cache, nullptr, &hidden);  // [1 or 2, V], hidden [1 or 2, D]
     if (!out.mask(logits.data())) break;
     const int32_t first = verify ? out.sample_or_accept(logits.data(), d) : out.sample(logits.data());
     stats.drafted += verify;
+    if (d >= 0) gate.record(first == d);
     if (!verify || first != d) {  // plain step, or a rejected draft: `first` is the model's own token
       if (!out.emit(first)) break;
       d = drafter.draft(out.history(), 1, hidden.data(), mask);

@@ -28,6 +28,7 @@ struct GenerateOptions {
   // decoding; sampled output has the same distribution (Sampler::sample_or_accept), though not the same
   // draws for a seed. nullptr: plain decoding.
   Drafter* drafter = nullptr;
+  double draft_min_acceptance = 0.0;  // verify drafts only while they come true this often (DraftGate)
 };
 
 struct GenerateStats {

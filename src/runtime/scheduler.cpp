@@ -95,6 +95,7 @@ struct Scheduler::Active {
   int64_t n_computed = 0;        // KV rows written: positions [0, n_computed)
   int64_t n_generated = 0;
   int32_t draft = -1;            // the drafter's proposal for the next token (SchedulerOptions::draft)
+  DraftGate gate;                // whether verifying this sequence's drafts pays
   Clock::time_point submitted;
   RequestStats stats;
 };
@@ -224,6 +225,7 @@ bool Scheduler::admit(std::unique_ptr<Active>& a) {
   a->seq = seq;
   a->n_computed = cache_.shared_tokens(seq);
   a->sampler = std::make_unique<Sampler>(a->req.sampling);
+  a->gate = DraftGate(options_.draft_min_acceptance);
   if (a->req.constraint) a->constraint = a->req.constraint();
   a->stats.cached_tokens = a->n_computed;
   a->stats.queue_seconds = std::chrono::duration<double>(Clock::now() - a->submitted).count();
@@ -270,7 +272,8 @@ void Scheduler::step() {
     int64_t pos;
     int64_t logit;  // its row in the logits
     bool sample;
-    int32_t draft;  // >= 0: the draft this row verifies (its own logits at logit + 1)
+    int32_t draft;     // >= 0: the draft this row verifies (its own logits at logit + 1)
+    int32_t proposed;  // the drafter's proposal for the token this row samples (verified or not), or -1
   };
   std::vector<Row> rows;
   std::vector<Span> spans;
@@ -294,10 +297,11 @@ void Scheduler::step() {
         const bool scores_next = !decoding && !last && a->req.prompt_logprobs;
         const bool sample = last && a->req.max_tokens > 0;
         batch.add(a->history[pos], pos, a->seq, sample || scores_next);
-        if (sample || scores_next) rows.push_back({a.get(), pos, n_logits++, sample, -1});
+        if (sample || scores_next) rows.push_back({a.get(), pos, n_logits++, sample, -1, -1});
       }
       // (a draft only while two more tokens are allowed: its row is at n_hist < prompt + max_tokens)
-      if (decoding && drafting && a->draft >= 0 && a->n_generated + 2 <= a->req.max_tokens) {
+      if (decoding) rows.back().proposed = a->draft;
+      if (decoding && drafting && a->draft >= 0 && a->n_generated + 2 <= a->req.max_tokens && a->gate.open()) {
         batch.add(a->draft, n_hist, a->seq, true);
         rows.back().draft = a->draft;
         ++n_logits;
@@ -379,6 +383,7 @@ void Scheduler::step() {
     }
     n_drafted += rows[r].draft >= 0;
     n_accepted += p.accepted;
+    if (rows[r].proposed >= 0 && !p.tokens.empty()) a.gate.record(p.tokens[0] == rows[r].proposed);
     if (p.accepted) a.n_computed += 1;  // the draft's row is the accepted token's
     for (size_t k = 0; k < p.tokens.size(); ++k) {
       if (!p.ok && k + 1 == p.tokens.size()) {  // (cannot happen with a byte-level vocabulary)

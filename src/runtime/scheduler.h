@@ -50,6 +50,7 @@ struct SchedulerOptions {
   bool prefix_cache = true;
   DraftMode draft = DraftMode::kNone;  // kMtp: the model loaded with its MTP module (LoadOptions::mtp)
   int64_t draft_max_sequences = 4;     // draft only while at most this many sequences decode together
+  double draft_min_acceptance = 0.0;   // and, per sequence, while its drafts come true this often (DraftGate)
 };
 
 struct GenerationRequest {

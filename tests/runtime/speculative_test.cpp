@@ -29,7 +29,7 @@ struct Outcome {
 enum class Draft { kNone, kMtp, kLookup };
 
 Outcome run(const LoadedModel& m, const std::vector<int32_t>& prompt, int64_t max_new, Draft draft,
-        SamplingParams sp = {}, std::vector<int32_t> stop = {}) {
+        SamplingParams sp = {}, std::vector<int32_t> stop = {}, double min_acceptance = 0.0) {
   ThreadPool pool(2);
   Transformer tf(m.config, m.weights, pool);
   const bool mtp = draft == Draft::kMtp;
@@ -43,6 +43,7 @@ Outcome run(const LoadedModel& m, const std::vector<int32_t>& prompt, int64_t ma
   o.sampling = sp;
   o.stop_tokens = stop;
   o.prefill_chunk = 7;  // several chunks: the module's prompt rows come chunk by chunk
+  o.draft_min_acceptance = min_acceptance;
   o.drafter = mtp ? static_cast<Drafter*>(&*mtp_drafter) : draft == Draft::kLookup ? &lookup : nullptr;
   Outcome r;
   r.stats = generate(tf, cache, prompt, o, [&](int32_t id) {
@@ -120,6 +121,37 @@ TEST(Speculative, SampledGenerationRunsAndRespectsTheSeed) {
   EXPECT_GT(a.stats.drafted, 0);
 }
 
+TEST(Speculative, DraftGatePausesOnMissesAndResumesOnHits) {
+  DraftGate always;
+  for (int i = 0; i < 50; ++i) always.record(false);
+  EXPECT_TRUE(always.open());  // min 0: never closes
+  DraftGate g(0.5);
+  EXPECT_TRUE(g.open());
+  int misses = 0;
+  while (g.open()) {
+    g.record(false);
+    ++misses;
+  }
+  EXPECT_EQ(misses, 7);  // 0.9^7 < 0.5 <= 0.9^6
+  int hits = 0;
+  while (!g.open()) {
+    g.record(true);
+    ++hits;
+  }
+  EXPECT_LE(hits, 2);
+  EXPECT_GE(g.rate(), 0.5);
+}
+
+// Lookup drafting on a looping model with the gate at 0.5: the loop's hits keep it open; the output
+// stays that of plain decoding.
+TEST(Speculative, GatedDraftingKeepsTheOutput) {
+  auto m = load_model(synth("tiny-v3", "spec-tiny-v3.gguf", DType::F32));
+  const Outcome plain = run(*m, test_ids(6, 256), 250, Draft::kNone);
+  const Outcome gated = run(*m, test_ids(6, 256), 250, Draft::kLookup, {}, {}, 0.5);
+  EXPECT_EQ(gated.tokens, plain.tokens);
+  EXPECT_GE(gated.stats.accepted, 20);
+}
+
 TEST(Speculative, MtpDrafterNeedsTheModuleAndItsCacheLayer) {
   auto plain = load_model(std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3-mtp");
   ThreadPool pool(1);
@@ -188,20 +220,23 @@ TEST(Speculative, SchedulerWithMtpDraftsMatchesPlainStreams) {
 }
 
 // One stream alone in the engine drafts what generate() drafts: the same verified drafts, the same ones
-// accepted (the module's rows and hidden states are mapped alike in both).
+// accepted (the module's rows and hidden states are mapped alike in both, and the gate decides alike).
 TEST(Speculative, SchedulerDraftsAsGenerateDoes) {
   auto golden = load_with_mtp(std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3-mtp");
   int64_t total_accepted = 0;
-  for (int salt = 0; salt < 4; ++salt) {
-    std::vector<int32_t> prompt = test_ids(5 + salt * 11, 256);
+  for (int salt = 0; salt < 8; ++salt) {
+    std::vector<int32_t> prompt = test_ids(5 + salt % 4 * 11, 256);
     prompt.push_back(salt * 29 % 256);
-    const Outcome ref = run(*golden, prompt, 100, Draft::kMtp);
+    const double min_acceptance = salt < 4 ? 0.0 : 0.5;
+    const Outcome ref = run(*golden, prompt, 100, Draft::kMtp, {}, {}, min_acceptance);
+    if (min_acceptance > 0) EXPECT_LT(ref.stats.drafted, 30);  // the random module's misses close the gate
     ThreadPool pool(2);
     Transformer tf(golden->config, golden->weights, pool);
     SchedulerOptions o;
     o.max_context = 200;
     o.prefill_chunk = 7;
     o.draft = DraftMode::kMtp;
+    o.draft_min_acceptance = min_acceptance;
     Scheduler sched(tf, o);
     GenerationRequest r;
     r.prompt = prompt;
