@@ -14,6 +14,8 @@
 #include "cli/args.h"
 #include "cli/model_session.h"
 #include "model/sequence.h"
+#include "runtime/drafter.h"
+#include "runtime/generator.h"
 #include "runtime/sampler.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/output_parser.h"
@@ -48,7 +50,8 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 }  // namespace
 
 int cmd_chat(const Args& args) {
-  std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system", "--kv-dtype"};
+  std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system", "--kv-dtype", "--draft",
+                                "--draft-min-accept"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-repack", "--think"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
@@ -56,13 +59,17 @@ int cmd_chat(const Args& args) {
     std::puts(
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
         "       [--top-k K] [--min-p P] [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
-        "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think]\n"
+        "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think] [--draft mtp|lookup [--draft-min-accept R]]\n"
         "--think: a DeepSeek-V3.1 (hybrid) model reasons before it answers (R1 models always do).\n"
+        "--draft: speculative decoding, as in dsinfer run.\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
         "/clear starts a new conversation.");
     return 0;
   }
-  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"));
+  const std::string draft = p.get("--draft").value_or("none");
+  if (draft != "none" && draft != "mtp" && draft != "lookup") fail("--draft: mtp, lookup or none, not '", draft, "'");
+  ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
+                                      !p.has("--no-repack"), draft == "mtp");
   if (!s.tokenizer) fail("chat needs a model with a tokenizer");
   const ModelConfig& c = s.model->config;
   bool recognized = false;
@@ -81,13 +88,18 @@ int cmd_chat(const Args& args) {
   const int64_t ctx = std::min<int64_t>(p.get_int("--ctx", 4096), c.max_position_embeddings > 0 ? c.max_position_embeddings : INT64_MAX);
   if (max_answer <= 0 || ctx <= 0) fail("-n and --ctx must be positive");
 
-  LatentKvCache cache = make_single_sequence_cache(c, ctx, kv_dtype_from_args(p));
+  LatentKvCache cache = make_single_sequence_cache(c, ctx, kv_dtype_from_args(p), draft == "mtp");
   const int seq = cache.create_sequence();
   if (!cache.reserve(seq, ctx)) fail("KV cache: cannot reserve ", ctx, " tokens");
+  std::unique_ptr<Drafter> drafter;
+  if (draft == "mtp") drafter = std::make_unique<MtpDrafter>(*s.transformer, cache);
+  if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
+  const double draft_min_acceptance = p.get_double("--draft-min-accept", 0.5);
+  if (!(draft_min_acceptance >= 0.0 && draft_min_acceptance <= 1.0)) fail("--draft-min-accept must be in [0, 1]");
   std::vector<int32_t> cached;  // tokens whose latent rows are in the cache, in order
   std::vector<ChatMessage> history;
   if (auto sys = p.get("--system")) history.push_back({"system", *sys, "", std::nullopt, "", ""});
-  Sampler sampler(sp);
+  uint64_t turn = 0;
   const bool tty = ::isatty(1);
   const char* dim = tty ? "\x1b[2m" : "";
   const char* reset = tty ? "\x1b[0m" : "";
@@ -120,16 +132,19 @@ int cmd_chat(const Args& args) {
     // Reuse the cached rows of the unchanged prefix; recompute from the first difference (at least the
     // last prompt token, whose logits start the answer).
     const size_t keep = std::min(common_prefix(cached, prompt), prompt.size() - 1);
-    cached.assign(prompt.begin(), prompt.begin() + static_cast<long>(keep));
-    std::vector<int32_t> rest(prompt.begin() + static_cast<long>(keep), prompt.end());
-    std::vector<float> logits = prefill_sequence(*s.transformer, cache, seq, rest, static_cast<int64_t>(keep), 256, false);
-    cached = prompt;
+    GenerateOptions go;
+    go.max_new_tokens = std::min<int64_t>(max_answer, ctx - static_cast<int64_t>(prompt.size()));
+    go.sampling = sp;
+    go.sampling.seed = sp.seed + turn++;  // each answer its own draws
+    if (c.eos_token_id) go.stop_tokens.push_back(static_cast<int32_t>(*c.eos_token_id));
+    go.ctx = ctx;
+    go.drafter = drafter.get();
+    go.draft_min_acceptance = draft_min_acceptance;
 
     ChatOutputOptions oo;
     oo.starts_in_reasoning = answer_starts_in_reasoning(prompt_text);
     ChatOutputParser parser(oo);
     StreamDecoder decoder(*s.tokenizer, true);
-    std::vector<int32_t> history_ids = prompt;
     bool in_reasoning = false;
     auto show = [&](const ChatDelta& d) {
       if (!d.reasoning.empty()) {
@@ -152,17 +167,15 @@ int cmd_chat(const Args& args) {
     };
     g_stop = false;
     g_generating = true;
-    for (int64_t i = 0; i < max_answer && !g_stop; ++i) {
-      const int32_t next = sampler.sample(logits.data(), c.vocab_size, history_ids);
-      history_ids.push_back(next);
-      if (c.eos_token_id && next == *c.eos_token_id) break;
-      show(parser.feed(decoder.push(next)));
-      if (static_cast<int64_t>(cached.size()) + 1 >= ctx) break;
-      Batch b;
-      b.add(next, static_cast<int64_t>(cached.size()), seq, true);
-      logits = s.transformer->forward(b, cache);
-      cached.push_back(next);
-    }
+    std::vector<int32_t> answer_ids;
+    continue_sequence(*s.transformer, cache, seq, static_cast<int64_t>(keep), prompt, go, [&](int32_t next) {
+      answer_ids.push_back(next);
+      if (!c.eos_token_id || next != *c.eos_token_id) show(parser.feed(decoder.push(next)));
+      return !g_stop;
+    });
+    // The rows now cached: the prompt's and every answer token's but the last.
+    cached = prompt;
+    if (!answer_ids.empty()) cached.insert(cached.end(), answer_ids.begin(), answer_ids.end() - 1);
     g_generating = false;
     show(parser.feed(decoder.flush()));
     show(parser.finish());

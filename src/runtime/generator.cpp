@@ -57,13 +57,15 @@ class Emitter {
   GenerateStats& stats_;
 };
 
-GenerateStats generate_plain(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& prompt,
-                             const GenerateOptions& o, const std::function<bool(int32_t)>& on_token) {
+GenerateStats generate_plain(Transformer& model, LatentKvCache& cache, int seq, int64_t n_cached,
+                             const std::vector<int32_t>& prompt, const GenerateOptions& o,
+                             const std::function<bool(int32_t)>& on_token) {
   GenerateStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   Emitter out(o, prompt, model.config().vocab_size, on_token, stats);
   Timer timer;
-  std::vector<float> logits = prefill_sequence(model, cache, seq, prompt, 0, o.prefill_chunk, false);
+  const std::vector<int32_t> rest(prompt.begin() + n_cached, prompt.end());
+  std::vector<float> logits = prefill_sequence(model, cache, seq, rest, n_cached, o.prefill_chunk, false);
   stats.prefill_seconds = timer.seconds();
   timer.reset();
   while (out.left() > 0 && out.mask(logits.data())) {
@@ -82,8 +84,9 @@ GenerateStats generate_plain(Transformer& model, LatentKvCache& cache, int seq, 
 // 0's logits decide the token at m + 1 (= d when accepted), and when d was accepted row 1's logits give
 // the token after it — two tokens for one pass over the weights. A rejected draft's row in the main cache
 // is simply overwritten by the next step (attention reads positions 0..pos only).
-GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int seq, const std::vector<int32_t>& prompt,
-                                   const GenerateOptions& o, const std::function<bool(int32_t)>& on_token) {
+GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int seq, int64_t n_cached,
+                                   const std::vector<int32_t>& prompt, const GenerateOptions& o,
+                                   const std::function<bool(int32_t)>& on_token) {
   const int64_t D = model.config().hidden_size, V = model.config().vocab_size;
   const int64_t n = static_cast<int64_t>(prompt.size());
   Drafter& drafter = *o.drafter;
@@ -96,7 +99,7 @@ GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int
   Timer timer;
 
   std::vector<float> logits, hidden, last_hidden(static_cast<size_t>(D));
-  for (int64_t b0 = 0; b0 < n; b0 += o.prefill_chunk) {
+  for (int64_t b0 = std::max<int64_t>(0, n_cached - 1); b0 < n; b0 += o.prefill_chunk) {
     const int64_t b1 = std::min(n, b0 + o.prefill_chunk);
     Batch batch;
     for (int64_t i = b0; i < b1; ++i) batch.add(prompt[i], i, seq, i == n - 1);
@@ -152,13 +155,23 @@ GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vect
   const ScopedSequence scoped(cache);
   const int seq = scoped.id();
   if (!cache.reserve(seq, n_prompt + options.max_new_tokens)) fail("KV cache: out of pages");
+  return continue_sequence(model, cache, seq, 0, prompt, options, on_token);
+}
+
+GenerateStats continue_sequence(Transformer& model, LatentKvCache& cache, int seq, int64_t n_cached,
+                                const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                const std::function<bool(int32_t)>& on_token) {
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  check_lengths(model.config(), cache, n_prompt, options);
+  if (n_cached < 0 || n_cached >= n_prompt) fail("continue_sequence: ", n_cached, " cached of a ", n_prompt, "-token prompt");
+  if (cache.capacity(seq) < n_prompt + options.max_new_tokens) fail("KV cache: the sequence has too little room");
   if (options.max_new_tokens <= 0) {
     GenerateStats none;
     none.prompt_tokens = n_prompt;
     return none;
   }
-  return options.drafter ? generate_speculative(model, cache, seq, prompt, options, on_token)
-                         : generate_plain(model, cache, seq, prompt, options, on_token);
+  return options.drafter ? generate_speculative(model, cache, seq, n_cached, prompt, options, on_token)
+                         : generate_plain(model, cache, seq, n_cached, prompt, options, on_token);
 }
 
 }  // namespace dsinfer

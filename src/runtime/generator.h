@@ -44,4 +44,12 @@ struct GenerateStats {
 GenerateStats generate(Transformer& model, LatentKvCache& cache, const std::vector<int32_t>& prompt,
                        const GenerateOptions& options, const std::function<bool(int32_t)>& on_token);
 
+// The same on an existing sequence whose first n_cached positions already hold prompt[0, n_cached) (a
+// chat's earlier turns; 0 <= n_cached < prompt size); seq must have capacity for prompt + max_new_tokens.
+// Afterwards the cache holds the rows of the prompt and of every emitted token but the last. (With a
+// drafter the row at n_cached - 1 is recomputed: the MTP module's row there reads the token after it.)
+GenerateStats continue_sequence(Transformer& model, LatentKvCache& cache, int seq, int64_t n_cached,
+                                const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                const std::function<bool(int32_t)>& on_token);
+
 }  // namespace dsinfer

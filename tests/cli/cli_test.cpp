@@ -276,6 +276,22 @@ TEST(Cli, RunDraftsWithTheMtpModuleOrPromptLookup) {
   expect_error("run -m " + tiny_gguf() + " --ids 4,5 -n 4 --draft mtp", "num_nextn_predict_layers = 0");
   expect_error("run -m " + m + " --ids 4,5 -n 4 --draft eagle", "--draft: mtp, lookup or none");
   expect_error("synth --preset tiny-v3 --mtp 9 --out " + tmp() + "/x.gguf", "--mtp");
+
+  // chat: two greedy turns (the second reuses the first's cache rows) print the same with and without drafting.
+  const std::string mt = tmp() + "/tiny-mtp-tok.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --mtp 1 --tokenizer " + std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3 --out " + mt)
+                .exit_code, 0);
+  const std::string turns = tmp() + "/two-turns.txt";
+  write_file(turns, "Hi\nAnd again\n", 13);
+  auto chat = [&](const std::string& extra) {
+    const Result r = run("chat -m " + mt + " -n 12 --temp 0 " + extra + " < " + turns);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    return r.out.substr(r.out.find("\n", r.out.find("repacked")) + 1);
+  };
+  const std::string plain_chat = chat("");
+  EXPECT_GT(plain_chat.size(), 10u) << plain_chat;
+  EXPECT_EQ(chat("--draft mtp --draft-min-accept 0"), plain_chat);
+  EXPECT_EQ(chat("--draft lookup"), plain_chat);
 }
 
 TEST(Cli, ChatAndRunWithTheBundledDeepSeekV3Tokenizer) {
