@@ -87,6 +87,24 @@ DType kv_dtype_from_args(const ArgParser& p) {
   return *t;
 }
 
+std::string draft_from_args(const ArgParser& p) {
+  const std::string draft = p.get("--draft").value_or("none");
+  if (draft != "none" && draft != "mtp" && draft != "lookup") fail("--draft: mtp, lookup or none, not '", draft, "'");
+  return draft;
+}
+
+double draft_min_accept_from_args(const ArgParser& p) {
+  const double r = p.get_double("--draft-min-accept", 0.5);
+  if (!(r >= 0.0 && r <= 1.0)) fail("--draft-min-accept must be in [0, 1]");
+  return r;
+}
+
+std::string mtp_from_args(const ArgParser& p, const std::string& draft) {
+  const std::string dir = p.get("--mtp-from").value_or("");
+  if (!dir.empty() && draft != "mtp") fail("--mtp-from supplies the MTP module for --draft mtp");
+  return dir;
+}
+
 SamplingParams sampling_from_args(const ArgParser& p, SamplingParams d) {
   SamplingParams s;
   s.temperature = static_cast<float>(p.get_double("--temp", d.temperature));

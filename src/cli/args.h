@@ -45,6 +45,13 @@ inline constexpr const char* kKvDTypeHelp =
     "--kv-dtype f16 stores the latent KV cache in float16: half the memory per token and half the cache read\n"
     "per decoded token at long contexts, at ~1e-3 relative rounding of each cached value (default f32: exact).";
 
+// Speculative decoding, as run, chat and serve take it: --draft mtp|lookup|none (default none);
+// --draft-min-accept R in [0, 1] (default 0.5, runtime/drafter.h DraftGate); --mtp-from HF_DIR (only with
+// --draft mtp; "" when absent).
+std::string draft_from_args(const ArgParser& p);
+double draft_min_accept_from_args(const ArgParser& p);
+std::string mtp_from_args(const ArgParser& p, const std::string& draft);
+
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);
 

@@ -156,7 +156,7 @@ VerifyTimes verify_seconds(Transformer& tf, const ModelConfig& c, DType kv, int6
 
 int cmd_bench(const Args& args) {
   ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--n-depth", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype",
-               "--batch"},
+               "--batch", "--mtp-from"},
               {"--help", "--json", "--no-repack", "--spec"},
               {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-d", "--n-depth"}, {"-t", "--threads"},
                {"-r", "--reps"}, {"-b", "--batch"}});
@@ -171,7 +171,8 @@ int cmd_bench(const Args& args) {
         "-b STREAMS > 1 also decodes n tokens in each of STREAMS sequences together, one forward call per step\n"
         "(the server's continuous batching without HTTP), and reports their total tokens/s.\n"
         "--spec also times speculative decoding's steps (run --draft): a verify pass of 2 tokens of one sequence and,\n"
-        "for a model with an MTP module, the module's draft pass, each against a 1-token step; it reports the\n"
+        "for a model with an MTP module (or one from --mtp-from HF_DIR), the module's draft pass, each against a\n"
+        "1-token step; it reports the\n"
         "acceptance rate at which drafting breaks even and the decode speed it gives at 85% acceptance (DeepSeek-V3's\n"
         "reported rate for its MTP module). Random weights cannot show a real acceptance rate; these costs are real.");
     return 0;
@@ -183,9 +184,10 @@ int cmd_bench(const Args& args) {
   if (n_prompt < 0 || n_gen < 0 || depth < 0) fail("-p, -n and -d must be >= 0");
   if (streams < 1 || streams > 256) fail("--batch: expected 1..256 streams, not ", streams);
   const bool spec = p.has("--spec");
-  const bool load_mtp = spec && load_config(p.require("--model")).num_nextn_predict_layers > 0;
+  const std::string mtp_from = spec ? p.get("--mtp-from").value_or("") : "";
+  const bool load_mtp = spec && (load_config(p.require("--model")).num_nextn_predict_layers > 0 || !mtp_from.empty());
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
-                                      !p.has("--no-repack"), load_mtp);
+                                      !p.has("--no-repack"), load_mtp, mtp_from);
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
   const DType kv = kv_dtype_from_args(p);

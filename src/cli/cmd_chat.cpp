@@ -51,7 +51,7 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 int cmd_chat(const Args& args) {
   std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system", "--kv-dtype", "--draft",
-                                "--draft-min-accept"};
+                                "--draft-min-accept", "--mtp-from"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-repack", "--think"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
@@ -59,17 +59,17 @@ int cmd_chat(const Args& args) {
     std::puts(
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
         "       [--top-k K] [--min-p P] [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
-        "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think] [--draft mtp|lookup [--draft-min-accept R]]\n"
+        "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think]\n"
+        "       [--draft mtp|lookup [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
         "--think: a DeepSeek-V3.1 (hybrid) model reasons before it answers (R1 models always do).\n"
         "--draft: speculative decoding, as in dsinfer run.\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
         "/clear starts a new conversation.");
     return 0;
   }
-  const std::string draft = p.get("--draft").value_or("none");
-  if (draft != "none" && draft != "mtp" && draft != "lookup") fail("--draft: mtp, lookup or none, not '", draft, "'");
+  const std::string draft = draft_from_args(p);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
-                                      !p.has("--no-repack"), draft == "mtp");
+                                      !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft));
   if (!s.tokenizer) fail("chat needs a model with a tokenizer");
   const ModelConfig& c = s.model->config;
   bool recognized = false;
@@ -94,8 +94,7 @@ int cmd_chat(const Args& args) {
   std::unique_ptr<Drafter> drafter;
   if (draft == "mtp") drafter = std::make_unique<MtpDrafter>(*s.transformer, cache);
   if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
-  const double draft_min_acceptance = p.get_double("--draft-min-accept", 0.5);
-  if (!(draft_min_acceptance >= 0.0 && draft_min_acceptance <= 1.0)) fail("--draft-min-accept must be in [0, 1]");
+  const double draft_min_acceptance = draft_min_accept_from_args(p);
   std::vector<int32_t> cached;  // tokens whose latent rows are in the cache, in order
   std::vector<ChatMessage> history;
   if (auto sys = p.get("--system")) history.push_back({"system", *sys, "", std::nullopt, "", ""});

@@ -14,7 +14,7 @@ namespace dsinfer::cli {
 
 int cmd_run(const Args& args) {
   std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--kv-dtype", "--json-schema",
-                                "--draft", "--draft-min-accept"};
+                                "--draft", "--draft-min-accept", "--mtp-from"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-bos", "--ignore-eos", "--no-repack", "--json"},
@@ -25,7 +25,7 @@ int cmd_run(const Args& args) {
         "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--presence-penalty P]\n"
         "       [--frequency-penalty F] [--seed S]\n"
         "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16] [--json | --json-schema FILE]\n"
-        "       [--draft mtp|lookup [--draft-min-accept R]]\n"
+        "       [--draft mtp|lookup [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
         "--draft: speculative decoding — each step also checks a proposed next token, two tokens for one pass over\n"
         "the weights when it is right; greedy output is unchanged, sampled output keeps its distribution. mtp: the\n"
@@ -33,16 +33,17 @@ int cmd_run(const Args& args) {
         "token that followed the last earlier occurrence of the latest tokens (any model; code edits, quotes).\n"
         "Drafts are verified only while at least R of the recent ones came true (default 0.5, about where a\n"
         "MoE model's 2-token step pays on a CPU; 0: always); below that drafting pauses, still watching its hits.\n"
+        "--mtp-from HF_DIR: the MTP module from the Hugging Face copy of the model (config.json and the safetensors\n"
+        "shards that hold model.layers.61.*), for GGUF files made without it (llama.cpp's converter leaves it out).\n"
         "--json: the answer is one JSON object; --json-schema FILE: one that follows the JSON Schema in FILE (as the\n"
         "server's response_format json_object / json_schema); it ends when the object closes.\n"
         "Q4_0/Q8_0/Q4_K/Q5_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
         "the file mapping into anonymous memory); --no-repack keeps them in the file layout.");
     return 0;
   }
-  const std::string draft = p.get("--draft").value_or("none");
-  if (draft != "none" && draft != "mtp" && draft != "lookup") fail("--draft: mtp, lookup or none, not '", draft, "'");
+  const std::string draft = draft_from_args(p);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
-                                      !p.has("--no-repack"), draft == "mtp");
+                                      !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft));
   std::vector<int32_t> prompt;
   if (auto ids = p.get("--ids")) {
     prompt = parse_id_list(*ids);
@@ -63,8 +64,7 @@ int cmd_run(const Args& args) {
   if (draft == "mtp") drafter = std::make_unique<MtpDrafter>(*s.transformer, cache);
   if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
   opt.drafter = drafter.get();
-  opt.draft_min_acceptance = p.get_double("--draft-min-accept", 0.5);
-  if (!(opt.draft_min_acceptance >= 0.0 && opt.draft_min_acceptance <= 1.0)) fail("--draft-min-accept must be in [0, 1]");
+  opt.draft_min_acceptance = draft_min_accept_from_args(p);
   std::unique_ptr<OutputConstraint> constraint;
   if (p.has("--json") || p.get("--json-schema")) {
     if (!s.has_tokenizer()) fail("--json and --json-schema need the model's tokenizer");

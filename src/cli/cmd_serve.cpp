@@ -25,7 +25,7 @@ int cmd_serve(const Args& args) {
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
                "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams",
-               "--draft-min-accept"},
+               "--draft-min-accept", "--mtp-from"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -34,7 +34,7 @@ int cmd_serve(const Args& args) {
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
-        "       [--draft mtp|lookup] [--draft-max-streams N] [--draft-min-accept R]\n"
+        "       [--draft mtp|lookup] [--draft-max-streams N] [--draft-min-accept R] [--mtp-from HF_DIR]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
         "(stored in memory for previous_response_id: GET / DELETE /v1/responses/ID, GET .../ID/input_items),\n"
         "GET /v1/models, GET /health, GET /metrics (Prometheus), POST /tokenize, POST /detokenize; and\n"
@@ -103,15 +103,11 @@ int cmd_serve(const Args& args) {
   sched.prefill_chunk = p.get_int("--prefill-chunk", 128);
   sched.page_tokens = p.get_int("--page-tokens", 16);
   sched.prefix_cache = !p.has("--no-prefix-cache");
-  const std::string draft = p.get("--draft").value_or("none");
-  if (draft == "mtp") sched.draft = DraftMode::kMtp;
-  else if (draft == "lookup") sched.draft = DraftMode::kLookup;
-  else if (draft != "none") fail("--draft: mtp, lookup or none, not '", draft, "'");
+  const std::string draft = draft_from_args(p);
+  sched.draft = draft == "mtp" ? DraftMode::kMtp : draft == "lookup" ? DraftMode::kLookup : DraftMode::kNone;
   sched.draft_max_sequences = p.get_int("--draft-max-streams", 4);
   if (sched.draft_max_sequences < 0) fail("--draft-max-streams must be >= 0");
-  sched.draft_min_acceptance = p.get_double("--draft-min-accept", 0.5);
-  if (!(sched.draft_min_acceptance >= 0.0 && sched.draft_min_acceptance <= 1.0))
-    fail("--draft-min-accept must be in [0, 1]");
+  sched.draft_min_acceptance = draft_min_accept_from_args(p);
   if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 || sched.page_tokens < 1)
     fail("--parallel, --ctx, --prefill-chunk and --page-tokens must be positive, --queue >= 0");
   so.limits.max_tokens = sched.max_context;
@@ -119,7 +115,7 @@ int cmd_serve(const Args& args) {
   so.http_threads = static_cast<int>(http_threads > 0 ? http_threads : std::max<int64_t>(64, sched.max_sequences + sched.max_queue + 16));
 
   ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"),
-                                      sched.draft == DraftMode::kMtp);
+                                      sched.draft == DraftMode::kMtp, mtp_from_args(p, draft));
   if (!s.has_tokenizer()) fail(model_path, ": the model has no tokenizer; the server needs one");
   if (s.model->config.eos_token_id) so.stop_token_ids.push_back(static_cast<int32_t>(*s.model->config.eos_token_id));
   if (s.tokenizer->eos_id() >= 0 && (so.stop_token_ids.empty() || so.stop_token_ids[0] != s.tokenizer->eos_id()))

@@ -8,12 +8,14 @@
 
 namespace dsinfer::cli {
 
-ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack, bool mtp) {
+ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack, bool mtp,
+                                const std::string& mtp_from) {
   ModelSession s;
   LoadOptions lo;
   lo.prefault = prefault;
   lo.repack = repack;
   lo.mtp = mtp;
+  lo.mtp_from = mtp_from;
   s.model = load_model(path, lo);
   if (!s.model->repack.skipped.empty()) std::fprintf(stderr, "not repacked: %s\n", s.model->repack.skipped.c_str());
   if (const RepackReport& r = s.model->repack; r.tensors > 0)

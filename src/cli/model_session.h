@@ -30,7 +30,9 @@ struct ModelSession {
   std::function<std::string(int32_t)> make_stream() const;
 };
 
-// repack: LoadOptions::repack (model/repack.h); reported on stderr. mtp: LoadOptions::mtp.
-ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack, bool mtp = false);
+// repack: LoadOptions::repack (model/repack.h); reported on stderr. mtp, mtp_from: LoadOptions::mtp /
+// mtp_from (--mtp-from DIR).
+ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack, bool mtp = false,
+                                const std::string& mtp_from = "");
 
 }  // namespace dsinfer::cli

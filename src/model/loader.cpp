@@ -150,6 +150,33 @@ void prefault(ModelWeights& w, uint64_t total) {
   bar.finish();
 }
 
+// The MTP modules another copy of the model offers (LoadOptions::mtp_from): its config must describe
+// the same model, and have modules.
+int64_t mtp_modules_from(const ModelConfig& c, const std::string& dir) {
+  if (is_gguf_path(dir) || !is_directory(dir))
+    fail(dir, ": --mtp-from takes a Hugging Face model directory (config.json + safetensors)");
+  const ModelConfig o = load_config(dir);
+  const std::pair<const char*, std::pair<int64_t, int64_t>> same[] = {
+      {"hidden_size", {c.hidden_size, o.hidden_size}},
+      {"num_hidden_layers", {c.num_hidden_layers, o.num_hidden_layers}},
+      {"vocab_size", {c.vocab_size, o.vocab_size}},
+      {"num_attention_heads", {c.num_attention_heads, o.num_attention_heads}},
+      {"q_lora_rank", {c.q_lora_rank, o.q_lora_rank}},
+      {"kv_lora_rank", {c.kv_lora_rank, o.kv_lora_rank}},
+      {"qk_nope_head_dim", {c.qk_nope_head_dim, o.qk_nope_head_dim}},
+      {"qk_rope_head_dim", {c.qk_rope_head_dim, o.qk_rope_head_dim}},
+      {"v_head_dim", {c.v_head_dim, o.v_head_dim}},
+      {"n_routed_experts", {c.n_routed_experts, o.n_routed_experts}},
+      {"moe_intermediate_size", {c.moe_intermediate_size, o.moe_intermediate_size}},
+      {"n_shared_experts", {c.n_shared_experts, o.n_shared_experts}},
+  };
+  for (const auto& [field, v] : same)
+    if (v.first != v.second)
+      fail(dir, ": not the same model: ", field, " is ", v.second, " there and ", v.first, " in the model");
+  if (o.num_nextn_predict_layers == 0) fail(dir, ": its config has no MTP module (num_nextn_predict_layers = 0)");
+  return o.num_nextn_predict_layers;
+}
+
 }  // namespace
 
 ModelConfig load_config(const std::string& path) {
@@ -177,13 +204,24 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
     src.st = m->safetensors.get();
     m->layout = WeightLayout::kHf;
   }
+  const bool mtp = options.mtp || !options.mtp_from.empty();
+  if (!options.mtp_from.empty()) m->config.num_nextn_predict_layers = mtp_modules_from(m->config, options.mtp_from);
   const ModelConfig& c = m->config;
-  if (options.mtp && c.num_nextn_predict_layers == 0)
+  if (mtp && c.num_nextn_predict_layers == 0)
     fail(path, ": the model has no multi-token-prediction module (num_nextn_predict_layers = 0)");
-  const int64_t n_mtp = options.mtp ? c.num_nextn_predict_layers : 0;
+  const int64_t n_mtp = mtp ? c.num_nextn_predict_layers : 0;
   m->weights.layers.resize(static_cast<size_t>(c.num_hidden_layers + n_mtp));
   m->weights.mtp.resize(static_cast<size_t>(n_mtp));
-  for (const WeightSpec& s : weight_specs(c, m->layout, options.mtp)) assign(c, src, s, m->weights, m->weight_bytes);
+  for (const WeightSpec& s : weight_specs(c, m->layout, mtp && options.mtp_from.empty()))
+    assign(c, src, s, m->weights, m->weight_bytes);
+  if (!options.mtp_from.empty()) {  // the modules' tensors, by their Hugging Face names, from the other copy
+    m->mtp_source = SafetensorsModel::open_dir(options.mtp_from);
+    TensorLookup other;
+    other.st = m->mtp_source.get();
+    other.where = options.mtp_from;
+    for (const WeightSpec& s : weight_specs(c, WeightLayout::kHf, true))
+      if (s.layer >= c.num_hidden_layers) assign(c, other, s, m->weights, m->weight_bytes);
+  }
   if (options.repack)
     m->repack = repack_weights(m->weights, m->repacked, options.prefault,
                                options.repack_limit ? options.repack_limit : default_repack_limit());

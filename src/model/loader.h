@@ -23,6 +23,10 @@ struct LoadOptions {
   uint64_t repack_limit = 0;   // skip repacking above this many bytes; 0 = default_repack_limit()
   bool mtp = false;            // also map the MTP modules (spec 10) for speculative decoding; an Error when
                                // the config has none (num_nextn_predict_layers = 0)
+  // The MTP modules from another copy of the model: a Hugging Face directory (config.json and the
+  // safetensors holding model.layers.{num_hidden_layers}.*, e.g. DeepSeek-V3's last shards alone, without
+  // the index) — for GGUF files whose converter left the module out, as llama.cpp's does. Implies mtp.
+  std::string mtp_from;
 };
 
 struct LoadedModel {
@@ -33,6 +37,7 @@ struct LoadedModel {
   uint64_t weight_bytes = 0;       // bytes of all tensors used
   std::unique_ptr<GgufFile> gguf;  // set for GGUF models (also holds tokenizer metadata)
   std::unique_ptr<SafetensorsModel> safetensors;  // set for HF directories
+  std::unique_ptr<SafetensorsModel> mtp_source;   // LoadOptions::mtp_from
   std::unique_ptr<AnonBuffer> repacked;           // the repacked weights (LoadOptions::repack)
   RepackReport repack;
 

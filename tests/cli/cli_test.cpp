@@ -275,6 +275,15 @@ TEST(Cli, RunDraftsWithTheMtpModuleOrPromptLookup) {
   EXPECT_GT(b["spec_mtp_draft_cost"].get<double>(), 0.0) << b.dump();
   expect_error("run -m " + tiny_gguf() + " --ids 4,5 -n 4 --draft mtp", "num_nextn_predict_layers = 0");
   expect_error("run -m " + m + " --ids 4,5 -n 4 --draft eagle", "--draft: mtp, lookup or none");
+  // A GGUF without the module takes it from the Hugging Face copy (same seed: the same model).
+  const std::string hf = tmp() + "/tiny-mtp-hf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --mtp 1 --dtype bf16 --out " + hf).exit_code, 0);
+  const std::string bare = tmp() + "/tiny-bare.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --dtype bf16 --out " + bare).exit_code, 0);
+  const Result from = run("run -m " + bare + " --ids 4,5,6 -n 20 --ignore-eos --draft mtp --mtp-from " + hf);
+  EXPECT_EQ(from.exit_code, 0) << from.out;
+  EXPECT_EQ(text(from.out), text(run("run -m " + bare + " --ids 4,5,6 -n 20 --ignore-eos").out));
+  expect_error("run -m " + bare + " --ids 4,5 -n 4 --mtp-from " + hf, "--mtp-from supplies the MTP module for --draft mtp");
   expect_error("synth --preset tiny-v3 --mtp 9 --out " + tmp() + "/x.gguf", "--mtp");
 
   // chat: two greedy turns (the second reuses the first's cache rows) print the same with and without drafting.

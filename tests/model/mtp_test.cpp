@@ -161,5 +161,47 @@ TEST(Mtp, SynthesizedLayoutsAgree) {
   EXPECT_LE(fp8_rel, 0.2f);
 }
 
+// LoadOptions::mtp_from: a GGUF made without the module (as llama.cpp's converter makes them) takes it
+// from the Hugging Face copy of the model, and drafts exactly as that copy does.
+TEST(Mtp, ModuleFromTheHuggingFaceCopy) {
+  ModelConfig c = preset_config("tiny-v3");
+  SynthOptions so;
+  so.seed = 11;
+  so.threads = 2;
+  const std::string gguf = testing::temp_dir() + "/no-mtp.gguf", hf = testing::temp_dir() + "/with-mtp-hf";
+  synth_model(c, so, gguf);
+  ModelConfig with = c;
+  with.num_nextn_predict_layers = 1;
+  synth_model(with, so, hf);
+  LoadOptions o;
+  o.mtp_from = hf;
+  auto m = load_model(gguf, o);
+  ASSERT_EQ(m->weights.mtp.size(), 1u);
+  EXPECT_EQ(m->config.num_nextn_predict_layers, 1);
+  LoadOptions own;
+  own.mtp = true;
+  auto ref = load_model(hf, own);
+  const std::vector<int32_t> ids = testing::test_ids(20, 256);
+  EXPECT_LE(rel_diff(mtp_logits(*m, ids, AttentionForm::kAbsorbed, false),
+                     mtp_logits(*ref, ids, AttentionForm::kAbsorbed, false)), 1e-5f);
+
+  auto expect_refused = [&](const std::string& from, const std::string& needle) {
+    LoadOptions bad;
+    bad.mtp_from = from;
+    try {
+      load_model(gguf, bad);
+      ADD_FAILURE() << "loaded the module from " << from;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  const std::string other = testing::synth("tiny-v2-lite", "other-hf", DType::F32);
+  expect_refused(other, "not the same model");
+  const std::string no_module = testing::temp_dir() + "/no-mtp-hf";
+  synth_model(c, so, no_module);
+  expect_refused(no_module, "num_nextn_predict_layers = 0");
+  expect_refused(gguf, "Hugging Face model directory");
+}
+
 }  // namespace
 }  // namespace dsinfer
