@@ -21,18 +21,8 @@ Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights,
 std::vector<float> Transformer::forward(const Batch& b, LatentKvCache& cache, ForwardTrace* trace,
                                        std::vector<float>* normed_hidden) {
   const ModelConfig& c = config_;
-  const int64_t T = b.size(), D = c.hidden_size, V = c.vocab_size;
-  if (T == 0) return {};
-  if (static_cast<int64_t>(b.positions.size()) != T || static_cast<int64_t>(b.seq_ids.size()) != T)
-    fail("batch: tokens, positions and seq_ids differ in length");
-
-  std::vector<float> h(static_cast<size_t>(T * D));  // [T, D] residual stream
-  for (int64_t t = 0; t < T; ++t) {
-    const int32_t id = b.tokens[t];
-    if (id < 0 || id >= V) fail("token id ", id, " is out of range [0, ", V, ")");
-    if (b.positions[t] < 0) fail("negative position ", b.positions[t]);
-    dequantize_rows(weights_.embed, id, 1, h.data() + t * D);
-  }
+  if (b.size() == 0) return {};
+  std::vector<float> h = embed(b, weights_.embed);  // [T, D] residual stream
   if (trace) {
     trace->hidden.assign(1, h);
     trace->experts.assign(static_cast<size_t>(c.num_hidden_layers), {});
@@ -44,30 +34,37 @@ std::vector<float> Transformer::forward(const Batch& b, LatentKvCache& cache, Fo
 
 std::vector<float> Transformer::mtp_forward(const Batch& b, const float* hidden, LatentKvCache& cache, int64_t k) {
   const ModelConfig& c = config_;
-  const int64_t T = b.size(), D = c.hidden_size, V = c.vocab_size, layer = c.num_hidden_layers + k;
+  const int64_t T = b.size(), D = c.hidden_size, layer = c.num_hidden_layers + k;
   if (k < 0 || k >= mtp_modules()) fail("MTP module ", k, " is not loaded (", mtp_modules(), " are)");
   if (cache.n_layers() <= layer) fail("the KV cache has no layer for MTP module ", k, " (made without with_mtp)");
   if (T == 0) return {};
-  if (static_cast<int64_t>(b.positions.size()) != T || static_cast<int64_t>(b.seq_ids.size()) != T)
-    fail("batch: tokens, positions and seq_ids differ in length");
   const MtpWeights& m = weights_.mtp[k];
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   // x = [RMSNorm(Embed(t_{i+1}); enorm) | RMSNorm(h_i; hnorm)]  [T, 2D], embedding first (spec 10.2).
   // (vLLM also zeroes the embedding at position 0; DeepSeek's paper and SGLang do not, nor does this.)
-  std::vector<float> e(static_cast<size_t>(T * D)), x(static_cast<size_t>(T * 2 * D));
-  for (int64_t t = 0; t < T; ++t) {
-    const int32_t id = b.tokens[t];
-    if (id < 0 || id >= V) fail("token id ", id, " is out of range [0, ", V, ")");
-    if (b.positions[t] < 0) fail("negative position ", b.positions[t]);
-    dequantize_rows(m.embed, id, 1, e.data() + t * D);
-  }
+  const std::vector<float> e = embed(b, m.embed);
+  std::vector<float> x(static_cast<size_t>(T * 2 * D));
   rms_norm(e.data(), D, m.enorm.data(), eps, T, D, x.data(), 2 * D);
   rms_norm(hidden, D, m.hnorm.data(), eps, T, D, x.data() + D, 2 * D);
   std::vector<float> h(static_cast<size_t>(T * D));  // [T, D] = x @ eh_proj^T
   matmul(pool_, m.eh_proj, x.data(), T, h.data());
   run_blocks(b, layer, layer + 1, h, cache, nullptr);
   return output_logits(b, h, m.head_norm, m.head, nullptr);
+}
+
+std::vector<float> Transformer::embed(const Batch& b, const TensorView& table) const {
+  const int64_t T = b.size(), D = config_.hidden_size, V = config_.vocab_size;
+  if (static_cast<int64_t>(b.positions.size()) != T || static_cast<int64_t>(b.seq_ids.size()) != T)
+    fail("batch: tokens, positions and seq_ids differ in length");
+  std::vector<float> out(static_cast<size_t>(T * D));
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t id = b.tokens[t];
+    if (id < 0 || id >= V) fail("token id ", id, " is out of range [0, ", V, ")");
+    if (b.positions[t] < 0) fail("negative position ", b.positions[t]);
+    dequantize_rows(table, id, 1, out.data() + t * D);
+  }
+  return out;
 }
 
 void Transformer::run_blocks(const Batch& b, int64_t l0, int64_t l1, std::vector<float>& h, LatentKvCache& cache,

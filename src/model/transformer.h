@@ -90,6 +90,8 @@ class Transformer {
   float rope_amplitude_;
   float softmax_scale_;
 
+  // The batch checked (lengths, token ids, positions) and its tokens' rows of `table`: [T, D].
+  std::vector<float> embed(const Batch& b, const TensorView& table) const;
   // Decoder blocks [l0, l1) (main blocks, or an MTP module's) over the residual stream h [T, D], in place.
   void run_blocks(const Batch& b, int64_t l0, int64_t l1, std::vector<float>& h, LatentKvCache& cache,
                   ForwardTrace* trace);
