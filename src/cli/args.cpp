@@ -99,6 +99,12 @@ double draft_min_accept_from_args(const ArgParser& p) {
   return r;
 }
 
+int64_t draft_max_tokens_from_args(const ArgParser& p, const std::string& draft) {
+  const int64_t n = p.get_int("--draft-max", draft == "lookup" ? 3 : 1);
+  if (n < 1 || n > 16) fail("--draft-max must be in [1, 16], got ", n);
+  return n;
+}
+
 std::string mtp_from_args(const ArgParser& p, const std::string& draft) {
   const std::string dir = p.get("--mtp-from").value_or("");
   if (!dir.empty() && draft != "mtp") fail("--mtp-from supplies the MTP module for --draft mtp");

@@ -51,6 +51,8 @@ inline constexpr const char* kKvDTypeHelp =
 std::string draft_from_args(const ArgParser& p);
 double draft_min_accept_from_args(const ArgParser& p);
 std::string mtp_from_args(const ArgParser& p, const std::string& draft);
+// --draft-max N in [1, 16]: the longest draft a step verifies (default 3 for lookup; MTP drafts one token).
+int64_t draft_max_tokens_from_args(const ArgParser& p, const std::string& draft);
 
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);

@@ -51,7 +51,7 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 int cmd_chat(const Args& args) {
   std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system", "--kv-dtype", "--draft",
-                                "--draft-min-accept", "--mtp-from"};
+                                "--draft-min-accept", "--mtp-from", "--draft-max"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-repack", "--think"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
@@ -60,7 +60,7 @@ int cmd_chat(const Args& args) {
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
         "       [--top-k K] [--min-p P] [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
         "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think]\n"
-        "       [--draft mtp|lookup [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
+        "       [--draft mtp|lookup [--draft-max N] [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
         "--think: a DeepSeek-V3.1 (hybrid) model reasons before it answers (R1 models always do).\n"
         "--draft: speculative decoding, as in dsinfer run.\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
@@ -95,6 +95,7 @@ int cmd_chat(const Args& args) {
   if (draft == "mtp") drafter = std::make_unique<MtpDrafter>(*s.transformer, cache);
   if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
   const double draft_min_acceptance = draft_min_accept_from_args(p);
+  const int64_t draft_max_tokens = draft_max_tokens_from_args(p, draft);
   std::vector<int32_t> cached;  // tokens whose latent rows are in the cache, in order
   std::vector<ChatMessage> history;
   if (auto sys = p.get("--system")) history.push_back({"system", *sys, "", std::nullopt, "", ""});
@@ -139,6 +140,7 @@ int cmd_chat(const Args& args) {
     go.ctx = ctx;
     go.drafter = drafter.get();
     go.draft_min_acceptance = draft_min_acceptance;
+    go.draft_max_tokens = draft_max_tokens;
 
     ChatOutputOptions oo;
     oo.starts_in_reasoning = answer_starts_in_reasoning(prompt_text);

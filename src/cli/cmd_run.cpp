@@ -14,7 +14,8 @@ namespace dsinfer::cli {
 
 int cmd_run(const Args& args) {
   std::set<std::string> opts = {"--model", "--prompt", "--ids", "--n-predict", "--threads", "--ctx", "--kv-dtype", "--json-schema",
-                                "--draft", "--draft-min-accept", "--mtp-from"};
+                                "--draft", "--draft-min-accept", "--mtp-from",
+                                "--draft-max"};
   opts.insert(sampling_options().begin(), sampling_options().end());
   ArgParser p(args, opts,
               {"--help", "--no-bos", "--ignore-eos", "--no-repack", "--json"},
@@ -25,12 +26,13 @@ int cmd_run(const Args& args) {
         "       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--presence-penalty P]\n"
         "       [--frequency-penalty F] [--seed S]\n"
         "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16] [--json | --json-schema FILE]\n"
-        "       [--draft mtp|lookup [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
+        "       [--draft mtp|lookup [--draft-max N] [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
         "--draft: speculative decoding — each step also checks a proposed next token, two tokens for one pass over\n"
         "the weights when it is right; greedy output is unchanged, sampled output keeps its distribution. mtp: the\n"
         "model's multi-token-prediction module (DeepSeek-V3/R1 ship one; loaded only with this option); lookup: the\n"
-        "token that followed the last earlier occurrence of the latest tokens (any model; code edits, quotes).\n"
+        "tokens that followed the last earlier occurrence of the latest tokens (any model; code edits, quotes),\n"
+        "up to --draft-max N of them (default 3; MTP drafts one).\n"
         "Drafts are verified only while at least R of the recent ones came true (default 0.5, about where a\n"
         "MoE model's 2-token step pays on a CPU; 0: always); below that drafting pauses, still watching its hits.\n"
         "--mtp-from HF_DIR: the MTP module from the Hugging Face copy of the model (config.json and the safetensors\n"
@@ -65,6 +67,7 @@ int cmd_run(const Args& args) {
   if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
   opt.drafter = drafter.get();
   opt.draft_min_acceptance = draft_min_accept_from_args(p);
+  opt.draft_max_tokens = draft_max_tokens_from_args(p, draft);
   std::unique_ptr<OutputConstraint> constraint;
   if (p.has("--json") || p.get("--json-schema")) {
     if (!s.has_tokenizer()) fail("--json and --json-schema need the model's tokenizer");

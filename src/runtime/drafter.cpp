@@ -20,25 +20,29 @@ void MtpDrafter::prompt_chunk(const std::vector<int32_t>& prompt, int64_t b0, in
   model_.mtp_forward(b, hidden, cache_);
 }
 
-int32_t MtpDrafter::draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
-                          const std::function<bool(float*)>& mask) {
+// (The module's rows are written whatever max_tokens is: its cache needs a row for every position.)
+std::vector<int32_t> MtpDrafter::draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
+                                       const std::function<bool(float*)>& mask, int64_t max_tokens) {
   const int64_t len = static_cast<int64_t>(history.size());
   Batch b;
   for (int64_t j = len - k; j < len; ++j) b.add(history[j], j - 1, seq_, j + 1 == len);
   std::vector<float> logits = model_.mtp_forward(b, hidden, cache_);
-  if (!mask(logits.data())) return -1;
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  if (max_tokens < 1 || !mask(logits.data())) return {};
+  return {static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin())};
 }
 
-int32_t LookupDrafter::draft(const std::vector<int32_t>& history, int64_t, const float*,
-                             const std::function<bool(float*)>&) {
+std::vector<int32_t> LookupDrafter::draft(const std::vector<int32_t>& history, int64_t, const float*,
+                                          const std::function<bool(float*)>&, int64_t max_tokens) {
   const int64_t len = static_cast<int64_t>(history.size());
-  for (int64_t n = std::min<int64_t>(max_, len - 1); n >= min_; --n) {
+  for (int64_t n = std::min<int64_t>(max_, len - 1); n >= min_ && max_tokens > 0; --n) {
     const int32_t* tail = history.data() + len - n;
     for (int64_t start = len - n - 1; start >= 0; --start)  // latest earlier occurrence first
-      if (std::equal(tail, tail + n, history.data() + start)) return history[start + n];
+      if (std::equal(tail, tail + n, history.data() + start)) {
+        const int64_t from = start + n, to = std::min(len, from + max_tokens);
+        return {history.begin() + from, history.begin() + to};
+      }
   }
-  return -1;
+  return {};
 }
 
 }  // namespace dsinfer

@@ -1,13 +1,14 @@
 #pragma once
-// Drafters propose the token after the last one emitted, so that generate() can verify the proposal in
+// Drafters propose the tokens after the last one emitted, so that generate() can verify the proposal in
 // the same forward pass as the step's own token (speculative decoding): when the model agrees, a step
-// yields two tokens for one pass over the weights. Exactness never depends on a drafter — a wrong draft
-// costs only the extra row it added to the pass.
+// yields two tokens (or more, for a longer draft) for one pass over the weights. Exactness never depends
+// on a drafter — a wrong draft costs only the extra rows it added to the pass.
 //
 // MtpDrafter: DeepSeek-V3/R1's multi-token-prediction module (spec 10), trained for this; it needs the
 // main model's final-normed hidden states and keeps its own row per position in the KV cache.
 // LookupDrafter: prompt lookup — the token that followed the latest earlier occurrence of the last few
-// tokens (code edits, quoting, repetitive text); works with every model, costs nothing to run.
+// tokens and the ones after it (code edits, quoting, repetitive text); works with every model, costs
+// nothing to run.
 
 #include <cstdint>
 #include <functional>
@@ -28,9 +29,9 @@ class Drafter {
   virtual void prompt_chunk(const std::vector<int32_t>& prompt, int64_t b0, int64_t b1, const float* hidden) = 0;
   // The last k tokens of `history` are new since the previous call; hidden [k, D] holds the main model's
   // states at the positions just before each of them. `mask` applies the output constraint to a logits
-  // row (false: nothing allowed). Returns the proposed next token, or -1 for none.
-  virtual int32_t draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
-                        const std::function<bool(float*)>& mask) = 0;
+  // row (false: nothing allowed). Returns the proposed next tokens, at most max_tokens (none: empty).
+  virtual std::vector<int32_t> draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
+                                     const std::function<bool(float*)>& mask, int64_t max_tokens) = 0;
 };
 
 // The model must be loaded with LoadOptions::mtp and the cache made with_mtp.
@@ -39,8 +40,9 @@ class MtpDrafter : public Drafter {
   MtpDrafter(Transformer& model, LatentKvCache& cache);
   void start(int seq) override { seq_ = seq; }
   void prompt_chunk(const std::vector<int32_t>& prompt, int64_t b0, int64_t b1, const float* hidden) override;
-  int32_t draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
-                const std::function<bool(float*)>& mask) override;
+  // One token: the module predicts only the token after next.
+  std::vector<int32_t> draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
+                             const std::function<bool(float*)>& mask, int64_t max_tokens) override;
 
  private:
   Transformer& model_;
@@ -48,14 +50,14 @@ class MtpDrafter : public Drafter {
   int seq_ = -1;
 };
 
-// Proposes the token that followed the most recent earlier occurrence of the history's last n tokens,
+// Proposes the tokens that followed the most recent earlier occurrence of the history's last n tokens,
 // trying n = max_ngram down to min_ngram.
 class LookupDrafter : public Drafter {
  public:
   explicit LookupDrafter(int min_ngram = 2, int max_ngram = 4) : min_(min_ngram), max_(max_ngram) {}
   void prompt_chunk(const std::vector<int32_t>&, int64_t, int64_t, const float*) override {}
-  int32_t draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
-                const std::function<bool(float*)>& mask) override;
+  std::vector<int32_t> draft(const std::vector<int32_t>& history, int64_t k, const float* hidden,
+                             const std::function<bool(float*)>& mask, int64_t max_tokens) override;
 
  private:
   int min_, max_;

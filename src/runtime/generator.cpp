@@ -80,10 +80,11 @@ GenerateStats generate_plain(Transformer& model, LatentKvCache& cache, int seq, 
 }
 
 // Speculative decoding (spec 10.3). State between steps: token t (emitted, not yet in the main cache) at
-// position m, and the drafter's proposal d for position m + 1. A step runs the main model on [t, d]: row
-// 0's logits decide the token at m + 1 (= d when accepted), and when d was accepted row 1's logits give
-// the token after it — two tokens for one pass over the weights. A rejected draft's row in the main cache
-// is simply overwritten by the next step (attention reads positions 0..pos only).
+// position m, and the drafter's proposal d_1..d_k for positions m + 1 .. m + k. A step runs the main model
+// on [t, d_1, .., d_k]: row j's logits decide the token at m + j + 1 — d_{j+1} when accepted, and then row
+// j + 1 goes on; the first token that is not the draft's (or row k's, after a whole accepted draft) ends
+// the step: a + 1 tokens for one pass over the weights when a drafts were accepted. The rows of rejected
+// drafts in the main cache are simply overwritten by later steps (attention reads positions 0..pos only).
 GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int seq, int64_t n_cached,
                                    const std::vector<int32_t>& prompt, const GenerateOptions& o,
                                    const std::function<bool(int32_t)>& on_token) {
@@ -113,35 +114,44 @@ GenerateStats generate_speculative(Transformer& model, LatentKvCache& cache, int
     stats.decode_seconds = timer.seconds();
     return stats;
   };
+
   if (!out.mask(logits.data())) return finish();
   int32_t t = out.sample(logits.data());
   if (!out.emit(t)) return finish();
   int64_t m = n;
-  int32_t d = drafter.draft(out.history(), 1, last_hidden.data(), mask);
+  std::vector<int32_t> d = drafter.draft(out.history(), 1, last_hidden.data(), mask, o.draft_max_tokens);
   for (;;) {
+    // Verified: at most left - 1 drafts (the step's tokens and rows stay within max_new_tokens).
+    const int64_t k = gate.open() ? std::min<int64_t>(static_cast<int64_t>(d.size()), out.left() - 1) : 0;
     Batch b;
     b.add(t, m, seq, true);
-    const bool verify = d >= 0 && out.left() >= 2 && gate.open();
-    if (verify) b.add(d, m + 1, seq, true);
-    logits = model.forward(b, cache, nullptr, &hidden);  // [1 or 2, V], hidden [1 or 2, D]
-    if (!out.mask(logits.data())) break;
-    const int32_t first = verify ? out.sample_or_accept(logits.data(), d) : out.sample(logits.data());
-    stats.drafted += verify;
-    if (d >= 0) gate.record(first == d);
-    if (!verify || first != d) {  // plain step, or a rejected draft: `first` is the model's own token
-      if (!out.emit(first)) break;
-      d = drafter.draft(out.history(), 1, hidden.data(), mask);
-      t = first;
-      m += 1;
-      continue;
+    for (int64_t j = 0; j < k; ++j) b.add(d[j], m + 1 + j, seq, true);
+    logits = model.forward(b, cache, nullptr, &hidden);  // [k + 1, V], hidden [k + 1, D]
+    stats.drafted += k;
+    int64_t accepted = 0;
+    bool more = true;
+    for (int64_t j = 0; j <= k && more; ++j) {
+      float* row = logits.data() + j * V;
+      if (!out.mask(row)) {
+        more = false;
+        break;
+      }
+      const int32_t token = j < k ? out.sample_or_accept(row, d[j]) : out.sample(row);
+      const bool hit = j < static_cast<int64_t>(d.size()) && token == d[j];
+      if (j < static_cast<int64_t>(d.size()) && (j < k || k == 0)) gate.record(hit);  // (unverified: free check)
+      more = out.emit(token);
+      if (j < k && hit) {
+        ++accepted;
+        continue;
+      }
+      break;  // the model's own token ends the step
     }
-    ++stats.accepted;
-    if (!out.emit(first) || !out.mask(logits.data() + V)) break;
-    const int32_t second = out.sample(logits.data() + V);
-    if (!out.emit(second)) break;
-    d = drafter.draft(out.history(), 2, hidden.data(), mask);
-    t = second;
-    m += 2;
+    stats.accepted += accepted;
+    if (!more) break;
+    // Rows m .. m + accepted hold the step's tokens but the last; it is t for the next step.
+    d = drafter.draft(out.history(), accepted + 1, hidden.data(), mask, o.draft_max_tokens);
+    t = out.history().back();
+    m += accepted + 1;
   }
   return finish();
 }

@@ -29,6 +29,7 @@ struct GenerateOptions {
   // draws for a seed. nullptr: plain decoding.
   Drafter* drafter = nullptr;
   double draft_min_acceptance = 0.0;  // verify drafts only while they come true this often (DraftGate)
+  int64_t draft_max_tokens = 1;       // the longest draft a step verifies (MTP drafts one token)
 };
 
 struct GenerateStats {

@@ -94,7 +94,7 @@ struct Scheduler::Active {
   int seq = -1;                  // in the KV cache, once admitted
   int64_t n_computed = 0;        // KV rows written: positions [0, n_computed)
   int64_t n_generated = 0;
-  int32_t draft = -1;            // the drafter's proposal for the next token (SchedulerOptions::draft)
+  std::vector<int32_t> draft;    // the drafter's proposal for the next tokens (SchedulerOptions::draft)
   DraftGate gate;                // whether verifying this sequence's drafts pays
   Clock::time_point submitted;
   RequestStats stats;
@@ -255,7 +255,7 @@ void Scheduler::finish(Active& a, FinishReason reason, const std::string& error)
 }
 
 // A sequence's rows in a step's batch: positions [pos0, pos0 + n) at batch rows [b0, b0 + n), then its
-// draft's row (if it drafted).
+// draft's rows (if it drafted).
 struct Scheduler::Span {
   Active* a;
   int64_t b0, pos0, n;
@@ -266,14 +266,14 @@ void Scheduler::step() {
   Batch batch;
   // The logits rows of the batch, in order: a sequence's last token (its next token is sampled; none
   // when max_tokens is 0) or, for prompt logprobs, a prompt token whose row scores the one after it. A
-  // sampled row that verifies a draft has the draft's row right after it.
+  // sampled row that verifies a draft has the draft's rows right after it.
   struct Row {
     Active* a;
     int64_t pos;
-    int64_t logit;  // its row in the logits
+    int64_t logit;                  // its row in the logits
     bool sample;
-    int32_t draft;     // >= 0: the draft this row verifies (its own logits at logit + 1)
-    int32_t proposed;  // the drafter's proposal for the token this row samples (verified or not), or -1
+    int64_t verify = 0;             // drafted tokens verified: proposed[0, verify), logits at logit + 1 ..
+    std::vector<int32_t> proposed;  // the drafter's proposal (verified or not)
   };
   std::vector<Row> rows;
   std::vector<Span> spans;
@@ -297,16 +297,19 @@ void Scheduler::step() {
         const bool scores_next = !decoding && !last && a->req.prompt_logprobs;
         const bool sample = last && a->req.max_tokens > 0;
         batch.add(a->history[pos], pos, a->seq, sample || scores_next);
-        if (sample || scores_next) rows.push_back({a.get(), pos, n_logits++, sample, -1, -1});
+        if (sample || scores_next) rows.push_back({a.get(), pos, n_logits++, sample});
       }
-      // (a draft only while two more tokens are allowed: its row is at n_hist < prompt + max_tokens)
-      if (decoding) rows.back().proposed = a->draft;
-      if (decoding && drafting && a->draft >= 0 && a->n_generated + 2 <= a->req.max_tokens && a->gate.open()) {
-        batch.add(a->draft, n_hist, a->seq, true);
-        rows.back().draft = a->draft;
-        ++n_logits;
+      if (decoding) {
+        // (at most max_tokens - generated - 1 drafts: their rows stay below prompt + max_tokens)
+        Row& row = rows.back();
+        row.proposed = std::move(a->draft);
+        if (drafting && a->gate.open())
+          row.verify = std::min<int64_t>(static_cast<int64_t>(row.proposed.size()),
+                                         a->req.max_tokens - a->n_generated - 1);
+        for (int64_t j = 0; j < row.verify; ++j) batch.add(row.proposed[j], n_hist + j, a->seq, true);
+        n_logits += row.verify;
       }
-      a->draft = -1;
+      a->draft.clear();
       a->n_computed += n;
       if (!decoding) budget -= n;
     }
@@ -325,9 +328,10 @@ void Scheduler::step() {
   // Each sequence samples with its own Sampler, so they can run side by side (a temperature draw sorts
   // the whole vocabulary: ~10 ms for 129k tokens, too long to do 16 of them one after another).
   struct Picked {
-    std::vector<int32_t> tokens;  // 1, or 2 when a draft was accepted; -1: nothing could continue
+    std::vector<int32_t> tokens;  // 1, or 1 + the drafts accepted; -1: nothing could continue
     std::vector<std::optional<TokenLogprobs>> logprobs;
-    bool accepted = false;
+    std::vector<uint8_t> hits;    // per proposed token checked: the token that came was it
+    int64_t accepted = 0;
     bool ok = true;               // false: the last token is not accepted by the constraint
   };
   std::vector<Picked> picked(rows.size());
@@ -337,7 +341,6 @@ void Scheduler::step() {
       const Row& row = rows[r];
       Active& a = *row.a;
       Picked& out = picked[r];
-      const float* l = logits.data() + row.logit * vocab;
       auto record = [&](int32_t token, const float* from) {
         out.tokens.push_back(token);
         out.logprobs.push_back(token >= 0 && a.req.top_logprobs >= 0
@@ -346,11 +349,12 @@ void Scheduler::step() {
         if (row.sample && (token < 0 || (a.constraint && !a.constraint->accept(token)))) out.ok = false;
         return out.ok;
       };
+      const float* l = logits.data() + row.logit * vocab;
       if (!row.sample) {
         record(a.history[row.pos + 1], l);
         continue;
       }
-      // Sampled among the tokens that can continue the answer (with a constraint); draft: verified.
+      // Sampled among the tokens that can continue the answer (with a constraint); a draft: verified.
       auto pick = [&](const float* from, const std::vector<int32_t>& hist, int32_t draft) -> int32_t {
         if (a.constraint) {
           masked.assign(from, from + vocab);
@@ -359,17 +363,24 @@ void Scheduler::step() {
         }
         return draft >= 0 ? a.sampler->sample_or_accept(from, vocab, hist, draft) : a.sampler->sample(from, vocab, hist);
       };
-      const int32_t first = pick(l, a.history, row.draft);
-      if (!record(first, l) || row.draft < 0 || first != row.draft) continue;
-      out.accepted = true;
-      // The draft's row gives the token after it, unless the answer ends with the first.
-      const auto& stops = a.req.stop_tokens;
-      if (std::find(stops.begin(), stops.end(), first) != stops.end() || (a.constraint && a.constraint->complete()) ||
-          a.n_generated + 1 >= a.req.max_tokens)
-        continue;
+      // Row j decides the token after the j accepted drafts; the first that is not the draft's (or row
+      // `verify`'s, after a whole accepted draft) ends the sequence's step, as does the end of the answer.
+      // Proposed tokens are checked against what came, verified or not (DraftGate's free check).
       std::vector<int32_t> hist = a.history;
-      hist.push_back(first);
-      record(pick(l + vocab, hist, -1), l + vocab);
+      const auto& stops = a.req.stop_tokens;
+      const int64_t n_proposed = static_cast<int64_t>(row.proposed.size());
+      for (int64_t j = 0; j <= row.verify; ++j) {
+        const float* from = l + j * vocab;
+        const int32_t token = pick(from, hist, j < row.verify ? row.proposed[j] : -1);
+        const bool hit = j < n_proposed && token == row.proposed[j];
+        if (j < n_proposed && (j < row.verify || row.verify == 0)) out.hits.push_back(hit);
+        if (!record(token, from) || j == row.verify || !hit) break;
+        ++out.accepted;
+        if (std::find(stops.begin(), stops.end(), token) != stops.end() ||
+            (a.constraint && a.constraint->complete()) || a.n_generated + j + 1 >= a.req.max_tokens)
+          break;
+        hist.push_back(token);
+      }
     }
   });
   const auto now = Clock::now();
@@ -381,10 +392,10 @@ void Scheduler::step() {
       a.stream->push_prompt(rows[r].pos + 1, p.tokens[0], std::move(*p.logprobs[0]));
       continue;
     }
-    n_drafted += rows[r].draft >= 0;
+    n_drafted += rows[r].verify;
     n_accepted += p.accepted;
-    if (rows[r].proposed >= 0 && !p.tokens.empty()) a.gate.record(p.tokens[0] == rows[r].proposed);
-    if (p.accepted) a.n_computed += 1;  // the draft's row is the accepted token's
+    for (uint8_t hit : p.hits) a.gate.record(hit != 0);
+    a.n_computed += p.accepted;  // (rows of the accepted drafts hold their tokens)
     for (size_t k = 0; k < p.tokens.size(); ++k) {
       if (!p.ok && k + 1 == p.tokens.size()) {  // (cannot happen with a byte-level vocabulary)
         finish(a, FinishReason::kError, "no token can continue the constrained answer");
@@ -414,7 +425,8 @@ void Scheduler::draft_next(const std::vector<Span>& spans, const std::vector<flo
   if (options_.draft == DraftMode::kLookup) {
     LookupDrafter lookup;
     for (const Span& s : spans)
-      if (s.a->seq >= 0 && s.a->n_generated > 0) s.a->draft = lookup.draft(s.a->history, 1, nullptr, {});
+      if (s.a->seq >= 0 && s.a->n_generated > 0)
+        s.a->draft = lookup.draft(s.a->history, 1, nullptr, {}, options_.draft_max_tokens);
     return;
   }
   const int64_t D = model_.config().hidden_size, vocab = model_.config().vocab_size;
@@ -445,7 +457,7 @@ void Scheduler::draft_next(const std::vector<Span>& spans, const std::vector<flo
     Active& a = *wants[i];
     float* l = logits.data() + static_cast<int64_t>(i) * vocab;
     if (a.constraint && a.constraint->mask(l, vocab) == 0) continue;
-    a.draft = static_cast<int32_t>(std::max_element(l, l + vocab) - l);
+    a.draft = {static_cast<int32_t>(std::max_element(l, l + vocab) - l)};
   }
 }
 

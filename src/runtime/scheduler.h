@@ -9,9 +9,9 @@
 //      is read),
 //   4. samples each sequence's next token with its own Sampler (seeded per request) and hands it to the
 //      request's stream (with its log-probabilities when the request asked for them); a sequence that hits a stop token, max_tokens or a cancel is finished and freed.
-// With drafting (SchedulerOptions::draft) a decoding sequence also puts its drafted next token into the
+// With drafting (SchedulerOptions::draft) a decoding sequence also puts its drafted next tokens into the
 // batch, after its own (while at most draft_max_sequences decode together): when the model agrees, the
-// sequence gets two tokens from the step (runtime/drafter.h; greedy results are unchanged). MTP drafting
+// sequence gets more than one token from the step (runtime/drafter.h; greedy results are unchanged). MTP drafting
 // runs the model's MTP module over every step's new rows in one more, small batch.
 // The forward pass computes every token of a batch as it would alone, so batching does not change
 // results. Submission never blocks: a full queue or a request that can never fit is refused with a reason.
@@ -51,6 +51,7 @@ struct SchedulerOptions {
   DraftMode draft = DraftMode::kNone;  // kMtp: the model loaded with its MTP module (LoadOptions::mtp)
   int64_t draft_max_sequences = 4;     // draft only while at most this many sequences decode together
   double draft_min_acceptance = 0.0;   // and, per sequence, while its drafts come true this often (DraftGate)
+  int64_t draft_max_tokens = 1;        // the longest draft verified in a step (lookup; MTP drafts one)
 };
 
 struct GenerationRequest {

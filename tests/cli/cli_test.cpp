@@ -275,6 +275,8 @@ TEST(Cli, RunDraftsWithTheMtpModuleOrPromptLookup) {
   EXPECT_GT(b["spec_mtp_draft_cost"].get<double>(), 0.0) << b.dump();
   expect_error("run -m " + tiny_gguf() + " --ids 4,5 -n 4 --draft mtp", "num_nextn_predict_layers = 0");
   expect_error("run -m " + m + " --ids 4,5 -n 4 --draft eagle", "--draft: mtp, lookup or none");
+  expect_error("run -m " + m + " --ids 4,5 -n 4 --draft lookup --draft-max 0", "--draft-max must be in [1, 16]");
+  expect_error("run -m " + m + " --ids 4,5 -n 4 --draft lookup --draft-min-accept 2", "--draft-min-accept must be in [0, 1]");
   // A GGUF without the module takes it from the Hugging Face copy (same seed: the same model).
   const std::string hf = tmp() + "/tiny-mtp-hf";
   ASSERT_EQ(run("synth --preset tiny-v3 --mtp 1 --dtype bf16 --out " + hf).exit_code, 0);

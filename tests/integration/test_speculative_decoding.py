@@ -45,8 +45,8 @@ def test_drafting_servers_answer_as_the_plain_one(mtp_model):
     finally:
         assert plain.stop() == 0
     assert want[0] == want[1][:4]
-    for mode in ("mtp", "lookup"):
-        s = start(mtp_model, "--parallel", "8", "--ctx", "512", "--draft", mode, "--draft-max-streams", "8")
+    for mode, extra in (("mtp", []), ("lookup", ["--draft-max", "4"])):
+        s = start(mtp_model, "--parallel", "8", "--ctx", "512", "--draft", mode, "--draft-max-streams", "8", *extra)
         try:
             assert answers(s) == want, mode
             m = metrics(s)

@@ -29,7 +29,8 @@ struct Outcome {
 enum class Draft { kNone, kMtp, kLookup };
 
 Outcome run(const LoadedModel& m, const std::vector<int32_t>& prompt, int64_t max_new, Draft draft,
-        SamplingParams sp = {}, std::vector<int32_t> stop = {}, double min_acceptance = 0.0) {
+        SamplingParams sp = {}, std::vector<int32_t> stop = {}, double min_acceptance = 0.0,
+        int64_t draft_max_tokens = 1) {
   ThreadPool pool(2);
   Transformer tf(m.config, m.weights, pool);
   const bool mtp = draft == Draft::kMtp;
@@ -44,6 +45,7 @@ Outcome run(const LoadedModel& m, const std::vector<int32_t>& prompt, int64_t ma
   o.stop_tokens = stop;
   o.prefill_chunk = 7;  // several chunks: the module's prompt rows come chunk by chunk
   o.draft_min_acceptance = min_acceptance;
+  o.draft_max_tokens = draft_max_tokens;
   o.drafter = mtp ? static_cast<Drafter*>(&*mtp_drafter) : draft == Draft::kLookup ? &lookup : nullptr;
   Outcome r;
   r.stats = generate(tf, cache, prompt, o, [&](int32_t id) {
@@ -108,6 +110,45 @@ TEST(Speculative, AcceptedDraftsYieldTwoTokensAStep) {
   for (int64_t n : {1, 2, 3, 17}) EXPECT_EQ(run(*m, test_ids(6, 256), n, Draft::kLookup).tokens.size(), size_t(n));
 }
 
+// Prompt lookup drafts several tokens (the continuation of the matched text): on the looping model whole
+// runs of them are accepted — more tokens a step — and the output is still plain decoding's. One stream in
+// the engine verifies and accepts exactly what generate() does.
+TEST(Speculative, LongerDraftsAcceptRunsOfTokens) {
+  auto m = load_model(synth("tiny-v3", "spec-tiny-v3.gguf", DType::F32));
+  const std::vector<int32_t> prompt = test_ids(6, 256);
+  const Outcome plain = run(*m, prompt, 250, Draft::kNone);
+  const Outcome one = run(*m, prompt, 250, Draft::kLookup);
+  for (int64_t k : {2, 4, 8}) {
+    const Outcome longer = run(*m, prompt, 250, Draft::kLookup, {}, {}, 0.0, k);
+    EXPECT_EQ(longer.tokens, plain.tokens) << k;
+    std::printf("  lookup, drafts of up to %lld: %lld of %lld accepted (1 token: %lld)\n", static_cast<long long>(k),
+                static_cast<long long>(longer.stats.accepted), static_cast<long long>(longer.stats.drafted),
+                static_cast<long long>(one.stats.accepted));
+    EXPECT_GT(longer.stats.accepted, one.stats.accepted) << k;
+    for (int64_t n : {1, 2, 3, 9}) EXPECT_EQ(run(*m, prompt, n, Draft::kLookup, {}, {}, 0.0, k).tokens.size(), size_t(n));
+
+    ThreadPool pool(2);
+    Transformer tf(m->config, m->weights, pool);
+    SchedulerOptions o;
+    o.max_context = 512;
+    o.prefill_chunk = 7;
+    o.draft = DraftMode::kLookup;
+    o.draft_max_tokens = k;
+    Scheduler sched(tf, o);
+    GenerationRequest r;
+    r.prompt = prompt;
+    r.max_tokens = 250;
+    SubmitResult res = sched.submit(std::move(r));
+    ASSERT_EQ(res.status, SubmitStatus::kOk);
+    std::vector<int32_t> got;
+    RequestStream::Event ev;
+    while (res.stream->next(ev, 60s) && !ev.finished) got.push_back(ev.token);
+    EXPECT_EQ(got, plain.tokens) << k;
+    EXPECT_EQ(sched.metrics().drafted, longer.stats.drafted) << k;
+    EXPECT_EQ(sched.metrics().draft_accepted, longer.stats.accepted) << k;
+  }
+}
+
 TEST(Speculative, SampledGenerationRunsAndRespectsTheSeed) {
   auto golden = load_with_mtp(std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3-mtp");
   SamplingParams sp;
@@ -166,7 +207,8 @@ TEST(Speculative, MtpDrafterNeedsTheModuleAndItsCacheLayer) {
 
 // The server's engine with drafting: concurrent greedy streams, prompts read in chunks between other
 // streams' steps, prefix reuse — each stream's tokens are those it gets alone without drafting.
-void scheduler_streams_equal_plain(const LoadedModel& m, DraftMode mode, int64_t draft_max, const char* what) {
+void scheduler_streams_equal_plain(const LoadedModel& m, DraftMode mode, int64_t draft_max, const char* what,
+                                   int64_t draft_max_tokens = 1) {
   std::vector<std::vector<int32_t>> prompts, want;
   for (int i = 0; i < 6; ++i) {
     std::vector<int32_t> p = test_ids(4 + 9 * (i % 3), 256);
@@ -185,6 +227,7 @@ void scheduler_streams_equal_plain(const LoadedModel& m, DraftMode mode, int64_t
   o.prefill_chunk = 13;
   o.draft = mode;
   o.draft_max_sequences = draft_max;
+  o.draft_max_tokens = draft_max_tokens;
   Scheduler sched(tf, o);
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -258,6 +301,7 @@ TEST(Speculative, SchedulerDraftsAsGenerateDoes) {
 TEST(Speculative, SchedulerWithLookupDraftsMatchesPlainStreams) {
   auto m = load_model(synth("tiny-v3", "spec-tiny-v3.gguf", DType::F32));
   scheduler_streams_equal_plain(*m, DraftMode::kLookup, 8, "lookup");
+  scheduler_streams_equal_plain(*m, DraftMode::kLookup, 8, "lookup, drafts of up to 5 tokens", 5);
   ThreadPool pool(1);
   Transformer tf(m->config, m->weights, pool);
   SchedulerOptions o;
