@@ -99,8 +99,8 @@ double draft_min_accept_from_args(const ArgParser& p) {
   return r;
 }
 
-int64_t draft_max_tokens_from_args(const ArgParser& p, const std::string& draft) {
-  const int64_t n = p.get_int("--draft-max", draft == "lookup" ? 3 : 1);
+int64_t draft_max_tokens_from_args(const ArgParser& p) {
+  const int64_t n = p.get_int("--draft-max", 1);
   if (n < 1 || n > 16) fail("--draft-max must be in [1, 16], got ", n);
   return n;
 }

@@ -51,8 +51,10 @@ inline constexpr const char* kKvDTypeHelp =
 std::string draft_from_args(const ArgParser& p);
 double draft_min_accept_from_args(const ArgParser& p);
 std::string mtp_from_args(const ArgParser& p, const std::string& draft);
-// --draft-max N in [1, 16]: the longest draft a step verifies (default 3 for lookup; MTP drafts one token).
-int64_t draft_max_tokens_from_args(const ArgParser& p, const std::string& draft);
+// --draft-max N in [1, 16]: the longest draft a step verifies (default 1; MTP drafts one token anyway). On a
+// CPU each drafted token of a MoE model costs ~0.5 of a step (bench --spec), so longer drafts pay only
+// when nearly all of them come true (copying text).
+int64_t draft_max_tokens_from_args(const ArgParser& p);
 
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);

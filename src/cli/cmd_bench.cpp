@@ -115,30 +115,30 @@ double decode_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t d
 }
 
 // Speculative decoding's step costs (runtime/generator.cpp), n_gen steps after depth tokens of context:
-// seconds of the main model's 2-token verify passes ([token, draft] of one sequence), and of the MTP
-// module's 1-token draft passes (0 without a module). Positions advance by 2 as when drafts are accepted.
+// seconds of the main model's verify passes of 1 + k tokens ([token, k drafted tokens] of one sequence),
+// and of the MTP module's 1-token draft passes (0 without a module). Positions advance by 1 + k as when
+// whole drafts are accepted.
 struct VerifyTimes {
   double verify_s = 0, draft_s = 0;
 };
-VerifyTimes verify_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t depth, int64_t n_gen) {
+VerifyTimes verify_seconds(Transformer& tf, const ModelConfig& c, DType kv, int64_t depth, int64_t n_gen, int64_t k) {
   const bool mtp = tf.mtp_modules() > 0;
-  const int64_t ctx = depth + 2 * n_gen;
+  const int64_t ctx = depth + (k + 1) * n_gen;
   LatentKvCache cache = make_single_sequence_cache(c, std::max<int64_t>(ctx, 1), kv, mtp);
   const int seq = cache.create_sequence();
   if (!cache.reserve(seq, ctx)) fail("bench: KV cache for ", ctx, " tokens could not be reserved");
   if (depth > 0) prefill_sequence(tf, cache, seq, bench_ids(depth, c.vocab_size, 7), 0, kDepthChunk, false);
-  std::vector<int32_t> toks = bench_ids(2, c.vocab_size, 99);
+  std::vector<int32_t> toks = bench_ids(k + 1, c.vocab_size, 99);
   std::vector<float> hidden;
   VerifyTimes t;
   for (int64_t i = 0; i < n_gen; ++i) {
-    const int64_t pos = depth + 2 * i;
+    const int64_t pos = depth + (k + 1) * i;
     Batch b;
-    b.add(toks[0], pos, seq, true);
-    b.add(toks[1], pos + 1, seq, true);
+    for (int64_t r = 0; r <= k; ++r) b.add(toks[r], pos + r, seq, true);
     auto t0 = std::chrono::steady_clock::now();
     const std::vector<float> logits = tf.forward(b, cache, nullptr, &hidden);
     t.verify_s += seconds_since(t0);
-    for (int r = 0; r < 2; ++r) {
+    for (int64_t r = 0; r <= k; ++r) {
       const auto row = logits.begin() + r * c.vocab_size;
       toks[r] = static_cast<int32_t>(std::max_element(row, row + c.vocab_size) - row);
     }
@@ -211,6 +211,8 @@ int cmd_bench(const Args& args) {
   }
   double pp_s = 0, tg_s = 0, batch_s = 0;
   VerifyTimes vt;
+  constexpr int64_t kLongerDrafts[] = {2, 4};  // verify passes also priced for these draft lengths
+  double longer_s[2] = {0, 0};
   for (int64_t r = 0; r < reps; ++r) {
     if (n_prompt > 0) {
       int seq = 0;
@@ -224,9 +226,10 @@ int cmd_bench(const Args& args) {
     if (n_gen > 0) tg_s += decode_seconds(tf, c, kv, depth, n_gen, 1);
     if (n_gen > 0 && streams > 1) batch_s += decode_seconds(tf, c, kv, depth, n_gen, streams);
     if (n_gen > 0 && spec) {
-      const VerifyTimes v = verify_seconds(tf, c, kv, depth, n_gen);
+      const VerifyTimes v = verify_seconds(tf, c, kv, depth, n_gen, 1);
       vt.verify_s += v.verify_s;
       vt.draft_s += v.draft_s;
+      for (int i = 0; i < 2; ++i) longer_s[i] += verify_seconds(tf, c, kv, depth, n_gen, kLongerDrafts[i]).verify_s;
     }
   }
   // Probed again after the runs (best of both): other processes on the machine can only lower it.
@@ -271,6 +274,8 @@ int cmd_bench(const Args& args) {
       j["spec_mtp_draft_cost"] = draft_cost;  // the MTP module's draft pass / a 1-token step (0: no module)
       j["spec_break_even_acceptance"] = spec_step_cost - 1.0;
       j["spec_decode_tokens_per_s_at_85pct"] = spec_tps_85;
+      for (int i = 0; i < 2; ++i)  // a pass verifying k drafted tokens / a 1-token step
+        j["spec_verify_cost_" + std::to_string(kLongerDrafts[i]) + "_drafts"] = longer_s[i] / tg_s;
     }
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -291,6 +296,9 @@ int cmd_bench(const Args& args) {
       if (load_mtp) std::printf(", MTP draft %.2fx", draft_cost);
       std::printf(" -> breaks even at %.0f%% acceptance; at 85%%: %.2f tokens/s (%.2fx)\n",
                   100.0 * (spec_step_cost - 1.0), spec_tps_85, tg_tps > 0 ? spec_tps_85 / tg_tps : 0.0);
+      std::printf("longer drafts (lookup --draft-max): verifying %lld tokens %.2fx, %lld tokens %.2fx a 1-token step\n",
+                  static_cast<long long>(kLongerDrafts[0]), longer_s[0] / tg_s,
+                  static_cast<long long>(kLongerDrafts[1]), longer_s[1] / tg_s);
     }
   }
   return 0;

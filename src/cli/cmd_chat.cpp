@@ -95,7 +95,7 @@ int cmd_chat(const Args& args) {
   if (draft == "mtp") drafter = std::make_unique<MtpDrafter>(*s.transformer, cache);
   if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
   const double draft_min_acceptance = draft_min_accept_from_args(p);
-  const int64_t draft_max_tokens = draft_max_tokens_from_args(p, draft);
+  const int64_t draft_max_tokens = draft_max_tokens_from_args(p);
   std::vector<int32_t> cached;  // tokens whose latent rows are in the cache, in order
   std::vector<ChatMessage> history;
   if (auto sys = p.get("--system")) history.push_back({"system", *sys, "", std::nullopt, "", ""});

@@ -32,7 +32,8 @@ int cmd_run(const Args& args) {
         "the weights when it is right; greedy output is unchanged, sampled output keeps its distribution. mtp: the\n"
         "model's multi-token-prediction module (DeepSeek-V3/R1 ship one; loaded only with this option); lookup: the\n"
         "tokens that followed the last earlier occurrence of the latest tokens (any model; code edits, quotes),\n"
-        "up to --draft-max N of them (default 3; MTP drafts one).\n"
+        "up to --draft-max N of them (default 1: each drafted token costs a MoE model ~half a step on a CPU, so\n"
+        "longer drafts pay only when nearly all come true; MTP drafts one).\n"
         "Drafts are verified only while at least R of the recent ones came true (default 0.5, about where a\n"
         "MoE model's 2-token step pays on a CPU; 0: always); below that drafting pauses, still watching its hits.\n"
         "--mtp-from HF_DIR: the MTP module from the Hugging Face copy of the model (config.json and the safetensors\n"
@@ -67,7 +68,7 @@ int cmd_run(const Args& args) {
   if (draft == "lookup") drafter = std::make_unique<LookupDrafter>();
   opt.drafter = drafter.get();
   opt.draft_min_acceptance = draft_min_accept_from_args(p);
-  opt.draft_max_tokens = draft_max_tokens_from_args(p, draft);
+  opt.draft_max_tokens = draft_max_tokens_from_args(p);
   std::unique_ptr<OutputConstraint> constraint;
   if (p.has("--json") || p.get("--json-schema")) {
     if (!s.has_tokenizer()) fail("--json and --json-schema need the model's tokenizer");

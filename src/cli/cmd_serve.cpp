@@ -108,7 +108,7 @@ int cmd_serve(const Args& args) {
   sched.draft_max_sequences = p.get_int("--draft-max-streams", 4);
   if (sched.draft_max_sequences < 0) fail("--draft-max-streams must be >= 0");
   sched.draft_min_acceptance = draft_min_accept_from_args(p);
-  sched.draft_max_tokens = draft_max_tokens_from_args(p, draft);
+  sched.draft_max_tokens = draft_max_tokens_from_args(p);
   if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 || sched.page_tokens < 1)
     fail("--parallel, --ctx, --prefill-chunk and --page-tokens must be positive, --queue >= 0");
   so.limits.max_tokens = sched.max_context;

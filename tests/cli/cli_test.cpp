@@ -273,6 +273,7 @@ TEST(Cli, RunDraftsWithTheMtpModuleOrPromptLookup) {
   const auto b = nlohmann::json::parse(bench.substr(bench.find('{')));
   EXPECT_GT(b["spec_verify_cost"].get<double>(), 0.0) << b.dump();
   EXPECT_GT(b["spec_mtp_draft_cost"].get<double>(), 0.0) << b.dump();
+  EXPECT_GT(b["spec_verify_cost_4_drafts"].get<double>(), 0.0) << b.dump();
   expect_error("run -m " + tiny_gguf() + " --ids 4,5 -n 4 --draft mtp", "num_nextn_predict_layers = 0");
   expect_error("run -m " + m + " --ids 4,5 -n 4 --draft eagle", "--draft: mtp, lookup or none");
   expect_error("run -m " + m + " --ids 4,5 -n 4 --draft lookup --draft-max 0", "--draft-max must be in [1, 16]");
