@@ -76,6 +76,31 @@ void expect_same_as_plain(const LoadedModel& m, const std::vector<int32_t>& prom
               static_cast<long long>(spec.stats.drafted));
 }
 
+// One request alone in the server's engine (prompt read in 7-token chunks): its tokens, and the engine's
+// draft counters.
+struct EngineRun {
+  std::vector<int32_t> tokens;
+  SchedulerMetrics metrics;
+};
+EngineRun engine_alone(const LoadedModel& m, const std::vector<int32_t>& prompt, int64_t max_tokens,
+                       SchedulerOptions o) {
+  ThreadPool pool(2);
+  Transformer tf(m.config, m.weights, pool);
+  o.max_context = static_cast<int64_t>(prompt.size()) + max_tokens;
+  o.prefill_chunk = 7;
+  Scheduler sched(tf, o);
+  GenerationRequest r;
+  r.prompt = prompt;
+  r.max_tokens = max_tokens;
+  SubmitResult res = sched.submit(std::move(r));
+  EXPECT_EQ(res.status, SubmitStatus::kOk) << res.message;
+  EngineRun out;
+  RequestStream::Event ev;
+  while (res.stream && res.stream->next(ev, 60s) && !ev.finished) out.tokens.push_back(ev.token);
+  out.metrics = sched.metrics();
+  return out;
+}
+
 TEST(Speculative, MtpDraftsNeverChangeGreedyOutput) {
   auto golden = load_with_mtp(std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3-mtp");
   expect_same_as_plain(*golden, test_ids(7, 256), 240, Draft::kMtp, "golden tiny-v3 + MTP, f32");
@@ -127,25 +152,13 @@ TEST(Speculative, LongerDraftsAcceptRunsOfTokens) {
     EXPECT_GT(longer.stats.accepted, one.stats.accepted) << k;
     for (int64_t n : {1, 2, 3, 9}) EXPECT_EQ(run(*m, prompt, n, Draft::kLookup, {}, {}, 0.0, k).tokens.size(), size_t(n));
 
-    ThreadPool pool(2);
-    Transformer tf(m->config, m->weights, pool);
     SchedulerOptions o;
-    o.max_context = 512;
-    o.prefill_chunk = 7;
     o.draft = DraftMode::kLookup;
     o.draft_max_tokens = k;
-    Scheduler sched(tf, o);
-    GenerationRequest r;
-    r.prompt = prompt;
-    r.max_tokens = 250;
-    SubmitResult res = sched.submit(std::move(r));
-    ASSERT_EQ(res.status, SubmitStatus::kOk);
-    std::vector<int32_t> got;
-    RequestStream::Event ev;
-    while (res.stream->next(ev, 60s) && !ev.finished) got.push_back(ev.token);
-    EXPECT_EQ(got, plain.tokens) << k;
-    EXPECT_EQ(sched.metrics().drafted, longer.stats.drafted) << k;
-    EXPECT_EQ(sched.metrics().draft_accepted, longer.stats.accepted) << k;
+    const EngineRun e = engine_alone(*m, prompt, 250, o);
+    EXPECT_EQ(e.tokens, plain.tokens) << k;
+    EXPECT_EQ(e.metrics.drafted, longer.stats.drafted) << k;
+    EXPECT_EQ(e.metrics.draft_accepted, longer.stats.accepted) << k;
   }
 }
 
@@ -273,26 +286,13 @@ TEST(Speculative, SchedulerDraftsAsGenerateDoes) {
     const double min_acceptance = salt < 4 ? 0.0 : 0.5;
     const Outcome ref = run(*golden, prompt, 100, Draft::kMtp, {}, {}, min_acceptance);
     if (min_acceptance > 0) EXPECT_LT(ref.stats.drafted, 30);  // the random module's misses close the gate
-    ThreadPool pool(2);
-    Transformer tf(golden->config, golden->weights, pool);
     SchedulerOptions o;
-    o.max_context = 200;
-    o.prefill_chunk = 7;
     o.draft = DraftMode::kMtp;
     o.draft_min_acceptance = min_acceptance;
-    Scheduler sched(tf, o);
-    GenerationRequest r;
-    r.prompt = prompt;
-    r.max_tokens = 100;
-    SubmitResult res = sched.submit(std::move(r));
-    ASSERT_EQ(res.status, SubmitStatus::kOk);
-    std::vector<int32_t> got;
-    RequestStream::Event ev;
-    while (res.stream->next(ev, 60s) && !ev.finished) got.push_back(ev.token);
-    EXPECT_EQ(got, ref.tokens);
-    const SchedulerMetrics mt = sched.metrics();
-    EXPECT_EQ(mt.drafted, ref.stats.drafted) << "prompt " << salt;
-    EXPECT_EQ(mt.draft_accepted, ref.stats.accepted) << "prompt " << salt;
+    const EngineRun e = engine_alone(*golden, prompt, 100, o);
+    EXPECT_EQ(e.tokens, ref.tokens);
+    EXPECT_EQ(e.metrics.drafted, ref.stats.drafted) << "prompt " << salt;
+    EXPECT_EQ(e.metrics.draft_accepted, ref.stats.accepted) << "prompt " << salt;
     total_accepted += ref.stats.accepted;
   }
   std::printf("  %lld drafts accepted in all\n", static_cast<long long>(total_accepted));
