@@ -82,8 +82,13 @@ void assign_mtp(const ModelConfig& c, const TensorLookup& src, const WeightSpec&
                 ModelWeights& w) {
   MtpWeights& m = w.mtp[s.layer - c.num_hidden_layers];
   const bool present = src.find(s.file_name) != nullptr;
-  if (role == "mtp.embed") m.embed = present || !s.optional ? get(src, s) : w.embed;
-  else if (role == "mtp.head") m.head = present || !s.optional ? get(src, s) : w.lm_head;
+  if (role == "mtp.embed") {
+    m.embed_is_main = !present && s.optional;
+    m.embed = m.embed_is_main ? w.embed : get(src, s);
+  } else if (role == "mtp.head") {
+    m.head_is_main = !present && s.optional;
+    m.head = m.head_is_main ? w.lm_head : get(src, s);
+  }
   else if (role == "mtp.enorm") m.enorm = get_vector(src, s);
   else if (role == "mtp.hnorm") m.hnorm = get_vector(src, s);
   else if (role == "mtp.eh_proj") m.eh_proj = get(src, s);
@@ -222,9 +227,14 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
     for (const WeightSpec& s : weight_specs(c, WeightLayout::kHf, true))
       if (s.layer >= c.num_hidden_layers) assign(c, other, s, m->weights, m->weight_bytes);
   }
-  if (options.repack)
+  if (options.repack) {
     m->repack = repack_weights(m->weights, m->repacked, options.prefault,
                                options.repack_limit ? options.repack_limit : default_repack_limit());
+    for (MtpWeights& mtp_w : m->weights.mtp) {  // views of the main embedding / head follow their new layout
+      if (mtp_w.embed_is_main) mtp_w.embed = m->weights.embed;
+      if (mtp_w.head_is_main) mtp_w.head = m->weights.lm_head;
+    }
+  }
   if (options.prefault) prefault(m->weights, m->weight_bytes);
   return m;
 }

@@ -27,8 +27,8 @@ std::vector<WeightRef> weight_views(ModelWeights& w) {
   add(w.lm_head, WeightUse::kMatmul);
   for (auto& m : w.mtp) {
     add(m.eh_proj, WeightUse::kMatmul);
-    if (m.embed.data != w.embed.data) add(m.embed, WeightUse::kRowLookup);
-    if (m.head.data != w.lm_head.data) add(m.head, WeightUse::kMatmul);
+    if (!m.embed_is_main) add(m.embed, WeightUse::kRowLookup);
+    if (!m.head_is_main) add(m.head, WeightUse::kMatmul);
   }
   return out;
 }

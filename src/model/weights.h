@@ -59,6 +59,8 @@ struct MtpWeights {
   TensorView eh_proj;                 // [D, 2D]  over [enorm(embed) | hnorm(h)] (embedding first)
   std::vector<float> head_norm;       // [D]      shared_head.norm
   TensorView head;                    // [V, D]   shared_head.head (or the main lm_head's view)
+  bool embed_is_main = false;         // the file has no copies: embed / head are the main model's views
+  bool head_is_main = false;          // (and follow them when they are repacked)
 };
 
 struct ModelWeights {

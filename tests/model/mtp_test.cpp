@@ -130,12 +130,21 @@ TEST(Mtp, SynthesizedLayoutsAgree) {
   auto hf = make("mtp-hf", DType::F32);
   auto gguf = make("mtp.gguf", DType::F32);
   auto q8 = make("mtp-q8.gguf", DType::Q8_0);
+  LoadOptions repacked_opts;
+  repacked_opts.mtp = true;
+  repacked_opts.repack = true;
+  auto q8r = load_model(testing::temp_dir() + "/mtp-q8.gguf", repacked_opts);
+  ASSERT_GT(q8r->repack.tensors, 0);
+  EXPECT_EQ(q8r->weights.mtp[0].head.data, q8r->weights.lm_head.data);  // the head followed its repacking
+  EXPECT_EQ(q8r->weights.mtp[0].head.dtype, q8r->weights.lm_head.dtype);
   auto fp8 = make("mtp-fp8", DType::F8_E4M3);
   EXPECT_EQ(gguf->config.num_hidden_layers, c.num_hidden_layers);
   EXPECT_EQ(gguf->config.num_nextn_predict_layers, 1);
   EXPECT_EQ(gguf->find_tensor("blk.3.nextn.embed_tokens.weight"), nullptr);
   ASSERT_NE(gguf->find_tensor("blk.3.nextn.eh_proj.weight"), nullptr);
   EXPECT_EQ(gguf->weights.mtp[0].embed.data, gguf->weights.embed.data);  // the main views stand in
+  EXPECT_TRUE(gguf->weights.mtp[0].head_is_main);
+  EXPECT_FALSE(hf->weights.mtp[0].head_is_main);
   EXPECT_NE(hf->find_tensor("model.layers.3.shared_head.head.weight"), nullptr);
   EXPECT_EQ(fp8->find_tensor("model.layers.3.eh_proj.weight")->dtype, DType::BF16);
 
@@ -155,6 +164,10 @@ TEST(Mtp, SynthesizedLayoutsAgree) {
     return per_pos[per_pos.size() / 2];
   };
   const float q8_rel = median_rel(mtp_logits(*q8, ids, AttentionForm::kAbsorbed, false));
+  const float repack_rel = rel_diff(mtp_logits(*q8r, ids, AttentionForm::kAbsorbed, false),
+                                    mtp_logits(*q8, ids, AttentionForm::kAbsorbed, false));
+  std::printf("  q8_0 repacked against the file layout: %.3g\n", repack_rel);
+  EXPECT_LE(repack_rel, 1e-4f);
   const float fp8_rel = median_rel(mtp_logits(*fp8, ids, AttentionForm::kAbsorbed, false));
   std::printf("  median per-position relative difference: q8_0 %.3g, block-fp8 %.3g\n", q8_rel, fp8_rel);
   EXPECT_LE(q8_rel, 0.1f);
