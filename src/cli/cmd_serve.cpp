@@ -47,9 +47,10 @@ int cmd_serve(const Args& args) {
         "browser: preflight requests are answered and responses carry Access-Control-Allow-Origin. Off by\n"
         "default, since any page the browser opens could otherwise use a server without an API key.\n"
         "--draft: speculative decoding (as dsinfer run --draft): while at most --draft-max-streams sequences\n"
-        "(default 4) decode together, each also puts a drafted next token into the step and gets two tokens when\n"
-        "the model agrees. mtp: the model's multi-token-prediction module (DeepSeek-V3/R1); lookup: prompt lookup.\n"
-        "A sequence verifies drafts only while at least R (default 0.5; 0: always) of its recent ones came true.\n"
+        "(default 4) decode together, each also puts its drafted next tokens (up to --draft-max, default 1) into\n"
+        "the step and gets more than one token when the model agrees. mtp: the model's multi-token-prediction\n"
+        "module (DeepSeek-V3/R1; --mtp-from HF_DIR for a GGUF made without it); lookup: prompt lookup. A sequence\n"
+        "verifies drafts only while at least R (default 0.5; 0: always) of its recent ones came true.\n"
         "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
     std::puts(kKvDTypeHelp);
     return 0;
