@@ -1,11 +1,13 @@
-// libFuzzer target: arbitrary bytes as a GGUF file. Anything but a clean load or a dsinfer::Error (a crash,
-// a sanitizer report, another exception, an allocation over -malloc_limit_mb) is a bug.
+// libFuzzer target: arbitrary bytes as a GGUF file, and the model config read from its metadata (as
+// dsinfer reads a deepseek2 file: block_count, nextn_predict_layers, …). Anything but a clean load or a
+// dsinfer::Error (a crash, a sanitizer report, another exception, an allocation over -malloc_limit_mb) is a bug.
 
 #include <cstddef>
 #include <cstdint>
 
 #include "formats/gguf.h"
 #include "fuzz_common.h"
+#include "model/model_config.h"
 #include "util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -26,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& t : f->unsupported_tensors()) {
       try { (void)f->find_tensor(t.name); } catch (const Error&) {}
     }
+    try { (void)config_from_gguf(*f); } catch (const Error&) {}
   } catch (const Error&) {
   }
   return 0;
