@@ -5,6 +5,7 @@ streamed, eight at once, in JSON mode — the drafts show in /metrics, and nothi
 import concurrent.futures as cf
 import subprocess
 
+import anthropic
 import pytest
 
 from api_helpers import assert_no_leaks, chat, client, metrics, tokens_of
@@ -35,7 +36,14 @@ def answers(server):
     # An answer that repeats itself (two tokens pushed up): prompt lookup predicts it, drafts are accepted.
     (a,), (b,) = tokens_of(" again"), tokens_of(" and")
     looping = chat(c, "Go on", max_tokens=24, logit_bias={str(a): 30, str(b): 29}).choices[0].message.content
-    return alone, together, json_mode, looping
+    # The translated APIs' streams get the tokens a step brings (two when a draft is accepted) in one piece.
+    with c.responses.stream(model="tiny", input=PROMPTS[1], max_output_tokens=32, temperature=0) as stream:
+        responses = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+    a_client = anthropic.Anthropic(base_url=server.base, api_key="unused", max_retries=0)
+    with a_client.messages.stream(model="tiny", max_tokens=32, messages=[{"role": "user", "content": PROMPTS[1]}],
+                                  extra_body={"temperature": 0}) as stream:
+        messages = "".join(stream.text_stream)
+    return alone, together, json_mode, looping, responses, messages
 
 
 def test_drafting_servers_answer_as_the_plain_one(mtp_model):
