@@ -131,10 +131,15 @@ int cmd_serve(const Args& args) {
                                                           (sched.draft == DraftMode::kMtp ? s.model->config.num_nextn_predict_layers : 0),
                                                       s.model->config.latent_dim(), sched.kv_dtype) /
                        (1 << 20);
-  std::fprintf(stderr, "dsinfer serve: %s (%s chat format) on http://%s:%d — %lld parallel sequences x %lld tokens, KV cache %lld MiB%s\n",
+  const std::string drafting =
+      sched.draft == DraftMode::kNone
+          ? ""
+          : cat(", drafting with ", draft == "mtp" ? "the MTP module" : "prompt lookup", " (up to ",
+                sched.draft_max_tokens, " tokens, while <= ", sched.draft_max_sequences, " sequences decode)");
+  std::fprintf(stderr, "dsinfer serve: %s (%s chat format) on http://%s:%d — %lld parallel sequences x %lld tokens, KV cache %lld MiB%s%s\n",
                so.model_name.c_str(), chat_format_name(http.chat_format()), so.host.c_str(), port,
                static_cast<long long>(sched.max_sequences), static_cast<long long>(sched.max_context),
-               static_cast<long long>(kv_mb), so.api_key.empty() ? "" : ", API key required");
+               static_cast<long long>(kv_mb), drafting.c_str(), so.api_key.empty() ? "" : ", API key required");
 
   std::atomic<bool> serving_done{false}, watcher_done{false};
   std::thread watcher([&] {
