@@ -254,11 +254,11 @@ void Scheduler::finish(Active& a, FinishReason reason, const std::string& error)
   a.stream->finish(reason, a.stats, error);
 }
 
-// A sequence's rows in a step's batch: positions [pos0, pos0 + n) at batch rows [b0, b0 + n), then its
-// draft's rows (if it drafted).
+// Where a sequence's rows start in a step's batch: position pos0 at batch row b0, the next positions (its
+// draft's included) in the rows after it.
 struct Scheduler::Span {
   Active* a;
-  int64_t b0, pos0, n;
+  int64_t b0, pos0;
 };
 
 void Scheduler::step() {
@@ -290,7 +290,7 @@ void Scheduler::step() {
       int64_t n = n_hist - a->n_computed;
       if (!decoding) n = std::min(n, budget);
       if (n <= 0) continue;
-      spans.push_back({a.get(), batch.size(), a->n_computed, n});
+      spans.push_back({a.get(), batch.size(), a->n_computed});
       for (int64_t i = 0; i < n; ++i) {
         const int64_t pos = a->n_computed + i;
         const bool last = pos == n_hist - 1;

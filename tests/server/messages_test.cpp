@@ -15,13 +15,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-RequestLimits limits() {
-  RequestLimits l;
-  l.max_body_bytes = 1 << 16;
-  l.max_messages = 12;
-  l.max_tokens = 1000;
-  return l;
-}
+RequestLimits limits() { return translator_limits(); }
 
 json chat_of(const std::string& body, bool count = false) {
   return json::parse(parse_messages_request(body, limits(), count).chat_body);

@@ -12,6 +12,15 @@
 
 namespace dsinfer::server {
 
+// The limits the translator tests (Responses, Messages) parse under.
+inline RequestLimits translator_limits() {
+  RequestLimits l;
+  l.max_body_bytes = 1 << 16;
+  l.max_messages = 12;
+  l.max_tokens = 1000;
+  return l;
+}
+
 // Returns how many of the `runs` mutations `parse` accepted.
 template <class Parse>
 int accepted_mutations(const std::string& valid, uint32_t seed, int runs, Parse parse) {

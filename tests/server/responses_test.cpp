@@ -17,13 +17,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-RequestLimits limits() {
-  RequestLimits l;
-  l.max_body_bytes = 1 << 16;
-  l.max_messages = 12;
-  l.max_tokens = 1000;
-  return l;
-}
+RequestLimits limits() { return translator_limits(); }
 
 json chat_of(const std::string& body, const ResponseStore& store = ResponseStore()) {
   return json::parse(parse_responses_request(body, limits(), store).chat_body);
