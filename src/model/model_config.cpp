@@ -150,16 +150,27 @@ void ModelConfig::validate() const {
   auto need = [](bool ok, const char* field, const std::string& why) {
     if (!ok) fail("config field '", field, "': ", why);
   };
-  need(vocab_size > 0, "vocab_size", "must be positive");
-  need(hidden_size > 0, "hidden_size", "must be positive");
-  need(num_hidden_layers > 0, "num_hidden_layers", "must be positive");
-  need(num_nextn_predict_layers >= 0 && num_nextn_predict_layers <= 16, "num_nextn_predict_layers", "must be in [0, 16]");
-  need(num_attention_heads > 0, "num_attention_heads", "must be positive");
-  need(kv_lora_rank > 0, "kv_lora_rank", "must be positive (MLA latent size)");
-  need(q_lora_rank >= 0, "q_lora_rank", "must be >= 0");
-  need(qk_nope_head_dim > 0, "qk_nope_head_dim", "must be positive");
-  need(qk_rope_head_dim > 0 && qk_rope_head_dim % 2 == 0, "qk_rope_head_dim", "must be positive and even");
-  need(v_head_dim > 0, "v_head_dim", "must be positive");
+  // Upper bounds far above any release (V3: 61 layers, 128 heads, 256 experts, hidden 7168, vocabulary
+  // 129 280) keep a corrupt or hostile file from asking for billions of layers or int64-overflowing
+  // tensor sizes before a single tensor is checked.
+  auto in = [&](int64_t v, int64_t lo, int64_t hi, const char* field) {
+    need(v >= lo && v <= hi, field, cat("is ", v, "; must be in [", lo, ", ", hi, "]"));
+  };
+  in(vocab_size, 1, int64_t{1} << 24, "vocab_size");
+  in(hidden_size, 1, int64_t{1} << 20, "hidden_size");
+  in(num_hidden_layers, 1, 1024, "num_hidden_layers");
+  in(num_nextn_predict_layers, 0, 16, "num_nextn_predict_layers");
+  in(num_attention_heads, 1, 4096, "num_attention_heads");
+  in(kv_lora_rank, 1, int64_t{1} << 16, "kv_lora_rank");
+  in(q_lora_rank, 0, int64_t{1} << 16, "q_lora_rank");
+  in(qk_nope_head_dim, 1, 4096, "qk_nope_head_dim");
+  in(qk_rope_head_dim, 1, 4096, "qk_rope_head_dim");
+  need(qk_rope_head_dim % 2 == 0, "qk_rope_head_dim", "must be even (RoPE rotates pairs)");
+  in(v_head_dim, 1, 4096, "v_head_dim");
+  in(intermediate_size, 0, int64_t{1} << 22, "intermediate_size");
+  in(moe_intermediate_size, 0, int64_t{1} << 22, "moe_intermediate_size");
+  in(n_routed_experts, 0, 65536, "n_routed_experts");
+  in(n_shared_experts, 0, 256, "n_shared_experts");
   need(rms_norm_eps > 0, "rms_norm_eps", "must be positive");
   need(rope_theta > 0, "rope_theta", "must be positive");
   need(moe_layer_freq > 0, "moe_layer_freq", "must be positive");
@@ -174,12 +185,11 @@ void ModelConfig::validate() const {
          "must be > beta_slow > 0");
   }
   bool any_moe = false;
-  for (int64_t l = 0; l < num_hidden_layers; ++l) any_moe |= is_moe_layer(l);
+  for (int64_t l = 0; l < num_hidden_layers && !any_moe; ++l) any_moe = is_moe_layer(l);
   if (!any_moe) return;
   need(moe_intermediate_size > 0, "moe_intermediate_size", "MoE layers need a width");
   need(num_experts_per_tok > 0 && num_experts_per_tok <= n_routed_experts, "num_experts_per_tok",
        cat("must be in [1, n_routed_experts=", n_routed_experts, "]"));
-  need(n_shared_experts >= 0, "n_shared_experts", "must be >= 0");
   need(n_group >= 1 && n_routed_experts % n_group == 0, "n_group",
        cat("must divide n_routed_experts=", n_routed_experts));
   need(topk_group >= 1 && topk_group <= n_group, "topk_group", cat("must be in [1, n_group=", n_group, "]"));
