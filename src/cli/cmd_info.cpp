@@ -117,6 +117,7 @@ int cmd_info(const Args& args) {
                    {"bytes", plan.bytes},
                    {"growth_bytes", plan.growth_bytes},
                    {"limit_bytes", default_repack_limit()}};
+    j["r8_in_file"] = {{"weights", model->r8_tensors_in_file}, {"bytes", model->r8_bytes_in_file}};
     // Repacking (the default) adds its growth to the weights' resident bytes.
     const bool repacks = plan.bytes <= default_repack_limit();
     j["memory_bytes_at_ctx"] = static_cast<int64_t>(model->weight_bytes + (repacks ? plan.growth_bytes : 0)) +
@@ -153,6 +154,9 @@ int cmd_info(const Args& args) {
               << " (" << gib(static_cast<double>(rp["growth_bytes"].get<uint64_t>())) << " more than in the file)"
               << (rp["bytes"].get<uint64_t>() > rp["limit_bytes"].get<uint64_t>() ? " (above 3/4 of RAM: skipped)" : "")
               << "\n";
+    if (model->r8_tensors_in_file > 0)
+      std::cout << "stored in the file in the kernels' 8-row interleaved layout (dsinfer repack): " << model->r8_tensors_in_file
+                << " weights, " << gib(static_cast<double>(model->r8_bytes_in_file)) << ", used as they are mapped\n";
   }
   return 0;
 }

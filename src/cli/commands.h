@@ -17,5 +17,6 @@ int cmd_tokenize(const Args& args);
 int cmd_chat(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_serve(const Args& args);
+int cmd_repack(const Args& args);
 
 }  // namespace dsinfer::cli

@@ -23,6 +23,7 @@ const char* kUsage =
     "  synth     --preset NAME --out PATH  write a random-weight model (GGUF or HF directory)\n"
     "  tokenize  (-m MODEL | --tokenizer tokenizer.json) TEXT\n"
     "  bench     -m MODEL                  prefill/decode speed against the memory roofline\n"
+    "  repack    -m MODEL.gguf -o OUT.gguf store the weights in the kernels' layout (faster loading)\n"
     "\n"
     "MODEL is a GGUF file (first split for split files) or a Hugging Face model directory.\n"
     "Run 'dsinfer <command> --help' for the options of a command.\n";
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const Args&)> commands = {
       {"run", cmd_run},         {"info", cmd_info},   {"logits", cmd_logits}, {"synth", cmd_synth},
       {"tokenize", cmd_tokenize}, {"chat", cmd_chat}, {"bench", cmd_bench},   {"serve", cmd_serve},
+      {"repack", cmd_repack},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -23,6 +23,9 @@ ModelSession open_model_session(const std::string& path, int threads, bool prefa
                  "repacked %lld quantized tensors into 8-row interleaved blocks in %.1f s: %.1f MB now in anonymous "
                  "memory, their file pages released (--no-repack keeps the file layout)\n",
                  static_cast<long long>(r.tensors), r.seconds, static_cast<double>(r.bytes) / 1e6);
+  if (s.model->r8_tensors_in_file > 0)
+    std::fprintf(stderr, "%lld weights (%.1f MB) are stored in the 8-row interleaved layout (dsinfer repack): mapped as they are\n",
+                 static_cast<long long>(s.model->r8_tensors_in_file), static_cast<double>(s.model->r8_bytes_in_file) / 1e6);
   s.tokenizer = load_tokenizer(path);
   if (s.tokenizer && s.tokenizer->n_vocab() > s.model->config.vocab_size) {
     fail(path, ": the tokenizer has ", s.tokenizer->n_vocab(), " tokens but the model's vocabulary is ",

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "tensor/tensor.h"
+#include "tensor/interleave.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -35,6 +36,9 @@ size_t checked_tensor_bytes(DType dtype, const std::vector<int64_t>& shape) {
   if (cols % block != 0)
     fail("shape ", shape_str(shape), ": the innermost dimension ", cols, " is not a multiple of the ",
          dtype_name(dtype), " block size ", block);
+  if (is_interleaved(dtype) && cols > 0 && (numel / cols) % kInterleaveRows != 0)
+    fail("shape ", shape_str(shape), ": ", dtype_name(dtype), " stores rows in groups of ", kInterleaveRows, ", but there are ",
+         numel / cols, " rows");
   const uint64_t blocks = static_cast<uint64_t>(numel / block);
   const uint64_t bb = dtype_block_bytes(dtype);
   if (blocks > std::numeric_limits<size_t>::max() / bb) fail("shape ", shape_str(shape), ": byte size overflows");
@@ -85,6 +89,8 @@ OutputFile::OutputFile(std::string path, size_t size)
   if (int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(size_)); err != 0) cleanup_fail("reserve", err);
   void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) cleanup_fail("map", errno);
+  ::madvise(p, size_, MADV_HUGEPAGE);  // 2 MiB page-cache folios where possible: a model read from the page
+                                       // cache right after writing maps with huge-page TLB entries
   data_ = static_cast<uint8_t*>(p);
 }
 

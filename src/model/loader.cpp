@@ -6,6 +6,7 @@
 #include "formats/gguf.h"
 #include "formats/json_file.h"
 #include "formats/safetensors.h"
+#include "tensor/interleave.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mapped_file.h"
@@ -226,6 +227,15 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
     other.where = options.mtp_from;
     for (const WeightSpec& s : weight_specs(c, WeightLayout::kHf, true))
       if (s.layer >= c.num_hidden_layers) assign(c, other, s, m->weights, m->weight_bytes);
+  }
+  for (const WeightRef& r : weight_views(m->weights)) {  // R8 tensors a file holds (dsinfer repack)
+    if (!is_interleaved(r.view->dtype)) continue;
+    if (!r8_layout_fits(r))
+      fail(path, ": tensor '", r.view->name, "' is stored as ", dtype_name(r.view->dtype),
+           ", but only matmul weights with whole 8-row groups can be; `dsinfer repack` of the original file "
+           "writes them right");
+    ++m->r8_tensors_in_file;
+    m->r8_bytes_in_file += r.view->nbytes;
   }
   if (options.repack) {
     m->repack = repack_weights(m->weights, m->repacked, options.prefault,

@@ -40,6 +40,8 @@ struct LoadedModel {
   std::unique_ptr<SafetensorsModel> mtp_source;   // LoadOptions::mtp_from
   std::unique_ptr<AnonBuffer> repacked;           // the repacked weights (LoadOptions::repack)
   RepackReport repack;
+  int64_t r8_tensors_in_file = 0;  // weights the file already stores in R8 layouts (`dsinfer repack`)
+  uint64_t r8_bytes_in_file = 0;
 
   // The tensor stored under `file_name` (GGUF or HF name), or nullptr.
   const TensorView* find_tensor(const std::string& file_name) const;

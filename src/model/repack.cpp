@@ -15,20 +15,22 @@
 namespace dsinfer {
 namespace {
 
-// Matmul weights [rows, K], and the split per-head projections [H, rows, K] (MLA's k_b / v_b) whose heads
-// hold whole 8-row groups, so a head's rows are still a range of groups.
-bool eligible(const WeightRef& r) {
-  const TensorView& t = *r.view;
-  if (!interleaved_of(t.dtype) || t.rows() <= 0 || t.rows() % kInterleaveRows != 0) return false;
-  if (r.use == WeightUse::kMatmul) return t.shape.size() == 2;
-  return r.use == WeightUse::kPerHead && t.shape.size() == 3 && t.shape[1] % kInterleaveRows == 0;
-}
+bool eligible(const WeightRef& r) { return interleaved_of(r.view->dtype) && r8_layout_fits(r); }
 
 size_t repacked_bytes(const TensorView& t) {
   return static_cast<size_t>(t.rows()) * dtype_row_bytes(*interleaved_of(t.dtype), t.cols());
 }
 
 }  // namespace
+
+// Matmul weights [rows, K], and the split per-head projections [H, rows, K] (MLA's k_b / v_b) whose heads
+// hold whole 8-row groups, so a head's rows are still a range of groups.
+bool r8_layout_fits(const WeightRef& r) {
+  const TensorView& t = *r.view;
+  if (t.rows() <= 0 || t.rows() % kInterleaveRows != 0) return false;
+  if (r.use == WeightUse::kMatmul) return t.shape.size() == 2;
+  return r.use == WeightUse::kPerHead && t.shape.size() == 3 && t.shape[1] % kInterleaveRows == 0;
+}
 
 RepackPlan plan_repack(ModelWeights& w) {
   RepackPlan plan;

@@ -30,6 +30,11 @@ struct RepackReport {
 // the eligible bytes exceed max_bytes (default: 3/4 of physical memory) or the memory cannot be mapped.
 uint64_t default_repack_limit();
 
+// Whether the forward pass reads this weight in a way an R8 layout serves (whole 8-row groups of a matmul
+// weight, or of each head of a per-head projection) — the rule for repacking at load, for `dsinfer repack`,
+// and for accepting R8 tensors a file holds.
+bool r8_layout_fits(const WeightRef& r);
+
 // What repack_weights would move, without moving anything: tensors and bytes in the R8 dtypes.
 struct RepackPlan {
   int64_t tensors = 0;

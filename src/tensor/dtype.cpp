@@ -10,8 +10,10 @@ struct DTypeInfo {
   const char* name;
   int64_t block_elems;
   size_t block_bytes;
-  int ggml_id;  // -1: none
+  int64_t ggml_id;  // -1: none
 };
+
+constexpr int64_t kR8 = kDsinferGgmlTypeBase;
 
 // Block sizes from ggml-common.h: Q8_0 = f16 d + 32 int8; Q4_0 = f16 d + 16 bytes of nibbles;
 // Q4_K = 2 f16 + 12 scale bytes + 128 nibble bytes; Q5_K adds 32 high-bit bytes; Q6_K = 128 ql + 64 qh +
@@ -22,15 +24,16 @@ constexpr DTypeInfo kInfo[] = {
     {DType::Q8_0, "q8_0", 32, 34, 8},    {DType::Q4_0, "q4_0", 32, 18, 2},
     {DType::Q4_K, "q4_K", 256, 144, 12}, {DType::Q5_K, "q5_K", 256, 176, 13},
     {DType::Q6_K, "q6_K", 256, 210, 14},
-    // Per row: the R8 layouts keep each row's bytes, interleaved 8 rows at a time.
-    {DType::Q4_0_R8, "q4_0_r8", 32, 18, -1}, {DType::Q8_0_R8, "q8_0_r8", 32, 34, -1},
+    // Per row: the R8 layouts keep each row's bytes, interleaved 8 rows at a time. Their ids are dsinfer's
+    // own (kDsinferGgmlTypeBase + n), far from ggml's and ik_llama.cpp's, so other readers refuse the file.
+    {DType::Q4_0_R8, "q4_0_r8", 32, 18, kR8 + 1}, {DType::Q8_0_R8, "q8_0_r8", 32, 34, kR8 + 2},
     // Q4_K_R8 / Q5_K_R8 unpack the 6-bit scales and mins to bytes: +4 bytes per row and super-block.
-    {DType::Q4_K_R8, "q4_K_r8", 256, 148, -1}, {DType::Q5_K_R8, "q5_K_r8", 256, 180, -1},
-    {DType::Q6_K_R8, "q6_K_r8", 256, 210, -1},
+    {DType::Q4_K_R8, "q4_K_r8", 256, 148, kR8 + 3}, {DType::Q5_K_R8, "q5_K_r8", 256, 180, kR8 + 4},
+    {DType::Q6_K_R8, "q6_K_r8", 256, 210, kR8 + 5},
     // Q5_0 = f16 d + 4 bytes of 5th bits + 16 nibble bytes; Q5_1 adds an f16 offset m.
     {DType::Q5_0, "q5_0", 32, 22, 6},    {DType::Q5_1, "q5_1", 32, 24, 7},
-    {DType::Q5_0_R8, "q5_0_r8", 32, 22, -1},  // Q5_0's bytes, interleaved
-    {DType::Q5_1_R8, "q5_1_r8", 32, 24, -1},  // Q5_1's bytes, interleaved
+    {DType::Q5_0_R8, "q5_0_r8", 32, 22, kR8 + 6},  // Q5_0's bytes, interleaved
+    {DType::Q5_1_R8, "q5_1_r8", 32, 24, kR8 + 7},  // Q5_1's bytes, interleaved
 };
 static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_1_R8) + 1,
               "one row per DType, in enum order");
@@ -79,6 +82,7 @@ std::string ggml_type_name(uint32_t id) {
                                  "q6_K", "q8_K", "iq2_xxs", "iq2_xs", "iq3_xxs",  "iq1_s",         "iq4_nl",
                                  "iq3_s", "iq2_s", "iq4_xs", "i8", "i16", "i32", "i64", "f64", "iq1_m", "bf16"};
   if (id < sizeof(kNames) / sizeof(kNames[0])) return kNames[id];
+  if (const auto t = dtype_from_ggml(id)) return dtype_name(*t);
   return cat("ggml type ", id);
 }
 

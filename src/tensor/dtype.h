@@ -11,14 +11,15 @@
 
 namespace dsinfer {
 
-// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8: those types with rows interleaved by 8 (tensor/interleave.h); in memory only,
-// made by load-time repacking, never read from or written to a file.
+// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 / Q5_0_R8 / Q5_1_R8: those types with rows interleaved by 8
+// (tensor/interleave.h), made by load-time repacking or stored so by `dsinfer repack` in GGUF files under
+// dsinfer's own type ids (which llama.cpp refuses: such a file is for dsinfer only).
 // Appended types go last: the order indexes dtype.cpp's table.
 enum class DType : uint8_t {
   F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8,
   Q5_0, Q5_1,  // llama.cpp's fallbacks for Q4_K / Q5_K rows whose length is not a multiple of 256
-  Q5_0_R8,     // in memory only: Q5_0 rows interleaved in 8-row groups, see tensor/interleave.h
-  Q5_1_R8,     // in memory only: Q5_1 rows interleaved in 8-row groups, see tensor/interleave.h
+  Q5_0_R8,     // Q5_0 rows interleaved in 8-row groups, see tensor/interleave.h
+  Q5_1_R8,     // Q5_1 rows interleaved in 8-row groups, see tensor/interleave.h
 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block
@@ -33,7 +34,9 @@ bool dtype_is_block_quant(DType t);                 // Q8_0 .. Q6_K, Q5_0, Q5_1 
 // Bytes of a row of n values; throws Error if n is not a multiple of the block size.
 size_t dtype_row_bytes(DType t, int64_t n);
 
-// GGML type ids as written in GGUF files (ggml.h enum ggml_type).
+// GGML type ids as written in GGUF files (ggml.h enum ggml_type); the R8 types have ids from
+// kDsinferGgmlTypeBase ("DS" in the high half), outside any range ggml or its forks use.
+constexpr uint32_t kDsinferGgmlTypeBase = 0x44530000u;
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t dtype_to_ggml(DType t);  // throws for F8_E4M3 (GGUF has no such type)
 std::string ggml_type_name(uint32_t ggml_type);  // for error messages, also for types we cannot load

@@ -1,6 +1,7 @@
 #pragma once
-// Row-interleaved ("R8") layouts of the GGML block types: dsinfer's in-memory repacking of GGUF weights for the
-// integer kernels, never stored in files. Eight consecutive rows become one row group; for each block
+// Row-interleaved ("R8") layouts of the GGML block types: dsinfer's repacking of GGUF weights for the
+// integer kernels, at load (model/repack.h) or once into a file (`dsinfer repack`, model/repack_file.h; GGUF
+// type ids from kDsinferGgmlTypeBase). Eight consecutive rows become one row group; for each block
 // column b (32 values) the group holds one 8-row block:
 //
 //   Q4_0_R8 block (144 bytes = 8 x 18):  f16 d[8 rows] | 4 chunks c = 0..3 of [8 rows][4 bytes]

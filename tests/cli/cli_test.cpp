@@ -113,6 +113,28 @@ TEST(Cli, QuantizedModelsAreRepackedAtLoadUnlessNoRepack) {
   expect_error("synth --preset tiny-v3 --dtype q4_0_r8 --out " + tmp() + "/r8.gguf", "q4_0_r8");
 }
 
+// dsinfer repack: the stored layout runs as load-time repacking does, with no repacking pass at load.
+TEST(Cli, RepackWritesAFileThatLoadsWithoutRepacking) {
+  const std::string m = tmp() + "/tiny-q8_0-for-repack.gguf", out = tmp() + "/tiny-q8_0-r8.gguf";
+  ASSERT_EQ(run("synth --preset tiny-v3 --dtype q8_0 --out " + m).exit_code, 0);
+  Result r = run("repack -m " + m + " -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("tensors repacked"), std::string::npos) << r.out;
+  const Result plain = run("run -m " + m + " --ids 1,2,3 -n 12 --ignore-eos");
+  r = run("run -m " + out + " --ids 1,2,3 -n 12 --ignore-eos");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.find("repacked "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stored in the 8-row interleaved layout (dsinfer repack)"), std::string::npos) << r.out;
+  auto tokens = [](const std::string& out) { return out.substr(out.find('['), out.rfind(']') - out.find('[') + 1); };
+  EXPECT_EQ(tokens(r.out), tokens(plain.out));
+  const auto info = nlohmann::json::parse(run("info --json -m " + out).out);
+  EXPECT_EQ(info["repack"]["tensors"], 0);
+  EXPECT_GT(info["r8_in_file"]["weights"].get<int64_t>(), 0);
+  expect_error("repack -m " + out + " -o " + tmp() + "/again.gguf", "nothing to repack");
+  expect_error("repack -m " + tmp() + "/absent.gguf -o " + tmp() + "/x.gguf", "absent.gguf");
+  expect_error("repack -m " + m, "--out");
+}
+
 TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
   const std::string m = tmp() + "/tiny-bench-q4_0.gguf";
   ASSERT_EQ(run("synth --preset tiny-v3 --dtype q4_0 --out " + m).exit_code, 0);

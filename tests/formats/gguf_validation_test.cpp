@@ -124,6 +124,11 @@ TEST(GgufValidation, TensorInfoErrors) {
   EXPECT_ERROR(one({uint64_t{1} << 31, uint64_t{1} << 31}, kF32, 0, 32), "byte size overflows");
   EXPECT_ERROR(one({uint64_t{1} << 30, uint64_t{1} << 30}, kF32, 0, 32), "runs past the end");
   EXPECT_ERROR(one({33, 1}, 8 /* q8_0 */, 0, 64), "not a multiple of the q8_0 block size 32");
+  // dsinfer's R8 types (dsinfer repack) hold whole 8-row groups: 3 rows would leave a group short.
+  const uint32_t q4_0_r8 = dtype_to_ggml(DType::Q4_0_R8);
+  EXPECT_ERROR(one({32, 3}, q4_0_r8, 0, 3 * 18), "q4_0_r8 stores rows in groups of 8, but there are 3 rows");
+  const std::vector<uint8_t> r8 = one({32, 8}, q4_0_r8, 0, 8 * 18);
+  EXPECT_EQ(GgufFile::from_memory(r8.data(), r8.size(), "ok")->tensors().at(0).dtype, DType::Q4_0_R8);
 
   Bytes dup = header(2, 0);
   tensor_info(dup, "w", {8}, kF32, 0);
