@@ -1,0 +1,184 @@
+#include "model/gguf_export.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "formats/gguf.h"
+#include "tensor/quant.h"
+#include "util/error.h"
+#include "util/progress.h"
+#include "util/thread_pool.h"
+
+namespace dsinfer {
+namespace {
+
+// k_b [H, rkv, dn] = W_UK_h^T and v_b [H, dv, rkv] = W_UV_h, from kv_b_proj [H*(dn+dv), rkv]: per head,
+// dn rows of W_UK_h then dv rows of W_UV_h.
+void split_kv_b_rows(const ModelConfig& c, const TensorRows& src, const WeightSpec& s, int64_t r0, int64_t n,
+                     float* out) {
+  const int64_t dn = c.qk_nope_head_dim, dv = c.v_head_dim, rkv = c.kv_lora_rank;
+  const std::string kv_b = s.canonical.substr(0, s.canonical.rfind('.')) + ".kv_b_proj";
+  if (s.canonical.ends_with(".v_b")) {  // row (h, j) = W_UV_h[j, :]
+    for (int64_t r = r0; r < r0 + n; ++r)
+      src.canonical_rows(kv_b, false, r / dv * (dn + dv) + dn + r % dv, 1, rkv, out + (r - r0) * rkv);
+    return;
+  }
+  // Row (h, c) of k_b holds W_UK_h[d, c] for d < dn: a column of the head's dn rows, read once per head.
+  std::vector<float> head(static_cast<size_t>(dn * rkv));
+  int64_t loaded = -1;
+  for (int64_t r = r0; r < r0 + n; ++r) {
+    const int64_t h = r / rkv, col = r % rkv;
+    if (h != loaded) {
+      src.canonical_rows(kv_b, false, h * (dn + dv), dn, rkv, head.data());
+      loaded = h;
+    }
+    float* o = out + (r - r0) * dn;
+    for (int64_t d = 0; d < dn; ++d) o[d] = head[static_cast<size_t>(d * rkv + col)];
+  }
+}
+
+void put_model_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name, bool legacy_kv_b) {
+  const std::string p = "deepseek2.";
+  auto u32 = [&](const std::string& k, int64_t v) { w.add_kv(p + k, GgufValue::uint32(static_cast<uint32_t>(v))); };
+  auto f32 = [&](const std::string& k, double v) { w.add_kv(p + k, GgufValue::float32(static_cast<float>(v))); };
+  w.add_kv("general.architecture", GgufValue::string("deepseek2"));
+  w.add_kv("general.name", GgufValue::string(name));
+  u32("block_count", c.num_hidden_layers + c.num_nextn_predict_layers);
+  if (c.num_nextn_predict_layers > 0) u32("nextn_predict_layers", c.num_nextn_predict_layers);
+  u32("context_length", c.max_position_embeddings);
+  u32("embedding_length", c.hidden_size);
+  u32("feed_forward_length", c.intermediate_size);
+  u32("attention.head_count", c.num_attention_heads);
+  // Current llama.cpp files store MLA as MQA over the latent (one KV head of 576 = rkv + dr values, the
+  // per-head sizes in *_mla); legacy files describe the decompressed per-head K and V.
+  u32("attention.head_count_kv", legacy_kv_b ? c.num_attention_heads : 1);
+  f32("attention.layer_norm_rms_epsilon", c.rms_norm_eps);
+  f32("rope.freq_base", c.rope_theta);
+  u32("rope.dimension_count", c.qk_rope_head_dim);
+  if (c.rope.yarn) {
+    w.add_kv(p + "rope.scaling.type", GgufValue::string("yarn"));
+    f32("rope.scaling.factor", c.rope.factor);
+    u32("rope.scaling.original_context_length", c.rope.original_max_position);
+    f32("rope.scaling.yarn_log_multiplier", 0.1 * c.rope.mscale_all_dim);
+    f32("rope.scaling.yarn_beta_fast", c.rope.beta_fast);
+    f32("rope.scaling.yarn_beta_slow", c.rope.beta_slow);
+  }
+  u32("leading_dense_block_count", c.first_k_dense_replace);
+  u32("vocab_size", c.vocab_size);
+  if (c.q_lora_rank > 0) u32("attention.q_lora_rank", c.q_lora_rank);
+  u32("attention.kv_lora_rank", c.kv_lora_rank);
+  if (legacy_kv_b) {
+    u32("attention.key_length", c.qk_head_dim());
+    u32("attention.value_length", c.v_head_dim);
+  } else {
+    u32("attention.key_length", c.kv_lora_rank + c.qk_rope_head_dim);
+    u32("attention.value_length", c.kv_lora_rank);
+    u32("attention.key_length_mla", c.qk_head_dim());
+    u32("attention.value_length_mla", c.v_head_dim);
+  }
+  u32("expert_feed_forward_length", c.moe_intermediate_size);
+  u32("expert_count", c.n_routed_experts);
+  u32("expert_used_count", c.num_experts_per_tok);
+  u32("expert_shared_count", c.n_shared_experts);
+  f32("expert_weights_scale", c.routed_scaling_factor);
+  if (c.norm_topk_prob) w.add_kv(p + "expert_weights_norm", GgufValue::boolean(true));
+  u32("expert_gating_func", c.scoring_func == ScoringFunc::kSigmoid ? 2 : 1);
+  u32("expert_group_count", c.n_group);
+  u32("expert_group_used_count", c.topk_group);
+}
+
+}  // namespace
+
+void layout_rows(const ModelConfig& c, const TensorRows& src, const WeightSpec& s, int64_t r0, int64_t n, float* out) {
+  const int64_t cols = s.shape.back();
+  const std::string& k = s.canonical;
+  if (k.find(".moe.experts.") != std::string::npos && s.shape.size() == 3) {  // GGUF stacked [E, rows, cols]
+    const int64_t per = s.shape[1];
+    const std::string part = k.substr(k.rfind('.'));  // ".gate" / ".up" / ".down"
+    const std::string base = k.substr(0, k.rfind('.'));
+    for (int64_t r = r0; r < r0 + n;) {
+      const int64_t e = r / per, take = std::min(r0 + n, (e + 1) * per) - r;
+      src.canonical_rows(cat(base, ".", e, part), false, r % per, take, cols, out + (r - r0) * cols);
+      r += take;
+    }
+    return;
+  }
+  if (k.ends_with(".attn.k_b") || k.ends_with(".attn.v_b")) return split_kv_b_rows(c, src, s, r0, n, out);
+  src.canonical_rows(k, s.is_vector, r0, n, cols, out);
+}
+
+void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src, const WeightSpec& s, DType t,
+                   uint8_t* dst) {
+  const int64_t cols = s.shape.back();
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < s.shape.size(); ++i) rows *= s.shape[i];
+  const size_t row_bytes = dtype_row_bytes(t, cols);
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+    std::vector<float> buf(static_cast<size_t>(cols * 64));
+    for (int64_t r = r0; r < r1; r += 64) {
+      const int64_t n = std::min<int64_t>(64, r1 - r);
+      layout_rows(c, src, s, r, n, buf.data());
+      for (int64_t i = 0; i < n; ++i) quantize_row(t, buf.data() + i * cols, dst + (r + i) * row_bytes, cols);
+    }
+  }, 64);
+}
+
+DType gguf_dtype_for(const WeightSpec& s, DType want, bool k_mix, int64_t n_layers) {
+  if (s.is_vector || !s.quantizable) return DType::F32;
+  if (k_mix) {
+    const int64_t i = s.layer, n = n_layers;
+    const bool more_bits = i >= 0 && (i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2);
+    const bool down = s.file_name.find("ffn_down") != std::string::npos;
+    if (s.file_name == "output.weight" || (down && more_bits)) want = DType::Q6_K;
+  }
+  const int64_t cols = s.shape.back();
+  if (cols % dtype_block_elems(want) == 0) return want;
+  if (cols % 32 != 0 || !dtype_is_block_quant(want)) return DType::F16;
+  if (want == DType::Q4_K) return DType::Q5_0;
+  if (want == DType::Q5_K) return DType::Q5_1;
+  return DType::Q8_0;
+}
+
+std::vector<std::string> write_gguf_model(const ModelConfig& config, const TensorRows& src, const GgufExportOptions& o,
+                                          std::vector<std::pair<std::string, GgufValue>> extra_keys,
+                                          const std::string& path) {
+  if (o.dtype == DType::F8_E4M3) fail("GGUF has no block-FP8 type");
+  if (o.k_mix && o.dtype != DType::Q4_K && o.dtype != DType::Q5_K) fail("the *_K_M recipes are mixes around q4_K or q5_K");
+  ModelConfig c = config;
+  if (!o.mtp) c.num_nextn_predict_layers = 0;
+  std::vector<WeightSpec> specs =
+      weight_specs(c, o.legacy_kv_b ? WeightLayout::kGgufLegacyKvB : WeightLayout::kGguf, o.mtp);
+  // The MTP module's copies of the embedding and head are left out, as llama.cpp's converter does (the
+  // loader reads the main ones).
+  std::erase_if(specs, [](const WeightSpec& s) { return s.optional; });
+
+  GgufWriter w;
+  put_model_metadata(w, c, o.name, o.legacy_kv_b);
+  for (auto& kv : extra_keys) w.add_kv(kv.first, std::move(kv.second));
+  ThreadPool pool(o.threads);
+  uint64_t total = 0, done = 0;
+  std::unique_ptr<ProgressBar> bar;
+  for (const WeightSpec& s : specs) {
+    const DType t = gguf_dtype_for(s, o.dtype, o.k_mix, c.num_hidden_layers);
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < s.shape.size(); ++i) rows *= s.shape[i];
+    const uint64_t bytes = static_cast<uint64_t>(rows) * dtype_row_bytes(t, s.shape.back());
+    total += bytes;
+    w.add_tensor_lazy(s.file_name, t, s.shape, [&pool, &c, &src, s, t, bytes, &done, &bar](uint8_t* dst) {
+      encode_tensor(pool, c, src, s, t, dst);
+      if (bar) bar->update(done += bytes);
+    });
+  }
+  if (o.progress) bar = std::make_unique<ProgressBar>("writing", total);
+  std::vector<std::string> files;
+  if (o.max_part_bytes > 0) {
+    files = w.write_split(path.ends_with(".gguf") ? path.substr(0, path.size() - 5) : path, o.max_part_bytes);
+  } else {
+    w.write(path);
+    files = {path};
+  }
+  if (bar) bar->finish();
+  return files;
+}
+
+}  // namespace dsinfer
