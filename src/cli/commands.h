@@ -18,5 +18,6 @@ int cmd_chat(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_repack(const Args& args);
+int cmd_convert(const Args& args);
 
 }  // namespace dsinfer::cli

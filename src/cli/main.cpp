@@ -24,6 +24,7 @@ const char* kUsage =
     "  tokenize  (-m MODEL | --tokenizer tokenizer.json) TEXT\n"
     "  bench     -m MODEL                  prefill/decode speed against the memory roofline\n"
     "  repack    -m MODEL.gguf -o OUT.gguf store the weights in the kernels' layout (faster loading)\n"
+    "  convert   -m HF_DIR -o OUT.gguf     a Hugging Face checkpoint (BF16, FP8) as a quantized GGUF\n"
     "\n"
     "MODEL is a GGUF file (first split for split files) or a Hugging Face model directory.\n"
     "Run 'dsinfer <command> --help' for the options of a command.\n";
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const Args&)> commands = {
       {"run", cmd_run},         {"info", cmd_info},   {"logits", cmd_logits}, {"synth", cmd_synth},
       {"tokenize", cmd_tokenize}, {"chat", cmd_chat}, {"bench", cmd_bench},   {"serve", cmd_serve},
-      {"repack", cmd_repack},
+      {"repack", cmd_repack},   {"convert", cmd_convert},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -185,6 +185,14 @@ int64_t mtp_modules_from(const ModelConfig& c, const std::string& dir) {
 
 }  // namespace
 
+TensorView model_tensor(const LoadedModel& m, const WeightSpec& spec) {
+  TensorLookup src;
+  src.gguf = m.gguf.get();
+  src.st = m.safetensors.get();
+  src.where = m.path;
+  return get(src, spec);
+}
+
 ModelConfig load_config(const std::string& path) {
   if (is_gguf_path(path)) return config_from_gguf(*GgufFile::open(path));
   const std::string cfg = path + "/config.json";

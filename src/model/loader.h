@@ -52,6 +52,10 @@ struct LoadedModel {
 
 bool is_gguf_path(const std::string& path);
 
+// The tensor spec names in m's files (its layout's name and shape checked), with the block scales of a
+// block-FP8 weight attached. Throws Error naming the file and tensor when it is missing or misshapen.
+TensorView model_tensor(const LoadedModel& m, const WeightSpec& spec);
+
 // Loads config and weights. Throws Error naming the file / tensor / field on any problem.
 std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptions& options = {});
 

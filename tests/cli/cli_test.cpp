@@ -135,6 +135,24 @@ TEST(Cli, RepackWritesAFileThatLoadsWithoutRepacking) {
   expect_error("repack -m " + m, "--out");
 }
 
+// dsinfer convert: the transformers-made golden checkpoint as a quantized GGUF that runs, with its config.
+TEST(Cli, ConvertWritesAGgufOfAHuggingFaceCheckpoint) {
+  const std::string golden = std::string(DSINFER_TEST_DATA) + "/golden/tiny-v3", out = tmp() + "/golden-q8_0.gguf";
+  Result r = run("convert -m " + golden + " -o " + out + " --dtype q8_0");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("wrote " + out), std::string::npos) << r.out;
+  const auto info = nlohmann::json::parse(run("info --json -m " + out).out);
+  const auto hf = nlohmann::json::parse(run("info --json -m " + golden).out);
+  EXPECT_EQ(info["config"]["num_hidden_layers"], hf["config"]["num_hidden_layers"]);
+  EXPECT_EQ(info["config"]["topk_method"], hf["config"]["topk_method"]);
+  EXPECT_EQ(info["bytes_by_dtype"].count("q8_0"), 1u) << info["bytes_by_dtype"].dump();
+  r = run("run -m " + out + " --ids 1,2,3 -n 4");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  expect_error("convert -m " + golden + " -o " + tmp() + "/x.gguf --dtype q4_0_r8", "--dtype");
+  expect_error("convert -m " + out + " -o " + tmp() + "/x.gguf", "takes a Hugging Face model directory");
+  expect_error("convert -m " + golden + " -o " + tmp() + "/x.gguf --mtp", "num_nextn_predict_layers = 0");
+}
+
 TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
   const std::string m = tmp() + "/tiny-bench-q4_0.gguf";
   ASSERT_EQ(run("synth --preset tiny-v3 --dtype q4_0 --out " + m).exit_code, 0);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/json_file.h"
+#include "model/convert.h"
 #include "model/loader.h"
 #include "model/transformer.h"
 #include "model/sequence.h"
@@ -32,14 +33,26 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 struct Case {
   std::string model;
   AttentionForm form;
+  bool converted = false;  // run the GGUF `dsinfer convert` makes of the checkpoint (f32) instead
 };
+
+// The golden checkpoint as `dsinfer convert --dtype f32` writes it (once per process).
+std::string converted_gguf(const std::string& model) {
+  const std::string path = testing::temp_dir() + "/golden-" + model + "-converted.gguf";
+  if (!std::filesystem::exists(path)) {
+    ConvertOptions o;
+    o.dtype = DType::F32;
+    convert_to_gguf(kGolden + model, path, o);
+  }
+  return path;
+}
 
 class Golden : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Golden, LogitsAndExpertsMatchHuggingFace) {
   const Case& k = GetParam();
   const std::string dir = kGolden + k.model;
-  auto m = load_model(dir);
+  auto m = load_model(k.converted ? converted_gguf(k.model) : dir);
   ThreadPool pool(2);
   Transformer tf(m->config, m->weights, pool);
   tf.set_attention_form(k.form);
@@ -77,9 +90,13 @@ INSTANTIATE_TEST_SUITE_P(Models, Golden,
                          ::testing::Values(Case{"tiny-v3", AttentionForm::kAbsorbed}, Case{"tiny-v3", AttentionForm::kNaive},
                                            Case{"tiny-v2-lite", AttentionForm::kAbsorbed},
                                            Case{"tiny-v2-lite", AttentionForm::kNaive},
-                                           Case{"tiny-v2", AttentionForm::kAbsorbed}, Case{"tiny-v2", AttentionForm::kNaive}),
+                                           Case{"tiny-v2", AttentionForm::kAbsorbed}, Case{"tiny-v2", AttentionForm::kNaive},
+                                           Case{"tiny-v3", AttentionForm::kAbsorbed, true},
+                                           Case{"tiny-v2-lite", AttentionForm::kAbsorbed, true},
+                                           Case{"tiny-v2", AttentionForm::kNaive, true}),
                          [](const auto& info) {
-                           std::string n = info.param.model + (info.param.form == AttentionForm::kNaive ? "_naive" : "_absorbed");
+                           std::string n = info.param.model + (info.param.form == AttentionForm::kNaive ? "_naive" : "_absorbed") +
+                                           (info.param.converted ? "_converted_gguf" : "");
                            for (auto& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
                            return n;
                          });

@@ -1,0 +1,54 @@
+// dsinfer convert -m HF_DIR -o OUT.gguf --dtype T: a Hugging Face checkpoint (BF16 or block-FP8) as
+// llama.cpp's GGUF, quantized (model/convert.h).
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/args.h"
+#include "model/convert.h"
+#include "tensor/interleave.h"
+#include "util/error.h"
+#include "util/timer.h"
+
+namespace dsinfer::cli {
+
+int cmd_convert(const Args& args) {
+  ArgParser p(args, {"--model", "--out", "--dtype", "--threads", "--split-max-mb"}, {"--help", "--mtp"},
+              {{"-m", "--model"}, {"-o", "--out"}, {"-t", "--threads"}});
+  if (p.has("--help")) {
+    std::puts(
+        "usage: dsinfer convert -m HF_DIR -o OUT.gguf [--dtype T] [--mtp] [--split-max-mb MB] [-t N]\n"
+        "Writes a Hugging Face DeepSeek-V2/V3/R1 checkpoint (config.json + safetensors: BF16, F16, F32 or\n"
+        "block-FP8 as DeepSeek-V3/R1 ship) as the GGUF llama.cpp reads: deepseek2 metadata, the tokenizer and\n"
+        "chat template from tokenizer.json / tokenizer_config.json, split attn_k_b / attn_v_b, stacked experts.\n"
+        "--dtype (default q8_0): f32 f16 bf16 q8_0 q4_0 q5_0 q5_1 q4_K q5_K q6_K, or q4_K_M / q5_K_M (llama.cpp's\n"
+        "mixes). Quantized with llama.cpp's reference quantizers (the bytes llama-quantize writes without an\n"
+        "importance matrix); rows that do not fit a type's block get llama.cpp's fallback type.\n"
+        "--mtp keeps the multi-token-prediction module (blk.N.nextn.*) for `--draft mtp`; llama.cpp's converter\n"
+        "leaves it out, and so does this one without --mtp. --split-max-mb writes OUT-0000i-of-0000N.gguf parts.");
+    return 0;
+  }
+  ConvertOptions o;
+  std::string dt = p.get("--dtype").value_or("q8_0");
+  if (dt == "q4_K_M" || dt == "q5_K_M") {
+    o.k_mix = true;
+    dt.resize(dt.size() - 2);
+  }
+  const auto dtype = dtype_from_name(dt);
+  if (!dtype || is_interleaved(*dtype) || *dtype == DType::F8_E4M3) fail("--dtype: '", dt, "' is not a GGUF type dsinfer writes");
+  o.dtype = *dtype;
+  o.mtp = p.has("--mtp");
+  o.threads = static_cast<int>(p.get_int("--threads", 0));
+  const int64_t split_mb = p.get_int("--split-max-mb", 0);
+  if (split_mb < 0) fail("--split-max-mb must be positive");
+  o.max_part_bytes = static_cast<uint64_t>(split_mb) << 20;
+  o.progress = ::isatty(STDERR_FILENO);
+  Timer timer;
+  const auto files = convert_to_gguf(p.require("--model"), p.require("--out"), o);
+  for (const auto& f : files) std::fprintf(stderr, "wrote %s\n", f.c_str());
+  std::fprintf(stderr, "done in %.1f s\n", timer.seconds());
+  return 0;
+}
+
+}  // namespace dsinfer::cli

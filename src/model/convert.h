@@ -1,0 +1,31 @@
+#pragma once
+// `dsinfer convert`: a Hugging Face DeepSeek-V2/V3/R1 checkpoint (config.json + safetensors in BF16 / F16 /
+// F32, or block-FP8 as DeepSeek-V3 and R1 ship) written as the GGUF llama.cpp's converter and
+// llama-quantize would make of it — deepseek2 metadata, the tokenizer (tokenizer.json, chat template),
+// split attn_k_b / attn_v_b, stacked experts — in one step, without Python, a GPU or an intermediate BF16
+// copy. Quantized types are encoded with llama.cpp's reference quantizers (same bytes as llama-quantize
+// without an importance matrix). FP8 weights are dequantized with their 128x128 block scales first.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/dtype.h"
+
+namespace dsinfer {
+
+struct ConvertOptions {
+  DType dtype = DType::Q8_0;    // f32 f16 bf16 q8_0 q4_0 q5_0 q5_1 q4_K q5_K q6_K (model/gguf_export.h)
+  bool k_mix = false;           // q4_K_M / q5_K_M
+  bool mtp = false;             // keep the MTP module (blk.N.nextn.*; llama.cpp's converter leaves it out)
+  uint64_t max_part_bytes = 0;  // > 0: split as gguf-split
+  int threads = 0;
+  bool progress = false;
+};
+
+// Returns the files written. Throws Error when hf_dir is not a Hugging Face model directory, on any
+// missing or misshapen tensor, and on write failures (no partial file is left under the output name).
+std::vector<std::string> convert_to_gguf(const std::string& hf_dir, const std::string& out_path,
+                                         const ConvertOptions& options);
+
+}  // namespace dsinfer

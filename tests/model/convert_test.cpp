@@ -1,0 +1,149 @@
+// `dsinfer convert` (model/convert.h): a Hugging Face checkpoint becomes the GGUF that `dsinfer synth`
+// writes for the same values — tensor bytes, types and metadata alike — in every type, with the MTP
+// module when asked; block-FP8 checkpoints are dequantized with their block scales. (The golden tests run
+// the converted goldens against transformers' logits: golden_test.cpp.)
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "formats/gguf.h"
+#include "model/convert.h"
+#include "test_models.h"
+
+namespace dsinfer {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// synth writes both layouts from the same values, so converting its HF directory must give its GGUF.
+void expect_same_gguf(const std::string& got_path, const std::string& want_path) {
+  auto got = GgufFile::open(got_path), want = GgufFile::open(want_path);
+  ASSERT_EQ(got->tensors().size(), want->tensors().size());
+  for (size_t i = 0; i < want->tensors().size(); ++i) {
+    const TensorView &g = got->tensors()[i], &w = want->tensors()[i];
+    ASSERT_EQ(g.name, w.name);
+    ASSERT_EQ(g.dtype, w.dtype) << w.name;
+    ASSERT_EQ(g.shape, w.shape) << w.name;
+    EXPECT_EQ(std::memcmp(g.data, w.data, w.nbytes), 0) << w.name << " (" << dtype_name(w.dtype) << ")";
+  }
+  ASSERT_EQ(got->metadata().size(), want->metadata().size());
+  for (const auto& [key, value] : want->metadata()) {
+    if (key == "general.name") continue;
+    ASSERT_NE(got->find(key), nullptr) << key;
+    EXPECT_EQ(got->find(key)->to_string(), value.to_string()) << key;
+  }
+}
+
+TEST(Convert, WritesTheGgufSynthWritesForTheSameValues) {
+  struct Case {
+    const char* dtype;
+    DType type;
+    bool k_mix;
+  };
+  for (const char* preset : {"tiny-v3", "tiny-v2-lite"}) {
+    SynthOptions hf;
+    hf.seed = 21;
+    // The real tokenizer (129k tokens, chat template) once: its keys must come through as synth writes them.
+    if (std::string(preset) == "tiny-v3") hf.tokenizer = std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3";
+    const std::string dir = testing::synth_with(preset, std::string(preset) + "-convert-src", hf);
+    for (const Case& c : {Case{"f32", DType::F32, false}, Case{"q8_0", DType::Q8_0, false},
+                          Case{"q4_0", DType::Q4_0, false}, Case{"q4_K_M", DType::Q4_K, true}}) {
+      SynthOptions g = hf;
+      g.dtype = c.type;
+      g.k_mix = c.k_mix;
+      const std::string want = testing::synth_with(preset, cat(preset, "-convert-want-", c.dtype, ".gguf"), g);
+      ConvertOptions o;
+      o.dtype = c.type;
+      o.k_mix = c.k_mix;
+      const std::string got = cat(testing::temp_dir(), "/", preset, "-converted-", c.dtype, ".gguf");
+      EXPECT_EQ(convert_to_gguf(dir, got, o), std::vector<std::string>{got});
+      SCOPED_TRACE(cat(preset, " ", c.dtype));
+      expect_same_gguf(got, want);
+    }
+  }
+}
+
+TEST(Convert, KeepsTheMtpModuleWhenAskedAndSplits) {
+  ModelConfig cfg = preset_config("tiny-v3");
+  cfg.num_nextn_predict_layers = 1;
+  const std::string dir = testing::temp_dir() + "/tiny-v3-mtp-convert-src", want = dir + "-want.gguf";
+  SynthOptions s;
+  s.seed = 4;
+  if (!std::filesystem::exists(dir)) synth_model(cfg, s, dir);
+  s.dtype = DType::Q8_0;
+  if (!std::filesystem::exists(want)) synth_model(cfg, s, want);
+
+  ConvertOptions o;
+  o.dtype = DType::Q8_0;
+  o.mtp = true;
+  const std::string got = testing::temp_dir() + "/tiny-v3-mtp-converted.gguf";
+  convert_to_gguf(dir, got, o);
+  expect_same_gguf(got, want);
+
+  o.mtp = false;  // as llama.cpp's converter: no module, and no layer counted for it
+  const std::string plain = testing::temp_dir() + "/tiny-v3-mtp-converted-without.gguf";
+  convert_to_gguf(dir, plain, o);
+  auto g = GgufFile::open(plain);
+  EXPECT_EQ(g->get_uint("deepseek2.block_count"), std::optional<uint64_t>(3));
+  EXPECT_EQ(g->find_tensor("blk.3.nextn.eh_proj.weight"), nullptr);
+  EXPECT_NE(GgufFile::open(got)->find_tensor("blk.3.nextn.eh_proj.weight"), nullptr);
+
+  o.max_part_bytes = 64 << 10;
+  const auto parts = convert_to_gguf(dir, testing::temp_dir() + "/tiny-v3-converted-split.gguf", o);
+  ASSERT_GT(parts.size(), 1u);
+  const auto ids = testing::test_ids(9, static_cast<int>(cfg.vocab_size));
+  EXPECT_EQ(testing::logits_of(*load_model(parts[0]), ids), testing::logits_of(*load_model(plain), ids));
+}
+
+// DeepSeek-V3's own format: FP8 weights with 128x128 block scales, dequantized on the way.
+TEST(Convert, BlockFp8CheckpointsBecomeTheValuesTheyEncode) {
+  SynthOptions s;
+  s.seed = 8;
+  s.dtype = DType::F8_E4M3;
+  const std::string dir = testing::synth_with("tiny-v3", "tiny-v3-fp8-convert-src", s);
+  ConvertOptions o;
+  o.dtype = DType::F32;
+  const std::string got = testing::temp_dir() + "/tiny-v3-fp8-converted.gguf";
+  convert_to_gguf(dir, got, o);
+  auto hf = load_model(dir), gguf = load_model(got);
+  EXPECT_EQ(to_f32(gguf->weights.layers[2].moe.experts[3].up), to_f32(hf->weights.layers[2].moe.experts[3].up));
+  EXPECT_EQ(to_f32(gguf->weights.layers[1].attn.q_b_proj), to_f32(hf->weights.layers[1].attn.q_b_proj));
+  const auto ids = testing::test_ids(11, static_cast<int>(hf->config.vocab_size));
+  EXPECT_LE(testing::rel_diff(testing::logits_of(*gguf, ids), testing::logits_of(*hf, ids)), 1e-5f);
+}
+
+TEST(Convert, RefusesWhatItCannotConvert) {
+  const std::string gguf = testing::synth("tiny-v3", "tiny-v3-convert-refuse.gguf", DType::F32);
+  EXPECT_NE(error_of([&] { convert_to_gguf(gguf, gguf + ".out.gguf", {}); }).find("takes a Hugging Face model directory"),
+            std::string::npos);
+  const std::string dir = testing::synth("tiny-v3", "tiny-v3-convert-refuse-hf", DType::F32);
+  EXPECT_NE(error_of([&] { convert_to_gguf(dir, dir + ".bin", {}); }).find("must end in .gguf"), std::string::npos);
+  ConvertOptions o;
+  o.mtp = true;
+  EXPECT_NE(error_of([&] { convert_to_gguf(dir, dir + ".mtp.gguf", o); }).find("num_nextn_predict_layers = 0"),
+            std::string::npos);
+  o.mtp = false;
+  o.dtype = DType::Q4_0;
+  o.k_mix = true;
+  EXPECT_NE(error_of([&] { convert_to_gguf(dir, dir + ".mix.gguf", o); }).find("q4_K or q5_K"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir + ".mix.gguf"));
+  // A damaged checkpoint: a tensor with the wrong shape is named.
+  std::filesystem::create_directories(dir + "-bad");
+  std::filesystem::copy_file(dir + "/config.json", dir + "-bad/config.json", std::filesystem::copy_options::overwrite_existing);
+  SynthOptions other;
+  const std::string other_dir = testing::synth_with("tiny-v2-lite", "tiny-v2-lite-convert-refuse-hf", other);
+  std::filesystem::copy_file(other_dir + "/model.safetensors", dir + "-bad/model.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  EXPECT_NE(error_of([&] { convert_to_gguf(dir + "-bad", dir + "-bad.gguf", {}); }).find("tensor '"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dsinfer
