@@ -24,7 +24,8 @@ int cmd_synth(const Args& args) {
         "llama.cpp's use_more_bits picks; rows that do not fit a type's block get llama.cpp's fallback:\n"
         "q4_K -> q5_0, q5_K -> q5_1, others -> q8_0, else f16); otherwise a Hugging Face directory (f32 f16\n"
         "bf16 f8_e4m3 = block-FP8).\n"
-        "presets: tiny-v3 tiny-v2-lite tiny-v2 v2-lite v3 (--layers N shortens the real shapes).\n"
+        "presets: tiny-v3 tiny-v3-k tiny-v2-lite tiny-v2 v2-lite v3 (--layers N shortens the real shapes;\n"
+        "tiny-v3-k has 256-wide rows, so K-quants apply).\n"
         "--mtp N adds N multi-token-prediction modules (V3/R1 ship 1) for `run --mtp`; in GGUF they are\n"
         "llama.cpp's `blk.N.nextn.*` tensors, counted in block_count with deepseek2.nextn_predict_layers.");
     return 0;

@@ -87,6 +87,24 @@ void put_model_metadata(GgufWriter& w, const ModelConfig& c, const std::string& 
   u32("expert_group_used_count", c.topk_group);
 }
 
+// llama.cpp's LLAMA_FTYPE of the file (general.file_type): what llama-quantize writes for the type asked.
+// A pure q4_K / q5_K file is named as the nearest llama.cpp recipe (Q4_K_S / Q5_K_S).
+uint32_t llama_file_type(DType want, bool k_mix) {
+  switch (want) {
+    case DType::F32: return 0;
+    case DType::F16: return 1;
+    case DType::Q4_0: return 2;
+    case DType::Q8_0: return 7;
+    case DType::Q5_0: return 8;
+    case DType::Q5_1: return 9;
+    case DType::Q4_K: return k_mix ? 15 : 14;
+    case DType::Q5_K: return k_mix ? 17 : 16;
+    case DType::Q6_K: return 18;
+    case DType::BF16: return 32;
+    default: fail("GGUF export: no llama.cpp file type for ", dtype_name(want));
+  }
+}
+
 }  // namespace
 
 void layout_rows(const ModelConfig& c, const TensorRows& src, const WeightSpec& s, int64_t r0, int64_t n, float* out) {
@@ -155,6 +173,8 @@ std::vector<std::string> write_gguf_model(const ModelConfig& config, const Tenso
   GgufWriter w;
   put_model_metadata(w, c, o.name, o.legacy_kv_b);
   for (auto& kv : extra_keys) w.add_kv(kv.first, std::move(kv.second));
+  w.add_kv("general.quantization_version", GgufValue::uint32(2));  // GGML_QNT_VERSION, as llama-quantize
+  w.add_kv("general.file_type", GgufValue::uint32(llama_file_type(o.dtype, o.k_mix)));
   ThreadPool pool(o.threads);
   uint64_t total = 0, done = 0;
   std::unique_ptr<ProgressBar> bar;

@@ -70,7 +70,7 @@ void make_v3(ModelConfig& c, int64_t groups, int64_t kept) {
 
 }  // namespace
 
-std::vector<std::string> preset_names() { return {"tiny-v3", "tiny-v2-lite", "tiny-v2", "v2-lite", "v3"}; }
+std::vector<std::string> preset_names() { return {"tiny-v3", "tiny-v3-k", "tiny-v2-lite", "tiny-v2", "v2-lite", "v3"}; }
 
 ModelConfig preset_config(const std::string& name, int64_t layers) {
   ModelConfig c;
@@ -79,6 +79,17 @@ ModelConfig preset_config(const std::string& name, int64_t layers) {
     make_v3(c, 4, 2);
     c.q_lora_rank = 32;
     c.n_shared_experts = 1;
+  } else if (name == "tiny-v3-k") {
+    // tiny-v3 with 256-wide rows, so the K-quants apply to most matrices as they do in the real models
+    // (embedding, head, q_a / q_b / kv_a, experts, dense FFN) instead of llama.cpp's fallback types.
+    c = tiny_base();
+    make_v3(c, 4, 2);
+    c.hidden_size = 256;
+    c.intermediate_size = 512;
+    c.moe_intermediate_size = 256;
+    c.q_lora_rank = 256;
+    c.n_shared_experts = 1;
+    c.num_hidden_layers = 2;
   } else if (name == "tiny-v2-lite" || name == "tiny-v2") {
     c = tiny_base();
     c.model_type = "deepseek_v2";

@@ -6,8 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "formats/gguf.h"
+#include "formats/json_file.h"
+#include "util/hash.h"
 #include "model/convert.h"
 #include "test_models.h"
 
@@ -67,6 +71,43 @@ TEST(Convert, WritesTheGgufSynthWritesForTheSameValues) {
       EXPECT_EQ(convert_to_gguf(dir, got, o), std::vector<std::string>{got});
       SCOPED_TRACE(cat(preset, " ", c.dtype));
       expect_same_gguf(got, want);
+    }
+  }
+}
+
+// Against llama.cpp itself: llama-quantize's output for the same F32 model (tools/reference/
+// make_llama_quantize_goldens.py) — tensor types (its mixes and fallbacks), bytes (FNV-1a 64) and metadata.
+TEST(Convert, WritesTheBytesLlamaQuantizeWrites) {
+  const auto golden = read_json_file(std::string(DSINFER_TEST_DATA) + "/golden/llama-quantize/tiny-v3-k.json");
+  SynthOptions f32;
+  f32.seed = 1;
+  const std::string dir = testing::synth_with("tiny-v3-k", "tiny-v3-k-llama-quantize-src", f32);
+  ASSERT_EQ(golden["types"].size(), 3u);
+  for (const auto& [type, want] : golden["types"].items()) {
+    SCOPED_TRACE(type);
+    ConvertOptions o;
+    o.k_mix = type.ends_with("_K_M");
+    o.dtype = *dtype_from_name(o.k_mix ? type.substr(0, type.size() - 2) : type);
+    const std::string path = cat(testing::temp_dir(), "/tiny-v3-k-", type, ".gguf");
+    convert_to_gguf(dir, path, o);
+    auto got = GgufFile::open(path);
+    ASSERT_EQ(got->tensors().size(), want["tensors"].size());
+    for (const auto& t : want["tensors"]) {
+      const TensorView* v = got->find_tensor(t["name"].get<std::string>());
+      ASSERT_NE(v, nullptr) << t["name"];
+      EXPECT_EQ(dtype_from_name(t["type"].get<std::string>()), std::optional<DType>(v->dtype)) << t["name"];
+      const std::string_view bytes(static_cast<const char*>(v->data), v->nbytes);
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
+      EXPECT_EQ(std::string(hex), t["fnv1a64"].get<std::string>()) << t["name"];
+    }
+    size_t keys = 0;
+    for (const auto& [key, value] : got->metadata()) keys += key != "general.name";
+    EXPECT_EQ(keys + 1, want["metadata"].size());
+    for (const auto& [key, value] : want["metadata"].items()) {
+      ASSERT_NE(got->find(key), nullptr) << key;
+      if (value.is_boolean()) EXPECT_EQ(got->get_bool(key), std::optional<bool>(value.get<bool>())) << key;
+      else if (value.is_number()) EXPECT_EQ(got->get_float(key), std::optional<double>(value.get<double>())) << key;
     }
   }
 }
