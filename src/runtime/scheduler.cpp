@@ -297,7 +297,7 @@ void Scheduler::step() {
         const bool scores_next = !decoding && !last && a->req.prompt_logprobs;
         const bool sample = last && a->req.max_tokens > 0;
         batch.add(a->history[pos], pos, a->seq, sample || scores_next);
-        if (sample || scores_next) rows.push_back({a.get(), pos, n_logits++, sample});
+        if (sample || scores_next) rows.push_back({a.get(), pos, n_logits++, sample, 0, {}});
       }
       if (decoding) {
         // (at most max_tokens - generated - 1 drafts: their rows stay below prompt + max_tokens)

@@ -285,7 +285,9 @@ TEST(Speculative, SchedulerDraftsAsGenerateDoes) {
     prompt.push_back(salt * 29 % 256);
     const double min_acceptance = salt < 4 ? 0.0 : 0.5;
     const Outcome ref = run(*golden, prompt, 100, Draft::kMtp, {}, {}, min_acceptance);
-    if (min_acceptance > 0) EXPECT_LT(ref.stats.drafted, 30);  // the random module's misses close the gate
+    if (min_acceptance > 0) {
+      EXPECT_LT(ref.stats.drafted, 30);  // the random module's misses close the gate
+    }
     SchedulerOptions o;
     o.draft = DraftMode::kMtp;
     o.draft_min_acceptance = min_acceptance;
