@@ -15,7 +15,9 @@
 #include "runtime/scheduler.h"
 #include "server/http_server.h"
 #include "tokenizer/tokenizer.h"
+#include "util/build_info.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 namespace dsinfer::cli {
@@ -25,7 +27,7 @@ int cmd_serve(const Args& args) {
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
                "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams",
-               "--draft-min-accept", "--mtp-from", "--draft-max"},
+               "--draft-min-accept", "--mtp-from", "--draft-max", "--prefix-cache-file"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -33,6 +35,7 @@ int cmd_serve(const Args& args) {
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
+        "       [--prefix-cache-file PATH]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
         "       [--draft mtp|lookup] [--draft-max N] [--draft-max-streams N] [--draft-min-accept R] [--mtp-from HF_DIR]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
@@ -51,6 +54,10 @@ int cmd_serve(const Args& args) {
         "the step and gets more than one token when the model agrees. mtp: the model's multi-token-prediction\n"
         "module (DeepSeek-V3/R1; --mtp-from HF_DIR for a GGUF made without it); lookup: prompt lookup. A sequence\n"
         "verifies drafts only while at least R (default 0.5; 0: always) of its recent ones came true.\n"
+        "--prefix-cache-file PATH: the prefix cache (the KV of recent prompts' whole pages, reused by prompts\n"
+        "that start the same way) is written to PATH when the server stops (SIGTERM / Ctrl-C) and read back\n"
+        "when it starts, so long system prompts and conversations survive a restart without being recomputed.\n"
+        "A file of another model, build, --kv-dtype or --page-tokens, or a damaged one, is reported and ignored.\n"
         "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
     std::puts(kKvDTypeHelp);
     return 0;
@@ -123,7 +130,23 @@ int cmd_serve(const Args& args) {
   if (s.tokenizer->eos_id() >= 0 && (so.stop_token_ids.empty() || so.stop_token_ids[0] != s.tokenizer->eos_id()))
     so.stop_token_ids.push_back(s.tokenizer->eos_id());
 
+  if (auto f = p.get("--prefix-cache-file")) {
+    if (!sched.prefix_cache) fail("--prefix-cache-file needs the prefix cache (drop --no-prefix-cache)");
+    sched.prefix_cache_file = *f;
+    sched.prefix_cache_fingerprint = mix64(weights_fingerprint(s.model->config, s.model->weights) ^ fnv1a64(build_id()));
+  }
+
   Scheduler scheduler(*s.transformer, sched);
+  if (!sched.prefix_cache_file.empty()) {
+    const PrefixFileReport& r = scheduler.prefix_file_loaded();
+    if (r.entries > 0)
+      std::fprintf(stderr, "dsinfer serve: prefix cache: %lld entries (%lld tokens) read from %s%s%s\n",
+                   static_cast<long long>(r.entries), static_cast<long long>(r.tokens), sched.prefix_cache_file.c_str(),
+                   r.skipped.empty() ? "" : "; ", r.skipped.c_str());
+    else
+      std::fprintf(stderr, "dsinfer serve: prefix cache: nothing read from %s (%s)\n", sched.prefix_cache_file.c_str(),
+                   r.skipped.c_str());
+  }
   server::HttpServer http(so, scheduler, *s.tokenizer);
   const int port = http.bind();
   const double kv_mb = static_cast<double>(scheduler.metrics().kv_pages_total) * sched.page_tokens *
@@ -157,6 +180,15 @@ int cmd_serve(const Args& args) {
   if (!watcher_done) pthread_kill(watcher.native_handle(), SIGTERM);  // wakes the watcher if run() ended on its own
   watcher.join();
   scheduler.shutdown(true);
+  if (!sched.prefix_cache_file.empty()) {
+    const PrefixFileReport r = scheduler.prefix_file_saved();
+    if (r.skipped.empty())
+      std::fprintf(stderr, "dsinfer serve: prefix cache: %lld entries (%lld tokens, %.1f MB) written to %s\n",
+                   static_cast<long long>(r.entries), static_cast<long long>(r.tokens), r.bytes / 1e6,
+                   sched.prefix_cache_file.c_str());
+    else
+      std::fprintf(stderr, "dsinfer serve: prefix cache not written: %s\n", r.skipped.c_str());
+  }
   return 0;
 }
 

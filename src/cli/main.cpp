@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "util/build_info.h"
 #include "util/error.h"
 
 namespace {
@@ -27,7 +28,7 @@ const char* kUsage =
     "  convert   -m HF_DIR -o OUT.gguf     a Hugging Face checkpoint (BF16, FP8) as a quantized GGUF\n"
     "\n"
     "MODEL is a GGUF file (first split for split files) or a Hugging Face model directory.\n"
-    "Run 'dsinfer <command> --help' for the options of a command.\n";
+    "Run 'dsinfer <command> --help' for the options of a command; 'dsinfer --version' for the build.\n";
 
 }  // namespace
 
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
       {"tokenize", cmd_tokenize}, {"chat", cmd_chat}, {"bench", cmd_bench},   {"serve", cmd_serve},
       {"repack", cmd_repack},   {"convert", cmd_convert},
   };
+  if (argc >= 2 && !std::strcmp(argv[1], "--version")) {
+    std::printf("dsinfer %s\n", dsinfer::build_id());
+    return 0;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -1,5 +1,5 @@
 #pragma once
-// Bounds-checked little-endian reads from a buffer (internal to formats/). A read past the end throws
+// Bounds-checked little-endian reads from a buffer (the file readers: formats/, the prefix-cache file). A read past the end throws
 // Error("truncated: ..."); callers wrap it with the file name and the field being read (with_context),
 // so a malformed file can never make us read outside the buffer.
 

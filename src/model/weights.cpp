@@ -1,5 +1,11 @@
 #include "model/weights.h"
 
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "util/hash.h"
+
 namespace dsinfer {
 
 std::vector<WeightRef> weight_views(ModelWeights& w) {
@@ -31,6 +37,30 @@ std::vector<WeightRef> weight_views(ModelWeights& w) {
     if (!m.head_is_main) add(m.head, WeightUse::kMatmul);
   }
   return out;
+}
+
+uint64_t weights_fingerprint(const ModelConfig& c, ModelWeights& w) {
+  uint64_t h = fnv1a64(c.to_json().dump());
+  auto bytes = [&](const void* p, size_t n) { h = mix64(h ^ fnv1a64(std::string_view(static_cast<const char*>(p), n))); };
+  for (const WeightRef& r : weight_views(w)) {
+    const TensorView& t = *r.view;
+    bytes(t.name.data(), t.name.size());
+    const uint64_t meta[3] = {static_cast<uint64_t>(t.dtype), t.nbytes, static_cast<uint64_t>(t.rows())};
+    bytes(meta, sizeof meta);
+    const size_t n = std::min<size_t>(t.nbytes, 256);
+    bytes(t.data, n);
+    bytes(static_cast<const uint8_t*>(t.data) + t.nbytes - n, n);
+  }
+  auto vec = [&](const std::vector<float>& v) { bytes(v.data(), v.size() * sizeof(float)); };
+  vec(w.final_norm);
+  for (const LayerWeights& L : w.layers) {
+    vec(L.attn_norm);
+    vec(L.ffn_norm);
+    vec(L.attn.q_a_norm);
+    vec(L.attn.kv_a_norm);
+    vec(L.moe.router_bias);
+  }
+  return h;
 }
 
 }  // namespace dsinfer

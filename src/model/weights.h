@@ -87,6 +87,11 @@ struct WeightRef {
 // own matrices (a view that aliases the main embedding or lm_head is listed once).
 std::vector<WeightRef> weight_views(ModelWeights& w);
 
+// A 64-bit identity of the model's values: its config, every weight's name, type and size and its first and
+// last 256 bytes, and the norm vectors — what decides the KV rows a prompt produces (for files of cached
+// rows, runtime/prefix_cache_file.h). Reads ~0.5 KB per weight.
+uint64_t weights_fingerprint(const ModelConfig& c, ModelWeights& w);
+
 // ---- The weight table: canonical name <-> HF name <-> GGUF name, in ONE place. ----
 
 enum class WeightLayout { kHf, kGguf, kGgufLegacyKvB };

@@ -41,6 +41,12 @@ class PrefixCache {
   void clear();
 
   int64_t entries() const { return static_cast<int64_t>(entries_.size()); }
+  // f(seq, tokens) for every entry, least recently used first (the order that, inserted again, rebuilds
+  // the same recency) — for saving the cache (runtime/prefix_cache_file.h).
+  template <class F>
+  void for_each_oldest_first(F&& f) const {
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) f(it->seq, it->tokens);
+  }
   // Sum of the pages the entries reference (pages shared between entries count once per entry, so this
   // bounds the pages held only by the cache from above).
   int64_t referenced_pages() const { return referenced_pages_; }

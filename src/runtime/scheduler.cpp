@@ -121,9 +121,16 @@ Scheduler::Scheduler(Transformer& model, const SchedulerOptions& options)
     : model_(model), options_(options), cache_(make_cache(model.config(), options)), prefix_(cache_) {
   if (options.draft == DraftMode::kMtp && model.mtp_modules() == 0)
     fail("scheduler: MTP drafting needs the model loaded with its MTP module");
+  if (options.prefix_cache && !options.prefix_cache_file.empty())
+    prefix_loaded_ = load_prefix_cache(prefix_, cache_, options.prefix_cache_fingerprint, options.prefix_cache_file);
   metrics_.kv_pages_total = cache_.total_pages();
-  metrics_.kv_pages_free = cache_.free_pages();
+  update_metrics_locked();  // no engine thread yet
   engine_ = std::thread([this] { engine_loop(); });
+}
+
+PrefixFileReport Scheduler::prefix_file_saved() const {
+  std::lock_guard lk(save_mu_);
+  return prefix_saved_;
 }
 
 Scheduler::~Scheduler() { shutdown(true); }
@@ -551,6 +558,14 @@ void Scheduler::engine_loop() {
       update_metrics_locked();
     }
     if (!running_.empty()) step();
+  }
+  if (options_.prefix_cache && !options_.prefix_cache_file.empty()) {  // before the entries go
+    std::lock_guard lk(save_mu_);
+    try {
+      prefix_saved_ = save_prefix_cache(prefix_, cache_, options_.prefix_cache_fingerprint, options_.prefix_cache_file);
+    } catch (const Error& e) {
+      prefix_saved_.skipped = e.what();
+    }
   }
   std::lock_guard lk(mu_);
   prefix_.clear();

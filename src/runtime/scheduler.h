@@ -33,6 +33,7 @@
 #include "model/transformer.h"
 #include "runtime/output_constraint.h"
 #include "runtime/prefix_cache.h"
+#include "runtime/prefix_cache_file.h"
 #include "runtime/sampler.h"
 
 namespace dsinfer {
@@ -48,6 +49,9 @@ struct SchedulerOptions {
   int64_t prefill_chunk = 128;   // prompt tokens per engine step, over all prefilling sequences
   int64_t max_queue = 64;        // requests waiting for admission
   bool prefix_cache = true;
+  // Loaded when the scheduler starts, written when it shuts down (runtime/prefix_cache_file.h); "" = none.
+  std::string prefix_cache_file;
+  uint64_t prefix_cache_fingerprint = 0;  // identifies the model and build the file's rows belong to
   DraftMode draft = DraftMode::kNone;  // kMtp: the model loaded with its MTP module (LoadOptions::mtp)
   int64_t draft_max_sequences = 4;     // draft only while at most this many sequences decode together
   double draft_min_acceptance = 0.0;   // and, per sequence, while its drafts come true this often (DraftGate)
@@ -172,6 +176,10 @@ class Scheduler {
   // Drops every prefix-cache entry (on the engine thread, before its next step); for tests and memory
   // checks. Returns once done.
   void clear_prefix_cache();
+  // SchedulerOptions::prefix_cache_file: what was read at start, and what the engine wrote as it stopped
+  // (after shutdown() returns; `skipped` holds a write error).
+  const PrefixFileReport& prefix_file_loaded() const { return prefix_loaded_; }
+  PrefixFileReport prefix_file_saved() const;
 
  private:
   struct Active;
@@ -192,6 +200,9 @@ class Scheduler {
   SchedulerMetrics metrics_;
   std::deque<std::pair<Clock::time_point, int64_t>> rate_window_;  // (time, generated_tokens)
   std::thread engine_;
+  PrefixFileReport prefix_loaded_;
+  mutable std::mutex save_mu_;  // prefix_saved_: written by the engine thread as it stops
+  PrefixFileReport prefix_saved_;
 
   std::vector<std::unique_ptr<Active>> running_;  // engine thread only
 

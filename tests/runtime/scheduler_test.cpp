@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <numeric>
 #include <thread>
@@ -436,6 +437,53 @@ TEST(Scheduler, PrefixEntriesAreEvictedWhenPagesAreNeeded) {
   EXPECT_LE(m.kv_pages_total - m.kv_pages_free, m.prefix_pages);
   EXPECT_GT(m.prefix_entries, 0);
   expect_all_pages_free(s);
+}
+
+// --prefix-cache-file: a scheduler that starts from the file another one wrote at shutdown reuses the
+// prefixes it had, and answers exactly as without them.
+TEST(Scheduler, PrefixCacheFileCarriesTheCacheAcrossARestart) {
+  const std::string path = testing::temp_dir() + "/scheduler-prefix-cache.bin";
+  std::filesystem::remove(path);
+  SchedulerOptions o;
+  o.max_sequences = 2;
+  o.max_context = 96;
+  o.page_tokens = 8;
+  o.prefix_cache_file = path;
+  o.prefix_cache_fingerprint = 42;
+  const auto system = prompt_of(37, 5);
+  auto with_tail = [&](int salt) {
+    auto p = system;
+    for (int i = 0; i < 5; ++i) p.push_back((salt * 11 + i * 5) % 256);
+    return p;
+  };
+  std::vector<std::vector<int32_t>> answers;
+  {
+    Scheduler s(tiny().tf, o);
+    EXPECT_EQ(s.prefix_file_loaded().skipped, "no file yet");
+    for (int salt = 0; salt < 2; ++salt) answers.push_back(collect(*s.submit(request(with_tail(salt), 10)).stream).tokens);
+    s.shutdown(true);
+    const PrefixFileReport w = s.prefix_file_saved();
+    EXPECT_EQ(w.skipped, "");
+    EXPECT_GT(w.entries, 0);
+  }
+  {
+    Scheduler s(tiny().tf, o);
+    const PrefixFileReport& r = s.prefix_file_loaded();
+    EXPECT_EQ(r.skipped, "");
+    EXPECT_GT(r.entries, 0);
+    EXPECT_GT(s.metrics().prefix_entries, 0);
+    for (int salt = 0; salt < 2; ++salt) {
+      auto res = s.submit(request(with_tail(salt), 10));
+      EXPECT_EQ(collect(*res.stream).tokens, answers[salt]) << salt;
+      EXPECT_EQ(res.stream->stats().cached_tokens, 40) << salt;  // 42 tokens: 5 whole pages, the last recomputed
+    }
+    expect_all_pages_free(s);
+  }
+  o.prefix_cache_fingerprint = 43;  // another model or build: the file is not used
+  Scheduler other(tiny().tf, o);
+  EXPECT_NE(other.prefix_file_loaded().skipped.find("another model"), std::string::npos)
+      << other.prefix_file_loaded().skipped;
+  EXPECT_EQ(other.metrics().prefix_entries, 0);
 }
 
 TEST(PrefixCache, BlockHashesAreAChain) {
