@@ -7,13 +7,16 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cctype>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "cli/args.h"
 #include "cli/model_session.h"
 #include "runtime/scheduler.h"
 #include "server/http_server.h"
+#include "tensor/interleave.h"
 #include "tokenizer/tokenizer.h"
 #include "util/build_info.h"
 #include "util/error.h"
@@ -134,6 +137,21 @@ int cmd_serve(const Args& args) {
     if (!sched.prefix_cache) fail("--prefix-cache-file needs the prefix cache (drop --no-prefix-cache)");
     sched.prefix_cache_file = *f;
     sched.prefix_cache_fingerprint = mix64(weights_fingerprint(s.model->config, s.model->weights) ^ fnv1a64(build_id()));
+  }
+
+  {  // how Ollama's /api/tags and /api/show describe the model
+    std::map<std::string, uint64_t> bytes_by_type;
+    for (const WeightRef& r : weight_views(s.model->weights)) {
+      so.model_info.parameters += r.view->numel();
+      bytes_by_type[dtype_name(plain_of(r.view->dtype))] += r.view->nbytes;
+    }
+    std::string most;
+    for (const auto& [type, bytes] : bytes_by_type)
+      if (most.empty() || bytes > bytes_by_type[most]) most = type;
+    for (char& ch : most) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    so.model_info.quantization = most;
+    so.model_info.size_bytes = static_cast<int64_t>(s.model->weight_bytes);
+    so.model_info.model_info = s.model->config.to_json();
   }
 
   Scheduler scheduler(*s.transformer, sched);

@@ -105,7 +105,40 @@ class MessagesWriter : public AnswerWriter {
   static ResponseJson failure(const GenerationGroup& g) { return anthropic_error_json(ApiError(500, g.error())); }
 };
 
+// Ollama streams one JSON object per line; an error mid-answer is a line {"error": "..."}.
+class OllamaWriter : public AnswerWriter {
+ public:
+  explicit OllamaWriter(std::unique_ptr<OllamaOutput> output) : output_(std::move(output)) {}
+
+  std::string begin(const GenerationGroup&) override { return {}; }
+  std::string chunk(const ResponseJson& c) override { return lines(output_->on_chunk(c)); }
+  std::string end(const GenerationGroup& g) override {
+    if (g.failed()) return dump_json(ResponseJson{{"error", g.error()}}) + "\n";
+    return lines(output_->finish(g.usage_chunk()["usage"], true));
+  }
+  std::string body(const GenerationGroup& g) override {
+    if (g.failed()) return dump_json(ResponseJson{{"error", g.error()}});
+    output_->finish(g.usage_chunk()["usage"], false);
+    return dump_json(output_->whole());
+  }
+  const char* stream_type() const override { return "application/x-ndjson"; }
+  // A space: leading whitespace of the next line, which JSON allows (an empty line would not parse).
+  std::string keep_alive() const override { return " "; }
+
+ private:
+  std::unique_ptr<OllamaOutput> output_;
+  static std::string lines(const std::vector<ResponseJson>& objs) {
+    std::string out;
+    for (const ResponseJson& o : objs) out += dump_json(o) + "\n";
+    return out;
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<AnswerWriter> ollama_writer(std::unique_ptr<OllamaOutput> output) {
+  return std::make_unique<OllamaWriter>(std::move(output));
+}
 
 std::unique_ptr<AnswerWriter> messages_writer(std::unique_ptr<MessagesOutput> output) {
   return std::make_unique<MessagesWriter>(std::move(output));

@@ -13,6 +13,7 @@
 
 #include "server/generation_group.h"
 #include "server/messages_output.h"
+#include "server/ollama_api.h"
 #include "server/response_store.h"
 #include "server/responses_output.h"
 
@@ -25,6 +26,10 @@ class AnswerWriter {
   virtual std::string chunk(const ResponseJson& chunk) = 0;   // one chunk (also called when not streaming: the text is dropped)
   virtual std::string end(const GenerationGroup& g) = 0;      // streaming: what follows the last chunk
   virtual std::string body(const GenerationGroup& g) = 0;     // not streaming: the whole answer, after the last chunk
+  // Streaming: the body's media type, and what is written while nothing happens (how a gone client is
+  // noticed; it must leave the stream valid).
+  virtual const char* stream_type() const { return "text/event-stream"; }
+  virtual std::string keep_alive() const { return ": keep-alive\n\n"; }
 };
 
 // /v1/chat/completions (chat) and /v1/completions.
@@ -38,5 +43,8 @@ std::unique_ptr<AnswerWriter> responses_writer(std::unique_ptr<ResponsesOutput> 
 
 // /v1/messages (Anthropic's Messages API).
 std::unique_ptr<AnswerWriter> messages_writer(std::unique_ptr<MessagesOutput> output);
+
+// /api/chat and /api/generate (Ollama): newline-delimited JSON objects.
+std::unique_ptr<AnswerWriter> ollama_writer(std::unique_ptr<OllamaOutput> output);
 
 }  // namespace dsinfer::server

@@ -29,7 +29,8 @@ namespace {
 
 const char* endpoint_label(const std::string& path) {
   for (const char* p : {"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens",
-                        "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"})
+                        "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize", "/api/chat", "/api/generate",
+                        "/api/tags", "/api/show", "/api/ps", "/api/version"})
     if (path == p) return p;
   if (path == "/responses") return "/v1/responses";
   if (path.rfind("/v1/responses/", 0) == 0 || path.rfind("/responses/", 0) == 0) return "/v1/responses/{id}";
@@ -39,13 +40,23 @@ const char* endpoint_label(const std::string& path) {
   return "other";
 }
 
-// Anthropic's Messages API answers errors in its own shape ({"type": "error", "error": {"type", "message"}}).
-bool anthropic_path(const std::string& path) { return path.rfind("/v1/messages", 0) == 0; }
+// Anthropic's Messages API answers errors in its own shape ({"type": "error", "error": {"type", "message"}}),
+// Ollama's API as {"error": "message"}; the rest as OpenAI's error object.
+enum class ErrorStyle { kOpenAI, kAnthropic, kOllama };
+ErrorStyle error_style(const std::string& path) {
+  if (path.rfind("/v1/messages", 0) == 0) return ErrorStyle::kAnthropic;
+  if (path.rfind("/api/", 0) == 0) return ErrorStyle::kOllama;
+  return ErrorStyle::kOpenAI;
+}
 
-void write_error(httplib::Response& res, const ApiError& e, bool anthropic = false) {
+void write_error(httplib::Response& res, const ApiError& e, ErrorStyle style = ErrorStyle::kOpenAI) {
   res.status = e.status;
   if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(e.retry_after))));
-  res.set_content(anthropic ? dump_json(anthropic_error_json(e)) : dump_json(e.to_json()), "application/json");
+  std::string body;
+  if (style == ErrorStyle::kAnthropic) body = dump_json(anthropic_error_json(e));
+  else if (style == ErrorStyle::kOllama) body = dump_json(ollama_error_json(e));
+  else body = dump_json(e.to_json());
+  res.set_content(body, "application/json");
 }
 
 // Whether a browser page from `origin` may call the server (ServerOptions::cors_origins).
@@ -182,7 +193,7 @@ void HttpServer::Impl::answer(httplib::Response& res, const StartedGeneration& s
   auto began = std::make_shared<bool>(false);  // the first chunks went out
   ++active_streams;  // the releaser below always runs (httplib calls it when the response is destroyed)
   res.set_chunked_content_provider(
-      "text/event-stream",
+      writer->stream_type(),
       [gen, writer, began](size_t, httplib::DataSink& sink) {
         auto write = [&](const std::string& s) { return s.empty() || sink.write(s.data(), s.size()); };
         if (!*began) {
@@ -194,9 +205,9 @@ void HttpServer::Impl::answer(httplib::Response& res, const StartedGeneration& s
         }
         bool ok = true;
         const auto progress = gen->pump([&](const ResponseJson& c) { return ok = ok && write(writer->chunk(c)); }, 1000ms);
-        // A comment line while nothing happens (queued, long prefill): SSE clients ignore it, and writing
-        // is how a vanished client is noticed.
-        if (progress == Generation::Progress::kIdle) ok = write(": keep-alive\n\n");
+        // Something harmless while nothing happens (queued, long prefill): an SSE comment line, or a space
+        // before Ollama's next JSON line; writing is how a vanished client is noticed.
+        if (progress == Generation::Progress::kIdle) ok = write(writer->keep_alive());
         if (!ok) {
           gen->cancel();
           return false;
@@ -247,18 +258,18 @@ void HttpServer::Impl::routes() {
         (req.has_header("x-api-key") && constant_time_equal(req.get_header_value("x-api-key"), options.api_key)))
       return httplib::Server::HandlerResponse::Unhandled;
     write_error(res, ApiError(401, "Incorrect API key provided. Pass it as 'Authorization: Bearer KEY' (or 'x-api-key: KEY').", "",
-                              "invalid_api_key", "invalid_request_error"), anthropic_path(req.path));
+                              "invalid_api_key", "invalid_request_error"), error_style(req.path));
     return httplib::Server::HandlerResponse::Handled;
   });
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const bool anthropic = anthropic_path(req.path);
+    const ErrorStyle style = error_style(req.path);
     if (res.status == 413) {
-      write_error(res, ApiError(413, "the request body is too large", "", "request_too_large"), anthropic);
+      write_error(res, ApiError(413, "the request body is too large", "", "request_too_large"), style);
     } else if (res.status == 404) {
-      write_error(res, ApiError(404, cat("Unknown request URL: ", req.method, " ", req.path), "", "unknown_url"), anthropic);
+      write_error(res, ApiError(404, cat("Unknown request URL: ", req.method, " ", req.path), "", "unknown_url"), style);
     } else {
-      write_error(res, ApiError(res.status, cat("HTTP error ", res.status)), anthropic);
+      write_error(res, ApiError(res.status, cat("HTTP error ", res.status)), style);
     }
   });
   http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -269,7 +280,7 @@ void HttpServer::Impl::routes() {
       what = e.what();
     } catch (...) {
     }
-    write_error(res, ApiError(500, what, "", "internal_error", "server_error"), anthropic_path(req.path));
+    write_error(res, ApiError(500, what, "", "internal_error", "server_error"), error_style(req.path));
   });
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     metrics.count_request(endpoint_label(req.path), res.status);
@@ -278,13 +289,13 @@ void HttpServer::Impl::routes() {
   // Errors caused by the request become OpenAI error objects.
   auto guarded = [](auto handle) {
     return [handle](const httplib::Request& req, httplib::Response& res) {
-      const bool anthropic = anthropic_path(req.path);
+      const ErrorStyle style = error_style(req.path);
       try {
         handle(req, res);
       } catch (const ApiError& e) {
-        write_error(res, e, anthropic);
+        write_error(res, e, style);
       } catch (const Error& e) {  // tokenizer and other library errors caused by the input
-        write_error(res, ApiError(400, e.what()), anthropic);
+        write_error(res, ApiError(400, e.what()), style);
       }
     };
   };
@@ -298,6 +309,34 @@ void HttpServer::Impl::routes() {
       StartedAnswer a = start_response(context, req.body, responses, std::chrono::steady_clock::now());
       answer(res, a.started, std::move(a.writer));
     }));
+  // Ollama's API (ollama_api.h): the same model and scheduler, Ollama's bodies and answers.
+  for (const char* p : {"/api/chat", "/api/generate"})
+    http.Post(p, guarded([this, generate = std::string(p) == "/api/generate"](const httplib::Request& req, httplib::Response& res) {
+      StartedAnswer a = start_ollama(context, req.body, generate, std::chrono::steady_clock::now());
+      answer(res, a.started, std::move(a.writer));
+    }));
+  auto ollama_model = [this] {
+    OllamaModelInfo m = options.model_info;
+    m.name = options.model_name;
+    m.context_length = scheduler.options().max_context;
+    return m;
+  };
+  http.Get("/api/tags", [ollama_model](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump_json(ollama_tags(ollama_model(), false)), "application/json");
+  });
+  http.Get("/api/ps", [ollama_model](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump_json(ollama_tags(ollama_model(), true)), "application/json");
+  });
+  http.Post("/api/show", guarded([this, ollama_model](const httplib::Request& req, httplib::Response& res) {
+    parse_json_body(req.body, options.limits);
+    res.set_content(dump_json(ollama_show(ollama_model(), true, context.format != ChatFormat::kDeepSeekV3)), "application/json");
+  }));
+  http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump_json(nlohmann::ordered_json{{"version", kOllamaApiVersion}}), "application/json");
+  });
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("dsinfer is running (OpenAI, Anthropic and Ollama APIs)", "text/plain");
+  });
   http.Post("/v1/messages", guarded([this](const httplib::Request& req, httplib::Response& res) {
     StartedAnswer a = start_message(context, req.body, std::chrono::steady_clock::now());
     answer(res, a.started, std::move(a.writer));

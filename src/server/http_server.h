@@ -2,7 +2,8 @@
 // The OpenAI-compatible HTTP server (cpp-httplib, a thread per connection from a fixed pool):
 //   POST /v1/chat/completions, POST /v1/completions, POST /v1/responses (+ GET / DELETE of a stored one),
 //   GET /v1/models, GET /health, GET /metrics, llama-server's POST /tokenize and POST /detokenize, and
-//   Anthropic's POST /v1/messages and POST /v1/messages/count_tokens.
+//   Anthropic's POST /v1/messages and POST /v1/messages/count_tokens, and Ollama's /api/chat, /api/generate,
+//   /api/tags, /api/show, /api/ps, /api/version.
 // Generation goes through the Scheduler (continuous batching); this layer turns requests into prompt
 // token ids (chat template + tokenizer) and the token streams back into OpenAI JSON / Server-Sent Events.
 
@@ -14,6 +15,7 @@
 
 #include "runtime/scheduler.h"
 #include "server/api_request.h"
+#include "server/ollama_api.h"
 #include "tokenizer/chat_template.h"
 
 namespace dsinfer {
@@ -39,6 +41,8 @@ struct ServerOptions {
   std::string scripted_answer;
   // The Responses API's stored responses (previous_response_id): at most this many bytes (0 = none kept).
   size_t responses_store_bytes = 64u << 20;
+  // How Ollama's /api/tags and /api/show describe the model (its name is model_name).
+  OllamaModelInfo model_info;
 };
 
 class HttpServer {

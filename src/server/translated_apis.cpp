@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "server/messages_request.h"
+#include "server/ollama_api.h"
 #include "server/request_plan.h"
 #include "server/responses_request.h"
 
@@ -58,6 +59,19 @@ StartedAnswer start_message(const GenerationContext& ctx, std::string_view body,
   const int64_t input_tokens = a.started.group->usage_chunk()["usage"]["prompt_tokens"].get<int64_t>();
   a.writer = messages_writer(
       std::make_unique<MessagesOutput>(random_id("msg_"), r.model.empty() ? ctx.options.model_name : r.model, input_tokens));
+  return a;
+}
+
+StartedAnswer start_ollama(const GenerationContext& ctx, std::string_view body, bool generate,
+                           std::chrono::steady_clock::time_point arrival) {
+  const OllamaRequest r = parse_ollama_request(body, ctx.options.limits, generate);
+  StartedAnswer a;
+  try {
+    a.started = start_generation(ctx, r.body, r.chat, arrival);
+  } catch (const ApiError& e) {
+    throw ollama_error(e);
+  }
+  a.writer = ollama_writer(std::make_unique<OllamaOutput>(r.model.empty() ? ctx.options.model_name : r.model, generate));
   return a;
 }
 

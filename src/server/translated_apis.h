@@ -28,6 +28,10 @@ StartedAnswer start_response(const GenerationContext& ctx, std::string_view body
 // POST /v1/messages.
 StartedAnswer start_message(const GenerationContext& ctx, std::string_view body, std::chrono::steady_clock::time_point arrival);
 
+// POST /api/chat, POST /api/generate (Ollama).
+StartedAnswer start_ollama(const GenerationContext& ctx, std::string_view body, bool generate,
+                           std::chrono::steady_clock::time_point arrival);
+
 // POST /v1/messages/count_tokens: {"input_tokens": N}, the prompt the request would have (no context limit).
 nlohmann::json count_message_tokens(const GenerationContext& ctx, std::string_view body);
 
