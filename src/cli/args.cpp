@@ -142,4 +142,10 @@ std::vector<int32_t> parse_id_list(const std::string& s) {
   return ids;
 }
 
+uint64_t split_bytes_from_args(const ArgParser& p) {
+  const int64_t mb = p.get_int("--split-max-mb", 0);
+  if (mb < 0 || mb > (int64_t{1} << 40)) fail("--split-max-mb must be a positive number of MB");
+  return static_cast<uint64_t>(mb) << 20;
+}
+
 }  // namespace dsinfer::cli

@@ -56,6 +56,9 @@ std::string mtp_from_args(const ArgParser& p, const std::string& draft);
 // when nearly all of them come true (copying text).
 int64_t draft_max_tokens_from_args(const ArgParser& p);
 
+// --split-max-mb MB (convert, repack): bytes per output part, 0 = one file; Error when negative.
+uint64_t split_bytes_from_args(const ArgParser& p);
+
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);
 

@@ -40,9 +40,7 @@ int cmd_convert(const Args& args) {
   o.dtype = *dtype;
   o.mtp = p.has("--mtp");
   o.threads = static_cast<int>(p.get_int("--threads", 0));
-  const int64_t split_mb = p.get_int("--split-max-mb", 0);
-  if (split_mb < 0) fail("--split-max-mb must be positive");
-  o.max_part_bytes = static_cast<uint64_t>(split_mb) << 20;
+  o.max_part_bytes = split_bytes_from_args(p);
   o.progress = ::isatty(STDERR_FILENO);
   Timer timer;
   const auto files = convert_to_gguf(p.require("--model"), p.require("--out"), o);

@@ -29,9 +29,7 @@ int cmd_repack(const Args& args) {
   const std::string in = p.require("--model"), out = p.require("--out");
   RepackFileOptions o;
   o.threads = static_cast<int>(p.get_int("--threads", 0));
-  const int64_t split_mb = p.get_int("--split-max-mb", 0);
-  if (split_mb < 0) fail("--split-max-mb must be positive");
-  o.max_part_bytes = static_cast<uint64_t>(split_mb) << 20;
+  o.max_part_bytes = split_bytes_from_args(p);
   o.progress = ::isatty(STDERR_FILENO);
   const RepackFileReport r = write_repacked_gguf(in, out, o);
   for (const auto& f : r.files) std::fprintf(stderr, "wrote %s\n", f.c_str());

@@ -18,14 +18,7 @@
 namespace dsinfer {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 // synth writes both layouts from the same values, so converting its HF directory must give its GGUF.
 void expect_same_gguf(const std::string& got_path, const std::string& want_path) {

@@ -13,18 +13,11 @@
 namespace dsinfer {
 namespace {
 
+using testing::error_of;
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 const std::string kV3 = std::string(DSINFER_TEST_DATA) + "/data/deepseek-v3/config.json";

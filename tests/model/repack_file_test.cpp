@@ -14,20 +14,13 @@
 namespace dsinfer {
 namespace {
 
+using testing::error_of;
+
 std::unique_ptr<LoadedModel> load(const std::string& path, bool repack, bool mtp = false) {
   LoadOptions o;
   o.repack = repack;
   o.mtp = mtp;
   return load_model(path, o);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // tiny-v3 with an MTP module, Q4_0 (seed 3).

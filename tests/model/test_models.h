@@ -97,6 +97,16 @@ inline std::vector<int32_t> test_ids(int n, int vocab) {
 
 // Greedy continuation of a 5-token prompt with the current matmul path; *min_gap (if given) gets the
 // smallest top-1/top-2 logit gap seen on the way.
+// The message of the dsinfer::Error f throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 inline std::vector<int32_t> greedy(const LoadedModel& m, int64_t n_new, float* min_gap = nullptr) {
   ThreadPool pool(2);
   Transformer tf(m.config, m.weights, pool);
