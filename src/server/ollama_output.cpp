@@ -48,8 +48,9 @@ std::vector<json> OllamaOutput::on_chunk(const json& chunk) {
   if (d.contains("tool_calls") && d["tool_calls"].is_array()) {
     for (const json& call : d["tool_calls"]) {
       if (!call.contains("function") || !call["function"].is_object()) continue;
-      const size_t i = call.contains("index") && call["index"].is_number_unsigned() ? call["index"].get<size_t>() : calls_.size();
-      if (i > 1024) continue;  // (the server's own chunks number calls from 0)
+      const int64_t index = call.contains("index") && call["index"].is_number_integer() ? call["index"].get<int64_t>() : -1;
+      if (index < 0 || index > 1024) continue;  // (the server's own chunks number their calls from 0)
+      const auto i = static_cast<size_t>(index);
       while (calls_.size() <= i) calls_.push_back({{"function", {{"name", ""}, {"arguments", ""}}}});
       const json& fn = call["function"];
       if (fn.contains("name") && fn["name"].is_string() && !fn["name"].get<std::string>().empty())

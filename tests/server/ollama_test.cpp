@@ -156,7 +156,10 @@ TEST(OllamaOutput, ChunksBecomeLinesAndCallsComeWhole) {
   EXPECT_EQ(lines[0]["message"]["content"], "Checking.");
   EXPECT_TRUE(out.on_chunk(chunk(R"({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
                                                      "function": {"name": "weather", "arguments": ""}}]})")).empty());
-  out.on_chunk(chunk(R"({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\": "}}]})"));
+  // (the server builds its chunks with signed integers, as here; parsed JSON has unsigned ones)
+  json piece = json::parse(R"({"tool_calls": [{"function": {"arguments": "{\"city\": "}}]})");
+  piece["tool_calls"][0]["index"] = int64_t{0};
+  out.on_chunk({{"choices", json::array({{{"index", 0}, {"delta", piece}}})}});
   out.on_chunk(chunk(R"({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]})", "tool_calls"));
   lines = out.finish({{"prompt_tokens", 12}, {"completion_tokens", 20}}, true);
   ASSERT_EQ(lines.size(), 2u);
