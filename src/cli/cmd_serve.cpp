@@ -30,7 +30,7 @@ int cmd_serve(const Args& args) {
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
                "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams",
-               "--draft-min-accept", "--mtp-from", "--draft-max", "--prefix-cache-file"},
+               "--draft-min-accept", "--mtp-from", "--draft-max", "--prefix-cache-file", "--prefix-cache-save-s"},
               {"--help", "--no-prefix-cache", "--no-repack"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -38,7 +38,7 @@ int cmd_serve(const Args& args) {
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
         "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
-        "       [--prefix-cache-file PATH]\n"
+        "       [--prefix-cache-file PATH [--prefix-cache-save-s S]]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
         "       [--draft mtp|lookup] [--draft-max N] [--draft-max-streams N] [--draft-min-accept R] [--mtp-from HF_DIR]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
@@ -61,6 +61,8 @@ int cmd_serve(const Args& args) {
         "that start the same way) is written to PATH when the server stops (SIGTERM / Ctrl-C) and read back\n"
         "when it starts, so long system prompts and conversations survive a restart without being recomputed.\n"
         "A file of another model, build, --kv-dtype or --page-tokens, or a damaged one, is reported and ignored.\n"
+        "While the server is idle a changed cache is also written, at most every S seconds (default 300; 0 =\n"
+        "only at shutdown), so a crash loses little.\n"
         "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
     std::puts(kKvDTypeHelp);
     return 0;
@@ -136,6 +138,8 @@ int cmd_serve(const Args& args) {
   if (auto f = p.get("--prefix-cache-file")) {
     if (!sched.prefix_cache) fail("--prefix-cache-file needs the prefix cache (drop --no-prefix-cache)");
     sched.prefix_cache_file = *f;
+    sched.prefix_cache_save_seconds = p.get_double("--prefix-cache-save-s", 300);
+    if (sched.prefix_cache_save_seconds < 0) fail("--prefix-cache-save-s must be >= 0");
     sched.prefix_cache_fingerprint = mix64(weights_fingerprint(s.model->config, s.model->weights) ^ fnv1a64(build_id()));
   }
 

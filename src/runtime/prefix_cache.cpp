@@ -47,6 +47,7 @@ void PrefixCache::insert(int seq, const std::vector<int32_t>& tokens, int64_t n_
   Entry e{cache_.fork_prefix(seq, n_tokens), std::vector<int32_t>(tokens.begin(), tokens.begin() + n_tokens),
           std::move(hashes)};
   entries_.push_front(std::move(e));
+  ++changes_;
   const auto added = entries_.begin();
   referenced_pages_ += static_cast<int64_t>(added->hashes.size());
   // Entries that are a prefix of the new one are redundant now: the new entry holds all of their blocks.
@@ -77,6 +78,7 @@ void PrefixCache::erase(EntryList::iterator victim) {
   referenced_pages_ -= static_cast<int64_t>(victim->hashes.size());
   cache_.free_sequence(victim->seq);
   entries_.erase(victim);
+  ++changes_;
 }
 
 bool PrefixCache::evict_one() {

@@ -41,6 +41,8 @@ class PrefixCache {
   void clear();
 
   int64_t entries() const { return static_cast<int64_t>(entries_.size()); }
+  // Counts entries added and dropped: a saved copy is stale when this moved on.
+  uint64_t changes() const { return changes_; }
   // f(seq, tokens) for every entry, least recently used first (the order that, inserted again, rebuilds
   // the same recency) — for saving the cache (runtime/prefix_cache_file.h).
   template <class F>
@@ -65,6 +67,7 @@ class PrefixCache {
   EntryList entries_;
   std::unordered_map<uint64_t, EntryList::iterator> by_hash_;  // block hash -> an entry holding that block
   int64_t referenced_pages_ = 0;
+  uint64_t changes_ = 0;
 
   void erase(EntryList::iterator it);
 };

@@ -1,6 +1,7 @@
 #pragma once
 // The prefix cache on disk (`dsinfer serve --prefix-cache-file PATH`): the entries' tokens and latent KV
-// rows, written when the server stops and read when it starts, so a restarted server answers a long
+// rows, written when the server stops (and while it idles, SchedulerOptions::prefix_cache_save_seconds)
+// and read when it starts, so a restarted server answers a long
 // system prompt or a resumed conversation without recomputing its prefix (on a CPU, prefill of a few
 // thousand tokens takes minutes).
 //

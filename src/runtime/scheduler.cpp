@@ -123,9 +123,23 @@ Scheduler::Scheduler(Transformer& model, const SchedulerOptions& options)
     fail("scheduler: MTP drafting needs the model loaded with its MTP module");
   if (options.prefix_cache && !options.prefix_cache_file.empty())
     prefix_loaded_ = load_prefix_cache(prefix_, cache_, options.prefix_cache_fingerprint, options.prefix_cache_file);
+  saved_changes_ = prefix_.changes();  // what the file holds (or nothing to write yet)
+  last_save_ = Clock::now();
   metrics_.kv_pages_total = cache_.total_pages();
   update_metrics_locked();  // no engine thread yet
   engine_ = std::thread([this] { engine_loop(); });
+}
+
+void Scheduler::save_prefix_file() {
+  std::lock_guard lk(save_mu_);
+  try {
+    prefix_saved_ = save_prefix_cache(prefix_, cache_, options_.prefix_cache_fingerprint, options_.prefix_cache_file);
+  } catch (const Error& e) {
+    prefix_saved_ = {};
+    prefix_saved_.skipped = e.what();
+  }
+  saved_changes_ = prefix_.changes();
+  last_save_ = Clock::now();
 }
 
 PrefixFileReport Scheduler::prefix_file_saved() const {
@@ -487,7 +501,7 @@ void Scheduler::update_metrics_locked() {
 void Scheduler::engine_loop() {
   for (;;) {
     std::vector<std::unique_ptr<Active>> dropped;  // cancelled while queued
-    bool stop_now = false;
+    bool stop_now = false, idle = false;
     {
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, std::chrono::seconds(1), [&] {
@@ -512,9 +526,16 @@ void Scheduler::engine_loop() {
         }
       }
       stop_now = stopping_ && queue_.empty() && running_.empty();
+      idle = !stopping_ && queue_.empty() && running_.empty();
     }
     for (auto& a : dropped) finish(*a, FinishReason::kCancelled);
     if (stop_now) break;
+    // Nothing to compute: a changed prefix cache goes to its file (--prefix-cache-file), at most every
+    // prefix_cache_save_seconds; a request that arrives meanwhile waits for the write.
+    if (idle && options_.prefix_cache && !options_.prefix_cache_file.empty() && options_.prefix_cache_save_seconds > 0 &&
+        prefix_.changes() != saved_changes_ &&
+        std::chrono::duration<double>(Clock::now() - last_save_).count() >= options_.prefix_cache_save_seconds)
+      save_prefix_file();
 
     // Cancelled and finished sequences leave before the next batch, so their pages are free at once.
     for (auto& a : running_)
@@ -559,14 +580,7 @@ void Scheduler::engine_loop() {
     }
     if (!running_.empty()) step();
   }
-  if (options_.prefix_cache && !options_.prefix_cache_file.empty()) {  // before the entries go
-    std::lock_guard lk(save_mu_);
-    try {
-      prefix_saved_ = save_prefix_cache(prefix_, cache_, options_.prefix_cache_fingerprint, options_.prefix_cache_file);
-    } catch (const Error& e) {
-      prefix_saved_.skipped = e.what();
-    }
-  }
+  if (options_.prefix_cache && !options_.prefix_cache_file.empty()) save_prefix_file();  // before the entries go
   std::lock_guard lk(mu_);
   prefix_.clear();
   update_metrics_locked();

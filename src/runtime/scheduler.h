@@ -52,6 +52,9 @@ struct SchedulerOptions {
   // Loaded when the scheduler starts, written when it shuts down (runtime/prefix_cache_file.h); "" = none.
   std::string prefix_cache_file;
   uint64_t prefix_cache_fingerprint = 0;  // identifies the model and build the file's rows belong to
+  // Also written while the engine is idle, at most this often, when the cache changed (a crash then loses
+  // at most this much); 0 = only at shutdown.
+  double prefix_cache_save_seconds = 300;
   DraftMode draft = DraftMode::kNone;  // kMtp: the model loaded with its MTP module (LoadOptions::mtp)
   int64_t draft_max_sequences = 4;     // draft only while at most this many sequences decode together
   double draft_min_acceptance = 0.0;   // and, per sequence, while its drafts come true this often (DraftGate)
@@ -207,6 +210,9 @@ class Scheduler {
   std::vector<std::unique_ptr<Active>> running_;  // engine thread only
 
   void engine_loop();
+  void save_prefix_file();  // engine thread
+  uint64_t saved_changes_ = 0;       // prefix_.changes() when the file was last written (engine thread)
+  Clock::time_point last_save_{};
   bool admit(std::unique_ptr<Active>& a);  // engine thread, mu_ not held
   void step();
   struct Span;

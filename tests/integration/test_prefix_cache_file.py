@@ -2,6 +2,8 @@
 so a long system prompt is not recomputed (usage.prompt_tokens_details.cached_tokens) and the answer is
 the same; a damaged file or another model's is reported and ignored, never a failed start."""
 
+import signal
+import time
 from pathlib import Path
 
 from api_helpers import assert_no_leaks, client
@@ -57,3 +59,25 @@ def test_a_damaged_or_foreign_file_is_ignored(tiny_model, tmp_path):
         assert "another cache layout" in other.log_text() or "another model" in other.log_text(), other.log_text()
     finally:
         assert other.stop() == 0
+
+
+def test_an_idle_server_writes_the_cache_so_a_crash_loses_little(tiny_model, tmp_path):
+    path = tmp_path / "prefix.bin"
+    first = start(tiny_model, "--prefix-cache-file", str(path), "--prefix-cache-save-s", "0.2")
+    try:
+        cold = ask(first, "How do I start the server?")
+        deadline = time.time() + 20
+        while not path.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert path.exists()
+    finally:
+        first.proc.send_signal(signal.SIGKILL)  # a crash: no shutdown, no final write
+        first.proc.wait()
+        first.log.close()
+    second = start(tiny_model, "--prefix-cache-file", str(path))
+    try:
+        warm = ask(second, "How do I start the server?")
+        assert warm.choices[0].message.content == cold.choices[0].message.content
+        assert warm.usage.prompt_tokens_details.cached_tokens >= 64, warm.usage
+    finally:
+        assert second.stop() == 0

@@ -486,6 +486,35 @@ TEST(Scheduler, PrefixCacheFileCarriesTheCacheAcrossARestart) {
   EXPECT_EQ(other.metrics().prefix_entries, 0);
 }
 
+// While idle the engine also writes the file (a crash then loses little); another scheduler reads it.
+TEST(Scheduler, PrefixCacheFileIsWrittenWhileIdle) {
+  const std::string path = testing::temp_dir() + "/scheduler-prefix-idle.bin", copy = path + ".copy";
+  std::filesystem::remove(path);
+  SchedulerOptions o;
+  o.max_sequences = 2;
+  o.max_context = 96;
+  o.page_tokens = 8;
+  o.prefix_cache_file = path;
+  o.prefix_cache_fingerprint = 42;
+  o.prefix_cache_save_seconds = 0.01;
+  Scheduler s(tiny().tf, o);
+  EXPECT_EQ(s.prefix_file_saved().entries, 0);
+  const auto p = prompt_of(40, 9);
+  const auto answer = collect(*s.submit(request(p, 6)).stream).tokens;
+  for (int i = 0; i < 500 && s.prefix_file_saved().entries == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_GT(s.prefix_file_saved().entries, 0) << s.prefix_file_saved().skipped;
+  std::filesystem::copy_file(path, copy, std::filesystem::copy_options::overwrite_existing);
+  SchedulerOptions o2 = o;
+  o2.prefix_cache_file = copy;
+  Scheduler after_crash(tiny().tf, o2);  // as if the first had died without shutting down
+  EXPECT_EQ(after_crash.prefix_file_loaded().skipped, "");
+  EXPECT_EQ(after_crash.prefix_file_loaded().entries, s.prefix_file_saved().entries);
+  after_crash.shutdown(true);
+  auto again = s.submit(request(p, 6));
+  EXPECT_EQ(collect(*again.stream).tokens, answer);
+  EXPECT_EQ(again.stream->stats().cached_tokens, 32);  // 40 tokens: the last is recomputed, so 4 whole pages
+}
+
 TEST(PrefixCache, BlockHashesAreAChain) {
   const std::vector<int32_t> a = {1, 2, 3, 4, 5, 6, 7}, b = {1, 2, 3, 9, 5, 6, 7};
   const auto ha = PrefixCache::block_hashes(a, 7, 2), hb = PrefixCache::block_hashes(b, 7, 2);
