@@ -14,11 +14,12 @@
 namespace dsinfer::cli {
 
 int cmd_convert(const Args& args) {
-  ArgParser p(args, {"--model", "--out", "--dtype", "--threads", "--split-max-mb"}, {"--help", "--mtp"},
+  ArgParser p(args, {"--model", "--out", "--dtype", "--threads", "--split-max-mb"}, {"--help", "--mtp", "--allow-requantize"},
               {{"-m", "--model"}, {"-o", "--out"}, {"-t", "--threads"}});
   if (p.has("--help")) {
     std::puts(
-        "usage: dsinfer convert -m HF_DIR -o OUT.gguf [--dtype T] [--mtp] [--split-max-mb MB] [-t N]\n"
+        "usage: dsinfer convert -m HF_DIR|MODEL.gguf -o OUT.gguf [--dtype T] [--mtp] [--split-max-mb MB] [-t N]\n"
+        "                       [--allow-requantize]\n"
         "Writes a Hugging Face DeepSeek-V2/V3/R1 checkpoint (config.json + safetensors: BF16, F16, F32 or\n"
         "block-FP8 as DeepSeek-V3/R1 ship) as the GGUF llama.cpp reads: deepseek2 metadata, the tokenizer and\n"
         "chat template from tokenizer.json / tokenizer_config.json, split attn_k_b / attn_v_b, stacked experts.\n"
@@ -26,7 +27,9 @@ int cmd_convert(const Args& args) {
         "mixes). Quantized with llama.cpp's reference quantizers (the bytes llama-quantize writes without an\n"
         "importance matrix); rows that do not fit a type's block get llama.cpp's fallback type.\n"
         "--mtp keeps the multi-token-prediction module (blk.N.nextn.*) for `--draft mtp`; llama.cpp's converter\n"
-        "leaves it out, and so does this one without --mtp. --split-max-mb writes OUT-0000i-of-0000N.gguf parts.");
+        "leaves it out, and so does this one without --mtp. --split-max-mb writes OUT-0000i-of-0000N.gguf parts.\n"
+        "A GGUF source (e.g. a BF16 GGUF) is requantized as llama-quantize does: same layout and tokenizer,\n"
+        "tensors already in the written type copied; quantized tensors of another type need --allow-requantize.");
     return 0;
   }
   ConvertOptions o;
@@ -39,6 +42,7 @@ int cmd_convert(const Args& args) {
   if (!dtype || is_interleaved(*dtype) || *dtype == DType::F8_E4M3) fail("--dtype: '", dt, "' is not a GGUF type dsinfer writes");
   o.dtype = *dtype;
   o.mtp = p.has("--mtp");
+  o.allow_requantize = p.has("--allow-requantize");
   o.threads = static_cast<int>(p.get_int("--threads", 0));
   o.max_part_bytes = split_bytes_from_args(p);
   o.progress = ::isatty(STDERR_FILENO);

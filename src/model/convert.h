@@ -18,13 +18,17 @@ struct ConvertOptions {
   DType dtype = DType::Q8_0;    // f32 f16 bf16 q8_0 q4_0 q5_0 q5_1 q4_K q5_K q6_K (model/gguf_export.h)
   bool k_mix = false;           // q4_K_M / q5_K_M
   bool mtp = false;             // keep the MTP module (blk.N.nextn.*; llama.cpp's converter leaves it out)
+  bool allow_requantize = false; // a GGUF source's quantized tensors may be written in another quantized type
   uint64_t max_part_bytes = 0;  // > 0: split as gguf-split
   int threads = 0;
   bool progress = false;
 };
 
-// Returns the files written. Throws Error when hf_dir is not a Hugging Face model directory, on any
-// missing or misshapen tensor, and on write failures (no partial file is left under the output name).
+// The source may also be a GGUF model (as llama-quantize takes one): its tensors are written in the same
+// layout (split or legacy kv_b), those already in the written type copied byte for byte, float ones
+// quantized, quantized ones of another type only with allow_requantize; its tokenizer keys carried over.
+// Returns the files written. Throws Error when the source is neither, on any missing or misshapen tensor,
+// and on write failures (no partial file is left under the output name).
 std::vector<std::string> convert_to_gguf(const std::string& hf_dir, const std::string& out_path,
                                          const ConvertOptions& options);
 

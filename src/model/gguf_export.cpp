@@ -1,10 +1,12 @@
 #include "model/gguf_export.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "formats/gguf.h"
 #include "tensor/quant.h"
+#include "tensor/tensor.h"
 #include "util/error.h"
 #include "util/progress.h"
 #include "util/thread_pool.h"
@@ -108,6 +110,7 @@ uint32_t llama_file_type(DType want, bool k_mix) {
 }  // namespace
 
 void layout_rows(const ModelConfig& c, const TensorRows& src, const WeightSpec& s, int64_t r0, int64_t n, float* out) {
+  if (const TensorView* t = src.layout_tensor(s)) return dequantize_rows(*t, r0, n, out);
   const int64_t cols = s.shape.back();
   const std::string& k = s.canonical;
   if (k.find(".moe.experts.") != std::string::npos && s.shape.size() == 3) {  // GGUF stacked [E, rows, cols]
@@ -184,6 +187,13 @@ std::vector<std::string> write_gguf_model(const ModelConfig& config, const Tenso
     for (size_t i = 0; i + 1 < s.shape.size(); ++i) rows *= s.shape[i];
     const uint64_t bytes = static_cast<uint64_t>(rows) * dtype_row_bytes(t, s.shape.back());
     total += bytes;
+    if (const TensorView* same = src.layout_tensor(s); same && same->dtype == t && same->nbytes == bytes) {
+      w.add_tensor_lazy(s.file_name, t, s.shape, [same, bytes, &done, &bar](uint8_t* dst) {
+        std::memcpy(dst, same->data, bytes);  // already in the written type: no requantization
+        if (bar) bar->update(done += bytes);
+      });
+      continue;
+    }
     w.add_tensor_lazy(s.file_name, t, s.shape, [&pool, &c, &src, s, t, bytes, &done, &bar](uint8_t* dst) {
       encode_tensor(pool, c, src, s, t, dst);
       if (bar) bar->update(done += bytes);

@@ -28,6 +28,9 @@ class TensorRows {
   // Called from several threads at once.
   virtual void canonical_rows(const std::string& canonical, bool is_vector, int64_t r0, int64_t n, int64_t cols,
                               float* out) const = 0;
+  // A source already in the written layout (a GGUF file) has spec's tensor as it is: its view (then rows
+  // come from it directly, and a tensor of the written type is copied byte for byte), or nullptr.
+  virtual const TensorView* layout_tensor(const WeightSpec& spec) const { return nullptr; }
 };
 
 // Rows [r0, r0 + n) of spec's tensor in its own layout's shape (flattened to [rows, cols]): GGUF's stacked

@@ -149,7 +149,10 @@ TEST(Cli, ConvertWritesAGgufOfAHuggingFaceCheckpoint) {
   r = run("run -m " + out + " --ids 1,2,3 -n 4");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   expect_error("convert -m " + golden + " -o " + tmp() + "/x.gguf --dtype q4_0_r8", "--dtype");
-  expect_error("convert -m " + out + " -o " + tmp() + "/x.gguf", "takes a Hugging Face model directory");
+  expect_error("convert -m " + out + " -o " + tmp() + "/x.gguf --dtype q4_0", "is q8_0 already");
+  r = run("convert -m " + out + " -o " + tmp() + "/requantized.gguf --dtype q4_0 --allow-requantize");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  expect_error("convert -m " + tmp() + "/absent -o " + tmp() + "/x.gguf", "or a GGUF file");
   expect_error("convert -m " + golden + " -o " + tmp() + "/x.gguf --mtp", "num_nextn_predict_layers = 0");
 }
 

@@ -154,9 +154,57 @@ TEST(Convert, BlockFp8CheckpointsBecomeTheValuesTheyEncode) {
   EXPECT_LE(testing::rel_diff(testing::logits_of(*gguf, ids), testing::logits_of(*hf, ids)), 1e-5f);
 }
 
+// A GGUF source, as llama-quantize takes one: float tensors quantized (the bytes synth writes for that type),
+// tensors already in the written type copied, other quantized ones only when requantizing is allowed.
+TEST(Convert, RequantizesAGgufAsLlamaQuantizeDoes) {
+  for (const char* preset : {"tiny-v3", "tiny-v2"}) {
+    SynthOptions f32;
+    f32.seed = 12;
+    f32.tokenizer = std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3";
+    const std::string src = testing::synth_with(preset, cat(preset, "-requant-src-f32.gguf"), f32);
+    SynthOptions q = f32;
+    q.dtype = DType::Q4_K;
+    q.k_mix = true;
+    const std::string want = testing::synth_with(preset, cat(preset, "-requant-want-q4_K_M.gguf"), q);
+    ConvertOptions o;
+    o.dtype = DType::Q4_K;
+    o.k_mix = true;
+    const std::string got = cat(testing::temp_dir(), "/", preset, "-requantized-q4_K_M.gguf");
+    convert_to_gguf(src, got, o);
+    SCOPED_TRACE(preset);
+    expect_same_gguf(got, want);
+  }
+  // Legacy kv_b files keep their layout.
+  SynthOptions legacy;
+  legacy.gguf_legacy_kv_b = true;
+  const std::string old_file = testing::synth_with("tiny-v3", "tiny-v3-legacy-f32.gguf", legacy);
+  ConvertOptions o8;
+  o8.dtype = DType::Q8_0;
+  const std::string old_q8 = testing::temp_dir() + "/tiny-v3-legacy-q8_0.gguf";
+  convert_to_gguf(old_file, old_q8, o8);
+  EXPECT_NE(GgufFile::open(old_q8)->find_tensor("blk.1.attn_kv_b.weight"), nullptr);
+  legacy.dtype = DType::Q8_0;
+  expect_same_gguf(old_q8, testing::synth_with("tiny-v3", "tiny-v3-legacy-q8_0-want.gguf", legacy));
+
+  // Already Q8_0: the same type is a copy; another quantized type needs allow_requantize.
+  const std::string q8 = testing::synth("tiny-v3", "tiny-v3-requant-q8_0.gguf", DType::Q8_0);
+  const std::string copy = testing::temp_dir() + "/tiny-v3-requant-q8_0-copy.gguf";
+  convert_to_gguf(q8, copy, o8);
+  auto a = GgufFile::open(copy), b = GgufFile::open(q8);
+  for (const TensorView& t : b->tensors())
+    EXPECT_EQ(std::memcmp(a->find_tensor(t.name)->data, t.data, t.nbytes), 0) << t.name;
+  ConvertOptions o4;
+  o4.dtype = DType::Q4_0;
+  const std::string e = error_of([&] { convert_to_gguf(q8, copy + ".q4_0.gguf", o4); });
+  EXPECT_NE(e.find("is q8_0 already"), std::string::npos) << e;
+  o4.allow_requantize = true;
+  convert_to_gguf(q8, copy + ".q4_0.gguf", o4);
+  EXPECT_EQ(load_model(copy + ".q4_0.gguf")->weights.layers[1].moe.experts[0].up.dtype, DType::Q4_0);
+}
+
 TEST(Convert, RefusesWhatItCannotConvert) {
-  const std::string gguf = testing::synth("tiny-v3", "tiny-v3-convert-refuse.gguf", DType::F32);
-  EXPECT_NE(error_of([&] { convert_to_gguf(gguf, gguf + ".out.gguf", {}); }).find("takes a Hugging Face model directory"),
+  EXPECT_NE(error_of([&] { convert_to_gguf(testing::temp_dir() + "/absent", testing::temp_dir() + "/x.gguf", {}); })
+                .find("takes a Hugging Face model directory (config.json + safetensors) or a GGUF file"),
             std::string::npos);
   const std::string dir = testing::synth("tiny-v3", "tiny-v3-convert-refuse-hf", DType::F32);
   EXPECT_NE(error_of([&] { convert_to_gguf(dir, dir + ".bin", {}); }).find("must end in .gguf"), std::string::npos);
