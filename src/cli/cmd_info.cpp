@@ -149,11 +149,13 @@ int cmd_info(const Args& args) {
     std::cout << "weights: " << gib(static_cast<double>(model->weight_bytes)) << "; resident with the KV cache at ctx "
               << ctx << " (and repacking): " << gib(j["memory_bytes_at_ctx"].get<double>()) << "\n";
     const auto& rp = j["repack"];
-    std::cout << "repacked at load by run/chat/serve/bench: " << rp["tensors"].get<int64_t>() << " tensors, "
-              << gib(static_cast<double>(rp["bytes"].get<uint64_t>())) << " moved from the file mapping into anonymous memory"
-              << " (" << gib(static_cast<double>(rp["growth_bytes"].get<uint64_t>())) << " more than in the file)"
-              << (rp["bytes"].get<uint64_t>() > rp["limit_bytes"].get<uint64_t>() ? " (above 3/4 of RAM: skipped)" : "")
-              << "\n";
+    if (model->r8_tensors_in_file == 0 || rp["tensors"].get<int64_t>() > 0) {  // (a repacked file: nothing to move)
+      std::cout << "repacked at load by run/chat/serve/bench: " << rp["tensors"].get<int64_t>() << " tensors, "
+                << gib(static_cast<double>(rp["bytes"].get<uint64_t>())) << " moved from the file mapping into anonymous memory"
+                << " (" << gib(static_cast<double>(rp["growth_bytes"].get<uint64_t>())) << " more than in the file)"
+                << (rp["bytes"].get<uint64_t>() > rp["limit_bytes"].get<uint64_t>() ? " (above 3/4 of RAM: skipped)" : "")
+                << "\n";
+    }
     if (model->r8_tensors_in_file > 0)
       std::cout << "stored in the file in the kernels' 8-row interleaved layout (dsinfer repack): " << model->r8_tensors_in_file
                 << " weights, " << gib(static_cast<double>(model->r8_bytes_in_file)) << ", used as they are mapped\n";
