@@ -258,6 +258,7 @@ int cmd_bench(const Args& args) {
                         {"mla_form", form},
                         {"kv_dtype", dtype_name(kv)},
                         {"repacked_bytes", s.model->repack.bytes},
+                        {"r8_in_file_bytes", s.model->r8_bytes_in_file},  // a `dsinfer repack` file
                         {"prefill_tokens_per_s", pp_tps},
                         {"decode_tokens_per_s", tg_tps},
                         {"bytes_per_token", bpt},

@@ -130,6 +130,11 @@ TEST(Cli, RepackWritesAFileThatLoadsWithoutRepacking) {
   const auto info = nlohmann::json::parse(run("info --json -m " + out).out);
   EXPECT_EQ(info["repack"]["tensors"], 0);
   EXPECT_GT(info["r8_in_file"]["weights"].get<int64_t>(), 0);
+  const Result b = run("bench --json -m " + out + " -p 8 -n 4 -t 1 --bw-mb 8");
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  const auto bj = nlohmann::json::parse(b.out.substr(b.out.find('{')));
+  EXPECT_EQ(bj["repacked_bytes"], 0);
+  EXPECT_EQ(bj["r8_in_file_bytes"], info["r8_in_file"]["bytes"]);
   expect_error("repack -m " + out + " -o " + tmp() + "/again.gguf", "nothing to repack");
   expect_error("repack -m " + tmp() + "/absent.gguf -o " + tmp() + "/x.gguf", "absent.gguf");
   expect_error("repack -m " + m, "--out");
