@@ -441,8 +441,8 @@ TEST(Scheduler, PrefixEntriesAreEvictedWhenPagesAreNeeded) {
 
 // --prefix-cache-file: a scheduler that starts from the file another one wrote at shutdown reuses the
 // prefixes it had, and answers exactly as without them.
-TEST(Scheduler, PrefixCacheFileCarriesTheCacheAcrossARestart) {
-  const std::string path = testing::temp_dir() + "/scheduler-prefix-cache.bin";
+// Two sequences of 96 tokens in 8-token pages, and a fresh prefix-cache file at `path`.
+SchedulerOptions prefix_file_options(const std::string& path) {
   std::filesystem::remove(path);
   SchedulerOptions o;
   o.max_sequences = 2;
@@ -450,6 +450,11 @@ TEST(Scheduler, PrefixCacheFileCarriesTheCacheAcrossARestart) {
   o.page_tokens = 8;
   o.prefix_cache_file = path;
   o.prefix_cache_fingerprint = 42;
+  return o;
+}
+
+TEST(Scheduler, PrefixCacheFileCarriesTheCacheAcrossARestart) {
+  SchedulerOptions o = prefix_file_options(testing::temp_dir() + "/scheduler-prefix-cache.bin");
   const auto system = prompt_of(37, 5);
   auto with_tail = [&](int salt) {
     auto p = system;
@@ -489,13 +494,7 @@ TEST(Scheduler, PrefixCacheFileCarriesTheCacheAcrossARestart) {
 // While idle the engine also writes the file (a crash then loses little); another scheduler reads it.
 TEST(Scheduler, PrefixCacheFileIsWrittenWhileIdle) {
   const std::string path = testing::temp_dir() + "/scheduler-prefix-idle.bin", copy = path + ".copy";
-  std::filesystem::remove(path);
-  SchedulerOptions o;
-  o.max_sequences = 2;
-  o.max_context = 96;
-  o.page_tokens = 8;
-  o.prefix_cache_file = path;
-  o.prefix_cache_fingerprint = 42;
+  SchedulerOptions o = prefix_file_options(path);
   o.prefix_cache_save_seconds = 0.01;
   Scheduler s(tiny().tf, o);
   EXPECT_EQ(s.prefix_file_saved().entries, 0);
