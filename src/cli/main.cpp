@@ -25,7 +25,7 @@ const char* kUsage =
     "  tokenize  (-m MODEL | --tokenizer tokenizer.json) TEXT\n"
     "  bench     -m MODEL                  prefill/decode speed against the memory roofline\n"
     "  repack    -m MODEL.gguf -o OUT.gguf store the weights in the kernels' layout (faster loading)\n"
-    "  convert   -m HF_DIR -o OUT.gguf     a Hugging Face checkpoint (BF16, FP8) as a quantized GGUF\n"
+    "  convert   -m HF_DIR -o OUT.gguf     a Hugging Face checkpoint (BF16, FP8) or a GGUF as a quantized GGUF\n"
     "\n"
     "MODEL is a GGUF file (first split for split files) or a Hugging Face model directory.\n"
     "Run 'dsinfer <command> --help' for the options of a command; 'dsinfer --version' for the build.\n";

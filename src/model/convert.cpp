@@ -85,9 +85,9 @@ std::vector<std::string> convert_to_gguf(const std::string& hf_dir, const std::s
   else rows = std::make_unique<CheckpointRows>(*m, options.mtp);
   check_requantization(*m, *rows, options);
 
-  SynthTokenizer tok;
-  if (gguf ? m->gguf->find("tokenizer.ggml.tokens") != nullptr : file_exists(hf_dir + "/tokenizer.json"))
-    tok = load_synth_tokenizer(hf_dir);
+  SynthTokenizer tok;  // (a GGUF source's own keys, from the file already open)
+  if (gguf && m->gguf->find("tokenizer.ggml.tokens")) tok = synth_tokenizer_from_gguf(*m->gguf);
+  if (!gguf && file_exists(hf_dir + "/tokenizer.json")) tok = load_synth_tokenizer(hf_dir);
   if (tok.n_tokens > m->config.vocab_size)
     fail(hf_dir, ": the tokenizer has ", tok.n_tokens, " tokens, more than the model's vocab_size ", m->config.vocab_size);
 
@@ -99,9 +99,9 @@ std::vector<std::string> convert_to_gguf(const std::string& hf_dir, const std::s
   o.max_part_bytes = options.max_part_bytes;
   o.threads = options.threads;
   o.progress = options.progress;
-  o.name = std::filesystem::path(hf_dir).lexically_normal().filename().string();
-  if (o.name.empty()) o.name = std::filesystem::path(hf_dir).lexically_normal().parent_path().filename().string();
-  if (gguf) o.name = m->gguf->get_string("general.name").value_or(std::filesystem::path(hf_dir).stem().string());
+  const std::filesystem::path src = std::filesystem::path(hf_dir).lexically_normal();
+  o.name = gguf ? m->gguf->get_string("general.name").value_or(src.stem().string())
+                : (src.has_filename() ? src.filename() : src.parent_path().filename()).string();
   return write_gguf_model(m->config, *rows, o, synth_tokenizer_gguf_keys(tok, m->config.vocab_size), out_path);
 }
 

@@ -11,11 +11,13 @@
 namespace dsinfer {
 namespace {
 
-SynthTokenizer from_gguf(const std::string& path) {
-  auto g = GgufFile::open(path);
+}  // namespace
+
+SynthTokenizer synth_tokenizer_from_gguf(const GgufFile& gguf) {
+  const GgufFile* g = &gguf;
   SynthTokenizer t;
   const auto* tokens = g->get_string_array("tokenizer.ggml.tokens");
-  if (!tokens) fail(path, ": no tokenizer.ggml.tokens");
+  if (!tokens) fail(g->path(), ": no tokenizer.ggml.tokens");
   t.tokens = *tokens;
   t.n_tokens = static_cast<int64_t>(t.tokens.size());
   if (auto types = g->get_int_array("tokenizer.ggml.token_type"))
@@ -30,6 +32,8 @@ SynthTokenizer from_gguf(const std::string& path) {
   if (auto v = g->get_uint("tokenizer.ggml.eos_token_id")) t.eos = static_cast<int64_t>(*v);
   return t;
 }
+
+namespace {
 
 std::optional<std::string> special_content(const nlohmann::json& cfg, const char* key) {
   auto it = cfg.find(key);
@@ -98,7 +102,7 @@ SynthTokenizer from_hf(const std::string& dir) {
 }  // namespace
 
 SynthTokenizer load_synth_tokenizer(const std::string& path) {
-  if (path.ends_with(".gguf")) return from_gguf(path);
+  if (path.ends_with(".gguf")) return synth_tokenizer_from_gguf(*GgufFile::open(path));
   if (is_directory(path)) {
     if (!file_exists(path + "/tokenizer.json")) fail(path, ": no tokenizer.json");
     return from_hf(path);

@@ -13,6 +13,8 @@
 
 namespace dsinfer {
 
+class GgufFile;
+
 struct SynthTokenizer {
   std::string hf_dir;                      // set when read from tokenizer.json
   std::vector<std::pair<std::string, GgufValue>> gguf_keys;  // tokenizer.* keys (unpadded arrays)
@@ -25,6 +27,8 @@ struct SynthTokenizer {
 
 // path: a directory with tokenizer.json, a tokenizer.json file, or a GGUF file.
 SynthTokenizer load_synth_tokenizer(const std::string& path);
+// The tokenizer.* keys of an open GGUF file (Error when it has no token list).
+SynthTokenizer synth_tokenizer_from_gguf(const GgufFile& gguf);
 // tokenizer.* keys for a model with vocab_size rows (empty when no tokenizer was given).
 std::vector<std::pair<std::string, GgufValue>> synth_tokenizer_gguf_keys(const SynthTokenizer& t, int64_t vocab_size);
 // Copies tokenizer.json / tokenizer_config.json into dir; returns the files written.
