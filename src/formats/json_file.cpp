@@ -19,4 +19,12 @@ nlohmann::json parse_json(std::string_view text, const std::string& what) {
 
 nlohmann::json read_json_file(const std::string& path) { return parse_json(read_text_file(path), path); }
 
+std::optional<int64_t> json_token_id(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  if (it->is_array() && !it->empty() && (*it)[0].is_number_integer()) return (*it)[0].get<int64_t>();
+  return std::nullopt;
+}
+
 }  // namespace dsinfer

@@ -32,6 +32,8 @@ struct SafetensorsUnsupportedTensor {
   std::string dtype;  // as written in the header, e.g. "I64"
   std::vector<int64_t> shape;
   std::string file;
+  const uint8_t* data = nullptr;  // into the mapping
+  size_t nbytes = 0;
 };
 
 class SafetensorsModel {
@@ -54,6 +56,12 @@ class SafetensorsModel {
   const TensorView* find_tensor(std::string_view name) const;
   // Like find_tensor but a missing tensor is an Error.
   const TensorView& tensor(std::string_view name) const;
+  // An integer tensor (I64, I32, I16, I8, U8; e.g. DeepSeek-V4's hash-routing table tid2eid) as int64
+  // values in storage order, and its shape; Error if it is missing, of another dtype, or sized wrongly.
+  std::vector<int64_t> int_tensor(std::string_view name, std::vector<int64_t>* shape = nullptr) const;
+  bool has_tensor(std::string_view name) const {
+    return tensor_index_.count(name) > 0 || unsupported_index_.count(name) > 0;
+  }
   const std::vector<SafetensorsUnsupportedTensor>& unsupported_tensors() const { return unsupported_; }
 
   // "__metadata__" of all files (the first file that sets a key wins).

@@ -126,7 +126,8 @@ void SafetensorsModel::add_file(const uint8_t* data, size_t size, const std::str
         tensor_file_.push_back(paths_.size());
       } else {
         unsupported_index_.emplace(e.name, unsupported_.size());
-        unsupported_.push_back({e.name, e.dtype, std::move(e.shape), name});
+        unsupported_.push_back({e.name, e.dtype, std::move(e.shape), name, data_start + e.begin,
+                                static_cast<size_t>(e.end - e.begin)});
       }
     }
   });
@@ -219,6 +220,37 @@ const TensorView* SafetensorsModel::find_tensor(std::string_view name) const {
          ", which dsinfer cannot load (supported: F32, F16, BF16, F8_E4M3)");
   }
   return nullptr;
+}
+
+std::vector<int64_t> SafetensorsModel::int_tensor(std::string_view name, std::vector<int64_t>* shape) const {
+  const auto it = unsupported_index_.find(name);
+  if (it == unsupported_index_.end()) {
+    if (tensor_index_.count(name)) fail(source_, ": tensor '", name, "' is not an integer tensor");
+    fail(source_, ": no tensor named '", name, "'");
+  }
+  const SafetensorsUnsupportedTensor& t = unsupported_[it->second];
+  size_t width = 0;
+  if (t.dtype == "I64") width = 8;
+  else if (t.dtype == "I32") width = 4;
+  else if (t.dtype == "I16") width = 2;
+  else if (t.dtype == "I8" || t.dtype == "U8") width = 1;
+  else fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype, ", not an integer type");
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  if (static_cast<size_t>(n) * width != t.nbytes)
+    fail(t.file, ": tensor '", t.name, "' ", shape_str(t.shape), " ", t.dtype, " holds ", t.nbytes, " bytes");
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* p = t.data + i * width;
+    int64_t v = 0;
+    if (width == 8) { std::memcpy(&v, p, 8); }
+    else if (width == 4) { int32_t x; std::memcpy(&x, p, 4); v = x; }
+    else if (width == 2) { int16_t x; std::memcpy(&x, p, 2); v = x; }
+    else v = t.dtype == "U8" ? static_cast<int64_t>(*p) : static_cast<int64_t>(static_cast<int8_t>(*p));
+    out[static_cast<size_t>(i)] = v;
+  }
+  if (shape) *shape = t.shape;
+  return out;
 }
 
 const TensorView& SafetensorsModel::tensor(std::string_view name) const {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "formats/json_file.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -38,95 +39,65 @@ double ModelConfig::rope_amplitude() const {
   return yarn_get_mscale(rope.factor, rope.mscale) / yarn_get_mscale(rope.factor, rope.mscale_all_dim);
 }
 
-namespace {
-
-template <class T>
-std::optional<T> opt(const nlohmann::json& j, const char* key, const std::string& src) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  try {
-    return it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail(src, ": field '", key, "' has the wrong type (", it->type_name(), ")");
-  }
-}
-
-template <class T>
-T req(const nlohmann::json& j, const char* key, const std::string& src) {
-  auto v = opt<T>(j, key, src);
-  if (!v) fail(src, ": required field '", key, "' is missing");
-  return *v;
-}
-
-std::optional<int64_t> token_id(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_array() && !it->empty() && (*it)[0].is_number_integer()) return (*it)[0].get<int64_t>();
-  return std::nullopt;
-}
-
-}  // namespace
-
 ModelConfig config_from_hf_json(const nlohmann::json& j, const std::string& src) {
   if (!j.is_object()) fail(src, ": not a JSON object");
   ModelConfig c;
-  c.model_type = opt<std::string>(j, "model_type", src).value_or("");
+  c.model_type = json_opt<std::string>(j, "model_type", src).value_or("");
   if (c.model_type != "deepseek_v3" && c.model_type != "deepseek_v32" && c.model_type != "deepseek_v2" &&
       c.model_type != "kimi_k2") {
     fail(src, ": field 'model_type' is '", c.model_type,
          "'; dsinfer runs DeepSeek-V2/V3-architecture models (deepseek_v2, deepseek_v3, deepseek_v32)");
   }
   const bool v3 = c.model_type != "deepseek_v2";
-  c.vocab_size = req<int64_t>(j, "vocab_size", src);
-  c.hidden_size = req<int64_t>(j, "hidden_size", src);
-  c.intermediate_size = req<int64_t>(j, "intermediate_size", src);
-  c.moe_intermediate_size = opt<int64_t>(j, "moe_intermediate_size", src).value_or(0);
-  c.num_hidden_layers = req<int64_t>(j, "num_hidden_layers", src);
-  c.first_k_dense_replace = opt<int64_t>(j, "first_k_dense_replace", src).value_or(0);
-  c.moe_layer_freq = opt<int64_t>(j, "moe_layer_freq", src).value_or(1);
-  c.num_attention_heads = req<int64_t>(j, "num_attention_heads", src);
-  c.q_lora_rank = opt<int64_t>(j, "q_lora_rank", src).value_or(0);
-  c.kv_lora_rank = req<int64_t>(j, "kv_lora_rank", src);
-  c.qk_nope_head_dim = req<int64_t>(j, "qk_nope_head_dim", src);
-  c.qk_rope_head_dim = req<int64_t>(j, "qk_rope_head_dim", src);
-  c.v_head_dim = req<int64_t>(j, "v_head_dim", src);
-  c.n_routed_experts = opt<int64_t>(j, "n_routed_experts", src).value_or(0);
-  c.n_shared_experts = opt<int64_t>(j, "n_shared_experts", src).value_or(0);
-  c.num_experts_per_tok = opt<int64_t>(j, "num_experts_per_tok", src).value_or(0);
-  c.n_group = opt<int64_t>(j, "n_group", src).value_or(1);
-  c.topk_group = opt<int64_t>(j, "topk_group", src).value_or(1);
-  c.routed_scaling_factor = opt<double>(j, "routed_scaling_factor", src).value_or(1.0);
-  c.rms_norm_eps = opt<double>(j, "rms_norm_eps", src).value_or(1e-6);
-  c.max_position_embeddings = opt<int64_t>(j, "max_position_embeddings", src).value_or(0);
-  c.num_nextn_predict_layers = opt<int64_t>(j, "num_nextn_predict_layers", src).value_or(0);
-  c.tie_word_embeddings = opt<bool>(j, "tie_word_embeddings", src).value_or(false);
+  c.vocab_size = json_req<int64_t>(j, "vocab_size", src);
+  c.hidden_size = json_req<int64_t>(j, "hidden_size", src);
+  c.intermediate_size = json_req<int64_t>(j, "intermediate_size", src);
+  c.moe_intermediate_size = json_opt<int64_t>(j, "moe_intermediate_size", src).value_or(0);
+  c.num_hidden_layers = json_req<int64_t>(j, "num_hidden_layers", src);
+  c.first_k_dense_replace = json_opt<int64_t>(j, "first_k_dense_replace", src).value_or(0);
+  c.moe_layer_freq = json_opt<int64_t>(j, "moe_layer_freq", src).value_or(1);
+  c.num_attention_heads = json_req<int64_t>(j, "num_attention_heads", src);
+  c.q_lora_rank = json_opt<int64_t>(j, "q_lora_rank", src).value_or(0);
+  c.kv_lora_rank = json_req<int64_t>(j, "kv_lora_rank", src);
+  c.qk_nope_head_dim = json_req<int64_t>(j, "qk_nope_head_dim", src);
+  c.qk_rope_head_dim = json_req<int64_t>(j, "qk_rope_head_dim", src);
+  c.v_head_dim = json_req<int64_t>(j, "v_head_dim", src);
+  c.n_routed_experts = json_opt<int64_t>(j, "n_routed_experts", src).value_or(0);
+  c.n_shared_experts = json_opt<int64_t>(j, "n_shared_experts", src).value_or(0);
+  c.num_experts_per_tok = json_opt<int64_t>(j, "num_experts_per_tok", src).value_or(0);
+  c.n_group = json_opt<int64_t>(j, "n_group", src).value_or(1);
+  c.topk_group = json_opt<int64_t>(j, "topk_group", src).value_or(1);
+  c.routed_scaling_factor = json_opt<double>(j, "routed_scaling_factor", src).value_or(1.0);
+  c.rms_norm_eps = json_opt<double>(j, "rms_norm_eps", src).value_or(1e-6);
+  c.max_position_embeddings = json_opt<int64_t>(j, "max_position_embeddings", src).value_or(0);
+  c.num_nextn_predict_layers = json_opt<int64_t>(j, "num_nextn_predict_layers", src).value_or(0);
+  c.tie_word_embeddings = json_opt<bool>(j, "tie_word_embeddings", src).value_or(false);
   if (c.model_type == "deepseek_v32") {  // the indexer's sizes (transformers' defaults when left out)
-    c.index_n_heads = opt<int64_t>(j, "index_n_heads", src).value_or(64);
-    c.index_head_dim = opt<int64_t>(j, "index_head_dim", src).value_or(128);
-    c.index_topk = opt<int64_t>(j, "index_topk", src).value_or(2048);
+    c.index_n_heads = json_opt<int64_t>(j, "index_n_heads", src).value_or(64);
+    c.index_head_dim = json_opt<int64_t>(j, "index_head_dim", src).value_or(128);
+    c.index_topk = json_opt<int64_t>(j, "index_topk", src).value_or(2048);
   }
-  c.bos_token_id = token_id(j, "bos_token_id");
-  c.eos_token_id = token_id(j, "eos_token_id");
+  c.bos_token_id = json_token_id(j, "bos_token_id");
+  c.eos_token_id = json_token_id(j, "eos_token_id");
 
   // Router behaviour. The remote-code configs of the releases carry scoring_func/topk_method; the
   // transformers-library classes hard-wire them per model_type (V3: sigmoid + noaux_tc, V2: softmax with
   // topk_method defaulting to greedy), so a missing field takes the value that class would use.
-  const std::string scoring = opt<std::string>(j, "scoring_func", src).value_or(v3 ? "sigmoid" : "softmax");
+  const std::string scoring = json_opt<std::string>(j, "scoring_func", src).value_or(v3 ? "sigmoid" : "softmax");
   if (scoring == "softmax") c.scoring_func = ScoringFunc::kSoftmax;
   else if (scoring == "sigmoid") c.scoring_func = ScoringFunc::kSigmoid;
   else fail(src, ": field 'scoring_func' = '", scoring, "' is not supported (softmax, sigmoid)");
-  std::string method = opt<std::string>(j, "topk_method", src).value_or(v3 ? "noaux_tc" : "greedy");
+  std::string method = json_opt<std::string>(j, "topk_method", src).value_or(v3 ? "noaux_tc" : "greedy");
   if (method == "gready") method = "greedy";  // typo in some V2 remote-code copies (spec 13.13)
   if (method == "greedy") c.topk_method = TopkMethod::kGreedy;
   else if (method == "group_limited_greedy") c.topk_method = TopkMethod::kGroupLimitedGreedy;
   else if (method == "noaux_tc") c.topk_method = TopkMethod::kNoauxTc;
   else fail(src, ": field 'topk_method' = '", method, "' is not supported (greedy, group_limited_greedy, noaux_tc)");
-  c.norm_topk_prob = opt<bool>(j, "norm_topk_prob", src).value_or(v3);
+  c.norm_topk_prob = json_opt<bool>(j, "norm_topk_prob", src).value_or(v3);
 
   // RoPE: `rope_scaling` (remote code, transformers 4) or `rope_parameters` (transformers 5, which may
   // also hold rope_theta).
-  c.rope_theta = opt<double>(j, "rope_theta", src).value_or(10000.0);
+  c.rope_theta = json_opt<double>(j, "rope_theta", src).value_or(10000.0);
   const nlohmann::json* rs = nullptr;
   for (const char* key : {"rope_scaling", "rope_parameters"}) {
     auto it = j.find(key);
@@ -134,16 +105,16 @@ ModelConfig config_from_hf_json(const nlohmann::json& j, const std::string& src)
   }
   if (rs) {
     const std::string rsrc = src + " rope_scaling";
-    if (auto t = opt<double>(*rs, "rope_theta", rsrc)) c.rope_theta = *t;
-    std::string type = opt<std::string>(*rs, "type", rsrc).value_or(opt<std::string>(*rs, "rope_type", rsrc).value_or("default"));
+    if (auto t = json_opt<double>(*rs, "rope_theta", rsrc)) c.rope_theta = *t;
+    std::string type = json_opt<std::string>(*rs, "type", rsrc).value_or(json_opt<std::string>(*rs, "rope_type", rsrc).value_or("default"));
     if (type == "yarn") {
       c.rope.yarn = true;
-      c.rope.factor = req<double>(*rs, "factor", rsrc);
-      c.rope.original_max_position = req<int64_t>(*rs, "original_max_position_embeddings", rsrc);
-      c.rope.beta_fast = opt<double>(*rs, "beta_fast", rsrc).value_or(32.0);
-      c.rope.beta_slow = opt<double>(*rs, "beta_slow", rsrc).value_or(1.0);
-      c.rope.mscale = opt<double>(*rs, "mscale", rsrc).value_or(1.0);
-      c.rope.mscale_all_dim = opt<double>(*rs, "mscale_all_dim", rsrc).value_or(0.0);
+      c.rope.factor = json_req<double>(*rs, "factor", rsrc);
+      c.rope.original_max_position = json_req<int64_t>(*rs, "original_max_position_embeddings", rsrc);
+      c.rope.beta_fast = json_opt<double>(*rs, "beta_fast", rsrc).value_or(32.0);
+      c.rope.beta_slow = json_opt<double>(*rs, "beta_slow", rsrc).value_or(1.0);
+      c.rope.mscale = json_opt<double>(*rs, "mscale", rsrc).value_or(1.0);
+      c.rope.mscale_all_dim = json_opt<double>(*rs, "mscale_all_dim", rsrc).value_or(0.0);
     } else if (type != "default" && type != "none") {
       fail(src, ": rope_scaling type '", type, "' is not supported (yarn or none)");
     }
