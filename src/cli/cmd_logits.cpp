@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/args.h"
+#include "cli/v4_commands.h"
 #include "model/loader.h"
 #include "model/transformer.h"
 #include "runtime/generator.h"
@@ -19,6 +20,7 @@ int cmd_logits(const Args& args) {
               "Writes the logits of every position as raw little-endian float32 [n_ids][n_vocab].");
     return 0;
   }
+  if (is_v4_model(p.require("--model"))) return logits_v4(p, p.require("--model"));
   const std::vector<int32_t> ids = parse_id_list(p.require("--ids"));
   const std::string out = p.require("--out");
   auto model = load_model(p.require("--model"));

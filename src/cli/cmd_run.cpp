@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/model_session.h"
+#include "cli/v4_commands.h"
 #include "runtime/generator.h"
 #include "runtime/json_schema.h"
 #include "util/mapped_file.h"
@@ -45,6 +46,7 @@ int cmd_run(const Args& args) {
         "repacked layout in a file once, which then loads without that pass.");
     return 0;
   }
+  if (is_v4_model(p.require("--model"))) return run_v4(p, p.require("--model"));
   const std::string draft = draft_from_args(p);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
                                       !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft));

@@ -43,6 +43,9 @@ ModelConfig config_from_hf_json(const nlohmann::json& j, const std::string& src)
   if (!j.is_object()) fail(src, ": not a JSON object");
   ModelConfig c;
   c.model_type = json_opt<std::string>(j, "model_type", src).value_or("");
+  if (c.model_type == "deepseek_v4")
+    fail(src, ": a DeepSeek-V4 model (a new architecture: model/v4_transformer.h); so far it runs one sequence at a "
+         "time with `dsinfer run`, `dsinfer logits` and `dsinfer info`, not yet with this command");
   if (c.model_type != "deepseek_v3" && c.model_type != "deepseek_v32" && c.model_type != "deepseek_v2" &&
       c.model_type != "kimi_k2") {
     fail(src, ": field 'model_type' is '", c.model_type,

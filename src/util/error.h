@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace dsinfer {
 
@@ -27,13 +28,16 @@ template <class... Args>
   throw Error(cat(args...));
 }
 
-// Runs f(); an Error thrown inside gets `context + ": "` put in front of its message.
+// Runs f(); an Error thrown inside gets `context + ": "` put in front of its message (unless it already
+// starts with it).
 template <class F>
 auto with_context(const std::string& context, F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const Error& e) {
-    throw Error(context + ": " + e.what());
+    const std::string prefix = context + ": ";
+    if (std::string_view(e.what()).substr(0, prefix.size()) == prefix) throw;
+    throw Error(prefix + e.what());
   }
 }
 

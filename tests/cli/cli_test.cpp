@@ -401,3 +401,53 @@ TEST(Cli, RunHoldsTheAnswerToAJsonSchema) {
 
 }  // namespace
 }  // namespace dsinfer
+
+namespace dsinfer {
+namespace {
+
+// DeepSeek-V4 (model/v4_transformer.h) through the commands that run it, and a clear refusal elsewhere.
+TEST(Cli, DeepSeekV4RunsWithRunLogitsAndInfo) {
+  const std::string dir = std::string(DSINFER_TEST_DATA) + "/golden/tiny-v4";
+  const auto inputs = nlohmann::json::parse(std::ifstream(dir + "/inputs.json"));
+  const std::vector<int32_t> ids = inputs["sequences"][1].get<std::vector<int32_t>>();
+  std::string id_list;
+  for (int32_t id : ids) id_list += (id_list.empty() ? "" : ",") + std::to_string(id);
+  // logits: every position, as transformers computed them.
+  Result r = run("logits -m " + dir + " --ids " + id_list + " --out " + tmp() + "/v4.bin");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string got = read_text_file(tmp() + "/v4.bin"), want = read_text_file(dir + "/logits_1.bin");
+  ASSERT_EQ(got.size(), want.size());
+  const auto* g = reinterpret_cast<const float*>(got.data());
+  const auto* w = reinterpret_cast<const float*>(want.data());
+  const size_t n = want.size() / sizeof(float), V = 256;
+  float max_diff = 0;
+  for (size_t i = 0; i < n; ++i) max_diff = std::max(max_diff, std::fabs(g[i] - w[i]));
+  EXPECT_LT(max_diff, 1e-4f);
+  // run: greedy's first token is the argmax of the prompt's last logits.
+  size_t best = 0;
+  for (size_t v = 1; v < V; ++v)
+    if (w[n - V + v] > w[n - V + best]) best = v;
+  r = run("run -m " + dir + " --ids " + id_list + " -n 1 --ignore-eos");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "[" + std::to_string(best) + "]");
+  const std::string sampled = "run -m " + dir + " --ids " + id_list + " -n 20 --ignore-eos --temp 0.8 --seed 3";
+  const std::string a = run(sampled).out, b = run(sampled).out;
+  EXPECT_NE(a.find("generation: 20 tokens"), std::string::npos) << a;
+  EXPECT_EQ(a.substr(0, a.find("prompt:")), b.substr(0, b.find("prompt:")));
+  // info: the compressed cache (HCA 32 / 8 + 2 CSA x (32 + 16) / 4 values per token) and the config.
+  r = run("info --json -m " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["architecture"], "deepseek_v4");
+  EXPECT_DOUBLE_EQ(j["cache_values_per_token"].get<double>(), 28.0);
+  r = run("info -m " + dir);
+  EXPECT_NE(r.out.find("compressed_sparse_attention"), std::string::npos) << r.out;
+  // What does not run V4 yet says so.
+  for (const std::string& cmd : std::vector<std::string>{"serve -m ", "chat -m ", "bench -m ", "convert --out " + tmp() + "/v4.gguf -m "})
+    expect_error(cmd + dir, "a DeepSeek-V4 model");
+  expect_error("run -m " + dir + " --ids 1,2 --draft lookup", "not supported for DeepSeek-V4");
+  expect_error("run -m " + dir + " --ids 1,999", "outside the vocabulary");
+}
+
+}  // namespace
+}  // namespace dsinfer
