@@ -21,14 +21,9 @@ namespace {
 const std::string kGolden = std::string(DSINFER_TEST_DATA) + "/golden/";
 
 using testing::max_abs;
+using testing::max_abs_diff;
 using testing::read_floats;
 
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  float m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
 struct Case {
   std::string model;

@@ -82,11 +82,16 @@ inline float max_abs(const std::vector<float>& v) {
   return m;
 }
 
-inline float rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+// max |a - b| (infinite when the sizes differ).
+inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size()) return INFINITY;
   float m = 0;
   for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m / max_abs(b);
+  return m;
+}
+
+inline float rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  return max_abs_diff(a, b) / max_abs(b);
 }
 
 inline std::vector<int32_t> test_ids(int n, int vocab) {

@@ -18,14 +18,9 @@ namespace {
 const std::string kDir = std::string(DSINFER_TEST_DATA) + "/golden/tiny-v4";
 
 using testing::max_abs;
+using testing::max_abs_diff;
 using testing::read_floats;
 
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  float m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
 std::vector<int32_t> ids_of(const nlohmann::json& seq) { return seq.get<std::vector<int32_t>>(); }
 
