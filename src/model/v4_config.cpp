@@ -184,9 +184,11 @@ void V4Config::validate() const {
   need(num_attention_heads % o_groups == 0, "o_groups",
        cat("is ", o_groups, "; must divide num_attention_heads = ", num_attention_heads));
   in(o_lora_rank, 1, 1 << 16, "o_lora_rank");
-  in(sliding_window, 1, int64_t{1} << 24, "sliding_window");
-  in(compress_rate_csa, 1, 1 << 16, "compress_rates.compressed_sparse_attention");
-  in(compress_rate_hca, 1, 1 << 16, "compress_rates.heavily_compressed_attention");
+  // Bounded so a sequence's fixed state (a window ring and two windows of compressor rows per layer) stays
+  // sane for any config a file can claim; the releases use 128, 4 and 128.
+  in(sliding_window, 1, 1 << 16, "sliding_window");
+  in(compress_rate_csa, 1, 4096, "compress_rates.compressed_sparse_attention");
+  in(compress_rate_hca, 1, 4096, "compress_rates.heavily_compressed_attention");
   in(index_n_heads, 1, 4096, "index_n_heads");
   in(index_head_dim, rope_dim, 4096, "index_head_dim");
   in(index_topk, 1, int64_t{1} << 24, "index_topk");

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "formats/json_file.h"
 #include "model/v4_transformer.h"
 #include "util/error.h"
+#include "util/mapped_file.h"
 #include "test_models.h"
 
 namespace dsinfer {
@@ -92,6 +94,12 @@ TEST(V4Config, BadFieldsAreNamed) {
   b = j;
   b["scoring_func"] = "softmax";
   expect_error(b, "scoring_func");
+  b = j;
+  b["sliding_window"] = 1 << 24;
+  expect_error(b, "sliding_window");
+  b = j;
+  b["hidden_size"] = "64";
+  expect_error(b, "wrong type");
 }
 
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
@@ -165,6 +173,42 @@ TEST(V4Golden, BadInputIsAnError) {
   EXPECT_THROW(tf.forward({static_cast<int32_t>(m->config.vocab_size)}, st), Error);
   EXPECT_THROW(tf.forward({-1}, st), Error);
   EXPECT_EQ(st.n_past, 0);
+}
+
+}  // namespace
+}  // namespace dsinfer
+
+namespace dsinfer {
+namespace {
+
+// A checkpoint that does not fit its config is an Error naming the tensor, never a crash.
+TEST(V4Golden, MisshapenOrMissingTensorsAreNamed) {
+  const std::string dir = testing::temp_dir() + "/v4-misfit";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(kDir + "/model.safetensors", dir + "/model.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  nlohmann::json cfg = read_json_file(kDir + "/config.json");
+  auto expect_load_error = [&](const nlohmann::json& c, const std::string& needle) {
+    write_file(dir + "/config.json", c.dump().data(), c.dump().size());
+    try {
+      load_v4_model(dir);
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  nlohmann::json c = cfg;
+  c["o_lora_rank"] = 8;
+  expect_load_error(c, "wo_a.weight");
+  c = cfg;
+  c["n_routed_experts"] = 9;
+  expect_load_error(c, "gate.weight");
+  c = cfg;
+  c["layer_types"][0] = "compressed_sparse_attention";  // layer 0 has no compressor in the file
+  expect_load_error(c, "layers.0.attn.compressor");
+  c = cfg;
+  c["vocab_size"] = 300;
+  expect_load_error(c, "embed");
 }
 
 }  // namespace
