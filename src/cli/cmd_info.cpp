@@ -65,7 +65,7 @@ int cmd_info(const Args& args) {
     return 0;
   }
   const std::string path = p.require("--model");
-  if (is_v4_model(path)) return info_v4(p, path);
+  if (is_v4_model_dir(path)) return info_v4(p, path);
   const int64_t ctx = p.get_int("--ctx", 4096);
   const bool config_only = !is_gguf_path(path) && !file_exists(path + "/model.safetensors") &&
                            !file_exists(path + "/model.safetensors.index.json");

@@ -20,7 +20,7 @@ int cmd_logits(const Args& args) {
               "Writes the logits of every position as raw little-endian float32 [n_ids][n_vocab].");
     return 0;
   }
-  if (is_v4_model(p.require("--model"))) return logits_v4(p, p.require("--model"));
+  if (is_v4_model_dir(p.require("--model"))) return logits_v4(p, p.require("--model"));
   const std::vector<int32_t> ids = parse_id_list(p.require("--ids"));
   const std::string out = p.require("--out");
   auto model = load_model(p.require("--model"));

@@ -46,7 +46,7 @@ int cmd_run(const Args& args) {
         "repacked layout in a file once, which then loads without that pass.");
     return 0;
   }
-  if (is_v4_model(p.require("--model"))) return run_v4(p, p.require("--model"));
+  if (is_v4_model_dir(p.require("--model"))) return run_v4(p, p.require("--model"));
   const std::string draft = draft_from_args(p);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
                                       !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft));

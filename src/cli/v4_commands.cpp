@@ -32,8 +32,6 @@ ModelSession tokenizer_session(const std::string& path, int64_t vocab_size) {
 
 }  // namespace
 
-bool is_v4_model(const std::string& path) { return is_v4_model_dir(path); }
-
 int run_v4(const ArgParser& p, const std::string& path) {
   for (const char* o : {"--draft", "--json-schema", "--kv-dtype", "--mtp-from", "--draft-max", "--draft-min-accept"})
     if (p.get(o)) fail(o, " is not supported for DeepSeek-V4 models yet");

@@ -31,23 +31,16 @@ void compressor_push(V4CompressorState& s, const V4CompressorWeights& w, const f
   // Slots: (overlapping) the previous window's first halves, then this window's last halves (Cb); a
   // plain compressor has only this window's rows.
   const int64_t W = s.width, off = s.copies == 2 ? W : 0;
-  std::vector<float> entry(static_cast<size_t>(W));
-  std::vector<float> g;
+  const int64_t first = s.copies == 2 && s.has_previous ? 0 : s.rate;  // first row taking part
+  std::vector<float> entry(static_cast<size_t>(W)), g(static_cast<size_t>(2 * s.rate));
   for (int64_t d = 0; d < W; ++d) {
-    g.clear();
-    std::vector<const float*> vals;
-    if (s.copies == 2 && s.has_previous)
-      for (int64_t k = 0; k < s.rate; ++k) {
-        g.push_back(s.gate[static_cast<size_t>(k * cw + d)]);
-        vals.push_back(&s.kv[static_cast<size_t>(k * cw + d)]);
-      }
-    for (int64_t k = 0; k < s.rate; ++k) {
-      g.push_back(s.gate[static_cast<size_t>((s.rate + k) * cw + off + d)]);
-      vals.push_back(&s.kv[static_cast<size_t>((s.rate + k) * cw + off + d)]);
-    }
-    softmax(g.data(), static_cast<int64_t>(g.size()));
+    // Row k < rate: the previous window, its value d; row k >= rate: this window, its value off + d.
+    auto at = [&](int64_t k) { return static_cast<size_t>(k * cw + (k < s.rate ? 0 : off) + d); };
+    const int64_t n = 2 * s.rate - first;
+    for (int64_t k = first; k < 2 * s.rate; ++k) g[static_cast<size_t>(k - first)] = s.gate[at(k)];
+    softmax(g.data(), n);
     float acc = 0;
-    for (size_t k = 0; k < g.size(); ++k) acc += g[k] * *vals[k];
+    for (int64_t k = first; k < 2 * s.rate; ++k) acc += g[static_cast<size_t>(k - first)] * s.kv[at(k)];
     entry[static_cast<size_t>(d)] = acc;
   }
   rms_norm(entry.data(), W, w.norm.data(), static_cast<float>(eps), 1, W, entry.data(), W);
