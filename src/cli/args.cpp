@@ -93,6 +93,27 @@ std::string draft_from_args(const ArgParser& p) {
   return draft;
 }
 
+const std::set<std::string>& gpu_options() {
+  static const std::set<std::string> opts = {"--gpu-device", "--gpu-dtype"};
+  return opts;
+}
+
+GpuOptions gpu_from_args(const ArgParser& p) {
+  GpuOptions g;
+  g.enabled = p.has("--gpu");
+  if (!g.enabled) {
+    for (const std::string& o : gpu_options())
+      if (p.has(o)) fail(o, " needs --gpu");
+    return g;
+  }
+  const int64_t dev = p.get_int("--gpu-device", 0);
+  if (dev < 0 || dev > 255) fail("--gpu-device must be in [0, 255], got ", dev);
+  g.device = static_cast<int>(dev);
+  g.dtype = p.get("--gpu-dtype").value_or("auto");
+  if (g.dtype != "auto") gpu::parse_storage(g.dtype);  // an Error naming the accepted values
+  return g;
+}
+
 double draft_min_accept_from_args(const ArgParser& p) {
   const double r = p.get_double("--draft-min-accept", 0.5);
   if (!(r >= 0.0 && r <= 1.0)) fail("--draft-min-accept must be in [0, 1]");

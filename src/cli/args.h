@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "model/gpu_placement.h"
 #include "model/kv_cache.h"
 #include "runtime/sampler.h"
 
@@ -58,6 +59,15 @@ int64_t draft_max_tokens_from_args(const ArgParser& p);
 
 // --split-max-mb MB (convert, repack): bytes per output part, 0 = one file; Error when negative.
 uint64_t split_bytes_from_args(const ArgParser& p);
+
+// Hybrid CPU+GPU (model/gpu_placement.h): the flag --gpu, with the value options --gpu-device N (default 0)
+// and --gpu-dtype auto|f32|bf16 (default auto), which are Errors without --gpu.
+const std::set<std::string>& gpu_options();  // the value options
+GpuOptions gpu_from_args(const ArgParser& p);
+inline constexpr const char* kGpuHelp =
+    "--gpu: hybrid CPU+GPU — the weights every token reads (attention, dense and shared-expert MLPs, output head)\n"
+    "go to the GPU (--gpu-device N, default 0), the routed experts stay in RAM for the CPU; --gpu-dtype f32 gives the\n"
+    "CPU reference path's products, bf16 half the GPU memory, auto (default) f32 when it fits.";
 
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);

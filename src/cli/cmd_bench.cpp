@@ -30,10 +30,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-uint64_t bytes_of(const TensorView& t) { return t.data ? static_cast<uint64_t>(t.row_bytes()) * t.rows() : 0; }
+// Bytes the CPU reads from memory (a weight placed on the GPU, --gpu, is read there from its own copy).
+uint64_t bytes_of(const TensorView& t) {
+  return t.data && !t.gpu ? static_cast<uint64_t>(t.row_bytes()) * t.rows() : 0;
+}
 uint64_t bytes_of(const MlpWeights& m) { return bytes_of(m.gate) + bytes_of(m.up) + bytes_of(m.down); }
 
-// Weight bytes read to decode one token: attention, dense FFN or router + shared + K routed experts,
+// Weight bytes the CPU reads to decode one token: attention, dense FFN or router + shared + K routed experts,
 // and the lm_head (the embedding row is negligible), by the tensors' actual dtypes.
 uint64_t decode_bytes_per_token(const LoadedModel& m) {
   const ModelConfig& c = m.config;
@@ -156,14 +159,15 @@ VerifyTimes verify_seconds(Transformer& tf, const ModelConfig& c, DType kv, int6
 
 int cmd_bench(const Args& args) {
   ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--n-depth", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype",
-               "--batch", "--mtp-from"},
-              {"--help", "--json", "--no-repack", "--spec"},
+               "--batch", "--mtp-from", "--gpu-device", "--gpu-dtype"},
+              {"--help", "--json", "--no-repack", "--spec", "--gpu"},
               {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-d", "--n-depth"}, {"-t", "--threads"},
                {"-r", "--reps"}, {"-b", "--batch"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-d 0] [-b STREAMS] [-t THREADS] [-r REPS] [--bw-mb 1024]\n"
         "       [--json] [--no-repack] [--mla-form auto|absorbed|naive] [--kv-dtype f32|f16]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
         "Prefill of a p-token prompt (one batch) and decode of n tokens, after a context of d tokens (prefilled\n"
         "untimed; like llama-bench -d), in tokens/s (mean of REPS runs after a warm-up); bytes read per decoded\n"
         "token (weights, and the cache rows of the context); measured read bandwidth (best of 2x10 passes over\n"
@@ -175,6 +179,7 @@ int cmd_bench(const Args& args) {
         "1-token step; it reports the\n"
         "acceptance rate at which drafting breaks even and the decode speed it gives at 85% acceptance (DeepSeek-V3's\n"
         "reported rate for its MTP module). Random weights cannot show a real acceptance rate; these costs are real.");
+    std::puts(kGpuHelp);
     return 0;
   }
   const int64_t n_prompt = p.get_int("--n-prompt", 512), n_gen = p.get_int("--n-gen", 128);
@@ -187,7 +192,7 @@ int cmd_bench(const Args& args) {
   const std::string mtp_from = spec ? p.get("--mtp-from").value_or("") : "";
   const bool load_mtp = spec && (load_config(p.require("--model")).num_nextn_predict_layers > 0 || !mtp_from.empty());
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
-                                      !p.has("--no-repack"), load_mtp, mtp_from);
+                                      !p.has("--no-repack"), load_mtp, mtp_from, gpu_from_args(p));
   const ModelConfig& c = s.model->config;
   Transformer& tf = *s.transformer;
   const DType kv = kv_dtype_from_args(p);
@@ -210,6 +215,8 @@ int cmd_bench(const Args& args) {
     prefill_sequence(tf, cache, seq, bench_ids(8, c.vocab_size, 1), 0, 8, false);
   }
   double pp_s = 0, tg_s = 0, batch_s = 0;
+  int64_t gpu_calls = 0;  // --gpu: the decode runs' calls that wait for the GPU, and the time they took
+  double gpu_wait_s = 0;
   VerifyTimes vt;
   constexpr int64_t kLongerDrafts[] = {2, 4};  // verify passes also priced for these draft lengths
   double longer_s[2] = {0, 0};
@@ -223,7 +230,13 @@ int cmd_bench(const Args& args) {
       prefill_sequence(tf, cache, seq, ids, depth, n_prompt, false);
       pp_s += seconds_since(t0);
     }
+    const gpu::Device::Stats g0 = s.model->gpu.device ? s.model->gpu.device->stats() : gpu::Device::Stats{};
     if (n_gen > 0) tg_s += decode_seconds(tf, c, kv, depth, n_gen, 1);
+    if (s.model->gpu.device) {
+      const gpu::Device::Stats g1 = s.model->gpu.device->stats();
+      gpu_calls += g1.calls - g0.calls;
+      gpu_wait_s += g1.seconds - g0.seconds;
+    }
     if (n_gen > 0 && streams > 1) batch_s += decode_seconds(tf, c, kv, depth, n_gen, streams);
     if (n_gen > 0 && spec) {
       const VerifyTimes v = verify_seconds(tf, c, kv, depth, n_gen, 1);
@@ -271,6 +284,17 @@ int cmd_bench(const Args& args) {
                         {"bandwidth_gb_s", bw},
                         {"roofline_tokens_per_s", roofline},
                         {"roofline_fraction", fraction}};
+    if (const GpuPlacement& g = s.model->gpu; g.device) {  // hybrid: bytes_per_token is the CPU's share
+      j["gpu"] = g.device->info().name;
+      j["gpu_weight_dtype"] = gpu::storage_name(g.storage);
+      j["gpu_weight_bytes"] = g.device_bytes;
+      j["gpu_weights_file_bytes"] = g.file_bytes;
+      if (n_gen > 0) {  // per decoded token (one sequence)
+        j["gpu_waits_per_token"] = static_cast<double>(gpu_calls) / static_cast<double>(n_gen * reps);
+        j["gpu_wait_ms_per_token"] = 1e3 * gpu_wait_s / static_cast<double>(n_gen * reps);
+        j["decode_ms_per_token"] = 1e3 * tg_s / static_cast<double>(n_gen * reps);
+      }
+    }
     if (streams > 1) {
       j["batch_streams"] = streams;
       j["batch_decode_tokens_per_s"] = batch_tps;
@@ -292,6 +316,9 @@ int cmd_bench(const Args& args) {
     if (streams > 1)
       std::printf("tg%lld x %lld streams: %.2f tokens/s in total\n", static_cast<long long>(n_gen),
                   static_cast<long long>(streams), batch_tps);
+    if (const GpuPlacement& g = s.model->gpu; g.device)
+      std::printf("GPU: %s holds %.2f GB of weights (%s); the figures below count what the CPU reads\n",
+                  g.device->info().name.c_str(), g.device_bytes / 1e9, gpu::storage_name(g.storage));
     std::printf("weights read per decoded token: %.3f GB", bpt / 1e9);
     if (kv_bpt > 0) std::printf(" (+ %.3f GB of cache rows)", kv_bpt / 1e9);
     std::printf("\n");

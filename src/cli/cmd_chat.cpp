@@ -53,23 +53,27 @@ int cmd_chat(const Args& args) {
   std::set<std::string> opts = {"--model", "--threads", "--ctx", "--n-predict", "--system", "--kv-dtype", "--draft",
                                 "--draft-min-accept", "--mtp-from", "--draft-max"};
   opts.insert(sampling_options().begin(), sampling_options().end());
+  opts.insert(gpu_options().begin(), gpu_options().end());
   ArgParser p(args, opts,
-              {"--help", "--no-repack", "--think"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
+              {"--help", "--no-repack", "--think", "--gpu"}, {{"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer chat -m MODEL [--system TEXT] [-n MAX_ANSWER_TOKENS] [--ctx N] [--temp T] [--top-p P]\n"
         "       [--top-k K] [--min-p P] [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
         "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think]\n"
         "       [--draft mtp|lookup [--draft-max N] [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
         "--think: a DeepSeek-V3.1 / V3.2 (hybrid) model reasons before it answers (R1 models always do).\n"
         "--draft: speculative decoding, as in dsinfer run.\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"
         "/clear starts a new conversation.");
+    std::puts(kGpuHelp);
     return 0;
   }
   const std::string draft = draft_from_args(p);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
-                                      !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft));
+                                      !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft),
+                                      gpu_from_args(p));
   if (!s.tokenizer) fail("chat needs a model with a tokenizer");
   const ModelConfig& c = s.model->config;
   bool recognized = false;

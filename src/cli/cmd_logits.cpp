@@ -13,17 +13,21 @@
 namespace dsinfer::cli {
 
 int cmd_logits(const Args& args) {
-  ArgParser p(args, {"--model", "--ids", "--out", "--threads", "--attention"}, {"--help"},
+  ArgParser p(args, {"--model", "--ids", "--out", "--threads", "--attention", "--gpu-device", "--gpu-dtype"},
+              {"--help", "--gpu"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-o", "--out"}});
   if (p.has("--help")) {
     std::puts("usage: dsinfer logits -m MODEL --ids 1,2,3 --out FILE [-t N] [--attention absorbed|naive|auto]\n"
+              "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
               "Writes the logits of every position as raw little-endian float32 [n_ids][n_vocab].");
     return 0;
   }
   if (is_v4_model_dir(p.require("--model"))) return logits_v4(p, p.require("--model"));
   const std::vector<int32_t> ids = parse_id_list(p.require("--ids"));
   const std::string out = p.require("--out");
-  auto model = load_model(p.require("--model"));
+  LoadOptions lo;
+  lo.gpu = gpu_from_args(p);
+  auto model = load_model(p.require("--model"), lo);
   ThreadPool pool(static_cast<int>(p.get_int("--threads", 0)));
   Transformer tf(model->config, model->weights, pool);
   const std::string form = p.get("--attention").value_or("absorbed");

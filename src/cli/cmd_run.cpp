@@ -18,8 +18,9 @@ int cmd_run(const Args& args) {
                                 "--draft", "--draft-min-accept", "--mtp-from",
                                 "--draft-max"};
   opts.insert(sampling_options().begin(), sampling_options().end());
+  opts.insert(gpu_options().begin(), gpu_options().end());
   ArgParser p(args, opts,
-              {"--help", "--no-bos", "--ignore-eos", "--no-repack", "--json"},
+              {"--help", "--no-bos", "--ignore-eos", "--no-repack", "--json", "--gpu"},
               {{"-m", "--model"}, {"-p", "--prompt"}, {"-n", "--n-predict"}, {"-t", "--threads"}, {"-s", "--seed"}});
   if (p.has("--help")) {
     std::puts(
@@ -28,6 +29,7 @@ int cmd_run(const Args& args) {
         "       [--frequency-penalty F] [--seed S]\n"
         "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16] [--json | --json-schema FILE]\n"
         "       [--draft mtp|lookup [--draft-max N] [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
         "--draft: speculative decoding — each step also checks a proposed next token, two tokens for one pass over\n"
         "the weights when it is right; greedy output is unchanged, sampled output keeps its distribution. mtp: the\n"
@@ -44,12 +46,14 @@ int cmd_run(const Args& args) {
         "Q4_0/Q8_0/Q4_K/Q5_K/Q6_K weights are repacked at load into the kernels' 8-row interleaved layout (same size, moved from\n"
         "the file mapping into anonymous memory); --no-repack keeps them in the file layout; `dsinfer repack` stores the\n"
         "repacked layout in a file once, which then loads without that pass.");
+    std::puts(kGpuHelp);
     return 0;
   }
   if (is_v4_model_dir(p.require("--model"))) return run_v4(p, p.require("--model"));
   const std::string draft = draft_from_args(p);
   ModelSession s = open_model_session(p.require("--model"), static_cast<int>(p.get_int("--threads", 0)), true,
-                                      !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft));
+                                      !p.has("--no-repack"), draft == "mtp", mtp_from_args(p, draft),
+                                      gpu_from_args(p));
   std::vector<int32_t> prompt;
   if (auto ids = p.get("--ids")) {
     prompt = parse_id_list(*ids);

@@ -30,8 +30,9 @@ int cmd_serve(const Args& args) {
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
                "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams",
-               "--draft-min-accept", "--mtp-from", "--draft-max", "--prefix-cache-file", "--prefix-cache-save-s"},
-              {"--help", "--no-prefix-cache", "--no-repack"},
+               "--draft-min-accept", "--mtp-from", "--draft-max", "--prefix-cache-file", "--prefix-cache-save-s",
+               "--gpu-device", "--gpu-dtype"},
+              {"--help", "--no-prefix-cache", "--no-repack", "--gpu"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
     std::puts(
@@ -41,6 +42,7 @@ int cmd_serve(const Args& args) {
         "       [--prefix-cache-file PATH [--prefix-cache-save-s S]]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
         "       [--draft mtp|lookup] [--draft-max N] [--draft-max-streams N] [--draft-min-accept R] [--mtp-from HF_DIR]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
         "(stored in memory for previous_response_id: GET / DELETE /v1/responses/ID, GET .../ID/input_items),\n"
         "GET /v1/models, GET /health, GET /metrics (Prometheus), POST /tokenize, POST /detokenize; and\n"
@@ -65,6 +67,7 @@ int cmd_serve(const Args& args) {
         "only at shutdown), so a crash loses little.\n"
         "--scripted-answer TEXT (for tests): every answer is TEXT, whatever the model samples.\n");
     std::puts(kKvDTypeHelp);
+    std::puts(kGpuHelp);
     return 0;
   }
   // Signals are taken by one thread with sigwait; every other thread (created below) inherits the mask.
@@ -129,7 +132,7 @@ int cmd_serve(const Args& args) {
   so.http_threads = static_cast<int>(http_threads > 0 ? http_threads : std::max<int64_t>(64, sched.max_sequences + sched.max_queue + 16));
 
   ModelSession s = open_model_session(model_path, static_cast<int>(p.get_int("--threads", 0)), true, !p.has("--no-repack"),
-                                      sched.draft == DraftMode::kMtp, mtp_from_args(p, draft));
+                                      sched.draft == DraftMode::kMtp, mtp_from_args(p, draft), gpu_from_args(p));
   if (!s.has_tokenizer()) fail(model_path, ": the model has no tokenizer; the server needs one");
   if (!so.chat_format && s.model->config.has_dsa()) {  // DeepSeek-V3.2 ships an encoder, not a template
     bool recognized = false;

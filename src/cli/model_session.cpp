@@ -9,14 +9,21 @@
 namespace dsinfer::cli {
 
 ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack, bool mtp,
-                                const std::string& mtp_from) {
+                                const std::string& mtp_from, const GpuOptions& gpu) {
   ModelSession s;
   LoadOptions lo;
   lo.prefault = prefault;
   lo.repack = repack;
   lo.mtp = mtp;
   lo.mtp_from = mtp_from;
+  lo.gpu = gpu;
   s.model = load_model(path, lo);
+  if (const GpuPlacement& g = s.model->gpu; g.device)
+    std::fprintf(stderr,
+                 "GPU %d (%s): %lld weights (%.2f GB in the file, read per token by the CPU no more) placed as %s, "
+                 "%.2f GB, in %.1f s; routed experts stay on the CPU\n",
+                 g.device->info().index, g.device->info().name.c_str(), static_cast<long long>(g.tensors),
+                 g.file_bytes / 1e9, gpu::storage_name(g.storage), g.device_bytes / 1e9, g.seconds);
   if (!s.model->repack.skipped.empty()) std::fprintf(stderr, "not repacked: %s\n", s.model->repack.skipped.c_str());
   if (const RepackReport& r = s.model->repack; r.tensors > 0)
     std::fprintf(stderr,

@@ -37,7 +37,8 @@ ChatFormat chat_format_of(const ModelSession& s, bool* recognized);
 
 // repack: LoadOptions::repack (model/repack.h); reported on stderr. mtp, mtp_from: LoadOptions::mtp /
 // mtp_from (--mtp-from DIR).
+// gpu: LoadOptions::gpu (hybrid CPU+GPU), reported on stderr.
 ModelSession open_model_session(const std::string& path, int threads, bool prefault, bool repack, bool mtp = false,
-                                const std::string& mtp_from = "");
+                                const std::string& mtp_from = "", const GpuOptions& gpu = {});
 
 }  // namespace dsinfer::cli

@@ -9,6 +9,7 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
+#include "model/linear.h"
 #include "model/transformer.h"
 #include "util/error.h"
 
@@ -18,7 +19,7 @@ void Transformer::indexer_keys(int64_t layer, const Batch& b, const float* x, fl
   const ModelConfig& c = config_;
   const IndexerWeights& w = weights_.layers[layer].attn.indexer;
   const int64_t T = b.size(), Di = c.index_head_dim;
-  matmul(pool_, w.wk, x, T, k);  // [T, Di]
+  linear(pool_, w.wk, x, T, k);  // [T, Di]
   for_token_ranges(pool_, T, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       float* row = k + t * Di;
@@ -49,8 +50,8 @@ KeySelection Transformer::select_keys(int64_t layer, const Batch& b, const float
     std::copy_n(cq + rows[i] * rq, rq, cqs.data() + i * rq);
   }
   std::vector<float> q(static_cast<size_t>(n * Hi * Di)), hw(static_cast<size_t>(n * Hi));
-  matmul(pool_, w.wq_b, cqs.data(), n, q.data());
-  matmul(pool_, w.weights_proj, xs.data(), n, hw.data());
+  linear(pool_, w.wq_b, cqs.data(), n, q.data());
+  linear(pool_, w.weights_proj, xs.data(), n, hw.data());
   const float wscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(Hi * Di)));
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t h = 0; h < Hi; ++h)

@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "util/mapped_file.h"
 #include "util/progress.h"
+#include "util/thread_pool.h"
 
 namespace dsinfer {
 
@@ -154,6 +155,7 @@ void prefault(ModelWeights& w, uint64_t total) {
   ProgressBar bar("loading", total);
   uint64_t done = 0;
   for (const WeightRef& r : weight_views(w)) {
+    if (r.view->gpu) continue;  // read on the GPU from its own copy
     const auto* p = static_cast<const volatile uint8_t*>(r.view->data);  // volatile: every page is read
     for (size_t off = 0; off < r.view->nbytes; off += 4096) (void)p[off];
     done += r.view->nbytes;
@@ -251,6 +253,10 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
     ++m->r8_tensors_in_file;
     m->r8_bytes_in_file += r.view->nbytes;
   }
+  if (options.gpu.enabled) {
+    ThreadPool pool;
+    m->gpu = with_context(path, [&] { return place_on_gpu(m->weights, pool, options.gpu); });
+  }
   if (options.repack) {
     m->repack = repack_weights(m->weights, m->repacked, options.prefault,
                                options.repack_limit ? options.repack_limit : default_repack_limit());
@@ -259,7 +265,7 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
       if (mtp_w.head_is_main) mtp_w.head = m->weights.lm_head;
     }
   }
-  if (options.prefault) prefault(m->weights, m->weight_bytes);
+  if (options.prefault) prefault(m->weights, m->weight_bytes - m->gpu.file_bytes);
   return m;
 }
 

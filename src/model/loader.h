@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "model/gpu_placement.h"
 #include "model/model_config.h"
 #include "model/repack.h"
 #include "model/weights.h"
@@ -27,6 +28,9 @@ struct LoadOptions {
   // safetensors holding model.layers.{num_hidden_layers}.*, e.g. DeepSeek-V3's last shards alone, without
   // the index) — for GGUF files whose converter left the module out, as llama.cpp's does. Implies mtp.
   std::string mtp_from;
+  // Hybrid CPU+GPU (model/gpu_placement.h): the weights every token reads go to the GPU before repacking,
+  // which then leaves them alone; prefaulting reads only what stays on the CPU.
+  GpuOptions gpu;
 };
 
 struct LoadedModel {
@@ -40,6 +44,7 @@ struct LoadedModel {
   std::unique_ptr<SafetensorsModel> mtp_source;   // LoadOptions::mtp_from
   std::unique_ptr<AnonBuffer> repacked;           // the repacked weights (LoadOptions::repack)
   RepackReport repack;
+  GpuPlacement gpu;                                // LoadOptions::gpu
   int64_t r8_tensors_in_file = 0;  // weights the file already stores in R8 layouts (`dsinfer repack`)
   uint64_t r8_bytes_in_file = 0;
 

@@ -10,6 +10,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec.h"
+#include "model/linear.h"
 #include "model/transformer.h"
 #include "util/error.h"
 
@@ -80,12 +81,12 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
   std::vector<float> kv(static_cast<size_t>(T * L));  // [T, rkv + dr]
   std::vector<float> cq;                               // [T, rq] the normed compressed query
   if (c.q_lora_rank == 0) {
-    matmul_shared_input(pool_, {&w.q_proj, &w.kv_a_proj}, x, c.hidden_size, T, {q.data(), kv.data()});
+    linear_shared_input(pool_, {&w.q_proj, &w.kv_a_proj}, x, c.hidden_size, T, {q.data(), kv.data()});
   } else {
     cq.resize(static_cast<size_t>(T * c.q_lora_rank));
-    matmul_shared_input(pool_, {&w.q_a_proj, &w.kv_a_proj}, x, c.hidden_size, T, {cq.data(), kv.data()});
+    linear_shared_input(pool_, {&w.q_a_proj, &w.kv_a_proj}, x, c.hidden_size, T, {cq.data(), kv.data()});
     rms_norm(cq.data(), c.q_lora_rank, w.q_a_norm.data(), eps, T, c.q_lora_rank, cq.data(), c.q_lora_rank);
-    matmul(pool_, w.q_b_proj, cq.data(), T, q.data());
+    linear(pool_, w.q_b_proj, cq.data(), T, q.data());
   }
   for (int64_t t = 0; t < T; ++t)
     if (b.positions[t] >= cache.capacity(b.seq_ids[t]))
@@ -140,7 +141,7 @@ void Transformer::attention(int64_t layer, const Batch& b, const float* x, Laten
     attention_scores_absorbed(layer, b, q_abs.data(), q_pe.data(), cache, sel, lat.data());
     expand_values(pool_, c, w, lat.data(), T, o.data());
   }
-  matmul(pool_, w.o_proj, o.data(), T, out);  // [T, D]
+  linear(pool_, w.o_proj, o.data(), T, out);  // [T, D]
 }
 
 // lat[t, h] = sum_j softmax_j(scale * (q_abs[t,h]·c_j + q_pe[t,h]·kpe_j)) c_j over keys j <= pos_t (or

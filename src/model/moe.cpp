@@ -8,6 +8,8 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec.h"
+#include "kernels/cuda/gpu.h"
+#include "model/linear.h"
 
 namespace dsinfer {
 
@@ -25,6 +27,12 @@ SwigluJob make_job(const MlpWeights& w) {
 
 void mlp_forward(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* out) {
   const int64_t D = w.gate.cols();
+  if (on_gpu(w)) {
+    gpu::Device& dev = *w.gate.gpu->device;
+    dev.swiglu_start(*w.gate.gpu, *w.up.gpu, *w.down.gpu, x, D, n_tok);
+    dev.swiglu_finish(out, D, false);
+    return;
+  }
   std::vector<SwigluJob> jobs{make_job(w)};  // all tokens, weight 1
   for (int64_t t = 0; t < n_tok; ++t) {
     jobs[0].tokens.push_back(static_cast<int32_t>(t));
@@ -126,7 +134,10 @@ Routing moe_forward(ThreadPool& pool, const ModelConfig& c, const MoeWeights& w,
   std::vector<SwigluJob> ordered;  // experts ascending, as the reference combine adds them
   for (int64_t e = 0; e < E; ++e)
     if (job_of[e] >= 0) ordered.push_back(std::move(jobs[job_of[e]]));
-  if (w.shared.present()) {
+  // A shared expert on the GPU runs there while the CPU runs the routed ones, and is added last.
+  gpu::Device* shared_gpu = w.shared.present() && on_gpu(w.shared) ? w.shared.gate.gpu->device : nullptr;
+  if (shared_gpu) shared_gpu->swiglu_start(*w.shared.gate.gpu, *w.shared.up.gpu, *w.shared.down.gpu, x, D, n_tok);
+  if (w.shared.present() && !shared_gpu) {
     ordered.push_back(make_job(w.shared));
     for (int64_t t = 0; t < n_tok; ++t) {
       ordered.back().tokens.push_back(static_cast<int32_t>(t));
@@ -134,7 +145,13 @@ Routing moe_forward(ThreadPool& pool, const ModelConfig& c, const MoeWeights& w,
     }
   }
   std::fill(out, out + n_tok * D, 0.0f);
-  swiglu_jobs(pool, x, D, n_tok, D, ordered, out, D);
+  try {
+    swiglu_jobs(pool, x, D, n_tok, D, ordered, out, D);
+  } catch (...) {
+    if (shared_gpu) shared_gpu->swiglu_finish(out, D, true);  // never leave it started
+    throw;
+  }
+  if (shared_gpu) shared_gpu->swiglu_finish(out, D, true);
   return r;
 }
 

@@ -15,7 +15,8 @@
 namespace dsinfer {
 namespace {
 
-bool eligible(const WeightRef& r) { return interleaved_of(r.view->dtype) && r8_layout_fits(r); }
+// (A weight placed on the GPU is read there, never by the CPU kernels: it keeps its file layout.)
+bool eligible(const WeightRef& r) { return !r.view->gpu && interleaved_of(r.view->dtype) && r8_layout_fits(r); }
 
 size_t repacked_bytes(const TensorView& t) {
   return static_cast<size_t>(t.rows()) * dtype_row_bytes(*interleaved_of(t.dtype), t.cols());

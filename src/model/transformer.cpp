@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
+#include "model/linear.h"
 #include "model/moe.h"
 #include "util/error.h"
 
@@ -49,7 +50,7 @@ std::vector<float> Transformer::mtp_forward(const Batch& b, const float* hidden,
   rms_norm(e.data(), D, m.enorm.data(), eps, T, D, x.data(), 2 * D);
   rms_norm(hidden, D, m.hnorm.data(), eps, T, D, x.data() + D, 2 * D);
   std::vector<float> h(static_cast<size_t>(T * D));  // [T, D] = x @ eh_proj^T
-  matmul(pool_, m.eh_proj, x.data(), T, h.data());
+  linear(pool_, m.eh_proj, x.data(), T, h.data());
   run_blocks(b, layer, layer + 1, h, cache, nullptr);
   return output_logits(b, h, m.head_norm, m.head, nullptr);
 }
@@ -136,7 +137,7 @@ std::vector<float> Transformer::output_logits(const Batch& b, const std::vector<
       rms_norm(h.data() + rows[i] * D, D, norm.data(), eps, 1, D, hn.data() + i * D, D);
   }
   std::vector<float> logits(static_cast<size_t>(n_out * V));
-  if (n_out > 0) matmul(pool_, head, hn.data(), n_out, logits.data());
+  if (n_out > 0) linear(pool_, head, hn.data(), n_out, logits.data());
   if (normed_hidden) *normed_hidden = std::move(all);
   return logits;
 }

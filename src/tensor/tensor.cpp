@@ -21,6 +21,7 @@ TensorView TensorView::slice_rows(int64_t begin, int64_t count) const {
   v.data = row_ptr(begin);
   v.shape = {count, cols()};
   v.nbytes = static_cast<size_t>(count) * row_bytes();
+  v.gpu = nullptr;  // the GPU copy is of the whole matrix
   if (dtype == DType::F8_E4M3 && block_scale) {
     const int64_t scale_cols = (cols() + kFp8BlockSize - 1) / kFp8BlockSize;
     v.block_scale = block_scale + (begin / kFp8BlockSize) * scale_cols;

@@ -12,6 +12,10 @@
 
 namespace dsinfer {
 
+namespace gpu {
+struct Matrix;  // kernels/cuda/gpu.h
+}
+
 struct TensorView {
   std::string name;
   DType dtype = DType::F32;
@@ -21,6 +25,9 @@ struct TensorView {
   // F8_E4M3 only: float32 scales [ceil(rows/128), ceil(cols/128)] ("weight_scale_inv"); the weight is
   // fp8 value * scale of its 128x128 block (multiplied, despite the name).
   const float* block_scale = nullptr;
+  // A copy of the whole matrix in GPU memory, set when the model placed it there (model/gpu_placement.h):
+  // the forward pass then runs its products on the GPU (model/linear.h). The host data stays valid.
+  const gpu::Matrix* gpu = nullptr;
 
   int64_t numel() const;
   int64_t cols() const { return shape.empty() ? 1 : shape.back(); }  // innermost dimension

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Hybrid CPU+GPU on a machine with an NVIDIA GPU: the GPU tests, then `dsinfer bench` of a V2-Lite-shaped
+# Q4_0 model CPU-only and with --gpu (f32 and bf16 GPU weights), one after the other on the same machine.
+# Binaries built elsewhere are taken from $BIN (dsinfer and the *_tests), or from build/ when unset.
+# Writes the test logs and bench JSON under $OUT (default ./hybrid-out).
+set -uo pipefail
+OUT=${OUT:-./hybrid-out}
+BIN=${BIN:-}
+THREADS=${THREADS:-$(nproc)}
+mkdir -p "$OUT"
+if [ -n "$BIN" ]; then
+  mkdir -p build/bin build/tests
+  cp "$BIN"/dsinfer build/bin/ && cp "$BIN"/*_tests build/tests/
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+lscpu | grep -E "Model name|^CPU\(s\)" | tee -a "$OUT/gpu.txt"
+# The test binaries find their fixtures under the source path they were built in.
+# GTEST_FILTER_<suite> narrows a suite (e.g. to its GPU tests).
+for t in kernels model cli; do
+  f=GTEST_FILTER_$t
+  timeout ${TEST_TIMEOUT:-300} ./build/tests/${t}_tests --gtest_filter="${!f:-*}" 2>&1 | tail -60 > "$OUT/${t}_tests.log"
+  echo "$t: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/${t}_tests.log" | tr '\n' ' ')"
+done
+grep -h "seq .*ratio\|top-2\|logits of" "$OUT"/*_tests.log | head -40
+if [ "${SKIP_BENCH:-0}" = 1 ]; then exit 0; fi
+MODEL=${MODEL:-/tmp/v2-lite-q4_0.gguf}
+[ -f "$MODEL" ] || ./build/bin/dsinfer synth --preset v2-lite --dtype q4_0 -t "$THREADS" --out "$MODEL" >/dev/null
+for mode in cpu gpu-f32 gpu-bf16; do
+  case $mode in cpu) flags="" ;; gpu-f32) flags="--gpu --gpu-dtype f32" ;; gpu-bf16) flags="--gpu --gpu-dtype bf16" ;; esac
+  ./build/bin/dsinfer bench -m "$MODEL" -p 512 -n 64 -t "$THREADS" -r ${REPS:-2} --json $flags \
+    > "$OUT/bench-$mode.json" 2> "$OUT/bench-$mode.err"
+  echo "$mode: $(cat "$OUT/bench-$mode.json")" | cut -c1-600
+  tail -3 "$OUT/bench-$mode.err"
+done

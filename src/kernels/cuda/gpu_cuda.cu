@@ -1,0 +1,372 @@
+// The GPU API on CUDA: cuBLAS GEMMs (fp32 accumulation) against weights held as float32 or bfloat16, and
+// two small element-wise kernels (float32 -> bfloat16, silu(g) * u). See gpu.h.
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+
+#include "kernels/cuda/gpu.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace dsinfer::gpu {
+
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) fail("CUDA error in ", what, ": ", cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) fail("cuBLAS error in ", what, ": ", cublasGetStatusString(s));
+}
+#define DSINFER_CUDA_CHECK(call) check((call), #call)
+
+constexpr int kThreads = 256;
+
+int blocks_for(int64_t n) { return static_cast<int>(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535)); }
+
+__global__ void f32_to_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    out[i] = __float2bfloat16_rn(in[i]);
+}
+
+// g = silu(g) * u (SwiGLU's middle), float32 as the CPU kernels compute it.
+__global__ void silu_mul_kernel(float* g, const float* u, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    const float v = g[i];
+    g[i] = v / (1.0f + expf(-v)) * u[i];
+  }
+}
+
+// Device memory that grows to the largest size asked for.
+struct DeviceBuffer {
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* ptr = nullptr;
+  size_t cap = 0;
+  template <class T>
+  T* get(int64_t n) {
+    const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+    if (bytes > cap) {
+      if (ptr) cudaFree(ptr);
+      ptr = nullptr;
+      cap = 0;
+      DSINFER_CUDA_CHECK(cudaMalloc(&ptr, bytes));
+      cap = bytes;
+    }
+    return static_cast<T*>(ptr);
+  }
+  ~DeviceBuffer() {
+    if (ptr) cudaFree(ptr);
+  }
+};
+
+// Page-locked host memory (the only kind asynchronous copies overlap with), growing likewise.
+struct PinnedBuffer {
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  void* ptr = nullptr;
+  size_t cap = 0;
+  float* get(int64_t n) {
+    const size_t bytes = static_cast<size_t>(n) * sizeof(float);
+    if (bytes > cap) {
+      if (ptr) cudaFreeHost(ptr);
+      ptr = nullptr;
+      cap = 0;
+      DSINFER_CUDA_CHECK(cudaMallocHost(&ptr, bytes));
+      cap = bytes;
+    }
+    return static_cast<float*>(ptr);
+  }
+  ~PinnedBuffer() {
+    if (ptr) cudaFreeHost(ptr);
+  }
+};
+
+// The buffers one operation in flight uses: its input (host and device), the bf16 copies, its output.
+struct Staging {
+  PinnedBuffer host_in, host_out;
+  DeviceBuffer x, x_bf16, a, b, a_bf16, y;
+};
+
+int checked_int(int64_t v, const char* what) {
+  if (v < 0 || v > 0x7fffffff) fail("GPU ", what, " ", v, " is out of range for cuBLAS");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+struct Device::Impl {
+  DeviceInfo info;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  cudaEvent_t swiglu_done = nullptr;
+  std::mutex mu;
+  std::vector<std::unique_ptr<Matrix>> matrices;
+  uint64_t uploaded = 0;
+  Staging mm, sw;            // matmul's, and the started swiglu's (so a matmul may run while it is in flight)
+  bool swiglu_pending = false;
+  int64_t swiglu_tok = 0, swiglu_d = 0;
+  Device::Stats stats;
+
+  void use() { DSINFER_CUDA_CHECK(cudaSetDevice(info.index)); }
+
+  void launch_to_bf16(const float* in, void* out, int64_t n) {
+    f32_to_bf16_kernel<<<blocks_for(n), kThreads, 0, stream>>>(in, static_cast<__nv_bfloat16*>(out), n);
+    DSINFER_CUDA_CHECK(cudaGetLastError());
+  }
+
+  // x (device, float32 [n]) in the storage type of the weight that reads it.
+  const void* as_storage(Storage s, const float* x, DeviceBuffer& bf16, int64_t n) {
+    if (s == Storage::kF32) return x;
+    void* out = bf16.get<__nv_bfloat16>(n);
+    launch_to_bf16(x, out, n);
+    return out;
+  }
+
+  // c[t * ldc + n] = sum_k x[t * ldx + k] * W[row0 + n, k]: in cuBLAS's column-major terms
+  // C (n_rows x T) = A^T B with A = W's rows (K x n_rows, lda K) and B = x^T (K x T, ldb ldx).
+  void gemm(const Matrix& w, int64_t row0, int64_t n_rows, const void* x, int64_t ldx, int64_t n_tok, float* c,
+            int64_t ldc) {
+    const float alpha = 1.0f, beta = 0.0f;
+    const cudaDataType ab = w.storage == Storage::kF32 ? CUDA_R_32F : CUDA_R_16BF;
+    const char* a = static_cast<const char*>(w.data) + row0 * w.cols * static_cast<int64_t>(storage_bytes(w.storage));
+    DSINFER_CUDA_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, checked_int(n_rows, "rows"),
+                                    checked_int(n_tok, "tokens"), checked_int(w.cols, "columns"), &alpha, a, ab,
+                                    checked_int(w.cols, "columns"), x, ab, checked_int(ldx, "stride"), &beta, c,
+                                    CUDA_R_32F, checked_int(ldc, "stride"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+
+  // x [n_tok, K] (host, row stride ldx) into st.x on the device (dense rows); returns it.
+  float* upload_input(Staging& st, const float* x, int64_t ldx, int64_t n_tok, int64_t K) {
+    float* host = st.host_in.get(n_tok * K);
+    for (int64_t t = 0; t < n_tok; ++t) std::memcpy(host + t * K, x + t * ldx, static_cast<size_t>(K) * sizeof(float));
+    float* dx = st.x.get<float>(n_tok * K);
+    DSINFER_CUDA_CHECK(cudaMemcpyAsync(dx, host, static_cast<size_t>(n_tok * K) * sizeof(float),
+                                       cudaMemcpyHostToDevice, stream));
+    return dx;
+  }
+};
+
+bool built_with_cuda() { return true; }
+
+std::vector<DeviceInfo> list_devices(std::string* why) {
+  std::vector<DeviceInfo> out;
+  int n = 0;
+  if (const cudaError_t e = cudaGetDeviceCount(&n); e != cudaSuccess) {
+    if (why) *why = cat("no usable CUDA device (", cudaGetErrorString(e), ")");
+    cudaGetLastError();  // not sticky; clear it
+    return out;
+  }
+  if (n == 0 && why) *why = "no CUDA device found";
+  for (int i = 0; i < n; ++i) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, i) != cudaSuccess || cudaSetDevice(i) != cudaSuccess) continue;
+    DeviceInfo d;
+    d.index = i;
+    d.name = p.name;
+    d.cc_major = p.major;
+    d.cc_minor = p.minor;
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
+      d.free_bytes = free_b;
+      d.total_bytes = total_b;
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+Device::Device(int index) : impl_(std::make_unique<Impl>()) {
+  std::string why;
+  const std::vector<DeviceInfo> all = list_devices(&why);
+  if (all.empty()) fail(why);
+  if (index < 0 || index >= static_cast<int>(all.size()))
+    fail("GPU ", index, " does not exist (", all.size(), " CUDA device", all.size() == 1 ? "" : "s", " found)");
+  impl_->info = all[static_cast<size_t>(index)];
+  impl_->use();
+  DSINFER_CUDA_CHECK(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking));
+  DSINFER_CUDA_CHECK(cudaEventCreateWithFlags(&impl_->swiglu_done, cudaEventDisableTiming));
+  DSINFER_CUDA_CHECK(cublasCreate(&impl_->blas));
+  DSINFER_CUDA_CHECK(cublasSetStream(impl_->blas, impl_->stream));
+  // Strict fp32 products for float32 weights (no TF32 rounding of the operands).
+  DSINFER_CUDA_CHECK(cublasSetMathMode(impl_->blas, CUBLAS_DEFAULT_MATH));
+}
+
+Device::~Device() {
+  if (!impl_) return;
+  cudaSetDevice(impl_->info.index);
+  if (impl_->stream) cudaStreamSynchronize(impl_->stream);
+  for (auto& m : impl_->matrices)
+    if (m->data) cudaFree(m->data);
+  impl_->matrices.clear();
+  if (impl_->blas) cublasDestroy(impl_->blas);
+  if (impl_->swiglu_done) cudaEventDestroy(impl_->swiglu_done);
+  if (impl_->stream) cudaStreamDestroy(impl_->stream);
+}
+
+const DeviceInfo& Device::info() const { return impl_->info; }
+
+uint64_t Device::free_bytes() const {
+  impl_->use();
+  size_t free_b = 0, total_b = 0;
+  DSINFER_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return free_b;
+}
+
+uint64_t Device::bytes_uploaded() const { return impl_->uploaded; }
+
+const Matrix* Device::upload(ThreadPool& pool, const TensorView& w, Storage s) {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  d.use();
+  auto m = std::make_unique<Matrix>();
+  m->device = this;
+  m->rows = w.rows();
+  m->cols = w.cols();
+  m->storage = s;
+  if (const cudaError_t e = cudaMalloc(&m->data, m->bytes()); e != cudaSuccess) {
+    cudaGetLastError();
+    m->data = nullptr;
+    fail("GPU ", d.info.index, " (", d.info.name, "): no room for '", w.name, "' (", m->bytes() / 1e6, " MB as ",
+         storage_name(s), "; ", d.uploaded / 1e9, " GB uploaded before it): ", cudaGetErrorString(e));
+  }
+  d.matrices.push_back(std::move(m));
+  Matrix& mat = *d.matrices.back();
+  // Dequantize on the host in chunks of ~64 MB of float32, copy, convert on the device when bf16.
+  const int64_t K = mat.cols;
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{64} << 20) / (K * 4));
+  float* host = d.mm.host_in.get(std::min(chunk, mat.rows) * K);
+  for (int64_t r0 = 0; r0 < mat.rows; r0 += chunk) {
+    const int64_t n = std::min(chunk, mat.rows - r0);
+    pool.parallel_for(n, [&](int64_t b, int64_t e, int) { dequantize_rows(w, r0 + b, e - b, host + b * K); }, 16);
+    char* dst = static_cast<char*>(mat.data) + r0 * K * static_cast<int64_t>(storage_bytes(s));
+    if (s == Storage::kF32) {
+      DSINFER_CUDA_CHECK(cudaMemcpyAsync(dst, host, static_cast<size_t>(n * K) * sizeof(float),
+                                         cudaMemcpyHostToDevice, d.stream));
+    } else {
+      float* dx = d.mm.x.get<float>(n * K);
+      DSINFER_CUDA_CHECK(cudaMemcpyAsync(dx, host, static_cast<size_t>(n * K) * sizeof(float),
+                                         cudaMemcpyHostToDevice, d.stream));
+      d.launch_to_bf16(dx, dst, n * K);
+    }
+    DSINFER_CUDA_CHECK(cudaStreamSynchronize(d.stream));  // the host chunk is reused next
+  }
+  d.uploaded += mat.bytes();
+  return &mat;
+}
+
+void Device::matmul(const Matrix& w, int64_t row0, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tok,
+                    float* y, int64_t ldy) {
+  matmul({Product{&w, row0, n_rows, y, ldy}}, x, ldx, n_tok);
+}
+
+void Device::matmul(const std::vector<Product>& products, const float* x, int64_t ldx, int64_t n_tok) {
+  if (n_tok <= 0 || products.empty()) return;
+  const int64_t K = products[0].w->cols;
+  const Storage s = products[0].w->storage;
+  int64_t total_rows = 0;
+  for (const Product& p : products) {
+    if (p.row0 < 0 || p.n_rows < 0 || p.row0 + p.n_rows > p.w->rows)
+      fail("GPU matmul: rows [", p.row0, ", ", p.row0 + p.n_rows, ") of ", p.w->rows);
+    if (p.w->cols != K || p.w->storage != s || p.w->device != this)
+      fail("GPU matmul: products of one input need matrices of one width and storage on this device");
+    total_rows += p.n_rows;
+  }
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  const auto t0 = std::chrono::steady_clock::now();
+  d.use();
+  Staging& st = d.mm;
+  const float* dx = d.upload_input(st, x, ldx, n_tok, K);
+  const void* xin = d.as_storage(s, dx, st.x_bf16, n_tok * K);
+  float* dy = st.y.get<float>(n_tok * total_rows);  // product i's [n_tok, n_rows_i] blocks one after another
+  int64_t off = 0;
+  for (const Product& p : products) {
+    if (p.n_rows > 0) d.gemm(*p.w, p.row0, p.n_rows, xin, K, n_tok, dy + off, p.n_rows);
+    off += n_tok * p.n_rows;
+  }
+  float* host = st.host_out.get(n_tok * total_rows);
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(host, dy, static_cast<size_t>(n_tok * total_rows) * sizeof(float),
+                                     cudaMemcpyDeviceToHost, d.stream));
+  DSINFER_CUDA_CHECK(cudaStreamSynchronize(d.stream));
+  off = 0;
+  for (const Product& p : products) {
+    for (int64_t t = 0; t < n_tok; ++t)
+      std::memcpy(p.y + t * p.ldy, host + off + t * p.n_rows, static_cast<size_t>(p.n_rows) * sizeof(float));
+    off += n_tok * p.n_rows;
+  }
+  ++d.stats.calls;
+  d.stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Device::Stats Device::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->stats;
+}
+
+void Device::swiglu_start(const Matrix& gate, const Matrix& up, const Matrix& down, const float* x, int64_t ldx,
+                          int64_t n_tok) {
+  const int64_t D = gate.cols, I = gate.rows;
+  if (up.rows != I || up.cols != D || down.rows != D || down.cols != I || gate.storage != up.storage ||
+      up.storage != down.storage)
+    fail("GPU swiglu: gate [", I, ", ", D, "], up [", up.rows, ", ", up.cols, "] and down [", down.rows, ", ",
+         down.cols, "] do not fit together");
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  if (d.swiglu_pending) fail("GPU swiglu started twice without swiglu_finish");
+  d.use();
+  Staging& st = d.sw;
+  d.swiglu_tok = n_tok;
+  d.swiglu_d = D;
+  if (n_tok > 0) {
+    const float* dx = d.upload_input(st, x, ldx, n_tok, D);
+    const void* xin = d.as_storage(gate.storage, dx, st.x_bf16, n_tok * D);
+    float* g = st.a.get<float>(n_tok * I);
+    float* u = st.b.get<float>(n_tok * I);
+    d.gemm(gate, 0, I, xin, D, n_tok, g, I);
+    d.gemm(up, 0, I, xin, D, n_tok, u, I);
+    silu_mul_kernel<<<blocks_for(n_tok * I), kThreads, 0, d.stream>>>(g, u, n_tok * I);
+    DSINFER_CUDA_CHECK(cudaGetLastError());
+    const void* h = d.as_storage(down.storage, g, st.a_bf16, n_tok * I);
+    float* y = st.y.get<float>(n_tok * D);
+    d.gemm(down, 0, D, h, I, n_tok, y, D);
+    float* host = st.host_out.get(n_tok * D);
+    DSINFER_CUDA_CHECK(cudaMemcpyAsync(host, y, static_cast<size_t>(n_tok * D) * sizeof(float),
+                                       cudaMemcpyDeviceToHost, d.stream));
+  }
+  DSINFER_CUDA_CHECK(cudaEventRecord(d.swiglu_done, d.stream));
+  d.swiglu_pending = true;
+}
+
+void Device::swiglu_finish(float* out, int64_t ldo, bool accumulate) {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  if (!d.swiglu_pending) fail("GPU swiglu_finish without swiglu_start");
+  d.swiglu_pending = false;
+  d.use();
+  const auto t0 = std::chrono::steady_clock::now();
+  DSINFER_CUDA_CHECK(cudaEventSynchronize(d.swiglu_done));
+  ++d.stats.calls;
+  d.stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (d.swiglu_tok <= 0) return;
+  const float* host = static_cast<const float*>(d.sw.host_out.ptr);
+  const int64_t D = d.swiglu_d;
+  for (int64_t t = 0; t < d.swiglu_tok; ++t) {
+    float* o = out + t * ldo;
+    const float* h = host + t * D;
+    if (accumulate) {
+      for (int64_t i = 0; i < D; ++i) o[i] += h[i];
+    } else {
+      std::memcpy(o, h, static_cast<size_t>(D) * sizeof(float));
+    }
+  }
+}
+
+}  // namespace dsinfer::gpu

@@ -1,0 +1,47 @@
+#pragma once
+// Hybrid CPU+GPU placement: the weights every token reads — attention's projections, the dense layers'
+// MLPs, the shared experts, the output head (and the MTP module's) — are copied to one GPU, so the CPU's
+// memory bandwidth goes to the routed experts alone (the split KTransformers and llama.cpp's
+// `-ngl 99 -ot exps=CPU` use). Kept on the CPU: routed experts, the router (float32, exact routing), the
+// embedding (a row lookup), MLA's per-head kv_b and attention over the latent cache.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/gpu.h"
+#include "model/weights.h"
+
+namespace dsinfer {
+
+class ThreadPool;
+
+struct GpuOptions {
+  bool enabled = false;
+  int device = 0;
+  // "f32" (the CPU reference path's products), "bf16" (half the memory), or "auto": f32 when it fits in the
+  // device's free memory with room for the activations, else bf16.
+  std::string dtype = "auto";
+};
+
+struct GpuPlacement {
+  std::unique_ptr<gpu::Device> device;
+  gpu::Storage storage = gpu::Storage::kF32;
+  int64_t tensors = 0;
+  uint64_t device_bytes = 0;  // their size on the GPU
+  uint64_t file_bytes = 0;    // their size in the model file: what the CPU no longer reads per token
+  double seconds = 0;
+};
+
+// The weights placement moves, in model order (absent ones left out; a view aliasing lm_head once).
+std::vector<TensorView*> gpu_weight_views(ModelWeights& w);
+
+// Bytes the memory left free on the device must keep for staging buffers and cuBLAS's workspace.
+uint64_t gpu_reserve_bytes(uint64_t total_bytes);
+
+// Uploads gpu_weight_views(w) and points each view's TensorView::gpu at its copy. Throws Error naming the
+// sizes when they do not fit, or when there is no usable GPU.
+GpuPlacement place_on_gpu(ModelWeights& w, ThreadPool& pool, const GpuOptions& options);
+
+}  // namespace dsinfer
