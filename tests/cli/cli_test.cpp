@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "kernels/cuda/gpu.h"
 #include "run_binary.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
@@ -207,6 +208,40 @@ TEST(Cli, BenchJsonReportsSpeedRooflineAndRepacking) {
   const Result f16 = run("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f16");
   EXPECT_EQ(f16.exit_code, 0) << f16.out;
   expect_error("run -m " + m + " --ids 1,2,3 -n 6 --kv-dtype f8", "--kv-dtype");
+}
+
+// Hybrid CPU+GPU (--gpu): bad options are refused whatever the machine; without a GPU each model command
+// says so; with one, greedy decoding is the CPU's and bench reports what the GPU holds.
+TEST(Cli, GpuOptionsWithAndWithoutAGpu) {
+  const std::string m = tiny_gguf();
+  const std::string r = "run -m " + m + " --ids 1,2,3 -n 12";
+  expect_error(r + " --gpu-dtype bf16", "--gpu-dtype needs --gpu");
+  expect_error(r + " --gpu-device 0", "--gpu-device needs --gpu");
+  expect_error(r + " --gpu --gpu-dtype fp8", "expected f32 or bf16");
+  expect_error(r + " --gpu --gpu-device -1", "--gpu-device must be in [0, 255]");
+  std::string why;
+  if (gpu::list_devices(&why).empty()) {
+    for (const std::string& cmd : {r + " --gpu", "logits -m " + m + " --ids 1,2 --out " + tmp() + "/g.bin --gpu",
+                                   "bench -m " + m + " -p 8 -n 4 --bw-mb 8 --gpu", "serve -m " + m + " --port 0 --gpu"})
+      expect_error(cmd, "CUDA");
+    return;
+  }
+  const Result cpu = run(r), hybrid = run(r + " --gpu");
+  ASSERT_EQ(hybrid.exit_code, 0) << hybrid.out;
+  EXPECT_NE(hybrid.out.find("placed as f32"), std::string::npos) << hybrid.out;
+  const auto tokens = [](const std::string& out) {  // "[4][63]...": the ids of a model without a tokenizer
+    const size_t at = out.rfind("[", out.find("prompt:"));
+    const size_t begin = out.rfind('\n', at) == std::string::npos ? 0 : out.rfind('\n', at) + 1;
+    return out.substr(begin, out.find("prompt:") - begin);
+  };
+  EXPECT_GE(tokens(cpu.out).size(), 12u * 3) << cpu.out;
+  EXPECT_EQ(tokens(hybrid.out), tokens(cpu.out));
+  const Result b = run("bench -m " + m + " -p 8 -n 4 --bw-mb 8 --json --gpu --gpu-dtype bf16");
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  const auto j = nlohmann::json::parse(b.out.substr(b.out.find('{')));
+  EXPECT_EQ(j["gpu_weight_dtype"], "bf16");
+  EXPECT_GT(j["gpu_weight_bytes"].get<double>(), 0.0);
+  EXPECT_GT(j["gpu_waits_per_token"].get<double>(), 0.0);
 }
 
 // Rows that do not fill a 256-value super-block get llama.cpp's fallback types (llama-quant.cpp), as

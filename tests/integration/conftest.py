@@ -1,7 +1,10 @@
 """Fixtures: a tiny random-weight DeepSeek-V3-shaped model with the real DeepSeek-V3 tokenizer, synthesized
 once per session, and `dsinfer serve` processes on free loopback ports (stopped with SIGTERM at the end,
 which must exit 0). Markup a random model never writes (tool calls) comes from servers started with
-`--scripted-answer TEXT`, whose answers are the tokens of TEXT (see test_openai_api.py)."""
+`--scripted-answer TEXT`, whose answers are the tokens of TEXT (see test_openai_api.py).
+
+DSINFER_SERVE_ARGS (space-separated) is added to every server's arguments: `DSINFER_SERVE_ARGS=--gpu` runs the
+whole suite against hybrid CPU+GPU servers on a machine with a GPU."""
 
 import os
 import signal
@@ -33,7 +36,8 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(model.parent / f"serve-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
-            [dsinfer_bin(), "serve", "-m", str(model), "--port", str(self.port), "-t", "2", *args],
+            [dsinfer_bin(), "serve", "-m", str(model), "--port", str(self.port), "-t", "2", *args,
+             *os.environ.get("DSINFER_SERVE_ARGS", "").split()],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while True:
