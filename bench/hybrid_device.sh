@@ -24,11 +24,22 @@ done
 grep -h "seq .*ratio\|top-2\|logits of" "$OUT"/*_tests.log | head -40
 if [ "${SKIP_BENCH:-0}" = 1 ]; then exit 0; fi
 MODEL=${MODEL:-/tmp/v2-lite-q4_0.gguf}
-[ -f "$MODEL" ] || ./build/bin/dsinfer synth --preset v2-lite --dtype q4_0 -t "$THREADS" --out "$MODEL" >/dev/null
+# (with llama.cpp's DeepSeek vocabulary, without which llama.cpp refuses the file)
+[ -f "$MODEL" ] || ./build/bin/dsinfer synth --preset v2-lite --dtype q4_0 -t "$THREADS" --out "$MODEL" \
+  --tokenizer tests/tokenizer/data/ggml-vocab-deepseek-llm.gguf >/dev/null
 for mode in cpu gpu-f32 gpu-bf16; do
   case $mode in cpu) flags="" ;; gpu-f32) flags="--gpu --gpu-dtype f32" ;; gpu-bf16) flags="--gpu --gpu-dtype bf16" ;; esac
-  ./build/bin/dsinfer bench -m "$MODEL" -p 512 -n 64 -t "$THREADS" -r ${REPS:-2} --json $flags \
+  ./build/bin/dsinfer bench -m "$MODEL" -p 512 -n 64 -b ${STREAMS:-16} -t "$THREADS" -r ${REPS:-2} --json $flags \
     > "$OUT/bench-$mode.json" 2> "$OUT/bench-$mode.err"
   echo "$mode: $(cat "$OUT/bench-$mode.json")" | cut -c1-600
   tail -3 "$OUT/bench-$mode.err"
 done
+# llama.cpp built with CUDA beside it ($LLAMA_BENCH): CPU only (no GPU device at all) and hybrid
+# (every layer on the GPU but the routed experts: -ngl 99 -ot exps=CPU), same file, same threads.
+if [ -n "${LLAMA_BENCH:-}" ] && [ -x "$LLAMA_BENCH" ]; then
+  "$LLAMA_BENCH" -m "$MODEL" -p 512 -n 64 -t "$THREADS" -r ${REPS:-2} -dev none -ngl 0 -o json > "$OUT/llama-cpu.json" 2> "$OUT/llama-cpu.err"
+  "$LLAMA_BENCH" -m "$MODEL" -p 512 -n 64 -t "$THREADS" -r ${REPS:-2} -ngl 99 -ot exps=CPU -o json > "$OUT/llama-hybrid.json" 2> "$OUT/llama-hybrid.err"
+  for f in llama-cpu llama-hybrid; do
+    echo "$f: $(python3 -c "import json,sys; print([(r['n_prompt'], r['n_gen'], round(r['avg_ts'], 2)) for r in json.load(open('$OUT/$f.json'))])" 2>&1)"
+  done
+fi
