@@ -37,7 +37,7 @@ done
 # llama.cpp built with CUDA beside it ($LLAMA_BENCH): CPU only (no GPU device at all) and hybrid
 # (every layer on the GPU but the routed experts: -ngl 99 -ot exps=CPU), same file, same threads.
 if [ -n "${LLAMA_BENCH:-}" ] && [ -x "$LLAMA_BENCH" ]; then
-  "$LLAMA_BENCH" -m "$MODEL" -p 512 -n 64 -t "$THREADS" -r ${REPS:-2} -dev none -ngl 0 -o json > "$OUT/llama-cpu.json" 2> "$OUT/llama-cpu.err"
+  "$LLAMA_BENCH" -m "$MODEL" -p 512 -n 64 -t "$THREADS" -r ${REPS:-2} -ngl 0 -nopo 1 -nkvo 1 -o json > "$OUT/llama-cpu.json" 2> "$OUT/llama-cpu.err"
   "$LLAMA_BENCH" -m "$MODEL" -p 512 -n 64 -t "$THREADS" -r ${REPS:-2} -ngl 99 -ot exps=CPU -o json > "$OUT/llama-hybrid.json" 2> "$OUT/llama-hybrid.err"
   for f in llama-cpu llama-hybrid; do
     echo "$f: $(python3 -c "import json,sys; print([(r['n_prompt'], r['n_gen'], round(r['avg_ts'], 2)) for r in json.load(open('$OUT/$f.json'))])" 2>&1)"
