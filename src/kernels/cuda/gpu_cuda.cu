@@ -42,52 +42,36 @@ __global__ void silu_mul_kernel(float* g, const float* u, int64_t n) {
   }
 }
 
-// Device memory that grows to the largest size asked for.
-struct DeviceBuffer {
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  void* ptr = nullptr;
-  size_t cap = 0;
+cudaError_t device_alloc(void** p, size_t n) { return cudaMalloc(p, n); }
+cudaError_t pinned_alloc(void** p, size_t n) { return cudaMallocHost(p, n); }
+
+// Memory that grows to the largest size asked for: device memory, or page-locked host memory (the only
+// kind asynchronous copies overlap with).
+template <cudaError_t (*Alloc)(void**, size_t), cudaError_t (*Free)(void*)>
+struct GrowingBuffer {
+  GrowingBuffer() = default;
+  GrowingBuffer(const GrowingBuffer&) = delete;
+  GrowingBuffer& operator=(const GrowingBuffer&) = delete;
+  ~GrowingBuffer() {
+    if (ptr) Free(ptr);
+  }
   template <class T>
   T* get(int64_t n) {
     const size_t bytes = static_cast<size_t>(n) * sizeof(T);
     if (bytes > cap) {
-      if (ptr) cudaFree(ptr);
+      if (ptr) Free(ptr);
       ptr = nullptr;
       cap = 0;
-      DSINFER_CUDA_CHECK(cudaMalloc(&ptr, bytes));
+      DSINFER_CUDA_CHECK(Alloc(&ptr, bytes));
       cap = bytes;
     }
     return static_cast<T*>(ptr);
   }
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-};
-
-// Page-locked host memory (the only kind asynchronous copies overlap with), growing likewise.
-struct PinnedBuffer {
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
   void* ptr = nullptr;
   size_t cap = 0;
-  float* get(int64_t n) {
-    const size_t bytes = static_cast<size_t>(n) * sizeof(float);
-    if (bytes > cap) {
-      if (ptr) cudaFreeHost(ptr);
-      ptr = nullptr;
-      cap = 0;
-      DSINFER_CUDA_CHECK(cudaMallocHost(&ptr, bytes));
-      cap = bytes;
-    }
-    return static_cast<float*>(ptr);
-  }
-  ~PinnedBuffer() {
-    if (ptr) cudaFreeHost(ptr);
-  }
 };
+using DeviceBuffer = GrowingBuffer<device_alloc, cudaFree>;
+using PinnedBuffer = GrowingBuffer<pinned_alloc, cudaFreeHost>;
 
 // The buffers one operation in flight uses: its input (host and device), the bf16 copies, its output.
 struct Staging {
@@ -145,7 +129,7 @@ struct Device::Impl {
 
   // x [n_tok, K] (host, row stride ldx) into st.x on the device (dense rows); returns it.
   float* upload_input(Staging& st, const float* x, int64_t ldx, int64_t n_tok, int64_t K) {
-    float* host = st.host_in.get(n_tok * K);
+    float* host = st.host_in.get<float>(n_tok * K);
     for (int64_t t = 0; t < n_tok; ++t) std::memcpy(host + t * K, x + t * ldx, static_cast<size_t>(K) * sizeof(float));
     float* dx = st.x.get<float>(n_tok * K);
     DSINFER_CUDA_CHECK(cudaMemcpyAsync(dx, host, static_cast<size_t>(n_tok * K) * sizeof(float),
@@ -242,7 +226,7 @@ const Matrix* Device::upload(ThreadPool& pool, const TensorView& w, Storage s) {
   // Dequantize on the host in chunks of ~64 MB of float32, copy, convert on the device when bf16.
   const int64_t K = mat.cols;
   const int64_t chunk = std::max<int64_t>(1, (int64_t{64} << 20) / (K * 4));
-  float* host = d.mm.host_in.get(std::min(chunk, mat.rows) * K);
+  float* host = d.mm.host_in.get<float>(std::min(chunk, mat.rows) * K);
   for (int64_t r0 = 0; r0 < mat.rows; r0 += chunk) {
     const int64_t n = std::min(chunk, mat.rows - r0);
     pool.parallel_for(n, [&](int64_t b, int64_t e, int) { dequantize_rows(w, r0 + b, e - b, host + b * K); }, 16);
@@ -292,7 +276,7 @@ void Device::matmul(const std::vector<Product>& products, const float* x, int64_
     if (p.n_rows > 0) d.gemm(*p.w, p.row0, p.n_rows, xin, K, n_tok, dy + off, p.n_rows);
     off += n_tok * p.n_rows;
   }
-  float* host = st.host_out.get(n_tok * total_rows);
+  float* host = st.host_out.get<float>(n_tok * total_rows);
   DSINFER_CUDA_CHECK(cudaMemcpyAsync(host, dy, static_cast<size_t>(n_tok * total_rows) * sizeof(float),
                                      cudaMemcpyDeviceToHost, d.stream));
   DSINFER_CUDA_CHECK(cudaStreamSynchronize(d.stream));
@@ -337,7 +321,7 @@ void Device::swiglu_start(const Matrix& gate, const Matrix& up, const Matrix& do
     const void* h = d.as_storage(down.storage, g, st.a_bf16, n_tok * I);
     float* y = st.y.get<float>(n_tok * D);
     d.gemm(down, 0, D, h, I, n_tok, y, D);
-    float* host = st.host_out.get(n_tok * D);
+    float* host = st.host_out.get<float>(n_tok * D);
     DSINFER_CUDA_CHECK(cudaMemcpyAsync(host, y, static_cast<size_t>(n_tok * D) * sizeof(float),
                                        cudaMemcpyDeviceToHost, d.stream));
   }
