@@ -27,8 +27,15 @@ MODEL=${MODEL:-/tmp/v2-lite-q4_0.gguf}
 # (with llama.cpp's DeepSeek vocabulary, without which llama.cpp refuses the file)
 [ -f "$MODEL" ] || ./build/bin/dsinfer synth --preset v2-lite --dtype q4_0 -t "$THREADS" --out "$MODEL" \
   --tokenizer tests/tokenizer/data/ggml-vocab-deepseek-llm.gguf >/dev/null
-for mode in cpu gpu-f32 gpu-bf16; do
-  case $mode in cpu) flags="" ;; gpu-f32) flags="--gpu --gpu-dtype f32" ;; gpu-bf16) flags="--gpu --gpu-dtype bf16" ;; esac
+# MODES: cpu, gpu-f32, gpu-bf16 (routed experts of prompt batches streamed to the GPU, the default), and
+# gpu-f32-cpuexperts (--gpu-expert-tokens 0: routed experts always on the CPU).
+for mode in ${MODES:-cpu gpu-f32 gpu-bf16 gpu-f32-cpuexperts}; do
+  case $mode in
+    cpu) flags="" ;;
+    gpu-f32) flags="--gpu --gpu-dtype f32" ;;
+    gpu-bf16) flags="--gpu --gpu-dtype bf16" ;;
+    gpu-f32-cpuexperts) flags="--gpu --gpu-dtype f32 --gpu-expert-tokens 0" ;;
+  esac
   ./build/bin/dsinfer bench -m "$MODEL" -p 512 -n 64 -b ${STREAMS:-16} -t "$THREADS" -r ${REPS:-2} --json $flags \
     > "$OUT/bench-$mode.json" 2> "$OUT/bench-$mode.err"
   echo "$mode: $(cat "$OUT/bench-$mode.json")" | cut -c1-600

@@ -94,7 +94,7 @@ std::string draft_from_args(const ArgParser& p) {
 }
 
 const std::set<std::string>& gpu_options() {
-  static const std::set<std::string> opts = {"--gpu-device", "--gpu-dtype"};
+  static const std::set<std::string> opts = {"--gpu-device", "--gpu-dtype", "--gpu-expert-tokens"};
   return opts;
 }
 
@@ -109,6 +109,8 @@ GpuOptions gpu_from_args(const ArgParser& p) {
   const int64_t dev = p.get_int("--gpu-device", 0);
   if (dev < 0 || dev > 255) fail("--gpu-device must be in [0, 255], got ", dev);
   g.device = static_cast<int>(dev);
+  g.expert_tokens = p.get_int("--gpu-expert-tokens", g.expert_tokens);
+  if (g.expert_tokens < 0) fail("--gpu-expert-tokens must be >= 0 (0: routed experts always on the CPU)");
   g.dtype = p.get("--gpu-dtype").value_or("auto");
   if (g.dtype != "auto") gpu::parse_storage(g.dtype);  // an Error naming the accepted values
   return g;

@@ -60,14 +60,17 @@ int64_t draft_max_tokens_from_args(const ArgParser& p);
 // --split-max-mb MB (convert, repack): bytes per output part, 0 = one file; Error when negative.
 uint64_t split_bytes_from_args(const ArgParser& p);
 
-// Hybrid CPU+GPU (model/gpu_placement.h): the flag --gpu, with the value options --gpu-device N (default 0)
-// and --gpu-dtype auto|f32|bf16 (default auto), which are Errors without --gpu.
+// Hybrid CPU+GPU (model/gpu_placement.h): the flag --gpu, with the value options --gpu-device N (default 0),
+// --gpu-dtype auto|f32|bf16 (default auto) and --gpu-expert-tokens N (GpuOptions::expert_tokens), which are
+// Errors without --gpu.
 const std::set<std::string>& gpu_options();  // the value options
 GpuOptions gpu_from_args(const ArgParser& p);
 inline constexpr const char* kGpuHelp =
     "--gpu: hybrid CPU+GPU — the weights every token reads (attention, dense and shared-expert MLPs, output head)\n"
     "go to the GPU (--gpu-device N, default 0), the routed experts stay in RAM for the CPU; --gpu-dtype f32 gives the\n"
-    "CPU reference path's products, bf16 half the GPU memory, auto (default) f32 when it fits.";
+    "CPU reference path's products, bf16 half the GPU memory, auto (default) f32 when it fits. A batch of at least\n"
+    "--gpu-expert-tokens N tokens (default 128; 0: never) runs the routed experts on the GPU too, streaming their\n"
+    "weights over PCIe (F32/F16/BF16/Q8_0/Q4_0 experts).";
 
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);

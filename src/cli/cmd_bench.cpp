@@ -159,7 +159,7 @@ VerifyTimes verify_seconds(Transformer& tf, const ModelConfig& c, DType kv, int6
 
 int cmd_bench(const Args& args) {
   ArgParser p(args, {"--model", "--n-prompt", "--n-gen", "--n-depth", "--threads", "--reps", "--bw-mb", "--mla-form", "--kv-dtype",
-               "--batch", "--mtp-from", "--gpu-device", "--gpu-dtype"},
+               "--batch", "--mtp-from", "--gpu-device", "--gpu-dtype", "--gpu-expert-tokens"},
               {"--help", "--json", "--no-repack", "--spec", "--gpu"},
               {{"-m", "--model"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-d", "--n-depth"}, {"-t", "--threads"},
                {"-r", "--reps"}, {"-b", "--batch"}});
@@ -167,7 +167,7 @@ int cmd_bench(const Args& args) {
     std::puts(
         "usage: dsinfer bench -m MODEL [-p 512] [-n 128] [-d 0] [-b STREAMS] [-t THREADS] [-r REPS] [--bw-mb 1024]\n"
         "       [--json] [--no-repack] [--mla-form auto|absorbed|naive] [--kv-dtype f32|f16]\n"
-        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16] [--gpu-expert-tokens N]]\n"
         "Prefill of a p-token prompt (one batch) and decode of n tokens, after a context of d tokens (prefilled\n"
         "untimed; like llama-bench -d), in tokens/s (mean of REPS runs after a warm-up); bytes read per decoded\n"
         "token (weights, and the cache rows of the context); measured read bandwidth (best of 2x10 passes over\n"
@@ -216,7 +216,7 @@ int cmd_bench(const Args& args) {
   }
   double pp_s = 0, tg_s = 0, batch_s = 0;
   int64_t gpu_calls = 0;  // --gpu: the decode runs' calls that wait for the GPU, and the time they took
-  double gpu_wait_s = 0;
+  double gpu_wait_s = 0, gpu_prefill_wait_s = 0;  // (and the prefill runs')
   VerifyTimes vt;
   constexpr int64_t kLongerDrafts[] = {2, 4};  // verify passes also priced for these draft lengths
   double longer_s[2] = {0, 0};
@@ -226,9 +226,11 @@ int cmd_bench(const Args& args) {
       LatentKvCache cache = cache_for(c, depth + n_prompt, kv, &seq);
       if (depth > 0) prefill_sequence(tf, cache, seq, bench_ids(depth, c.vocab_size, 7), 0, kDepthChunk, false);
       const auto ids = bench_ids(n_prompt, c.vocab_size, 2 + static_cast<uint32_t>(r));
+      const gpu::Device::Stats p0 = s.model->gpu.device ? s.model->gpu.device->stats() : gpu::Device::Stats{};
       const auto t0 = std::chrono::steady_clock::now();
       prefill_sequence(tf, cache, seq, ids, depth, n_prompt, false);
       pp_s += seconds_since(t0);
+      if (s.model->gpu.device) gpu_prefill_wait_s += s.model->gpu.device->stats().seconds - p0.seconds;
     }
     const gpu::Device::Stats g0 = s.model->gpu.device ? s.model->gpu.device->stats() : gpu::Device::Stats{};
     if (n_gen > 0) tg_s += decode_seconds(tf, c, kv, depth, n_gen, 1);
@@ -289,6 +291,8 @@ int cmd_bench(const Args& args) {
       j["gpu_weight_dtype"] = gpu::storage_name(g.storage);
       j["gpu_weight_bytes"] = g.device_bytes;
       j["gpu_weights_file_bytes"] = g.file_bytes;
+      j["gpu_expert_stream_layers"] = g.streamed_layers;
+      if (n_prompt > 0) j["gpu_wait_s_per_prefill"] = gpu_prefill_wait_s / static_cast<double>(reps);
       if (n_gen > 0) {  // per decoded token (one sequence)
         j["gpu_waits_per_token"] = static_cast<double>(gpu_calls) / static_cast<double>(n_gen * reps);
         j["gpu_wait_ms_per_token"] = 1e3 * gpu_wait_s / static_cast<double>(n_gen * reps);

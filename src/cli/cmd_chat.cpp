@@ -62,7 +62,7 @@ int cmd_chat(const Args& args) {
         "       [--top-k K] [--min-p P] [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
         "       [--seed S] [-t N] [--no-repack] [--kv-dtype f32|f16] [--think]\n"
         "       [--draft mtp|lookup [--draft-max N] [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
-        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16] [--gpu-expert-tokens N]]\n"
         "--think: a DeepSeek-V3.1 / V3.2 (hybrid) model reasons before it answers (R1 models always do).\n"
         "--draft: speculative decoding, as in dsinfer run.\n"
         "Type a message and press Enter. Ctrl-C stops an answer (at the prompt it quits), Ctrl-D quits,\n"

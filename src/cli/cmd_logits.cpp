@@ -13,12 +13,12 @@
 namespace dsinfer::cli {
 
 int cmd_logits(const Args& args) {
-  ArgParser p(args, {"--model", "--ids", "--out", "--threads", "--attention", "--gpu-device", "--gpu-dtype"},
+  ArgParser p(args, {"--model", "--ids", "--out", "--threads", "--attention", "--gpu-device", "--gpu-dtype", "--gpu-expert-tokens"},
               {"--help", "--gpu"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-o", "--out"}});
   if (p.has("--help")) {
     std::puts("usage: dsinfer logits -m MODEL --ids 1,2,3 --out FILE [-t N] [--attention absorbed|naive|auto]\n"
-              "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
+              "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16] [--gpu-expert-tokens N]]\n"
               "Writes the logits of every position as raw little-endian float32 [n_ids][n_vocab].");
     return 0;
   }

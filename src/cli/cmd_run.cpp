@@ -29,7 +29,7 @@ int cmd_run(const Args& args) {
         "       [--frequency-penalty F] [--seed S]\n"
         "       [--no-bos] [--ignore-eos] [--no-repack] [--kv-dtype f32|f16] [--json | --json-schema FILE]\n"
         "       [--draft mtp|lookup [--draft-max N] [--draft-min-accept R] [--mtp-from HF_DIR]]\n"
-        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16] [--gpu-expert-tokens N]]\n"
         "Greedy by default (--temp 0). Streams the text to stdout; speed figures go to stderr.\n"
         "--draft: speculative decoding — each step also checks a proposed next token, two tokens for one pass over\n"
         "the weights when it is right; greedy output is unchanged, sampled output keeps its distribution. mtp: the\n"

@@ -31,7 +31,7 @@ int cmd_serve(const Args& args) {
                "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
                "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams",
                "--draft-min-accept", "--mtp-from", "--draft-max", "--prefix-cache-file", "--prefix-cache-save-s",
-               "--gpu-device", "--gpu-dtype"},
+               "--gpu-device", "--gpu-dtype", "--gpu-expert-tokens"},
               {"--help", "--no-prefix-cache", "--no-repack", "--gpu"},
               {{"-m", "--model"}, {"-t", "--threads"}, {"-np", "--parallel"}, {"-c", "--ctx"}});
   if (p.has("--help")) {
@@ -42,7 +42,7 @@ int cmd_serve(const Args& args) {
         "       [--prefix-cache-file PATH [--prefix-cache-save-s S]]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
         "       [--draft mtp|lookup] [--draft-max N] [--draft-max-streams N] [--draft-min-accept R] [--mtp-from HF_DIR]\n"
-        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16]]\n"
+        "       [--gpu [--gpu-device N] [--gpu-dtype auto|f32|bf16] [--gpu-expert-tokens N]]\n"
         "OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions, POST /v1/responses\n"
         "(stored in memory for previous_response_id: GET / DELETE /v1/responses/ID, GET .../ID/input_items),\n"
         "GET /v1/models, GET /health, GET /metrics (Prometheus), POST /tokenize, POST /detokenize; and\n"

@@ -74,6 +74,24 @@ GpuPlacement place_on_gpu(ModelWeights& w, ThreadPool& pool, const GpuOptions& o
   }
   for (MtpWeights& m : w.mtp)
     if (m.head_is_main) m.head = w.lm_head;  // the view follows the main head onto the GPU
+  if (options.expert_tokens > 0) {
+    for (LayerWeights& l : w.layers) {
+      if (l.moe.experts.empty()) continue;
+      const TensorView* refused = nullptr;
+      for (const MlpWeights& e : l.moe.experts)
+        for (const TensorView* v : {&e.gate, &e.up, &e.down})
+          if (!refused && !gpu::Device::can_stream(v->dtype)) refused = v;
+      if (refused) {
+        if (p.not_streamed.empty())
+          p.not_streamed = cat("'", refused->name, "' is ", dtype_name(refused->dtype),
+                               " (the GPU dequantizes F32, F16, BF16, Q8_0 and Q4_0)");
+        continue;
+      }
+      l.moe.stream_gpu = p.device.get();
+      l.moe.stream_from_tokens = options.expert_tokens;
+      ++p.streamed_layers;
+    }
+  }
   p.device_bytes = p.device->bytes_uploaded();
   p.seconds = timer.seconds();
   return p;

@@ -23,6 +23,10 @@ struct GpuOptions {
   // "f32" (the CPU reference path's products), "bf16" (half the memory), or "auto": f32 when it fits in the
   // device's free memory with room for the activations, else bf16.
   std::string dtype = "auto";
+  // A batch of at least this many tokens (a prompt chunk) runs the routed experts on the GPU too, their
+  // weights streamed over PCIe in their stored bytes (F32/F16/BF16/Q8_0/Q4_0 and R8 forms; layers of
+  // other types keep them on the CPU); 0: never. Decode steps stay below it.
+  int64_t expert_tokens = 128;
 };
 
 struct GpuPlacement {
@@ -32,6 +36,8 @@ struct GpuPlacement {
   uint64_t device_bytes = 0;  // their size on the GPU
   uint64_t file_bytes = 0;    // their size in the model file: what the CPU no longer reads per token
   double seconds = 0;
+  int64_t streamed_layers = 0;  // MoE layers whose routed experts stream to the GPU for large batches
+  std::string not_streamed;     // why the other MoE layers' experts do not ("" when all do or none asked)
 };
 
 // The weights placement moves, in model order (absent ones left out; a view aliasing lm_head once).

@@ -137,6 +137,7 @@ Routing moe_forward(ThreadPool& pool, const ModelConfig& c, const MoeWeights& w,
   // A shared expert on the GPU runs there while the CPU runs the routed ones, and is added last.
   gpu::Device* shared_gpu = w.shared.present() && on_gpu(w.shared) ? w.shared.gate.gpu->device : nullptr;
   if (shared_gpu) shared_gpu->swiglu_start(*w.shared.gate.gpu, *w.shared.up.gpu, *w.shared.down.gpu, x, D, n_tok);
+  const size_t n_routed = ordered.size();
   if (w.shared.present() && !shared_gpu) {
     ordered.push_back(make_job(w.shared));
     for (int64_t t = 0; t < n_tok; ++t) {
@@ -146,7 +147,17 @@ Routing moe_forward(ThreadPool& pool, const ModelConfig& c, const MoeWeights& w,
   }
   std::fill(out, out + n_tok * D, 0.0f);
   try {
-    swiglu_jobs(pool, x, D, n_tok, D, ordered, out, D);
+    if (w.stream_gpu && n_tok >= w.stream_from_tokens) {  // a large batch: routed experts on the GPU
+      std::vector<gpu::Device::ExpertJob> streamed;
+      for (size_t i = 0; i < n_routed; ++i) {
+        const SwigluJob& j = ordered[i];
+        streamed.push_back({j.gate, j.up, j.down, j.tokens.data(), j.weights.data(),
+                            static_cast<int64_t>(j.tokens.size())});
+      }
+      w.stream_gpu->stream_experts(pool, streamed, x, D, n_tok, out, D);
+      ordered.erase(ordered.begin(), ordered.begin() + static_cast<std::ptrdiff_t>(n_routed));  // the CPU's shared job
+    }
+    if (!ordered.empty()) swiglu_jobs(pool, x, D, n_tok, D, ordered, out, D);
   } catch (...) {
     if (shared_gpu) shared_gpu->swiglu_finish(out, D, true);  // never leave it started
     throw;

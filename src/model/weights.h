@@ -11,6 +11,10 @@
 
 namespace dsinfer {
 
+namespace gpu {
+class Device;  // kernels/cuda/gpu.h
+}
+
 struct MlpWeights {           // SwiGLU: down(silu(gate(x)) * up(x))
   TensorView gate;            // [I, D]
   TensorView up;              // [I, D]
@@ -52,6 +56,10 @@ struct MoeWeights {
   std::vector<float> router_bias;     // [E] e_score_correction_bias (noaux_tc only), else empty
   std::vector<MlpWeights> experts;    // E experts, each [Ie, D] / [D, Ie]
   MlpWeights shared;                  // width Ie * n_shared_experts (absent if n_shared_experts == 0)
+  // Hybrid (model/gpu_placement.h): a batch of at least stream_from_tokens tokens runs the routed experts on
+  // this GPU, their weights streamed from host memory; null: always on the CPU.
+  gpu::Device* stream_gpu = nullptr;
+  int64_t stream_from_tokens = 0;
 };
 
 struct LayerWeights {

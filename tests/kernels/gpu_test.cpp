@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -197,6 +198,69 @@ TEST(GpuSwiglu, MatchesReferenceWhileAMatmulRuns) {
   }
   EXPECT_THROW(dev.swiglu_finish(nullptr, D, false), Error);  // nothing started
   EXPECT_THROW(dev.swiglu_start(*g, *dn, *u, nullptr, D, 1), Error);  // shapes that do not fit
+}
+
+// The stored bytes of every type stream_experts takes, dequantized on the GPU: the host's values bit for bit.
+TEST(GpuDequantize, BitExactForEveryStreamableDtype) {
+  REQUIRE_GPU();
+  ThreadPool pool(2);
+  gpu::Device dev(0);
+  for (const DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q8_0_R8, DType::Q4_0_R8}) {
+    ASSERT_TRUE(gpu::Device::can_stream(t)) << dtype_name(t);
+    const auto w = make_weights(t, 40, 160, 21);
+    const std::vector<float> got = dev.dequantize(pool, w.view);
+    std::vector<float> want(40 * 160);
+    dequantize_rows(w.view, 0, 40, want.data());
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << dtype_name(t);
+  }
+  for (const DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_K_R8, DType::F8_E4M3}) {
+    EXPECT_FALSE(gpu::Device::can_stream(t)) << dtype_name(t);
+    EXPECT_THROW(dev.dequantize(pool, make_weights(t, 8, 256, 1).view), Error) << dtype_name(t);
+  }
+}
+
+// Routed experts streamed to the GPU: jobs of mixed dtypes over token subsets (one job empty, a token in
+// several jobs), added into out in job order, against the float reference of each job's SwiGLU.
+TEST(GpuStreamExperts, MatchReferenceAndAddIntoOut) {
+  REQUIRE_GPU();
+  const int64_t D = 96, I = 64, T = 37;
+  const DType types[] = {DType::Q4_0_R8, DType::Q8_0, DType::F16, DType::Q4_0, DType::BF16, DType::Q8_0_R8};
+  std::vector<Weights> gates, ups, downs;
+  for (int e = 0; e < 6; ++e) {
+    gates.push_back(make_weights(types[e], I, D, 100 + e));
+    ups.push_back(make_weights(types[(e + 1) % 6], I, D, 200 + e));
+    downs.push_back(make_weights(types[(e + 2) % 6], D, I, 300 + e));
+  }
+  const std::vector<float> x = make_x(T, D, 9);
+  std::vector<std::vector<int32_t>> tokens(6);
+  std::vector<std::vector<float>> weights(6);
+  for (int32_t t = 0; t < T; ++t)
+    for (int e = 0; e < 6; ++e)
+      if (e != 4 && (t * 7 + e * 3) % 5 < 2) {  // expert 4 gets no token
+        tokens[e].push_back(t);
+        weights[e].push_back(0.1f + 0.05f * static_cast<float>((t + e) % 7));
+      }
+  std::vector<double> want(static_cast<size_t>(T * D), 0.25);
+  std::vector<gpu::Device::ExpertJob> jobs;
+  for (int e = 0; e < 6; ++e) {
+    jobs.push_back({&gates[e].view, &ups[e].view, &downs[e].view, tokens[e].data(), weights[e].data(),
+                    static_cast<int64_t>(tokens[e].size())});
+    const std::vector<double> y = swiglu_reference(gates[e].view, ups[e].view, downs[e].view, x, T);
+    for (size_t i = 0; i < tokens[e].size(); ++i)
+      for (int64_t d = 0; d < D; ++d) want[tokens[e][i] * D + d] += weights[e][i] * y[tokens[e][i] * D + d];
+  }
+  ThreadPool pool(2);
+  gpu::Device dev(0);
+  std::vector<float> out(static_cast<size_t>(T * D), 0.25f);
+  dev.stream_experts(pool, jobs, x.data(), D, T, out.data(), D);
+  EXPECT_LE(rel_error(out, want), 2e-6);
+  // A job with a token outside the batch is refused before any work.
+  std::vector<gpu::Device::ExpertJob> bad = jobs;
+  std::vector<int32_t> outside{T};
+  bad[1].tokens = outside.data();
+  bad[1].n = 1;
+  EXPECT_THROW(dev.stream_experts(pool, bad, x.data(), D, T, out.data(), D), Error);
 }
 
 }  // namespace

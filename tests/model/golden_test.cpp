@@ -55,11 +55,14 @@ TEST_P(Golden, LogitsAndExpertsMatchHuggingFace) {
     std::string why;
     if (gpu::list_devices(&why).empty()) GTEST_SKIP() << why;
     lo.gpu.enabled = true;
-    lo.gpu.dtype = k.gpu;
+    // "+experts": every batch runs the routed experts on the GPU too (streamed, dequantized there)
+    const size_t plus = k.gpu.find("+experts");
+    lo.gpu.dtype = k.gpu.substr(0, plus);
+    lo.gpu.expert_tokens = plus == std::string::npos ? 0 : 1;
   }
   // bf16 GPU weights round every product's operands to 8 significant bits: the logits move by ~1e-3 of
   // their range and a near-tie in a router may pick another expert, so that case checks the logits only.
-  const bool bf16 = k.gpu == "bf16";
+  const bool bf16 = k.gpu.rfind("bf16", 0) == 0;
   auto m = load_model(k.converted ? converted_gguf(k.model) : dir, lo);
   ThreadPool pool(2);
   Transformer tf(m->config, m->weights, pool);
@@ -137,6 +140,9 @@ INSTANTIATE_TEST_SUITE_P(Models, Golden,
                                            Case{"tiny-v2", AttentionForm::kAbsorbed, false, "f32"},
                                            Case{"tiny-v32", AttentionForm::kAbsorbed, false, "f32"},
                                            Case{"tiny-v3", AttentionForm::kAbsorbed, true, "f32"},
+                                           Case{"tiny-v3", AttentionForm::kAbsorbed, false, "f32+experts"},
+                                           Case{"tiny-v2-lite", AttentionForm::kAbsorbed, false, "f32+experts"},
+                                           Case{"tiny-v32", AttentionForm::kAbsorbed, true, "f32+experts"},
                                            Case{"tiny-v3", AttentionForm::kAbsorbed, false, "bf16"},
                                            Case{"tiny-v2-lite", AttentionForm::kAbsorbed, false, "bf16"}),
                          [](const auto& info) {

@@ -84,9 +84,12 @@ TEST(GpuPlacement, HybridDecodeMatchesTheCpuReferenceFor256Tokens) {
       LoadOptions o;
       o.gpu.enabled = true;
       o.gpu.dtype = "f32";
+      // Q4_0 runs the routed experts of every batch on the GPU (streamed, dequantized there), Q8_0 never.
+      o.gpu.expert_tokens = t == DType::Q4_0 ? 1 : 0;
       auto hybrid = load_model(path, o);
       ASSERT_TRUE(hybrid->gpu.device);
       EXPECT_GT(hybrid->gpu.tensors, 0);
+      EXPECT_EQ(hybrid->gpu.streamed_layers > 0, t == DType::Q4_0);
       float gap_cpu = 0, gap_gpu = 0;
       const auto want = testing::greedy(*cpu, 256, &gap_cpu);
       const auto got = testing::greedy(*hybrid, 256, &gap_gpu);
@@ -99,6 +102,22 @@ TEST(GpuPlacement, HybridDecodeMatchesTheCpuReferenceFor256Tokens) {
       std::printf("  %s %s: logits of %zu positions, max|diff|/max|logit| %.3g\n", preset, dtype_name(t), ids.size(), rel);
       EXPECT_LE(rel, 1e-5f) << preset << " " << dtype_name(t);
     }
+}
+
+// Which layers stream their routed experts: those whose experts' types the GPU dequantizes.
+TEST(GpuPlacement, ExpertsStreamOnlyInTypesTheGpuDequantizes) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  const std::string k = testing::synth("tiny-v3-k", "tiny-v3-k-gpu-q4_K.gguf", DType::Q4_K, 3);
+  LoadOptions o;
+  o.gpu.enabled = true;
+  auto m = load_model(k, o);
+  EXPECT_EQ(m->gpu.streamed_layers, 0);
+  EXPECT_NE(m->gpu.not_streamed.find("q4_K"), std::string::npos) << m->gpu.not_streamed;
+  auto g = load_model(kGolden + "tiny-v3", o);  // F32
+  int64_t moe_layers = 0;
+  for (int64_t l = 0; l < g->config.num_hidden_layers; ++l) moe_layers += g->config.is_moe_layer(l);
+  EXPECT_EQ(g->gpu.streamed_layers, moe_layers);
+  EXPECT_TRUE(g->gpu.not_streamed.empty());
 }
 
 }  // namespace

@@ -93,6 +93,27 @@ class Device {
                     int64_t n_tok);
   void swiglu_finish(float* out, int64_t ldo, bool accumulate);
 
+  // Routed experts of a large batch on the GPU (llama.cpp's "op offload"): each job's three matrices are
+  // copied over in their stored bytes (through pinned staging filled by the pool, the next job's copy
+  // overlapping this one's products), dequantized there to float32 and run as SwiGLU over the job's
+  // tokens: out[tokens[i] * ldo + d] += weights[i] * down(silu(gate x) * up x)[d], jobs added in order.
+  // Every matrix's dtype must be one can_stream() takes. Returns when out is written.
+  struct ExpertJob {
+    const TensorView* gate;  // [I, D]
+    const TensorView* up;    // [I, D]
+    const TensorView* down;  // [D, I]
+    const int32_t* tokens;
+    const float* weights;
+    int64_t n;
+  };
+  void stream_experts(ThreadPool& pool, const std::vector<ExpertJob>& jobs, const float* x, int64_t ldx,
+                      int64_t n_tok, float* out, int64_t ldo);
+  // The dtypes whose stored bytes the GPU dequantizes: F32, F16, BF16, Q8_0, Q4_0 and their R8 layouts.
+  static bool can_stream(DType t);
+  // w dequantized on the GPU from its stored bytes [rows * cols] (what stream_experts computes with;
+  // for tests: the values equal dequantize_rows' bit for bit).
+  std::vector<float> dequantize(ThreadPool& pool, const TensorView& w);
+
   // Host time spent in the calls that wait for the GPU (matmul, swiglu_finish), and their number: where a
   // hybrid step goes (dsinfer bench reports it per decoded token).
   struct Stats {

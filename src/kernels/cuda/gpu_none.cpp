@@ -27,6 +27,11 @@ uint64_t Device::bytes_uploaded() const { return 0; }
 void Device::matmul(const Matrix&, int64_t, int64_t, const float*, int64_t, int64_t, float*, int64_t) { fail(kNoCuda); }
 void Device::matmul(const std::vector<Product>&, const float*, int64_t, int64_t) { fail(kNoCuda); }
 Device::Stats Device::stats() const { return {}; }
+void Device::stream_experts(ThreadPool&, const std::vector<ExpertJob>&, const float*, int64_t, int64_t, float*, int64_t) {
+  fail(kNoCuda);
+}
+bool Device::can_stream(DType) { return false; }
+std::vector<float> Device::dequantize(ThreadPool&, const TensorView&) { fail(kNoCuda); }
 void Device::swiglu_start(const Matrix&, const Matrix&, const Matrix&, const float*, int64_t, int64_t) { fail(kNoCuda); }
 void Device::swiglu_finish(float*, int64_t, bool) { fail(kNoCuda); }
 

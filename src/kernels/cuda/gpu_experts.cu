@@ -1,0 +1,243 @@
+// Routed experts of a large batch on the GPU, their weights streamed from host memory in their stored bytes
+// and dequantized there (gpu.h: Device::stream_experts, can_stream, dequantize).
+#include <cuda_fp16.h>
+
+#include <chrono>
+
+#include "kernels/cuda/gpu_impl.cuh"
+#include "tensor/interleave.h"
+
+namespace dsinfer::gpu {
+
+namespace {
+
+__device__ float f16_at(const uint8_t* p) {
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(p[0] | (p[1] << 8))));
+}
+
+// One thread per 32-value block of one row: `rows` x (cols / 32) blocks of the GGML layouts (tensor/quant.h)
+// and their 8-row interleaved forms (tensor/interleave.h), value = d * q exactly as on the host.
+template <DType kType>
+__global__ void dequant_blocks_kernel(const uint8_t* src, float* dst, int64_t rows, int64_t cols, int64_t row_bytes) {
+  const int64_t nb = cols / 32;
+  for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < rows * nb;
+       idx += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = idx / nb, b = idx % nb;
+    float* o = dst + r * cols + b * 32;
+    const int64_t lane = r % 8;
+    const uint8_t* group = src + (r / 8) * 8 * row_bytes;
+    if constexpr (kType == DType::Q4_0) {
+      const uint8_t* blk = src + r * row_bytes + b * 18;
+      const float d = f16_at(blk);
+      for (int j = 0; j < 16; ++j) {
+        o[j] = d * static_cast<float>((blk[2 + j] & 15) - 8);
+        o[j + 16] = d * static_cast<float>((blk[2 + j] >> 4) - 8);
+      }
+    } else if constexpr (kType == DType::Q8_0) {
+      const uint8_t* blk = src + r * row_bytes + b * 34;
+      const float d = f16_at(blk);
+      for (int j = 0; j < 32; ++j) o[j] = d * static_cast<float>(static_cast<int8_t>(blk[2 + j]));
+    } else if constexpr (kType == DType::Q4_0_R8) {  // f16 d[8] | 4 chunks of [8 rows][4 bytes]
+      const uint8_t* blk = group + b * 144;
+      const float d = f16_at(blk + 2 * lane);
+      for (int k = 0; k < 16; ++k) {
+        const uint8_t q = blk[16 + (k / 4) * 32 + lane * 4 + k % 4];
+        o[k] = d * static_cast<float>((q & 15) - 8);
+        o[k + 16] = d * static_cast<float>((q >> 4) - 8);
+      }
+    } else if constexpr (kType == DType::Q8_0_R8) {  // f16 d[8] | 8 chunks of [8 rows][4 int8]
+      const uint8_t* blk = group + b * 272;
+      const float d = f16_at(blk + 2 * lane);
+      for (int v = 0; v < 32; ++v)
+        o[v] = d * static_cast<float>(static_cast<int8_t>(blk[16 + (v / 4) * 32 + lane * 4 + v % 4]));
+    }
+  }
+}
+
+// Float types value by value.
+template <DType kType>
+__global__ void dequant_values_kernel(const uint8_t* src, float* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    if constexpr (kType == DType::F32) {
+      dst[i] = reinterpret_cast<const float*>(src)[i];
+    } else if constexpr (kType == DType::F16) {
+      dst[i] = f16_at(src + 2 * i);
+    } else {  // BF16
+      dst[i] = __uint_as_float(static_cast<unsigned>(src[2 * i] | (src[2 * i + 1] << 8)) << 16);
+    }
+  }
+}
+
+// x_g[i, :] = x[tokens[i], :]  for i < n   (x and x_g [., D])
+__global__ void gather_rows_kernel(const float* x, const int32_t* tokens, float* xg, int64_t n, int64_t D) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n * D; i += int64_t{gridDim.x} * blockDim.x)
+    xg[i] = x[tokens[i / D] * D + i % D];
+}
+
+// acc[tokens[i], :] += weights[i] * y[i, :]  (a token appears at most once in a job: no two threads add
+// to one element)
+__global__ void scatter_add_kernel(float* acc, const int32_t* tokens, const float* weights, const float* y, int64_t n,
+                                   int64_t D) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n * D; i += int64_t{gridDim.x} * blockDim.x)
+    acc[tokens[i / D] * D + i % D] += weights[i / D] * y[i];
+}
+
+// dst [rows, cols] = the stored bytes at src (device) dequantized.
+void launch_dequant(DType t, const uint8_t* src, float* dst, int64_t rows, int64_t cols, int64_t row_bytes,
+                    cudaStream_t stream) {
+  const int64_t n = rows * cols, blocks = rows * (cols / 32);
+  using BlocksKernel = void (*)(const uint8_t*, float*, int64_t, int64_t, int64_t);
+  using ValuesKernel = void (*)(const uint8_t*, float*, int64_t);
+  const auto by_block = [&](BlocksKernel k) { k<<<blocks_for(blocks), kThreads, 0, stream>>>(src, dst, rows, cols, row_bytes); };
+  const auto by_value = [&](ValuesKernel k) { k<<<blocks_for(n), kThreads, 0, stream>>>(src, dst, n); };
+  switch (t) {
+    case DType::F32: by_value(dequant_values_kernel<DType::F32>); break;
+    case DType::F16: by_value(dequant_values_kernel<DType::F16>); break;
+    case DType::BF16: by_value(dequant_values_kernel<DType::BF16>); break;
+    case DType::Q4_0: by_block(dequant_blocks_kernel<DType::Q4_0>); break;
+    case DType::Q8_0: by_block(dequant_blocks_kernel<DType::Q8_0>); break;
+    case DType::Q4_0_R8: by_block(dequant_blocks_kernel<DType::Q4_0_R8>); break;
+    case DType::Q8_0_R8: by_block(dequant_blocks_kernel<DType::Q8_0_R8>); break;
+    default: fail("GPU: cannot dequantize ", dtype_name(t), " weights");
+  }
+  DSINFER_CUDA_CHECK(cudaGetLastError());
+}
+
+uint64_t stored_bytes(const TensorView& w) { return static_cast<uint64_t>(w.rows()) * w.row_bytes(); }
+
+// The stored bytes of ws laid end to end at dst (pinned), copied by the pool's threads in 1 MiB pieces.
+void copy_stored(ThreadPool& pool, const std::vector<const TensorView*>& ws, uint8_t* dst) {
+  constexpr int64_t kPiece = int64_t{1} << 20;
+  std::vector<int64_t> first_piece{0};
+  for (const TensorView* w : ws)
+    first_piece.push_back(first_piece.back() + (static_cast<int64_t>(stored_bytes(*w)) + kPiece - 1) / kPiece);
+  pool.parallel_for(first_piece.back(), [&](int64_t p0, int64_t p1, int) {
+    for (int64_t p = p0; p < p1; ++p) {
+      size_t m = 0;
+      while (first_piece[m + 1] <= p) ++m;
+      uint64_t offset = 0;
+      for (size_t k = 0; k < m; ++k) offset += stored_bytes(*ws[k]);
+      const int64_t at = (p - first_piece[m]) * kPiece;
+      const int64_t size = std::min<int64_t>(kPiece, static_cast<int64_t>(stored_bytes(*ws[m])) - at);
+      std::memcpy(dst + offset + at, static_cast<const uint8_t*>(ws[m]->data) + at, static_cast<size_t>(size));
+    }
+  });
+}
+
+}  // namespace
+
+bool Device::can_stream(DType t) {
+  switch (t) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q4_0: case DType::Q8_0: case DType::Q4_0_R8:
+    case DType::Q8_0_R8: return true;
+    default: return false;
+  }
+}
+
+std::vector<float> Device::dequantize(ThreadPool& pool, const TensorView& w) {
+  if (!can_stream(w.dtype)) fail("GPU: cannot dequantize ", dtype_name(w.dtype), " weights ('", w.name, "')");
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  d.use();
+  const int64_t n = w.rows() * w.cols();
+  uint8_t* host = d.ex.raw_host[0].get<uint8_t>(static_cast<int64_t>(stored_bytes(w)));
+  copy_stored(pool, {&w}, host);
+  uint8_t* raw = d.ex.raw_dev[0].get<uint8_t>(static_cast<int64_t>(stored_bytes(w)));
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw, host, stored_bytes(w), cudaMemcpyHostToDevice, d.stream));
+  float* out = d.ex.w.get<float>(n);
+  launch_dequant(w.dtype, raw, out, w.rows(), w.cols(), static_cast<int64_t>(w.row_bytes()), d.stream);
+  std::vector<float> result(static_cast<size_t>(n));
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(result.data(), out, static_cast<size_t>(n) * sizeof(float),
+                                     cudaMemcpyDeviceToHost, d.stream));
+  DSINFER_CUDA_CHECK(cudaStreamSynchronize(d.stream));
+  return result;
+}
+
+void Device::stream_experts(ThreadPool& pool, const std::vector<ExpertJob>& jobs, const float* x, int64_t ldx,
+                            int64_t n_tok, float* out, int64_t ldo) {
+  if (jobs.empty() || n_tok <= 0) return;
+  const int64_t I = jobs[0].gate->rows(), D = jobs[0].gate->cols();
+  int64_t total = 0, most = 0;
+  for (const ExpertJob& j : jobs) {
+    const TensorView *g = j.gate, *u = j.up, *dn = j.down;
+    if (g->rows() != I || g->cols() != D || u->rows() != I || u->cols() != D || dn->rows() != D || dn->cols() != I)
+      fail("GPU experts: '", g->name, "', '", u->name, "' and '", dn->name, "' do not fit [", I, ", ", D, "]");
+    for (const TensorView* w : {g, u, dn})
+      if (!can_stream(w->dtype)) fail("GPU experts: cannot stream ", dtype_name(w->dtype), " weights ('", w->name, "')");
+    for (int64_t i = 0; i < j.n; ++i)
+      if (j.tokens[i] < 0 || j.tokens[i] >= n_tok) fail("GPU experts: token ", j.tokens[i], " outside the batch");
+    total += j.n;
+    most = std::max(most, j.n);
+  }
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  const auto t0 = std::chrono::steady_clock::now();
+  d.use();
+  Impl::ExpertStaging& ex = d.ex;
+  // The batch, every job's token list and weights, and zeroed sums go over once.
+  const float* dx = d.upload_input(d.mm, x, ldx, n_tok, D);
+  float* index_host = ex.index_host.get<float>(2 * total);
+  int32_t* tok_host = reinterpret_cast<int32_t*>(index_host);
+  int64_t off = 0;
+  for (const ExpertJob& j : jobs) {
+    std::memcpy(tok_host + off, j.tokens, static_cast<size_t>(j.n) * sizeof(int32_t));
+    std::memcpy(index_host + total + off, j.weights, static_cast<size_t>(j.n) * sizeof(float));
+    off += j.n;
+  }
+  int32_t* tokens = ex.tokens.get<int32_t>(total);
+  float* weights = ex.weights.get<float>(total);
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(tokens, tok_host, static_cast<size_t>(total) * 4, cudaMemcpyHostToDevice, d.stream));
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(weights, index_host + total, static_cast<size_t>(total) * 4,
+                                     cudaMemcpyHostToDevice, d.stream));
+  float* acc = ex.acc.get<float>(n_tok * D);
+  DSINFER_CUDA_CHECK(cudaMemsetAsync(acc, 0, static_cast<size_t>(n_tok * D) * sizeof(float), d.stream));
+  float* wf = ex.w.get<float>(3 * I * D);  // gate | up | down, float32
+  float* xg = ex.xg.get<float>(most * D);
+  float* g = ex.g.get<float>(most * I);
+  float* u = ex.u.get<float>(most * I);
+  float* y = ex.y.get<float>(most * D);
+  const Matrix gate_m{this, I, D, Storage::kF32, wf}, up_m{this, I, D, Storage::kF32, wf + I * D},
+      down_m{this, D, I, Storage::kF32, wf + 2 * I * D};
+  off = 0;
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    const ExpertJob& j = jobs[k];
+    const int b = static_cast<int>(k % 2);
+    const std::vector<const TensorView*> ws{j.gate, j.up, j.down};
+    const int64_t bytes = static_cast<int64_t>(stored_bytes(*j.gate) + stored_bytes(*j.up) + stored_bytes(*j.down));
+    if (k >= 2) DSINFER_CUDA_CHECK(cudaEventSynchronize(ex.copied[b]));  // job k-2's copy out of this buffer is done
+    uint8_t* host = ex.raw_host[b].get<uint8_t>(bytes);
+    copy_stored(pool, ws, host);  // while the GPU still works on job k-1
+    uint8_t* raw = ex.raw_dev[b].get<uint8_t>(bytes);
+    DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw, host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice, d.stream));
+    DSINFER_CUDA_CHECK(cudaEventRecord(ex.copied[b], d.stream));
+    uint64_t at = 0;
+    float* dst = wf;
+    for (const TensorView* w : ws) {
+      launch_dequant(w->dtype, raw + at, dst, w->rows(), w->cols(), static_cast<int64_t>(w->row_bytes()), d.stream);
+      at += stored_bytes(*w);
+      dst += w->rows() * w->cols();
+    }
+    if (j.n > 0) {
+      gather_rows_kernel<<<blocks_for(j.n * D), kThreads, 0, d.stream>>>(dx, tokens + off, xg, j.n, D);
+      DSINFER_CUDA_CHECK(cudaGetLastError());
+      d.gemm(gate_m, 0, I, xg, D, j.n, g, I);
+      d.gemm(up_m, 0, I, xg, D, j.n, u, I);
+      silu_mul_kernel<<<blocks_for(j.n * I), kThreads, 0, d.stream>>>(g, u, j.n * I);
+      DSINFER_CUDA_CHECK(cudaGetLastError());
+      d.gemm(down_m, 0, D, g, I, j.n, y, D);
+      scatter_add_kernel<<<blocks_for(j.n * D), kThreads, 0, d.stream>>>(acc, tokens + off, weights + off, y, j.n, D);
+      DSINFER_CUDA_CHECK(cudaGetLastError());
+    }
+    off += j.n;
+  }
+  float* host_out = d.mm.host_out.get<float>(n_tok * D);
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(host_out, acc, static_cast<size_t>(n_tok * D) * sizeof(float),
+                                     cudaMemcpyDeviceToHost, d.stream));
+  DSINFER_CUDA_CHECK(cudaStreamSynchronize(d.stream));
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t i = 0; i < D; ++i) out[t * ldo + i] += host_out[t * D + i];
+  ++d.stats.calls;
+  d.stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace dsinfer::gpu
