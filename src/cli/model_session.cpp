@@ -25,8 +25,11 @@ ModelSession open_model_session(const std::string& path, int threads, bool prefa
                  g.device->info().index, g.device->info().name.c_str(), static_cast<long long>(g.tensors),
                  g.file_bytes / 1e9, gpu::storage_name(g.storage), g.device_bytes / 1e9, g.seconds);
   if (const GpuPlacement& g = s.model->gpu; g.device && g.streamed_layers > 0)
-    std::fprintf(stderr, "GPU: batches of %lld+ tokens run the routed experts of %lld layers there, their weights streamed\n",
-                 static_cast<long long>(gpu.expert_tokens), static_cast<long long>(g.streamed_layers));
+    std::fprintf(stderr,
+                 "GPU: batches of %lld+ tokens run the routed experts of %lld layers there, their weights streamed "
+                 "(%.2f GB of repacked weights page-locked for direct copies)\n",
+                 static_cast<long long>(gpu.expert_tokens), static_cast<long long>(g.streamed_layers),
+                 g.pinned_bytes / 1e9);
   if (const GpuPlacement& g = s.model->gpu; g.device && !g.not_streamed.empty())
     std::fprintf(stderr, "GPU: routed experts stay on the CPU for every batch where %s\n", g.not_streamed.c_str());
   if (!s.model->repack.skipped.empty()) std::fprintf(stderr, "not repacked: %s\n", s.model->repack.skipped.c_str());

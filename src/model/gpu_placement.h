@@ -38,6 +38,7 @@ struct GpuPlacement {
   double seconds = 0;
   int64_t streamed_layers = 0;  // MoE layers whose routed experts stream to the GPU for large batches
   std::string not_streamed;     // why the other MoE layers' experts do not ("" when all do or none asked)
+  uint64_t pinned_bytes = 0;    // repacked weights page-locked so their copies skip the staging buffers
 };
 
 // The weights placement moves, in model order (absent ones left out; a view aliasing lm_head once).

@@ -265,6 +265,9 @@ std::unique_ptr<LoadedModel> load_model(const std::string& path, const LoadOptio
       if (mtp_w.head_is_main) mtp_w.head = m->weights.lm_head;
     }
   }
+  if (m->gpu.device && m->gpu.streamed_layers > 0 && m->repacked && m->repacked->size() > 0 &&
+      m->gpu.device->pin_host(m->repacked->data(), m->repacked->size()))
+    m->gpu.pinned_bytes = m->repacked->size();  // streamed experts then cross straight from it
   if (options.prefault) prefault(m->weights, m->weight_bytes - m->gpu.file_bytes);
   return m;
 }

@@ -39,13 +39,18 @@ TEST(GpuPlacement, PlacesWhatEveryTokenReadsButNotTheRoutedExperts) {
       want += c.q_lora_rank == 0 ? 3 : 4;  // q (or q_a and q_b), kv_a, o
       if (a.indexer.present()) want += 3;
       want += 3;                           // the dense MLP or the shared expert
-      for (const TensorView* v : {&a.q_a_proj, &a.kv_a_proj, &a.o_proj})
-        if (v->data) EXPECT_TRUE(placed.count(v)) << v->name;
+      for (const TensorView* v : {&a.q_a_proj, &a.kv_a_proj, &a.o_proj}) {
+        if (v->data) {
+          EXPECT_TRUE(placed.count(v)) << v->name;
+        }
+      }
       EXPECT_FALSE(placed.count(&lw.attn.kv_b_proj)) << model;
       EXPECT_FALSE(placed.count(&lw.moe.router)) << model;
       for (const MlpWeights& e : lw.moe.experts)
         EXPECT_FALSE(placed.count(&e.gate) || placed.count(&e.up) || placed.count(&e.down)) << e.gate.name;
-      if (c.is_moe_layer(l)) EXPECT_TRUE(placed.count(&lw.moe.shared.down)) << model << " layer " << l;
+      if (c.is_moe_layer(l)) {
+        EXPECT_TRUE(placed.count(&lw.moe.shared.down)) << model << " layer " << l;
+      }
     }
     EXPECT_FALSE(placed.count(&m->weights.embed));
     EXPECT_TRUE(placed.count(&m->weights.lm_head));

@@ -97,6 +97,8 @@ class Device {
   // copied over in their stored bytes (through pinned staging filled by the pool, the next job's copy
   // overlapping this one's products), dequantized there to float32 and run as SwiGLU over the job's
   // tokens: out[tokens[i] * ldo + d] += weights[i] * down(silu(gate x) * up x)[d], jobs added in order.
+  // Copies run on their own stream, so the next job's weights cross while this job computes; weights in
+  // memory given to pin_host cross without the staging copy.
   // Every matrix's dtype must be one can_stream() takes. Returns when out is written.
   struct ExpertJob {
     const TensorView* gate;  // [I, D]
@@ -108,6 +110,9 @@ class Device {
   };
   void stream_experts(ThreadPool& pool, const std::vector<ExpertJob>& jobs, const float* x, int64_t ldx,
                       int64_t n_tok, float* out, int64_t ldo);
+  // Page-locks host memory the GPU then copies from directly (the repacked expert weights), for as long
+  // as the Device lives; false (and nothing changes) when the system refuses.
+  bool pin_host(const void* data, uint64_t bytes);
   // The dtypes whose stored bytes the GPU dequantizes: F32, F16, BF16, Q8_0, Q4_0 and their R8 layouts.
   static bool can_stream(DType t);
   // w dequantized on the GPU from its stored bytes [rows * cols] (what stream_experts computes with;

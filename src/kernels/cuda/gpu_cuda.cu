@@ -48,6 +48,8 @@ Device::Device(int index) : impl_(std::make_unique<Impl>()) {
   DSINFER_CUDA_CHECK(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking));
   DSINFER_CUDA_CHECK(cudaEventCreateWithFlags(&impl_->swiglu_done, cudaEventDisableTiming));
   for (cudaEvent_t& e : impl_->ex.copied) DSINFER_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  for (cudaEvent_t& e : impl_->ex.consumed) DSINFER_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  DSINFER_CUDA_CHECK(cudaStreamCreateWithFlags(&impl_->ex.copy_stream, cudaStreamNonBlocking));
   DSINFER_CUDA_CHECK(cublasCreate(&impl_->blas));
   DSINFER_CUDA_CHECK(cublasSetStream(impl_->blas, impl_->stream));
   // Strict fp32 products for float32 weights (no TF32 rounding of the operands).
@@ -63,8 +65,13 @@ Device::~Device() {
   impl_->matrices.clear();
   if (impl_->blas) cublasDestroy(impl_->blas);
   if (impl_->swiglu_done) cudaEventDestroy(impl_->swiglu_done);
+  if (impl_->ex.copy_stream) cudaStreamSynchronize(impl_->ex.copy_stream);
   for (cudaEvent_t e : impl_->ex.copied)
     if (e) cudaEventDestroy(e);
+  for (cudaEvent_t e : impl_->ex.consumed)
+    if (e) cudaEventDestroy(e);
+  if (impl_->ex.copy_stream) cudaStreamDestroy(impl_->ex.copy_stream);
+  for (const auto& [p, n] : impl_->ex.pinned) cudaHostUnregister(const_cast<uint8_t*>(p));
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
 }
 

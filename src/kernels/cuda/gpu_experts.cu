@@ -126,6 +126,18 @@ void copy_stored(ThreadPool& pool, const std::vector<const TensorView*>& ws, uin
 
 }  // namespace
 
+bool Device::pin_host(const void* data, uint64_t bytes) {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu);
+  d.use();
+  if (cudaHostRegister(const_cast<void*>(data), bytes, cudaHostRegisterDefault) != cudaSuccess) {
+    cudaGetLastError();  // not sticky; clear it
+    return false;
+  }
+  d.ex.pinned.emplace_back(static_cast<const uint8_t*>(data), bytes);
+  return true;
+}
+
 bool Device::can_stream(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q4_0: case DType::Q8_0: case DType::Q4_0_R8:
@@ -198,25 +210,56 @@ void Device::stream_experts(ThreadPool& pool, const std::vector<ExpertJob>& jobs
   float* y = ex.y.get<float>(most * D);
   const Matrix gate_m{this, I, D, Storage::kF32, wf}, up_m{this, I, D, Storage::kF32, wf + I * D},
       down_m{this, D, I, Storage::kF32, wf + 2 * I * D};
+  // Both copy buffers sized once (growing one would free memory a copy in flight uses).
+  int64_t most_bytes = 0;
+  for (const ExpertJob& j : jobs)
+    most_bytes = std::max<int64_t>(most_bytes, static_cast<int64_t>(stored_bytes(*j.gate) + stored_bytes(*j.up) +
+                                                                     stored_bytes(*j.down)));
+  uint8_t* staged[2] = {ex.raw_host[0].get<uint8_t>(most_bytes), ex.raw_host[1].get<uint8_t>(most_bytes)};
+  uint8_t* raw_dev[2] = {ex.raw_dev[0].get<uint8_t>(most_bytes), ex.raw_dev[1].get<uint8_t>(most_bytes)};
   off = 0;
   for (size_t k = 0; k < jobs.size(); ++k) {
     const ExpertJob& j = jobs[k];
     const int b = static_cast<int>(k % 2);
-    const std::vector<const TensorView*> ws{j.gate, j.up, j.down};
-    const int64_t bytes = static_cast<int64_t>(stored_bytes(*j.gate) + stored_bytes(*j.up) + stored_bytes(*j.down));
-    if (k >= 2) DSINFER_CUDA_CHECK(cudaEventSynchronize(ex.copied[b]));  // job k-2's copy out of this buffer is done
-    uint8_t* host = ex.raw_host[b].get<uint8_t>(bytes);
-    copy_stored(pool, ws, host);  // while the GPU still works on job k-1
-    uint8_t* raw = ex.raw_dev[b].get<uint8_t>(bytes);
-    DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw, host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice, d.stream));
-    DSINFER_CUDA_CHECK(cudaEventRecord(ex.copied[b], d.stream));
+    const TensorView* ws[3] = {j.gate, j.up, j.down};
+    uint8_t* raw = raw_dev[b];
+    // Copy stream: once job k-2 has dequantized out of raw_dev[b], bring this job's three matrices in —
+    // straight from pinned memory, or through staging that the pool fills while the GPU works.
+    if (k >= 2) DSINFER_CUDA_CHECK(cudaStreamWaitEvent(ex.copy_stream, ex.consumed[b], 0));
+    bool staging_free = k < 2;
     uint64_t at = 0;
+    std::vector<const TensorView*> to_stage;
+    std::vector<uint64_t> stage_at;
+    for (const TensorView* w : ws) {
+      if (d.pinned(w->data, stored_bytes(*w))) {
+        DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw + at, w->data, stored_bytes(*w), cudaMemcpyHostToDevice, ex.copy_stream));
+      } else {
+        to_stage.push_back(w);
+        stage_at.push_back(at);
+      }
+      at += stored_bytes(*w);
+    }
+    if (!to_stage.empty()) {
+      if (!staging_free) DSINFER_CUDA_CHECK(cudaEventSynchronize(ex.copied[b]));  // job k-2's copy out of it is done
+      copy_stored(pool, to_stage, staged[b]);
+      uint64_t s_at = 0;
+      for (size_t i = 0; i < to_stage.size(); ++i) {
+        DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw + stage_at[i], staged[b] + s_at, stored_bytes(*to_stage[i]),
+                                           cudaMemcpyHostToDevice, ex.copy_stream));
+        s_at += stored_bytes(*to_stage[i]);
+      }
+    }
+    DSINFER_CUDA_CHECK(cudaEventRecord(ex.copied[b], ex.copy_stream));
+    // Compute stream: dequantize once the copy is in, free the buffer, run the job.
+    DSINFER_CUDA_CHECK(cudaStreamWaitEvent(d.stream, ex.copied[b], 0));
+    at = 0;
     float* dst = wf;
     for (const TensorView* w : ws) {
       launch_dequant(w->dtype, raw + at, dst, w->rows(), w->cols(), static_cast<int64_t>(w->row_bytes()), d.stream);
       at += stored_bytes(*w);
       dst += w->rows() * w->cols();
     }
+    DSINFER_CUDA_CHECK(cudaEventRecord(ex.consumed[b], d.stream));
     if (j.n > 0) {
       gather_rows_kernel<<<blocks_for(j.n * D), kThreads, 0, d.stream>>>(dx, tokens + off, xg, j.n, D);
       DSINFER_CUDA_CHECK(cudaGetLastError());

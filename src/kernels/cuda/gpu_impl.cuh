@@ -102,14 +102,25 @@ struct Device::Impl {
   // stream_experts' buffers: a job's three matrices as stored (two, so the next job's copy overlaps this
   // one's products), the dequantized matrices, the batch's token lists and weights, the sums.
   struct ExpertStaging {
+    cudaStream_t copy_stream = nullptr;  // the weights' copies, beside the compute stream
     PinnedBuffer raw_host[2];
     DeviceBuffer raw_dev[2];
-    cudaEvent_t copied[2] = {nullptr, nullptr};
+    cudaEvent_t copied[2] = {nullptr, nullptr};    // raw_dev[b] filled (copy stream)
+    cudaEvent_t consumed[2] = {nullptr, nullptr};  // raw_dev[b] dequantized, free again (compute stream)
+    std::vector<std::pair<const uint8_t*, uint64_t>> pinned;  // pin_host's ranges
     PinnedBuffer index_host;
     DeviceBuffer tokens, weights, w, xg, g, u, y, acc;
   } ex;
 
   void use() { DSINFER_CUDA_CHECK(cudaSetDevice(info.index)); }
+
+  // [p, p + n) lies in memory given to pin_host.
+  bool pinned(const void* p, uint64_t n) const {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (const auto& [start, size] : ex.pinned)
+      if (b >= start && b + n <= start + size) return true;
+    return false;
+  }
 
   void launch_to_bf16(const float* in, void* out, int64_t n) {
     f32_to_bf16_kernel<<<blocks_for(n), kThreads, 0, stream>>>(in, static_cast<__nv_bfloat16*>(out), n);

@@ -31,6 +31,7 @@ void Device::stream_experts(ThreadPool&, const std::vector<ExpertJob>&, const fl
   fail(kNoCuda);
 }
 bool Device::can_stream(DType) { return false; }
+bool Device::pin_host(const void*, uint64_t) { return false; }
 std::vector<float> Device::dequantize(ThreadPool&, const TensorView&) { fail(kNoCuda); }
 void Device::swiglu_start(const Matrix&, const Matrix&, const Matrix&, const float*, int64_t, int64_t) { fail(kNoCuda); }
 void Device::swiglu_finish(float*, int64_t, bool) { fail(kNoCuda); }
