@@ -70,7 +70,7 @@ inline constexpr const char* kGpuHelp =
     "go to the GPU (--gpu-device N, default 0), the routed experts stay in RAM for the CPU; --gpu-dtype f32 gives the\n"
     "CPU reference path's products, bf16 half the GPU memory, auto (default) f32 when it fits. A batch of at least\n"
     "--gpu-expert-tokens N tokens (default 128; 0: never) runs the routed experts on the GPU too, streaming their\n"
-    "weights over PCIe (F32/F16/BF16/Q8_0/Q4_0 experts).";
+    "weights over PCIe (float and GGML block types; not block-FP8).";
 
 // "1,2,3" -> {1,2,3}; Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s);

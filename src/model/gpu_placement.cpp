@@ -84,7 +84,7 @@ GpuPlacement place_on_gpu(ModelWeights& w, ThreadPool& pool, const GpuOptions& o
       if (refused) {
         if (p.not_streamed.empty())
           p.not_streamed = cat("'", refused->name, "' is ", dtype_name(refused->dtype),
-                               " (the GPU dequantizes F32, F16, BF16, Q8_0 and Q4_0)");
+                               " (the GPU dequantizes the float types and the GGML block types)");
         continue;
       }
       l.moe.stream_gpu = p.device.get();

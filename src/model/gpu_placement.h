@@ -24,8 +24,8 @@ struct GpuOptions {
   // device's free memory with room for the activations, else bf16.
   std::string dtype = "auto";
   // A batch of at least this many tokens (a prompt chunk) runs the routed experts on the GPU too, their
-  // weights streamed over PCIe in their stored bytes (F32/F16/BF16/Q8_0/Q4_0 and R8 forms; layers of
-  // other types keep them on the CPU); 0: never. Decode steps stay below it.
+  // weights streamed over PCIe (the float and GGML block types and their R8 forms; block-FP8 layers keep
+  // them on the CPU); 0: never. Decode steps stay below it.
   int64_t expert_tokens = 128;
 };
 

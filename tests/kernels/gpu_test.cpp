@@ -207,19 +207,20 @@ TEST(GpuDequantize, BitExactForEveryStreamableDtype) {
   REQUIRE_GPU();
   ThreadPool pool(2);
   gpu::Device dev(0);
-  for (const DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q8_0_R8, DType::Q4_0_R8}) {
+  // (the R8 forms of the K-quants, Q5_0 and Q5_1 are put back into their plain layout by the host)
+  for (const DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q8_0_R8, DType::Q4_0_R8,
+                        DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q5_0_R8, DType::Q5_1_R8,
+                        DType::Q4_K_R8, DType::Q5_K_R8, DType::Q6_K_R8}) {
     ASSERT_TRUE(gpu::Device::can_stream(t)) << dtype_name(t);
-    const auto w = make_weights(t, 40, 160, 21);
+    const auto w = make_weights(t, 40, 512, 21);
     const std::vector<float> got = dev.dequantize(pool, w.view);
-    std::vector<float> want(40 * 160);
+    std::vector<float> want(40 * 512);
     dequantize_rows(w.view, 0, 40, want.data());
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << dtype_name(t);
   }
-  for (const DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_K_R8, DType::F8_E4M3}) {
-    EXPECT_FALSE(gpu::Device::can_stream(t)) << dtype_name(t);
-    EXPECT_THROW(dev.dequantize(pool, make_weights(t, 8, 256, 1).view), Error) << dtype_name(t);
-  }
+  EXPECT_FALSE(gpu::Device::can_stream(DType::F8_E4M3));
+  EXPECT_THROW(dev.dequantize(pool, make_weights(DType::F8_E4M3, 8, 256, 1).view), Error);
 }
 
 // Routed experts streamed to the GPU: jobs of mixed dtypes over token subsets (one job empty, a token in
@@ -227,7 +228,7 @@ TEST(GpuDequantize, BitExactForEveryStreamableDtype) {
 TEST(GpuStreamExperts, MatchReferenceAndAddIntoOut) {
   REQUIRE_GPU();
   const int64_t D = 96, I = 64, T = 37;
-  const DType types[] = {DType::Q4_0_R8, DType::Q8_0, DType::F16, DType::Q4_0, DType::BF16, DType::Q8_0_R8};
+  const DType types[] = {DType::Q4_0_R8, DType::Q8_0, DType::F16, DType::Q5_1_R8, DType::BF16, DType::Q8_0_R8};
   std::vector<Weights> gates, ups, downs;
   for (int e = 0; e < 6; ++e) {
     gates.push_back(make_weights(types[e], I, D, 100 + e));

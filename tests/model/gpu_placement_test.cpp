@@ -109,15 +109,19 @@ TEST(GpuPlacement, HybridDecodeMatchesTheCpuReferenceFor256Tokens) {
     }
 }
 
-// Which layers stream their routed experts: those whose experts' types the GPU dequantizes.
+// Which layers stream their routed experts: those whose experts' types the GPU dequantizes (block-FP8 not).
 TEST(GpuPlacement, ExpertsStreamOnlyInTypesTheGpuDequantizes) {
   if (!have_gpu()) GTEST_SKIP() << "no GPU";
-  const std::string k = testing::synth("tiny-v3-k", "tiny-v3-k-gpu-q4_K.gguf", DType::Q4_K, 3);
+  SynthOptions fp8;
+  fp8.dtype = DType::F8_E4M3;
+  const std::string dir = testing::synth_with("tiny-v3", "tiny-v3-gpu-fp8", fp8);
   LoadOptions o;
   o.gpu.enabled = true;
-  auto m = load_model(k, o);
+  auto m = load_model(dir, o);
   EXPECT_EQ(m->gpu.streamed_layers, 0);
-  EXPECT_NE(m->gpu.not_streamed.find("q4_K"), std::string::npos) << m->gpu.not_streamed;
+  EXPECT_NE(m->gpu.not_streamed.find("f8_e4m3"), std::string::npos) << m->gpu.not_streamed;
+  const std::string k = testing::synth("tiny-v3-k", "tiny-v3-k-gpu-q4_K_M.gguf", DType::Q4_K, 3);
+  EXPECT_GT(load_model(k, o)->gpu.streamed_layers, 0);  // K-quants stream (R8 forms put back by the host)
   auto g = load_model(kGolden + "tiny-v3", o);  // F32
   int64_t moe_layers = 0;
   for (int64_t l = 0; l < g->config.num_hidden_layers; ++l) moe_layers += g->config.is_moe_layer(l);

@@ -94,7 +94,7 @@ class Device {
   void swiglu_finish(float* out, int64_t ldo, bool accumulate);
 
   // Routed experts of a large batch on the GPU (llama.cpp's "op offload"): each job's three matrices are
-  // copied over in their stored bytes (through pinned staging filled by the pool, the next job's copy
+  // copied over in their block bytes (through pinned staging filled by the pool, the next job's copy
   // overlapping this one's products), dequantized there to float32 and run as SwiGLU over the job's
   // tokens: out[tokens[i] * ldo + d] += weights[i] * down(silu(gate x) * up x)[d], jobs added in order.
   // Copies run on their own stream, so the next job's weights cross while this job computes; weights in
@@ -113,7 +113,8 @@ class Device {
   // Page-locks host memory the GPU then copies from directly (the repacked expert weights), for as long
   // as the Device lives; false (and nothing changes) when the system refuses.
   bool pin_host(const void* data, uint64_t bytes);
-  // The dtypes whose stored bytes the GPU dequantizes: F32, F16, BF16, Q8_0, Q4_0 and their R8 layouts.
+  // The dtypes the GPU dequantizes: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and their R8
+  // layouts (Q4_0_R8 / Q8_0_R8 read as stored; the others put back into the plain layout by the host).
   static bool can_stream(DType t);
   // w dequantized on the GPU from its stored bytes [rows * cols] (what stream_experts computes with;
   // for tests: the values equal dequantize_rows' bit for bit).

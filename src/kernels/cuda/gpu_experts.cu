@@ -37,6 +37,18 @@ __global__ void dequant_blocks_kernel(const uint8_t* src, float* dst, int64_t ro
       const uint8_t* blk = src + r * row_bytes + b * 34;
       const float d = f16_at(blk);
       for (int j = 0; j < 32; ++j) o[j] = d * static_cast<float>(static_cast<int8_t>(blk[2 + j]));
+    } else if constexpr (kType == DType::Q5_0 || kType == DType::Q5_1) {  // d (m) | qh[4] | qs[16]
+      const bool q51 = kType == DType::Q5_1;
+      const uint8_t* blk = src + r * row_bytes + b * (q51 ? 24 : 22);
+      const float d = f16_at(blk), m = q51 ? f16_at(blk + 2) : 0.0f;
+      const uint8_t* qh = blk + (q51 ? 4 : 2);
+      const uint32_t h = qh[0] | (qh[1] << 8) | (qh[2] << 16) | (static_cast<uint32_t>(qh[3]) << 24);
+      const uint8_t* qs = qh + 4;
+      for (int j = 0; j < 32; ++j) {
+        const int q = (j < 16 ? (qs[j] & 15) : (qs[j - 16] >> 4)) | static_cast<int>((h >> j) & 1u) << 4;
+        // (no fused multiply-add: the host rounds the product, then the sum)
+        o[j] = q51 ? __fadd_rn(__fmul_rn(static_cast<float>(q), d), m) : static_cast<float>(q - 16) * d;
+      }
     } else if constexpr (kType == DType::Q4_0_R8) {  // f16 d[8] | 4 chunks of [8 rows][4 bytes]
       const uint8_t* blk = group + b * 144;
       const float d = f16_at(blk + 2 * lane);
@@ -50,6 +62,70 @@ __global__ void dequant_blocks_kernel(const uint8_t* src, float* dst, int64_t ro
       const float d = f16_at(blk + 2 * lane);
       for (int v = 0; v < 32; ++v)
         o[v] = d * static_cast<float>(static_cast<int8_t>(blk[16 + (v / 4) * 32 + lane * 4 + v % 4]));
+    }
+  }
+}
+
+// The scale / min of group g (0..7) from Q4_K's and Q5_K's 12-byte table (tensor/quant_k.cpp).
+__device__ void scale_min_k4(int g, const uint8_t* s, int* scale, int* min) {
+  if (g < 4) {
+    *scale = s[g] & 63;
+    *min = s[g + 4] & 63;
+  } else {
+    *scale = (s[g + 4] & 0x0f) | ((s[g - 4] >> 6) << 4);
+    *min = (s[g + 4] >> 4) | ((s[g] >> 6) << 4);
+  }
+}
+
+// One thread per 256-value super-block of the K-quants (tensor/quant_block_layouts.h), the host's
+// products and differences in its order, each rounded (no fused multiply-add), so the values are its own.
+template <DType kType>
+__global__ void dequant_k_kernel(const uint8_t* src, float* dst, int64_t rows, int64_t cols, int64_t row_bytes) {
+  const int64_t nsb = cols / 256;
+  for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < rows * nsb;
+       idx += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = idx / nsb, sb = idx % nsb;
+    float* y = dst + r * cols + sb * 256;
+    if constexpr (kType == DType::Q4_K || kType == DType::Q5_K) {
+      const bool q5 = kType == DType::Q5_K;
+      const uint8_t* blk = src + r * row_bytes + sb * (q5 ? 176 : 144);
+      const float d = f16_at(blk), dmin = f16_at(blk + 2);
+      const uint8_t* scales = blk + 4;
+      const uint8_t* qh = blk + 16;  // Q5_K only
+      const uint8_t* qs = blk + (q5 ? 48 : 16);
+      for (int p = 0; p < 4; ++p) {
+        int sc, m;
+        scale_min_k4(2 * p, scales, &sc, &m);
+        const float d1 = __fmul_rn(d, static_cast<float>(sc)), m1 = __fmul_rn(dmin, static_cast<float>(m));
+        scale_min_k4(2 * p + 1, scales, &sc, &m);
+        const float d2 = __fmul_rn(d, static_cast<float>(sc)), m2 = __fmul_rn(dmin, static_cast<float>(m));
+        const uint8_t* q = qs + 32 * p;
+        for (int l = 0; l < 32; ++l) {
+          const int lo = (q[l] & 15) | (q5 ? ((qh[l] >> (2 * p)) & 1) << 4 : 0);
+          const int hi = (q[l] >> 4) | (q5 ? ((qh[l] >> (2 * p + 1)) & 1) << 4 : 0);
+          y[64 * p + l] = __fsub_rn(__fmul_rn(d1, static_cast<float>(lo)), m1);
+          y[64 * p + 32 + l] = __fsub_rn(__fmul_rn(d2, static_cast<float>(hi)), m2);
+        }
+      }
+    } else {  // Q6_K: ql[128] | qh[64] | int8 scales[16] | f16 d
+      const uint8_t* blk = src + r * row_bytes + sb * 210;
+      const float d = f16_at(blk + 208);
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* ql = blk + 64 * h;
+        const uint8_t* qh = blk + 128 + 32 * h;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192) + 8 * h;
+        for (int l = 0; l < 32; ++l) {
+          const int g = l / 16;
+          const int q1 = ((ql[l] & 15) | (((qh[l] >> 0) & 3) << 4)) - 32;
+          const int q2 = ((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32;
+          const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+          const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+          y[128 * h + l] = __fmul_rn(__fmul_rn(d, static_cast<float>(sc[g])), static_cast<float>(q1));
+          y[128 * h + l + 32] = __fmul_rn(__fmul_rn(d, static_cast<float>(sc[g + 2])), static_cast<float>(q2));
+          y[128 * h + l + 64] = __fmul_rn(__fmul_rn(d, static_cast<float>(sc[g + 4])), static_cast<float>(q3));
+          y[128 * h + l + 96] = __fmul_rn(__fmul_rn(d, static_cast<float>(sc[g + 6])), static_cast<float>(q4));
+        }
+      }
     }
   }
 }
@@ -90,6 +166,9 @@ void launch_dequant(DType t, const uint8_t* src, float* dst, int64_t rows, int64
   using ValuesKernel = void (*)(const uint8_t*, float*, int64_t);
   const auto by_block = [&](BlocksKernel k) { k<<<blocks_for(blocks), kThreads, 0, stream>>>(src, dst, rows, cols, row_bytes); };
   const auto by_value = [&](ValuesKernel k) { k<<<blocks_for(n), kThreads, 0, stream>>>(src, dst, n); };
+  const auto by_super_block = [&](BlocksKernel k) {
+    k<<<blocks_for(rows * (cols / 256)), kThreads, 0, stream>>>(src, dst, rows, cols, row_bytes);
+  };
   switch (t) {
     case DType::F32: by_value(dequant_values_kernel<DType::F32>); break;
     case DType::F16: by_value(dequant_values_kernel<DType::F16>); break;
@@ -98,28 +177,56 @@ void launch_dequant(DType t, const uint8_t* src, float* dst, int64_t rows, int64
     case DType::Q8_0: by_block(dequant_blocks_kernel<DType::Q8_0>); break;
     case DType::Q4_0_R8: by_block(dequant_blocks_kernel<DType::Q4_0_R8>); break;
     case DType::Q8_0_R8: by_block(dequant_blocks_kernel<DType::Q8_0_R8>); break;
+    case DType::Q5_0: by_block(dequant_blocks_kernel<DType::Q5_0>); break;
+    case DType::Q5_1: by_block(dequant_blocks_kernel<DType::Q5_1>); break;
+    case DType::Q4_K: by_super_block(dequant_k_kernel<DType::Q4_K>); break;
+    case DType::Q5_K: by_super_block(dequant_k_kernel<DType::Q5_K>); break;
+    case DType::Q6_K: by_super_block(dequant_k_kernel<DType::Q6_K>); break;
     default: fail("GPU: cannot dequantize ", dtype_name(t), " weights");
   }
   DSINFER_CUDA_CHECK(cudaGetLastError());
 }
 
-uint64_t stored_bytes(const TensorView& w) { return static_cast<uint64_t>(w.rows()) * w.row_bytes(); }
+// What the GPU is sent of a weight: its stored bytes, except the 8-row interleaved forms of the types
+// whose interleaving the GPU does not read (the K-quants', Q5_0's, Q5_1's), which the host puts back into
+// their plain block layout on the way (tensor/interleave.h).
+DType sent_form(DType t) {
+  return is_interleaved(t) && t != DType::Q4_0_R8 && t != DType::Q8_0_R8 ? plain_of(t) : t;
+}
+bool host_deinterleaves(DType t) { return sent_form(t) != t; }
+int64_t sent_row_bytes(const TensorView& w) { return static_cast<int64_t>(dtype_row_bytes(sent_form(w.dtype), w.cols())); }
+uint64_t sent_bytes(const TensorView& w) { return static_cast<uint64_t>(w.rows() * sent_row_bytes(w)); }
 
-// The stored bytes of ws laid end to end at dst (pinned), copied by the pool's threads in 1 MiB pieces.
-void copy_stored(ThreadPool& pool, const std::vector<const TensorView*>& ws, uint8_t* dst) {
+// What ws are sent, laid end to end at dst (pinned), by the pool's threads: 1 MiB pieces of stored
+// bytes, or 8-row groups put back into the plain layout.
+void stage(ThreadPool& pool, const std::vector<const TensorView*>& ws, uint8_t* dst) {
   constexpr int64_t kPiece = int64_t{1} << 20;
-  std::vector<int64_t> first_piece{0};
-  for (const TensorView* w : ws)
-    first_piece.push_back(first_piece.back() + (static_cast<int64_t>(stored_bytes(*w)) + kPiece - 1) / kPiece);
-  pool.parallel_for(first_piece.back(), [&](int64_t p0, int64_t p1, int) {
-    for (int64_t p = p0; p < p1; ++p) {
-      size_t m = 0;
-      while (first_piece[m + 1] <= p) ++m;
-      uint64_t offset = 0;
-      for (size_t k = 0; k < m; ++k) offset += stored_bytes(*ws[k]);
-      const int64_t at = (p - first_piece[m]) * kPiece;
-      const int64_t size = std::min<int64_t>(kPiece, static_cast<int64_t>(stored_bytes(*ws[m])) - at);
-      std::memcpy(dst + offset + at, static_cast<const uint8_t*>(ws[m]->data) + at, static_cast<size_t>(size));
+  struct Unit {
+    const TensorView* w;
+    uint8_t* out;   // the matrix's place in dst
+    int64_t begin;  // byte offset (copies) or row group (deinterleaving)
+  };
+  std::vector<Unit> units;
+  uint64_t offset = 0;
+  for (const TensorView* w : ws) {
+    const int64_t n = host_deinterleaves(w->dtype) ? w->rows() / kInterleaveRows
+                                                   : (static_cast<int64_t>(sent_bytes(*w)) + kPiece - 1) / kPiece;
+    for (int64_t u = 0; u < n; ++u)
+      units.push_back({w, dst + offset, host_deinterleaves(w->dtype) ? u : u * kPiece});
+    offset += sent_bytes(*w);
+  }
+  pool.parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u0, int64_t u1, int) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const Unit& k = units[static_cast<size_t>(u)];
+      const TensorView& w = *k.w;
+      if (host_deinterleaves(w.dtype)) {
+        const int64_t row0 = k.begin * kInterleaveRows, rb = sent_row_bytes(w);
+        for (int lane = 0; lane < kInterleaveRows; ++lane)
+          deinterleave_row(w.dtype, w.row_ptr(row0), w.cols(), lane, k.out + (row0 + lane) * rb);
+      } else {
+        const int64_t size = std::min<int64_t>(kPiece, static_cast<int64_t>(sent_bytes(w)) - k.begin);
+        std::memcpy(k.out + k.begin, static_cast<const uint8_t*>(w.data) + k.begin, static_cast<size_t>(size));
+      }
     }
   });
 }
@@ -139,9 +246,10 @@ bool Device::pin_host(const void* data, uint64_t bytes) {
 }
 
 bool Device::can_stream(DType t) {
-  switch (t) {
+  switch (sent_form(t)) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q4_0: case DType::Q8_0: case DType::Q4_0_R8:
-    case DType::Q8_0_R8: return true;
+    case DType::Q8_0_R8: case DType::Q5_0: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+      return true;
     default: return false;
   }
 }
@@ -152,12 +260,12 @@ std::vector<float> Device::dequantize(ThreadPool& pool, const TensorView& w) {
   std::lock_guard<std::mutex> lock(d.mu);
   d.use();
   const int64_t n = w.rows() * w.cols();
-  uint8_t* host = d.ex.raw_host[0].get<uint8_t>(static_cast<int64_t>(stored_bytes(w)));
-  copy_stored(pool, {&w}, host);
-  uint8_t* raw = d.ex.raw_dev[0].get<uint8_t>(static_cast<int64_t>(stored_bytes(w)));
-  DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw, host, stored_bytes(w), cudaMemcpyHostToDevice, d.stream));
+  uint8_t* host = d.ex.raw_host[0].get<uint8_t>(static_cast<int64_t>(sent_bytes(w)));
+  stage(pool, {&w}, host);
+  uint8_t* raw = d.ex.raw_dev[0].get<uint8_t>(static_cast<int64_t>(sent_bytes(w)));
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw, host, sent_bytes(w), cudaMemcpyHostToDevice, d.stream));
   float* out = d.ex.w.get<float>(n);
-  launch_dequant(w.dtype, raw, out, w.rows(), w.cols(), static_cast<int64_t>(w.row_bytes()), d.stream);
+  launch_dequant(sent_form(w.dtype), raw, out, w.rows(), w.cols(), sent_row_bytes(w), d.stream);
   std::vector<float> result(static_cast<size_t>(n));
   DSINFER_CUDA_CHECK(cudaMemcpyAsync(result.data(), out, static_cast<size_t>(n) * sizeof(float),
                                      cudaMemcpyDeviceToHost, d.stream));
@@ -213,8 +321,8 @@ void Device::stream_experts(ThreadPool& pool, const std::vector<ExpertJob>& jobs
   // Both copy buffers sized once (growing one would free memory a copy in flight uses).
   int64_t most_bytes = 0;
   for (const ExpertJob& j : jobs)
-    most_bytes = std::max<int64_t>(most_bytes, static_cast<int64_t>(stored_bytes(*j.gate) + stored_bytes(*j.up) +
-                                                                     stored_bytes(*j.down)));
+    most_bytes =
+        std::max<int64_t>(most_bytes, static_cast<int64_t>(sent_bytes(*j.gate) + sent_bytes(*j.up) + sent_bytes(*j.down)));
   uint8_t* staged[2] = {ex.raw_host[0].get<uint8_t>(most_bytes), ex.raw_host[1].get<uint8_t>(most_bytes)};
   uint8_t* raw_dev[2] = {ex.raw_dev[0].get<uint8_t>(most_bytes), ex.raw_dev[1].get<uint8_t>(most_bytes)};
   off = 0;
@@ -231,22 +339,22 @@ void Device::stream_experts(ThreadPool& pool, const std::vector<ExpertJob>& jobs
     std::vector<const TensorView*> to_stage;
     std::vector<uint64_t> stage_at;
     for (const TensorView* w : ws) {
-      if (d.pinned(w->data, stored_bytes(*w))) {
-        DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw + at, w->data, stored_bytes(*w), cudaMemcpyHostToDevice, ex.copy_stream));
+      if (!host_deinterleaves(w->dtype) && d.pinned(w->data, sent_bytes(*w))) {
+        DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw + at, w->data, sent_bytes(*w), cudaMemcpyHostToDevice, ex.copy_stream));
       } else {
         to_stage.push_back(w);
         stage_at.push_back(at);
       }
-      at += stored_bytes(*w);
+      at += sent_bytes(*w);
     }
     if (!to_stage.empty()) {
       if (!staging_free) DSINFER_CUDA_CHECK(cudaEventSynchronize(ex.copied[b]));  // job k-2's copy out of it is done
-      copy_stored(pool, to_stage, staged[b]);
+      stage(pool, to_stage, staged[b]);
       uint64_t s_at = 0;
       for (size_t i = 0; i < to_stage.size(); ++i) {
-        DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw + stage_at[i], staged[b] + s_at, stored_bytes(*to_stage[i]),
+        DSINFER_CUDA_CHECK(cudaMemcpyAsync(raw + stage_at[i], staged[b] + s_at, sent_bytes(*to_stage[i]),
                                            cudaMemcpyHostToDevice, ex.copy_stream));
-        s_at += stored_bytes(*to_stage[i]);
+        s_at += sent_bytes(*to_stage[i]);
       }
     }
     DSINFER_CUDA_CHECK(cudaEventRecord(ex.copied[b], ex.copy_stream));
@@ -255,8 +363,8 @@ void Device::stream_experts(ThreadPool& pool, const std::vector<ExpertJob>& jobs
     at = 0;
     float* dst = wf;
     for (const TensorView* w : ws) {
-      launch_dequant(w->dtype, raw + at, dst, w->rows(), w->cols(), static_cast<int64_t>(w->row_bytes()), d.stream);
-      at += stored_bytes(*w);
+      launch_dequant(sent_form(w->dtype), raw + at, dst, w->rows(), w->cols(), sent_row_bytes(*w), d.stream);
+      at += sent_bytes(*w);
       dst += w->rows() * w->cols();
     }
     DSINFER_CUDA_CHECK(cudaEventRecord(ex.consumed[b], d.stream));
