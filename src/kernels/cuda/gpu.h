@@ -3,8 +3,9 @@
 // the forward pass runs against them. Plain C++ (no CUDA header): a build without a CUDA toolkit compiles
 // the same API as a stub (built_with_cuda() false, Device's constructor throws).
 //
-// What runs here: y = x W^T (cuBLAS GEMM, fp32 accumulation) and the SwiGLU MLP down(silu(gate x) * up x)
-// started without waiting, so the CPU can run the routed experts meanwhile. Activations cross PCIe as
+// What runs here: y = x W^T (cuBLAS GEMM, fp32 accumulation), the SwiGLU MLP down(silu(gate x) * up x)
+// started without waiting, so the CPU can run the routed experts meanwhile, and — for a large batch — the
+// routed experts themselves, their weights streamed from host memory (stream_experts). Activations cross PCIe as
 // float32 both ways; W is stored as float32 (the same products as the CPU's reference path, up to the
 // order of the sums) or bfloat16 (half the memory; activations then rounded to bf16 too).
 // Conventions as kernels/cpu/matmul.h: W is [N, K] row-major, activations [n_tok, K] float32.
@@ -94,11 +95,10 @@ class Device {
   void swiglu_finish(float* out, int64_t ldo, bool accumulate);
 
   // Routed experts of a large batch on the GPU (llama.cpp's "op offload"): each job's three matrices are
-  // copied over in their block bytes (through pinned staging filled by the pool, the next job's copy
-  // overlapping this one's products), dequantized there to float32 and run as SwiGLU over the job's
+  // copied over in their block bytes, dequantized there to float32 and run as SwiGLU over the job's
   // tokens: out[tokens[i] * ldo + d] += weights[i] * down(silu(gate x) * up x)[d], jobs added in order.
-  // Copies run on their own stream, so the next job's weights cross while this job computes; weights in
-  // memory given to pin_host cross without the staging copy.
+  // Copies run on their own stream, so the next job's weights cross while this job computes: straight
+  // from memory given to pin_host, else through pinned staging the pool fills.
   // Every matrix's dtype must be one can_stream() takes. Returns when out is written.
   struct ExpertJob {
     const TensorView* gate;  // [I, D]
@@ -116,7 +116,7 @@ class Device {
   // The dtypes the GPU dequantizes: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and their R8
   // layouts (Q4_0_R8 / Q8_0_R8 read as stored; the others put back into the plain layout by the host).
   static bool can_stream(DType t);
-  // w dequantized on the GPU from its stored bytes [rows * cols] (what stream_experts computes with;
+  // w dequantized on the GPU [rows * cols], sent as stream_experts sends it (what it computes with;
   // for tests: the values equal dequantize_rows' bit for bit).
   std::vector<float> dequantize(ThreadPool& pool, const TensorView& w);
 
