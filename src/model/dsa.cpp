@@ -7,7 +7,6 @@
 #include <cmath>
 
 #include "kernels/cpu/attention.h"
-#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "model/linear.h"
 #include "model/transformer.h"

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "formats/json_file.h"
+#include "model/config_checks.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -130,77 +131,76 @@ namespace {
 
 // The DSA indexer's fields (part of ModelConfig::validate).
 void validate_dsa(const ModelConfig& c) {
-  auto need = [](bool ok, const char* field, const std::string& why) {
-    if (!ok) fail("config field '", field, "': ", why);
-  };
   const int64_t index_n_heads = c.index_n_heads, index_head_dim = c.index_head_dim, index_topk = c.index_topk;
   const int64_t qk_rope_head_dim = c.qk_rope_head_dim, q_lora_rank = c.q_lora_rank;
-  need(index_n_heads >= 1 && index_n_heads <= 4096, "index_n_heads", cat("is ", index_n_heads, "; must be in [1, 4096]"));
-  need(index_head_dim >= qk_rope_head_dim && index_head_dim <= 4096, "index_head_dim",
-       cat("is ", index_head_dim, "; must be in [qk_rope_head_dim=", qk_rope_head_dim, ", 4096]"));
-  need(index_topk >= 1 && index_topk <= int64_t{1} << 24, "index_topk", cat("is ", index_topk, "; must be in [1, 2^24]"));
-  need(q_lora_rank > 0, "q_lora_rank", "the DSA indexer's queries come from the compressed query (q_lora_rank > 0)");
+  check_field(index_n_heads >= 1 && index_n_heads <= 4096, "index_n_heads",
+              cat("is ", index_n_heads, "; must be in [1, 4096]"));
+  check_field(index_head_dim >= qk_rope_head_dim && index_head_dim <= 4096, "index_head_dim",
+              cat("is ", index_head_dim, "; must be in [qk_rope_head_dim=", qk_rope_head_dim, ", 4096]"));
+  check_field(index_topk >= 1 && index_topk <= int64_t{1} << 24, "index_topk",
+              cat("is ", index_topk, "; must be in [1, 2^24]"));
+  check_field(q_lora_rank > 0, "q_lora_rank",
+              "the DSA indexer's queries come from the compressed query (q_lora_rank > 0)");
 }
 
 }  // namespace
 
 void ModelConfig::validate() const {
-  auto need = [](bool ok, const char* field, const std::string& why) {
-    if (!ok) fail("config field '", field, "': ", why);
-  };
   // Upper bounds far above any release (V3: 61 layers, 128 heads, 256 experts, hidden 7168, vocabulary
   // 129 280) keep a corrupt or hostile file from asking for billions of layers or int64-overflowing
   // tensor sizes before a single tensor is checked.
-  auto in = [&](int64_t v, int64_t lo, int64_t hi, const char* field) {
-    need(v >= lo && v <= hi, field, cat("is ", v, "; must be in [", lo, ", ", hi, "]"));
-  };
-  in(vocab_size, 1, int64_t{1} << 24, "vocab_size");
-  in(hidden_size, 1, int64_t{1} << 20, "hidden_size");
-  in(num_hidden_layers, 1, 1024, "num_hidden_layers");
-  in(num_nextn_predict_layers, 0, 16, "num_nextn_predict_layers");
-  in(num_attention_heads, 1, 4096, "num_attention_heads");
-  in(kv_lora_rank, 1, int64_t{1} << 16, "kv_lora_rank");
-  in(q_lora_rank, 0, int64_t{1} << 16, "q_lora_rank");
-  in(qk_nope_head_dim, 1, 4096, "qk_nope_head_dim");
-  in(qk_rope_head_dim, 1, 4096, "qk_rope_head_dim");
-  need(qk_rope_head_dim % 2 == 0, "qk_rope_head_dim", "must be even (RoPE rotates pairs)");
-  in(v_head_dim, 1, 4096, "v_head_dim");
-  in(intermediate_size, 0, int64_t{1} << 22, "intermediate_size");
-  in(moe_intermediate_size, 0, int64_t{1} << 22, "moe_intermediate_size");
-  in(n_routed_experts, 0, 65536, "n_routed_experts");
-  in(n_shared_experts, 0, 256, "n_shared_experts");
-  need(rms_norm_eps > 0, "rms_norm_eps", "must be positive");
-  need(rope_theta > 0, "rope_theta", "must be positive");
-  need(moe_layer_freq > 0, "moe_layer_freq", "must be positive");
-  need(first_k_dense_replace >= 0 && first_k_dense_replace <= num_hidden_layers, "first_k_dense_replace",
-       cat("must be in [0, num_hidden_layers=", num_hidden_layers, "]"));
-  need(first_k_dense_replace == 0 || intermediate_size > 0, "intermediate_size", "dense layers need a width");
-  need(tie_word_embeddings == false, "tie_word_embeddings", "tied embeddings are not a DeepSeek layout");
+  check_field_in(vocab_size, 1, int64_t{1} << 24, "vocab_size");
+  check_field_in(hidden_size, 1, int64_t{1} << 20, "hidden_size");
+  check_field_in(num_hidden_layers, 1, 1024, "num_hidden_layers");
+  check_field_in(num_nextn_predict_layers, 0, 16, "num_nextn_predict_layers");
+  check_field_in(num_attention_heads, 1, 4096, "num_attention_heads");
+  check_field_in(kv_lora_rank, 1, int64_t{1} << 16, "kv_lora_rank");
+  check_field_in(q_lora_rank, 0, int64_t{1} << 16, "q_lora_rank");
+  check_field_in(qk_nope_head_dim, 1, 4096, "qk_nope_head_dim");
+  check_field_in(qk_rope_head_dim, 1, 4096, "qk_rope_head_dim");
+  check_field(qk_rope_head_dim % 2 == 0, "qk_rope_head_dim", "must be even (RoPE rotates pairs)");
+  check_field_in(v_head_dim, 1, 4096, "v_head_dim");
+  check_field_in(intermediate_size, 0, int64_t{1} << 22, "intermediate_size");
+  check_field_in(moe_intermediate_size, 0, int64_t{1} << 22, "moe_intermediate_size");
+  check_field_in(n_routed_experts, 0, 65536, "n_routed_experts");
+  check_field_in(n_shared_experts, 0, 256, "n_shared_experts");
+  check_field(rms_norm_eps > 0, "rms_norm_eps", "must be positive");
+  check_field(rope_theta > 0, "rope_theta", "must be positive");
+  check_field(moe_layer_freq > 0, "moe_layer_freq", "must be positive");
+  check_field(first_k_dense_replace >= 0 && first_k_dense_replace <= num_hidden_layers,
+              "first_k_dense_replace", cat("must be in [0, num_hidden_layers=", num_hidden_layers, "]"));
+  check_field(first_k_dense_replace == 0 || intermediate_size > 0, "intermediate_size",
+              "dense layers need a width");
+  check_field(tie_word_embeddings == false, "tie_word_embeddings",
+              "tied embeddings are not a DeepSeek layout");
   if (rope.yarn) {
-    need(rope.factor >= 1.0, "rope_scaling.factor", "must be >= 1");
-    need(rope.original_max_position > 0, "rope_scaling.original_max_position_embeddings", "must be positive");
-    need(rope.beta_fast > rope.beta_slow && rope.beta_slow > 0, "rope_scaling.beta_fast",
-         "must be > beta_slow > 0");
+    check_field(rope.factor >= 1.0, "rope_scaling.factor", "must be >= 1");
+    check_field(rope.original_max_position > 0, "rope_scaling.original_max_position_embeddings",
+                "must be positive");
+    check_field(rope.beta_fast > rope.beta_slow && rope.beta_slow > 0, "rope_scaling.beta_fast",
+                "must be > beta_slow > 0");
   }
   if (index_topk != 0 || index_n_heads != 0 || index_head_dim != 0) validate_dsa(*this);
   bool any_moe = false;
   for (int64_t l = 0; l < num_hidden_layers && !any_moe; ++l) any_moe = is_moe_layer(l);
   if (!any_moe) return;
-  need(moe_intermediate_size > 0, "moe_intermediate_size", "MoE layers need a width");
-  need(num_experts_per_tok > 0 && num_experts_per_tok <= n_routed_experts, "num_experts_per_tok",
-       cat("must be in [1, n_routed_experts=", n_routed_experts, "]"));
-  need(n_group >= 1 && n_routed_experts % n_group == 0, "n_group",
-       cat("must divide n_routed_experts=", n_routed_experts));
-  need(topk_group >= 1 && topk_group <= n_group, "topk_group", cat("must be in [1, n_group=", n_group, "]"));
+  check_field(moe_intermediate_size > 0, "moe_intermediate_size", "MoE layers need a width");
+  check_field(num_experts_per_tok > 0 && num_experts_per_tok <= n_routed_experts, "num_experts_per_tok",
+              cat("must be in [1, n_routed_experts=", n_routed_experts, "]"));
+  check_field(n_group >= 1 && n_routed_experts % n_group == 0, "n_group",
+              cat("must divide n_routed_experts=", n_routed_experts));
+  check_field(topk_group >= 1 && topk_group <= n_group, "topk_group",
+              cat("must be in [1, n_group=", n_group, "]"));
   if (topk_method != TopkMethod::kGreedy) {
-    need(num_experts_per_tok <= topk_group * (n_routed_experts / n_group), "num_experts_per_tok",
-         "exceeds the experts in the kept groups (topk_group * n_routed_experts / n_group)");
+    check_field(num_experts_per_tok <= topk_group * (n_routed_experts / n_group), "num_experts_per_tok",
+                "exceeds the experts in the kept groups (topk_group * n_routed_experts / n_group)");
   }
   if (topk_method == TopkMethod::kNoauxTc) {
-    need(scoring_func == ScoringFunc::kSigmoid, "scoring_func", "noaux_tc routing needs sigmoid scores");
-    need(n_routed_experts / n_group >= 2, "n_group", "noaux_tc scores groups by their top-2 experts");
+    check_field(scoring_func == ScoringFunc::kSigmoid, "scoring_func",
+                "noaux_tc routing needs sigmoid scores");
+    check_field(n_routed_experts / n_group >= 2, "n_group", "noaux_tc scores groups by their top-2 experts");
   }
-  need(routed_scaling_factor > 0, "routed_scaling_factor", "must be positive");
+  check_field(routed_scaling_factor > 0, "routed_scaling_factor", "must be positive");
 }
 
 nlohmann::json ModelConfig::to_json() const {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "model/linear.h"
 #include "model/moe.h"

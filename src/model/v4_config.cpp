@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "formats/json_file.h"
+#include "model/config_checks.h"
 #include "util/error.h"
 
 namespace dsinfer {
@@ -167,47 +168,41 @@ V4Config v4_config_from_hf_json(const nlohmann::json& j, const std::string& src)
 }
 
 void V4Config::validate() const {
-  auto need = [](bool ok, const char* field, const std::string& why) {
-    if (!ok) fail("config field '", field, "': ", why);
-  };
-  auto in = [&](int64_t v, int64_t lo, int64_t hi, const char* field) {
-    need(v >= lo && v <= hi, field, cat("is ", v, "; must be in [", lo, ", ", hi, "]"));
-  };
-  in(vocab_size, 1, int64_t{1} << 24, "vocab_size");
-  in(hidden_size, 1, 1 << 16, "hidden_size");
-  in(num_attention_heads, 1, 1024, "num_attention_heads");
-  in(head_dim, 2, 4096, "head_dim");
-  in(rope_dim, 2, head_dim, "qk_rope_head_dim");
-  need(rope_dim % 2 == 0, "qk_rope_head_dim", cat("is ", rope_dim, "; must be even"));
-  in(q_lora_rank, 1, 1 << 16, "q_lora_rank");
-  in(o_groups, 1, num_attention_heads, "o_groups");
-  need(num_attention_heads % o_groups == 0, "o_groups",
-       cat("is ", o_groups, "; must divide num_attention_heads = ", num_attention_heads));
-  in(o_lora_rank, 1, 1 << 16, "o_lora_rank");
+  check_field_in(vocab_size, 1, int64_t{1} << 24, "vocab_size");
+  check_field_in(hidden_size, 1, 1 << 16, "hidden_size");
+  check_field_in(num_attention_heads, 1, 1024, "num_attention_heads");
+  check_field_in(head_dim, 2, 4096, "head_dim");
+  check_field_in(rope_dim, 2, head_dim, "qk_rope_head_dim");
+  check_field(rope_dim % 2 == 0, "qk_rope_head_dim", cat("is ", rope_dim, "; must be even"));
+  check_field_in(q_lora_rank, 1, 1 << 16, "q_lora_rank");
+  check_field_in(o_groups, 1, num_attention_heads, "o_groups");
+  check_field(num_attention_heads % o_groups == 0, "o_groups",
+              cat("is ", o_groups, "; must divide num_attention_heads = ", num_attention_heads));
+  check_field_in(o_lora_rank, 1, 1 << 16, "o_lora_rank");
   // Bounded so a sequence's fixed state (a window ring and two windows of compressor rows per layer) stays
   // sane for any config a file can claim; the releases use 128, 4 and 128.
-  in(sliding_window, 1, 1 << 16, "sliding_window");
-  in(compress_rate_csa, 1, 4096, "compress_rates.compressed_sparse_attention");
-  in(compress_rate_hca, 1, 4096, "compress_rates.heavily_compressed_attention");
-  in(index_n_heads, 1, 4096, "index_n_heads");
-  in(index_head_dim, rope_dim, 4096, "index_head_dim");
-  in(index_topk, 1, int64_t{1} << 24, "index_topk");
-  in(hc_mult, 1, 64, "hc_mult");
-  in(hc_sinkhorn_iters, 1, 1000, "hc_sinkhorn_iters");
-  in(moe_intermediate_size, 1, 1 << 20, "moe_intermediate_size");
-  in(n_routed_experts, 1, 1 << 16, "n_routed_experts");
-  in(n_shared_experts, 0, 64, "n_shared_experts");
-  in(num_experts_per_tok, 1, n_routed_experts, "num_experts_per_tok");
-  need(swiglu_limit >= 0, "swiglu_limit", "must not be negative");
-  need(static_cast<int64_t>(layer_types.size()) == num_hidden_layers, "layer_types",
-       cat("has ", layer_types.size(), " entries for ", num_hidden_layers, " layers"));
-  need(static_cast<int64_t>(mlp_layer_types.size()) == num_hidden_layers, "mlp_layer_types",
-       cat("has ", mlp_layer_types.size(), " entries for ", num_hidden_layers, " layers"));
+  check_field_in(sliding_window, 1, 1 << 16, "sliding_window");
+  check_field_in(compress_rate_csa, 1, 4096, "compress_rates.compressed_sparse_attention");
+  check_field_in(compress_rate_hca, 1, 4096, "compress_rates.heavily_compressed_attention");
+  check_field_in(index_n_heads, 1, 4096, "index_n_heads");
+  check_field_in(index_head_dim, rope_dim, 4096, "index_head_dim");
+  check_field_in(index_topk, 1, int64_t{1} << 24, "index_topk");
+  check_field_in(hc_mult, 1, 64, "hc_mult");
+  check_field_in(hc_sinkhorn_iters, 1, 1000, "hc_sinkhorn_iters");
+  check_field_in(moe_intermediate_size, 1, 1 << 20, "moe_intermediate_size");
+  check_field_in(n_routed_experts, 1, 1 << 16, "n_routed_experts");
+  check_field_in(n_shared_experts, 0, 64, "n_shared_experts");
+  check_field_in(num_experts_per_tok, 1, n_routed_experts, "num_experts_per_tok");
+  check_field(swiglu_limit >= 0, "swiglu_limit", "must not be negative");
+  check_field(static_cast<int64_t>(layer_types.size()) == num_hidden_layers, "layer_types",
+              cat("has ", layer_types.size(), " entries for ", num_hidden_layers, " layers"));
+  check_field(static_cast<int64_t>(mlp_layer_types.size()) == num_hidden_layers, "mlp_layer_types",
+              cat("has ", mlp_layer_types.size(), " entries for ", num_hidden_layers, " layers"));
   for (const V4Rope* r : {&rope_main, &rope_compress}) {
-    need(r->theta > 0, "rope_theta", "must be positive");
+    check_field(r->theta > 0, "rope_theta", "must be positive");
     if (r->yarn) {
-      need(r->factor >= 1, "rope factor", cat("is ", r->factor, "; must be >= 1"));
-      need(r->original_max_position > 0, "original_max_position_embeddings", "must be positive");
+      check_field(r->factor >= 1, "rope factor", cat("is ", r->factor, "; must be >= 1"));
+      check_field(r->original_max_position > 0, "original_max_position_embeddings", "must be positive");
     }
   }
 }
