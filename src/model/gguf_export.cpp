@@ -108,6 +108,8 @@ uint32_t llama_file_type(DType want, bool k_mix) {
     case DType::Q4_K: return k_mix ? 15 : 14;
     case DType::Q5_K: return k_mix ? 17 : 16;
     case DType::Q6_K: return 18;
+    case DType::Q2_K: return 10;  // (llama.cpp's Q2_K / Q3_K_S names its own mixes; ours are the plain type)
+    case DType::Q3_K: return 11;
     case DType::BF16: return 32;
     default: fail("GGUF export: no llama.cpp file type for ", dtype_name(want));
   }
@@ -163,6 +165,7 @@ DType gguf_dtype_for(const WeightSpec& s, DType want, bool k_mix, int64_t n_laye
   if (cols % 32 != 0 || !dtype_is_block_quant(want)) return DType::F16;
   if (want == DType::Q4_K) return DType::Q5_0;
   if (want == DType::Q5_K) return DType::Q5_1;
+  if (want == DType::Q2_K || want == DType::Q3_K) return DType::Q4_0;
   return DType::Q8_0;
 }
 

@@ -45,7 +45,7 @@ void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src
 
 // The type llama-quantize gives a tensor of a GGUF file asked for in `want`: vectors and the router F32;
 // matrices `want` unless their rows do not fit its block, then llama.cpp's fallback (Q4_K -> Q5_0, Q5_K ->
-// Q5_1, Q6_K and the rest -> Q8_0, else F16). k_mix (want Q4_K or Q5_K): the Q4_K_M / Q5_K_M recipe
+// Q5_1, Q2_K / Q3_K -> Q4_0, Q6_K and the rest -> Q8_0, else F16). k_mix (want Q4_K or Q5_K): the Q4_K_M / Q5_K_M recipe
 // (output.weight and the ffn_down of the layers use_more_bits picks in Q6_K).
 DType gguf_dtype_for(const WeightSpec& s, DType want, bool k_mix, int64_t n_layers);
 

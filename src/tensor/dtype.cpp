@@ -34,8 +34,11 @@ constexpr DTypeInfo kInfo[] = {
     {DType::Q5_0, "q5_0", 32, 22, 6},    {DType::Q5_1, "q5_1", 32, 24, 7},
     {DType::Q5_0_R8, "q5_0_r8", 32, 22, kR8 + 6},  // Q5_0's bytes, interleaved
     {DType::Q5_1_R8, "q5_1_r8", 32, 24, kR8 + 7},  // Q5_1's bytes, interleaved
+    // Q2_K = 16 scale/min bytes + 64 bytes of 2-bit values + f16 d, dmin; Q3_K = 32 high-bit bytes + 64 bytes of
+    // low 2 bits + 12 bytes of 6-bit scales + f16 d.
+    {DType::Q2_K, "q2_K", 256, 84, 10},  {DType::Q3_K, "q3_K", 256, 110, 11},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_1_R8) + 1,
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q3_K) + 1,
               "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

@@ -8,6 +8,10 @@
 //   Q4_K (144 B / 256): f16 d, dmin; uint8 scales[12]; qs[128]  x = d*sc_j*q - dmin*m_j (8 groups of 32)
 //   Q5_K (176 B / 256): as Q4_K plus qh[32] (5th bit)
 //   Q6_K (210 B / 256): ql[128]; qh[64]; int8 scales[16]; f16 d  x = d*sc_j*(q - 32) (16 groups of 16)
+//   Q2_K (84 B / 256):  uint8 scales[16] (4-bit scale | 4-bit min << 4); qs[64]; f16 d, dmin
+//                       x = d*sc_j*q - dmin*m_j, q in 0..3 (16 groups of 16)
+//   Q3_K (110 B / 256): hmask[32]; qs[64]; 6-bit scales[12]; f16 d  x = d*(sc_j - 32)*(q - 4), q in 0..7 = 2 low
+//                       bits | high bit << 2 (16 groups of 16)
 // F8_E4M3 rows dequantize to the raw e4m3 values; block scales are applied by dequantize_rows().
 
 #include <cstdint>

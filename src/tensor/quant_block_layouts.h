@@ -1,7 +1,7 @@
 #pragma once
 // Byte layouts of the GGML block formats, field for field as ggml-common.h declares them (block_q8_0,
-// block_q4_0, block_q5_0, block_q5_1, block_q4_K, block_q5_K, block_q6_K), and the per-format reference
-// routines that quant_blocks.cpp dispatches to. Internal to src/tensor/: other layers go through quant.h.
+// block_q4_0, block_q5_0, block_q5_1, block_q2_K, block_q3_K, block_q4_K, block_q5_K, block_q6_K), and the
+// per-format reference routines that quant_blocks.cpp dispatches to. Internal to src/tensor/: other layers go through quant.h.
 //
 // Blocks are copied in and out of these structs with memcpy, so callers may pass any byte address
 // (GGUF tensor data is only guaranteed 32-byte aligned for the file as a whole, and rows of odd-sized
@@ -55,6 +55,19 @@ struct BlockQ6_K {    // 256 values = 16 groups of 16
   uint16_t d;         // f16 super-block scale; x = d * scale_g * (q - 32)
 };
 
+struct BlockQ2_K {     // 256 values = 16 groups of 16
+  uint8_t scales[16];  // group g: low nibble = scale, high nibble = min
+  uint8_t qs[64];      // value 128h + 32j + l: bits 2j, 2j+1 of byte 32h + l
+  uint16_t d;          // f16 scale of the 4-bit scales
+  uint16_t dmin;       // f16 scale of the 4-bit mins; x = d * sc_g * q - dmin * m_g
+};
+struct BlockQ3_K {     // 256 values = 16 groups of 16
+  uint8_t hmask[32];   // value v: bit v / 32 of byte v % 32 = its high (third) bit
+  uint8_t qs[64];      // low 2 bits, placed as Q2_K's
+  uint8_t scales[12];  // 16 six-bit scales (see q3_k_scales in quant_k23.cpp)
+  uint16_t d;          // f16; x = d * (sc_g - 32) * (q - 4), q = low bits | high bit << 2
+};
+
 static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2);
 static_assert(sizeof(BlockQ4_0) == 18 && offsetof(BlockQ4_0, qs) == 2);
 static_assert(sizeof(BlockQ5_0) == 22 && offsetof(BlockQ5_0, qh) == 2 && offsetof(BlockQ5_0, qs) == 6);
@@ -63,6 +76,10 @@ static_assert(sizeof(BlockQ4_K) == 144 && offsetof(BlockQ4_K, scales) == 4 && of
 static_assert(sizeof(BlockQ5_K) == 176 && offsetof(BlockQ5_K, qh) == 16 && offsetof(BlockQ5_K, qs) == 48);
 static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, qh) == 128 &&
               offsetof(BlockQ6_K, scales) == 192 && offsetof(BlockQ6_K, d) == 208);
+
+static_assert(sizeof(BlockQ2_K) == 84 && offsetof(BlockQ2_K, qs) == 16 && offsetof(BlockQ2_K, d) == 80);
+static_assert(sizeof(BlockQ3_K) == 110 && offsetof(BlockQ3_K, qs) == 32 && offsetof(BlockQ3_K, scales) == 96 &&
+              offsetof(BlockQ3_K, d) == 108);
 
 template <class Block>
 inline Block load_block(const uint8_t* src, int64_t i) {
@@ -99,5 +116,9 @@ void q5_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q5_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void q6_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q6_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q2_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q2_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void q3_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void q3_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 
 }  // namespace dsinfer::quant_detail

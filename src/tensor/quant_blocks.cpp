@@ -211,6 +211,12 @@ void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
     case DType::Q6_K:
       q6_k_dequantize(s, dst, nb);
       return;
+    case DType::Q2_K:
+      q2_k_dequantize(s, dst, nb);
+      return;
+    case DType::Q3_K:
+      q3_k_dequantize(s, dst, nb);
+      return;
     default:
       fail("dequantize_blocks: ", dtype_name(t), " is not a GGML block format");
   }
@@ -241,6 +247,12 @@ void quantize_blocks(DType t, const float* src, void* dst, int64_t n) {
       return;
     case DType::Q6_K:
       q6_k_quantize(src, d, nb);
+      return;
+    case DType::Q2_K:
+      q2_k_quantize(src, d, nb);
+      return;
+    case DType::Q3_K:
+      q3_k_quantize(src, d, nb);
       return;
     default:
       fail("quantize_blocks: ", dtype_name(t), " is not a GGML block format");

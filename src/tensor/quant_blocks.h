@@ -1,5 +1,5 @@
 #pragma once
-// GGML block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): reference dequantize/quantize of whole rows.
+// GGML block formats (Q8_0, Q4_0, Q5_0, Q5_1, Q2_K .. Q6_K): reference dequantize/quantize of whole rows.
 // Called through quant.h; n must be a multiple of the block size (checked, throws Error).
 
 #include <cstdint>

@@ -14,7 +14,7 @@ Outputs, in --out (default tests/tensor/data/quant):
   <type>_dequantize.bin  records: u32 n | random block bytes with finite f16 scales | f32[n] expected
                          (gguf-py's dequantizer, asserted equal to llama.cpp's dequantize_row_*)
 
-Run:  /work/refvenv/bin/python tools/reference/make_quant_vectors.py --llama-cpp /path/to/llama.cpp
+Run:  PYTHONPATH=/path/to/llama.cpp/gguf-py python3 tools/reference/make_quant_vectors.py --llama-cpp /path/to/llama.cpp
 where /path/to/llama.cpp holds ggml/include and ggml/src (any recent llama.cpp; the block formats have
 not changed since 2023). Needs a C compiler (cc).
 """
@@ -33,9 +33,9 @@ from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType as QT
 
 # Appended types keep the earlier types' seeds (1234 + index), so their files do not change.
 TYPES = {"q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K, "q6_k": QT.Q6_K, "q5_0": QT.Q5_0,
-         "q5_1": QT.Q5_1}
+         "q5_1": QT.Q5_1, "q2_k": QT.Q2_K, "q3_k": QT.Q3_K}
 C_NAMES = {"q8_0": "q8_0", "q4_0": "q4_0", "q4_k": "q4_K", "q5_k": "q5_K", "q6_k": "q6_K", "q5_0": "q5_0",
-           "q5_1": "q5_1"}
+           "q5_1": "q5_1", "q2_k": "q2_K", "q3_k": "q3_K"}
 HAS_GGUF_PY_QUANTIZER = {"q8_0", "q4_0", "q5_0", "q5_1"}
 BLOCK32 = ("q8_0", "q4_0", "q5_0", "q5_1")
 
@@ -91,7 +91,7 @@ def c_dequantize(lib, name: str, data: bytes, n: int) -> np.ndarray:
 
 
 def input_rows(name: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """Awkward rows: every n is a multiple of 256 so the same rows serve all five types."""
+    """Awkward rows: every n is a multiple of 256 so the same rows serve every type."""
     g = lambda n, s=1.0: (rng.standard_normal(n) * s).astype(np.float32)
     rows = [
         np.zeros(256, np.float32),
@@ -144,7 +144,10 @@ def random_blocks(name: str, n_blocks: int, rng: np.random.Generator) -> bytes:
     elif name in ("q4_k", "q5_k", "q5_1"):  # d, then dmin (K-quants) or m (Q5_1)
         raw[:, 0:2] = f16_field(n_blocks)
         raw[:, 2:4] = f16_field(n_blocks)
-    else:  # q6_k: d is the last field
+    elif name == "q2_k":  # d, dmin are the last two fields
+        raw[:, size - 4:size - 2] = f16_field(n_blocks)
+        raw[:, size - 2:size] = f16_field(n_blocks)
+    else:  # q6_k, q3_k: d is the last field
         raw[:, size - 2:size] = f16_field(n_blocks)
     return raw.tobytes()
 

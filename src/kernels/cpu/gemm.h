@@ -8,6 +8,8 @@
 //   Q4_0 · act = d_w d_a (sum q_w q_a - 8 sum q_a)        Q8_0 · act = d_w d_a sum q_w q_a
 //   Q4_K/Q5_K group j = d sc_j d_a sum q q_a - dmin m_j d_a sum q_a
 //   Q6_K = d d_a sum_g sc_g sum_{i in g} (q_i - 32) q_a,i
+//   Q2_K = d d_a sum_g sc_g sum_{i in g} q_i q_a,i - dmin d_a sum_g m_g sum_{i in g} q_a,i     (groups of 16)
+//   Q3_K = d d_a sum_g (sc_g - 32) sum_{i in g} (q_i - 4) q_a,i
 // Float weights (F32, F16, BF16, F8_E4M3) keep float activations and fp32 FMA, so F32 models stay exact.
 
 #include <cstddef>
@@ -81,6 +83,7 @@ struct KernelSet {
   QuantizeRowFn quantize_row = nullptr;
   QuantGemmFn q8_0 = nullptr, q4_0 = nullptr, q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
   QuantGemmFn q5_0 = nullptr, q5_1 = nullptr;  // file layout (the loader repacks them to R8)
+  QuantGemmFn q2_k = nullptr, q3_k = nullptr;  // file layout only
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
@@ -139,6 +142,8 @@ void panel_q4_0_tok4(const uint8_t* q, const float* d, const ActQ8& a, int64_t t
 QuantGemmFn q4_k_avx2();
 QuantGemmFn q5_k_avx2();
 QuantGemmFn q6_k_avx2();
+QuantGemmFn q2_k_avx2();
+QuantGemmFn q3_k_avx2();
 
 const KernelSet& scalar_kernels();
 const KernelSet& avx2_kernels();   // only call when cpu_features().has_avx2_tier()

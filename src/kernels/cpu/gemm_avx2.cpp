@@ -584,6 +584,8 @@ const KernelSet& avx2_kernels() {
     k.q4_k = q4_k_avx2();
     k.q5_k = q5_k_avx2();
     k.q6_k = q6_k_avx2();
+    k.q2_k = q2_k_avx2();
+    k.q3_k = q3_k_avx2();
     k.q4_0_r8 = q4_0_r8_avx2();
     k.q8_0_r8 = q8_0_r8_avx2();
     k.q5_0_r8 = q5_0_r8_avx2();

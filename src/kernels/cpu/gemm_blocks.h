@@ -18,6 +18,8 @@ constexpr size_t kQ5_1Bytes = 24;  // f16 d, m; u32 qh; uint8 qs[16]
 constexpr size_t kQ4_KBytes = 144; // f16 d, dmin; scales[12]; qs[128]
 constexpr size_t kQ5_KBytes = 176; // f16 d, dmin; scales[12]; qh[32]; qs[128]
 constexpr size_t kQ6_KBytes = 210; // ql[128]; qh[64]; int8 scales[16]; f16 d
+constexpr size_t kQ2_KBytes = 84;  // scales[16] (scale | min << 4); qs[64]; f16 d, dmin
+constexpr size_t kQ3_KBytes = 110; // hmask[32]; qs[64]; scales[12]; f16 d
 
 inline float half_at(const uint8_t* p) {
   uint16_t h;
@@ -36,6 +38,19 @@ inline void k4_scales_mins(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
     mn[g] = static_cast<uint8_t>((s[g + 4] >> 4) | ((s[g] >> 6) << 4));
   }
 }
+
+// The 16 group factors (6-bit scale - 32) of a Q3_K super-block: group g keeps its low 4 bits in byte g % 8
+// (the low nibble for g < 8) and its top 2 bits at bit 2 (g / 4) of byte 8 + g % 4.
+inline void q3_k_scales(const uint8_t* s, int8_t* sc) {
+  for (int g = 0; g < 16; ++g) {
+    const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
+    sc[g] = static_cast<int8_t>((low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32);
+  }
+}
+
+// The 2 low bits of value 32j + i (activation block j of the super-block, i < 32) of a Q2_K / Q3_K block:
+// bits 2 (j % 4) of qs[32 (j / 4) + i].
+inline int q23_low2(const uint8_t* qs, int j, int i) { return (qs[32 * (j / 4) + i] >> (2 * (j % 4))) & 3; }
 
 // Unsigned 6-bit value (0..63) l of quarter `quarter` (32 values) of half h (128 values) of a Q6_K block.
 inline int q6_k_value(const uint8_t* ql, const uint8_t* qh, int h, int quarter, int l) {

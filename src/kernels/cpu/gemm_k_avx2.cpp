@@ -1,4 +1,4 @@
-// AVX2 kernels for the K-quants (Q4_K, Q5_K, Q6_K) in their GGUF layout. Each row's super-block is
+// AVX2 kernels for the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) in their GGUF layout. Each row's super-block is
 // decoded once (scales, mins, nibbles, high bits) and used for a tile of up to 4 tokens, so prefill and
 // experts with several tokens stop paying the unpacking per token. Every token's accumulation is the
 // exact sequence of the one-token kernel — per group an 8-lane int32 dot product, one FMA with the
@@ -119,6 +119,52 @@ void q6_k_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
   for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]);
 }
 
+// Q2_K and Q3_K: per activation block j of a super-block, the 32 values' 2 low bits from the qs half j / 4
+// (Q3_K: | the high bit j of each hmask byte << 2), one vpmaddubsw per token and a vpmaddwd with the two
+// groups' scales (low 128 bits: group 2j, high: 2j + 1). Q3_K's values are q - 4: the products of 4 are
+// subtracted in int16 (|7 a| + |4 a| pairs fit). Q2_K's mins: an integer per block (the groups' 4-bit mins
+// times their activation sums, sum16 and sum - sum16), then a scalar FMA-free sum, as the scalar mirror.
+template <bool kQ3, int kT>
+void q23_k_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+  __m256 acc[kT];
+  float mins[kT];
+  for (int t = 0; t < kT; ++t) {
+    acc[t] = _mm256_setzero_ps();
+    mins[t] = 0;
+  }
+  const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), k4 = _mm256_set1_epi8(4);
+  for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * (kQ3 ? kQ3_KBytes : kQ2_KBytes);
+    const uint8_t* qs = blk + (kQ3 ? 32 : 16);
+    int8_t sc[16];
+    if constexpr (kQ3) q3_k_scales(blk + 96, sc);
+    const float dd = h2f(blk + (kQ3 ? 108 : 80)), dmin = kQ3 ? 0.0f : h2f(blk + 82);
+    const __m256i hm = kQ3 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)) : _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = sb * 8 + j;
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * (j / 4)));
+      __m256i v = _mm256_and_si256(_mm256_srli_epi16(x, 2 * (j % 4)), m3);
+      if constexpr (kQ3) v = _mm256_or_si256(v, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, j), one), 2));
+      const int16_t s0 = kQ3 ? sc[2 * j] : blk[2 * j] & 0x0f, s1 = kQ3 ? sc[2 * j + 1] : blk[2 * j + 1] & 0x0f;
+      const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+      for (int t = 0; t < kT; ++t) {
+        const __m256i av = act(a, t0 + t, b);
+        __m256i p = _mm256_maddubs_epi16(v, av);
+        if constexpr (kQ3) p = _mm256_sub_epi16(p, _mm256_maddubs_epi16(k4, av));
+        const __m256i s = _mm256_madd_epi16(p, scales);
+        const float da = a.dt(t0 + t)[b];
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dd * da), acc[t]);
+        if constexpr (!kQ3) {
+          const int32_t s16 = a.sum16t(t0 + t)[b], s32 = a.sumt(t0 + t)[b];
+          const int32_t m = (blk[2 * j] >> 4) * s16 + (blk[2 * j + 1] >> 4) * (s32 - s16);
+          mins[t] += (dmin * da) * static_cast<float>(m);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]) - mins[t];
+}
+
 template <class Tile>
 void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   float out[4];
@@ -154,6 +200,13 @@ struct Q45Tile {
     q45_k_tile<kFifthBit, kT>(w, a, t0, out);
   }
 };
+template <bool kQ3>
+struct Q23Tile {
+  template <int kT>
+  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+    q23_k_tile<kQ3, kT>(w, a, t0, out);
+  }
+};
 struct Q6Tile {
   template <int kT>
   static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
@@ -171,6 +224,12 @@ QuantGemmFn q5_k_avx2() {
 }
 QuantGemmFn q6_k_avx2() {
   return gemm_k<Q6Tile>;
+}
+QuantGemmFn q2_k_avx2() {
+  return gemm_k<Q23Tile<false>>;
+}
+QuantGemmFn q3_k_avx2() {
+  return gemm_k<Q23Tile<true>>;
 }
 
 }  // namespace dsinfer::kern

@@ -154,6 +154,63 @@ float dot_q6_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, co
   return hsum8(acc);
 }
 
+// Q2_K: 16 groups of 16, activation block j of a super-block = groups 2j, 2j+1; lane l holds elements
+// 4l..4l+3 times its group's 4-bit scale, the mins (4-bit, times each group's activation sum) in a scalar.
+float dot_q2_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float mins = 0;
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kQ2_KBytes;
+    const uint8_t* sc = blk;
+    const uint8_t* qs = blk + 16;
+    const float dd = half_at(blk + 80), dmin = half_at(blk + 82);
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = sb * 8 + j;
+      const int8_t* qa = q + b * 32;
+      const float scale = dd * d[b];
+      int32_t half_sum[2] = {0, 0};
+      for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int i = 4 * l; i < 4 * l + 4; ++i) {
+          s += q23_low2(qs, j, i) * qa[i];
+          half_sum[l / 4] += qa[i];
+        }
+        acc[l] = std::fma(static_cast<float>(s * (sc[2 * j + l / 4] & 0x0f)), scale, acc[l]);
+      }
+      const int32_t m = (sc[2 * j] >> 4) * half_sum[0] + (sc[2 * j + 1] >> 4) * half_sum[1];
+      mins += (dmin * d[b]) * static_cast<float>(m);
+    }
+  }
+  return hsum8(acc) - mins;
+}
+
+// Q3_K: as Q2_K's lanes with the values q - 4 (q = 2 low bits | high bit << 2) and signed 6-bit scales.
+float dot_q3_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kQ3_KBytes;
+    const uint8_t* hmask = blk;
+    const uint8_t* qs = blk + 32;
+    int8_t sc[16];
+    q3_k_scales(blk + 96, sc);
+    const float dd = half_at(blk + 108);
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = sb * 8 + j;
+      const int8_t* qa = q + b * 32;
+      const float scale = dd * d[b];
+      for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int i = 4 * l; i < 4 * l + 4; ++i) {
+          const int v = q23_low2(qs, j, i) | (((hmask[i] >> j) & 1) << 2);
+          s += (v - 4) * qa[i];
+        }
+        acc[l] = std::fma(static_cast<float>(s * sc[2 * j + l / 4]), scale, acc[l]);
+      }
+    }
+  }
+  return hsum8(acc);
+}
+
 // Q4_0 / Q8_0 with >= 8 tokens: the AVX2 kernel repacks rows so one lane holds a whole block's sum.
 template <bool kQ4>
 float dot_whole_blocks(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
@@ -317,6 +374,8 @@ const KernelSet& scalar_kernels() {
     k.q4_k = gemm_quant<dot_q45_k<false>>;
     k.q5_k = gemm_quant<dot_q45_k<true>>;
     k.q6_k = gemm_quant<dot_q6_k>;
+    k.q2_k = gemm_quant<dot_q2_k>;
+    k.q3_k = gemm_quant<dot_q3_k>;
     k.q4_0_r8 = q4_0_r8_scalar();
     k.q8_0_r8 = q8_0_r8_scalar();
     k.q5_0_r8 = q5_0_r8_scalar();
