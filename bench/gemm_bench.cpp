@@ -132,6 +132,24 @@ void Q5_K_R8(benchmark::State& s) {
 void Q6_K(benchmark::State& s) {
   run(s, DType::Q6_K);
 }
+void Q2_K(benchmark::State& s) {
+  run(s, DType::Q2_K);
+}
+void Q3_K(benchmark::State& s) {
+  run(s, DType::Q3_K);
+}
+void Q2_K_R8(benchmark::State& s) {
+  run(s, DType::Q2_K_R8);
+}
+void Q3_K_R8(benchmark::State& s) {
+  run(s, DType::Q3_K_R8);
+}
+void Q2_K_R8_mem(benchmark::State& s) {
+  run(s, DType::Q2_K_R8, kBigRows);
+}
+void Q3_K_R8_mem(benchmark::State& s) {
+  run(s, DType::Q3_K_R8, kBigRows);
+}
 
 // MLA decode attention over n cached latent rows (V2/V3 shapes: H = 16 heads, L = 576, rkv = 512).
 // `layers` caches of n rows are visited in turn, as a decode step visits every layer's: with 24 of
@@ -233,6 +251,12 @@ BENCHMARK(Q5_K)->TOKENS;
 BENCHMARK(Q5_K_R8)->TOKENS;
 BENCHMARK(Q6_K)->TOKENS;
 BENCHMARK(Q6_K_R8)->TOKENS;
+BENCHMARK(Q2_K)->TOKENS;
+BENCHMARK(Q3_K)->TOKENS;
+BENCHMARK(Q2_K_R8)->TOKENS;
+BENCHMARK(Q3_K_R8)->TOKENS;
+BENCHMARK(Q2_K_R8_mem)->Arg(1)->Arg(2);  // (the reference Q2_K quantizer makes its fixture slowly)
+BENCHMARK(Q3_K_R8_mem)->Arg(1)->Arg(2);
 
 }  // namespace
 

@@ -11,7 +11,7 @@
 
 namespace dsinfer {
 
-// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 / Q5_0_R8 / Q5_1_R8: those types with rows interleaved by 8
+// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 / Q5_0_R8 / Q5_1_R8 / Q2_K_R8 / Q3_K_R8: those types with rows interleaved by 8
 // (tensor/interleave.h), made by load-time repacking or stored so by `dsinfer repack` in GGUF files under
 // dsinfer's own type ids (which llama.cpp refuses: such a file is for dsinfer only).
 // Appended types go last: the order indexes dtype.cpp's table.
@@ -20,7 +20,8 @@ enum class DType : uint8_t {
   Q5_0, Q5_1,  // llama.cpp's fallbacks for Q4_K / Q5_K rows whose length is not a multiple of 256
   Q5_0_R8,     // Q5_0 rows interleaved in 8-row groups, see tensor/interleave.h
   Q5_1_R8,     // Q5_1 rows interleaved in 8-row groups, see tensor/interleave.h
-  Q2_K, Q3_K,  // the low-bit K-quants of llama.cpp's Q2_K / Q3_K_* mixes (file layout only, no R8 form)
+  Q2_K, Q3_K,  // the low-bit K-quants of llama.cpp's Q2_K / Q3_K_* mixes
+  Q2_K_R8, Q3_K_R8,  // their rows interleaved in 8-row groups, see tensor/interleave.h
 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block

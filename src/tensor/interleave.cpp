@@ -138,8 +138,10 @@ void deinterleave_k45_row(K45 k, const uint8_t* group, int64_t cols, int lane, u
   }
 }
 
-// Q6_K: 210-byte blocks ql[128] qh[64] scales[16] d; R8 offsets as in interleave.h.
-constexpr size_t kQ6KBlock = 210, kQ6KR8Block = 8 * 210;
+// The K-quants whose R8 form only moves bytes (Q6_K, Q2_K, Q3_K): *_pieces(lane, f) calls f(src offset, R8
+// offset, bytes) for every piece of row `lane` of one super-block; R8 offsets as in interleave.h.
+
+// Q6_K: 210-byte blocks ql[128] qh[64] scales[16] d.
 
 // Calls f(src offset, R8 offset, bytes) for every piece of row `lane` of one Q6_K super-block.
 template <class F>
@@ -154,30 +156,61 @@ void q6_k_pieces(int lane, F&& f) {
     for (int c = 0; c < 8; ++c) f(128 + 32 * h + 4 * c, 1168 + (h * 8 + c) * 32 + 4 * lane, 4);
 }
 
-void interleave_q6_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  const size_t row = dtype_row_bytes(DType::Q6_K, cols);
+// Q2_K: 84-byte blocks scales[16] qs[64] d dmin.
+template <class F>
+void q2_k_pieces(int lane, F&& f) {
+  f(80, 2 * lane, 2);                                            // d
+  f(82, 16 + 2 * lane, 2);                                       // dmin
+  for (int g = 0; g < 16; ++g) f(g, 32 + 8 * g + lane, 1);       // scale | min << 4
+  for (int h = 0; h < 2; ++h)
+    for (int c = 0; c < 8; ++c) f(16 + 32 * h + 4 * c, 160 + (8 * h + c) * 32 + 4 * lane, 4);
+}
+
+// Q3_K: 110-byte blocks hmask[32] qs[64] scales[12] d.
+template <class F>
+void q3_k_pieces(int lane, F&& f) {
+  f(108, 2 * lane, 2);                                           // d
+  for (int k = 0; k < 12; ++k) f(96 + k, 16 + 8 * k + lane, 1);  // packed 6-bit scales
+  for (int h = 0; h < 2; ++h)
+    for (int c = 0; c < 8; ++c) f(32 + 32 * h + 4 * c, 112 + (8 * h + c) * 32 + 4 * lane, 4);
+  for (int c = 0; c < 8; ++c) f(4 * c, 624 + 32 * c + 4 * lane, 4);  // hmask
+}
+
+// Rows of `plain` (Q6_K, Q2_K, Q3_K: block bytes per row and super-block) into their R8 form, and back,
+// piece by piece.
+template <class Pieces>
+void interleave_pieces(Pieces pieces, DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t row = dtype_row_bytes(plain, cols), block = dtype_block_bytes(plain);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
     for (int64_t sb = 0; sb < cols / 256; ++sb)
       for (int i = 0; i < kInterleaveRows; ++i) {
-        const uint8_t* in = src + (r0 + i) * row + sb * kQ6KBlock;
-        uint8_t* out = dst + r0 * row + sb * kQ6KR8Block;
-        q6_k_pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
+        const uint8_t* in = src + (r0 + i) * row + sb * block;
+        uint8_t* out = dst + r0 * row + sb * kInterleaveRows * block;
+        pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
       }
 }
 
-void deinterleave_q6_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+template <class Pieces>
+void deinterleave_pieces(Pieces pieces, DType plain, const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  const size_t block = dtype_block_bytes(plain);
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
-    const uint8_t* blk = group + sb * kQ6KR8Block;
-    uint8_t* out = dst + sb * kQ6KBlock;
-    q6_k_pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
+    const uint8_t* blk = group + sb * kInterleaveRows * block;
+    uint8_t* out = dst + sb * block;
+    pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
   }
 }
+
+// (generic lambdas cannot be passed as template arguments by name: wrap each pieces function)
+constexpr auto kQ6Pieces = [](int lane, auto&& f) { q6_k_pieces(lane, f); };
+constexpr auto kQ2Pieces = [](int lane, auto&& f) { q2_k_pieces(lane, f); };
+constexpr auto kQ3Pieces = [](int lane, auto&& f) { q3_k_pieces(lane, f); };
 
 }  // namespace
 
 bool is_interleaved(DType t) {
   return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q5_K_R8 ||
-         t == DType::Q6_K_R8 || t == DType::Q5_0_R8 || t == DType::Q5_1_R8;
+         t == DType::Q6_K_R8 || t == DType::Q5_0_R8 || t == DType::Q5_1_R8 || t == DType::Q2_K_R8 ||
+         t == DType::Q3_K_R8;
 }
 
 std::optional<DType> interleaved_of(DType t) {
@@ -188,6 +221,8 @@ std::optional<DType> interleaved_of(DType t) {
   if (t == DType::Q6_K) return DType::Q6_K_R8;
   if (t == DType::Q5_0) return DType::Q5_0_R8;
   if (t == DType::Q5_1) return DType::Q5_1_R8;
+  if (t == DType::Q2_K) return DType::Q2_K_R8;
+  if (t == DType::Q3_K) return DType::Q3_K_R8;
   return std::nullopt;
 }
 
@@ -199,6 +234,8 @@ DType plain_of(DType t) {
   if (t == DType::Q6_K_R8) return DType::Q6_K;
   if (t == DType::Q5_0_R8) return DType::Q5_0;
   if (t == DType::Q5_1_R8) return DType::Q5_1;
+  if (t == DType::Q2_K_R8) return DType::Q2_K;
+  if (t == DType::Q3_K_R8) return DType::Q3_K;
   return t;
 }
 
@@ -207,7 +244,9 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
     fail("interleave: ", n_rows, " rows is not a multiple of ", kInterleaveRows);
   if (plain == DType::Q4_K) return interleave_k45({false}, plain, DType::Q4_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q5_K) return interleave_k45({true}, plain, DType::Q5_K_R8, src, n_rows, cols, dst);
-  if (plain == DType::Q6_K) return interleave_q6_k(src, n_rows, cols, dst);
+  if (plain == DType::Q6_K) return interleave_pieces(kQ6Pieces, plain, src, n_rows, cols, dst);
+  if (plain == DType::Q2_K) return interleave_pieces(kQ2Pieces, plain, src, n_rows, cols, dst);
+  if (plain == DType::Q3_K) return interleave_pieces(kQ3Pieces, plain, src, n_rows, cols, dst);
   if (plain == DType::Q5_0) return interleave_q5({false}, plain, src, n_rows, cols, dst);
   if (plain == DType::Q5_1) return interleave_q5({true}, plain, src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
@@ -233,7 +272,9 @@ void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, ui
   if (r8 == DType::Q5_1_R8) return deinterleave_q5_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q4_K_R8) return deinterleave_k45_row({false}, group, cols, lane, dst);
   if (r8 == DType::Q5_K_R8) return deinterleave_k45_row({true}, group, cols, lane, dst);
-  if (r8 == DType::Q6_K_R8) return deinterleave_q6_k_row(group, cols, lane, dst);
+  if (r8 == DType::Q6_K_R8) return deinterleave_pieces(kQ6Pieces, DType::Q6_K, group, cols, lane, dst);
+  if (r8 == DType::Q2_K_R8) return deinterleave_pieces(kQ2Pieces, DType::Q2_K, group, cols, lane, dst);
+  if (r8 == DType::Q3_K_R8) return deinterleave_pieces(kQ3Pieces, DType::Q3_K, group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;

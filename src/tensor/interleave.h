@@ -23,10 +23,17 @@
 //   Q6_K_R8 block (1680 bytes = 8 x 210): f16 d[8] | i8 scale[16][8 rows] | ql: [half h][q1][chunk c]
 //       [8 rows][4 bytes] = ql bytes 64h+32q1+4c..+3 | qh: [half h][chunk c][8 rows][4 bytes] = qh bytes
 //       32h+4c..+3 (the Q6_K bit planes of values 4c..4c+3 of the half's quarters, as in the file)
+//   Q2_K_R8 block (672 bytes = 8 x 84): f16 d[8] | f16 dmin[8] | u8 scale-and-min[16 groups][8 rows] (the file's
+//       bytes: scale | min << 4) | qs: [half h][chunk c][8 rows][4 bytes] = qs bytes 32h+4c..+3, i.e. values
+//       4c..4c+3 of the half's four 32-value quarters j at bits 2j, 2j+1
+//   Q3_K_R8 block (880 bytes = 8 x 110): f16 d[8] | u8 [12 scale bytes k][8 rows] (the file's packed 6-bit
+//       scales) | qs as Q2_K_R8's | hmask: [chunk c][8 rows][4 bytes] = hmask bytes 4c..4c+3 (bit j = the
+//       high bit of value 32j + 4c + byte)
+//   Q2_K_R8 and Q3_K_R8 only move bytes: a repacked row keeps its size
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
-// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1 keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at
+// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1/Q2_K/Q3_K keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at
 // multiples of 8 rows.
 
 #include <cstddef>
@@ -39,8 +46,8 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8, Q5_K_R8, Q6_K_R8, Q5_0_R8, Q5_1_R8
-std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8, Q5_0/1 -> Q5_0/1_R8
+bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8 ... Q5_1_R8, Q2_K_R8, Q3_K_R8
+std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., Q6_K -> Q6_K_R8, Q5_0/1 -> Q5_0/1_R8, Q2/3_K -> Q2/3_K_R8
 DType plain_of(DType t);                       // the inverse; t itself for other types
 
 // Repacks n_rows (a multiple of 8) rows of `plain` blocks of `cols` values into its R8 layout at dst

@@ -1,4 +1,4 @@
-// The row-interleaved R8 layouts (Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) (tensor/interleave.h) and their
+// The row-interleaved R8 layouts (Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) (tensor/interleave.h) and their
 // kernels:
 //  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
 //  - AVX2 == AVX-512 VNNI == scalar bit for bit (each set this CPU runs), and both within the activation-rounding bound of the float reference;
@@ -21,7 +21,7 @@ namespace dsinfer {
 namespace {
 
 const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8, DType::Q4_K_R8, DType::Q5_K_R8, DType::Q6_K_R8,
-                          DType::Q5_0_R8, DType::Q5_1_R8};
+                          DType::Q5_0_R8, DType::Q5_1_R8, DType::Q2_K_R8, DType::Q3_K_R8};
 
 // Awkward row widths per type (a multiple of its block: 32, or 256 for the K-quants).
 std::vector<int64_t> widths(DType t) {
@@ -118,7 +118,7 @@ TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
 // whole row groups to an R8 scratch): the same results as the repacked tensor, bit for bit, and the
 // rows after the last whole group (and row ranges starting anywhere) through the file-layout kernel.
 TEST(Interleave, FileLayoutPrefillRunsTheR8KernelsOnWholeRowGroups) {
-  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q2_K, DType::Q3_K}) {
     const DType r8 = *interleaved_of(t);
     const int64_t K = dtype_block_elems(t) == 256 ? 512 : 96, rows = 152, n_tok = 25;
     Weights p = make_weights(t, rows, K, 41), r = make_weights(r8, rows, K, 41);

@@ -28,6 +28,8 @@ QuantGemmFn KernelSet::quant_for(DType t) const {
     case DType::Q6_K_R8: return q6_k_r8;
     case DType::Q5_0_R8: return q5_0_r8;
     case DType::Q5_1_R8: return q5_1_r8;
+    case DType::Q2_K_R8: return q2_k_r8;
+    case DType::Q3_K_R8: return q3_k_r8;
     default: return nullptr;
   }
 }

@@ -83,7 +83,8 @@ struct KernelSet {
   QuantizeRowFn quantize_row = nullptr;
   QuantGemmFn q8_0 = nullptr, q4_0 = nullptr, q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
   QuantGemmFn q5_0 = nullptr, q5_1 = nullptr;  // file layout (the loader repacks them to R8)
-  QuantGemmFn q2_k = nullptr, q3_k = nullptr;  // file layout only
+  QuantGemmFn q2_k = nullptr, q3_k = nullptr;  // file layout (the loader repacks them to R8)
+  QuantGemmFn q2_k_r8 = nullptr, q3_k_r8 = nullptr;
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
@@ -128,6 +129,10 @@ QuantGemmFn q5_k_r8_scalar();
 QuantGemmFn q5_k_r8_avx2();
 QuantGemmFn q6_k_r8_scalar();
 QuantGemmFn q6_k_r8_avx2();
+QuantGemmFn q2_k_r8_scalar();
+QuantGemmFn q3_k_r8_scalar();
+QuantGemmFn q2_k_r8_avx2();
+QuantGemmFn q3_k_r8_avx2();
 // BF16 weights · activations rounded to bf16, pairwise (vdpbf16ps): the AVX512-BF16 kernel and its scalar
 // mirror (equal within float summation order, not bit for bit).
 FloatGemmFn bf16_dot_avx512bf16();

@@ -593,6 +593,8 @@ const KernelSet& avx2_kernels() {
     k.q4_k_r8 = q4_k_r8_avx2();
     k.q5_k_r8 = q5_k_r8_avx2();
     k.q6_k_r8 = q6_k_r8_avx2();
+    k.q2_k_r8 = q2_k_r8_avx2();
+    k.q3_k_r8 = q3_k_r8_avx2();
     k.f32 = gemm_float<F32Load>;
     k.f16 = gemm_float<F16Load>;
     k.bf16 = gemm_float<BF16Load>;

@@ -98,6 +98,12 @@ QuantGemmFn q5_k_r8_avx2() {
 QuantGemmFn q6_k_r8_avx2() {
   return gemm_panels<PanelQ6_K<Avx2Dot>>;
 }
+QuantGemmFn q2_k_r8_avx2() {
+  return gemm_r8<Q23_KR8<Avx2Dot, false>>;
+}
+QuantGemmFn q3_k_r8_avx2() {
+  return gemm_r8<Q23_KR8<Avx2Dot, true>>;
+}
 
 const KernelSet& avx2_int32dot_kernels() {
   static const KernelSet ks = with_r8_kernels<Int32DotOnAvx2>(avx2_kernels(), "avx2-int32dot (tests)");

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm_r8_tiles.h"
+#include "kernels/cpu/gemm_r8_k23.h"
 
 namespace dsinfer::kern {
 namespace {
@@ -282,6 +283,8 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>>;
   base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>>;
   base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
+  base.q2_k_r8 = gemm_r8<Q23_KR8<Dot, false>>;  // (tiles at every token count)
+  base.q3_k_r8 = gemm_r8<Q23_KR8<Dot, true>>;
   return base;
 }
 

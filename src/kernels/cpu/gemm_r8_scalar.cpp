@@ -137,8 +137,66 @@ void gemm_q6_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ
       });
 }
 
+// Q2_K_R8 / Q3_K_R8 (layouts in tensor/interleave.h): the integers and float operations of gemm_r8_k23.h's
+// Q23_KR8, read from the row's own bytes.
+template <bool kQ3>
+void gemm_q23_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = 8 * (kQ3 ? kQ3_KBytes : kQ2_KBytes), kQs = kQ3 ? 112 : 160;
+  for_rows_and_tokens(
+      w, row_bytes, n_rows, a, y, ldy,
+      [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t*) {
+        float acc = 0;
+        for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+          const uint8_t* blk = grp + sb * kBlock;
+          const float dd = half_at(blk + 2 * lane), dmin = kQ3 ? 0.0f : half_at(blk + 16 + 2 * lane);
+          int sc[16], mn[16] = {};
+          if constexpr (kQ3) {
+            uint8_t packed[12];
+            for (int k = 0; k < 12; ++k) packed[k] = blk[16 + 8 * k + lane];
+            int8_t f[16];
+            q3_k_scales(packed, f);
+            for (int g = 0; g < 16; ++g) sc[g] = f[g];
+          } else {
+            for (int g = 0; g < 16; ++g) {
+              sc[g] = blk[32 + 8 * g + lane] & 0x0f;
+              mn[g] = blk[32 + 8 * g + lane] >> 4;
+            }
+          }
+          for (int j = 0; j < 8; ++j) {
+            const int64_t b = sb * 8 + j;
+            int32_t s = 0, half_sum[2] = {0, 0};
+            for (int half = 0; half < 2; ++half) {
+              int32_t part = 0;
+              for (int c = 4 * half; c < 4 * half + 4; ++c)
+                for (int k = 0; k < 4; ++k) {
+                  int v = (blk[kQs + 32 * (8 * (j / 4) + c) + 4 * lane + k] >> (2 * (j % 4))) & 3;
+                  if (kQ3) v |= ((blk[624 + 32 * c + 4 * lane + k] >> j) & 1) << 2;
+                  const int qa = q[b * 32 + 4 * c + k];
+                  part += v * qa;
+                  half_sum[half] += qa;
+                }
+              s += sc[2 * j + half] * part;
+            }
+            if (kQ3) s -= 4 * (sc[2 * j] * half_sum[0] + sc[2 * j + 1] * half_sum[1]);
+            acc = std::fma(static_cast<float>(s), dd * d[b], acc);
+            if (!kQ3) {
+              const int32_t m = mn[2 * j] * half_sum[0] + mn[2 * j + 1] * half_sum[1];
+              acc = std::fma(-static_cast<float>(m), dmin * d[b], acc);
+            }
+          }
+        }
+        return acc;
+      });
+}
+
 }  // namespace
 
+QuantGemmFn q2_k_r8_scalar() {
+  return gemm_q23_k_r8<false>;
+}
+QuantGemmFn q3_k_r8_scalar() {
+  return gemm_q23_k_r8<true>;
+}
 QuantGemmFn q6_k_r8_scalar() {
   return gemm_q6_k_r8;
 }

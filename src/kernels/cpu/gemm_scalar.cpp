@@ -383,6 +383,8 @@ const KernelSet& scalar_kernels() {
     k.q4_k_r8 = q4_k_r8_scalar();
     k.q5_k_r8 = q5_k_r8_scalar();
     k.q6_k_r8 = q6_k_r8_scalar();
+    k.q2_k_r8 = q2_k_r8_scalar();
+    k.q3_k_r8 = q3_k_r8_scalar();
     k.f32 = gemm_float<DType::F32>;
     k.f16 = gemm_float<DType::F16>;
     k.bf16 = gemm_float<DType::BF16>;
