@@ -102,7 +102,7 @@ QuantGemmFn q2_k_r8_avx2() {
   return gemm_r8<Q23_KR8<Avx2Dot, false>>;
 }
 QuantGemmFn q3_k_r8_avx2() {
-  return gemm_r8<Q23_KR8<Avx2Dot, true>>;
+  return gemm_panels<PanelQ3_K<Avx2Dot>>;
 }
 
 const KernelSet& avx2_int32dot_kernels() {

@@ -1,9 +1,9 @@
 #pragma once
-// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1 and, with int32 dots, Q8_0 (from
+// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q3_K, Q5_0, Q5_1 and, with int32 dots, Q8_0 (from
 // kPanelMinTokens tokens on): signed L1 panels with the weights as the dot's memory operand. Written once
 // for every x86 set, like the tiles of gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw +
-// vpaddw and widens, the VNNI sets accumulate int32 with vpdpbusd (Q6_K keeps the int16 route in every
-// set: its per-16 scales are applied with vpmaddwd).
+// vpaddw and widens, the VNNI sets accumulate int32 with vpdpbusd (Q6_K and Q3_K keep the int16 route in
+// every set: their per-16 scales are applied with vpmaddwd).
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
 // a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
@@ -146,6 +146,27 @@ struct PanelQ6_K {
   }
 };
 
+// Q3_K_R8: v = q - 4 (|v| <= 4), per-16 scales (sc - 32) as Q6_K's; int16 sums widened once per 16 values.
+template <class Dot>
+struct PanelQ3_K {
+  using Tile = Q23_KR8<Dot, true>;
+  static constexpr size_t kBlockBytes = Tile::kBlock / 8;
+  static constexpr int kWiden = 4, kOffset = 0;
+  static constexpr bool kMin = false, kScaled = true;
+  [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + (b / 8) * Tile::kBlock;
+    const int j = static_cast<int>(b % 8);
+    _mm256_store_ps(p.f0[slot], row_scales(blk));
+    for (int half = 0; half < 2; ++half)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][half]),
+                         Tile::per_row_pairs(Tile::scale_of(blk, 2 * j + half)));
+    const __m256i k4 = _mm256_set1_epi8(4);
+    __m256i v[8];
+    for (int c = 0; c < 8; ++c) v[c] = _mm256_sub_epi8(Tile::values(blk, j, c), k4);
+    store_values(p, slot, v, true);
+  }
+};
+
 // Q8_0_R8, int32 dots only (VNNI): the values are the weights themselves (v = q, |v| <= 128), and
 // (a + 128) * v pairs would overflow vpmaddubsw's int16 sums, so the AVX2 set keeps the tiles.
 template <class Dot>
@@ -283,8 +304,8 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>>;
   base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>>;
   base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
-  base.q2_k_r8 = gemm_r8<Q23_KR8<Dot, false>>;  // (tiles at every token count)
-  base.q3_k_r8 = gemm_r8<Q23_KR8<Dot, true>>;
+  base.q2_k_r8 = gemm_r8<Q23_KR8<Dot, false>>;  // (tiles at every token count: its per-16 mins)
+  base.q3_k_r8 = gemm_panels<PanelQ3_K<Dot>>;
   return base;
 }
 
