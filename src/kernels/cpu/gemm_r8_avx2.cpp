@@ -99,7 +99,7 @@ QuantGemmFn q6_k_r8_avx2() {
   return gemm_panels<PanelQ6_K<Avx2Dot>>;
 }
 QuantGemmFn q2_k_r8_avx2() {
-  return gemm_r8<Q23_KR8<Avx2Dot, false>>;
+  return gemm_panels<PanelQ2_K<Avx2Dot>>;
 }
 QuantGemmFn q3_k_r8_avx2() {
   return gemm_panels<PanelQ3_K<Avx2Dot>>;

@@ -1,9 +1,9 @@
 #pragma once
-// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q3_K, Q5_0, Q5_1 and, with int32 dots, Q8_0 (from
+// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, Q5_0, Q5_1 and, with int32 dots, Q8_0 (from
 // kPanelMinTokens tokens on): signed L1 panels with the weights as the dot's memory operand. Written once
 // for every x86 set, like the tiles of gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw +
-// vpaddw and widens, the VNNI sets accumulate int32 with vpdpbusd (Q6_K and Q3_K keep the int16 route in
-// every set: their per-16 scales are applied with vpmaddwd).
+// vpaddw and widens, the VNNI sets accumulate int32 with vpdpbusd (Q6_K, Q3_K and Q2_K keep the int16 route
+// in every set: their per-16 scales are applied with vpmaddwd).
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
 // a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
@@ -46,6 +46,7 @@ struct SignedPanel {
   alignas(32) float f0[kSlots][8];   // d (Q4_0, Q6_K) or d * scale (Q4_K, Q5_K)
   alignas(32) float f1[kSlots][8];   // dmin * min (Q4_K, Q5_K)
   alignas(32) int16_t sc[kSlots][2][16];  // Q6_K: per 16-value half, lanes 2i, 2i+1 = row i's scale
+  alignas(32) int16_t mn[kSlots][16];     // Q2_K: lanes 2i, 2i+1 = row i's two 4-bit mins
   static int64_t slot(int64_t bi, int g) { return bi * kPanelGroups + g; }
 };
 
@@ -78,7 +79,8 @@ inline __m256i corr128(const __m256i v[8], const int16_t (*scales)[16]) {
 //   kWiden       chunks per int16 sum
 //   kOffset      sum a q = sum a v + kOffset * sum a
 //   kMin         the Q4_K/Q5_K dmin term
-//   kScaled      Q6_K: int16 scales applied when widening
+//   kScaled      Q6_K, Q3_K, Q2_K: int16 scales applied when widening
+//   kMin16       Q2_K: its two mins per block times the token's half sums (SignedPanel::mn)
 //   kBlockBytes  bytes per 32 values of a group
 //   unpack(p, slot, group, b)  block b of the 8-row group at `group` into slot
 // Q4_0_R8, Q5_0_R8, Q5_1_R8: v = q - 8 (Q4_0) or q - 16 (Q5); the tiles' integer is sum a v for Q4_0
@@ -89,7 +91,7 @@ struct PanelNibble {
   using Tile = NibbleR8<Dot, kBits, kMinTerm>;
   static constexpr size_t kBlockBytes = Tile::kBlock;  // per 32 values of the group's 8 rows
   static constexpr int kWiden = kBits == 5 ? 4 : 8, kOffset = kMinTerm ? 16 : 0;
-  static constexpr bool kMin = kMinTerm, kScaled = false;
+  static constexpr bool kMin = kMinTerm, kScaled = false, kMin16 = false;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
@@ -107,7 +109,7 @@ struct PanelQK45 {
   using Tile = QK45R8<Dot, kFifthBit>;
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8;
-  static constexpr bool kMin = true, kScaled = false;
+  static constexpr bool kMin = true, kScaled = false, kMin16 = false;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int g = static_cast<int>(b % 8);
@@ -128,7 +130,7 @@ struct PanelQ6_K {
   using Tile = Q6_KR8<Dot>;
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = 2, kOffset = 0;
-  static constexpr bool kMin = false, kScaled = true;
+  static constexpr bool kMin = false, kScaled = true, kMin16 = false;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int h = static_cast<int>(b % 8) / 4, quarter = static_cast<int>(b % 4);
@@ -152,7 +154,7 @@ struct PanelQ3_K {
   using Tile = Q23_KR8<Dot, true>;
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = 4, kOffset = 0;
-  static constexpr bool kMin = false, kScaled = true;
+  static constexpr bool kMin = false, kScaled = true, kMin16 = false;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int j = static_cast<int>(b % 8);
@@ -167,6 +169,30 @@ struct PanelQ3_K {
   }
 };
 
+// Q2_K_R8: v = q (0..3, a valid signed factor as it is), per-16 scales; the per-16 mins (kMin16) are the
+// tiles' last FMA: acc -= float(m_0 a_0 + m_1 a_1) * dmin d_a, with the token's half sums a_0, a_1.
+template <class Dot>
+struct PanelQ2_K {
+  using Tile = Q23_KR8<Dot, false>;
+  static constexpr size_t kBlockBytes = Tile::kBlock / 8;
+  static constexpr int kWiden = 4, kOffset = 0;
+  static constexpr bool kMin = false, kScaled = true, kMin16 = true;
+  [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + (b / 8) * Tile::kBlock;
+    const int j = static_cast<int>(b % 8);
+    _mm256_store_ps(p.f0[slot], row_scales(blk));
+    _mm256_store_ps(p.f1[slot], row_scales(blk + 16));
+    for (int half = 0; half < 2; ++half)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][half]),
+                         Tile::per_row_pairs(Tile::scale_of(blk, 2 * j + half)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.mn[slot]),
+                       Tile::interleaved(Tile::min_of(blk, 2 * j), Tile::min_of(blk, 2 * j + 1)));
+    __m256i v[8];
+    for (int c = 0; c < 8; ++c) v[c] = Tile::values(blk, j, c);
+    store_values(p, slot, v, true);
+  }
+};
+
 // Q8_0_R8, int32 dots only (VNNI): the values are the weights themselves (v = q, |v| <= 128), and
 // (a + 128) * v pairs would overflow vpmaddubsw's int16 sums, so the AVX2 set keeps the tiles.
 template <class Dot>
@@ -175,7 +201,7 @@ struct PanelQ8_0 {
   using Tile = Q8_0R8<Dot>;
   static constexpr size_t kBlockBytes = Tile::kBlock;
   static constexpr int kWiden = 8, kOffset = 0;
-  static constexpr bool kMin = false, kScaled = false;
+  static constexpr bool kMin = false, kScaled = false, kMin16 = false;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
@@ -186,9 +212,10 @@ struct PanelQ8_0 {
 };
 
 // Blocks [0, nbc) of the panel (G groups) · one token: au its unsigned activations of those blocks, d / s
-// their scales and sums; out[g * 8 + row] accumulates.
+// their scales and sums (first16: of the first 16 values, for Q2_K); out[g * 8 + row] accumulates.
 template <class F, int G>
-void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const float* d, const int32_t* s, float* out) {
+void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const float* d, const int32_t* s,
+                 const int32_t* first16, float* out) {
   using Dot = typename F::Tile::DotOps;
   __m256 acc[G];
   for (int g = 0; g < G; ++g) acc[g] = _mm256_loadu_ps(out + 8 * g);
@@ -243,6 +270,13 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
       if constexpr (F::kOffset != 0) sum = _mm256_add_epi32(sum, offset_sum);
       acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(_mm256_load_ps(p.f0[sl]), da), acc[g]);
       if constexpr (F::kMin) acc[g] = _mm256_fnmadd_ps(_mm256_load_ps(p.f1[sl]), dmin_sum, acc[g]);
+      if constexpr (F::kMin16) {
+        const int32_t a0 = first16[bi], a1 = s[bi] - a0;
+        const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
+                                                                    (static_cast<uint32_t>(a0) & 0xffff)));
+        const __m256i m32 = _mm256_madd_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.mn[sl])), asum);
+        acc[g] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m32), _mm256_mul_ps(_mm256_load_ps(p.f1[sl]), da), acc[g]);
+      }
     }
   }
   for (int g = 0; g < G; ++g) _mm256_storeu_ps(out + 8 * g, acc[g]);
@@ -262,7 +296,8 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
         prefetch_ahead<F::kBlockBytes>(group + (b0 + bi) * F::kBlockBytes);  // streamed weights (decode steps)
       }
     for (int64_t t = 0; t < a.n_tok; ++t)
-      panel_token<F, G>(p, nbc, au + t * a.K + b0 * 32, a.dt(t) + b0, a.sumt(t) + b0, part + t * G * 8);
+      panel_token<F, G>(p, nbc, au + t * a.K + b0 * 32, a.dt(t) + b0, a.sumt(t) + b0, a.sum16t(t) + b0,
+                        part + t * G * 8);
   }
   for (int64_t t = 0; t < a.n_tok; ++t) std::memcpy(y + t * ldy, part + t * G * 8, G * 8 * sizeof(float));
 }
@@ -304,7 +339,7 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>>;
   base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>>;
   base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
-  base.q2_k_r8 = gemm_r8<Q23_KR8<Dot, false>>;  // (tiles at every token count: its per-16 mins)
+  base.q2_k_r8 = gemm_panels<PanelQ2_K<Dot>>;
   base.q3_k_r8 = gemm_panels<PanelQ3_K<Dot>>;
   return base;
 }
