@@ -37,7 +37,8 @@ constexpr DTypeInfo kInfo[] = {
     // Q2_K = 16 scale/min bytes + 64 bytes of 2-bit values + f16 d, dmin; Q3_K = 32 high-bit bytes + 64 bytes of
     // low 2 bits + 12 bytes of 6-bit scales + f16 d.
     {DType::Q2_K, "q2_K", 256, 84, 10},  {DType::Q3_K, "q3_K", 256, 110, 11},
-    {DType::Q2_K_R8, "q2_K_r8", 256, 84, kR8 + 8}, {DType::Q3_K_R8, "q3_K_r8", 256, 110, kR8 + 9},  // their bytes
+    // Q2_K_R8 moves Q2_K's bytes; Q3_K_R8 unpacks the 6-bit scales to bytes: +4 bytes per row and super-block.
+    {DType::Q2_K_R8, "q2_K_r8", 256, 84, kR8 + 8}, {DType::Q3_K_R8, "q3_K_r8", 256, 114, kR8 + 9},
 };
 static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q3_K_R8) + 1,
               "one row per DType, in enum order");

@@ -138,7 +138,7 @@ void deinterleave_k45_row(K45 k, const uint8_t* group, int64_t cols, int lane, u
   }
 }
 
-// The K-quants whose R8 form only moves bytes (Q6_K, Q2_K, Q3_K): *_pieces(lane, f) calls f(src offset, R8
+// The K-quants whose R8 form moves bytes (Q6_K, Q2_K, most of Q3_K): *_pieces(lane, f) calls f(src offset, R8
 // offset, bytes) for every piece of row `lane` of one super-block; R8 offsets as in interleave.h.
 
 // Q6_K: 210-byte blocks ql[128] qh[64] scales[16] d.
@@ -166,18 +166,63 @@ void q2_k_pieces(int lane, F&& f) {
     for (int c = 0; c < 8; ++c) f(16 + 32 * h + 4 * c, 160 + (8 * h + c) * 32 + 4 * lane, 4);
 }
 
-// Q3_K: 110-byte blocks hmask[32] qs[64] scales[12] d.
+// Q3_K: 110-byte blocks hmask[32] qs[64] scales[12] d; the bytes that only move (the scales are unpacked
+// apart: q3_k_unpack_scales).
 template <class F>
 void q3_k_pieces(int lane, F&& f) {
-  f(108, 2 * lane, 2);                                           // d
-  for (int k = 0; k < 12; ++k) f(96 + k, 16 + 8 * k + lane, 1);  // packed 6-bit scales
+  f(108, 2 * lane, 2);  // d
   for (int h = 0; h < 2; ++h)
-    for (int c = 0; c < 8; ++c) f(32 + 32 * h + 4 * c, 112 + (8 * h + c) * 32 + 4 * lane, 4);
-  for (int c = 0; c < 8; ++c) f(4 * c, 624 + 32 * c + 4 * lane, 4);  // hmask
+    for (int c = 0; c < 8; ++c) f(32 + 32 * h + 4 * c, 144 + (8 * h + c) * 32 + 4 * lane, 4);
+  for (int c = 0; c < 8; ++c) f(4 * c, 656 + 32 * c + 4 * lane, 4);  // hmask
 }
 
-// Rows of `plain` (Q6_K, Q2_K, Q3_K: block bytes per row and super-block) into their R8 form, and back,
-// piece by piece.
+// Q3_K's 12 packed bytes <-> its 16 six-bit scales (bijective): group g keeps its low 4 bits in byte g % 8
+// (the low nibble for g < 8) and its top 2 bits at bit 2 (g / 4) of byte 8 + g % 4.
+void q3_k_unpack_scales(const uint8_t* s, int8_t* sc) {  // sc[g] = scale - 32
+  for (int g = 0; g < 16; ++g) {
+    const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
+    sc[g] = static_cast<int8_t>((low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32);
+  }
+}
+
+void q3_k_pack_scales(const int8_t* sc, uint8_t* s) {
+  std::memset(s, 0, 12);
+  for (int g = 0; g < 16; ++g) {
+    const int v = sc[g] + 32;
+    s[g % 8] = static_cast<uint8_t>(s[g % 8] | ((v & 0x0f) << (g < 8 ? 0 : 4)));
+    s[8 + g % 4] = static_cast<uint8_t>(s[8 + g % 4] | ((v >> 4) << (2 * (g / 4))));
+  }
+}
+
+void interleave_q3_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t in_row = dtype_row_bytes(DType::Q3_K, cols), out_row = dtype_row_bytes(DType::Q3_K_R8, cols);
+  const size_t in_block = dtype_block_bytes(DType::Q3_K), out_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
+    for (int64_t sb = 0; sb < cols / 256; ++sb)
+      for (int i = 0; i < kInterleaveRows; ++i) {
+        const uint8_t* in = src + (r0 + i) * in_row + sb * in_block;
+        uint8_t* out = dst + r0 * out_row + sb * out_block;
+        q3_k_pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
+        int8_t sc[16];
+        q3_k_unpack_scales(in + 96, sc);
+        for (int g = 0; g < 16; ++g) out[16 + 8 * g + i] = static_cast<uint8_t>(sc[g]);
+      }
+}
+
+void deinterleave_q3_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  const size_t in_block = dtype_block_bytes(DType::Q3_K), r8_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
+  for (int64_t sb = 0; sb < cols / 256; ++sb) {
+    const uint8_t* blk = group + sb * r8_block;
+    uint8_t* out = dst + sb * in_block;
+    q3_k_pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
+    int8_t sc[16];
+    for (int g = 0; g < 16; ++g) sc[g] = static_cast<int8_t>(blk[16 + 8 * g + lane]);
+    q3_k_pack_scales(sc, out + 96);
+  }
+}
+
+// Rows of `plain` (Q6_K, Q2_K: block bytes per row and super-block) into their R8 form, and back, piece by
+// piece.
 template <class Pieces>
 void interleave_pieces(Pieces pieces, DType plain, const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
   const size_t row = dtype_row_bytes(plain, cols), block = dtype_block_bytes(plain);
@@ -203,7 +248,6 @@ void deinterleave_pieces(Pieces pieces, DType plain, const uint8_t* group, int64
 // (generic lambdas cannot be passed as template arguments by name: wrap each pieces function)
 constexpr auto kQ6Pieces = [](int lane, auto&& f) { q6_k_pieces(lane, f); };
 constexpr auto kQ2Pieces = [](int lane, auto&& f) { q2_k_pieces(lane, f); };
-constexpr auto kQ3Pieces = [](int lane, auto&& f) { q3_k_pieces(lane, f); };
 
 }  // namespace
 
@@ -246,7 +290,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
   if (plain == DType::Q5_K) return interleave_k45({true}, plain, DType::Q5_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q6_K) return interleave_pieces(kQ6Pieces, plain, src, n_rows, cols, dst);
   if (plain == DType::Q2_K) return interleave_pieces(kQ2Pieces, plain, src, n_rows, cols, dst);
-  if (plain == DType::Q3_K) return interleave_pieces(kQ3Pieces, plain, src, n_rows, cols, dst);
+  if (plain == DType::Q3_K) return interleave_q3_k(src, n_rows, cols, dst);
   if (plain == DType::Q5_0) return interleave_q5({false}, plain, src, n_rows, cols, dst);
   if (plain == DType::Q5_1) return interleave_q5({true}, plain, src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
@@ -274,7 +318,7 @@ void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, ui
   if (r8 == DType::Q5_K_R8) return deinterleave_k45_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q6_K_R8) return deinterleave_pieces(kQ6Pieces, DType::Q6_K, group, cols, lane, dst);
   if (r8 == DType::Q2_K_R8) return deinterleave_pieces(kQ2Pieces, DType::Q2_K, group, cols, lane, dst);
-  if (r8 == DType::Q3_K_R8) return deinterleave_pieces(kQ3Pieces, DType::Q3_K, group, cols, lane, dst);
+  if (r8 == DType::Q3_K_R8) return deinterleave_q3_k_row(group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;

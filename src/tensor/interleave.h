@@ -26,15 +26,15 @@
 //   Q2_K_R8 block (672 bytes = 8 x 84): f16 d[8] | f16 dmin[8] | u8 scale-and-min[16 groups][8 rows] (the file's
 //       bytes: scale | min << 4) | qs: [half h][chunk c][8 rows][4 bytes] = qs bytes 32h+4c..+3, i.e. values
 //       4c..4c+3 of the half's four 32-value quarters j at bits 2j, 2j+1
-//   Q3_K_R8 block (880 bytes = 8 x 110): f16 d[8] | u8 [12 scale bytes k][8 rows] (the file's packed 6-bit
-//       scales) | qs as Q2_K_R8's | hmask: [chunk c][8 rows][4 bytes] = hmask bytes 4c..4c+3 (bit j = the
+//   Q3_K_R8 block (912 bytes = 8 x 114): f16 d[8] | i8 (scale - 32)[16 groups][8 rows] (the 6-bit scales
+//       unpacked) | qs as Q2_K_R8's | hmask: [chunk c][8 rows][4 bytes] = hmask bytes 4c..4c+3 (bit j = the
 //       high bit of value 32j + 4c + byte)
-//   Q2_K_R8 and Q3_K_R8 only move bytes: a repacked row keeps its size
+//   Q2_K_R8 only moves bytes: a repacked row keeps its size; Q3_K_R8 has 4 more per super-block
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
-// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1/Q2_K/Q3_K keep theirs, Q4_K_R8 / Q5_K_R8 have 148 / 180 per super-block), so views may start only at
-// multiples of 8 rows.
+// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1/Q2_K keep theirs, Q4_K_R8 / Q5_K_R8 / Q3_K_R8 have 148 / 180 / 114 per
+// super-block), so views may start only at multiples of 8 rows.
 
 #include <cstddef>
 #include <cstdint>

@@ -20,6 +20,7 @@ constexpr size_t kQ5_KBytes = 176; // f16 d, dmin; scales[12]; qh[32]; qs[128]
 constexpr size_t kQ6_KBytes = 210; // ql[128]; qh[64]; int8 scales[16]; f16 d
 constexpr size_t kQ2_KBytes = 84;  // scales[16] (scale | min << 4); qs[64]; f16 d, dmin
 constexpr size_t kQ3_KBytes = 110; // hmask[32]; qs[64]; scales[12]; f16 d
+constexpr size_t kQ3_KR8Bytes = 114;  // per row of a Q3_K_R8 group: the 12 scale bytes unpacked to 16
 
 inline float half_at(const uint8_t* p) {
   uint16_t h;

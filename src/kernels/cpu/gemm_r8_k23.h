@@ -3,8 +3,8 @@
 // for every x86 set as gemm_r8_tiles.h's (include after it). Like Q6_K's they keep int16 sums in every set:
 // each 16-value group has its own scale, applied with vpmaddwd.
 //
-// Per super-block the 16 groups' factors of the 8 rows are unpacked once into int16 [16][8] (Q2_K: 4-bit
-// scale and min; Q3_K: 6-bit scale - 32). Per activation block j (values 32j..32j+31 = groups 2j, 2j+1) and
+// Per activation block its two groups' factors of the 8 rows come as int16 (Q2_K: the 4-bit scale and min
+// nibbles; Q3_K: the 6-bit scale - 32, unpacked to a byte by the repacking). Per activation block j (values 32j..32j+31 = groups 2j, 2j+1) and
 // chunk c (values 4c..4c+3): the 2-bit fields at bits 2 (j % 4) of half j / 4's qs chunk, for Q3_K with
 // hmask bit j as the third bit (q = 0..7; x = d (sc - 32) (q - 4)). Per (row, token, block), exact in int32:
 //   s = sc_0 sum_{c<4} q a + sc_1 sum_{c>=4} q a    (int16 sums of 4 chunks: 4 x 2 x 7 x 127 fits)
@@ -19,9 +19,9 @@ namespace {
 template <class Dot, bool kQ3>
 struct Q23_KR8 {
   using DotOps = Dot;
-  static constexpr size_t kBlock = 8 * (kQ3 ? 110 : 84);
-  static constexpr size_t kQs = kQ3 ? 112 : 160;  // qs: [half][chunk][8 rows][4 bytes]
-  static constexpr size_t kHmask = 624;          // Q3_K: [chunk][8 rows][4 bytes]
+  static constexpr size_t kBlock = 8 * (kQ3 ? 114 : 84);
+  static constexpr size_t kQs = kQ3 ? 144 : 160;  // qs: [half][chunk][8 rows][4 bytes]
+  static constexpr size_t kHmask = 656;          // Q3_K: [chunk][8 rows][4 bytes]
 
   // The 8 rows' bytes at p as int16 lanes.
   static __m128i rows16(const uint8_t* p) {
@@ -30,11 +30,7 @@ struct Q23_KR8 {
   // Group g's factor of rows 0..7 (Q2_K: the 4-bit scale; Q3_K: the 6-bit scale - 32), and Q2_K's 4-bit min.
   [[gnu::always_inline]] static __m128i scale_of(const uint8_t* blk, int g) {
     if constexpr (kQ3) {
-      const __m128i m4 = _mm_set1_epi16(0x0f);
-      const __m128i lo_byte = rows16(blk + 16 + 8 * (g % 8)), hi_byte = rows16(blk + 16 + 8 * (8 + g % 4));
-      const __m128i low = _mm_and_si128(g < 8 ? lo_byte : _mm_srli_epi16(lo_byte, 4), m4);
-      const __m128i high = _mm_and_si128(_mm_srli_epi16(hi_byte, 2 * (g / 4)), _mm_set1_epi16(3));
-      return _mm_sub_epi16(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi16(32));
+      return _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 16 + 8 * g)));
     } else {
       return _mm_and_si128(rows16(blk + 32 + 8 * g), _mm_set1_epi16(0x0f));
     }

@@ -141,7 +141,7 @@ void gemm_q6_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ
 // Q23_KR8, read from the row's own bytes.
 template <bool kQ3>
 void gemm_q23_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr size_t kBlock = 8 * (kQ3 ? kQ3_KBytes : kQ2_KBytes), kQs = kQ3 ? 112 : 160;
+  constexpr size_t kBlock = 8 * (kQ3 ? kQ3_KR8Bytes : kQ2_KBytes), kQs = kQ3 ? 144 : 160;
   for_rows_and_tokens(
       w, row_bytes, n_rows, a, y, ldy,
       [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t*) {
@@ -151,11 +151,7 @@ void gemm_q23_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
           const float dd = half_at(blk + 2 * lane), dmin = kQ3 ? 0.0f : half_at(blk + 16 + 2 * lane);
           int sc[16], mn[16] = {};
           if constexpr (kQ3) {
-            uint8_t packed[12];
-            for (int k = 0; k < 12; ++k) packed[k] = blk[16 + 8 * k + lane];
-            int8_t f[16];
-            q3_k_scales(packed, f);
-            for (int g = 0; g < 16; ++g) sc[g] = f[g];
+            for (int g = 0; g < 16; ++g) sc[g] = static_cast<int8_t>(blk[16 + 8 * g + lane]);
           } else {
             for (int g = 0; g < 16; ++g) {
               sc[g] = blk[32 + 8 * g + lane] & 0x0f;
@@ -170,7 +166,7 @@ void gemm_q23_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
               for (int c = 4 * half; c < 4 * half + 4; ++c)
                 for (int k = 0; k < 4; ++k) {
                   int v = (blk[kQs + 32 * (8 * (j / 4) + c) + 4 * lane + k] >> (2 * (j % 4))) & 3;
-                  if (kQ3) v |= ((blk[624 + 32 * c + 4 * lane + k] >> j) & 1) << 2;
+                  if (kQ3) v |= ((blk[656 + 32 * c + 4 * lane + k] >> j) & 1) << 2;
                   const int qa = q[b * 32 + 4 * c + k];
                   part += v * qa;
                   half_sum[half] += qa;
