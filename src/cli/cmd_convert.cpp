@@ -23,8 +23,9 @@ int cmd_convert(const Args& args) {
         "Writes a Hugging Face DeepSeek-V2/V3/R1 checkpoint (config.json + safetensors: BF16, F16, F32 or\n"
         "block-FP8 as DeepSeek-V3/R1 ship) as the GGUF llama.cpp reads: deepseek2 metadata, the tokenizer and\n"
         "chat template from tokenizer.json / tokenizer_config.json, split attn_k_b / attn_v_b, stacked experts.\n"
-        "--dtype (default q8_0): f32 f16 bf16 q8_0 q4_0 q5_0 q5_1 q2_K q3_K q4_K q5_K q6_K, or q4_K_M / q5_K_M\n"
-        "(llama.cpp's mixes). Quantized with llama.cpp's reference quantizers (the bytes llama-quantize writes without an\n"
+        "--dtype (default q8_0): f32 f16 bf16 q8_0 q4_0 q5_0 q5_1 q2_K q3_K q4_K q5_K q6_K (every matrix in the\n"
+        "type, as llama-quantize --pure), or llama-quantize's mixes q2_K_M (its \"Q2_K\") q3_K_S q3_K_M q3_K_L\n"
+        "q4_K_M q5_K_M. Quantized with llama.cpp's reference quantizers (the bytes llama-quantize writes without an\n"
         "importance matrix); rows that do not fit a type's block get llama.cpp's fallback type.\n"
         "--mtp keeps the multi-token-prediction module (blk.N.nextn.*) for `--draft mtp`; llama.cpp's converter\n"
         "leaves it out, and so does this one without --mtp. --split-max-mb writes OUT-0000i-of-0000N.gguf parts.\n"
@@ -33,14 +34,12 @@ int cmd_convert(const Args& args) {
     return 0;
   }
   ConvertOptions o;
-  std::string dt = p.get("--dtype").value_or("q8_0");
-  if (dt == "q4_K_M" || dt == "q5_K_M") {
-    o.k_mix = true;
-    dt.resize(dt.size() - 2);
-  }
-  const auto dtype = dtype_from_name(dt);
-  if (!dtype || is_interleaved(*dtype) || *dtype == DType::F8_E4M3) fail("--dtype: '", dt, "' is not a GGUF type dsinfer writes");
-  o.dtype = *dtype;
+  const std::string dt = p.get("--dtype").value_or("q8_0");
+  const auto choice = parse_gguf_type(dt);
+  if (!choice || is_interleaved(choice->dtype) || choice->dtype == DType::F8_E4M3)
+    fail("--dtype: '", dt, "' is not a GGUF type dsinfer writes");
+  o.dtype = choice->dtype;
+  o.mix = choice->mix;
   o.mtp = p.has("--mtp");
   o.allow_requantize = p.has("--allow-requantize");
   o.threads = static_cast<int>(p.get_int("--threads", 0));

@@ -20,9 +20,9 @@ int cmd_synth(const Args& args) {
         "usage: dsinfer synth --preset NAME --out PATH [--dtype T] [--seed S] [--layers N] [--mtp N]\n"
         "                     [--tokenizer DIR|tokenizer.json|vocab.gguf] [--shard-mb MB] [-t N]\n"
         "Writes a model with RANDOM weights. PATH ending in .gguf: GGUF (dtype f32 f16 bf16 q8_0 q4_0 q5_0 q5_1\n"
-        "q2_K q3_K q4_K q5_K q6_K, or llama.cpp's q4_K_M / q5_K_M mixes: q6_K output, q6_K ffn_down in the\n"
-        "layers llama.cpp's use_more_bits picks; rows that do not fit a type's block get llama.cpp's fallback:\n"
-        "q4_K -> q5_0, q5_K -> q5_1, q2_K / q3_K -> q4_0, others -> q8_0, else f16); otherwise a Hugging Face directory (f32 f16\n"
+        "q2_K q3_K q4_K q5_K q6_K, or llama-quantize's mixes q2_K_M (its \"Q2_K\") q3_K_S q3_K_M q3_K_L q4_K_M\n"
+        "q5_K_M, see `convert --help`; rows that do not fit a type's block get llama.cpp's fallback: q4_K ->\n"
+        "q5_0, q5_K -> q5_1, q2_K / q3_K -> q4_0, others -> q8_0, else f16); otherwise a Hugging Face directory (f32 f16\n"
         "bf16 f8_e4m3 = block-FP8).\n"
         "presets: tiny-v3 tiny-v3-k tiny-v2-lite tiny-v2 v2-lite v3 (--layers N shortens the real shapes;\n"
         "tiny-v3-k has 256-wide rows, so K-quants apply).\n"
@@ -34,14 +34,11 @@ int cmd_synth(const Args& args) {
   c.num_nextn_predict_layers = p.get_int("--mtp", c.num_nextn_predict_layers);
   if (c.num_nextn_predict_layers < 0 || c.num_nextn_predict_layers > 4) fail("--mtp: 0 to 4 modules, not ", c.num_nextn_predict_layers);
   SynthOptions opt;
-  std::string dt = p.get("--dtype").value_or("f32");
-  if (dt == "q4_K_M" || dt == "q5_K_M") {
-    opt.k_mix = true;
-    dt.resize(dt.size() - 2);
-  }
-  const auto dtype = dtype_from_name(dt == "fp8" ? "f8_e4m3" : dt);
-  if (!dtype || is_interleaved(*dtype)) fail("--dtype: unknown type '", dt, "'");
-  opt.dtype = *dtype;
+  const std::string dt = p.get("--dtype").value_or("f32");
+  const auto choice = parse_gguf_type(dt == "fp8" ? "f8_e4m3" : dt);
+  if (!choice || is_interleaved(choice->dtype)) fail("--dtype: unknown type '", dt, "'");
+  opt.dtype = choice->dtype;
+  opt.mix = choice->mix;
   opt.seed = static_cast<uint64_t>(p.get_int("--seed", 1));
   opt.tokenizer = p.get("--tokenizer").value_or("");
   opt.threads = static_cast<int>(p.get_int("--threads", 0));

@@ -68,7 +68,7 @@ void check_requantization(const LoadedModel& m, const TensorRows& rows, const Co
   for (const WeightSpec& s : weight_specs(c, m.layout, o.mtp)) {
     const TensorView* t = rows.layout_tensor(s);
     if (!t || !dtype_is_block_quant(t->dtype)) continue;
-    const DType want = gguf_dtype_for(s, o.dtype, o.k_mix, c.num_hidden_layers);
+    const DType want = gguf_dtype_for(s, o.dtype, o.mix, gguf_block_count(c));
     if (t->dtype != want)
       fail(m.path, ": tensor '", s.file_name, "' is ", dtype_name(t->dtype), " already; writing it as ", dtype_name(want),
            " would quantize it twice (--allow-requantize does it anyway; a BF16 / F16 / F32 source avoids it)");
@@ -100,7 +100,7 @@ std::vector<std::string> convert_to_gguf(const std::string& hf_dir, const std::s
   GgufExportOptions o;
   o.legacy_kv_b = m->layout == WeightLayout::kGgufLegacyKvB;  // a GGUF keeps its MLA layout
   o.dtype = options.dtype;
-  o.k_mix = options.k_mix;
+  o.mix = options.mix;
   o.mtp = options.mtp;
   o.max_part_bytes = options.max_part_bytes;
   o.threads = options.threads;

@@ -10,13 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "model/llama_mix.h"
 #include "tensor/dtype.h"
 
 namespace dsinfer {
 
 struct ConvertOptions {
-  DType dtype = DType::Q8_0;    // f32 f16 bf16 q8_0 q4_0 q5_0 q5_1 q4_K q5_K q6_K (model/gguf_export.h)
-  bool k_mix = false;           // q4_K_M / q5_K_M
+  DType dtype = DType::Q8_0;    // f32 f16 bf16 q8_0 q4_0 q5_0 q5_1 q2_K .. q6_K (model/gguf_export.h)
+  LlamaMix mix = LlamaMix::kNone;  // llama-quantize's mix around dtype (model/llama_mix.h)
   bool mtp = false;             // keep the MTP module (blk.N.nextn.*; llama.cpp's converter leaves it out)
   bool allow_requantize = false; // a GGUF source's quantized tensors may be written in another quantized type
   uint64_t max_part_bytes = 0;  // > 0: split as gguf-split

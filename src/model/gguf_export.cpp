@@ -46,7 +46,7 @@ void put_model_metadata(GgufWriter& w, const ModelConfig& c, const std::string& 
   auto f32 = [&](const std::string& k, double v) { w.add_kv(p + k, GgufValue::float32(static_cast<float>(v))); };
   w.add_kv("general.architecture", GgufValue::string(arch));
   w.add_kv("general.name", GgufValue::string(name));
-  u32("block_count", c.num_hidden_layers + c.num_nextn_predict_layers);
+  u32("block_count", gguf_block_count(c));
   if (c.num_nextn_predict_layers > 0) u32("nextn_predict_layers", c.num_nextn_predict_layers);
   u32("context_length", c.max_position_embeddings);
   u32("embedding_length", c.hidden_size);
@@ -95,25 +95,6 @@ void put_model_metadata(GgufWriter& w, const ModelConfig& c, const std::string& 
   u32("expert_group_used_count", c.topk_group);
 }
 
-// llama.cpp's LLAMA_FTYPE of the file (general.file_type): what llama-quantize writes for the type asked.
-// A pure q4_K / q5_K file is named as the nearest llama.cpp recipe (Q4_K_S / Q5_K_S).
-uint32_t llama_file_type(DType want, bool k_mix) {
-  switch (want) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q8_0: return 7;
-    case DType::Q5_0: return 8;
-    case DType::Q5_1: return 9;
-    case DType::Q4_K: return k_mix ? 15 : 14;
-    case DType::Q5_K: return k_mix ? 17 : 16;
-    case DType::Q6_K: return 18;
-    case DType::Q2_K: return 10;  // (llama.cpp's Q2_K / Q3_K_S names its own mixes; ours are the plain type)
-    case DType::Q3_K: return 11;
-    case DType::BF16: return 32;
-    default: fail("GGUF export: no llama.cpp file type for ", dtype_name(want));
-  }
-}
 
 }  // namespace
 
@@ -152,14 +133,40 @@ void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src
   }, 64);
 }
 
-DType gguf_dtype_for(const WeightSpec& s, DType want, bool k_mix, int64_t n_layers) {
-  if (s.is_vector || !s.quantizable) return DType::F32;
-  if (k_mix) {
-    const int64_t i = s.layer, n = n_layers;
-    const bool more_bits = i >= 0 && (i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2);
-    const bool down = s.file_name.find("ffn_down") != std::string::npos;
-    if (s.file_name == "output.weight" || (down && more_bits)) want = DType::Q6_K;
+namespace {
+
+// The type llama_tensor_get_type picks for spec's tensor in `mix` (model/llama_mix.h), before the fallback.
+DType mix_type(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_blocks) {
+  using M = LlamaMix;
+  if (mix == M::kNone) return want;
+  const std::string& f = s.file_name;
+  if (f == "output.weight") return DType::Q6_K;
+  const int64_t i = s.layer, n = n_blocks;  // ffn_down's layer from its name; attn_kv_b's count = its layer
+  const bool more_bits = i >= 0 && (i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2);
+  const bool k_m = mix == M::kQ4_K_M || mix == M::kQ5_K_M;
+  if (f.find("attn_kv_b.weight") != std::string::npos) {  // the attn_v category (n_gqa = 1 in this layout)
+    if (mix == M::kQ2_K) return DType::Q3_K;
+    if (mix == M::kQ3_K_M) return i < 2 ? DType::Q5_K : DType::Q4_K;
+    if (mix == M::kQ3_K_L) return DType::Q5_K;
+    if (k_m && more_bits) return DType::Q6_K;
+  } else if (f.find("attn_output.weight") != std::string::npos) {
+    if (mix == M::kQ2_K) return DType::Q3_K;
+    if (mix == M::kQ3_K_M) return DType::Q4_K;
+    if (mix == M::kQ3_K_L) return DType::Q5_K;
+  } else if (f.find("ffn_down") != std::string::npos) {
+    if (mix == M::kQ2_K) return DType::Q3_K;
+    if (mix == M::kQ3_K_M) return i < n / 16 ? DType::Q5_K : DType::Q4_K;
+    if (mix == M::kQ3_K_L) return DType::Q5_K;
+    if (k_m && more_bits) return DType::Q6_K;
   }
+  return want;
+}
+
+}  // namespace
+
+DType gguf_dtype_for(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_blocks) {
+  if (s.is_vector || !s.quantizable) return DType::F32;
+  want = mix_type(s, want, mix, n_blocks);
   const int64_t cols = s.shape.back();
   if (cols % dtype_block_elems(want) == 0) return want;
   if (cols % 32 != 0 || !dtype_is_block_quant(want)) return DType::F16;
@@ -173,7 +180,9 @@ std::vector<std::string> write_gguf_model(const ModelConfig& config, const Tenso
                                           std::vector<std::pair<std::string, GgufValue>> extra_keys,
                                           const std::string& path) {
   if (o.dtype == DType::F8_E4M3) fail("GGUF has no block-FP8 type");
-  if (o.k_mix && o.dtype != DType::Q4_K && o.dtype != DType::Q5_K) fail("the *_K_M recipes are mixes around q4_K or q5_K");
+  if (o.mix != LlamaMix::kNone && mix_base(o.mix) != o.dtype)
+    fail("the ", mix_name(o.mix), " mix is made around ", dtype_name(mix_base(o.mix)), ", not ", dtype_name(o.dtype));
+
   ModelConfig c = config;
   if (!o.mtp) c.num_nextn_predict_layers = 0;
   std::vector<WeightSpec> specs =
@@ -188,12 +197,12 @@ std::vector<std::string> write_gguf_model(const ModelConfig& config, const Tenso
   put_model_metadata(w, c, o.name, o.legacy_kv_b);
   for (auto& kv : extra_keys) w.add_kv(kv.first, std::move(kv.second));
   w.add_kv("general.quantization_version", GgufValue::uint32(2));  // GGML_QNT_VERSION, as llama-quantize
-  w.add_kv("general.file_type", GgufValue::uint32(llama_file_type(o.dtype, o.k_mix)));
+  w.add_kv("general.file_type", GgufValue::uint32(llama_file_type({o.dtype, o.mix})));
   ThreadPool pool(o.threads);
   uint64_t total = 0, done = 0;
   std::unique_ptr<ProgressBar> bar;
   for (const WeightSpec& s : specs) {
-    const DType t = gguf_dtype_for(s, o.dtype, o.k_mix, c.num_hidden_layers);
+    const DType t = gguf_dtype_for(s, o.dtype, o.mix, gguf_block_count(c));
     int64_t rows = 1;
     for (size_t i = 0; i + 1 < s.shape.size(); ++i) rows *= s.shape[i];
     const uint64_t bytes = static_cast<uint64_t>(rows) * dtype_row_bytes(t, s.shape.back());

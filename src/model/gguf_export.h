@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "formats/gguf_value.h"
+#include "model/llama_mix.h"
 #include "model/model_config.h"
 #include "model/weights.h"
 #include "tensor/dtype.h"
@@ -44,14 +45,17 @@ void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src
                    uint8_t* dst);
 
 // The type llama-quantize gives a tensor of a GGUF file asked for in `want`: vectors and the router F32;
-// matrices `want` unless their rows do not fit its block, then llama.cpp's fallback (Q4_K -> Q5_0, Q5_K ->
-// Q5_1, Q2_K / Q3_K -> Q4_0, Q6_K and the rest -> Q8_0, else F16). k_mix (want Q4_K or Q5_K): the Q4_K_M / Q5_K_M recipe
-// (output.weight and the ffn_down of the layers use_more_bits picks in Q6_K).
-DType gguf_dtype_for(const WeightSpec& s, DType want, bool k_mix, int64_t n_layers);
+// matrices `want` — or what `mix` picks for the tensor (model/llama_mix.h; n_blocks: the file's block_count)
+// — unless their rows do not fit its block, then llama.cpp's fallback (Q4_K -> Q5_0, Q5_K -> Q5_1, Q2_K /
+// Q3_K -> Q4_0, Q6_K and the rest -> Q8_0, else F16).
+DType gguf_dtype_for(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_blocks);
+
+// deepseek2.block_count: the layers and the MTP modules written.
+inline int64_t gguf_block_count(const ModelConfig& c) { return c.num_hidden_layers + c.num_nextn_predict_layers; }
 
 struct GgufExportOptions {
   DType dtype = DType::F32;      // matrices (see gguf_dtype_for)
-  bool k_mix = false;            // *_K_M mixes
+  LlamaMix mix = LlamaMix::kNone;  // llama-quantize's mix around dtype
   bool legacy_kv_b = false;      // one attn_kv_b per layer instead of attn_k_b / attn_v_b
   bool mtp = false;              // write the config's MTP modules (blk.N.nextn.*; no embedding / head copies)
   uint64_t max_part_bytes = 0;   // > 0: split as gguf-split (PREFIX-0000i-of-0000N.gguf)

@@ -119,13 +119,12 @@ std::vector<std::string> synth_model(const ModelConfig& config, const SynthOptio
   }
   c.validate();
   const RandomRows src(opt.seed);
-  if (opt.k_mix && (!gguf || (opt.dtype != DType::Q4_K && opt.dtype != DType::Q5_K)))
-    fail("the *_K_M recipes are GGUF mixes around q4_K or q5_K");
+  if (opt.mix != LlamaMix::kNone && !gguf) fail("llama.cpp's tensor mixes are for GGUF files");
   if (gguf) {
     if (opt.dtype == DType::F8_E4M3) fail("GGUF has no block-FP8 type; write FP8 as a Hugging Face directory");
     GgufExportOptions o;
     o.dtype = opt.dtype;
-    o.k_mix = opt.k_mix;
+    o.mix = opt.mix;
     o.legacy_kv_b = opt.gguf_legacy_kv_b;
     o.mtp = c.num_nextn_predict_layers > 0;
     o.max_part_bytes = opt.max_shard_bytes;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "model/llama_mix.h"
 #include "model/model_config.h"
 #include "tensor/dtype.h"
 
@@ -16,7 +17,7 @@ namespace dsinfer {
 struct SynthOptions {
   uint64_t seed = 1;
   DType dtype = DType::F32;     // matrices; vectors stay F32, routers F32 (GGUF) or the float dtype (HF)
-  bool k_mix = false;           // GGUF with dtype Q4_K / Q5_K: llama.cpp's Q4_K_M / Q5_K_M tensor mix
+  LlamaMix mix = LlamaMix::kNone;  // GGUF: llama-quantize's tensor mix around dtype (model/llama_mix.h)
   std::string tokenizer;        // "" or a tokenizer.json directory / file, or a GGUF file with a vocab
   int threads = 0;
   uint64_t max_shard_bytes = 0; // HF: shard when > 0; GGUF: split when > 0

@@ -44,7 +44,7 @@ TEST(Convert, WritesTheGgufSynthWritesForTheSameValues) {
   struct Case {
     const char* dtype;
     DType type;
-    bool k_mix;
+    LlamaMix mix;
   };
   for (const char* preset : {"tiny-v3", "tiny-v2-lite"}) {
     SynthOptions hf;
@@ -52,15 +52,15 @@ TEST(Convert, WritesTheGgufSynthWritesForTheSameValues) {
     // The real tokenizer (129k tokens, chat template) once: its keys must come through as synth writes them.
     if (std::string(preset) == "tiny-v3") hf.tokenizer = std::string(DSINFER_ASSETS) + "/tokenizers/deepseek-v3";
     const std::string dir = testing::synth_with(preset, std::string(preset) + "-convert-src", hf);
-    for (const Case& c : {Case{"f32", DType::F32, false}, Case{"q8_0", DType::Q8_0, false},
-                          Case{"q4_0", DType::Q4_0, false}, Case{"q4_K_M", DType::Q4_K, true}}) {
+    for (const Case& c : {Case{"f32", DType::F32, LlamaMix::kNone}, Case{"q8_0", DType::Q8_0, LlamaMix::kNone},
+                          Case{"q4_0", DType::Q4_0, LlamaMix::kNone}, Case{"q4_K_M", DType::Q4_K, LlamaMix::kQ4_K_M}}) {
       SynthOptions g = hf;
       g.dtype = c.type;
-      g.k_mix = c.k_mix;
+      g.mix = c.mix;
       const std::string want = testing::synth_with(preset, cat(preset, "-convert-want-", c.dtype, ".gguf"), g);
       ConvertOptions o;
       o.dtype = c.type;
-      o.k_mix = c.k_mix;
+      o.mix = c.mix;
       const std::string got = cat(testing::temp_dir(), "/", preset, "-converted-", c.dtype, ".gguf");
       EXPECT_EQ(convert_to_gguf(dir, got, o), std::vector<std::string>{got});
       SCOPED_TRACE(cat(preset, " ", c.dtype));
@@ -69,20 +69,24 @@ TEST(Convert, WritesTheGgufSynthWritesForTheSameValues) {
   }
 }
 
-// Against llama.cpp itself: llama-quantize's output for the same F32 model (tools/reference/
-// make_llama_quantize_goldens.py) — tensor types (its mixes and fallbacks), bytes (FNV-1a 64) and metadata.
-TEST(Convert, WritesTheBytesLlamaQuantizeWrites) {
-  const auto golden = read_json_file(std::string(DSINFER_TEST_DATA) + "/golden/llama-quantize/tiny-v3-k.json");
+void expect_llama_quantize_golden(const std::string& file, size_t n_types) {
+  SCOPED_TRACE(file);
+  const auto golden = read_json_file(std::string(DSINFER_TEST_DATA) + "/golden/llama-quantize/" + file);
   SynthOptions f32;
   f32.seed = 1;
-  const std::string dir = testing::synth_with("tiny-v3-k", "tiny-v3-k-llama-quantize-src", f32);
-  ASSERT_EQ(golden["types"].size(), 3u);
+  const int64_t layers = golden["synth_layers"].get<int64_t>();
+  const std::string dir = cat(testing::temp_dir(), "/tiny-v3-k-llama-quantize-src-", layers);
+  if (!std::filesystem::exists(dir)) synth_model(preset_config("tiny-v3-k", layers), f32, dir);
+  ASSERT_EQ(golden["types"].size(), n_types);
   for (const auto& [type, want] : golden["types"].items()) {
     SCOPED_TRACE(type);
+    // (llama-quantize's "Q2_K" is a mix, dsinfer's q2_K_M; its Q6_K and dsinfer's q6_K are pure)
+    const auto choice = parse_gguf_type(type == "Q2_K" ? "q2_K_M" : type);
+    ASSERT_TRUE(choice.has_value());
     ConvertOptions o;
-    o.k_mix = type.ends_with("_K_M");
-    o.dtype = *dtype_from_name(o.k_mix ? type.substr(0, type.size() - 2) : type);
-    const std::string path = cat(testing::temp_dir(), "/tiny-v3-k-", type, ".gguf");
+    o.dtype = choice->dtype;
+    o.mix = choice->mix;
+    const std::string path = cat(testing::temp_dir(), "/tiny-v3-k-", layers, "-", type, ".gguf");
     convert_to_gguf(dir, path, o);
     auto got = GgufFile::open(path);
     ASSERT_EQ(got->tensors().size(), want["tensors"].size());
@@ -104,6 +108,15 @@ TEST(Convert, WritesTheBytesLlamaQuantizeWrites) {
       else if (value.is_number()) EXPECT_EQ(got->get_float(key), std::optional<double>(value.get<double>())) << key;
     }
   }
+}
+
+// Against llama.cpp itself: llama-quantize's output for the same F32 model (tools/reference/
+// make_llama_quantize_goldens.py) — tensor types (its mixes and fallbacks), bytes (FNV-1a 64) and metadata.
+// Two sources: 3 layers in every mix, and 17 layers in the mixes whose choice depends on the layer (Q3_K_M's
+// first block_count / 16 ffn_down in Q5_K, Q4_K_M's use_more_bits).
+TEST(Convert, WritesTheBytesLlamaQuantizeWrites) {
+  for (const auto& [file, n_types] : {std::pair<std::string, size_t>{"tiny-v3-k.json", 7}, {"tiny-v3-k-17.json", 2}})
+    expect_llama_quantize_golden(file, n_types);
 }
 
 TEST(Convert, KeepsTheMtpModuleWhenAskedAndSplits) {
@@ -170,11 +183,11 @@ TEST(Convert, RequantizesAGgufAsLlamaQuantizeDoes) {
     const std::string src = testing::synth_with(preset, cat(preset, "-requant-src-f32.gguf"), f32);
     SynthOptions q = f32;
     q.dtype = DType::Q4_K;
-    q.k_mix = true;
+    q.mix = LlamaMix::kQ4_K_M;
     const std::string want = testing::synth_with(preset, cat(preset, "-requant-want-q4_K_M.gguf"), q);
     ConvertOptions o;
     o.dtype = DType::Q4_K;
-    o.k_mix = true;
+    o.mix = LlamaMix::kQ4_K_M;
     const std::string got = cat(testing::temp_dir(), "/", preset, "-requantized-q4_K_M.gguf");
     convert_to_gguf(src, got, o);
     SCOPED_TRACE(preset);
@@ -220,8 +233,9 @@ TEST(Convert, RefusesWhatItCannotConvert) {
             std::string::npos);
   o.mtp = false;
   o.dtype = DType::Q4_0;
-  o.k_mix = true;
-  EXPECT_NE(error_of([&] { convert_to_gguf(dir, dir + ".mix.gguf", o); }).find("q4_K or q5_K"), std::string::npos);
+  o.mix = LlamaMix::kQ4_K_M;
+  EXPECT_NE(error_of([&] { convert_to_gguf(dir, dir + ".mix.gguf", o); }).find("the q4_K_M mix is made around q4_K"),
+            std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir + ".mix.gguf"));
   // A damaged checkpoint: a tensor with the wrong shape is named.
   std::filesystem::create_directories(dir + "-bad");

@@ -1,5 +1,6 @@
-// `synth --dtype q4_K_M / q5_K_M`: llama.cpp's K_M tensor mixes (llama-quant.cpp, llama_tensor_get_type),
-// so benchmark files carry the Q6_K / Q8_0 tensors that real DeepSeek K_M GGUFs do — and such files run.
+// `synth --dtype q4_K_M / q5_K_M ...`: llama.cpp's tensor mixes (llama-quant.cpp, llama_tensor_get_type; all of
+// them are checked against llama-quantize itself in convert_test.cpp), so benchmark files carry the Q6_K / Q8_0
+// tensors that real DeepSeek K_M GGUFs do — and such files run.
 
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <cmath>
 
 #include "formats/gguf.h"
+#include "model/gguf_export.h"
 #include "kernels/cpu/matmul.h"
 #include "test_models.h"
 
@@ -35,7 +37,7 @@ TEST(SynthMix, KMFilesFollowLlamaCppsRecipeAndRun) {
     SCOPED_TRACE(dtype_name(base));
     SynthOptions o;
     o.dtype = base;
-    o.k_mix = true;
+    o.mix = base == DType::Q4_K ? LlamaMix::kQ4_K_M : LlamaMix::kQ5_K_M;
     o.threads = 2;
     const std::string path = testing::temp_dir() + cat("/mix-", dtype_name(base), ".gguf");
     synth_model(c, o, path);
@@ -89,13 +91,35 @@ TEST(SynthMix, KMFilesFollowLlamaCppsRecipeAndRun) {
   }
 }
 
-TEST(SynthMix, OnlyGgufQ4KAndQ5KHaveAKMMix) {
+TEST(SynthMix, AMixGoesWithItsOwnTypeAndOnlyInGguf) {
   SynthOptions o;
   o.dtype = DType::Q4_0;
-  o.k_mix = true;
+  o.mix = LlamaMix::kQ4_K_M;
   EXPECT_THROW(synth_model(preset_config("tiny-v3"), o, testing::temp_dir() + "/mix-q4_0.gguf"), Error);
   o.dtype = DType::Q4_K;
   EXPECT_THROW(synth_model(preset_config("tiny-v3"), o, testing::temp_dir() + "/mix-hf"), Error);
+}
+
+// The legacy attn_kv_b layout, which llama.cpp counts as attn_v (n_gqa = 1 there: head_count_kv = heads).
+// No llama-quantize golden covers it (dsinfer writes that layout only when requantizing such a file), so
+// the rules are pinned as read from llama-quant.cpp: Q2_K -> Q3_K, Q3_K_M Q5_K in the first two layers and
+// Q4_K after, Q3_K_L Q5_K, Q4_K_M / Q5_K_M Q6_K where use_more_bits picks, Q3_K_S the default.
+TEST(SynthMix, LegacyKvBFollowsLlamaCppsAttnVRules) {
+  ModelConfig c = wide_rows_config();
+  c.kv_lora_rank = 256;  // (attn_kv_b's rows are 256 wide: the K-quants apply)
+  std::vector<WeightSpec> kv_b;
+  for (const WeightSpec& s : weight_specs(c, WeightLayout::kGgufLegacyKvB))
+    if (s.file_name.find("attn_kv_b.weight") != std::string::npos) kv_b.push_back(s);
+  ASSERT_EQ(kv_b.size(), 8u);
+  for (const WeightSpec& s : kv_b) {
+    const int64_t n = gguf_block_count(c);
+    EXPECT_EQ(gguf_dtype_for(s, DType::Q2_K, LlamaMix::kQ2_K, n), DType::Q3_K);
+    EXPECT_EQ(gguf_dtype_for(s, DType::Q3_K, LlamaMix::kQ3_K_S, n), DType::Q3_K);
+    EXPECT_EQ(gguf_dtype_for(s, DType::Q3_K, LlamaMix::kQ3_K_M, n), s.layer < 2 ? DType::Q5_K : DType::Q4_K);
+    EXPECT_EQ(gguf_dtype_for(s, DType::Q3_K, LlamaMix::kQ3_K_L, n), DType::Q5_K);
+    EXPECT_EQ(gguf_dtype_for(s, DType::Q4_K, LlamaMix::kQ4_K_M, n), more_bits(s.layer) ? DType::Q6_K : DType::Q4_K);
+    EXPECT_EQ(gguf_dtype_for(s, DType::Q4_K, LlamaMix::kNone, n), DType::Q4_K);
+  }
 }
 
 }  // namespace

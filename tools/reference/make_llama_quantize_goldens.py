@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """What llama.cpp's llama-quantize makes of a dsinfer-converted model: per-tensor types and FNV-1a 64 hashes
-of the bytes, and the metadata keys, for tests/golden/llama-quantize/tiny-v3-k.json.
+of the bytes, and the metadata keys, for tests/golden/llama-quantize/tiny-v3-k.json (3 layers, every mix) and
+tiny-v3-k-17.json (17 layers: the mixes whose choice depends on the layer, over enough layers for every branch).
 
     python3 tools/reference/make_llama_quantize_goldens.py --dsinfer build/bin/dsinfer \
         --llama-bin /path/to/llama.cpp/build/bin --gguf-py /path/to/llama.cpp/gguf-py
 
-1. `dsinfer synth --preset tiny-v3-k --seed 1` (a Hugging Face directory, F32),
+1. `dsinfer synth --preset tiny-v3-k --seed 1 [--layers 17]` (a Hugging Face directory, F32),
 2. `dsinfer convert --dtype f32` of it (the unquantized GGUF),
 3. `llama-quantize` of that into each type below,
 4. records every tensor's type and the FNV-1a 64 hash of its bytes (gguf-py's reader), and each file's
@@ -22,7 +23,10 @@ import subprocess
 import sys
 import tempfile
 
-TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K"]
+GOLDENS = {  # file: (extra synth arguments, llama-quantize types)
+    "tiny-v3-k.json": ([], ["Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L"]),
+    "tiny-v3-k-17.json": (["--layers", "17"], ["Q4_K_M", "Q3_K_M"]),
+}
 
 
 def fnv1a64(data: bytes) -> str:
@@ -52,27 +56,31 @@ def main():
     ap.add_argument("--llama-bin", required=True)
     ap.add_argument("--gguf-py", required=True)
     ap.add_argument("--llama-commit", default="unknown")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "../../tests/golden/llama-quantize/tiny-v3-k.json"))
+    ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "../../tests/golden/llama-quantize"))
     a = ap.parse_args()
     sys.path.insert(0, a.gguf_py)
     import gguf  # noqa: E402
 
-    with tempfile.TemporaryDirectory() as tmp:
-        hf, f32 = os.path.join(tmp, "hf"), os.path.join(tmp, "f32.gguf")
-        subprocess.run([a.dsinfer, "synth", "--preset", "tiny-v3-k", "--seed", "1", "--out", hf], check=True)
-        subprocess.run([a.dsinfer, "convert", "-m", hf, "-o", f32, "--dtype", "f32"], check=True)
-        out = {"made_by": "tools/reference/make_llama_quantize_goldens.py", "llama_cpp": a.llama_commit,
-               "source": "dsinfer synth --preset tiny-v3-k --seed 1, then dsinfer convert --dtype f32", "types": {}}
-        for t in TYPES:
-            q = os.path.join(tmp, f"{t}.gguf")
-            subprocess.run([os.path.join(a.llama_bin, "llama-quantize"), f32, q, t, "1"], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            out["types"][t] = describe(q, gguf)
-            print(t, len(out["types"][t]["tensors"]), "tensors")
-    with open(a.out, "w") as f:
-        json.dump(out, f, indent=1)
-        f.write("\n")
-    print("wrote", a.out)
+    for name, (extra, types) in GOLDENS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            hf, f32 = os.path.join(tmp, "hf"), os.path.join(tmp, "f32.gguf")
+            synth = ["synth", "--preset", "tiny-v3-k", "--seed", "1"] + extra
+            subprocess.run([a.dsinfer] + synth + ["--out", hf], check=True)
+            subprocess.run([a.dsinfer, "convert", "-m", hf, "-o", f32, "--dtype", "f32"], check=True)
+            out = {"made_by": "tools/reference/make_llama_quantize_goldens.py", "llama_cpp": a.llama_commit,
+                   "source": f"dsinfer {' '.join(synth)}, then dsinfer convert --dtype f32",
+                   "synth_layers": int(extra[1]) if extra else 0, "types": {}}
+            for t in types:
+                q = os.path.join(tmp, f"{t}.gguf")
+                subprocess.run([os.path.join(a.llama_bin, "llama-quantize"), f32, q, t, "1"], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                out["types"][t] = describe(q, gguf)
+                print(name, t, len(out["types"][t]["tensors"]), "tensors")
+        path = os.path.join(a.out_dir, name)
+        with open(path, "w") as f:
+            json.dump(out, f, indent=1)
+            f.write("\n")
+        print("wrote", path)
 
 
 if __name__ == "__main__":
