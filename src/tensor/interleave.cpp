@@ -196,7 +196,8 @@ void q3_k_pack_scales(const int8_t* sc, uint8_t* s) {
 
 void interleave_q3_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
   const size_t in_row = dtype_row_bytes(DType::Q3_K, cols), out_row = dtype_row_bytes(DType::Q3_K_R8, cols);
-  const size_t in_block = dtype_block_bytes(DType::Q3_K), out_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
+  const size_t in_block = dtype_block_bytes(DType::Q3_K);
+  const size_t out_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
     for (int64_t sb = 0; sb < cols / 256; ++sb)
       for (int i = 0; i < kInterleaveRows; ++i) {
@@ -210,7 +211,8 @@ void interleave_q3_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* 
 }
 
 void deinterleave_q3_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  const size_t in_block = dtype_block_bytes(DType::Q3_K), r8_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
+  const size_t in_block = dtype_block_bytes(DType::Q3_K);
+  const size_t r8_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* blk = group + sb * r8_block;
     uint8_t* out = dst + sb * in_block;

@@ -7,6 +7,7 @@
 // (GGUF tensor data is only guaranteed 32-byte aligned for the file as a whole, and rows of odd-sized
 // blocks such as Q6_K's 210 bytes fall on any 2-byte boundary).
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -99,6 +100,21 @@ inline void store_block(uint8_t* dst, int64_t i, const Block& b) {
 inline int nearest_int(float v) {
   const float shifted = v + 12582912.0f;
   return static_cast<int>(f32_bits(shifted) & 0x007fffffu) - 0x00400000;
+}
+
+// The value of largest magnitude among x[0..n) (the first of equals; 0 when all are 0 or NaN) and that
+// magnitude in *amax: the anchor of ggml's symmetric fits (make_qx_quants, make_q3_quants).
+inline float largest_magnitude(const float* x, int n, float* amax) {
+  float max = 0;
+  *amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > *amax) {
+      *amax = ax;
+      max = x[i];
+    }
+  }
+  return max;
 }
 
 // One routine per format; n_blocks whole blocks. Sizes were checked by the caller.

@@ -159,15 +159,8 @@ void fit_scale_min_x4(int nmax, const float* x, const float* w, uint8_t* L, floa
 // of largest magnitude (it maps to -nmax) and 18 nearby grids are tried, keeping the least-squares
 // scale of the one with the smallest weighted error. Returns the scale (may be negative).
 float fit_scale_symmetric(int n, int nmax, const float* x, uint8_t* L) {
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
+  float amax;
+  const float max = largest_magnitude(x, n, &amax);
   if (amax < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.0f;

@@ -105,14 +105,8 @@ float fit_scale_min_mad(int n, int nmax, const float* x, const float* w, uint8_t
 // passes move single values to the level that raises the x^2-weighted fit (sum lx)^2 / sum l^2. Returns
 // the least-squares scale.
 float fit_scale_q3(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
+  float amax;
+  const float max = largest_magnitude(x, n, &amax);
   if (amax < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.f;
@@ -199,7 +193,8 @@ void q2_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
     }
     if (max_min > 0) {
       const float iscale = kQ4Scale / max_min;
-      for (int g = 0; g < 16; ++g) b.scales[g] = static_cast<uint8_t>(b.scales[g] | (nearest_int(iscale * mins[g]) << 4));
+      for (int g = 0; g < 16; ++g)
+        b.scales[g] = static_cast<uint8_t>(b.scales[g] | (nearest_int(iscale * mins[g]) << 4));
       b.dmin = f32_to_f16(max_min / kQ4Scale);
     } else {
       b.dmin = f32_to_f16(0.f);

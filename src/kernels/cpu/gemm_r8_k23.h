@@ -3,10 +3,11 @@
 // for every x86 set as gemm_r8_tiles.h's (include after it). Like Q6_K's they keep int16 sums in every set:
 // each 16-value group has its own scale, applied with vpmaddwd.
 //
-// Per activation block its two groups' factors of the 8 rows come as int16 (Q2_K: the 4-bit scale and min
-// nibbles; Q3_K: the 6-bit scale - 32, unpacked to a byte by the repacking). Per activation block j (values 32j..32j+31 = groups 2j, 2j+1) and
-// chunk c (values 4c..4c+3): the 2-bit fields at bits 2 (j % 4) of half j / 4's qs chunk, for Q3_K with
-// hmask bit j as the third bit (q = 0..7; x = d (sc - 32) (q - 4)). Per (row, token, block), exact in int32:
+// Per activation block j (values 32j..32j+31 = groups 2j, 2j+1) its two groups' factors of the 8 rows come as
+// int16 (Q2_K: the 4-bit scale and min nibbles; Q3_K: the 6-bit scale - 32, unpacked to a byte by the
+// repacking); per chunk c (values 4c..4c+3) the 2-bit fields at bits 2 (j % 4) of half j / 4's qs chunk, for
+// Q3_K with hmask bit j as the third bit (q = 0..7; x = d (sc - 32) (q - 4)). Per (row, token, block), exact
+// in int32:
 //   s = sc_0 sum_{c<4} q a + sc_1 sum_{c>=4} q a    (int16 sums of 4 chunks: 4 x 2 x 7 x 127 fits)
 //   Q3_K: s -= 4 (sc_0 a_0 + sc_1 a_1)             (a_0, a_1: the activation sums of the two halves)
 //   acc = fma(float(s), d * d_a, acc)
@@ -64,11 +65,12 @@ struct Q23_KR8 {
     return _mm256_set_m128i(_mm_unpackhi_epi16(x0, x1), _mm_unpacklo_epi16(x0, x1));
   }
 
-  // The block's integer for one token from its two halves' int16 sums, then the float operations.
-  [[gnu::always_inline]] static __m256 finish_block(__m256 acc, __m256i p0, __m256i p1, __m128i sc0, __m128i sc1,
+  // The block's integer for one token from its two halves' int16 sums (sc0, sc1: per_row_pairs of the
+  // groups' factors), then the float operations.
+  [[gnu::always_inline]] static __m256 finish_block(__m256 acc, __m256i p0, __m256i p1, __m256i sc0, __m256i sc1,
                                                     __m256i pair, int32_t a0, int32_t a1, __m256 dv, __m256 dmv,
                                                     float d_a) {
-    __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(p0, per_row_pairs(sc0)), _mm256_madd_epi16(p1, per_row_pairs(sc1)));
+    __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(p0, sc0), _mm256_madd_epi16(p1, sc1));
     const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
                                                                 (static_cast<uint32_t>(a0) & 0xffff)));
     const __m256i paired = _mm256_madd_epi16(pair, asum);  // Q3_K: sc_0 a_0 + sc_1 a_1; Q2_K: the mins
@@ -106,14 +108,15 @@ struct Q23_KR8 {
 #pragma GCC unroll 8
           for (int c = 0; c < 8; ++c) {
             const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + kQs + 32 * (8 * h + c)));
-            const __m256i hb =
-                kQ3 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + kHmask + 32 * c)) : _mm256_setzero_si256();
+            const __m256i hb = kQ3 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + kHmask + 32 * c))
+                                   : _mm256_setzero_si256();
 #pragma GCC unroll 2
             for (int k = 0; k < 2; ++k) {
               const int jj = j0 + k, j = 4 * h + jj;  // hmask bit j -> bit 2
               __m256i v = _mm256_and_si256(jj == 0 ? x : _mm256_srli_epi16(x, 2 * jj), m3);
               if constexpr (kQ3) {
-                const __m256i at2 = j < 2 ? _mm256_slli_epi16(hb, 2 - j) : j == 2 ? hb : _mm256_srli_epi16(hb, j - 2);
+                const __m256i at2 =
+                    j < 2 ? _mm256_slli_epi16(hb, 2 - j) : j == 2 ? hb : _mm256_srli_epi16(hb, j - 2);
                 v = _mm256_or_si256(v, _mm256_and_si256(at2, m4));
               }
               const __m256i prod = _mm256_maddubs_epi16(v, bcast4(qa + 32 * jj + 4 * c));
@@ -125,9 +128,9 @@ struct Q23_KR8 {
           for (int k = 0; k < 2; ++k) {
             const int j = 4 * h + j0 + k;
             const int64_t b = sb * 8 + j;
-            const __m128i sc0 = scale_of(blk, 2 * j), sc1 = scale_of(blk, 2 * j + 1);
-            acc = finish_block(acc, p[k][0], p[k][1], sc0, sc1, pair_of(blk, j, sc0, sc1), s16[b], s[b] - s16[b], dv,
-                               dmv, d[b]);
+            const __m128i f0 = scale_of(blk, 2 * j), f1 = scale_of(blk, 2 * j + 1);
+            acc = finish_block(acc, p[k][0], p[k][1], per_row_pairs(f0), per_row_pairs(f1), pair_of(blk, j, f0, f1),
+                               s16[b], s[b] - s16[b], dv, dmv, d[b]);
           }
         }
       }
@@ -167,15 +170,8 @@ struct Q23_KR8 {
                 _mm256_add_epi16(_mm256_maddubs_epi16(v[c0 + 2], bcast4(qa + 4 * c0 + 8)),
                                  _mm256_maddubs_epi16(v[c0 + 3], bcast4(qa + 4 * c0 + 12))));
           }
-          __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(p[0], sc0), _mm256_madd_epi16(p[1], sc1));
-          const int32_t a0 = s16[t][b], a1 = s[t][b] - a0;  // |a| <= 2032: int16
-          const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
-                                                                      (static_cast<uint32_t>(a0) & 0xffff)));
-          const __m256i paired = _mm256_madd_epi16(pair, asum);  // Q3_K: sc_0 a_0 + sc_1 a_1; Q2_K: the mins
-          if constexpr (kQ3) s32 = _mm256_sub_epi32(s32, _mm256_slli_epi32(paired, 2));
-          const __m256 da = _mm256_set1_ps(d[t][b]);
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv, da), acc[t]);
-          if constexpr (!kQ3) acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(paired), _mm256_mul_ps(dmv, da), acc[t]);
+          // (|a| <= 2032: the half sums fit int16)
+          acc[t] = finish_block(acc[t], p[0], p[1], sc0, sc1, pair, s16[t][b], s[t][b] - s16[t][b], dv, dmv, d[t][b]);
         }
       };
       for (int j = 0; j < 8; ++j) block(j);
