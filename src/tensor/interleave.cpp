@@ -167,7 +167,7 @@ void q2_k_pieces(int lane, F&& f) {
 }
 
 // Q3_K: 110-byte blocks hmask[32] qs[64] scales[12] d; the bytes that only move (the scales are unpacked
-// apart: q3_k_unpack_scales).
+// apart: quant_detail::q3_k_scale).
 template <class F>
 void q3_k_pieces(int lane, F&& f) {
   f(108, 2 * lane, 2);  // d
@@ -176,15 +176,7 @@ void q3_k_pieces(int lane, F&& f) {
   for (int c = 0; c < 8; ++c) f(4 * c, 656 + 32 * c + 4 * lane, 4);  // hmask
 }
 
-// Q3_K's 12 packed bytes <-> its 16 six-bit scales (bijective): group g keeps its low 4 bits in byte g % 8
-// (the low nibble for g < 8) and its top 2 bits at bit 2 (g / 4) of byte 8 + g % 4.
-void q3_k_unpack_scales(const uint8_t* s, int8_t* sc) {  // sc[g] = scale - 32
-  for (int g = 0; g < 16; ++g) {
-    const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
-    sc[g] = static_cast<int8_t>((low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32);
-  }
-}
-
+// Q3_K's 16 six-bit scales back into its 12 packed bytes (q3_k_scale's inverse).
 void q3_k_pack_scales(const int8_t* sc, uint8_t* s) {
   std::memset(s, 0, 12);
   for (int g = 0; g < 16; ++g) {
@@ -204,9 +196,8 @@ void interleave_q3_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* 
         const uint8_t* in = src + (r0 + i) * in_row + sb * in_block;
         uint8_t* out = dst + r0 * out_row + sb * out_block;
         q3_k_pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
-        int8_t sc[16];
-        q3_k_unpack_scales(in + 96, sc);
-        for (int g = 0; g < 16; ++g) out[16 + 8 * g + i] = static_cast<uint8_t>(sc[g]);
+        for (int g = 0; g < 16; ++g)
+          out[16 + 8 * g + i] = static_cast<uint8_t>(quant_detail::q3_k_scale(in + 96, g));
       }
 }
 

@@ -65,7 +65,7 @@ struct BlockQ2_K {     // 256 values = 16 groups of 16
 struct BlockQ3_K {     // 256 values = 16 groups of 16
   uint8_t hmask[32];   // value v: bit v / 32 of byte v % 32 = its high (third) bit
   uint8_t qs[64];      // low 2 bits, placed as Q2_K's
-  uint8_t scales[12];  // 16 six-bit scales (see q3_k_scales in quant_k23.cpp)
+  uint8_t scales[12];  // 16 six-bit scales (q3_k_scale below)
   uint16_t d;          // f16; x = d * (sc_g - 32) * (q - 4), q = low bits | high bit << 2
 };
 
@@ -115,6 +115,13 @@ inline float largest_magnitude(const float* x, int n, float* amax) {
     }
   }
   return max;
+}
+
+// Group g's factor (6-bit scale - 32, -32..31) of a Q3_K block's 12 scale bytes s: its low 4 bits are in byte
+// g % 8 (the low nibble for g < 8) and its top 2 bits at bit 2 (g / 4) of byte 8 + g % 4.
+inline int q3_k_scale(const uint8_t* s, int g) {
+  const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
+  return (low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
 }
 
 // One routine per format; n_blocks whole blocks. Sizes were checked by the caller.

@@ -146,13 +146,6 @@ float fit_scale_q3(int n, int nmax, const float* x, int8_t* L) {
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-// The 16 six-bit scales of a Q3_K block (0..63; the value's factor is scale - 32): group g keeps its low
-// 4 bits in byte g % 8 (low nibble for g < 8, high nibble after) and its top 2 bits at bit 2 (g / 4) of
-// byte 8 + g % 4.
-inline int q3_k_scale(const uint8_t* s, int g) {
-  const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
-  return low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4);
-}
 
 }  // namespace
 
@@ -219,7 +212,7 @@ void q3_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
     const float d = f16_to_f32(b.d);
     float* y = dst + i * kQK;
     for (int g = 0; g < 16; ++g) {
-      const float dl = d * static_cast<float>(q3_k_scale(b.scales, g) - 32);
+      const float dl = d * static_cast<float>(q3_k_scale(b.scales, g));
       for (int k = 0; k < 16; ++k) {
         const int v = 16 * g + k;
         const int high = (b.hmask[v % 32] >> (v / 32)) & 1;
@@ -260,7 +253,7 @@ void q3_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
       b.d = f32_to_f16(0.f);
     }
     for (int g = 0; g < 16; ++g) {
-      const float d = f16_to_f32(b.d) * static_cast<float>(q3_k_scale(b.scales, g) - 32);
+      const float d = f16_to_f32(b.d) * static_cast<float>(q3_k_scale(b.scales, g));
       if (d == 0) continue;  // (the fit's values stay)
       for (int k = 0; k < 16; ++k)
         L[16 * g + k] = static_cast<int8_t>(clamp_int(nearest_int(x[16 * g + k] / d), -4, 3) + 4);
