@@ -24,25 +24,38 @@ struct Q23_KR8 {
   static constexpr size_t kQs = kQ3 ? 144 : 160;  // qs: [half][chunk][8 rows][4 bytes]
   static constexpr size_t kHmask = 656;          // Q3_K: [chunk][8 rows][4 bytes]
 
-  // The 8 rows' bytes at p as int16 lanes.
-  static __m128i rows16(const uint8_t* p) {
-    return _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  }
-  // Group g's factor of rows 0..7 (Q2_K: the 4-bit scale; Q3_K: the 6-bit scale - 32), and Q2_K's 4-bit min.
-  [[gnu::always_inline]] static __m128i scale_of(const uint8_t* blk, int g) {
-    if constexpr (kQ3) {
-      return _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 16 + 8 * g)));
-    } else {
-      return _mm_and_si128(rows16(blk + 32 + 8 * g), _mm_set1_epi16(0x0f));
+  // Block j's group factors for the 8 rows as vpmaddwd operands: sc0 / sc1 with lanes 2i, 2i+1 = row i's factor
+  // of group 2j / 2j + 1 (Q2_K: 4-bit scale; Q3_K: 6-bit scale - 32), and pair with lanes 2i, 2i+1 = row i's
+  // (Q3_K) factors of both groups or (Q2_K) 4-bit mins of both. The two groups' 16 bytes are one load; each
+  // vector is one byte shuffle into int16 lanes (Q3_K's signed bytes into the high halves, then shifted down).
+  struct Factors {
+    __m256i sc0, sc1, pair;
+  };
+  [[gnu::always_inline]] static Factors factors(const uint8_t* blk, int j) {
+    constexpr char Z = -128;  // (vpshufb: a zero byte)
+    const __m256i bytes =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + (kQ3 ? 16 : 32) + 16 * j)));
+    // int16 lane k of the low 128 bits takes byte i_k, of the high 128 bits byte i_k + 4 (rows 4..7)
+    auto spread = [&](const char (&i)[8]) {
+      const __m256i idx = kQ3 ? _mm256_setr_epi8(Z, i[0], Z, i[1], Z, i[2], Z, i[3], Z, i[4], Z, i[5], Z, i[6], Z, i[7],
+                                                 Z, i[0] + 4, Z, i[1] + 4, Z, i[2] + 4, Z, i[3] + 4, Z, i[4] + 4, Z,
+                                                 i[5] + 4, Z, i[6] + 4, Z, i[7] + 4)
+                              : _mm256_setr_epi8(i[0], Z, i[1], Z, i[2], Z, i[3], Z, i[4], Z, i[5], Z, i[6], Z, i[7], Z,
+                                                 i[0] + 4, Z, i[1] + 4, Z, i[2] + 4, Z, i[3] + 4, Z, i[4] + 4, Z,
+                                                 i[5] + 4, Z, i[6] + 4, Z, i[7] + 4, Z);
+      const __m256i x = _mm256_shuffle_epi8(bytes, idx);
+      return kQ3 ? _mm256_srai_epi16(x, 8) : x;
+    };
+    static constexpr char kRows0[8] = {0, 0, 1, 1, 2, 2, 3, 3}, kRows1[8] = {8, 8, 9, 9, 10, 10, 11, 11},
+                          kBoth[8] = {0, 8, 1, 9, 2, 10, 3, 11};
+    Factors f{spread(kRows0), spread(kRows1), spread(kBoth)};
+    if constexpr (!kQ3) {
+      const __m256i m4 = _mm256_set1_epi16(0x0f);
+      f.sc0 = _mm256_and_si256(f.sc0, m4);
+      f.sc1 = _mm256_and_si256(f.sc1, m4);
+      f.pair = _mm256_srli_epi16(f.pair, 4);  // the mins
     }
-  }
-  [[gnu::always_inline]] static __m128i min_of(const uint8_t* blk, int g) {
-    return _mm_srli_epi16(rows16(blk + 32 + 8 * g), 4);
-  }
-  // The pair vector of block j: lanes 2i, 2i+1 = row i's (sc_0, sc_1) (Q3_K) or (m_0, m_1) (Q2_K).
-  [[gnu::always_inline]] static __m256i pair_of(const uint8_t* blk, int j, __m128i sc0, __m128i sc1) {
-    if constexpr (kQ3) return interleaved(sc0, sc1);
-    return interleaved(min_of(blk, 2 * j), min_of(blk, 2 * j + 1));
+    return f;
   }
   // Chunk c of activation block j for the 8 rows: q = 0..3 (Q2_K) or 0..7 (Q3_K). The third bit is
   // shifted straight to bit 2 (16-bit shifts carry the neighbour byte's bits only into bits the mask drops).
@@ -65,15 +78,13 @@ struct Q23_KR8 {
     return _mm256_set_m128i(_mm_unpackhi_epi16(x0, x1), _mm_unpacklo_epi16(x0, x1));
   }
 
-  // The block's integer for one token from its two halves' int16 sums (sc0, sc1: per_row_pairs of the
-  // groups' factors), then the float operations.
-  [[gnu::always_inline]] static __m256 finish_block(__m256 acc, __m256i p0, __m256i p1, __m256i sc0, __m256i sc1,
-                                                    __m256i pair, int32_t a0, int32_t a1, __m256 dv, __m256 dmv,
-                                                    float d_a) {
-    __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(p0, sc0), _mm256_madd_epi16(p1, sc1));
+  // The block's integer for one token from its two halves' int16 sums, then the float operations.
+  [[gnu::always_inline]] static __m256 finish_block(__m256 acc, __m256i p0, __m256i p1, const Factors& f, int32_t a0,
+                                                    int32_t a1, __m256 dv, __m256 dmv, float d_a) {
+    __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(p0, f.sc0), _mm256_madd_epi16(p1, f.sc1));
     const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
                                                                 (static_cast<uint32_t>(a0) & 0xffff)));
-    const __m256i paired = _mm256_madd_epi16(pair, asum);  // Q3_K: sc_0 a_0 + sc_1 a_1; Q2_K: the mins
+    const __m256i paired = _mm256_madd_epi16(f.pair, asum);  // Q3_K: sc_0 a_0 + sc_1 a_1; Q2_K: the mins
     if constexpr (kQ3) s32 = _mm256_sub_epi32(s32, _mm256_slli_epi32(paired, 2));
     const __m256 da = _mm256_set1_ps(d_a);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv, da), acc);
@@ -128,9 +139,7 @@ struct Q23_KR8 {
           for (int k = 0; k < 2; ++k) {
             const int j = 4 * h + j0 + k;
             const int64_t b = sb * 8 + j;
-            const __m128i f0 = scale_of(blk, 2 * j), f1 = scale_of(blk, 2 * j + 1);
-            acc = finish_block(acc, p[k][0], p[k][1], per_row_pairs(f0), per_row_pairs(f1), pair_of(blk, j, f0, f1),
-                               s16[b], s[b] - s16[b], dv, dmv, d[b]);
+            acc = finish_block(acc, p[k][0], p[k][1], factors(blk, j), s16[b], s[b] - s16[b], dv, dmv, d[b]);
           }
         }
       }
@@ -155,8 +164,7 @@ struct Q23_KR8 {
       auto block = [&](int j) {
         const int64_t b = sb * 8 + j;
         if (prefetch) prefetch_ahead<kBlock / 8>(blk + j * (kBlock / 8));  // an eighth per block, as Q6_KR8
-        const __m128i f0 = scale_of(blk, 2 * j), f1 = scale_of(blk, 2 * j + 1);
-        const __m256i sc0 = per_row_pairs(f0), sc1 = per_row_pairs(f1), pair = pair_of(blk, j, f0, f1);
+        const Factors f = factors(blk, j);
         __m256i v[8];
         for (int c = 0; c < 8; ++c) v[c] = values(blk, j, c);
         for (int t = 0; t < kT; ++t) {
@@ -171,7 +179,7 @@ struct Q23_KR8 {
                                  _mm256_maddubs_epi16(v[c0 + 3], bcast4(qa + 4 * c0 + 12))));
           }
           // (|a| <= 2032: the half sums fit int16)
-          acc[t] = finish_block(acc[t], p[0], p[1], sc0, sc1, pair, s16[t][b], s[t][b] - s16[t][b], dv, dmv, d[t][b]);
+          acc[t] = finish_block(acc[t], p[0], p[1], f, s16[t][b], s[t][b] - s16[t][b], dv, dmv, d[t][b]);
         }
       };
       for (int j = 0; j < 8; ++j) block(j);

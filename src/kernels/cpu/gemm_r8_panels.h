@@ -159,9 +159,9 @@ struct PanelQ3_K {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int j = static_cast<int>(b % 8);
     _mm256_store_ps(p.f0[slot], row_scales(blk));
-    for (int half = 0; half < 2; ++half)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][half]),
-                         Tile::per_row_pairs(Tile::scale_of(blk, 2 * j + half)));
+    const auto f = Tile::factors(blk, j);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][0]), f.sc0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][1]), f.sc1);
     const __m256i k4 = _mm256_set1_epi8(4);
     __m256i v[8];
     for (int c = 0; c < 8; ++c) v[c] = _mm256_sub_epi8(Tile::values(blk, j, c), k4);
@@ -182,11 +182,10 @@ struct PanelQ2_K {
     const int j = static_cast<int>(b % 8);
     _mm256_store_ps(p.f0[slot], row_scales(blk));
     _mm256_store_ps(p.f1[slot], row_scales(blk + 16));
-    for (int half = 0; half < 2; ++half)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][half]),
-                         Tile::per_row_pairs(Tile::scale_of(blk, 2 * j + half)));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(p.mn[slot]),
-                       Tile::interleaved(Tile::min_of(blk, 2 * j), Tile::min_of(blk, 2 * j + 1)));
+    const auto f = Tile::factors(blk, j);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][0]), f.sc0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][1]), f.sc1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.mn[slot]), f.pair);
     __m256i v[8];
     for (int c = 0; c < 8; ++c) v[c] = Tile::values(blk, j, c);
     store_values(p, slot, v, true);
