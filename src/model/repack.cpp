@@ -68,7 +68,8 @@ RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storag
   if (todo.empty()) return rep;
   if (total > max_bytes) {
     rep.skipped = cat(total / 1e9, " GB of weights to repack exceed the limit of ", max_bytes / 1e9,
-                      " GB (3/4 of RAM); they stay in the file mapping");
+                      " GB (3/4 of RAM); they stay in the file mapping, in the slower file layout (`dsinfer repack` "
+                      "stores the fast one in a file once)");
     return rep;
   }
   try {
