@@ -99,10 +99,10 @@ QuantGemmFn q6_k_r8_avx2() {
   return gemm_panels<PanelQ6_K<Avx2Dot>>;
 }
 QuantGemmFn q2_k_r8_avx2() {
-  return gemm_panels<PanelQ2_K<Avx2Dot>>;
+  return gemm_panels<PanelQ23_K<Avx2Dot, false>>;
 }
 QuantGemmFn q3_k_r8_avx2() {
-  return gemm_panels<PanelQ3_K<Avx2Dot>>;
+  return gemm_panels<PanelQ23_K<Avx2Dot, true>>;
 }
 
 const KernelSet& avx2_int32dot_kernels() {

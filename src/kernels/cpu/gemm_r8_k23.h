@@ -69,14 +69,6 @@ struct Q23_KR8 {
     }
     return v;
   }
-  // Lanes 2i, 2i+1 = row i's x[i] (x: 8 int16 lanes, rows 0..7).
-  static __m256i per_row_pairs(__m128i x) {
-    return _mm256_set_m128i(_mm_unpackhi_epi16(x, x), _mm_unpacklo_epi16(x, x));
-  }
-  // Lanes 2i, 2i+1 = row i's (x0[i], x1[i]).
-  static __m256i interleaved(__m128i x0, __m128i x1) {
-    return _mm256_set_m128i(_mm_unpackhi_epi16(x0, x1), _mm_unpacklo_epi16(x0, x1));
-  }
 
   // The block's integer for one token from its two halves' int16 sums, then the float operations.
   [[gnu::always_inline]] static __m256 finish_block(__m256 acc, __m256i p0, __m256i p1, const Factors& f, int32_t a0,
@@ -155,8 +147,7 @@ struct Q23_KR8 {
     const auto& q = tk.q;
     const auto& d = tk.d;
     const auto& s = tk.s;
-    const int32_t* s16[kT];
-    for (int t = 0; t < kT; ++t) s16[t] = a.sum16t(t0 + t);
+    const auto& s16 = tk.s16;
     for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
       const uint8_t* blk = w + sb * kBlock;
       const __m256 dv = row_scales(blk);

@@ -148,13 +148,15 @@ struct PanelQ6_K {
   }
 };
 
-// Q3_K_R8: v = q - 4 (|v| <= 4), per-16 scales (sc - 32) as Q6_K's; int16 sums widened once per 16 values.
-template <class Dot>
-struct PanelQ3_K {
-  using Tile = Q23_KR8<Dot, true>;
+// Q3_K_R8 (kQ3): v = q - 4 (|v| <= 4); Q2_K_R8: v = q (0..3, a valid signed factor as it is). Per-16 scales
+// as Q6_K's, int16 sums widened once per 16 values; Q2_K's per-16 mins (kMin16) are the tiles' last FMA:
+// acc -= float(m_0 a_0 + m_1 a_1) * dmin d_a, with the token's half sums a_0, a_1.
+template <class Dot, bool kQ3>
+struct PanelQ23_K {
+  using Tile = Q23_KR8<Dot, kQ3>;
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = 4, kOffset = 0;
-  static constexpr bool kMin = false, kScaled = true, kMin16 = false;
+  static constexpr bool kMin = false, kScaled = true, kMin16 = !kQ3;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int j = static_cast<int>(b % 8);
@@ -162,32 +164,15 @@ struct PanelQ3_K {
     const auto f = Tile::factors(blk, j);
     _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][0]), f.sc0);
     _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][1]), f.sc1);
-    const __m256i k4 = _mm256_set1_epi8(4);
+    if constexpr (!kQ3) {
+      _mm256_store_ps(p.f1[slot], row_scales(blk + 16));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(p.mn[slot]), f.pair);
+    }
     __m256i v[8];
-    for (int c = 0; c < 8; ++c) v[c] = _mm256_sub_epi8(Tile::values(blk, j, c), k4);
-    store_values(p, slot, v, true);
-  }
-};
-
-// Q2_K_R8: v = q (0..3, a valid signed factor as it is), per-16 scales; the per-16 mins (kMin16) are the
-// tiles' last FMA: acc -= float(m_0 a_0 + m_1 a_1) * dmin d_a, with the token's half sums a_0, a_1.
-template <class Dot>
-struct PanelQ2_K {
-  using Tile = Q23_KR8<Dot, false>;
-  static constexpr size_t kBlockBytes = Tile::kBlock / 8;
-  static constexpr int kWiden = 4, kOffset = 0;
-  static constexpr bool kMin = false, kScaled = true, kMin16 = true;
-  [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
-    const uint8_t* blk = group + (b / 8) * Tile::kBlock;
-    const int j = static_cast<int>(b % 8);
-    _mm256_store_ps(p.f0[slot], row_scales(blk));
-    _mm256_store_ps(p.f1[slot], row_scales(blk + 16));
-    const auto f = Tile::factors(blk, j);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][0]), f.sc0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(p.sc[slot][1]), f.sc1);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(p.mn[slot]), f.pair);
-    __m256i v[8];
-    for (int c = 0; c < 8; ++c) v[c] = Tile::values(blk, j, c);
+    for (int c = 0; c < 8; ++c) {
+      v[c] = Tile::values(blk, j, c);
+      if constexpr (kQ3) v[c] = _mm256_sub_epi8(v[c], _mm256_set1_epi8(4));
+    }
     store_values(p, slot, v, true);
   }
 };
@@ -338,8 +323,8 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>>;
   base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>>;
   base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
-  base.q2_k_r8 = gemm_panels<PanelQ2_K<Dot>>;
-  base.q3_k_r8 = gemm_panels<PanelQ3_K<Dot>>;
+  base.q2_k_r8 = gemm_panels<PanelQ23_K<Dot, false>>;
+  base.q3_k_r8 = gemm_panels<PanelQ23_K<Dot, true>>;
   return base;
 }
 

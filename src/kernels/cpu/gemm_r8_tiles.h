@@ -63,12 +63,14 @@ struct TileTokens {
   const int8_t* q[kT];
   const float* d[kT];
   const int32_t* s[kT];
+  const int32_t* s16[kT];  // sums of each block's first 16 values (the per-16 scale formats)
   __m256 acc[kT];
   TileTokens(const ActQ8& a, int64_t t0) {
     for (int t = 0; t < kT; ++t) {
       q[t] = a.qt(t0 + t);
       d[t] = a.dt(t0 + t);
       s[t] = a.sumt(t0 + t);
+      s16[t] = a.sum16t(t0 + t);
       acc[t] = _mm256_setzero_ps();
     }
   }
@@ -332,8 +334,7 @@ struct Q6_KR8 {
     const auto& q = tk.q;
     const auto& d = tk.d;
     const auto& s = tk.s;
-    const int32_t* s16[kT];
-    for (int t = 0; t < kT; ++t) s16[t] = a.sum16t(t0 + t);
+    const auto& s16 = tk.s16;
     for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
       const uint8_t* blk = w + sb * kBlock;
       const __m256 dv = row_scales(blk);
