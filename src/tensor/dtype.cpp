@@ -39,8 +39,11 @@ constexpr DTypeInfo kInfo[] = {
     {DType::Q2_K, "q2_K", 256, 84, 10},  {DType::Q3_K, "q3_K", 256, 110, 11},
     // Q2_K_R8 moves Q2_K's bytes; Q3_K_R8 unpacks the 6-bit scales to bytes: +4 bytes per row and super-block.
     {DType::Q2_K_R8, "q2_K_r8", 256, 84, kR8 + 8}, {DType::Q3_K_R8, "q3_K_r8", 256, 114, kR8 + 9},
+    // IQ4_NL = f16 d + 16 bytes of index nibbles; IQ4_XS = f16 d + u16 high scale bits + 4 bytes of low scale
+    // bits + 128 bytes of index nibbles.
+    {DType::IQ4_NL, "iq4_nl", 32, 18, 20}, {DType::IQ4_XS, "iq4_xs", 256, 136, 23},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q3_K_R8) + 1,
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ4_XS) + 1,
               "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

@@ -22,6 +22,7 @@ enum class DType : uint8_t {
   Q5_1_R8,     // Q5_1 rows interleaved in 8-row groups, see tensor/interleave.h
   Q2_K, Q3_K,  // the low-bit K-quants of llama.cpp's Q2_K / Q3_K_* mixes
   Q2_K_R8, Q3_K_R8,  // their rows interleaved in 8-row groups, see tensor/interleave.h
+  IQ4_NL, IQ4_XS,    // 4-bit indexes into a non-uniform value table (llama.cpp's IQ4_XS files, IQ4_NL fallback)
 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block
@@ -32,7 +33,7 @@ const char* dtype_name(DType t);                    // "f32", "q4_0", "f8_e4m3" 
 std::optional<DType> dtype_from_name(std::string_view name);
 int64_t dtype_block_elems(DType t);                 // 1, 32 or 256
 size_t dtype_block_bytes(DType t);                  // bytes per block
-bool dtype_is_block_quant(DType t);                 // Q8_0 .. Q6_K, Q5_0, Q5_1, Q2_K, Q3_K and the R8 types
+bool dtype_is_block_quant(DType t);                 // Q8_0 .. Q6_K, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_* and the R8 types
 // Bytes of a row of n values; throws Error if n is not a multiple of the block size.
 size_t dtype_row_bytes(DType t, int64_t n);
 

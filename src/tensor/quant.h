@@ -12,6 +12,9 @@
 //                       x = d*sc_j*q - dmin*m_j, q in 0..3 (16 groups of 16)
 //   Q3_K (110 B / 256): hmask[32]; qs[64]; 6-bit scales[12]; f16 d  x = d*(sc_j - 32)*(q - 4), q in 0..7 = 2 low
 //                       bits | high bit << 2 (16 groups of 16)
+//   IQ4_NL (18 B / 32): f16 d; uint8 qs[16] (as Q4_0's)          x = d * kIQ4NLValues[q]
+//   IQ4_XS (136 B / 256): f16 d; u16 scales_h; scales_l[4]; qs[128]  x = d*(sc_j - 32)*kIQ4NLValues[q], 6-bit sc_j
+//                       (8 groups of 32, nibbles as IQ4_NL's per group)
 // F8_E4M3 rows dequantize to the raw e4m3 values; block scales are applied by dequantize_rows().
 
 #include <cstdint>
@@ -19,6 +22,10 @@
 #include "tensor/dtype.h"
 
 namespace dsinfer {
+
+// The 16 values a 4-bit index of IQ4_NL / IQ4_XS stands for (ggml-common.h kvalues_iq4nl): a fixed
+// non-uniform grid, denser near zero where most weights are.
+inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // dst[n] = values of the n elements at src (n a multiple of the block size).
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);

@@ -1,6 +1,7 @@
 #pragma once
 // Byte layouts of the GGML block formats, field for field as ggml-common.h declares them (block_q8_0,
-// block_q4_0, block_q5_0, block_q5_1, block_q2_K, block_q3_K, block_q4_K, block_q5_K, block_q6_K), and the
+// block_q4_0, block_q5_0, block_q5_1, block_q2_K, block_q3_K, block_q4_K, block_q5_K, block_q6_K, block_iq4_nl,
+// block_iq4_xs), and the
 // per-format reference routines that quant_blocks.cpp dispatches to. Internal to src/tensor/: other layers go through quant.h.
 //
 // Blocks are copied in and out of these structs with memcpy, so callers may pass any byte address
@@ -69,6 +70,17 @@ struct BlockQ3_K {     // 256 values = 16 groups of 16
   uint16_t d;          // f16; x = d * (sc_g - 32) * (q - 4), q = low bits | high bit << 2
 };
 
+struct BlockIQ4_NL {  // 32 values
+  uint16_t d;         // f16 scale
+  uint8_t qs[16];     // as Q4_0's nibbles, indexes into kIQ4NLValues (quant.h): x = d * kIQ4NLValues[q]
+};
+struct BlockIQ4_XS {    // 256 values = 8 groups of 32
+  uint16_t d;           // f16 scale of the 6-bit group scales
+  uint16_t scales_h;    // bits 2g, 2g+1: top 2 bits of group g's scale
+  uint8_t scales_l[4];  // group g's low 4 bits: the low nibble of byte g / 2 for even g, the high for odd
+  uint8_t qs[128];      // per group 16 bytes, as IQ4_NL's; x = d * (scale_g - 32) * kIQ4NLValues[q]
+};
+
 static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2);
 static_assert(sizeof(BlockQ4_0) == 18 && offsetof(BlockQ4_0, qs) == 2);
 static_assert(sizeof(BlockQ5_0) == 22 && offsetof(BlockQ5_0, qh) == 2 && offsetof(BlockQ5_0, qs) == 6);
@@ -79,6 +91,8 @@ static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, qh) == 128 &&
               offsetof(BlockQ6_K, scales) == 192 && offsetof(BlockQ6_K, d) == 208);
 
 static_assert(sizeof(BlockQ2_K) == 84 && offsetof(BlockQ2_K, qs) == 16 && offsetof(BlockQ2_K, d) == 80);
+static_assert(sizeof(BlockIQ4_NL) == 18 && offsetof(BlockIQ4_NL, qs) == 2);
+static_assert(sizeof(BlockIQ4_XS) == 136 && offsetof(BlockIQ4_XS, scales_l) == 4 && offsetof(BlockIQ4_XS, qs) == 8);
 static_assert(sizeof(BlockQ3_K) == 110 && offsetof(BlockQ3_K, qs) == 32 && offsetof(BlockQ3_K, scales) == 96 &&
               offsetof(BlockQ3_K, d) == 108);
 
@@ -124,6 +138,11 @@ inline int q3_k_scale(const uint8_t* s, int g) {
   return (low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
 }
 
+// Group g's factor (6-bit scale - 32, -32..31) of an IQ4_XS block.
+inline int iq4_xs_scale(const BlockIQ4_XS& b, int g) {
+  return (((b.scales_l[g / 2] >> (4 * (g % 2))) & 0x0f) | (((b.scales_h >> (2 * g)) & 3) << 4)) - 32;
+}
+
 // One routine per format; n_blocks whole blocks. Sizes were checked by the caller.
 void q8_0_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q8_0_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
@@ -143,5 +162,9 @@ void q2_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q2_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void q3_k_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void q3_k_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void iq4_nl_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void iq4_nl_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+void iq4_xs_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
+void iq4_xs_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 
 }  // namespace dsinfer::quant_detail

@@ -217,6 +217,12 @@ void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
     case DType::Q3_K:
       q3_k_dequantize(s, dst, nb);
       return;
+    case DType::IQ4_NL:
+      iq4_nl_dequantize(s, dst, nb);
+      return;
+    case DType::IQ4_XS:
+      iq4_xs_dequantize(s, dst, nb);
+      return;
     default:
       fail("dequantize_blocks: ", dtype_name(t), " is not a GGML block format");
   }
@@ -253,6 +259,12 @@ void quantize_blocks(DType t, const float* src, void* dst, int64_t n) {
       return;
     case DType::Q3_K:
       q3_k_quantize(src, d, nb);
+      return;
+    case DType::IQ4_NL:
+      iq4_nl_quantize(src, d, nb);
+      return;
+    case DType::IQ4_XS:
+      iq4_xs_quantize(src, d, nb);
       return;
     default:
       fail("quantize_blocks: ", dtype_name(t), " is not a GGML block format");

@@ -59,7 +59,7 @@ std::vector<TestTensor> every_dtype_tensors() {
   std::vector<TestTensor> out;
   uint32_t seed = 1;
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
-                  DType::Q2_K, DType::Q3_K}) {
+                  DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS}) {
     const int64_t cols = dtype_block_elems(t) * 2;
     std::vector<int64_t> shape = {3, cols};
     if (t == DType::F16) shape = {2, 3, 2, cols};  // 4 dims

@@ -139,7 +139,7 @@ TEST_P(QuantFixture, QuantizeFixturesDecodeNearTheirInputs) {
 
 INSTANTIATE_TEST_SUITE_P(AllBlockTypes, QuantFixture,
                          ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
-                                           DType::Q6_K, DType::Q2_K, DType::Q3_K),
+                                           DType::Q6_K, DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace

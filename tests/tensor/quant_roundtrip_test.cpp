@@ -87,7 +87,9 @@ INSTANTIATE_TEST_SUITE_P(AllBlockTypes, QuantRoundTrip,
                                            RoundTripCase{DType::Q4_0, 0.14}, RoundTripCase{DType::Q5_0, 0.07},
                                            RoundTripCase{DType::Q5_1, 0.07}, RoundTripCase{DType::Q4_K, 0.10},
                                            RoundTripCase{DType::Q5_K, 0.05},
-                                           RoundTripCase{DType::Q6_K, 0.025}),
+                                           RoundTripCase{DType::Q6_K, 0.025}, RoundTripCase{DType::Q2_K, 0.45},
+                                           RoundTripCase{DType::Q3_K, 0.25}, RoundTripCase{DType::IQ4_NL, 0.12},
+                                           RoundTripCase{DType::IQ4_XS, 0.12}),
                          [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
 TEST(QuantBlocks, NonBlockTypesAreRejected) {

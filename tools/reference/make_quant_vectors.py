@@ -6,7 +6,8 @@ Two independent references, neither written in this project:
     type.
   * llama.cpp's own C reference, ggml/src/ggml-quants.c, compiled from a llama.cpp checkout given with
     --llama-cpp and called through ctypes: quantize_row_*_ref for every type (the only reference for
-    the K-quant quantizers) and dequantize_row_* as a cross-check of gguf-py.
+    the K-quant quantizers; for IQ4_NL / IQ4_XS quantize_iq4_* without importance weights, as
+    llama-quantize runs them) and dequantize_row_* as a cross-check of gguf-py.
 
 Outputs, in --out (default tests/tensor/data/quant):
   <type>_quantize.bin    (type as dtype_name spells it: q8_0, q4_K ...) records: u32 n | f32[n] input | expected block bytes (from quantize_row_*_ref,
@@ -33,11 +34,14 @@ from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType as QT
 
 # Appended types keep the earlier types' seeds (1234 + index), so their files do not change.
 TYPES = {"q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K, "q6_k": QT.Q6_K, "q5_0": QT.Q5_0,
-         "q5_1": QT.Q5_1, "q2_k": QT.Q2_K, "q3_k": QT.Q3_K}
+         "q5_1": QT.Q5_1, "q2_k": QT.Q2_K, "q3_k": QT.Q3_K, "iq4_nl": QT.IQ4_NL, "iq4_xs": QT.IQ4_XS}
 C_NAMES = {"q8_0": "q8_0", "q4_0": "q4_0", "q4_k": "q4_K", "q5_k": "q5_K", "q6_k": "q6_K", "q5_0": "q5_0",
-           "q5_1": "q5_1", "q2_k": "q2_K", "q3_k": "q3_K"}
+           "q5_1": "q5_1", "q2_k": "q2_K", "q3_k": "q3_K", "iq4_nl": "iq4_nl", "iq4_xs": "iq4_xs"}
+# The IQ4 types: quantize_<type>(src, dst, nrow, n_per_row, NULL), what llama-quantize calls without an
+# imatrix (for IQ4_NL not quantize_row_iq4_nl_ref, which skips the 7 extra scale tries).
+ROW_QUANTIZER_WITH_TRIES = {"iq4_nl", "iq4_xs"}
 HAS_GGUF_PY_QUANTIZER = {"q8_0", "q4_0", "q5_0", "q5_1"}
-BLOCK32 = ("q8_0", "q4_0", "q5_0", "q5_1")
+BLOCK32 = ("q8_0", "q4_0", "q5_0", "q5_1", "iq4_nl")
 
 # ggml-quants.c calls a few ggml.c functions from code paths we never reach; stub them so the object
 # links into a shared library on its own.
@@ -75,9 +79,15 @@ def row_bytes(qtype: QT, n: int) -> int:
 def c_quantize(lib, name: str, x: np.ndarray) -> bytes:
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = ctypes.create_string_buffer(row_bytes(TYPES[name], x.size))
-    fn = getattr(lib, f"quantize_row_{C_NAMES[name]}_ref")
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
-    fn(x.ctypes.data, out, x.size)
+    if name in ROW_QUANTIZER_WITH_TRIES:
+        fn = getattr(lib, f"quantize_{C_NAMES[name]}")
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+        fn.restype = ctypes.c_size_t
+        fn(x.ctypes.data, out, 1, x.size, None)
+    else:
+        fn = getattr(lib, f"quantize_row_{C_NAMES[name]}_ref")
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+        fn(x.ctypes.data, out, x.size)
     return out.raw
 
 
@@ -139,7 +149,7 @@ def random_blocks(name: str, n_blocks: int, rng: np.random.Generator) -> bytes:
         vals[rng.random(count) < 0.05] = 0.0
         return vals.view(np.uint8).reshape(count, 2)
 
-    if name in ("q8_0", "q4_0", "q5_0"):
+    if name in ("q8_0", "q4_0", "q5_0", "iq4_nl", "iq4_xs"):
         raw[:, 0:2] = f16_field(n_blocks)
     elif name in ("q4_k", "q5_k", "q5_1"):  # d, then dmin (K-quants) or m (Q5_1)
         raw[:, 0:2] = f16_field(n_blocks)

@@ -1,0 +1,166 @@
+// The 4-bit non-linear quants: IQ4_NL (32 values, an f16 scale) and IQ4_XS (256-value super-blocks of 8
+// groups of 32, a 6-bit signed scale per group), both storing indexes into the 16-entry value table
+// kIQ4NLValues (quant.h). Layouts in quant_block_layouts.h. The quantizers reproduce ggml's
+// quantize_iq4_nl / quantize_iq4_xs without importance weights (what llama-quantize runs without an
+// imatrix: the weighted fit with 7 extra scale tries per group) float operation for float operation, so
+// the bytes are identical (tests/tensor/quant_fixture_test.cpp); sums keep ggml-quants.c's order.
+
+#include <cmath>
+#include <cstring>
+
+#include "tensor/quant.h"
+#include "tensor/quant_block_layouts.h"
+
+// Bit-exactness with llama.cpp needs every float operation rounded as written: no fused multiply-add
+// contraction, even when the build targets a CPU with FMA (-march=native).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace dsinfer::quant_detail {
+namespace {
+
+constexpr float kGroupMaxEps = 1e-15f;  // ggml GROUP_MAX_EPS
+constexpr int kTries = 7;               // the scale tries ggml's quantize_iq4_nl / _xs make either side
+
+// The index of the table value nearest x (ggml best_index_int8: a bisection; a tie between two values
+// goes to the upper one, NaN to the last).
+inline uint8_t nearest_value(float x) {
+  const int8_t* v = kIQ4NLValues;
+  if (x <= v[0]) return 0;
+  if (x >= v[15]) return 15;
+  int lo = 0, hi = 15;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (x < v[mid]) hi = mid;
+    else lo = mid;
+  }
+  return static_cast<uint8_t>(x - v[hi - 1] < v[hi] - x ? hi - 1 : hi);
+}
+
+// Weighted (w = x^2) least-squares scale of one group of 32 for the fixed value table: the scale that maps
+// the group's value of largest magnitude to the table's end, then 2 kTries + 1 scales around it; the best
+// fit wins. L gets the first candidate's indexes (the caller requantizes with the stored scale).
+float fit_group(const float* x, uint8_t* L) {
+  float w[32];
+  for (int j = 0; j < 32; ++j) w[j] = x[j] * x[j];
+  float amax;
+  const float max = largest_magnitude(x, 32, &amax);
+  if (amax < kGroupMaxEps) return 0.f;
+  const float v0 = kIQ4NLValues[0];
+  float d = -max / v0;
+  float id = 1 / d;
+  float sumqx = 0, sumq2 = 0;
+  for (int j = 0; j < 32; ++j) {
+    L[j] = nearest_value(id * x[j]);
+    const float q = kIQ4NLValues[L[j]];
+    sumqx += w[j] * q * x[j];
+    sumq2 += w[j] * q * q;
+  }
+  d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+  float best = d * sumqx;
+  for (int itry = -kTries; itry <= kTries; ++itry) {
+    id = static_cast<float>(itry + kIQ4NLValues[0]) / max;
+    sumqx = sumq2 = 0;
+    for (int j = 0; j < 32; ++j) {
+      const float q = kIQ4NLValues[nearest_value(id * x[j])];
+      sumqx += w[j] * q * x[j];
+      sumq2 += w[j] * q * q;
+    }
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
+    }
+  }
+  return d;
+}
+
+// Byte 16 i + j of qs: index 32 i + j in the low nibble, 32 i + 16 + j in the high one.
+void pack_nibbles(const uint8_t* L, int n, uint8_t* qs) {
+  for (int i = 0; i < n / 32; ++i)
+    for (int j = 0; j < 16; ++j) qs[16 * i + j] = static_cast<uint8_t>(L[32 * i + j] | (L[32 * i + 16 + j] << 4));
+}
+
+}  // namespace
+
+void iq4_nl_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const auto b = load_block<BlockIQ4_NL>(src, i);
+    const float d = f16_to_f32(b.d);
+    float* y = dst + i * kQ32;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * static_cast<float>(kIQ4NLValues[b.qs[j] & 0x0f]);
+      y[j + 16] = d * static_cast<float>(kIQ4NLValues[b.qs[j] >> 4]);
+    }
+  }
+}
+
+void iq4_nl_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
+  uint8_t L[32];
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const float* x = src + i * kQ32;
+    BlockIQ4_NL b;
+    const float d = fit_group(x, L);
+    b.d = f32_to_f16(d);
+    const float id = d != 0 ? 1 / d : 0;  // the unrounded scale, as ggml
+    for (int j = 0; j < 32; ++j) L[j] = nearest_value(id * x[j]);
+    pack_nibbles(L, 32, b.qs);
+    store_block(dst, i, b);
+  }
+}
+
+void iq4_xs_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const auto b = load_block<BlockIQ4_XS>(src, i);
+    const float d = f16_to_f32(b.d);
+    float* y = dst + i * kQK;
+    for (int g = 0; g < 8; ++g) {
+      const float dl = d * static_cast<float>(iq4_xs_scale(b, g));
+      const uint8_t* qs = b.qs + 16 * g;
+      for (int j = 0; j < 16; ++j) {
+        y[32 * g + j] = dl * static_cast<float>(kIQ4NLValues[qs[j] & 0x0f]);
+        y[32 * g + j + 16] = dl * static_cast<float>(kIQ4NLValues[qs[j] >> 4]);
+      }
+    }
+  }
+}
+
+void iq4_xs_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
+  uint8_t L[256];
+  float scales[8];
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const float* x = src + i * kQK;
+    BlockIQ4_XS b;
+    float max_scale = 0, amax_scale = 0;
+    for (int g = 0; g < 8; ++g) {
+      scales[g] = fit_group(x + 32 * g, L + 32 * g);
+      const float a = std::fabs(scales[g]);
+      if (a > amax_scale) {
+        amax_scale = a;
+        max_scale = scales[g];
+      }
+    }
+    // The group scale of largest magnitude becomes -32 (the 6-bit end with the extra level).
+    const float d = -max_scale / 32;
+    b.d = f32_to_f16(d);
+    const float id = d != 0 ? 1 / d : 0.f;
+    b.scales_h = 0;
+    std::memset(b.scales_l, 0, sizeof(b.scales_l));
+    for (int g = 0; g < 8; ++g) {
+      int l = nearest_int(id * scales[g]);
+      l = l < -32 ? -32 : (l > 31 ? 31 : l);
+      const float dl = d * static_cast<float>(l);  // the unrounded d, as ggml
+      const float idl = dl != 0 ? 1 / dl : 0.f;
+      for (int j = 0; j < 32; ++j) L[32 * g + j] = nearest_value(idl * x[32 * g + j]);
+      l += 32;
+      b.scales_l[g / 2] = static_cast<uint8_t>(b.scales_l[g / 2] | ((l & 0x0f) << (4 * (g % 2))));
+      b.scales_h = static_cast<uint16_t>(b.scales_h | ((l >> 4) << (2 * g)));
+    }
+    pack_nibbles(L, 256, b.qs);
+    store_block(dst, i, b);
+  }
+}
+
+}  // namespace dsinfer::quant_detail
