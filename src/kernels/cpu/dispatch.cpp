@@ -21,6 +21,8 @@ QuantGemmFn KernelSet::quant_for(DType t) const {
     case DType::Q6_K: return q6_k;
     case DType::Q2_K: return q2_k;
     case DType::Q3_K: return q3_k;
+    case DType::IQ4_NL: return iq4_nl;
+    case DType::IQ4_XS: return iq4_xs;
     case DType::Q4_0_R8: return q4_0_r8;
     case DType::Q8_0_R8: return q8_0_r8;
     case DType::Q4_K_R8: return q4_k_r8;

@@ -10,6 +10,7 @@
 //   Q6_K = d d_a sum_g sc_g sum_{i in g} (q_i - 32) q_a,i
 //   Q2_K = d d_a sum_g sc_g sum_{i in g} q_i q_a,i - dmin d_a sum_g m_g sum_{i in g} q_a,i     (groups of 16)
 //   Q3_K = d d_a sum_g (sc_g - 32) sum_{i in g} (q_i - 4) q_a,i
+//   IQ4_NL = d d_a sum v[q] q_a             IQ4_XS group j = d (sc_j - 32) d_a sum v[q] q_a   (v = kIQ4NLValues)
 // Float weights (F32, F16, BF16, F8_E4M3) keep float activations and fp32 FMA, so F32 models stay exact.
 
 #include <cstddef>
@@ -85,6 +86,7 @@ struct KernelSet {
   QuantGemmFn q5_0 = nullptr, q5_1 = nullptr;  // file layout (the loader repacks them to R8)
   QuantGemmFn q2_k = nullptr, q3_k = nullptr;  // file layout (the loader repacks them to R8)
   QuantGemmFn q2_k_r8 = nullptr, q3_k_r8 = nullptr;
+  QuantGemmFn iq4_nl = nullptr, iq4_xs = nullptr;  // file layout
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
@@ -149,6 +151,7 @@ QuantGemmFn q5_k_avx2();
 QuantGemmFn q6_k_avx2();
 QuantGemmFn q2_k_avx2();
 QuantGemmFn q3_k_avx2();
+QuantGemmFn iq4_xs_avx2();
 
 const KernelSet& scalar_kernels();
 const KernelSet& avx2_kernels();   // only call when cpu_features().has_avx2_tier()

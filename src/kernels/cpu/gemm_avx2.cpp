@@ -78,6 +78,19 @@ struct Q8_0Traits {
   static __m256i dot(__m256i w, __m256i a) { return dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
 };
 
+// IQ4_NL: Q4_0's nibbles looked up in the value table (one byte shuffle per block), then Q8_0's signed dot
+// and panels.
+struct IQ4NLTraits {
+  static constexpr size_t kBytes = kQ4_0Bytes;
+  static constexpr int kZeroShift = -1;
+  static constexpr bool kMin = false, kPanels = true;
+  static __m256i load(const uint8_t* blk) {
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)));
+    return _mm256_shuffle_epi8(table, Q4_0Traits::load(blk));
+  }
+  static __m256i dot(__m256i w, __m256i a) { return Q8_0Traits::dot(w, a); }
+};
+
 // Byte j of the result: 0x10 where bit j of h is set (the 5th bits of a Q5_0 / Q5_1 block).
 inline __m256i fifth_bits(uint32_t h) {
   const __m256i spread = _mm256_shuffle_epi8(  // byte k of h into bytes 8k .. 8k + 7
@@ -586,6 +599,8 @@ const KernelSet& avx2_kernels() {
     k.q6_k = q6_k_avx2();
     k.q2_k = q2_k_avx2();
     k.q3_k = q3_k_avx2();
+    k.iq4_nl = gemm_q_legacy<IQ4NLTraits>;
+    k.iq4_xs = iq4_xs_avx2();
     k.q4_0_r8 = q4_0_r8_avx2();
     k.q8_0_r8 = q8_0_r8_avx2();
     k.q5_0_r8 = q5_0_r8_avx2();

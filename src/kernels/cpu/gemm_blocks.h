@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tensor/half.h"
+#include "tensor/quant.h"  // kIQ4NLValues
 
 namespace dsinfer::kern {
 
@@ -20,6 +21,7 @@ constexpr size_t kQ5_KBytes = 176; // f16 d, dmin; scales[12]; qh[32]; qs[128]
 constexpr size_t kQ6_KBytes = 210; // ql[128]; qh[64]; int8 scales[16]; f16 d
 constexpr size_t kQ2_KBytes = 84;  // scales[16] (scale | min << 4); qs[64]; f16 d, dmin
 constexpr size_t kQ3_KBytes = 110; // hmask[32]; qs[64]; scales[12]; f16 d
+constexpr size_t kIQ4_XSBytes = 136; // f16 d; u16 scales_h; scales_l[4]; qs[128] (IQ4_NL: as Q4_0's 18)
 constexpr size_t kQ3_KR8Bytes = 114;  // per row of a Q3_K_R8 group: the 12 scale bytes unpacked to 16
 
 inline float half_at(const uint8_t* p) {
@@ -47,6 +49,13 @@ inline void q3_k_scales(const uint8_t* s, int8_t* sc) {
     const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
     sc[g] = static_cast<int8_t>((low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32);
   }
+}
+
+// Group g's factor (6-bit scale - 32) of the IQ4_XS block at blk: low 4 bits in scales_l (byte 4 + g / 2,
+// nibble g % 2), top 2 bits at bit 2g of scales_h (bytes 2-3).
+inline int iq4_xs_group_scale(const uint8_t* blk, int g) {
+  const int high = ((blk[2] | (blk[3] << 8)) >> (2 * g)) & 3;
+  return (((blk[4 + g / 2] >> (4 * (g % 2))) & 0x0f) | (high << 4)) - 32;
 }
 
 // The 2 low bits of value 32j + i (activation block j of the super-block, i < 32) of a Q2_K / Q3_K block:

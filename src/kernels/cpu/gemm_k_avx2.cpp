@@ -1,4 +1,4 @@
-// AVX2 kernels for the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) in their GGUF layout. Each row's super-block is
+// AVX2 kernels for the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) and IQ4_XS in their GGUF layout. Each row's super-block is
 // decoded once (scales, mins, nibbles, high bits) and used for a tile of up to 4 tokens, so prefill and
 // experts with several tokens stop paying the unpacking per token. Every token's accumulation is the
 // exact sequence of the one-token kernel — per group an 8-lane int32 dot product, one FMA with the
@@ -165,6 +165,34 @@ void q23_k_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
   for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]) - mins[t];
 }
 
+// IQ4_XS: per group of 32 the 16 nibble bytes, low nibbles (elements 0-15) in the low 128 bits and high
+// nibbles (16-31) in the high, looked up in the value table with one byte shuffle; the values are signed,
+// so each token's dot is |v| against sign(a, v) (Q8_0's trick: |v| <= 127 keeps vpmaddubsw's pairs in
+// int16), then one FMA with the group's d (sc - 32) d_a.
+template <int kT>
+void iq4_xs_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+  __m256 acc[kT];
+  for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)));
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kIQ4_XSBytes;
+    const float dd = h2f(blk);
+    for (int g = 0; g < 8; ++g) {
+      const int64_t b = sb * 8 + g;
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 8 + 16 * g));
+      const __m256i v = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), m4));
+      const __m256i v_abs = _mm256_sign_epi8(v, v);
+      const float scale = dd * static_cast<float>(iq4_xs_group_scale(blk, g));
+      for (int t = 0; t < kT; ++t) {
+        const __m256i s = dot_u8s8(v_abs, _mm256_sign_epi8(act(a, t0 + t, b), v));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(scale * a.dt(t0 + t)[b]), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]);
+}
+
 template <class Tile>
 void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   float out[4];
@@ -207,6 +235,12 @@ struct Q23Tile {
     q23_k_tile<kQ3, kT>(w, a, t0, out);
   }
 };
+struct IQ4XSTile {
+  template <int kT>
+  static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
+    iq4_xs_tile<kT>(w, a, t0, out);
+  }
+};
 struct Q6Tile {
   template <int kT>
   static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
@@ -230,6 +264,9 @@ QuantGemmFn q2_k_avx2() {
 }
 QuantGemmFn q3_k_avx2() {
   return gemm_k<Q23Tile<true>>;
+}
+QuantGemmFn iq4_xs_avx2() {
+  return gemm_k<IQ4XSTile>;
 }
 
 }  // namespace dsinfer::kern

@@ -42,27 +42,32 @@ float hsum8(const float* l) {
   return (s0 + s2) + (s1 + s3);
 }
 
-// Q4_0 / Q8_0: per block, the products of elements 0..15 and 16..31 are two accumulator lanes.
-template <bool kQ4>
+// The 32-value formats with one f16 scale per block (Q4_0, Q8_0, IQ4_NL): element i of a block's integer
+// values — Q4_0's nibble (its - 8 comes from the activation sum), Q8_0's int8, IQ4_NL's table value.
+enum class Legacy { kQ4_0, kQ8_0, kIQ4_NL };
+template <Legacy kL>
+constexpr size_t kLegacyBytes = kL == Legacy::kQ8_0 ? kQ8_0Bytes : kQ4_0Bytes;  // (IQ4_NL's = Q4_0's)
+template <Legacy kL>
+int legacy_value(const uint8_t* blk, int i) {
+  if constexpr (kL == Legacy::kQ8_0) return static_cast<int8_t>(blk[2 + i]);
+  const int nibble = i < 16 ? (blk[2 + i] & 0x0f) : (blk[2 + i - 16] >> 4);
+  if constexpr (kL == Legacy::kQ4_0) return nibble;
+  return kIQ4NLValues[nibble];
+}
+
+// Per block, the products of elements 0..15 and 16..31 are two accumulator lanes.
+template <Legacy kL>
 float dot_legacy(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
   float lo = 0, hi = 0;
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * (kQ4 ? kQ4_0Bytes : kQ8_0Bytes);
+    const uint8_t* blk = w + b * kLegacyBytes<kL>;
     const int8_t* qa = q + b * 32;
     int32_t plo = 0, phi = 0;
-    if constexpr (kQ4) {
-      for (int i = 0; i < 16; ++i) {
-        plo += (blk[2 + i] & 0x0f) * qa[i];
-        phi += (blk[2 + i] >> 4) * qa[i + 16];
-      }
-      plo -= 8 * sum[b];
-    } else {
-      const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
-      for (int i = 0; i < 16; ++i) {
-        plo += qw[i] * qa[i];
-        phi += qw[i + 16] * qa[i + 16];
-      }
+    for (int i = 0; i < 16; ++i) {
+      plo += legacy_value<kL>(blk, i) * qa[i];
+      phi += legacy_value<kL>(blk, i + 16) * qa[i + 16];
     }
+    if constexpr (kL == Legacy::kQ4_0) plo -= 8 * sum[b];
     const float sc = half_at(blk) * d[b];
     lo = std::fma(static_cast<float>(plo), sc, lo);
     hi = std::fma(static_cast<float>(phi), sc, hi);
@@ -211,21 +216,39 @@ float dot_q3_k(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, co
   return hsum8(acc);
 }
 
-// Q4_0 / Q8_0 with >= 8 tokens: the AVX2 kernel repacks rows so one lane holds a whole block's sum.
-template <bool kQ4>
+// IQ4_XS: Q4_K's lanes (8 groups of 32, lane l = elements 4l..4l+3) with table values and signed 6-bit
+// group scales, no mins.
+float dot_iq4_xs(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t*) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kIQ4_XSBytes;
+    const float dd = half_at(blk);
+    for (int g = 0; g < 8; ++g) {
+      const int64_t b = sb * 8 + g;
+      const int8_t* qa = q + b * 32;
+      const uint8_t* qs = blk + 8 + 16 * g;
+      const float scale = dd * static_cast<float>(iq4_xs_group_scale(blk, g)) * d[b];
+      for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int i = 4 * l; i < 4 * l + 4; ++i)
+          s += kIQ4NLValues[i < 16 ? (qs[i] & 0x0f) : (qs[i - 16] >> 4)] * qa[i];
+        acc[l] = std::fma(static_cast<float>(s), scale, acc[l]);
+      }
+    }
+  }
+  return hsum8(acc);
+}
+
+// Q4_0 / Q8_0 / IQ4_NL with >= 8 tokens: the AVX2 kernel repacks rows so one lane holds a whole block's sum.
+template <Legacy kL>
 float dot_whole_blocks(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, const int32_t* sum) {
   float acc = 0;
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * (kQ4 ? kQ4_0Bytes : kQ8_0Bytes);
+    const uint8_t* blk = w + b * kLegacyBytes<kL>;
     const int8_t* qa = q + b * 32;
     int32_t s = 0;
-    if constexpr (kQ4) {
-      for (int i = 0; i < 16; ++i) s += (blk[2 + i] & 0x0f) * qa[i] + (blk[2 + i] >> 4) * qa[i + 16];
-      s -= 8 * sum[b];
-    } else {
-      const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
-      for (int i = 0; i < 32; ++i) s += qw[i] * qa[i];
-    }
+    for (int i = 0; i < 32; ++i) s += legacy_value<kL>(blk, i) * qa[i];
+    if constexpr (kL == Legacy::kQ4_0) s -= 8 * sum[b];
     acc = std::fma(static_cast<float>(s), half_at(blk) * d[b], acc);
   }
   return acc;
@@ -367,8 +390,10 @@ const KernelSet& scalar_kernels() {
     KernelSet k;
     k.isa = "scalar";
     k.quantize_row = quantize_row_scalar;
-    k.q8_0 = gemm_quant<dot_legacy<false>, dot_whole_blocks<false>>;
-    k.q4_0 = gemm_quant<dot_legacy<true>, dot_whole_blocks<true>, dot_q4_0_pairs>;
+    k.q8_0 = gemm_quant<dot_legacy<Legacy::kQ8_0>, dot_whole_blocks<Legacy::kQ8_0>>;
+    k.q4_0 = gemm_quant<dot_legacy<Legacy::kQ4_0>, dot_whole_blocks<Legacy::kQ4_0>, dot_q4_0_pairs>;
+    k.iq4_nl = gemm_quant<dot_legacy<Legacy::kIQ4_NL>, dot_whole_blocks<Legacy::kIQ4_NL>>;
+    k.iq4_xs = gemm_quant<dot_iq4_xs>;
     k.q5_0 = gemm_quant<dot_q5<false>>;
     k.q5_1 = gemm_quant<dot_q5<true>>;
     k.q4_k = gemm_quant<dot_q45_k<false>>;
