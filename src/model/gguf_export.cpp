@@ -158,6 +158,7 @@ DType mix_type(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_blocks) 
     if (mix == M::kQ3_K_M) return i < n / 16 ? DType::Q5_K : DType::Q4_K;
     if (mix == M::kQ3_K_L) return DType::Q5_K;
     if (k_m && more_bits) return DType::Q6_K;
+    if ((mix == M::kIQ4_NL || mix == M::kIQ4_XS) && i < n / 8) return DType::Q5_K;  // (no imatrix)
   }
   return want;
 }
@@ -173,6 +174,7 @@ DType gguf_dtype_for(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_bl
   if (want == DType::Q4_K) return DType::Q5_0;
   if (want == DType::Q5_K) return DType::Q5_1;
   if (want == DType::Q2_K || want == DType::Q3_K) return DType::Q4_0;
+  if (want == DType::IQ4_XS) return DType::IQ4_NL;
   return DType::Q8_0;
 }
 

@@ -19,6 +19,7 @@ constexpr MixName kMixes[] = {
     {"q2_K_M", LlamaMix::kQ2_K, DType::Q2_K, 10},   {"q3_K_S", LlamaMix::kQ3_K_S, DType::Q3_K, 11},
     {"q3_K_M", LlamaMix::kQ3_K_M, DType::Q3_K, 12}, {"q3_K_L", LlamaMix::kQ3_K_L, DType::Q3_K, 13},
     {"q4_K_M", LlamaMix::kQ4_K_M, DType::Q4_K, 15}, {"q5_K_M", LlamaMix::kQ5_K_M, DType::Q5_K, 17},
+    {"iq4_nl_M", LlamaMix::kIQ4_NL, DType::IQ4_NL, 25}, {"iq4_xs_M", LlamaMix::kIQ4_XS, DType::IQ4_XS, 30},
 };
 
 bool same_ignoring_case(std::string_view a, std::string_view b) {
@@ -64,6 +65,8 @@ uint32_t llama_file_type(const GgufTypeChoice& c) {
     case DType::Q4_K: return 14;
     case DType::Q5_K: return 16;
     case DType::Q6_K: return 18;
+    case DType::IQ4_NL: return 25;
+    case DType::IQ4_XS: return 30;
     case DType::BF16: return 32;
     default: fail("GGUF export: no llama.cpp file type for ", dtype_name(c.dtype));
   }

@@ -80,8 +80,10 @@ void expect_llama_quantize_golden(const std::string& file, size_t n_types) {
   ASSERT_EQ(golden["types"].size(), n_types);
   for (const auto& [type, want] : golden["types"].items()) {
     SCOPED_TRACE(type);
-    // (llama-quantize's "Q2_K" is a mix, dsinfer's q2_K_M; its Q6_K and dsinfer's q6_K are pure)
-    const auto choice = parse_gguf_type(type == "Q2_K" ? "q2_K_M" : type);
+    // (llama-quantize's "Q2_K", "IQ4_NL" and "IQ4_XS" are mixes, dsinfer's q2_K_M, iq4_nl_M and iq4_xs_M; its
+    // Q6_K and dsinfer's q6_K are pure)
+    const bool mix_named_as_type = type == "Q2_K" || type == "IQ4_NL" || type == "IQ4_XS";
+    const auto choice = parse_gguf_type(mix_named_as_type ? type + "_M" : type);
     ASSERT_TRUE(choice.has_value());
     ConvertOptions o;
     o.dtype = choice->dtype;
@@ -115,7 +117,7 @@ void expect_llama_quantize_golden(const std::string& file, size_t n_types) {
 // Two sources: 3 layers in every mix, and 17 layers in the mixes whose choice depends on the layer (Q3_K_M's
 // first block_count / 16 ffn_down in Q5_K, Q4_K_M's use_more_bits).
 TEST(Convert, WritesTheBytesLlamaQuantizeWrites) {
-  for (const auto& [file, n_types] : {std::pair<std::string, size_t>{"tiny-v3-k.json", 7}, {"tiny-v3-k-17.json", 2}})
+  for (const auto& [file, n_types] : {std::pair<std::string, size_t>{"tiny-v3-k.json", 8}, {"tiny-v3-k-17.json", 3}})
     expect_llama_quantize_golden(file, n_types);
 }
 

@@ -1,8 +1,8 @@
 // Speed never buys error: greedy decoding of 256 tokens with the fast kernels (int8 activations for
 // GGML weights, SIMD float kernels, fused MoE sweeps, all-heads MLA) picks exactly the tokens the
 // reference kernels (dequantize + float dot) pick, on tiny random-weight Q8_0, Q4_0, Q5_0 and Q5_1 models, and
-// Q2_K / Q3_K ones (tiny-v3-k: rows of 256, so the super-blocks fit; its 64-wide rows fall back to Q4_0 as
-// llama-quantize does).
+// Q2_K / Q3_K / IQ4_XS ones (tiny-v3-k: rows of 256, so the super-blocks fit; its 64-wide rows fall back to
+// Q4_0 / IQ4_NL as llama-quantize does), and an IQ4_NL one.
 
 #include <gtest/gtest.h>
 
@@ -27,7 +27,8 @@ std::vector<ModelCase> model_cases() {
   std::vector<ModelCase> out;
   for (const char* preset : {"tiny-v2-lite", "tiny-v3"})
     for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1}) out.push_back({preset, t});
-  for (DType t : {DType::Q2_K, DType::Q3_K}) out.push_back({"tiny-v3-k", t});
+  for (DType t : {DType::Q2_K, DType::Q3_K, DType::IQ4_XS}) out.push_back({"tiny-v3-k", t});
+  out.push_back({"tiny-v3", DType::IQ4_NL});
   return out;
 }
 

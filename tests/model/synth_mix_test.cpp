@@ -103,7 +103,8 @@ TEST(SynthMix, AMixGoesWithItsOwnTypeAndOnlyInGguf) {
 // The legacy attn_kv_b layout, which llama.cpp counts as attn_v (n_gqa = 1 there: head_count_kv = heads).
 // No llama-quantize golden covers it (dsinfer writes that layout only when requantizing such a file), so
 // the rules are pinned as read from llama-quant.cpp: Q2_K -> Q3_K, Q3_K_M Q5_K in the first two layers and
-// Q4_K after, Q3_K_L Q5_K, Q4_K_M / Q5_K_M Q6_K where use_more_bits picks, Q3_K_S the default.
+// Q4_K after, Q3_K_L Q5_K, Q4_K_M / Q5_K_M Q6_K where use_more_bits picks, Q3_K_S and IQ4_XS (whose attn_v
+// rule needs n_gqa >= 4) the default.
 TEST(SynthMix, LegacyKvBFollowsLlamaCppsAttnVRules) {
   ModelConfig c = wide_rows_config();
   c.kv_lora_rank = 256;  // (attn_kv_b's rows are 256 wide: the K-quants apply)
@@ -118,6 +119,7 @@ TEST(SynthMix, LegacyKvBFollowsLlamaCppsAttnVRules) {
     EXPECT_EQ(gguf_dtype_for(s, DType::Q3_K, LlamaMix::kQ3_K_M, n), s.layer < 2 ? DType::Q5_K : DType::Q4_K);
     EXPECT_EQ(gguf_dtype_for(s, DType::Q3_K, LlamaMix::kQ3_K_L, n), DType::Q5_K);
     EXPECT_EQ(gguf_dtype_for(s, DType::Q4_K, LlamaMix::kQ4_K_M, n), more_bits(s.layer) ? DType::Q6_K : DType::Q4_K);
+    EXPECT_EQ(gguf_dtype_for(s, DType::IQ4_XS, LlamaMix::kIQ4_XS, n), DType::IQ4_XS);
     EXPECT_EQ(gguf_dtype_for(s, DType::Q4_K, LlamaMix::kNone, n), DType::Q4_K);
   }
 }

@@ -24,8 +24,8 @@ import sys
 import tempfile
 
 GOLDENS = {  # file: (extra synth arguments, llama-quantize types)
-    "tiny-v3-k.json": ([], ["Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L"]),
-    "tiny-v3-k-17.json": (["--layers", "17"], ["Q4_K_M", "Q3_K_M"]),
+    "tiny-v3-k.json": ([], ["Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "IQ4_XS"]),
+    "tiny-v3-k-17.json": (["--layers", "17"], ["Q4_K_M", "Q3_K_M", "IQ4_XS"]),
 }
 
 
