@@ -150,6 +150,21 @@ void Q2_K_R8_mem(benchmark::State& s) {
 void Q3_K_R8_mem(benchmark::State& s) {
   run(s, DType::Q3_K_R8, kBigRows);
 }
+void IQ4_NL(benchmark::State& s) {
+  run(s, DType::IQ4_NL);
+}
+void IQ4_XS(benchmark::State& s) {
+  run(s, DType::IQ4_XS);
+}
+void IQ4_NL_R8(benchmark::State& s) {
+  run(s, DType::IQ4_NL_R8);
+}
+void IQ4_XS_R8(benchmark::State& s) {
+  run(s, DType::IQ4_XS_R8);
+}
+void IQ4_XS_R8_mem(benchmark::State& s) {
+  run(s, DType::IQ4_XS_R8, kBigRows);
+}
 
 // MLA decode attention over n cached latent rows (V2/V3 shapes: H = 16 heads, L = 576, rkv = 512).
 // `layers` caches of n rows are visited in turn, as a decode step visits every layer's: with 24 of
@@ -257,6 +272,11 @@ BENCHMARK(Q2_K_R8)->TOKENS;
 BENCHMARK(Q3_K_R8)->TOKENS;
 BENCHMARK(Q2_K_R8_mem)->Arg(1)->Arg(2);  // (the reference Q2_K quantizer makes its fixture slowly)
 BENCHMARK(Q3_K_R8_mem)->Arg(1)->Arg(2);
+BENCHMARK(IQ4_NL)->TOKENS;
+BENCHMARK(IQ4_XS)->TOKENS;
+BENCHMARK(IQ4_NL_R8)->TOKENS;
+BENCHMARK(IQ4_XS_R8)->TOKENS;
+BENCHMARK(IQ4_XS_R8_mem)->Arg(1)->Arg(2);
 
 }  // namespace
 

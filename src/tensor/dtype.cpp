@@ -42,8 +42,10 @@ constexpr DTypeInfo kInfo[] = {
     // IQ4_NL = f16 d + 16 bytes of index nibbles; IQ4_XS = f16 d + u16 high scale bits + 4 bytes of low scale
     // bits + 128 bytes of index nibbles.
     {DType::IQ4_NL, "iq4_nl", 32, 18, 20}, {DType::IQ4_XS, "iq4_xs", 256, 136, 23},
+    // IQ4_NL_R8 moves IQ4_NL's bytes; IQ4_XS_R8 unpacks the 6-bit scales to bytes: +2 bytes per row and super-block.
+    {DType::IQ4_NL_R8, "iq4_nl_r8", 32, 18, kR8 + 10}, {DType::IQ4_XS_R8, "iq4_xs_r8", 256, 138, kR8 + 11},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ4_XS) + 1,
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ4_XS_R8) + 1,
               "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

@@ -11,7 +11,8 @@
 
 namespace dsinfer {
 
-// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 / Q5_0_R8 / Q5_1_R8 / Q2_K_R8 / Q3_K_R8: those types with rows interleaved by 8
+// Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 / Q5_0_R8 / Q5_1_R8 / Q2_K_R8 / Q3_K_R8 / IQ4_NL_R8 / IQ4_XS_R8:
+// those types with rows interleaved by 8
 // (tensor/interleave.h), made by load-time repacking or stored so by `dsinfer repack` in GGUF files under
 // dsinfer's own type ids (which llama.cpp refuses: such a file is for dsinfer only).
 // Appended types go last: the order indexes dtype.cpp's table.
@@ -23,6 +24,7 @@ enum class DType : uint8_t {
   Q2_K, Q3_K,  // the low-bit K-quants of llama.cpp's Q2_K / Q3_K_* mixes
   Q2_K_R8, Q3_K_R8,  // their rows interleaved in 8-row groups, see tensor/interleave.h
   IQ4_NL, IQ4_XS,    // 4-bit indexes into a non-uniform value table (llama.cpp's IQ4_XS files, IQ4_NL fallback)
+  IQ4_NL_R8, IQ4_XS_R8,  // their rows interleaved in 8-row groups, see tensor/interleave.h
 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block

@@ -14,8 +14,8 @@ struct Geometry {
   size_t qs_bytes;     // bytes of qs per row and block
 };
 
-Geometry geometry(DType plain) {  // Q4_0 / Q8_0
-  if (plain == DType::Q4_0) return {18, 16};
+Geometry geometry(DType plain) {  // Q4_0 / Q8_0 / IQ4_NL
+  if (plain == DType::Q4_0 || plain == DType::IQ4_NL) return {18, 16};
   if (plain == DType::Q8_0) return {34, 32};
   fail("no interleaved layout for ", dtype_name(plain));
 }
@@ -214,6 +214,48 @@ void deinterleave_q3_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t
   }
 }
 
+// IQ4_XS: 136-byte blocks d scales_h scales_l[4] qs[128]; the bytes that only move (the scales are unpacked
+// apart: quant_detail::iq4_xs_scale).
+template <class F>
+void iq4_xs_pieces(int lane, F&& f) {
+  f(0, 2 * lane, 2);  // d
+  for (int g = 0; g < 8; ++g)
+    for (int c = 0; c < 4; ++c) f(8 + 16 * g + 4 * c, 80 + 128 * g + 32 * c + 4 * lane, 4);
+}
+
+void interleave_iq4_xs(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t in_row = dtype_row_bytes(DType::IQ4_XS, cols), out_row = dtype_row_bytes(DType::IQ4_XS_R8, cols);
+  const size_t in_block = dtype_block_bytes(DType::IQ4_XS);
+  const size_t out_block = kInterleaveRows * dtype_block_bytes(DType::IQ4_XS_R8);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
+    for (int64_t sb = 0; sb < cols / 256; ++sb)
+      for (int i = 0; i < kInterleaveRows; ++i) {
+        const uint8_t* in = src + (r0 + i) * in_row + sb * in_block;
+        uint8_t* out = dst + r0 * out_row + sb * out_block;
+        iq4_xs_pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
+        const auto b = quant_detail::load_block<quant_detail::BlockIQ4_XS>(in, 0);
+        for (int g = 0; g < 8; ++g) out[16 + 8 * g + i] = static_cast<uint8_t>(quant_detail::iq4_xs_scale(b, g));
+      }
+}
+
+void deinterleave_iq4_xs_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  const size_t in_block = dtype_block_bytes(DType::IQ4_XS);
+  const size_t r8_block = kInterleaveRows * dtype_block_bytes(DType::IQ4_XS_R8);
+  for (int64_t sb = 0; sb < cols / 256; ++sb) {
+    const uint8_t* blk = group + sb * r8_block;
+    uint8_t* out = dst + sb * in_block;
+    iq4_xs_pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
+    uint16_t high = 0;  // scales_h
+    for (int g = 0; g < 8; ++g) {
+      const int v = static_cast<int8_t>(blk[16 + 8 * g + lane]) + 32;
+      if (g % 2 == 0) out[4 + g / 2] = static_cast<uint8_t>(v & 0x0f);
+      else out[4 + g / 2] = static_cast<uint8_t>(out[4 + g / 2] | ((v & 0x0f) << 4));
+      high = static_cast<uint16_t>(high | ((v >> 4) << (2 * g)));
+    }
+    std::memcpy(out + 2, &high, 2);
+  }
+}
+
 // Rows of `plain` (Q6_K, Q2_K: block bytes per row and super-block) into their R8 form, and back, piece by
 // piece.
 template <class Pieces>
@@ -247,7 +289,7 @@ constexpr auto kQ2Pieces = [](int lane, auto&& f) { q2_k_pieces(lane, f); };
 bool is_interleaved(DType t) {
   return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q5_K_R8 ||
          t == DType::Q6_K_R8 || t == DType::Q5_0_R8 || t == DType::Q5_1_R8 || t == DType::Q2_K_R8 ||
-         t == DType::Q3_K_R8;
+         t == DType::Q3_K_R8 || t == DType::IQ4_NL_R8 || t == DType::IQ4_XS_R8;
 }
 
 std::optional<DType> interleaved_of(DType t) {
@@ -260,6 +302,8 @@ std::optional<DType> interleaved_of(DType t) {
   if (t == DType::Q5_1) return DType::Q5_1_R8;
   if (t == DType::Q2_K) return DType::Q2_K_R8;
   if (t == DType::Q3_K) return DType::Q3_K_R8;
+  if (t == DType::IQ4_NL) return DType::IQ4_NL_R8;
+  if (t == DType::IQ4_XS) return DType::IQ4_XS_R8;
   return std::nullopt;
 }
 
@@ -273,6 +317,8 @@ DType plain_of(DType t) {
   if (t == DType::Q5_1_R8) return DType::Q5_1;
   if (t == DType::Q2_K_R8) return DType::Q2_K;
   if (t == DType::Q3_K_R8) return DType::Q3_K;
+  if (t == DType::IQ4_NL_R8) return DType::IQ4_NL;
+  if (t == DType::IQ4_XS_R8) return DType::IQ4_XS;
   return t;
 }
 
@@ -284,6 +330,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
   if (plain == DType::Q6_K) return interleave_pieces(kQ6Pieces, plain, src, n_rows, cols, dst);
   if (plain == DType::Q2_K) return interleave_pieces(kQ2Pieces, plain, src, n_rows, cols, dst);
   if (plain == DType::Q3_K) return interleave_q3_k(src, n_rows, cols, dst);
+  if (plain == DType::IQ4_XS) return interleave_iq4_xs(src, n_rows, cols, dst);
   if (plain == DType::Q5_0) return interleave_q5({false}, plain, src, n_rows, cols, dst);
   if (plain == DType::Q5_1) return interleave_q5({true}, plain, src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
@@ -312,6 +359,7 @@ void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, ui
   if (r8 == DType::Q6_K_R8) return deinterleave_pieces(kQ6Pieces, DType::Q6_K, group, cols, lane, dst);
   if (r8 == DType::Q2_K_R8) return deinterleave_pieces(kQ2Pieces, DType::Q2_K, group, cols, lane, dst);
   if (r8 == DType::Q3_K_R8) return deinterleave_q3_k_row(group, cols, lane, dst);
+  if (r8 == DType::IQ4_XS_R8) return deinterleave_iq4_xs_row(group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;

@@ -32,6 +32,8 @@ QuantGemmFn KernelSet::quant_for(DType t) const {
     case DType::Q5_1_R8: return q5_1_r8;
     case DType::Q2_K_R8: return q2_k_r8;
     case DType::Q3_K_R8: return q3_k_r8;
+    case DType::IQ4_NL_R8: return iq4_nl_r8;
+    case DType::IQ4_XS_R8: return iq4_xs_r8;
     default: return nullptr;
   }
 }

@@ -86,7 +86,8 @@ struct KernelSet {
   QuantGemmFn q5_0 = nullptr, q5_1 = nullptr;  // file layout (the loader repacks them to R8)
   QuantGemmFn q2_k = nullptr, q3_k = nullptr;  // file layout (the loader repacks them to R8)
   QuantGemmFn q2_k_r8 = nullptr, q3_k_r8 = nullptr;
-  QuantGemmFn iq4_nl = nullptr, iq4_xs = nullptr;  // file layout
+  QuantGemmFn iq4_nl = nullptr, iq4_xs = nullptr;  // file layout (the loader repacks them to R8)
+  QuantGemmFn iq4_nl_r8 = nullptr, iq4_xs_r8 = nullptr;
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
@@ -135,6 +136,10 @@ QuantGemmFn q2_k_r8_scalar();
 QuantGemmFn q3_k_r8_scalar();
 QuantGemmFn q2_k_r8_avx2();
 QuantGemmFn q3_k_r8_avx2();
+QuantGemmFn iq4_nl_r8_scalar();
+QuantGemmFn iq4_xs_r8_scalar();
+QuantGemmFn iq4_nl_r8_avx2();
+QuantGemmFn iq4_xs_r8_avx2();
 // BF16 weights · activations rounded to bf16, pairwise (vdpbf16ps): the AVX512-BF16 kernel and its scalar
 // mirror (equal within float summation order, not bit for bit).
 FloatGemmFn bf16_dot_avx512bf16();

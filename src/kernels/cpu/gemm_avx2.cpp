@@ -610,6 +610,8 @@ const KernelSet& avx2_kernels() {
     k.q6_k_r8 = q6_k_r8_avx2();
     k.q2_k_r8 = q2_k_r8_avx2();
     k.q3_k_r8 = q3_k_r8_avx2();
+    k.iq4_nl_r8 = iq4_nl_r8_avx2();
+    k.iq4_xs_r8 = iq4_xs_r8_avx2();
     k.f32 = gemm_float<F32Load>;
     k.f16 = gemm_float<F16Load>;
     k.bf16 = gemm_float<BF16Load>;

@@ -104,6 +104,12 @@ QuantGemmFn q2_k_r8_avx2() {
 QuantGemmFn q3_k_r8_avx2() {
   return gemm_panels<PanelQ23_K<Avx2Dot, true>>;
 }
+QuantGemmFn iq4_nl_r8_avx2() {
+  return gemm_r8<IQ4R8<Avx2Dot, false>>;
+}
+QuantGemmFn iq4_xs_r8_avx2() {
+  return gemm_r8<IQ4R8<Avx2Dot, true>>;
+}
 
 const KernelSet& avx2_int32dot_kernels() {
   static const KernelSet ks = with_r8_kernels<Int32DotOnAvx2>(avx2_kernels(), "avx2-int32dot (tests)");

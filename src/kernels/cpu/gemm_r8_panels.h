@@ -1,5 +1,6 @@
 #pragma once
-// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, Q5_0, Q5_1 and, with int32 dots, Q8_0 (from
+// Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, Q5_0, Q5_1 and, with int32 dots, Q8_0, IQ4_NL
+// and IQ4_XS (from
 // kPanelMinTokens tokens on): signed L1 panels with the weights as the dot's memory operand. Written once
 // for every x86 set, like the tiles of gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw +
 // vpaddw and widens, the VNNI sets accumulate int32 with vpdpbusd (Q6_K, Q3_K and Q2_K keep the int16 route
@@ -195,6 +196,24 @@ struct PanelQ8_0 {
   }
 };
 
+// IQ4_NL_R8 / IQ4_XS_R8 (int32 dots only: values up to 127 against a + 128 would overflow int16 pairs): v =
+// the table values, f0 = the tiles' factor (d, or d * scale).
+template <class Dot, bool kXS>
+struct PanelIQ4 {
+  using Tile = IQ4R8<Dot, kXS>;
+  static constexpr size_t kBlockBytes = Tile::kBlock / Tile::kGroups;
+  static constexpr int kWiden = 1, kOffset = 0;
+  static constexpr bool kMin = false, kScaled = false, kMin16 = false;
+  [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
+    const uint8_t* blk = group + (b / Tile::kGroups) * Tile::kBlock;
+    const int g = static_cast<int>(b % Tile::kGroups);
+    _mm256_store_ps(p.f0[slot], Tile::factor(blk, g));
+    __m256i v[8], unused[8];
+    iq4_values(Tile::chunks(blk, g), v, unused);
+    store_values(p, slot, v, false);
+  }
+};
+
 // Blocks [0, nbc) of the panel (G groups) · one token: au its unsigned activations of those blocks, d / s
 // their scales and sums (first16: of the first 16 values, for Q2_K); out[g * 8 + row] accumulates.
 template <class F, int G>
@@ -309,7 +328,7 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
 }
 
 // `base` with its R8 entries built on `Dot` and named `isa`: panels from kPanelMinTokens tokens on
-// (Q8_0 with int16 dots: tiles only, its values do not fit the int16 panels).
+// (Q8_0, IQ4_NL and IQ4_XS with int16 dots: tiles only, their values do not fit the int16 panels).
 template <class Dot>
 KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.isa = isa;
@@ -325,6 +344,13 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
   base.q2_k_r8 = gemm_panels<PanelQ23_K<Dot, false>>;
   base.q3_k_r8 = gemm_panels<PanelQ23_K<Dot, true>>;
+  if constexpr (Dot::kInt16) {
+    base.iq4_nl_r8 = gemm_r8<IQ4R8<Dot, false>>;
+    base.iq4_xs_r8 = gemm_r8<IQ4R8<Dot, true>>;
+  } else {
+    base.iq4_nl_r8 = gemm_panels<PanelIQ4<Dot, false>>;
+    base.iq4_xs_r8 = gemm_panels<PanelIQ4<Dot, true>>;
+  }
   return base;
 }
 

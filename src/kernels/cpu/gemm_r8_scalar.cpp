@@ -185,8 +185,44 @@ void gemm_q23_k_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
       });
 }
 
+// IQ4_NL_R8 / IQ4_XS_R8 (layouts in tensor/interleave.h), gemm_r8_tiles.h's IQ4R8 lane by lane: the exact
+// sum of table values times activations, then acc = fma(float(sum), factor * d_a, acc) with factor = d (NL)
+// or d * (scale - 32) (XS).
+template <bool kXS>
+void gemm_iq4_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = kXS ? 8 * 138 : 16 + 128;
+  constexpr int kGroups = kXS ? 8 : 1;
+  for_rows_and_tokens(w, row_bytes, n_rows, a, y, ldy,
+                      [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t*) {
+                        float acc = 0;
+                        for (int64_t ib = 0; ib < a.nb / kGroups; ++ib) {
+                          const uint8_t* blk = grp + ib * kBlock;
+                          for (int g = 0; g < kGroups; ++g) {
+                            const int64_t b = ib * kGroups + g;
+                            float factor = half_at(blk + 2 * lane);
+                            if (kXS) factor *= static_cast<float>(static_cast<int8_t>(blk[16 + 8 * g + lane]));
+                            const uint8_t* qs = blk + (kXS ? 80 + 128 * g : 16);
+                            int32_t s = 0;
+                            for (int k = 0; k < 8; ++k)  // chunk k: values 4k..4k+3
+                              for (int j = 0; j < 4; ++j) {
+                                const uint8_t byte = qs[32 * (k % 4) + 4 * lane + j];
+                                s += kIQ4NLValues[k < 4 ? (byte & 0x0f) : (byte >> 4)] * q[32 * b + 4 * k + j];
+                              }
+                            acc = std::fma(static_cast<float>(s), factor * d[b], acc);
+                          }
+                        }
+                        return acc;
+                      });
+}
+
 }  // namespace
 
+QuantGemmFn iq4_nl_r8_scalar() {
+  return gemm_iq4_r8<false>;
+}
+QuantGemmFn iq4_xs_r8_scalar() {
+  return gemm_iq4_r8<true>;
+}
 QuantGemmFn q2_k_r8_scalar() {
   return gemm_q23_k_r8<false>;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The row-interleaved R8 kernels (tensor/interleave.h: Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K), written once for
+// The row-interleaved R8 kernels (tensor/interleave.h: Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS), written once for
 // every x86 set that has them: one 32-byte load is 4 consecutive values of 8 rows, so a u8 x s8 dot against
 // 4 activation bytes broadcast to every lane gives 8 rows' partial sums at once — lanes are rows, nothing
 // is summed horizontally, and the weights are read as one sequential stream per 8 rows. The same kernel
@@ -29,6 +29,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "tensor/interleave.h"
+#include "tensor/quant.h"  // kIQ4NLValues
 
 namespace dsinfer::kern {
 namespace {
@@ -177,8 +178,24 @@ using Q5_0R8 = NibbleR8<Dot, 5, false>;
 template <class Dot>
 using Q5_1R8 = NibbleR8<Dot, 5, true>;
 
-// Q8_0: signed weights. maddubs needs an unsigned operand: |w| against sign(a, w) (|w| once per block
-// for all tokens); with int16 sums each chunk is widened separately.
+// The exact integer sums of one token's block (activations qa) with 8 chunk vectors of signed values sw of
+// 8 rows (aw = |sw|): maddubs needs an unsigned operand, so |w| against sign(a, w); with int16 sums each
+// chunk is widened separately (two 127*127*2 products would overflow).
+template <class Dot, int kT>
+inline __m256i signed_block_sum(const __m256i sw[8], const __m256i aw[8], const int8_t* qa) {
+  if constexpr (Dot::kInt16) {
+    __m256i s32 = Dot::widen(Dot::first(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])));
+    for (int c = 1; c < 8; ++c)
+      s32 = _mm256_add_epi32(s32, Dot::widen(Dot::first(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]))));
+    return s32;
+  } else {
+    ChainSum<Dot, kT> sp;
+    for (int c = 0; c < 8; ++c) sp.put(c, sp.starts(c), aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]));
+    return sp.total();
+  }
+}
+
+// Q8_0: signed weights, |w| once per block for all tokens (signed_block_sum).
 template <class Dot>
 struct Q8_0R8 {
   using DotOps = Dot;
@@ -199,18 +216,61 @@ struct Q8_0R8 {
         aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
       }
       for (int t = 0; t < kT; ++t) {
-        const int8_t* qa = q[t] + b * 32;
-        __m256i s32;
-        if constexpr (Dot::kInt16) {  // two 127*127*2 products would overflow int16
-          s32 = Dot::widen(Dot::first(aw[0], _mm256_sign_epi8(bcast4(qa), sw[0])));
-          for (int c = 1; c < 8; ++c)
-            s32 = _mm256_add_epi32(s32, Dot::widen(Dot::first(aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]))));
-        } else {
-          ChainSum<Dot, kT> sp;
-          for (int c = 0; c < 8; ++c) sp.put(c, sp.starts(c), aw[c], _mm256_sign_epi8(bcast4(qa + 4 * c), sw[c]));
-          s32 = sp.total();
-        }
+        const __m256i s32 = signed_block_sum<Dot, kT>(sw, aw, q[t] + b * 32);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(d[t][b])), acc[t]);
+      }
+    }
+    tk.store(y, ldy);
+  }
+};
+
+// IQ4_NL / IQ4_XS: Q4_0_R8's nibble chunks (128 bytes at qs: chunk c low nibbles = values 4c.., high = 16 + 4c..)
+// looked up in kIQ4NLValues with one byte shuffle each: sw[k] = values 4k..4k+3 of the 8 rows, aw = |sw|.
+inline void iq4_values(const uint8_t* qs, __m256i sw[8], __m256i aw[8]) {
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)));
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  for (int c = 0; c < 4; ++c) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+    sw[c] = _mm256_shuffle_epi8(table, _mm256_and_si256(x, m4));
+    sw[4 + c] = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));
+  }
+  for (int c = 0; c < 8; ++c) aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
+}
+
+// IQ4_NL_R8 (kXS false: per 32-value block f16 d[8] + the chunks; acc = fma(float(sum), d d_a, acc)) and
+// IQ4_XS_R8 (per super-block f16 d[8], the 8 groups' int8 scales - 32 per row, then per group the chunks;
+// acc = fma(float(sum), (d sc) d_a, acc)): the integers of signed_block_sum.
+template <class Dot, bool kXS>
+struct IQ4R8 {
+  using DotOps = Dot;
+  static constexpr size_t kBlock = kXS ? 8 * 138 : 16 + 128;  // a super-block (XS) or a block (NL) of 8 rows
+  static constexpr int kGroups = kXS ? 8 : 1;                 // 32-value groups per kBlock
+  // The 8 rows' float factor of group g of the block at blk: d (NL) or d * (scale - 32) (XS).
+  static __m256 factor(const uint8_t* blk, int g) {
+    if constexpr (!kXS) return row_scales(blk);
+    const __m128i sc = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 16 + 8 * g));
+    return _mm256_mul_ps(row_scales(blk), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+  }
+  static const uint8_t* chunks(const uint8_t* blk, int g) { return blk + (kXS ? 80 + 128 * g : 16); }
+
+  template <int kT>
+  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
+    TileTokens<kT> tk(a, t0);
+    auto& acc = tk.acc;
+    const auto& q = tk.q;
+    const auto& d = tk.d;
+    for (int64_t ib = 0; ib < a.nb / kGroups; ++ib) {
+      const uint8_t* blk = w + ib * kBlock;
+      for (int g = 0; g < kGroups; ++g) {
+        const int64_t b = ib * kGroups + g;
+        if (prefetch) prefetch_ahead<kBlock / kGroups>(blk + g * (kBlock / kGroups));  // (as QK45R8)
+        const __m256 f = factor(blk, g);
+        __m256i sw[8], aw[8];
+        iq4_values(chunks(blk, g), sw, aw);
+        for (int t = 0; t < kT; ++t) {
+          const __m256i s32 = signed_block_sum<Dot, kT>(sw, aw, q[t] + b * 32);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(f, _mm256_set1_ps(d[t][b])), acc[t]);
+        }
       }
     }
     tk.store(y, ldy);

@@ -410,6 +410,8 @@ const KernelSet& scalar_kernels() {
     k.q6_k_r8 = q6_k_r8_scalar();
     k.q2_k_r8 = q2_k_r8_scalar();
     k.q3_k_r8 = q3_k_r8_scalar();
+    k.iq4_nl_r8 = iq4_nl_r8_scalar();
+    k.iq4_xs_r8 = iq4_xs_r8_scalar();
     k.f32 = gemm_float<DType::F32>;
     k.f16 = gemm_float<DType::F16>;
     k.bf16 = gemm_float<DType::BF16>;
