@@ -1,6 +1,6 @@
 #pragma once
 // Load-time repacking of weights into the kernels' faster in-memory layouts. Today: Q4_0 / Q8_0 / Q4_K /
-// Q5_K / Q6_K / Q5_0 / Q5_1 matrices that are only read through matmul (attention projections, dense and expert
+// Q5_K / Q6_K / Q5_0 / Q5_1 / Q2_K / Q3_K / IQ4_NL / IQ4_XS matrices that are only read through matmul (attention projections, dense and expert
 // FFNs, lm_head) and have a multiple of 8 rows, and MLA's split per-head k_b / v_b [H, rows, K] whose heads
 // have a multiple of 8 rows, become their R8 types (tensor/interleave.h): the same number
 // of bytes (Q4_K / Q5_K: +2–3 %, their scales unpacked), moved from the file mapping into anonymous memory
