@@ -5,6 +5,7 @@
 // imatrix: the weighted fit with 7 extra scale tries per group) float operation for float operation, so
 // the bytes are identical (tests/tensor/quant_fixture_test.cpp); sums keep ggml-quants.c's order.
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -25,19 +26,28 @@ namespace {
 constexpr float kGroupMaxEps = 1e-15f;  // ggml GROUP_MAX_EPS
 constexpr int kTries = 7;               // the scale tries ggml's quantize_iq4_nl / _xs make either side
 
-// The index of the table value nearest x (ggml best_index_int8: a bisection; a tie between two values
-// goes to the upper one, NaN to the last).
-inline uint8_t nearest_value(float x) {
-  const int8_t* v = kIQ4NLValues;
-  if (x <= v[0]) return 0;
-  if (x >= v[15]) return 15;
-  int lo = 0, hi = 15;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (x < v[mid]) hi = mid;
-    else lo = mid;
+// L[j] = the index of the table value nearest id * x[j], j < 32, as ggml's best_index_int8 picks it: between
+// the bracketing values v[k] <= a < v[k+1] the upper one unless a - v[k] < v[k+1] - a, below the table 0,
+// above it 15, NaN 15. Its bisection's data-dependent branches cost more than the rest of the quantizer;
+// here the index is 15 minus the number of neighbour pairs (v[m-1], v[m]) with a - v[m-1] < v[m] - a —
+// every pair above the bracket, the bracket itself when the lower value wins, none below it, none for NaN
+// — the same float comparisons, counted four values at a time.
+void nearest_values(float id, const float* x, uint8_t* L) {
+  using F4 = float __attribute__((vector_size(16)));
+  using I4 = int32_t __attribute__((vector_size(16)));
+  static constexpr std::array<float, 16> v = [] {
+    std::array<float, 16> f{};
+    for (int i = 0; i < 16; ++i) f[i] = kIQ4NLValues[i];
+    return f;
+  }();
+  for (int j = 0; j < 32; j += 4) {
+    F4 a;
+    std::memcpy(&a, x + j, sizeof a);
+    a = id * a;
+    I4 k = {15, 15, 15, 15};
+    for (int m = 1; m < 16; ++m) k += a - v[m - 1] < v[m] - a;  // (true is -1)
+    for (int i = 0; i < 4; ++i) L[j + i] = static_cast<uint8_t>(k[i]);
   }
-  return static_cast<uint8_t>(x - v[hi - 1] < v[hi] - x ? hi - 1 : hi);
 }
 
 // Weighted (w = x^2) least-squares scale of one group of 32 for the fixed value table: the scale that maps
@@ -53,19 +63,21 @@ float fit_group(const float* x, uint8_t* L) {
   float d = -max / v0;
   float id = 1 / d;
   float sumqx = 0, sumq2 = 0;
+  nearest_values(id, x, L);
   for (int j = 0; j < 32; ++j) {
-    L[j] = nearest_value(id * x[j]);
     const float q = kIQ4NLValues[L[j]];
     sumqx += w[j] * q * x[j];
     sumq2 += w[j] * q * q;
   }
   d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
   float best = d * sumqx;
+  uint8_t Ltry[32];
   for (int itry = -kTries; itry <= kTries; ++itry) {
     id = static_cast<float>(itry + kIQ4NLValues[0]) / max;
+    nearest_values(id, x, Ltry);
     sumqx = sumq2 = 0;
     for (int j = 0; j < 32; ++j) {
-      const float q = kIQ4NLValues[nearest_value(id * x[j])];
+      const float q = kIQ4NLValues[Ltry[j]];
       sumqx += w[j] * q * x[j];
       sumq2 += w[j] * q * q;
     }
@@ -104,8 +116,7 @@ void iq4_nl_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
     BlockIQ4_NL b;
     const float d = fit_group(x, L);
     b.d = f32_to_f16(d);
-    const float id = d != 0 ? 1 / d : 0;  // the unrounded scale, as ggml
-    for (int j = 0; j < 32; ++j) L[j] = nearest_value(id * x[j]);
+    nearest_values(d != 0 ? 1 / d : 0, x, L);  // the unrounded scale, as ggml
     pack_nibbles(L, 32, b.qs);
     store_block(dst, i, b);
   }
@@ -152,8 +163,7 @@ void iq4_xs_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
       int l = nearest_int(id * scales[g]);
       l = l < -32 ? -32 : (l > 31 ? 31 : l);
       const float dl = d * static_cast<float>(l);  // the unrounded d, as ggml
-      const float idl = dl != 0 ? 1 / dl : 0.f;
-      for (int j = 0; j < 32; ++j) L[32 * g + j] = nearest_value(idl * x[32 * g + j]);
+      nearest_values(dl != 0 ? 1 / dl : 0.f, x + 32 * g, L + 32 * g);
       l += 32;
       b.scales_l[g / 2] = static_cast<uint8_t>(b.scales_l[g / 2] | ((l & 0x0f) << (4 * (g % 2))));
       b.scales_h = static_cast<uint16_t>(b.scales_h | ((l >> 4) << (2 * g)));
