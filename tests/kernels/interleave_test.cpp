@@ -120,7 +120,8 @@ TEST(Interleave, FromEightTokensTheyEqualThePlainLayoutKernels) {
 // whole row groups to an R8 scratch): the same results as the repacked tensor, bit for bit, and the
 // rows after the last whole group (and row ranges starting anywhere) through the file-layout kernel.
 TEST(Interleave, FileLayoutPrefillRunsTheR8KernelsOnWholeRowGroups) {
-  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q2_K, DType::Q3_K}) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q2_K, DType::Q3_K, DType::IQ4_NL,
+                  DType::IQ4_XS}) {
     const DType r8 = *interleaved_of(t);
     const int64_t K = dtype_block_elems(t) == 256 ? 512 : 96, rows = 152, n_tok = 25;
     Weights p = make_weights(t, rows, K, 41), r = make_weights(r8, rows, K, 41);
