@@ -186,34 +186,6 @@ void q3_k_pack_scales(const int8_t* sc, uint8_t* s) {
   }
 }
 
-void interleave_q3_k(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  const size_t in_row = dtype_row_bytes(DType::Q3_K, cols), out_row = dtype_row_bytes(DType::Q3_K_R8, cols);
-  const size_t in_block = dtype_block_bytes(DType::Q3_K);
-  const size_t out_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
-  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
-    for (int64_t sb = 0; sb < cols / 256; ++sb)
-      for (int i = 0; i < kInterleaveRows; ++i) {
-        const uint8_t* in = src + (r0 + i) * in_row + sb * in_block;
-        uint8_t* out = dst + r0 * out_row + sb * out_block;
-        q3_k_pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
-        for (int g = 0; g < 16; ++g)
-          out[16 + 8 * g + i] = static_cast<uint8_t>(quant_detail::q3_k_scale(in + 96, g));
-      }
-}
-
-void deinterleave_q3_k_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  const size_t in_block = dtype_block_bytes(DType::Q3_K);
-  const size_t r8_block = kInterleaveRows * dtype_block_bytes(DType::Q3_K_R8);
-  for (int64_t sb = 0; sb < cols / 256; ++sb) {
-    const uint8_t* blk = group + sb * r8_block;
-    uint8_t* out = dst + sb * in_block;
-    q3_k_pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
-    int8_t sc[16];
-    for (int g = 0; g < 16; ++g) sc[g] = static_cast<int8_t>(blk[16 + 8 * g + lane]);
-    q3_k_pack_scales(sc, out + 96);
-  }
-}
-
 // IQ4_XS: 136-byte blocks d scales_h scales_l[4] qs[128]; the bytes that only move (the scales are unpacked
 // apart: quant_detail::iq4_xs_scale).
 template <class F>
@@ -223,36 +195,65 @@ void iq4_xs_pieces(int lane, F&& f) {
     for (int c = 0; c < 4; ++c) f(8 + 16 * g + 4 * c, 80 + 128 * g + 32 * c + 4 * lane, 4);
 }
 
-void interleave_iq4_xs(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  const size_t in_row = dtype_row_bytes(DType::IQ4_XS, cols), out_row = dtype_row_bytes(DType::IQ4_XS_R8, cols);
-  const size_t in_block = dtype_block_bytes(DType::IQ4_XS);
-  const size_t out_block = kInterleaveRows * dtype_block_bytes(DType::IQ4_XS_R8);
+// IQ4_XS's 8 six-bit scales back into scales_h (bytes 2-3) and scales_l (bytes 4-7) of the block at b.
+void iq4_xs_pack_scales(const int8_t* sc, uint8_t* b) {
+  uint16_t high = 0;
+  std::memset(b + 4, 0, 4);
+  for (int g = 0; g < 8; ++g) {
+    const int v = sc[g] + 32;
+    b[4 + g / 2] = static_cast<uint8_t>(b[4 + g / 2] | ((v & 0x0f) << (4 * (g % 2))));
+    high = static_cast<uint16_t>(high | ((v >> 4) << (2 * g)));
+  }
+  std::memcpy(b + 2, &high, 2);
+}
+
+// The super-block types whose R8 form unpacks their packed signed group scales to one byte per (group, row),
+// at byte 16 + 8 g + row of the 8-row block; their other bytes move piece by piece.
+struct Q3Scales {
+  static constexpr DType kPlain = DType::Q3_K, kR8 = DType::Q3_K_R8;
+  static constexpr int kGroups = 16;
+  template <class F>
+  static void pieces(int lane, F&& f) { q3_k_pieces(lane, f); }
+  static int scale(const uint8_t* block, int g) { return quant_detail::q3_k_scale(block + 96, g); }
+  static void pack(const int8_t* sc, uint8_t* block) { q3_k_pack_scales(sc, block + 96); }
+};
+struct IQ4XSScales {
+  static constexpr DType kPlain = DType::IQ4_XS, kR8 = DType::IQ4_XS_R8;
+  static constexpr int kGroups = 8;
+  template <class F>
+  static void pieces(int lane, F&& f) { iq4_xs_pieces(lane, f); }
+  static int scale(const uint8_t* block, int g) {
+    return quant_detail::iq4_xs_scale(quant_detail::load_block<quant_detail::BlockIQ4_XS>(block, 0), g);
+  }
+  static void pack(const int8_t* sc, uint8_t* block) { iq4_xs_pack_scales(sc, block); }
+};
+
+template <class S>
+void interleave_scaled(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
+  const size_t in_row = dtype_row_bytes(S::kPlain, cols), out_row = dtype_row_bytes(S::kR8, cols);
+  const size_t in_block = dtype_block_bytes(S::kPlain);
+  const size_t out_block = kInterleaveRows * dtype_block_bytes(S::kR8);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows)
     for (int64_t sb = 0; sb < cols / 256; ++sb)
       for (int i = 0; i < kInterleaveRows; ++i) {
         const uint8_t* in = src + (r0 + i) * in_row + sb * in_block;
         uint8_t* out = dst + r0 * out_row + sb * out_block;
-        iq4_xs_pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
-        const auto b = quant_detail::load_block<quant_detail::BlockIQ4_XS>(in, 0);
-        for (int g = 0; g < 8; ++g) out[16 + 8 * g + i] = static_cast<uint8_t>(quant_detail::iq4_xs_scale(b, g));
+        S::pieces(i, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
+        for (int g = 0; g < S::kGroups; ++g) out[16 + 8 * g + i] = static_cast<uint8_t>(S::scale(in, g));
       }
 }
 
-void deinterleave_iq4_xs_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  const size_t in_block = dtype_block_bytes(DType::IQ4_XS);
-  const size_t r8_block = kInterleaveRows * dtype_block_bytes(DType::IQ4_XS_R8);
+template <class S>
+void deinterleave_scaled_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
+  const size_t in_block = dtype_block_bytes(S::kPlain);
+  const size_t r8_block = kInterleaveRows * dtype_block_bytes(S::kR8);
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* blk = group + sb * r8_block;
     uint8_t* out = dst + sb * in_block;
-    iq4_xs_pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
-    uint16_t high = 0;  // scales_h
-    for (int g = 0; g < 8; ++g) {
-      const int v = static_cast<int8_t>(blk[16 + 8 * g + lane]) + 32;
-      if (g % 2 == 0) out[4 + g / 2] = static_cast<uint8_t>(v & 0x0f);
-      else out[4 + g / 2] = static_cast<uint8_t>(out[4 + g / 2] | ((v & 0x0f) << 4));
-      high = static_cast<uint16_t>(high | ((v >> 4) << (2 * g)));
-    }
-    std::memcpy(out + 2, &high, 2);
+    S::pieces(lane, [&](size_t from, size_t to, size_t n) { std::memcpy(out + from, blk + to, n); });
+    int8_t sc[16];
+    for (int g = 0; g < S::kGroups; ++g) sc[g] = static_cast<int8_t>(blk[16 + 8 * g + lane]);
+    S::pack(sc, out);
   }
 }
 
@@ -329,8 +330,8 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
   if (plain == DType::Q5_K) return interleave_k45({true}, plain, DType::Q5_K_R8, src, n_rows, cols, dst);
   if (plain == DType::Q6_K) return interleave_pieces(kQ6Pieces, plain, src, n_rows, cols, dst);
   if (plain == DType::Q2_K) return interleave_pieces(kQ2Pieces, plain, src, n_rows, cols, dst);
-  if (plain == DType::Q3_K) return interleave_q3_k(src, n_rows, cols, dst);
-  if (plain == DType::IQ4_XS) return interleave_iq4_xs(src, n_rows, cols, dst);
+  if (plain == DType::Q3_K) return interleave_scaled<Q3Scales>(src, n_rows, cols, dst);
+  if (plain == DType::IQ4_XS) return interleave_scaled<IQ4XSScales>(src, n_rows, cols, dst);
   if (plain == DType::Q5_0) return interleave_q5({false}, plain, src, n_rows, cols, dst);
   if (plain == DType::Q5_1) return interleave_q5({true}, plain, src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
@@ -358,8 +359,8 @@ void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, ui
   if (r8 == DType::Q5_K_R8) return deinterleave_k45_row({true}, group, cols, lane, dst);
   if (r8 == DType::Q6_K_R8) return deinterleave_pieces(kQ6Pieces, DType::Q6_K, group, cols, lane, dst);
   if (r8 == DType::Q2_K_R8) return deinterleave_pieces(kQ2Pieces, DType::Q2_K, group, cols, lane, dst);
-  if (r8 == DType::Q3_K_R8) return deinterleave_q3_k_row(group, cols, lane, dst);
-  if (r8 == DType::IQ4_XS_R8) return deinterleave_iq4_xs_row(group, cols, lane, dst);
+  if (r8 == DType::Q3_K_R8) return deinterleave_scaled_row<Q3Scales>(group, cols, lane, dst);
+  if (r8 == DType::IQ4_XS_R8) return deinterleave_scaled_row<IQ4XSScales>(group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;

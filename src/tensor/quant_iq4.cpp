@@ -95,17 +95,20 @@ void pack_nibbles(const uint8_t* L, int n, uint8_t* qs) {
     for (int j = 0; j < 16; ++j) qs[16 * i + j] = static_cast<uint8_t>(L[32 * i + j] | (L[32 * i + 16 + j] << 4));
 }
 
+// y[j], y[j + 16] = dl times the table values of the low and high nibbles of qs[j], j < 16 (one group of 32).
+void decode_group(float dl, const uint8_t* qs, float* y) {
+  for (int j = 0; j < 16; ++j) {
+    y[j] = dl * static_cast<float>(kIQ4NLValues[qs[j] & 0x0f]);
+    y[j + 16] = dl * static_cast<float>(kIQ4NLValues[qs[j] >> 4]);
+  }
+}
+
 }  // namespace
 
 void iq4_nl_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const auto b = load_block<BlockIQ4_NL>(src, i);
-    const float d = f16_to_f32(b.d);
-    float* y = dst + i * kQ32;
-    for (int j = 0; j < 16; ++j) {
-      y[j] = d * static_cast<float>(kIQ4NLValues[b.qs[j] & 0x0f]);
-      y[j + 16] = d * static_cast<float>(kIQ4NLValues[b.qs[j] >> 4]);
-    }
+    decode_group(f16_to_f32(b.d), b.qs, dst + i * kQ32);
   }
 }
 
@@ -127,14 +130,7 @@ void iq4_xs_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
     const auto b = load_block<BlockIQ4_XS>(src, i);
     const float d = f16_to_f32(b.d);
     float* y = dst + i * kQK;
-    for (int g = 0; g < 8; ++g) {
-      const float dl = d * static_cast<float>(iq4_xs_scale(b, g));
-      const uint8_t* qs = b.qs + 16 * g;
-      for (int j = 0; j < 16; ++j) {
-        y[32 * g + j] = dl * static_cast<float>(kIQ4NLValues[qs[j] & 0x0f]);
-        y[32 * g + j + 16] = dl * static_cast<float>(kIQ4NLValues[qs[j] >> 4]);
-      }
-    }
+    for (int g = 0; g < 8; ++g) decode_group(d * static_cast<float>(iq4_xs_scale(b, g)), b.qs + 16 * g, y + 32 * g);
   }
 }
 
