@@ -225,21 +225,32 @@ struct Q8_0R8 {
 };
 
 // IQ4_NL / IQ4_XS: Q4_0_R8's nibble chunks (128 bytes at qs: chunk c low nibbles = values 4c.., high = 16 + 4c..)
-// looked up in kIQ4NLValues with one byte shuffle each: sw[k] = values 4k..4k+3 of the 8 rows, aw = |sw|.
-inline void iq4_values(const uint8_t* qs, __m256i sw[8], __m256i aw[8]) {
-  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)));
+// looked up in a 16-byte table with one byte shuffle each: v[k] = values 4k..4k+3 of the 8 rows.
+inline void iq4_lookup(const uint8_t* qs, __m128i table16, __m256i v[8]) {
+  const __m256i table = _mm256_broadcastsi128_si256(table16);
   const __m256i m4 = _mm256_set1_epi8(0x0f);
   for (int c = 0; c < 4; ++c) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-    sw[c] = _mm256_shuffle_epi8(table, _mm256_and_si256(x, m4));
-    sw[4 + c] = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));
+    v[c] = _mm256_shuffle_epi8(table, _mm256_and_si256(x, m4));
+    v[4 + c] = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));
   }
+}
+// The signed table values sw (kIQ4NLValues) and aw = |sw|, for signed_block_sum.
+inline void iq4_values(const uint8_t* qs, __m256i sw[8], __m256i aw[8]) {
+  iq4_lookup(qs, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), sw);
   for (int c = 0; c < 8; ++c) aw[c] = _mm256_sign_epi8(sw[c], sw[c]);
+}
+// The values + 128 (1..241) as unsigned bytes: with int32 dots (no int16 pair sums to overflow) sum (v + 128) a
+// - 128 sum a is the same integer without the sign trick's two operations per chunk.
+inline void iq4_values_plus128(const uint8_t* qs, __m256i u[8]) {
+  iq4_lookup(qs, _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128)),
+             u);
 }
 
 // IQ4_NL_R8 (kXS false: per 32-value block f16 d[8] + the chunks; acc = fma(float(sum), d d_a, acc)) and
 // IQ4_XS_R8 (per super-block f16 d[8], the 8 groups' int8 scales - 32 per row, then per group the chunks;
-// acc = fma(float(sum), (d sc) d_a, acc)): the integers of signed_block_sum.
+// acc = fma(float(sum), (d sc) d_a, acc)): int16 dots (AVX2) take signed_block_sum's sign trick, int32 dots
+// (VNNI) the values + 128 and the activation sum.
 template <class Dot, bool kXS>
 struct IQ4R8 {
   using DotOps = Dot;
@@ -265,11 +276,23 @@ struct IQ4R8 {
         const int64_t b = ib * kGroups + g;
         if (prefetch) prefetch_ahead<kBlock / kGroups>(blk + g * (kBlock / kGroups));  // (as QK45R8)
         const __m256 f = factor(blk, g);
-        __m256i sw[8], aw[8];
-        iq4_values(chunks(blk, g), sw, aw);
-        for (int t = 0; t < kT; ++t) {
-          const __m256i s32 = signed_block_sum<Dot, kT>(sw, aw, q[t] + b * 32);
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(f, _mm256_set1_ps(d[t][b])), acc[t]);
+        if constexpr (Dot::kInt16) {
+          __m256i sw[8], aw[8];
+          iq4_values(chunks(blk, g), sw, aw);
+          for (int t = 0; t < kT; ++t) {
+            const __m256i s32 = signed_block_sum<Dot, kT>(sw, aw, q[t] + b * 32);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(f, _mm256_set1_ps(d[t][b])), acc[t]);
+          }
+        } else {
+          __m256i u[8];
+          iq4_values_plus128(chunks(blk, g), u);
+          for (int t = 0; t < kT; ++t) {
+            const int8_t* qa = q[t] + b * 32;
+            ChainSum<Dot, kT> sp;
+            for (int c = 0; c < 8; ++c) sp.put(c, sp.starts(c), u[c], bcast4(qa + 4 * c));
+            const __m256i s32 = _mm256_sub_epi32(sp.total(), _mm256_set1_epi32(128 * tk.s[t][b]));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(f, _mm256_set1_ps(d[t][b])), acc[t]);
+          }
         }
       }
     }
