@@ -167,7 +167,7 @@ void q2_k_pieces(int lane, F&& f) {
 }
 
 // Q3_K: 110-byte blocks hmask[32] qs[64] scales[12] d; the bytes that only move (the scales are unpacked
-// apart: quant_detail::q3_k_scale).
+// apart: q3_k_scale, tensor/quant.h).
 template <class F>
 void q3_k_pieces(int lane, F&& f) {
   f(108, 2 * lane, 2);  // d
@@ -187,7 +187,7 @@ void q3_k_pack_scales(const int8_t* sc, uint8_t* s) {
 }
 
 // IQ4_XS: 136-byte blocks d scales_h scales_l[4] qs[128]; the bytes that only move (the scales are unpacked
-// apart: quant_detail::iq4_xs_scale).
+// apart: iq4_xs_scale).
 template <class F>
 void iq4_xs_pieces(int lane, F&& f) {
   f(0, 2 * lane, 2);  // d
@@ -214,7 +214,7 @@ struct Q3Scales {
   static constexpr int kGroups = 16;
   template <class F>
   static void pieces(int lane, F&& f) { q3_k_pieces(lane, f); }
-  static int scale(const uint8_t* block, int g) { return quant_detail::q3_k_scale(block + 96, g); }
+  static int scale(const uint8_t* block, int g) { return q3_k_scale(block + 96, g); }
   static void pack(const int8_t* sc, uint8_t* block) { q3_k_pack_scales(sc, block + 96); }
 };
 struct IQ4XSScales {
@@ -222,9 +222,7 @@ struct IQ4XSScales {
   static constexpr int kGroups = 8;
   template <class F>
   static void pieces(int lane, F&& f) { iq4_xs_pieces(lane, f); }
-  static int scale(const uint8_t* block, int g) {
-    return quant_detail::iq4_xs_scale(quant_detail::load_block<quant_detail::BlockIQ4_XS>(block, 0), g);
-  }
+  static int scale(const uint8_t* block, int g) { return iq4_xs_scale(block, g); }
   static void pack(const int8_t* sc, uint8_t* block) { iq4_xs_pack_scales(sc, block); }
 };
 

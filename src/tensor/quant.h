@@ -27,6 +27,20 @@ namespace dsinfer {
 // non-uniform grid, denser near zero where most weights are.
 inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+// Group g's factor (6-bit scale - 32, -32..31) of a Q3_K block's 12 scale bytes s: its low 4 bits are in byte
+// g % 8 (the low nibble for g < 8) and its top 2 bits at bit 2 (g / 4) of byte 8 + g % 4.
+inline int q3_k_scale(const uint8_t* s, int g) {
+  const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
+  return (low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
+}
+
+// Group g's factor (6-bit scale - 32) of the IQ4_XS block at blk: low 4 bits in scales_l (byte 4 + g / 2,
+// nibble g % 2), top 2 bits at bit 2g of scales_h (bytes 2-3, little-endian).
+inline int iq4_xs_scale(const uint8_t* blk, int g) {
+  const int high = ((blk[2] | (blk[3] << 8)) >> (2 * g)) & 3;
+  return (((blk[4 + g / 2] >> (4 * (g % 2))) & 0x0f) | (high << 4)) - 32;
+}
+
 // dst[n] = values of the n elements at src (n a multiple of the block size).
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 

@@ -15,6 +15,7 @@
 
 #include "tensor/dtype.h"
 #include "tensor/half.h"
+#include "tensor/quant.h"  // q3_k_scale, iq4_xs_scale
 
 namespace dsinfer::quant_detail {
 
@@ -66,7 +67,7 @@ struct BlockQ2_K {     // 256 values = 16 groups of 16
 struct BlockQ3_K {     // 256 values = 16 groups of 16
   uint8_t hmask[32];   // value v: bit v / 32 of byte v % 32 = its high (third) bit
   uint8_t qs[64];      // low 2 bits, placed as Q2_K's
-  uint8_t scales[12];  // 16 six-bit scales (q3_k_scale below)
+  uint8_t scales[12];  // 16 six-bit scales (q3_k_scale in quant.h)
   uint16_t d;          // f16; x = d * (sc_g - 32) * (q - 4), q = low bits | high bit << 2
 };
 
@@ -129,18 +130,6 @@ inline float largest_magnitude(const float* x, int n, float* amax) {
     }
   }
   return max;
-}
-
-// Group g's factor (6-bit scale - 32, -32..31) of a Q3_K block's 12 scale bytes s: its low 4 bits are in byte
-// g % 8 (the low nibble for g < 8) and its top 2 bits at bit 2 (g / 4) of byte 8 + g % 4.
-inline int q3_k_scale(const uint8_t* s, int g) {
-  const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
-  return (low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
-}
-
-// Group g's factor (6-bit scale - 32, -32..31) of an IQ4_XS block.
-inline int iq4_xs_scale(const BlockIQ4_XS& b, int g) {
-  return (((b.scales_l[g / 2] >> (4 * (g % 2))) & 0x0f) | (((b.scales_h >> (2 * g)) & 3) << 4)) - 32;
 }
 
 // One routine per format; n_blocks whole blocks. Sizes were checked by the caller.

@@ -127,10 +127,11 @@ void iq4_nl_quantize(const float* src, uint8_t* dst, int64_t n_blocks) {
 
 void iq4_xs_dequantize(const uint8_t* src, float* dst, int64_t n_blocks) {
   for (int64_t i = 0; i < n_blocks; ++i) {
+    const uint8_t* blk = src + i * static_cast<int64_t>(sizeof(BlockIQ4_XS));
     const auto b = load_block<BlockIQ4_XS>(src, i);
     const float d = f16_to_f32(b.d);
-    float* y = dst + i * kQK;
-    for (int g = 0; g < 8; ++g) decode_group(d * static_cast<float>(iq4_xs_scale(b, g)), b.qs + 16 * g, y + 32 * g);
+    for (int g = 0; g < 8; ++g)
+      decode_group(d * static_cast<float>(iq4_xs_scale(blk, g)), b.qs + 16 * g, dst + i * kQK + 32 * g);
   }
 }
 

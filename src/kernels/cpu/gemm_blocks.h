@@ -42,20 +42,9 @@ inline void k4_scales_mins(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
   }
 }
 
-// The 16 group factors (6-bit scale - 32) of a Q3_K super-block: group g keeps its low 4 bits in byte g % 8
-// (the low nibble for g < 8) and its top 2 bits at bit 2 (g / 4) of byte 8 + g % 4.
+// The 16 group factors (6-bit scale - 32) of a Q3_K super-block's 12 scale bytes s (q3_k_scale, tensor/quant.h).
 inline void q3_k_scales(const uint8_t* s, int8_t* sc) {
-  for (int g = 0; g < 16; ++g) {
-    const int low = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
-    sc[g] = static_cast<int8_t>((low | (((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32);
-  }
-}
-
-// Group g's factor (6-bit scale - 32) of the IQ4_XS block at blk: low 4 bits in scales_l (byte 4 + g / 2,
-// nibble g % 2), top 2 bits at bit 2g of scales_h (bytes 2-3).
-inline int iq4_xs_group_scale(const uint8_t* blk, int g) {
-  const int high = ((blk[2] | (blk[3] << 8)) >> (2 * g)) & 3;
-  return (((blk[4 + g / 2] >> (4 * (g % 2))) & 0x0f) | (high << 4)) - 32;
+  for (int g = 0; g < 16; ++g) sc[g] = static_cast<int8_t>(q3_k_scale(s, g));
 }
 
 // The 2 low bits of value 32j + i (activation block j of the super-block, i < 32) of a Q2_K / Q3_K block:

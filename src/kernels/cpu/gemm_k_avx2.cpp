@@ -183,7 +183,7 @@ void iq4_xs_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
       const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 8 + 16 * g));
       const __m256i v = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), m4));
       const __m256i v_abs = _mm256_sign_epi8(v, v);
-      const float scale = dd * static_cast<float>(iq4_xs_group_scale(blk, g));
+      const float scale = dd * static_cast<float>(iq4_xs_scale(blk, g));
       for (int t = 0; t < kT; ++t) {
         const __m256i s = dot_u8s8(v_abs, _mm256_sign_epi8(act(a, t0 + t, b), v));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(scale * a.dt(t0 + t)[b]), acc[t]);

@@ -227,7 +227,7 @@ float dot_iq4_xs(const uint8_t* w, int64_t nb, const int8_t* q, const float* d, 
       const int64_t b = sb * 8 + g;
       const int8_t* qa = q + b * 32;
       const uint8_t* qs = blk + 8 + 16 * g;
-      const float scale = dd * static_cast<float>(iq4_xs_group_scale(blk, g)) * d[b];
+      const float scale = dd * static_cast<float>(iq4_xs_scale(blk, g)) * d[b];
       for (int l = 0; l < 8; ++l) {
         int32_t s = 0;
         for (int i = 4 * l; i < 4 * l + 4; ++i)
