@@ -44,8 +44,14 @@ constexpr DTypeInfo kInfo[] = {
     {DType::IQ4_NL, "iq4_nl", 32, 18, 20}, {DType::IQ4_XS, "iq4_xs", 256, 136, 23},
     // IQ4_NL_R8 moves IQ4_NL's bytes; IQ4_XS_R8 unpacks the 6-bit scales to bytes: +2 bytes per row and super-block.
     {DType::IQ4_NL_R8, "iq4_nl_r8", 32, 18, kR8 + 10}, {DType::IQ4_XS_R8, "iq4_xs_r8", 256, 138, kR8 + 11},
+    // The grid i-quants, sizes as in tensor/quant_iq_grid.h (ggml's bits per weight: 2.06, 2.31, 2.56, 3.06,
+    // 3.44, 1.56, 1.75).
+    {DType::IQ2_XXS, "iq2_xxs", 256, 66, 16}, {DType::IQ2_XS, "iq2_xs", 256, 74, 17},
+    {DType::IQ2_S, "iq2_s", 256, 82, 22},     {DType::IQ3_XXS, "iq3_xxs", 256, 98, 18},
+    {DType::IQ3_S, "iq3_s", 256, 110, 21},    {DType::IQ1_S, "iq1_s", 256, 50, 19},
+    {DType::IQ1_M, "iq1_m", 256, 56, 29},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ4_XS_R8) + 1,
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ1_M) + 1,
               "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

@@ -25,6 +25,8 @@ enum class DType : uint8_t {
   Q2_K_R8, Q3_K_R8,  // their rows interleaved in 8-row groups, see tensor/interleave.h
   IQ4_NL, IQ4_XS,    // 4-bit indexes into a non-uniform value table (llama.cpp's IQ4_XS files, IQ4_NL fallback)
   IQ4_NL_R8, IQ4_XS_R8,  // their rows interleaved in 8-row groups, see tensor/interleave.h
+  // The grid i-quants of unsloth's dynamic low-bit files (tensor/quant_iq_grid.h): 8 or 4 weights per lattice index
+  IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M,
 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block
@@ -35,7 +37,7 @@ const char* dtype_name(DType t);                    // "f32", "q4_0", "f8_e4m3" 
 std::optional<DType> dtype_from_name(std::string_view name);
 int64_t dtype_block_elems(DType t);                 // 1, 32 or 256
 size_t dtype_block_bytes(DType t);                  // bytes per block
-bool dtype_is_block_quant(DType t);                 // Q8_0 .. Q6_K, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_* and the R8 types
+bool dtype_is_block_quant(DType t);                 // every GGML block type (Q*, IQ*) and the R8 types
 // Bytes of a row of n values; throws Error if n is not a multiple of the block size.
 size_t dtype_row_bytes(DType t, int64_t n);
 

@@ -155,5 +155,7 @@ void iq4_nl_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void iq4_nl_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
 void iq4_xs_dequantize(const uint8_t* src, float* dst, int64_t n_blocks);
 void iq4_xs_quantize(const float* src, uint8_t* dst, int64_t n_blocks);
+// IQ2_XXS .. IQ1_M (quant_iq_grid.cpp); no quantizers.
+void iq_grid_dequantize(DType t, const uint8_t* src, float* dst, int64_t n_blocks);
 
 }  // namespace dsinfer::quant_detail

@@ -223,6 +223,10 @@ void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
     case DType::IQ4_XS:
       iq4_xs_dequantize(s, dst, nb);
       return;
+    case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: case DType::IQ3_XXS: case DType::IQ3_S:
+    case DType::IQ1_S: case DType::IQ1_M:
+      iq_grid_dequantize(t, s, dst, nb);
+      return;
     default:
       fail("dequantize_blocks: ", dtype_name(t), " is not a GGML block format");
   }
@@ -266,6 +270,10 @@ void quantize_blocks(DType t, const float* src, void* dst, int64_t n) {
     case DType::IQ4_XS:
       iq4_xs_quantize(src, d, nb);
       return;
+    case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: case DType::IQ3_XXS: case DType::IQ3_S:
+    case DType::IQ1_S: case DType::IQ1_M:
+      fail("dsinfer cannot quantize to ", dtype_name(t), " (it reads llama.cpp's files of this type; llama.cpp "
+           "makes them with an importance matrix)");
     default:
       fail("quantize_blocks: ", dtype_name(t), " is not a GGML block format");
   }

@@ -56,6 +56,33 @@ bool same_float(float a, float b) {
   return (std::isnan(a) && std::isnan(b)) || f32_bits(a) == f32_bits(b);
 }
 
+// Every record of <type>_dequantize.bin decodes to gguf-py's floats, bit for bit.
+void check_dequantize_fixture(DType t) {
+  const auto buf = read_fixture(std::string(dtype_name(t)) + "_dequantize.bin");
+  Reader r{buf};
+  int records = 0;
+  while (!r.done()) {
+    const int64_t n = r.u32();
+    const uint8_t* data = r.take(dtype_row_bytes(t, n));
+    const auto expected = floats(r.take(static_cast<size_t>(n) * 4), n);
+    std::vector<float> got(static_cast<size_t>(n));
+    dequantize_row(t, data, got.data(), n);
+    int n_diff = 0;
+    int64_t first = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!same_float(got[i], expected[i])) {
+        if (first < 0) first = i;
+        ++n_diff;
+      }
+    }
+    EXPECT_EQ(n_diff, 0) << dtype_name(t) << " record " << records << ": first mismatch at " << first
+                         << ": got " << (first >= 0 ? got[first] : 0) << " expected "
+                         << (first >= 0 ? expected[first] : 0);
+    ++records;
+  }
+  EXPECT_EQ(records, 3);
+}
+
 class QuantFixture : public ::testing::TestWithParam<DType> {};
 
 TEST_P(QuantFixture, QuantizeMatchesLlamaCppReferenceBytes) {
@@ -87,32 +114,7 @@ TEST_P(QuantFixture, QuantizeMatchesLlamaCppReferenceBytes) {
   EXPECT_GE(records, 15);
 }
 
-TEST_P(QuantFixture, DequantizeMatchesGgufPy) {
-  const DType t = GetParam();
-  const auto buf = read_fixture(std::string(dtype_name(t)) + "_dequantize.bin");
-  Reader r{buf};
-  int records = 0;
-  while (!r.done()) {
-    const int64_t n = r.u32();
-    const uint8_t* data = r.take(dtype_row_bytes(t, n));
-    const auto expected = floats(r.take(static_cast<size_t>(n) * 4), n);
-    std::vector<float> got(static_cast<size_t>(n));
-    dequantize_row(t, data, got.data(), n);
-    int n_diff = 0;
-    int64_t first = -1;
-    for (int64_t i = 0; i < n; ++i) {
-      if (!same_float(got[i], expected[i])) {
-        if (first < 0) first = i;
-        ++n_diff;
-      }
-    }
-    EXPECT_EQ(n_diff, 0) << dtype_name(t) << " record " << records << ": first mismatch at " << first
-                         << ": got " << (first >= 0 ? got[first] : 0) << " expected "
-                         << (first >= 0 ? expected[first] : 0);
-    ++records;
-  }
-  EXPECT_EQ(records, 3);
-}
+TEST_P(QuantFixture, DequantizeMatchesGgufPy) { check_dequantize_fixture(GetParam()); }
 
 // Dequantizing what we quantized must give what gguf-py gives for the same (reference) bytes, which
 // the dequantize test pins down; here we check the quantize fixtures decode to finite values close
@@ -140,6 +142,27 @@ TEST_P(QuantFixture, QuantizeFixturesDecodeNearTheirInputs) {
 INSTANTIATE_TEST_SUITE_P(AllBlockTypes, QuantFixture,
                          ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
                                            DType::Q6_K, DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// The grid i-quants: dsinfer reads them, it does not make them (quantize_row fails with a clear error).
+class GridQuantFixture : public ::testing::TestWithParam<DType> {};
+
+TEST_P(GridQuantFixture, DequantizeMatchesGgufPy) { check_dequantize_fixture(GetParam()); }
+
+TEST_P(GridQuantFixture, QuantizingIsRefusedClearly) {
+  std::vector<float> x(256, 0.5f);
+  std::vector<uint8_t> out(dtype_row_bytes(GetParam(), 256));
+  try {
+    quantize_row(GetParam(), x.data(), out.data(), 256);
+    FAIL() << "quantize_row accepted " << dtype_name(GetParam());
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot quantize"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(GridIQuants, GridQuantFixture,
+                         ::testing::Values(DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S, DType::IQ3_XXS, DType::IQ3_S,
+                                           DType::IQ1_S, DType::IQ1_M),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace

@@ -34,9 +34,16 @@ from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType as QT
 
 # Appended types keep the earlier types' seeds (1234 + index), so their files do not change.
 TYPES = {"q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K, "q6_k": QT.Q6_K, "q5_0": QT.Q5_0,
-         "q5_1": QT.Q5_1, "q2_k": QT.Q2_K, "q3_k": QT.Q3_K, "iq4_nl": QT.IQ4_NL, "iq4_xs": QT.IQ4_XS}
+         "q5_1": QT.Q5_1, "q2_k": QT.Q2_K, "q3_k": QT.Q3_K, "iq4_nl": QT.IQ4_NL, "iq4_xs": QT.IQ4_XS,
+         "iq2_xxs": QT.IQ2_XXS, "iq2_xs": QT.IQ2_XS, "iq2_s": QT.IQ2_S, "iq3_xxs": QT.IQ3_XXS, "iq3_s": QT.IQ3_S,
+         "iq1_s": QT.IQ1_S, "iq1_m": QT.IQ1_M}
 C_NAMES = {"q8_0": "q8_0", "q4_0": "q4_0", "q4_k": "q4_K", "q5_k": "q5_K", "q6_k": "q6_K", "q5_0": "q5_0",
-           "q5_1": "q5_1", "q2_k": "q2_K", "q3_k": "q3_K", "iq4_nl": "iq4_nl", "iq4_xs": "iq4_xs"}
+           "q5_1": "q5_1", "q2_k": "q2_K", "q3_k": "q3_K", "iq4_nl": "iq4_nl", "iq4_xs": "iq4_xs",
+           "iq2_xxs": "iq2_xxs", "iq2_xs": "iq2_xs", "iq2_s": "iq2_s", "iq3_xxs": "iq3_xxs", "iq3_s": "iq3_s",
+           "iq1_s": "iq1_s", "iq1_m": "iq1_m"}
+# The grid i-quants: dequantize vectors only (dsinfer reads them but does not quantize to them; ggml's
+# quantizers for the 1- and 2-bit ones need an importance matrix).
+DEQUANTIZE_ONLY = {"iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"}
 # The IQ4 types: quantize_<type>(src, dst, nrow, n_per_row, NULL), what llama-quantize calls without an
 # imatrix (for IQ4_NL not quantize_row_iq4_nl_ref, which skips the 7 extra scale tries).
 ROW_QUANTIZER_WITH_TRIES = {"iq4_nl", "iq4_xs"}
@@ -149,8 +156,13 @@ def random_blocks(name: str, n_blocks: int, rng: np.random.Generator) -> bytes:
         vals[rng.random(count) < 0.05] = 0.0
         return vals.view(np.uint8).reshape(count, 2)
 
-    if name in ("q8_0", "q4_0", "q5_0", "iq4_nl", "iq4_xs"):
+    if name in ("q8_0", "q4_0", "q5_0", "iq4_nl", "iq4_xs") or (name in DEQUANTIZE_ONLY and name != "iq1_m"):
         raw[:, 0:2] = f16_field(n_blocks)
+    elif name == "iq1_m":  # d's 16 bits are the top nibbles of the 4 u16 scale words at bytes 48..55
+        d = f16_field(n_blocks).view(np.uint16).reshape(n_blocks)
+        for k in range(4):
+            nib = ((d >> (4 * k)) & 0xF).astype(np.uint8)
+            raw[:, 49 + 2 * k] = (raw[:, 49 + 2 * k] & 0x0F) | (nib << 4)
     elif name in ("q4_k", "q5_k", "q5_1"):  # d, then dmin (K-quants) or m (Q5_1)
         raw[:, 0:2] = f16_field(n_blocks)
         raw[:, 2:4] = f16_field(n_blocks)
@@ -160,6 +172,17 @@ def random_blocks(name: str, n_blocks: int, rng: np.random.Generator) -> bytes:
     else:  # q6_k, q3_k: d is the last field
         raw[:, size - 2:size] = f16_field(n_blocks)
     return raw.tobytes()
+
+
+def write_quantize_vectors(lib, name: str, qtype: QT, rng: np.random.Generator, out_dir: str) -> None:
+    with open(os.path.join(out_dir, f"{C_NAMES[name]}_quantize.bin"), "wb") as f:
+        for x in input_rows(name, rng):
+            expected = c_quantize(lib, name, x)
+            if name in HAS_GGUF_PY_QUANTIZER:
+                with np.errstate(all="ignore"):
+                    py = quants.quantize(x.reshape(1, -1), qtype).tobytes()
+                assert py == expected, f"{name}: gguf-py and ggml-quants.c disagree"
+            f.write(struct.pack("<I", x.size) + x.astype("<f4").tobytes() + expected)
 
 
 def same_floats(a: np.ndarray, b: np.ndarray) -> bool:
@@ -177,14 +200,8 @@ def main() -> int:
         lib = build_llama_reference(args.llama_cpp, tmp)
         for name, qtype in TYPES.items():
             rng = np.random.default_rng(1234 + list(TYPES).index(name))
-            with open(os.path.join(args.out, f"{C_NAMES[name]}_quantize.bin"), "wb") as f:
-                for x in input_rows(name, rng):
-                    expected = c_quantize(lib, name, x)
-                    if name in HAS_GGUF_PY_QUANTIZER:
-                        with np.errstate(all="ignore"):
-                            py = quants.quantize(x.reshape(1, -1), qtype).tobytes()
-                        assert py == expected, f"{name}: gguf-py and ggml-quants.c disagree"
-                    f.write(struct.pack("<I", x.size) + x.astype("<f4").tobytes() + expected)
+            if name not in DEQUANTIZE_ONLY:
+                write_quantize_vectors(lib, name, qtype, rng, args.out)
             with open(os.path.join(args.out, f"{C_NAMES[name]}_dequantize.bin"), "wb") as f:
                 block = GGML_QUANT_SIZES[qtype][0]
                 for n_blocks in (1, 3, 8 if block == 256 else 40):
