@@ -39,6 +39,11 @@ extern const int8_t kIQ1SGrid[2048][8];
 
 bool dtype_is_iq_grid(DType t);  // IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M
 
+// dst = n / 256 blocks of random codes (every bit pattern of these formats is valid) whose d makes each
+// block's root mean square about `rms`: the weights of random-weight test models and benchmarks in these
+// types, which dsinfer cannot quantize to. Deterministic in seed.
+void iq_grid_random_row(DType t, float rms, uint64_t seed, uint8_t* dst, int64_t n);
+
 // The sign byte of 7-bit code c: bit j = value j negative, bit 7 makes the count even.
 inline constexpr uint8_t iq_sign_byte(uint32_t c) {
   c &= 127;

@@ -57,7 +57,9 @@ const Case kQuantCases[] = {{DType::Q8_0, 96},  {DType::Q8_0, 2048}, {DType::Q4_
                             {DType::Q5_0, 96},  {DType::Q5_0, 1408}, {DType::Q5_1, 96}, {DType::Q5_1, 1408},
                             {DType::Q4_K, 512}, {DType::Q5_K, 512},  {DType::Q6_K, 768}, {DType::Q2_K, 512},
                             {DType::Q3_K, 768}, {DType::IQ4_NL, 96}, {DType::IQ4_NL, 1408}, {DType::IQ4_XS, 512},
-                            {DType::IQ4_XS, 768}};
+                            {DType::IQ4_XS, 768}, {DType::IQ2_XXS, 512}, {DType::IQ2_XS, 768},
+                            {DType::IQ2_S, 512},  {DType::IQ3_XXS, 768}, {DType::IQ3_S, 512},   {DType::IQ1_S, 768},
+                            {DType::IQ1_M, 512},  {DType::IQ1_S, 2048}};
 const int64_t kRowCounts[] = {1, 3, 13, 37};
 const int64_t kTokCounts[] = {1, 2, 3, 4, 5, 7, 8, 17};
 

@@ -14,6 +14,7 @@
 // Float weights (F32, F16, BF16, F8_E4M3) keep float activations and fp32 FMA, so F32 models stay exact.
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -79,6 +80,11 @@ using FloatGemmFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows,
 using FloatNnFn = void (*)(const float* x, int64_t ldx, int64_t n_tok, const float* b, int64_t ldb, int64_t N,
                            int64_t K, float* y, int64_t ldy);
 
+// The grid i-quants' kernels, one per type in DType order from IQ2_XXS (tensor/quant_iq_grid.h).
+constexpr int kIQGridTypes = static_cast<int>(DType::IQ1_M) - static_cast<int>(DType::IQ2_XXS) + 1;
+using IQGridKernels = std::array<QuantGemmFn, kIQGridTypes>;
+constexpr int iq_grid_slot(DType t) { return static_cast<int>(t) - static_cast<int>(DType::IQ2_XXS); }
+
 struct KernelSet {
   const char* isa = "scalar";
   QuantizeRowFn quantize_row = nullptr;
@@ -88,6 +94,7 @@ struct KernelSet {
   QuantGemmFn q2_k_r8 = nullptr, q3_k_r8 = nullptr;
   QuantGemmFn iq4_nl = nullptr, iq4_xs = nullptr;  // file layout (the loader repacks them to R8)
   QuantGemmFn iq4_nl_r8 = nullptr, iq4_xs_r8 = nullptr;
+  IQGridKernels iq_grid{};  // IQ2_XXS .. IQ1_M, file layout, at iq_grid_slot(type)
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
@@ -117,6 +124,9 @@ struct KernelSet {
   FloatGemmFn float_for(DType t) const;  // nullptr for GGML block types
 };
 
+// The grid i-quant kernels of the scalar and AVX2 sets (gemm_iq_grid_*.cpp), put into k.
+void iq_grid_scalar(IQGridKernels& k);
+void iq_grid_avx2(IQGridKernels& k);
 // The R8 kernels of each set (gemm_r8_*.cpp).
 QuantGemmFn q4_0_r8_scalar();
 QuantGemmFn q8_0_r8_scalar();

@@ -24,6 +24,12 @@ constexpr size_t kQ3_KBytes = 110; // hmask[32]; qs[64]; scales[12]; f16 d
 constexpr size_t kIQ4_XSBytes = 136; // f16 d; u16 scales_h; scales_l[4]; qs[128] (IQ4_NL: as Q4_0's 18)
 constexpr size_t kQ3_KR8Bytes = 114;  // per row of a Q3_K_R8 group: the 12 scale bytes unpacked to 16
 
+// 8-lane horizontal sum in the order of the SIMD fold: (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
+inline float hsum8(const float* l) {
+  const float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
+  return (s0 + s2) + (s1 + s3);
+}
+
 inline float half_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);

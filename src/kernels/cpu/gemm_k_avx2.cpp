@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_blocks.h"
+#include "kernels/cpu/gemm_row_tiles.h"
 
 namespace dsinfer::kern {
 namespace {
@@ -193,34 +194,6 @@ void iq4_xs_tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
   for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]);
 }
 
-template <class Tile>
-void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  float out[4];
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* wr = w + r * row_bytes;
-    int64_t t = 0;
-    for (; t + 4 <= a.n_tok; t += 4) {
-      Tile::template run<4>(wr, a, t, out);
-      for (int i = 0; i < 4; ++i) y[(t + i) * ldy + r] = out[i];
-    }
-    const int64_t rest = a.n_tok - t;
-    switch (rest) {
-      case 1:
-        Tile::template run<1>(wr, a, t, out);
-        break;
-      case 2:
-        Tile::template run<2>(wr, a, t, out);
-        break;
-      case 3:
-        Tile::template run<3>(wr, a, t, out);
-        break;
-      default:
-        break;
-    }
-    for (int64_t i = 0; i < rest; ++i) y[(t + i) * ldy + r] = out[i];
-  }
-}
-
 template <bool kFifthBit>
 struct Q45Tile {
   template <int kT>
@@ -251,22 +224,22 @@ struct Q6Tile {
 }  // namespace
 
 QuantGemmFn q4_k_avx2() {
-  return gemm_k<Q45Tile<false>>;
+  return gemm_row_tiles<Q45Tile<false>>;
 }
 QuantGemmFn q5_k_avx2() {
-  return gemm_k<Q45Tile<true>>;
+  return gemm_row_tiles<Q45Tile<true>>;
 }
 QuantGemmFn q6_k_avx2() {
-  return gemm_k<Q6Tile>;
+  return gemm_row_tiles<Q6Tile>;
 }
 QuantGemmFn q2_k_avx2() {
-  return gemm_k<Q23Tile<false>>;
+  return gemm_row_tiles<Q23Tile<false>>;
 }
 QuantGemmFn q3_k_avx2() {
-  return gemm_k<Q23Tile<true>>;
+  return gemm_row_tiles<Q23Tile<true>>;
 }
 QuantGemmFn iq4_xs_avx2() {
-  return gemm_k<IQ4XSTile>;
+  return gemm_row_tiles<IQ4XSTile>;
 }
 
 }  // namespace dsinfer::kern

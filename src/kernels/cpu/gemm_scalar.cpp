@@ -36,12 +36,6 @@ void quantize_row_scalar(const float* x, int64_t K, int8_t* q, float* d, int32_t
 // Each mirrors its AVX2 kernel's lanes: the integer sums are exact either way, and the float
 // accumulators, FMAs and final reduction are done in the same order, so the two agree bit for bit.
 
-// 8-lane horizontal sum in the order of the SIMD fold: (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
-float hsum8(const float* l) {
-  const float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
-  return (s0 + s2) + (s1 + s3);
-}
-
 // The 32-value formats with one f16 scale per block (Q4_0, Q8_0, IQ4_NL): element i of a block's integer
 // values — Q4_0's nibble (its - 8 comes from the activation sum), Q8_0's int8, IQ4_NL's table value.
 enum class Legacy { kQ4_0, kQ8_0, kIQ4_NL };
@@ -412,6 +406,7 @@ const KernelSet& scalar_kernels() {
     k.q3_k_r8 = q3_k_r8_scalar();
     k.iq4_nl_r8 = iq4_nl_r8_scalar();
     k.iq4_xs_r8 = iq4_xs_r8_scalar();
+    iq_grid_scalar(k.iq_grid);
     k.f32 = gemm_float<DType::F32>;
     k.f16 = gemm_float<DType::F16>;
     k.bf16 = gemm_float<DType::BF16>;
