@@ -16,6 +16,7 @@
 #include "kernels/cpu/matmul.h"
 #include "tensor/interleave.h"
 #include "tensor/quant.h"
+#include "tensor/quant_iq_grid.h"
 
 namespace {
 
@@ -42,7 +43,10 @@ Fixture make(DType t, int64_t n_tok, int64_t rows, int64_t K = kK) {
   std::vector<float> row(K);
   for (int64_t r = 0; r < rows; ++r) {
     for (auto& v : row) v = nd(rng) * 0.05f;
-    quantize_row(plain, row.data(), f.bytes.data() + r * rb, K);
+    if (dtype_is_iq_grid(plain))  // no quantizer: random codes of the same scale
+      iq_grid_random_row(plain, 0.05f, static_cast<uint64_t>(r), f.bytes.data() + r * rb, K);
+    else
+      quantize_row(plain, row.data(), f.bytes.data() + r * rb, K);
   }
   if (plain != t) {
     std::vector<uint8_t> packed(static_cast<size_t>(rows) * dtype_row_bytes(t, K));
@@ -165,6 +169,31 @@ void IQ4_XS_R8(benchmark::State& s) {
 void IQ4_XS_R8_mem(benchmark::State& s) {
   run(s, DType::IQ4_XS_R8, kBigRows);
 }
+// The grid i-quants (file layout; no R8 form).
+void IQ2_XXS(benchmark::State& s) {
+  run(s, DType::IQ2_XXS);
+}
+void IQ2_XS(benchmark::State& s) {
+  run(s, DType::IQ2_XS);
+}
+void IQ2_S(benchmark::State& s) {
+  run(s, DType::IQ2_S);
+}
+void IQ3_XXS(benchmark::State& s) {
+  run(s, DType::IQ3_XXS);
+}
+void IQ3_S(benchmark::State& s) {
+  run(s, DType::IQ3_S);
+}
+void IQ1_S(benchmark::State& s) {
+  run(s, DType::IQ1_S);
+}
+void IQ1_M(benchmark::State& s) {
+  run(s, DType::IQ1_M);
+}
+void IQ1_S_mem(benchmark::State& s) {
+  run(s, DType::IQ1_S, kBigRows);
+}
 
 // MLA decode attention over n cached latent rows (V2/V3 shapes: H = 16 heads, L = 576, rkv = 512).
 // `layers` caches of n rows are visited in turn, as a decode step visits every layer's: with 24 of
@@ -277,6 +306,14 @@ BENCHMARK(IQ4_XS)->TOKENS;
 BENCHMARK(IQ4_NL_R8)->TOKENS;
 BENCHMARK(IQ4_XS_R8)->TOKENS;
 BENCHMARK(IQ4_XS_R8_mem)->Arg(1)->Arg(2);
+BENCHMARK(IQ2_XXS)->TOKENS;
+BENCHMARK(IQ2_XS)->TOKENS;
+BENCHMARK(IQ2_S)->TOKENS;
+BENCHMARK(IQ3_XXS)->TOKENS;
+BENCHMARK(IQ3_S)->TOKENS;
+BENCHMARK(IQ1_S)->TOKENS;
+BENCHMARK(IQ1_M)->TOKENS;
+BENCHMARK(IQ1_S_mem)->Arg(1)->Arg(2);
 
 }  // namespace
 

@@ -16,9 +16,13 @@
 namespace dsinfer::kern {
 namespace {
 
-constexpr std::array<uint8_t, 128> kSignBytes = [] {
-  std::array<uint8_t, 128> t{};
-  for (uint32_t c = 0; c < 128; ++c) t[c] = iq_sign_byte(c);
+// Sign code c (0..127) as 8 bytes of +1 / -1 (iq_sign_byte's bits), for vpsignb.
+constexpr std::array<uint64_t, 128> kSignsOfCode = [] {
+  std::array<uint64_t, 128> t{};
+  for (uint32_t c = 0; c < 128; ++c) {
+    const uint8_t b = iq_sign_byte(c);
+    for (int j = 0; j < 8; ++j) t[c] |= static_cast<uint64_t>((b >> j) & 1 ? 0xff : 0x01) << (8 * j);
+  }
   return t;
 }();
 
@@ -60,9 +64,10 @@ inline __m256i apply_signs(__m256i v, uint32_t signs) {
   return _mm256_sub_epi8(_mm256_xor_si256(v, neg), neg);
 }
 
-inline uint32_t sign_codes(uint32_t aux) {  // 4 x 7-bit codes -> 4 sign bytes
-  return kSignBytes[aux & 127] | kSignBytes[(aux >> 7) & 127] << 8 | kSignBytes[(aux >> 14) & 127] << 16 |
-         static_cast<uint32_t>(kSignBytes[(aux >> 21) & 127]) << 24;
+// The +-1 bytes of 4 sign codes (7 bits each, from bit 0 of aux), values 8l .. 8l+7 under code l.
+inline __m256i code_signs(uint32_t aux) {
+  return points8(&kSignsOfCode[aux & 127], &kSignsOfCode[(aux >> 7) & 127], &kSignsOfCode[(aux >> 14) & 127],
+                 &kSignsOfCode[(aux >> 21) & 127]);
 }
 
 // The block's d (iq_grid_d; not called from here: header inline code built with -mavx2 must not be shared
@@ -99,25 +104,25 @@ inline __m256i group(const uint8_t* blk, int g, int* s) {
     const uint8_t* idx = blk + 2 + 8 * g;
     const uint32_t aux = load4(idx + 4);
     s[0] = s[1] = static_cast<int>(aux >> 28);
-    return apply_signs(points8(kIQ2XXSGrid[idx[0]], kIQ2XXSGrid[idx[1]], kIQ2XXSGrid[idx[2]], kIQ2XXSGrid[idx[3]]),
-                       sign_codes(aux));
+    return _mm256_sign_epi8(
+        points8(kIQ2XXSGrid[idx[0]], kIQ2XXSGrid[idx[1]], kIQ2XXSGrid[idx[2]], kIQ2XXSGrid[idx[3]]), code_signs(aux));
   } else if constexpr (T == DType::IQ3_XXS) {
     const uint8_t* idx = blk + 2 + 8 * g;
     const uint32_t aux = load4(blk + 2 + 64 + 4 * g);
     s[0] = s[1] = static_cast<int>(aux >> 28);
     const int i[8] = {idx[0], idx[1], idx[2], idx[3], idx[4], idx[5], idx[6], idx[7]};
-    return apply_signs(points4(kIQ3XXSGrid, i), sign_codes(aux));
+    return _mm256_sign_epi8(points4(kIQ3XXSGrid, i), code_signs(aux));
   } else if constexpr (T == DType::IQ2_XS) {
     const uint8_t* qs = blk + 2 + 8 * g;
     s[0] = blk[66 + g] & 15;
     s[1] = blk[66 + g] >> 4;
     uint16_t q[4];
     for (int l = 0; l < 4; ++l) q[l] = load2(qs + 2 * l);
-    const uint32_t signs = kSignBytes[q[0] >> 9] | kSignBytes[q[1] >> 9] << 8 | kSignBytes[q[2] >> 9] << 16 |
-                           static_cast<uint32_t>(kSignBytes[q[3] >> 9]) << 24;
-    return apply_signs(points8(kIQ2XSGrid[q[0] & 511], kIQ2XSGrid[q[1] & 511], kIQ2XSGrid[q[2] & 511],
-                               kIQ2XSGrid[q[3] & 511]),
-                       signs);
+    const __m256i signs =
+        points8(&kSignsOfCode[q[0] >> 9], &kSignsOfCode[q[1] >> 9], &kSignsOfCode[q[2] >> 9], &kSignsOfCode[q[3] >> 9]);
+    return _mm256_sign_epi8(points8(kIQ2XSGrid[q[0] & 511], kIQ2XSGrid[q[1] & 511], kIQ2XSGrid[q[2] & 511],
+                                    kIQ2XSGrid[q[3] & 511]),
+                            signs);
   } else if constexpr (T == DType::IQ2_S) {
     const uint8_t* idx = blk + 2 + 4 * g;
     const int qh = blk[66 + g];
