@@ -1,11 +1,16 @@
 #include "model/gguf_export.h"
 
+#include "tensor/quant_iq_grid.h"
+
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 
 #include "formats/gguf.h"
 #include "tensor/quant.h"
+#include "tensor/quant_iq_grid.h"
 #include "tensor/tensor.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -118,8 +123,10 @@ void layout_rows(const ModelConfig& c, const TensorRows& src, const WeightSpec& 
 }
 
 void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src, const WeightSpec& s, DType t,
-                   uint8_t* dst) {
+                   uint8_t* dst, bool random_grid_codes) {
   const int64_t cols = s.shape.back();
+  const bool random_codes = random_grid_codes && dtype_is_iq_grid(t);
+  const uint64_t name_seed = std::hash<std::string>{}(s.file_name);
   int64_t rows = 1;
   for (size_t i = 0; i + 1 < s.shape.size(); ++i) rows *= s.shape[i];
   const size_t row_bytes = dtype_row_bytes(t, cols);
@@ -128,7 +135,18 @@ void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src
     for (int64_t r = r0; r < r1; r += 64) {
       const int64_t n = std::min<int64_t>(64, r1 - r);
       layout_rows(c, src, s, r, n, buf.data());
-      for (int64_t i = 0; i < n; ++i) quantize_row(t, buf.data() + i * cols, dst + (r + i) * row_bytes, cols);
+      for (int64_t i = 0; i < n; ++i) {
+        const float* row = buf.data() + i * cols;
+        uint8_t* out = dst + (r + i) * row_bytes;
+        if (!random_codes) {
+          quantize_row(t, row, out, cols);
+          continue;
+        }
+        double ss = 0;  // random codes at the drawn row's scale
+        for (int64_t k = 0; k < cols; ++k) ss += static_cast<double>(row[k]) * row[k];
+        iq_grid_random_row(t, static_cast<float>(std::sqrt(ss / static_cast<double>(cols))),
+                           name_seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(r + i), out, cols);
+      }
     }
   }, 64);
 }
@@ -138,8 +156,10 @@ namespace {
 // The type llama_tensor_get_type picks for spec's tensor in `mix` (model/llama_mix.h), before the fallback.
 DType mix_type(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_blocks) {
   using M = LlamaMix;
-  if (mix == M::kNone) return want;
   const std::string& f = s.file_name;
+  if (dtype_is_iq_grid(want))  // (synth only) the routed experts; see llama_mix.h
+    return f.find("_exps.") != std::string::npos ? want : f == "output.weight" ? DType::Q6_K : DType::Q4_K;
+  if (mix == M::kNone) return want;
   if (f == "output.weight") return DType::Q6_K;
   const int64_t i = s.layer, n = n_blocks;  // ffn_down's layer from its name; attn_kv_b's count = its layer
   const bool more_bits = i >= 0 && (i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2);
@@ -174,7 +194,7 @@ DType gguf_dtype_for(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_bl
   if (want == DType::Q4_K) return DType::Q5_0;
   if (want == DType::Q5_K) return DType::Q5_1;
   if (want == DType::Q2_K || want == DType::Q3_K) return DType::Q4_0;
-  if (want == DType::IQ4_XS) return DType::IQ4_NL;
+  if (want == DType::IQ4_XS || dtype_is_iq_grid(want)) return DType::IQ4_NL;
   return DType::Q8_0;
 }
 
@@ -216,8 +236,11 @@ std::vector<std::string> write_gguf_model(const ModelConfig& config, const Tenso
       });
       continue;
     }
-    w.add_tensor_lazy(s.file_name, t, s.shape, [&pool, &c, &src, s, t, bytes, &done, &bar](uint8_t* dst) {
-      encode_tensor(pool, c, src, s, t, dst);
+    if (dtype_is_iq_grid(t) && !o.random_grid_codes)
+      fail(s.file_name, ": dsinfer cannot quantize to ", dtype_name(t), " (it reads llama.cpp's files of this type; "
+           "llama.cpp makes them with an importance matrix)");
+    w.add_tensor_lazy(s.file_name, t, s.shape, [&pool, &c, &src, s, t, bytes, &done, &bar, &o](uint8_t* dst) {
+      encode_tensor(pool, c, src, s, t, dst, o.random_grid_codes);
       if (bar) bar->update(done += bytes);
     });
   }

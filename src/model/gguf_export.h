@@ -40,14 +40,15 @@ class TensorRows {
 // experts and split k_b / v_b are cut from the canonical tensors they derive from.
 void layout_rows(const ModelConfig& c, const TensorRows& src, const WeightSpec& s, int64_t r0, int64_t n, float* out);
 
-// spec's tensor encoded in dtype t into dst, rows in parallel.
+// spec's tensor encoded in dtype t into dst, rows in parallel. random_grid_codes: a grid i-quant t gets random
+// codes at each row's root mean square instead (synth: dsinfer has no quantizer for those types).
 void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src, const WeightSpec& s, DType t,
-                   uint8_t* dst);
+                   uint8_t* dst, bool random_grid_codes = false);
 
 // The type llama-quantize gives a tensor of a GGUF file asked for in `want`: vectors and the router F32;
 // matrices `want` — or what `mix` picks for the tensor (model/llama_mix.h; n_blocks: the file's block_count)
 // — unless their rows do not fit its block, then llama.cpp's fallback (Q4_K -> Q5_0, Q5_K -> Q5_1, Q2_K /
-// Q3_K -> Q4_0, Q6_K and the rest -> Q8_0, else F16).
+// Q3_K -> Q4_0, IQ4_XS and the grid i-quants -> IQ4_NL, Q6_K and the rest -> Q8_0, else F16).
 DType gguf_dtype_for(const WeightSpec& s, DType want, LlamaMix mix, int64_t n_blocks);
 
 // deepseek2.block_count: the layers and the MTP modules written.
@@ -62,6 +63,7 @@ struct GgufExportOptions {
   std::string name;              // general.name
   int threads = 0;
   bool progress = false;         // a bar on a terminal
+  bool random_grid_codes = false;  // synth: grid i-quant tensors get random codes (else: an error)
 };
 
 // Writes the model to `path` (*.gguf); extra_keys (the tokenizer's) go after the model's metadata.

@@ -68,6 +68,13 @@ uint32_t llama_file_type(const GgufTypeChoice& c) {
     case DType::IQ4_NL: return 25;
     case DType::IQ4_XS: return 30;
     case DType::BF16: return 32;
+    case DType::IQ2_XXS: return 19;
+    case DType::IQ2_XS: return 20;
+    case DType::IQ3_XXS: return 23;
+    case DType::IQ1_S: return 24;
+    case DType::IQ3_S: return 26;
+    case DType::IQ2_S: return 28;
+    case DType::IQ1_M: return 31;
     default: fail("GGUF export: no llama.cpp file type for ", dtype_name(c.dtype));
   }
 }

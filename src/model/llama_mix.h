@@ -11,7 +11,10 @@
 //           ffn_down* Q5_K in the first block_count / 8 layers
 // and the legacy attn_kv_b: q2_K_M Q3_K, q3_K_M Q5_K in its first two layers and Q4_K after, q3_K_L Q5_K,
 // q4_K_M / q5_K_M Q6_K where use_more_bits picks. A plain type name (q4_K, q2_K, ...) is no mix: every
-// matrix in that type (llama-quantize --pure).
+// matrix in that type (llama-quantize --pure) — except the grid i-quants (iq1_s, iq1_m, iq2_xxs, iq2_xs, iq2_s,
+// iq3_xxs, iq3_s), which only synth writes (random codes: dsinfer has no quantizer for them): they go to the
+// routed experts (ffn_*_exps), the other matrices Q4_K and output.weight Q6_K, the shape of unsloth's dynamic
+// low-bit DeepSeek files.
 
 #include <optional>
 #include <string_view>

@@ -130,6 +130,7 @@ std::vector<std::string> synth_model(const ModelConfig& config, const SynthOptio
     o.max_part_bytes = opt.max_shard_bytes;
     o.name = cat("dsinfer synth (random weights, ", dtype_name(opt.dtype), ")");
     o.threads = opt.threads;
+    o.random_grid_codes = true;  // random weights either way
     return write_gguf_model(c, src, o, synth_tokenizer_gguf_keys(tok, c.vocab_size), path);
   }
 

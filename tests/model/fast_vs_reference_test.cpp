@@ -2,7 +2,8 @@
 // GGML weights, SIMD float kernels, fused MoE sweeps, all-heads MLA) picks exactly the tokens the
 // reference kernels (dequantize + float dot) pick, on tiny random-weight Q8_0, Q4_0, Q5_0 and Q5_1 models, and
 // Q2_K / Q3_K / IQ4_XS ones (tiny-v3-k: rows of 256, so the super-blocks fit; its 64-wide rows fall back to
-// Q4_0 / IQ4_NL as llama-quantize does), and an IQ4_NL one.
+// Q4_0 / IQ4_NL as llama-quantize does), an IQ4_NL one, and tiny-v3-k ones with each grid i-quant (IQ1_S ..
+// IQ3_S) in the routed experts.
 
 #include <gtest/gtest.h>
 
@@ -29,6 +30,9 @@ std::vector<ModelCase> model_cases() {
     for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1}) out.push_back({preset, t});
   for (DType t : {DType::Q2_K, DType::Q3_K, DType::IQ4_XS}) out.push_back({"tiny-v3-k", t});
   out.push_back({"tiny-v3", DType::IQ4_NL});
+  // The grid i-quants (random codes in the routed experts, the rest Q4_K: see model/llama_mix.h).
+  for (DType t : {DType::IQ1_S, DType::IQ1_M, DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S, DType::IQ3_XXS, DType::IQ3_S})
+    out.push_back({"tiny-v3-k", t});
   return out;
 }
 

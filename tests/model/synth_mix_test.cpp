@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cstring>
+
 #include "formats/gguf.h"
+#include "model/convert.h"
 #include "model/gguf_export.h"
 #include "kernels/cpu/matmul.h"
 #include "test_models.h"
@@ -98,6 +101,56 @@ TEST(SynthMix, AMixGoesWithItsOwnTypeAndOnlyInGguf) {
   EXPECT_THROW(synth_model(preset_config("tiny-v3"), o, testing::temp_dir() + "/mix-q4_0.gguf"), Error);
   o.dtype = DType::Q4_K;
   EXPECT_THROW(synth_model(preset_config("tiny-v3"), o, testing::temp_dir() + "/mix-hf"), Error);
+}
+
+// The grid i-quants (unsloth's dynamic files): synth puts them in the routed experts only, as random codes at the
+// drawn weights' scale; the rest Q4_K (its fallbacks for narrow rows), output Q6_K. Such files run; the same
+// seed gives the same bytes. convert refuses them: dsinfer has no quantizer for these types.
+TEST(SynthMix, GridIQuantsGoToTheRoutedExpertsAsRandomCodes) {
+  const ModelConfig c = wide_rows_config();
+  SynthOptions o;
+  o.dtype = DType::IQ2_XXS;
+  o.threads = 2;
+  const std::string path = testing::temp_dir() + "/mix-iq2_xxs.gguf";
+  synth_model(c, o, path);
+  const std::string again_path = testing::temp_dir() + "/mix-iq2_xxs-again.gguf";
+  synth_model(c, o, again_path);
+  const auto f = GgufFile::open(path);
+  const auto again = GgufFile::open(again_path);
+  EXPECT_EQ(f->get_uint("general.file_type"), 19u);  // LLAMA_FTYPE_MOSTLY_IQ2_XXS
+  EXPECT_EQ(f->tensor("output.weight").dtype, DType::Q6_K);
+  EXPECT_EQ(f->tensor("token_embd.weight").dtype, DType::Q4_K);
+  for (int64_t l = c.first_k_dense_replace; l < c.num_hidden_layers; ++l) {
+    for (const char* part : {"gate", "up", "down"}) {
+      const TensorView& e = f->tensor(cat("blk.", l, ".ffn_", part, "_exps.weight"));
+      ASSERT_EQ(e.dtype, DType::IQ2_XXS) << l << part;
+      EXPECT_EQ(std::memcmp(e.data, again->tensor(e.name).data, e.nbytes), 0) << e.name;
+      std::vector<float> row(static_cast<size_t>(e.cols()));
+      dequantize_rows(e, 0, 1, row.data());
+      double ss = 0;
+      for (float v : row) ss += static_cast<double>(v) * v;
+      const double rms = std::sqrt(ss / static_cast<double>(row.size()));
+      EXPECT_GT(rms, 1e-3) << e.name;  // the drawn init's scale (std ~0.02), not zeros or garbage
+      EXPECT_LT(rms, 0.2) << e.name;
+    }
+    EXPECT_EQ(f->tensor(cat("blk.", l, ".ffn_up_shexp.weight")).dtype, DType::Q4_K) << l;
+    EXPECT_EQ(f->tensor(cat("blk.", l, ".attn_output.weight")).dtype, DType::Q5_0) << l;  // 64 wide: Q4_K's fallback
+  }
+  auto m = load_model(path);
+  float gap = 0;
+  EXPECT_EQ(testing::greedy(*m, 8, &gap).size(), 8u);
+
+  ConvertOptions co;
+  co.dtype = DType::IQ2_XXS;
+  const std::string f32 = testing::temp_dir() + "/mix-f32-src.gguf";
+  SynthOptions fo;
+  synth_model(c, fo, f32);
+  try {
+    convert_to_gguf(f32, testing::temp_dir() + "/mix-iq2_xxs-converted.gguf", co);
+    FAIL() << "convert wrote IQ2_XXS";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot quantize to iq2_xxs"), std::string::npos) << e.what();
+  }
 }
 
 // The legacy attn_kv_b layout, which llama.cpp counts as attn_v (n_gqa = 1 there: head_count_kv = heads).
