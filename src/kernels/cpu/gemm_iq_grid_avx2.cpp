@@ -48,7 +48,7 @@ inline __m256i points8(const void* p0, const void* p1, const void* p2, const voi
                            static_cast<long long>(load8(p1)), static_cast<long long>(load8(p0)));
 }
 // 8 lattice points of 4 bytes (IQ3).
-inline __m256i points4(const uint8_t (*grid)[4], const int* idx) {
+inline __m256i points4(const uint8_t (*grid)[4], const uint32_t* idx) {
   return _mm256_set_epi32(static_cast<int>(load4(grid[idx[7]])), static_cast<int>(load4(grid[idx[6]])),
                           static_cast<int>(load4(grid[idx[5]])), static_cast<int>(load4(grid[idx[4]])),
                           static_cast<int>(load4(grid[idx[3]])), static_cast<int>(load4(grid[idx[2]])),
@@ -97,65 +97,76 @@ inline __m256i iq1_values(__m256i points, __m256i delta) {
   return _mm256_add_epi8(x8, delta);
 }
 
-// Group g of a block as the signed vector w and the half scale codes s[2] (what iq_grid_group gives).
 template <DType T>
-inline __m256i group(const uint8_t* blk, int g, int* s) {
+constexpr size_t kBlockBytes = T == DType::IQ2_XXS ? 66 : T == DType::IQ2_XS ? 74 : T == DType::IQ2_S ? 82
+                               : T == DType::IQ3_XXS ? 98 : T == DType::IQ3_S ? 110 : T == DType::IQ1_S ? 50 : 56;
+
+// A group as the kernel uses it: w signed, m the odd half scales 2 s + 1 as int16 lanes (elements 0..15 in the
+// low 128 bits, 16..31 in the high).
+struct Group {
+  __m256i v, m;
+};
+inline __m256i odd_scale(uint32_t s) { return _mm256_set1_epi16(static_cast<short>(2 * s + 1)); }
+inline __m256i odd_scales(uint32_t s0, uint32_t s1) {
+  return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(2 * s1 + 1)), _mm_set1_epi16(static_cast<short>(2 * s0 + 1)));
+}
+
+// Group g of a block (what iq_grid_group gives).
+template <DType T>
+inline Group group(const uint8_t* blk, int g) {
   if constexpr (T == DType::IQ2_XXS) {
     const uint8_t* idx = blk + 2 + 8 * g;
     const uint32_t aux = load4(idx + 4);
-    s[0] = s[1] = static_cast<int>(aux >> 28);
-    return _mm256_sign_epi8(
-        points8(kIQ2XXSGrid[idx[0]], kIQ2XXSGrid[idx[1]], kIQ2XXSGrid[idx[2]], kIQ2XXSGrid[idx[3]]), code_signs(aux));
+    return {_mm256_sign_epi8(points8(kIQ2XXSGrid[idx[0]], kIQ2XXSGrid[idx[1]], kIQ2XXSGrid[idx[2]], kIQ2XXSGrid[idx[3]]),
+                             code_signs(aux)),
+            odd_scale(aux >> 28)};
   } else if constexpr (T == DType::IQ3_XXS) {
     const uint8_t* idx = blk + 2 + 8 * g;
     const uint32_t aux = load4(blk + 2 + 64 + 4 * g);
-    s[0] = s[1] = static_cast<int>(aux >> 28);
-    const int i[8] = {idx[0], idx[1], idx[2], idx[3], idx[4], idx[5], idx[6], idx[7]};
-    return _mm256_sign_epi8(points4(kIQ3XXSGrid, i), code_signs(aux));
+    const uint32_t i[8] = {idx[0], idx[1], idx[2], idx[3], idx[4], idx[5], idx[6], idx[7]};
+    return {_mm256_sign_epi8(points4(kIQ3XXSGrid, i), code_signs(aux)), odd_scale(aux >> 28)};
   } else if constexpr (T == DType::IQ2_XS) {
     const uint8_t* qs = blk + 2 + 8 * g;
-    s[0] = blk[66 + g] & 15;
-    s[1] = blk[66 + g] >> 4;
-    uint16_t q[4];
+    uint32_t q[4];
     for (int l = 0; l < 4; ++l) q[l] = load2(qs + 2 * l);
     const __m256i signs =
         points8(&kSignsOfCode[q[0] >> 9], &kSignsOfCode[q[1] >> 9], &kSignsOfCode[q[2] >> 9], &kSignsOfCode[q[3] >> 9]);
-    return _mm256_sign_epi8(points8(kIQ2XSGrid[q[0] & 511], kIQ2XSGrid[q[1] & 511], kIQ2XSGrid[q[2] & 511],
-                                    kIQ2XSGrid[q[3] & 511]),
-                            signs);
+    return {_mm256_sign_epi8(points8(kIQ2XSGrid[q[0] & 511], kIQ2XSGrid[q[1] & 511], kIQ2XSGrid[q[2] & 511],
+                                     kIQ2XSGrid[q[3] & 511]),
+                             signs),
+            odd_scales(blk[66 + g] & 15u, blk[66 + g] >> 4)};
   } else if constexpr (T == DType::IQ2_S) {
     const uint8_t* idx = blk + 2 + 4 * g;
-    const int qh = blk[66 + g];
-    s[0] = blk[74 + g] & 15;
-    s[1] = blk[74 + g] >> 4;
-    return apply_signs(points8(kIQ2SGrid[idx[0] | (qh & 3) << 8], kIQ2SGrid[idx[1] | (qh & 12) << 6],
-                               kIQ2SGrid[idx[2] | (qh & 48) << 4], kIQ2SGrid[idx[3] | (qh & 192) << 2]),
-                       load4(blk + 34 + 4 * g));
+    const uint32_t qh = blk[66 + g];
+    return {apply_signs(points8(kIQ2SGrid[idx[0] | (qh & 3) << 8], kIQ2SGrid[idx[1] | (qh & 12) << 6],
+                                kIQ2SGrid[idx[2] | (qh & 48) << 4], kIQ2SGrid[idx[3] | (qh & 192) << 2]),
+                        load4(blk + 34 + 4 * g)),
+            odd_scales(blk[74 + g] & 15u, blk[74 + g] >> 4)};
   } else if constexpr (T == DType::IQ3_S) {
     const uint8_t* idx = blk + 2 + 8 * g;
-    const int qh = blk[66 + g];
-    s[0] = s[1] = (blk[106 + g / 2] >> (4 * (g % 2))) & 15;
-    int i[8];
+    const uint32_t qh = blk[66 + g];
+    uint32_t i[8];
     for (int k = 0; k < 8; ++k) i[k] = idx[k] | ((qh >> k) & 1) << 8;
-    return apply_signs(points4(kIQ3SGrid, i), load4(blk + 74 + 4 * g));
+    return {apply_signs(points4(kIQ3SGrid, i), load4(blk + 74 + 4 * g)),
+            odd_scale((blk[106 + g / 2] >> (4 * (g % 2))) & 15u)};
   } else if constexpr (T == DType::IQ1_S) {
     const uint8_t* idx = blk + 2 + 4 * g;
-    const int qh = load2(blk + 34 + 2 * g);
-    s[0] = s[1] = (qh >> 12) & 7;
+    const uint32_t qh = load2(blk + 34 + 2 * g);
     const __m256i p = points8(kIQ1SGrid[idx[0] | (qh & 7) << 8], kIQ1SGrid[idx[1] | (qh & 0x38) << 5],
                               kIQ1SGrid[idx[2] | (qh & 0x1c0) << 2], kIQ1SGrid[idx[3] | (qh & 0xe00) >> 1]);
-    return iq1_values(p, _mm256_set1_epi8(qh & 0x8000 ? -1 : 1));
+    return {iq1_values(p, _mm256_set1_epi8(qh & 0x8000 ? -1 : 1)), odd_scale((qh >> 12) & 7)};
   } else {
     static_assert(T == DType::IQ1_M, "not a grid i-quant");
     const uint8_t* idx = blk + 4 * g;
-    const int sc = load2(blk + 48 + 2 * (g / 2)) >> (6 * (g % 2));
-    s[0] = sc & 7;
-    s[1] = (sc >> 3) & 7;
-    const int h0 = blk[32 + 2 * g], h1 = blk[33 + 2 * g];
+    const uint32_t sc = load2(blk + 48 + 2 * (g / 2)) >> (6 * (g % 2));
+    const uint32_t h0 = blk[32 + 2 * g], h1 = blk[33 + 2 * g];
     const __m256i p = points8(kIQ1SGrid[idx[0] | (h0 & 7) << 8], kIQ1SGrid[idx[1] | (h0 & 0x70) << 4],
                               kIQ1SGrid[idx[2] | (h1 & 7) << 8], kIQ1SGrid[idx[3] | (h1 & 0x70) << 4]);
-    const auto delta = [](int nib) { return static_cast<long long>(nib & 8 ? 0xffffffffffffffffull : 0x0101010101010101ull); };
-    return iq1_values(p, _mm256_set_epi64x(delta(h1 >> 4), delta(h1), delta(h0 >> 4), delta(h0)));
+    const auto delta = [](uint32_t nib) {
+      return static_cast<long long>(nib & 8 ? 0xffffffffffffffffull : 0x0101010101010101ull);
+    };
+    return {iq1_values(p, _mm256_set_epi64x(delta(h1 >> 4), delta(h1), delta(h0 >> 4), delta(h0))),
+            odd_scales(sc & 7, (sc >> 3) & 7)};
   }
 }
 
@@ -164,23 +175,30 @@ struct IQGridTile {
   template <int kT>
   static void run(const uint8_t* w, const ActQ8& a, int64_t t0, float* out) {
     constexpr float kStep = 1.0f / kIQGridStepInv<T>;
-    const size_t bytes = dtype_block_bytes(T);
+    constexpr int64_t kBytes = static_cast<int64_t>(kBlockBytes<T>);
     __m256 acc[kT];
-    for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-      const uint8_t* blk = w + sb * static_cast<int64_t>(bytes);
-      const float dd = block_d<T>(blk) * kStep;
+    const int8_t* q[kT];
+    const float* d[kT];
+    for (int t = 0; t < kT; ++t) {
+      acc[t] = _mm256_setzero_ps();
+      q[t] = a.qt(t0 + t);
+      d[t] = a.dt(t0 + t);
+    }
+    const int64_t n_sb = a.nb / 8;
+    for (int64_t sb = 0; sb < n_sb; ++sb) {
+      const uint8_t* blk = w + sb * kBytes;
+      const __m256 dd = _mm256_set1_ps(block_d<T>(blk) * kStep);
+      __m256 scale[kT];  // d * step * d_a of the super-block's 8 groups (the mirror's dd * d[b])
+      for (int t = 0; t < kT; ++t) scale[t] = _mm256_mul_ps(dd, _mm256_loadu_ps(d[t] + sb * 8));
+#pragma GCC unroll 8
       for (int g = 0; g < 8; ++g) {
-        const int64_t b = sb * 8 + g;
-        int s[2];
-        const __m256i v = group<T>(blk, g, s);
-        const __m256i v_abs = _mm256_sign_epi8(v, v);
-        const __m256i m = _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(2 * s[1] + 1)),
-                                           _mm_set1_epi16(static_cast<short>(2 * s[0] + 1)));
+        const Group grp = group<T>(blk, g);
+        const __m256i v_abs = _mm256_sign_epi8(grp.v, grp.v);
         for (int t = 0; t < kT; ++t) {
-          const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qt(t0 + t) + b * 32));
-          const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v_abs, _mm256_sign_epi8(qa, v)), m);
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dd * a.dt(t0 + t)[b]), acc[t]);
+          const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[t] + (sb * 8 + g) * 32));
+          const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v_abs, _mm256_sign_epi8(qa, grp.v)), grp.m);
+          const __m256 sc = _mm256_permutevar8x32_ps(scale[t], _mm256_set1_epi32(g));
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, acc[t]);
         }
       }
     }
