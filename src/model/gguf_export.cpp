@@ -1,11 +1,8 @@
 #include "model/gguf_export.h"
 
-#include "tensor/quant_iq_grid.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <memory>
 
 #include "formats/gguf.h"
@@ -126,7 +123,8 @@ void encode_tensor(ThreadPool& pool, const ModelConfig& c, const TensorRows& src
                    uint8_t* dst, bool random_grid_codes) {
   const int64_t cols = s.shape.back();
   const bool random_codes = random_grid_codes && dtype_is_iq_grid(t);
-  const uint64_t name_seed = std::hash<std::string>{}(s.file_name);
+  uint64_t name_seed = 0xcbf29ce484222325ull;  // FNV-1a of the name: the same codes on every platform
+  for (const char ch : s.file_name) name_seed = (name_seed ^ static_cast<uint8_t>(ch)) * 0x100000001b3ull;
   int64_t rows = 1;
   for (size_t i = 0; i + 1 < s.shape.size(); ++i) rows *= s.shape[i];
   const size_t row_bytes = dtype_row_bytes(t, cols);
