@@ -194,6 +194,12 @@ void IQ1_M(benchmark::State& s) {
 void IQ1_S_mem(benchmark::State& s) {
   run(s, DType::IQ1_S, kBigRows);
 }
+void IQ1_S_R8(benchmark::State& s) {
+  run(s, DType::IQ1_S_R8);
+}
+void IQ1_S_R8_mem(benchmark::State& s) {
+  run(s, DType::IQ1_S_R8, kBigRows);
+}
 
 // MLA decode attention over n cached latent rows (V2/V3 shapes: H = 16 heads, L = 576, rkv = 512).
 // `layers` caches of n rows are visited in turn, as a decode step visits every layer's: with 24 of
@@ -314,6 +320,8 @@ BENCHMARK(IQ3_S)->TOKENS;
 BENCHMARK(IQ1_S)->TOKENS;
 BENCHMARK(IQ1_M)->TOKENS;
 BENCHMARK(IQ1_S_mem)->Arg(1)->Arg(2);
+BENCHMARK(IQ1_S_R8)->TOKENS;
+BENCHMARK(IQ1_S_R8_mem)->Arg(1)->Arg(2);
 
 }  // namespace
 

@@ -50,8 +50,11 @@ constexpr DTypeInfo kInfo[] = {
     {DType::IQ2_S, "iq2_s", 256, 82, 22},     {DType::IQ3_XXS, "iq3_xxs", 256, 98, 18},
     {DType::IQ3_S, "iq3_s", 256, 110, 21},    {DType::IQ1_S, "iq1_s", 256, 50, 19},
     {DType::IQ1_M, "iq1_m", 256, 56, 29},
+    // IQ1_S_R8 stores each value's lattice point as 2 bits and the scale and delta sign as a nibble: +20 bytes
+    // per row and super-block (+40 %), for kernels without table lookups.
+    {DType::IQ1_S_R8, "iq1_s_r8", 256, 70, kR8 + 12},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ1_M) + 1,
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ1_S_R8) + 1,
               "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

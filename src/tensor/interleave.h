@@ -34,11 +34,16 @@
 //   IQ4_XS_R8 block (1104 bytes = 8 x 138): f16 d[8] | i8 (scale - 32)[8 groups][8 rows] (the 6-bit scales
 //       unpacked) | per group g 4 chunks c of [8 rows][4 bytes] = bytes 16g+4c..+3 of each row's qs, i.e.
 //       values 4c..4c+3 of group g in the low nibbles and 16+4c..16+4c+3 in the high: Q4_0_R8's chunks
+//   IQ1_S_R8 block (560 bytes = 8 x 70): f16 d[8] | u8 code[8 blocks j][4 bytes]: byte 4j + k holds rows 2k (low
+//       nibble) and 2k + 1 (high) of block j's scale s (bits 0..2) and delta sign (bit 3: delta -1/8), the
+//       file's qh bits 12..15 | qs as Q2_K_R8's, holding each value's lattice point + 1 (0..2) instead of a
+//       grid index: x = d (2 s + 1) (g - 1 +- 1/8). Lossless (every IQ1_S row comes back byte for byte); the
+//       kernels read it without table lookups, for 40 % more bytes than the file's 50 per super-block
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
-// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1/Q2_K/IQ4_NL keep theirs, Q4_K_R8 / Q5_K_R8 / Q3_K_R8 / IQ4_XS_R8 have 148 / 180 /
-// 114 / 138 per super-block), so views may start only at multiples of 8 rows.
+// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1/Q2_K/IQ4_NL keep theirs, Q4_K_R8 / Q5_K_R8 / Q3_K_R8 / IQ4_XS_R8 / IQ1_S_R8 have
+// 148 / 180 / 114 / 138 / 70 per super-block), so views may start only at multiples of 8 rows.
 
 #include <cstddef>
 #include <cstdint>
@@ -50,8 +55,8 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8 ... Q3_K_R8, IQ4_NL_R8, IQ4_XS_R8
-std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., Q2/3_K -> Q2/3_K_R8, IQ4_NL/XS -> IQ4_NL/XS_R8
+bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8 ... Q3_K_R8, IQ4_NL_R8, IQ4_XS_R8, IQ1_S_R8
+std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., IQ4_NL/XS -> IQ4_NL/XS_R8, IQ1_S -> IQ1_S_R8
 DType plain_of(DType t);                       // the inverse; t itself for other types
 
 // Repacks n_rows (a multiple of 8) rows of `plain` blocks of `cols` values into its R8 layout at dst

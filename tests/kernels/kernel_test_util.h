@@ -63,8 +63,8 @@ inline Weights make_weights(DType t, int64_t rows, int64_t K, uint32_t seed) {
         const uint16_t h = t == DType::F16 ? f32_to_f16(w[r * K + k]) : f32_to_bf16(w[r * K + k]);
         std::memcpy(out.bytes.data() + r * rb + 2 * k, &h, 2);
       }
-    } else if (dtype_is_iq_grid(t)) {  // no quantizer: random codes of the weights' scale
-      iq_grid_random_row(t, 0.05f, seed * 1000003ull + static_cast<uint64_t>(r), out.bytes.data() + r * rb, K);
+    } else if (dtype_is_iq_grid(plain_of(t))) {  // no quantizer: random codes of the weights' scale
+      iq_grid_random_row(plain_of(t), 0.05f, seed * 1000003ull + static_cast<uint64_t>(r), out.bytes.data() + r * rb, K);
     } else {
       quantize_row(plain_of(t), w.data() + r * K, out.bytes.data() + r * rb, K);
     }

@@ -31,6 +31,7 @@
 
 #include "kernels/cpu/gemm_r8_tiles.h"
 #include "kernels/cpu/gemm_r8_k23.h"
+#include "kernels/cpu/gemm_r8_iq1.h"
 
 namespace dsinfer::kern {
 namespace {
@@ -351,6 +352,7 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
     base.iq4_nl_r8 = gemm_panels<PanelIQ4<Dot, false>>;
     base.iq4_xs_r8 = gemm_panels<PanelIQ4<Dot, true>>;
   }
+  base.iq1_s_r8 = gemm_r8<IQ1SR8<Dot>>;  // (tiles only)
   return base;
 }
 

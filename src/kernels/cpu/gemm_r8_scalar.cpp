@@ -215,6 +215,33 @@ void gemm_iq4_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
                       });
 }
 
+// IQ1_S_R8 (layout in tensor/interleave.h), gemm_r8_iq1.h's IQ1SR8 lane by lane: per block the exact
+// sum w a = 8 (2s + 1) sum g a - (2s + 1)(7 + 2 minus) sum a, then acc = fma(float(sum), (d / 8) * d_a, acc).
+void gemm_iq1_s_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = 8 * 70, kCodes = 16, kQs = 48;
+  for_rows_and_tokens(
+      w, row_bytes, n_rows, a, y, ldy,
+      [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t* sum) {
+        float acc = 0;
+        for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+          const uint8_t* blk = grp + sb * kBlock;
+          const float d8 = half_at(blk + 2 * lane) * 0.125f;
+          for (int j = 0; j < 8; ++j) {
+            const int64_t b = sb * 8 + j;
+            const int code = (blk[kCodes + 4 * j + lane / 2] >> (4 * (lane % 2))) & 15;
+            const int sc = 2 * (code & 7) + 1, m = sc * (code & 8 ? 9 : 7);
+            int32_t ga = 0;
+            for (int c = 0; c < 8; ++c)
+              for (int k = 0; k < 4; ++k)
+                ga += ((blk[kQs + 32 * (8 * (j / 4) + c) + 4 * lane + k] >> (2 * (j % 4))) & 3) * q[b * 32 + 4 * c + k];
+            const int32_t s = 8 * sc * ga - m * sum[b];
+            acc = std::fma(static_cast<float>(s), d8 * d[b], acc);
+          }
+        }
+        return acc;
+      });
+}
+
 }  // namespace
 
 QuantGemmFn iq4_nl_r8_scalar() {
@@ -249,6 +276,9 @@ QuantGemmFn q5_1_r8_scalar() {
 }
 QuantGemmFn q8_0_r8_scalar() {
   return gemm_q8_0_r8;
+}
+QuantGemmFn iq1_s_r8_scalar() {
+  return gemm_iq1_s_r8;
 }
 
 }  // namespace dsinfer::kern

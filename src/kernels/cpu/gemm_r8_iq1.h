@@ -1,0 +1,85 @@
+#pragma once
+// R8 tile kernel of IQ1_S_R8 (layout in tensor/interleave.h: IQ1_S's lattice points unpacked at load to 2-bit
+// values g = point + 1), written once for every x86 set as gemm_r8_tiles.h's (include after it). No table
+// lookups: per activation block j (one IQ1_S block of 32 values, one scale) its 8 chunks are Q2_K_R8's 2-bit
+// fields, an unsigned dot against the activations. With 8 x the value, w = 8 (g - 1) +- 1 (the +-1/8 delta),
+// a row's block is
+//   sum w a = sc8 sum g a - m sum a,   sc8 = 8 (2 s + 1),  m = (2 s + 1) (7 + 2 minus)   (delta -1/8: minus)
+// exact in int32 (|sum g a| <= 32 x 2 x 127: int16 sums of the 8 chunks fit), then
+//   acc = fma(float(sum w a), (d / 8) * d_a, acc)
+// gemm_r8_scalar.cpp mirrors it lane by lane. The products are the file-layout IQ1_S kernels' (w is their
+// signed value), summed per block rather than per 4-value lane.
+
+namespace dsinfer::kern {
+namespace {
+
+template <class Dot>
+struct IQ1SR8 {
+  using DotOps = Dot;
+  static constexpr size_t kBlock = 8 * 70;  // one super-block of 8 rows
+  static constexpr size_t kCodes = 16, kQs = 48;
+
+  // Block j's factors of the 8 rows, int32 lane i = row i (kInt16: sc8 in both int16 halves, for vpmaddwd).
+  struct Factors {
+    __m256i sc8, m;
+  };
+  [[gnu::always_inline]] static Factors factors(const uint8_t* blk, int j) {
+    int32_t codes;
+    std::memcpy(&codes, blk + kCodes + 4 * j, 4);
+    const __m256i nib = _mm256_and_si256(
+        _mm256_srlv_epi32(_mm256_set1_epi32(codes), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+        _mm256_set1_epi32(15));
+    const __m256i sc = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(nib, _mm256_set1_epi32(7)), 1),
+                                       _mm256_set1_epi32(1));
+    const __m256i k = _mm256_add_epi32(_mm256_set1_epi32(7), _mm256_and_si256(_mm256_srli_epi32(nib, 2),
+                                                                              _mm256_set1_epi32(2)));
+    __m256i sc8 = _mm256_slli_epi32(sc, 3);
+    if constexpr (Dot::kInt16) sc8 = _mm256_or_si256(sc8, _mm256_slli_epi32(sc8, 16));
+    return {sc8, _mm256_mullo_epi16(sc, k)};  // (m <= 135 in the low int16 half, 0 above)
+  }
+  // Chunk c (values 4c..4c+3) of block j of the super-block at blk: g = 0..2 of the 8 rows.
+  [[gnu::always_inline]] static __m256i values(const uint8_t* blk, int j, int c) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * (j / 4) + c)));
+    return _mm256_and_si256(j % 4 == 0 ? x : _mm256_srli_epi16(x, 2 * (j % 4)), _mm256_set1_epi8(3));
+  }
+  // sum w a of the 8 rows from the chunks' dot total (int16 pairs or int32) and the activations' block sum.
+  [[gnu::always_inline]] static __m256i block_sum(__m256i total, const Factors& f, int32_t a_sum) {
+    const __m256i g = Dot::kInt16 ? _mm256_madd_epi16(total, f.sc8) : _mm256_mullo_epi32(total, f.sc8);
+    // m has 0 in its high int16 halves: vpmaddwd takes a_sum's low half (|a_sum| <= 32 x 127 fits)
+    return _mm256_sub_epi32(g, _mm256_madd_epi16(f.m, _mm256_set1_epi32(a_sum)));
+  }
+
+  template <int kT>
+  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
+    TileTokens<kT> tk(a, t0);
+    auto& acc = tk.acc;
+    const auto& q = tk.q;
+    const auto& d = tk.d;
+    const auto& s = tk.s;
+    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+      const uint8_t* blk = w + sb * kBlock;
+      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
+      for (int j = 0; j < 8; ++j) {
+        const int64_t b = sb * 8 + j;
+        if (prefetch) prefetch_ahead<kBlock / 8>(blk + j * (kBlock / 8));
+        const Factors f = factors(blk, j);
+        __m256i v[8];
+        for (int c = 0; c < 8; ++c) v[c] = values(blk, j, c);
+        for (int t = 0; t < kT; ++t) {
+          const int8_t* qa = q[t] + b * 32;
+          ChainSum<Dot, kT> sp;
+          for (int c = 0; c < 8; ++c) {
+            if constexpr (kT >= 2) sp.put_in_order(c, sp.starts(c), v[c], bcast4(qa + 4 * c));
+            else sp.put(c, sp.starts(c), v[c], bcast4(qa + 4 * c));
+          }
+          const __m256i s32 = block_sum(sp.total(), f, s[t][b]);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[t][b])), acc[t]);
+        }
+      }
+    }
+    tk.store(y, ldy);
+  }
+};
+
+}  // namespace
+}  // namespace dsinfer::kern
