@@ -197,6 +197,9 @@ void IQ1_S_mem(benchmark::State& s) {
 void IQ1_S_R8(benchmark::State& s) {
   run(s, DType::IQ1_S_R8);
 }
+void IQ1_M_R8(benchmark::State& s) {
+  run(s, DType::IQ1_M_R8);
+}
 void IQ1_S_R8_mem(benchmark::State& s) {
   run(s, DType::IQ1_S_R8, kBigRows);
 }
@@ -322,6 +325,7 @@ BENCHMARK(IQ1_M)->TOKENS;
 BENCHMARK(IQ1_S_mem)->Arg(1)->Arg(2);
 BENCHMARK(IQ1_S_R8)->TOKENS;
 BENCHMARK(IQ1_S_R8_mem)->Arg(1)->Arg(2);
+BENCHMARK(IQ1_M_R8)->TOKENS;
 
 }  // namespace
 

@@ -36,8 +36,10 @@ ModelSession open_model_session(const std::string& path, int threads, bool prefa
   if (const RepackReport& r = s.model->repack; r.tensors > 0)
     std::fprintf(stderr,
                  "repacked %lld quantized tensors into 8-row interleaved blocks in %.1f s: %.1f MB now in anonymous "
-                 "memory, their file pages released (--no-repack keeps the file layout)\n",
-                 static_cast<long long>(r.tensors), r.seconds, static_cast<double>(r.bytes) / 1e6);
+                 "memory (%.1f MB more than in the file), their file pages released (--no-repack keeps the file "
+                 "layout)\n",
+                 static_cast<long long>(r.tensors), r.seconds, static_cast<double>(r.bytes) / 1e6,
+                 static_cast<double>(r.growth_bytes) / 1e6);
   if (s.model->r8_tensors_in_file > 0)
     std::fprintf(stderr, "%lld weights (%.1f MB) are stored in the 8-row interleaved layout (dsinfer repack): mapped as they are\n",
                  static_cast<long long>(s.model->r8_tensors_in_file), static_cast<double>(s.model->r8_bytes_in_file) / 1e6);

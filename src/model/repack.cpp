@@ -96,6 +96,7 @@ RepackReport repack_weights(ModelWeights& w, std::unique_ptr<AnonBuffer>& storag
   });
   if (bar) bar->finish();
   for (size_t i = 0; i < todo.size(); ++i) {
+    rep.growth_bytes += out_bytes[i] - todo[i]->nbytes;
     todo[i]->dtype = *interleaved_of(todo[i]->dtype);
     todo[i]->data = storage->data() + offset[i];
     todo[i]->nbytes = out_bytes[i];

@@ -53,8 +53,11 @@ constexpr DTypeInfo kInfo[] = {
     // IQ1_S_R8 stores each value's lattice point as 2 bits and the scale and delta sign as a nibble: +20 bytes
     // per row and super-block (+40 %), for kernels without table lookups.
     {DType::IQ1_S_R8, "iq1_s_r8", 256, 70, kR8 + 12},
+    // IQ1_M_R8 the same with IQ1_M's two 3-bit scales per 32 values as a byte and its 8-value delta signs
+    // as a nibble: +22 bytes per row and super-block (+39 %).
+    {DType::IQ1_M_R8, "iq1_m_r8", 256, 78, kR8 + 13},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ1_S_R8) + 1,
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::IQ1_M_R8) + 1,
               "one row per DType, in enum order");
 
 const DTypeInfo& info(DType t) { return kInfo[static_cast<int>(t)]; }

@@ -12,7 +12,7 @@
 namespace dsinfer {
 
 // Q4_0_R8 / Q8_0_R8 / Q4_K_R8 / Q5_K_R8 / Q6_K_R8 / Q5_0_R8 / Q5_1_R8 / Q2_K_R8 / Q3_K_R8 / IQ4_NL_R8 / IQ4_XS_R8 /
-// IQ1_S_R8: those types with rows interleaved by 8
+// IQ1_S_R8 / IQ1_M_R8: those types with rows interleaved by 8
 // (tensor/interleave.h), made by load-time repacking or stored so by `dsinfer repack` in GGUF files under
 // dsinfer's own type ids (which llama.cpp refuses: such a file is for dsinfer only).
 // Appended types go last: the order indexes dtype.cpp's table.
@@ -27,7 +27,7 @@ enum class DType : uint8_t {
   IQ4_NL_R8, IQ4_XS_R8,  // their rows interleaved in 8-row groups, see tensor/interleave.h
   // The grid i-quants of unsloth's dynamic low-bit files (tensor/quant_iq_grid.h): 8 or 4 weights per lattice index
   IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M,
-  IQ1_S_R8,  // IQ1_S rows in 8-row groups with the lattice points unpacked to 2 bits, see tensor/interleave.h
+  IQ1_S_R8, IQ1_M_R8,  // IQ1_S / IQ1_M rows in 8-row groups, lattice points unpacked to 2 bits (tensor/interleave.h)
 };
 
 constexpr int64_t kFp8BlockSize = 128;  // FP8 checkpoints scale each 128x128 weight block

@@ -289,7 +289,8 @@ constexpr auto kQ2Pieces = [](int lane, auto&& f) { q2_k_pieces(lane, f); };
 bool is_interleaved(DType t) {
   return t == DType::Q4_0_R8 || t == DType::Q8_0_R8 || t == DType::Q4_K_R8 || t == DType::Q5_K_R8 ||
          t == DType::Q6_K_R8 || t == DType::Q5_0_R8 || t == DType::Q5_1_R8 || t == DType::Q2_K_R8 ||
-         t == DType::Q3_K_R8 || t == DType::IQ4_NL_R8 || t == DType::IQ4_XS_R8 || t == DType::IQ1_S_R8;
+         t == DType::Q3_K_R8 || t == DType::IQ4_NL_R8 || t == DType::IQ4_XS_R8 ||
+         t == DType::IQ1_S_R8 || t == DType::IQ1_M_R8;
 }
 
 std::optional<DType> interleaved_of(DType t) {
@@ -305,6 +306,7 @@ std::optional<DType> interleaved_of(DType t) {
   if (t == DType::IQ4_NL) return DType::IQ4_NL_R8;
   if (t == DType::IQ4_XS) return DType::IQ4_XS_R8;
   if (t == DType::IQ1_S) return DType::IQ1_S_R8;
+  if (t == DType::IQ1_M) return DType::IQ1_M_R8;
   return std::nullopt;
 }
 
@@ -321,6 +323,7 @@ DType plain_of(DType t) {
   if (t == DType::IQ4_NL_R8) return DType::IQ4_NL;
   if (t == DType::IQ4_XS_R8) return DType::IQ4_XS;
   if (t == DType::IQ1_S_R8) return DType::IQ1_S;
+  if (t == DType::IQ1_M_R8) return DType::IQ1_M;
   return t;
 }
 
@@ -334,6 +337,7 @@ void interleave_rows(DType plain, const uint8_t* src, int64_t n_rows, int64_t co
   if (plain == DType::Q3_K) return interleave_scaled<Q3Scales>(src, n_rows, cols, dst);
   if (plain == DType::IQ4_XS) return interleave_scaled<IQ4XSScales>(src, n_rows, cols, dst);
   if (plain == DType::IQ1_S) return interleave_iq1_s(src, n_rows, cols, dst);
+  if (plain == DType::IQ1_M) return interleave_iq1_m(src, n_rows, cols, dst);
   if (plain == DType::Q5_0) return interleave_q5({false}, plain, src, n_rows, cols, dst);
   if (plain == DType::Q5_1) return interleave_q5({true}, plain, src, n_rows, cols, dst);
   const Geometry g = geometry(plain);
@@ -364,6 +368,7 @@ void deinterleave_row(DType r8, const uint8_t* group, int64_t cols, int lane, ui
   if (r8 == DType::Q3_K_R8) return deinterleave_scaled_row<Q3Scales>(group, cols, lane, dst);
   if (r8 == DType::IQ4_XS_R8) return deinterleave_scaled_row<IQ4XSScales>(group, cols, lane, dst);
   if (r8 == DType::IQ1_S_R8) return deinterleave_iq1_s_row(group, cols, lane, dst);
+  if (r8 == DType::IQ1_M_R8) return deinterleave_iq1_m_row(group, cols, lane, dst);
   const Geometry g = geometry(plain_of(r8));
   const int64_t nb = cols / 32;
   const size_t r8_block = kInterleaveRows * g.plain_block;

@@ -39,11 +39,15 @@
 //       file's qh bits 12..15 | qs as Q2_K_R8's, holding each value's lattice point + 1 (0..2) instead of a
 //       grid index: x = d (2 s + 1) (g - 1 +- 1/8). Lossless (every IQ1_S row comes back byte for byte); the
 //       kernels read it without table lookups, for 40 % more bytes than the file's 50 per super-block
+//   IQ1_M_R8 block (624 bytes = 8 x 78): f16 d[8] (IQ1_M's d, gathered from its scale words) | u8 scales[8 blocks
+//       j][8 rows] = s0 | s1 << 3 (the 3-bit scales of the block's two halves, the file's 6 bits) | u8
+//       minus[8 blocks j][4 bytes]: byte 4j + k holds rows 2k (low nibble) and 2k + 1 (high), bit l = 8-value
+//       group l's delta is -1/8 | qs as IQ1_S_R8's: x = d (2 s_half + 1) (g - 1 +- 1/8); 56 -> 78 bytes
 //
 // so one 32-byte load is 4 consecutive values of 8 rows: an 8-lane integer dot product whose lanes are
 // rows, with no horizontal sums. Row group g starts at byte g * 8 * row_bytes (row_bytes of the R8 type:
-// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1/Q2_K/IQ4_NL keep theirs, Q4_K_R8 / Q5_K_R8 / Q3_K_R8 / IQ4_XS_R8 / IQ1_S_R8 have
-// 148 / 180 / 114 / 138 / 70 per super-block), so views may start only at multiples of 8 rows.
+// Q4_0/Q8_0/Q6_K/Q5_0/Q5_1/Q2_K/IQ4_NL keep theirs, Q4_K_R8 / Q5_K_R8 / Q3_K_R8 / IQ4_XS_R8 / IQ1_S_R8 /
+// IQ1_M_R8 have 148 / 180 / 114 / 138 / 70 / 78 per super-block), so views may start only at multiples of 8 rows.
 
 #include <cstddef>
 #include <cstdint>
@@ -55,8 +59,8 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
-bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8 ... Q3_K_R8, IQ4_NL_R8, IQ4_XS_R8, IQ1_S_R8
-std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., IQ4_NL/XS -> IQ4_NL/XS_R8, IQ1_S -> IQ1_S_R8
+bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8 ... Q3_K_R8, IQ4_NL_R8, IQ4_XS_R8, IQ1_S/M_R8
+std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., IQ4_NL/XS -> IQ4_NL/XS_R8, IQ1_S/M -> IQ1_S/M_R8
 DType plain_of(DType t);                       // the inverse; t itself for other types
 
 // Repacks n_rows (a multiple of 8) rows of `plain` blocks of `cols` values into its R8 layout at dst

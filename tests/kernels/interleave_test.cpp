@@ -1,4 +1,4 @@
-// The row-interleaved R8 layouts (Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS, IQ1_S)
+// The row-interleaved R8 layouts (Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS, IQ1_S, IQ1_M)
 // (tensor/interleave.h) and their
 // kernels:
 //  - repacking loses nothing (every row comes back byte for byte; dequantization is unchanged);
@@ -23,7 +23,7 @@ namespace {
 
 const DType kR8Types[] = {DType::Q4_0_R8, DType::Q8_0_R8, DType::Q4_K_R8, DType::Q5_K_R8, DType::Q6_K_R8,
                           DType::Q5_0_R8, DType::Q5_1_R8, DType::Q2_K_R8, DType::Q3_K_R8, DType::IQ4_NL_R8,
-                          DType::IQ4_XS_R8, DType::IQ1_S_R8};
+                          DType::IQ4_XS_R8, DType::IQ1_S_R8, DType::IQ1_M_R8};
 
 // Awkward row widths per type (a multiple of its block: 32, or 256 for the K-quants).
 std::vector<int64_t> widths(DType t) {

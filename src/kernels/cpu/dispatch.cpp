@@ -35,6 +35,7 @@ QuantGemmFn KernelSet::quant_for(DType t) const {
     case DType::IQ4_NL_R8: return iq4_nl_r8;
     case DType::IQ4_XS_R8: return iq4_xs_r8;
     case DType::IQ1_S_R8: return iq1_s_r8;
+    case DType::IQ1_M_R8: return iq1_m_r8;
     case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: case DType::IQ3_XXS: case DType::IQ3_S:
     case DType::IQ1_S: case DType::IQ1_M: return iq_grid[static_cast<size_t>(iq_grid_slot(t))];
     default: return nullptr;

@@ -12,6 +12,7 @@
 //   Q3_K = d d_a sum_g (sc_g - 32) sum_{i in g} (q_i - 4) q_a,i
 //   IQ4_NL = d d_a sum v[q] q_a             IQ4_XS group j = d (sc_j - 32) d_a sum v[q] q_a   (v = kIQ4NLValues)
 //   IQ1_S_R8 block = d/8 d_a (8 (2s+1) sum g q_a - (2s+1)(8 -+ 1) sum q_a)   (g = lattice point + 1, 0..2)
+//   IQ1_M_R8 block = d/8 d_a sum_half (2s+1)(sum (8 g + 1 + e) q_a - 9 sum q_a)   (e = +-1 per 8 values)
 // Float weights (F32, F16, BF16, F8_E4M3) keep float activations and fp32 FMA, so F32 models stay exact.
 
 #include <cstddef>
@@ -96,7 +97,8 @@ struct KernelSet {
   QuantGemmFn iq4_nl = nullptr, iq4_xs = nullptr;  // file layout (the loader repacks them to R8)
   QuantGemmFn iq4_nl_r8 = nullptr, iq4_xs_r8 = nullptr;
   IQGridKernels iq_grid{};  // IQ2_XXS .. IQ1_M, file layout, at iq_grid_slot(type)
-  QuantGemmFn iq1_s_r8 = nullptr;  // IQ1_S's lattice points unpacked to 2 bits (the loader repacks IQ1_S to it)
+  QuantGemmFn iq1_s_r8 = nullptr, iq1_m_r8 = nullptr;  // lattice points unpacked to 2 bits (the loader repacks
+                                                       // IQ1_S / IQ1_M to them)
   // Row-interleaved layouts (tensor/interleave.h): n_rows a multiple of 8, w at the start of a row group.
   QuantGemmFn q4_0_r8 = nullptr, q8_0_r8 = nullptr, q4_k_r8 = nullptr, q5_k_r8 = nullptr, q6_k_r8 = nullptr;
   QuantGemmFn q5_0_r8 = nullptr, q5_1_r8 = nullptr;  // Q4_0_R8's nibbles plus packed 5th bits
@@ -154,6 +156,8 @@ QuantGemmFn iq4_nl_r8_avx2();
 QuantGemmFn iq4_xs_r8_avx2();
 QuantGemmFn iq1_s_r8_scalar();
 QuantGemmFn iq1_s_r8_avx2();
+QuantGemmFn iq1_m_r8_scalar();
+QuantGemmFn iq1_m_r8_avx2();
 // BF16 weights · activations rounded to bf16, pairwise (vdpbf16ps): the AVX512-BF16 kernel and its scalar
 // mirror (equal within float summation order, not bit for bit).
 FloatGemmFn bf16_dot_avx512bf16();

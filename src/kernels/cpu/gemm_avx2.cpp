@@ -613,6 +613,7 @@ const KernelSet& avx2_kernels() {
     k.iq4_nl_r8 = iq4_nl_r8_avx2();
     k.iq4_xs_r8 = iq4_xs_r8_avx2();
     k.iq1_s_r8 = iq1_s_r8_avx2();
+    k.iq1_m_r8 = iq1_m_r8_avx2();
     iq_grid_avx2(k.iq_grid);
     k.f32 = gemm_float<F32Load>;
     k.f16 = gemm_float<F16Load>;

@@ -113,6 +113,9 @@ QuantGemmFn iq4_xs_r8_avx2() {
 QuantGemmFn iq1_s_r8_avx2() {
   return gemm_r8<IQ1SR8<Avx2Dot>>;
 }
+QuantGemmFn iq1_m_r8_avx2() {
+  return gemm_r8<IQ1MR8<Avx2Dot>>;
+}
 
 const KernelSet& avx2_int32dot_kernels() {
   static const KernelSet ks = with_r8_kernels<Int32DotOnAvx2>(avx2_kernels(), "avx2-int32dot (tests)");

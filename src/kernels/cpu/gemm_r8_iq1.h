@@ -1,6 +1,6 @@
 #pragma once
-// R8 tile kernel of IQ1_S_R8 (layout in tensor/interleave.h: IQ1_S's lattice points unpacked at load to 2-bit
-// values g = point + 1), written once for every x86 set as gemm_r8_tiles.h's (include after it). No table
+// R8 tile kernels of IQ1_S_R8 and IQ1_M_R8 (layouts in tensor/interleave.h: the lattice points unpacked at load
+// to 2-bit values g = point + 1), written once for every x86 set as gemm_r8_tiles.h's (include after it). No table
 // lookups: per activation block j (one IQ1_S block of 32 values, one scale) its 8 chunks are Q2_K_R8's 2-bit
 // fields, an unsigned dot against the activations. With 8 x the value, w = 8 (g - 1) +- 1 (the +-1/8 delta),
 // a row's block is
@@ -9,6 +9,11 @@
 //   acc = fma(float(sum w a), (d / 8) * d_a, acc)
 // gemm_r8_scalar.cpp mirrors it lane by lane. The products are the file-layout IQ1_S kernels' (w is their
 // signed value), summed per block rather than per 4-value lane.
+//
+// IQ1_M_R8: a scale per 16 values and a delta sign per 8, so the delta goes into the unsigned values
+// themselves: v = 8 g + 1 + e = 8 (g - 1) + e + 9 (e = +-1, the 8-value group's delta x 8; v in 0..18), and
+//   sum w a = sum_half sc_half (sum_{half} v a - 9 sum_{half} a),   sc = 2 s + 1
+// (int16 sums of a half's 4 chunks: 4 x 2 x 18 x 127 fits), the halves' activation sums from sum16.
 
 namespace dsinfer::kern {
 namespace {
@@ -73,6 +78,88 @@ struct IQ1SR8 {
             else sp.put(c, sp.starts(c), v[c], bcast4(qa + 4 * c));
           }
           const __m256i s32 = block_sum(sp.total(), f, s[t][b]);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[t][b])), acc[t]);
+        }
+      }
+    }
+    tk.store(y, ldy);
+  }
+};
+
+template <class Dot>
+struct IQ1MR8 {
+  using DotOps = Dot;
+  static constexpr size_t kBlock = 8 * 78;  // one super-block of 8 rows
+  static constexpr size_t kScales = 16, kMinus = 80, kQs = 112;
+
+  // Block j's factors of the 8 rows, int32 lane i = row i: sc0 / sc1 the halves' 2 s + 1 (kInt16: in both int16
+  // halves, for vpmaddwd), pair = sc0 | sc1 << 16 (for the activation sums); e2[k] = 2 in each byte of lane i
+  // where 8-value group k's delta is +1/8, else 0.
+  struct Factors {
+    __m256i sc0, sc1, pair, e2[4];
+  };
+  [[gnu::always_inline]] static Factors factors(const uint8_t* blk, int j) {
+    const __m256i codes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + kScales + 8 * j)));
+    const __m256i one = _mm256_set1_epi32(1), seven = _mm256_set1_epi32(7);
+    Factors f;
+    f.sc0 = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(codes, seven), 1), one);
+    f.sc1 = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(codes, 3), seven), 1), one);
+    f.pair = _mm256_or_si256(f.sc0, _mm256_slli_epi32(f.sc1, 16));
+    if constexpr (Dot::kInt16) {
+      f.sc0 = _mm256_or_si256(f.sc0, _mm256_slli_epi32(f.sc0, 16));
+      f.sc1 = _mm256_or_si256(f.sc1, _mm256_slli_epi32(f.sc1, 16));
+    }
+    int32_t minus;
+    std::memcpy(&minus, blk + kMinus + 4 * j, 4);
+    const __m256i nib =
+        _mm256_srlv_epi32(_mm256_set1_epi32(minus), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+    for (int k = 0; k < 4; ++k) {
+      const __m256i plus = _mm256_cmpeq_epi32(_mm256_and_si256(nib, _mm256_set1_epi32(1 << k)), _mm256_setzero_si256());
+      f.e2[k] = _mm256_and_si256(plus, _mm256_set1_epi8(2));
+    }
+    return f;
+  }
+  // Chunk c (values 4c..4c+3) of block j: v = 8 g + e2 (0..18) of the 8 rows.
+  [[gnu::always_inline]] static __m256i values(const uint8_t* blk, int j, int c, const Factors& f) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * (j / 4) + c)));
+    const __m256i g = _mm256_and_si256(j % 4 == 0 ? x : _mm256_srli_epi16(x, 2 * (j % 4)), _mm256_set1_epi8(3));
+    return _mm256_add_epi8(_mm256_slli_epi16(g, 3), f.e2[c / 2]);  // (g <= 2: no bits cross a byte)
+  }
+  [[gnu::always_inline]] static __m256i scaled(__m256i total, __m256i sc) {
+    return Dot::kInt16 ? _mm256_madd_epi16(total, sc) : _mm256_mullo_epi32(total, sc);
+  }
+
+  template <int kT>
+  static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
+    TileTokens<kT> tk(a, t0);
+    auto& acc = tk.acc;
+    const auto& q = tk.q;
+    const auto& d = tk.d;
+    const auto& s = tk.s;
+    const auto& s16 = tk.s16;
+    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+      const uint8_t* blk = w + sb * kBlock;
+      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
+      for (int j = 0; j < 8; ++j) {
+        const int64_t b = sb * 8 + j;
+        if (prefetch) prefetch_ahead<kBlock / 8>(blk + j * (kBlock / 8));
+        const Factors f = factors(blk, j);
+        __m256i v[8];
+        for (int c = 0; c < 8; ++c) v[c] = values(blk, j, c, f);
+        for (int t = 0; t < kT; ++t) {
+          const int8_t* qa = q[t] + b * 32;
+          ChainSum<Dot, kT> half[2];
+          for (int c = 0; c < 8; ++c) {
+            ChainSum<Dot, kT>& h = half[c / 4];
+            if constexpr (kT >= 2) h.put_in_order(c % 4, h.starts(c % 4), v[c], bcast4(qa + 4 * c));
+            else h.put(c % 4, h.starts(c % 4), v[c], bcast4(qa + 4 * c));
+          }
+          const int32_t a0 = s16[t][b], a1 = s[t][b] - s16[t][b];
+          const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
+                                                                      (static_cast<uint32_t>(a0) & 0xffff)));
+          const __m256i s32 = _mm256_sub_epi32(
+              _mm256_add_epi32(scaled(half[0].total(), f.sc0), scaled(half[1].total(), f.sc1)),
+              [](__m256i x) { return _mm256_add_epi32(_mm256_slli_epi32(x, 3), x); }(_mm256_madd_epi16(f.pair, asum)));
           acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[t][b])), acc[t]);
         }
       }

@@ -353,6 +353,7 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
     base.iq4_xs_r8 = gemm_panels<PanelIQ4<Dot, true>>;
   }
   base.iq1_s_r8 = gemm_r8<IQ1SR8<Dot>>;  // (tiles only)
+  base.iq1_m_r8 = gemm_r8<IQ1MR8<Dot>>;
   return base;
 }
 

@@ -242,6 +242,42 @@ void gemm_iq1_s_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
       });
 }
 
+// IQ1_M_R8 (layout in tensor/interleave.h), gemm_r8_iq1.h's IQ1MR8 lane by lane: per block the exact
+// sum w a = sum_half (2 s_half + 1)(sum v a - 9 sum a) with v = 8 g + (delta +1/8 ? 2 : 0), then
+// acc = fma(float(sum), (d / 8) * d_a, acc).
+void gemm_iq1_m_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  constexpr size_t kBlock = 8 * 78, kScales = 16, kMinus = 80, kQs = 112;
+  for_rows_and_tokens(
+      w, row_bytes, n_rows, a, y, ldy,
+      [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t*) {
+        float acc = 0;
+        for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+          const uint8_t* blk = grp + sb * kBlock;
+          const float d8 = half_at(blk + 2 * lane) * 0.125f;
+          for (int j = 0; j < 8; ++j) {
+            const int64_t b = sb * 8 + j;
+            const int code = blk[kScales + 8 * j + lane];
+            const int minus = (blk[kMinus + 4 * j + lane / 2] >> (4 * (lane % 2))) & 15;
+            int32_t s = 0;
+            for (int half = 0; half < 2; ++half) {
+              const int sc = 2 * ((code >> (3 * half)) & 7) + 1;
+              int32_t va = 0, asum = 0;
+              for (int c = 4 * half; c < 4 * half + 4; ++c)
+                for (int k = 0; k < 4; ++k) {
+                  const int g = (blk[kQs + 32 * (8 * (j / 4) + c) + 4 * lane + k] >> (2 * (j % 4))) & 3;
+                  const int v = 8 * g + ((minus >> (c / 2)) & 1 ? 0 : 2), qa = q[b * 32 + 4 * c + k];
+                  va += v * qa;
+                  asum += qa;
+                }
+              s += sc * (va - 9 * asum);
+            }
+            acc = std::fma(static_cast<float>(s), d8 * d[b], acc);
+          }
+        }
+        return acc;
+      });
+}
+
 }  // namespace
 
 QuantGemmFn iq4_nl_r8_scalar() {
@@ -279,6 +315,9 @@ QuantGemmFn q8_0_r8_scalar() {
 }
 QuantGemmFn iq1_s_r8_scalar() {
   return gemm_iq1_s_r8;
+}
+QuantGemmFn iq1_m_r8_scalar() {
+  return gemm_iq1_m_r8;
 }
 
 }  // namespace dsinfer::kern

@@ -407,6 +407,7 @@ const KernelSet& scalar_kernels() {
     k.iq4_nl_r8 = iq4_nl_r8_scalar();
     k.iq4_xs_r8 = iq4_xs_r8_scalar();
     k.iq1_s_r8 = iq1_s_r8_scalar();
+    k.iq1_m_r8 = iq1_m_r8_scalar();
     iq_grid_scalar(k.iq_grid);
     k.f32 = gemm_float<DType::F32>;
     k.f16 = gemm_float<DType::F16>;

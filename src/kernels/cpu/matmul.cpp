@@ -28,7 +28,7 @@ bool uses_int8(DType t) { return dtype_is_block_quant(t) && matmul_path() != Mat
 // From how many tokens the copy pays (gemm_bench, AVX2, one thread): Q4_K / Q5_K from 2 (their
 // file-layout kernels run at ~20 GMAC/s whatever the batch, the R8 ones at 55-80), Q2_K / Q3_K from 2
 // (~10-16 against 28-48), IQ4_NL / IQ4_XS from 2 (17-20 against 36-37; from 8 tokens IQ4_NL's file layout
-// runs Q8_0's panels, no faster than the R8 tiles), Q6_K from 8, Q4_0 from 24 (1.2x at 48-128 tokens); one token never (the copy would cost decode a third). Q8_0 stays: its
+// runs Q8_0's panels, no faster than the R8 tiles), Q6_K and IQ1_S / IQ1_M from 8 (their copy looks up lattice points), Q4_0 from 24 (1.2x at 48-128 tokens); one token never (the copy would cost decode a third). Q8_0 stays: its
 // R8 prefill is no faster. Every set does the same, so the sets still agree with the scalar one bit for
 // bit; but a token's last bits then depend on its batch (file-layout kernel alone, R8 in a batch), which
 // repacked weights (the default) do not.
@@ -41,7 +41,9 @@ bool copies_to_r8(DType t, int64_t n_tok) {
     case DType::Q2_K:
     case DType::Q3_K:
     case DType::IQ4_NL:
-    case DType::IQ4_XS: return n_tok >= 2;
+    case DType::IQ4_XS:
+    case DType::IQ1_S:
+    case DType::IQ1_M: return n_tok >= 8;
     case DType::Q6_K: return n_tok >= 8;
     case DType::Q4_0: return n_tok >= 24;
     default: return false;
