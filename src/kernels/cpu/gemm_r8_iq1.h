@@ -54,8 +54,50 @@ struct IQ1SR8 {
     return _mm256_sub_epi32(g, _mm256_madd_epi16(f.m, _mm256_set1_epi32(a_sum)));
   }
 
+  // One token, chunk-major: each qs chunk is loaded once for the 4 blocks of its half, whose dot sums wait
+  // in 4 registers; then the blocks finish in order (the same integers and float operations as tile<kT>).
+  // int32 dots (the VNNI sets) take block jj's field where it lies, g << 2 jj (<= 128, a valid u8), and
+  // shift the exact int32 total back: one shift per block instead of one per chunk.
+  static void tile1(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, bool prefetch) {
+    const int8_t* q = a.qt(t0);
+    const float* d = a.dt(t0);
+    const int32_t* s = a.sumt(t0);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+      const uint8_t* blk = w + sb * kBlock;
+      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        if (prefetch) prefetch_ahead<kBlock / 2>(blk + h * (kBlock / 2));
+        const int8_t* qa = q + (sb * 8 + 4 * h) * 32;  // block 4h + jj at qa + 32 jj
+        __m256i p[4];
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * h + c)));
+#pragma GCC unroll 4
+          for (int jj = 0; jj < 4; ++jj) {
+            const __m256i v = Dot::kInt16 ? _mm256_and_si256(jj == 0 ? x : _mm256_srli_epi16(x, 2 * jj), _mm256_set1_epi8(3))
+                                          : _mm256_and_si256(x, _mm256_set1_epi8(static_cast<char>(3 << (2 * jj))));
+            const __m256i av = bcast4(qa + 32 * jj + 4 * c);
+            p[jj] = c == 0 ? Dot::first(v, av) : Dot::add(p[jj], v, av);
+          }
+        }
+#pragma GCC unroll 4
+        for (int jj = 0; jj < 4; ++jj) {
+          const int j = 4 * h + jj;
+          const int64_t b = sb * 8 + j;
+          const __m256i total = Dot::kInt16 || jj == 0 ? p[jj] : _mm256_srai_epi32(p[jj], 2 * jj);
+          const __m256i s32 = block_sum(total, factors(blk, j), s[b]);
+          acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+        }
+      }
+    }
+    _mm256_storeu_ps(y, acc);
+  }
+
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
+    if constexpr (kT == 1) return tile1(w, a, t0, y, prefetch);
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
     const auto& q = tk.q;
