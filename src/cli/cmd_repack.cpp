@@ -17,9 +17,9 @@ int cmd_repack(const Args& args) {
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer repack -m MODEL.gguf -o OUT.gguf [--split-max-mb MB] [-t N]\n"
-        "Writes MODEL with its Q4_0 / Q5_0 / Q5_1 / Q8_0 / Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_NL / IQ4_XS / IQ1_S matmul\n"
-        "weights stored in the 8-row interleaved layouts run / chat / serve / bench otherwise build at every start\n"
-        "(same values; Q3_K / Q4_K / Q5_K / IQ4_XS +1.5-4 % for their unpacked scales, IQ1_S +40 % for its 2-bit values). Loading OUT then maps them as they are: no repacking\n"
+        "Writes MODEL with its Q4_0 / Q5_0 / Q5_1 / Q8_0 / Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_NL / IQ4_XS / IQ1_S /\n"
+        "IQ1_M matmul weights stored in the 8-row interleaved layouts run / chat / serve / bench otherwise build at\n"
+        "every start (same values; Q3_K / Q4_K / Q5_K / IQ4_XS +1.5-4 % for their unpacked scales, IQ1_S / IQ1_M +40 % for their 2-bit values). Loading OUT then maps them as they are: no repacking\n"
         "pass, the weights stay file-backed (shared page cache), and models too large to repack in memory get\n"
         "the fast layout too. Everything else (metadata, tokenizer, norms, the embedding) is copied.\n"
         "OUT is for dsinfer only: llama.cpp refuses its tensor types. --split-max-mb writes\n"

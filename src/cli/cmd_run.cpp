@@ -43,8 +43,8 @@ int cmd_run(const Args& args) {
         "shards that hold model.layers.61.*), for GGUF files made without it (llama.cpp's converter leaves it out).\n"
         "--json: the answer is one JSON object; --json-schema FILE: one that follows the JSON Schema in FILE (as the\n"
         "server's response_format json_object / json_schema); it ends when the object closes.\n"
-        "Q4_0/Q8_0/Q5_0/Q5_1/Q2_K..Q6_K/IQ4_NL/IQ4_XS/IQ1_S weights are repacked at load into the kernels' 8-row interleaved layout (same size\n"
-        "but IQ1_S +40 %, moved from the file mapping into anonymous memory); --no-repack keeps them in the file layout; `dsinfer repack` stores the\n"
+        "Q4_0/Q8_0/Q5_0/Q5_1/Q2_K..Q6_K/IQ4_NL/IQ4_XS/IQ1_S/IQ1_M weights are repacked at load into the kernels' 8-row interleaved layout\n"
+        "(same size but IQ1_S/IQ1_M +40 %, moved from the file mapping into anonymous memory); --no-repack keeps them in the file layout; `dsinfer repack` stores the\n"
         "repacked layout in a file once, which then loads without that pass.");
     std::puts(kGpuHelp);
     return 0;

@@ -97,7 +97,7 @@ RepackFileReport write_repacked_gguf(const std::string& in_path, const std::stri
   }
   rep.tensors_left_out = static_cast<int64_t>(m->gguf->unsupported_tensors().size());
   if (rep.tensors_repacked == 0)
-    fail(in_path, ": nothing to repack — no Q4_0 / Q5_0 / Q5_1 / Q8_0 / Q2_K .. Q6_K / IQ4_NL / IQ4_XS / IQ1_S matmul weights in the file layout",
+    fail(in_path, ": nothing to repack — no Q4_0 / Q5_0 / Q5_1 / Q8_0 / Q2_K .. Q6_K / IQ4_NL / IQ4_XS / IQ1_S / IQ1_M matmul weights in the file layout",
          " (is it already repacked? `dsinfer info` shows the tensor types)");
   if (options.progress) bar = std::make_unique<ProgressBar>("repacking", total);
   rep.files = options.max_part_bytes > 0 ? w.write_split(split_prefix(out_path), options.max_part_bytes)
