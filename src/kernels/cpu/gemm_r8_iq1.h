@@ -134,16 +134,15 @@ struct IQ1MR8 {
   static constexpr size_t kBlock = 8 * 78;  // one super-block of 8 rows
   static constexpr size_t kScales = 16, kMinus = 80, kQs = 112;
 
-  // Block j's factors of the 8 rows, int32 lane i = row i: sc0 / sc1 the halves' 2 s + 1 (kInt16: in both int16
-  // halves, for vpmaddwd), pair = sc0 | sc1 << 16 (for the activation sums); e2[k] = 2 in each byte of lane i
-  // where 8-value group k's delta is +1/8, else 0.
-  struct Factors {
-    __m256i sc0, sc1, pair, e2[4];
+  // Block j's scales of the 8 rows, int32 lane i = row i: sc0 / sc1 the halves' 2 s + 1 (kInt16: in both int16
+  // halves, for vpmaddwd), pair = sc0 | sc1 << 16 (for the activation sums).
+  struct Scales {
+    __m256i sc0, sc1, pair;
   };
-  [[gnu::always_inline]] static Factors factors(const uint8_t* blk, int j) {
+  [[gnu::always_inline]] static Scales scales(const uint8_t* blk, int j) {
     const __m256i codes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + kScales + 8 * j)));
     const __m256i one = _mm256_set1_epi32(1), seven = _mm256_set1_epi32(7);
-    Factors f;
+    Scales f;
     f.sc0 = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(codes, seven), 1), one);
     f.sc1 = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(codes, 3), seven), 1), one);
     f.pair = _mm256_or_si256(f.sc0, _mm256_slli_epi32(f.sc1, 16));
@@ -151,28 +150,82 @@ struct IQ1MR8 {
       f.sc0 = _mm256_or_si256(f.sc0, _mm256_slli_epi32(f.sc0, 16));
       f.sc1 = _mm256_or_si256(f.sc1, _mm256_slli_epi32(f.sc1, 16));
     }
-    int32_t minus;
-    std::memcpy(&minus, blk + kMinus + 4 * j, 4);
-    const __m256i nib =
-        _mm256_srlv_epi32(_mm256_set1_epi32(minus), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
-    for (int k = 0; k < 4; ++k) {
-      const __m256i plus = _mm256_cmpeq_epi32(_mm256_and_si256(nib, _mm256_set1_epi32(1 << k)), _mm256_setzero_si256());
-      f.e2[k] = _mm256_and_si256(plus, _mm256_set1_epi8(2));
-    }
     return f;
   }
-  // Chunk c (values 4c..4c+3) of block j: v = 8 g + e2 (0..18) of the 8 rows.
-  [[gnu::always_inline]] static __m256i values(const uint8_t* blk, int j, int c, const Factors& f) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * (j / 4) + c)));
-    const __m256i g = _mm256_and_si256(j % 4 == 0 ? x : _mm256_srli_epi16(x, 2 * (j % 4)), _mm256_set1_epi8(3));
-    return _mm256_add_epi8(_mm256_slli_epi16(g, 3), f.e2[c / 2]);  // (g <= 2: no bits cross a byte)
+  // Block j's delta signs: lane i = row i's nibble (bit k: 8-value group k's delta is -1/8).
+  [[gnu::always_inline]] static __m256i minus_lanes(const uint8_t* blk, int j) {
+    int32_t minus;
+    std::memcpy(&minus, blk + kMinus + 4 * j, 4);
+    return _mm256_srlv_epi32(_mm256_set1_epi32(minus), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+  }
+  // 2 in each byte of lane i where group k's delta is +1/8, else 0.
+  [[gnu::always_inline]] static __m256i plus2(__m256i minus, int k) {
+    const __m256i plus = _mm256_cmpeq_epi32(_mm256_and_si256(minus, _mm256_set1_epi32(1 << k)), _mm256_setzero_si256());
+    return _mm256_and_si256(plus, _mm256_set1_epi8(2));
+  }
+  // v = 8 g + e2 (0..18) from the chunk's 2-bit fields x at bits 2 jj.
+  [[gnu::always_inline]] static __m256i values(__m256i x, int jj, __m256i e2) {
+    const __m256i g = _mm256_and_si256(jj == 0 ? x : _mm256_srli_epi16(x, 2 * jj), _mm256_set1_epi8(3));
+    return _mm256_add_epi8(_mm256_slli_epi16(g, 3), e2);  // (g <= 2: no bits cross a byte)
   }
   [[gnu::always_inline]] static __m256i scaled(__m256i total, __m256i sc) {
     return Dot::kInt16 ? _mm256_madd_epi16(total, sc) : _mm256_mullo_epi32(total, sc);
   }
+  // sum w a of the 8 rows from the halves' dot totals and activation sums a0, a1.
+  [[gnu::always_inline]] static __m256i block_sum(__m256i p0, __m256i p1, const Scales& f, int32_t a0, int32_t a1) {
+    const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
+                                                                (static_cast<uint32_t>(a0) & 0xffff)));
+    const __m256i off = _mm256_madd_epi16(f.pair, asum);
+    return _mm256_sub_epi32(_mm256_add_epi32(scaled(p0, f.sc0), scaled(p1, f.sc1)),
+                            _mm256_add_epi32(_mm256_slli_epi32(off, 3), off));  // - 9 (sc0 a0 + sc1 a1)
+  }
+
+  // One token, chunk-major over pairs of blocks: each qs chunk is loaded once for two blocks of its half, whose
+  // four half sums wait in registers (the same integers and float operations as tile<kT>).
+  static void tile1(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, bool prefetch) {
+    const int8_t* q = a.qt(t0);
+    const float* d = a.dt(t0);
+    const int32_t *s = a.sumt(t0), *s16 = a.sum16t(t0);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+      const uint8_t* blk = w + sb * kBlock;
+      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        if (prefetch) prefetch_ahead<kBlock / 2>(blk + h * (kBlock / 2));
+        const int8_t* qa = q + (sb * 8 + 4 * h) * 32;  // block 4h + jj at qa + 32 jj
+#pragma GCC unroll 2
+        for (int j0 = 0; j0 < 4; j0 += 2) {
+          const uint8_t* bp = blk;
+          asm("" : "+r"(bp));  // (as Q23_KR8::tile1: no chunks kept across the passes)
+          const __m256i minus[2] = {minus_lanes(bp, 4 * h + j0), minus_lanes(bp, 4 * h + j0 + 1)};
+          __m256i p[2][2];
+#pragma GCC unroll 8
+          for (int c = 0; c < 8; ++c) {
+            const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + kQs + 32 * (8 * h + c)));
+#pragma GCC unroll 2
+            for (int k2 = 0; k2 < 2; ++k2) {
+              const int jj = j0 + k2;
+              const __m256i v = values(x, jj, plus2(minus[k2], c / 2)), av = bcast4(qa + 32 * jj + 4 * c);
+              p[k2][c / 4] = c % 4 == 0 ? Dot::first(v, av) : Dot::add(p[k2][c / 4], v, av);
+            }
+          }
+#pragma GCC unroll 2
+          for (int k2 = 0; k2 < 2; ++k2) {
+            const int j = 4 * h + j0 + k2;
+            const int64_t b = sb * 8 + j;
+            const __m256i s32 = block_sum(p[k2][0], p[k2][1], scales(blk, j), s16[b], s[b] - s16[b]);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+          }
+        }
+      }
+    }
+    _mm256_storeu_ps(y, acc);
+  }
 
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
+    if constexpr (kT == 1) return tile1(w, a, t0, y, prefetch);
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
     const auto& q = tk.q;
@@ -185,23 +238,22 @@ struct IQ1MR8 {
       for (int j = 0; j < 8; ++j) {
         const int64_t b = sb * 8 + j;
         if (prefetch) prefetch_ahead<kBlock / 8>(blk + j * (kBlock / 8));
-        const Factors f = factors(blk, j);
+        const Scales f = scales(blk, j);
+        const __m256i minus = minus_lanes(blk, j);
         __m256i v[8];
-        for (int c = 0; c < 8; ++c) v[c] = values(blk, j, c, f);
+        for (int c = 0; c < 8; ++c) {
+          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * (j / 4) + c)));
+          v[c] = values(x, j % 4, plus2(minus, c / 2));
+        }
         for (int t = 0; t < kT; ++t) {
           const int8_t* qa = q[t] + b * 32;
           ChainSum<Dot, kT> half[2];
           for (int c = 0; c < 8; ++c) {
-            ChainSum<Dot, kT>& h = half[c / 4];
-            if constexpr (kT >= 2) h.put_in_order(c % 4, h.starts(c % 4), v[c], bcast4(qa + 4 * c));
-            else h.put(c % 4, h.starts(c % 4), v[c], bcast4(qa + 4 * c));
+            ChainSum<Dot, kT>& hs = half[c / 4];
+            if constexpr (kT >= 2) hs.put_in_order(c % 4, hs.starts(c % 4), v[c], bcast4(qa + 4 * c));
+            else hs.put(c % 4, hs.starts(c % 4), v[c], bcast4(qa + 4 * c));
           }
-          const int32_t a0 = s16[t][b], a1 = s[t][b] - s16[t][b];
-          const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
-                                                                      (static_cast<uint32_t>(a0) & 0xffff)));
-          const __m256i s32 = _mm256_sub_epi32(
-              _mm256_add_epi32(scaled(half[0].total(), f.sc0), scaled(half[1].total(), f.sc1)),
-              [](__m256i x) { return _mm256_add_epi32(_mm256_slli_epi32(x, 3), x); }(_mm256_madd_epi16(f.pair, asum)));
+          const __m256i s32 = block_sum(half[0].total(), half[1].total(), f, s16[t][b], s[t][b] - s16[t][b]);
           acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[t][b])), acc[t]);
         }
       }
