@@ -66,7 +66,7 @@ TEST(Interleave, RowsComeBackByteForByteAndDequantizeUnchanged) {
 TEST(Interleave, SimdKernelsMatchScalarAndTheFloatReference) {
   for (DType t : kR8Types)
     for (int64_t K : widths(t))
-      for (int64_t rows : {8, 16, 40})  // 8-row groups: 1, 2, 4 + 1 (the AVX2 panels take up to 4 at a time)
+      for (int64_t rows : {8, 16, 24, 40})  // 8-row groups 1, 2, 3, 4 + 1 (panels take up to 4, in pairs on 512 bits)
         for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 9, 12, 17}) {
           Weights w = make_weights(t, rows, K, 50 + static_cast<uint32_t>(K + rows + n_tok));
           auto x = make_x(n_tok, K, 60 + static_cast<uint32_t>(n_tok));

@@ -40,16 +40,23 @@ constexpr int kPanelGroups = 4;        // 8-row groups per pass (registers: 4 su
 constexpr int64_t kPanelBlocks = 16;   // 32-value K blocks per panel: 16 KiB of values, L1-resident
 
 // One chunk's panel: per (block, group) 8 chunk vectors of signed values, the rows' 128 * sum v, the
-// format's float scales and (Q6_K) int16 scale pairs.
+// format's float scales and (Q6_K) int16 scale pairs. Slots bi * kPanelGroups + g; the values of the two
+// groups of a pair (g even, g + 1) are interleaved per chunk, [pair][chunk][g % 2][32 B], so that one 512-bit
+// load takes a chunk of 16 rows (gemm_r8_panels_zmm.h); corr / f0 / f1 of a pair are 16 lanes in a row as
+// they stand.
 struct SignedPanel {
   static constexpr int64_t kSlots = kPanelBlocks * kPanelGroups;
-  alignas(32) int8_t v[kSlots][8][32];
-  alignas(32) int32_t corr[kSlots][8];
-  alignas(32) float f0[kSlots][8];   // d (Q4_0, Q6_K) or d * scale (Q4_K, Q5_K)
-  alignas(32) float f1[kSlots][8];   // dmin * min (Q4_K, Q5_K)
+  static_assert(kPanelGroups % 2 == 0, "slots pair up");
+  alignas(64) int8_t v[kSlots * 8][32];
+  alignas(64) int32_t corr[kSlots][8];
+  alignas(64) float f0[kSlots][8];   // d (Q4_0, Q6_K) or d * scale (Q4_K, Q5_K)
+  alignas(64) float f1[kSlots][8];   // dmin * min (Q4_K, Q5_K)
   alignas(32) int16_t sc[kSlots][2][16];  // Q6_K: per 16-value half, lanes 2i, 2i+1 = row i's scale
   alignas(32) int16_t mn[kSlots][16];     // Q2_K: lanes 2i, 2i+1 = row i's two 4-bit mins
   static int64_t slot(int64_t bi, int g) { return bi * kPanelGroups + g; }
+  // chunk c of slot's 8 rows (32 B); with slot even, the pair's 16 rows (64 B)
+  int8_t* values(int64_t slot, int c) { return v[(slot & ~int64_t{1}) * 8 + 2 * c + (slot & 1)]; }
+  const int8_t* values(int64_t slot, int c) const { return v[(slot & ~int64_t{1}) * 8 + 2 * c + (slot & 1)]; }
 };
 
 // 128 * (per row) sum of 8 chunk vectors of signed values; with `scales` (Q6_K) each half's sum is
@@ -72,7 +79,7 @@ inline __m256i corr128(const __m256i v[8], const int16_t (*scales)[16]) {
 #pragma GCC unroll 8
   for (int c = 0; c < 8; ++c) {
     asm("" : "+x"(v[c]));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(p.v[slot][c]), v[c]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.values(slot, c)), v[c]);
   }
   _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
 }
@@ -236,7 +243,7 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
         const __m256i bc = _mm256_set1_epi32(a32[c]);
 #pragma GCC unroll 4
         for (int g = 0; g < G; ++g) {
-          const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.v[s0 + g][c]));
+          const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.values(s0 + g, c)));
           ch[g][c % 2] = c < 2 ? Dot::first(bc, w) : Dot::add(ch[g][c % 2], bc, w);
         }
       }
@@ -248,7 +255,7 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
 #pragma GCC unroll 4
         for (int g = 0; g < G; ++g) {
           const __m256i prod =
-              _mm256_maddubs_epi16(bc, _mm256_load_si256(reinterpret_cast<const __m256i*>(p.v[s0 + g][c])));
+              _mm256_maddubs_epi16(bc, _mm256_load_si256(reinterpret_cast<const __m256i*>(p.values(s0 + g, c))));
           s16[g] = c % F::kWiden == 0 ? prod : _mm256_add_epi16(s16[g], prod);
           // Keeps GCC from reassociating the sums into a tree of live products (it would spill them).
           asm("" : "+v"(s16[g]));
@@ -286,8 +293,20 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
   for (int g = 0; g < G; ++g) _mm256_storeu_ps(out + 8 * g, acc[g]);
 }
 
+// The token kernels of the 256-bit sets, one token per call (gemm_r8_panels_zmm.h has the 512-bit ones). A
+// Tokens policy takes up to kStep tokens per call: n of them, their activations, scales, sums and outputs.
+struct YmmTokens {
+  static constexpr int kStep = 1;
+  template <class F, int G>
+  [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int /*n*/, const uint8_t* const au[],
+                                            const float* const d[], const int32_t* const s[],
+                                            const int32_t* const first16[], float* const out[]) {
+    panel_token<F, G>(p, nbc, au[0], d[0], s[0], first16[0], out[0]);
+  }
+};
+
 // Rows [r, r + 8G) (G groups from `groups`, group_bytes apart) · all tokens into y.
-template <class F, int G>
+template <class F, int G, class Tokens>
 void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const uint8_t* au, SignedPanel& p,
                 float* part, float* y, int64_t ldy) {
   std::fill(part, part + a.n_tok * G * 8, 0.0f);
@@ -299,16 +318,29 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
         F::unpack(p, SignedPanel::slot(bi, g), group, b0 + bi);
         prefetch_ahead<F::kBlockBytes>(group + (b0 + bi) * F::kBlockBytes);  // streamed weights (decode steps)
       }
-    for (int64_t t = 0; t < a.n_tok; ++t)
-      panel_token<F, G>(p, nbc, au + t * a.K + b0 * 32, a.dt(t) + b0, a.sumt(t) + b0, a.sum16t(t) + b0,
-                        part + t * G * 8);
+    for (int64_t t0 = 0; t0 < a.n_tok; t0 += Tokens::kStep) {
+      const int n = static_cast<int>(std::min<int64_t>(Tokens::kStep, a.n_tok - t0));
+      const uint8_t* aus[Tokens::kStep];
+      const float* ds[Tokens::kStep];
+      const int32_t *ss[Tokens::kStep], *f16s[Tokens::kStep];
+      float* outs[Tokens::kStep];
+      for (int i = 0; i < n; ++i) {
+        const int64_t t = t0 + i;
+        aus[i] = au + t * a.K + b0 * 32;
+        ds[i] = a.dt(t) + b0;
+        ss[i] = a.sumt(t) + b0;
+        f16s[i] = a.sum16t(t) + b0;
+        outs[i] = part + t * G * 8;
+      }
+      Tokens::template tokens<F, G>(p, nbc, n, aus, ds, ss, f16s, outs);
+    }
   }
   for (int64_t t = 0; t < a.n_tok; ++t) std::memcpy(y + t * ldy, part + t * G * 8, G * 8 * sizeof(float));
 }
 
 // The QuantGemmFn of format F: panels from kPanelMinTokens tokens on (below, the tiles are faster:
 // gemm_bench, one thread), F::Tile's kernels below.
-template <class F>
+template <class F, class Tokens = YmmTokens>
 void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   if (a.n_tok < kPanelMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<float> part_buf;
@@ -320,37 +352,38 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
     const uint8_t* au = a.u.data();  // a + 128 (finish_tiles)
     float* part = part_buf.data();
     switch (std::min<int64_t>(kPanelGroups, (n_rows - r) / kGroup)) {
-      case 4: panel_pass<F, 4>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
-      case 3: panel_pass<F, 3>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
-      case 2: panel_pass<F, 2>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
-      default: panel_pass<F, 1>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+      case 4: panel_pass<F, 4, Tokens>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+      case 3: panel_pass<F, 3, Tokens>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+      case 2: panel_pass<F, 2, Tokens>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
+      default: panel_pass<F, 1, Tokens>(groups, group_bytes, a, au, panel, part, y + r, ldy); break;
     }
   }
 }
 
-// `base` with its R8 entries built on `Dot` and named `isa`: panels from kPanelMinTokens tokens on
-// (Q8_0, IQ4_NL and IQ4_XS with int16 dots: tiles only, their values do not fit the int16 panels).
-template <class Dot>
+// `base` with its R8 entries built on `Dot` and named `isa`: panels from kPanelMinTokens tokens on, their
+// tokens run by `Tokens` (Q8_0, IQ4_NL and IQ4_XS with int16 dots: tiles only, their values do not fit the
+// int16 panels).
+template <class Dot, class Tokens = YmmTokens>
 KernelSet with_r8_kernels(KernelSet base, const char* isa) {
   base.isa = isa;
-  base.q4_0_r8 = gemm_panels<PanelNibble<Dot, 4, false>>;
-  base.q5_0_r8 = gemm_panels<PanelNibble<Dot, 5, false>>;
-  base.q5_1_r8 = gemm_panels<PanelNibble<Dot, 5, true>>;  // (with Q5_1's + m term)
+  base.q4_0_r8 = gemm_panels<PanelNibble<Dot, 4, false>, Tokens>;
+  base.q5_0_r8 = gemm_panels<PanelNibble<Dot, 5, false>, Tokens>;
+  base.q5_1_r8 = gemm_panels<PanelNibble<Dot, 5, true>, Tokens>;  // (with Q5_1's + m term)
   if constexpr (Dot::kInt16)
     base.q8_0_r8 = gemm_r8<Q8_0R8<Dot>>;
   else
-    base.q8_0_r8 = gemm_panels<PanelQ8_0<Dot>>;
-  base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>>;
-  base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>>;
-  base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>>;
-  base.q2_k_r8 = gemm_panels<PanelQ23_K<Dot, false>>;
-  base.q3_k_r8 = gemm_panels<PanelQ23_K<Dot, true>>;
+    base.q8_0_r8 = gemm_panels<PanelQ8_0<Dot>, Tokens>;
+  base.q4_k_r8 = gemm_panels<PanelQK45<Dot, false>, Tokens>;
+  base.q5_k_r8 = gemm_panels<PanelQK45<Dot, true>, Tokens>;
+  base.q6_k_r8 = gemm_panels<PanelQ6_K<Dot>, Tokens>;
+  base.q2_k_r8 = gemm_panels<PanelQ23_K<Dot, false>, Tokens>;
+  base.q3_k_r8 = gemm_panels<PanelQ23_K<Dot, true>, Tokens>;
   if constexpr (Dot::kInt16) {
     base.iq4_nl_r8 = gemm_r8<IQ4R8<Dot, false>>;
     base.iq4_xs_r8 = gemm_r8<IQ4R8<Dot, true>>;
   } else {
-    base.iq4_nl_r8 = gemm_panels<PanelIQ4<Dot, false>>;
-    base.iq4_xs_r8 = gemm_panels<PanelIQ4<Dot, true>>;
+    base.iq4_nl_r8 = gemm_panels<PanelIQ4<Dot, false>, Tokens>;
+    base.iq4_xs_r8 = gemm_panels<PanelIQ4<Dot, true>, Tokens>;
   }
   base.iq1_s_r8 = gemm_r8<IQ1SR8<Dot>>;  // (tiles only)
   base.iq1_m_r8 = gemm_r8<IQ1MR8<Dot>>;
