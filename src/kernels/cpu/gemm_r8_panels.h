@@ -52,8 +52,13 @@ struct SignedPanel {
   alignas(64) float f0[kSlots][8];   // d (Q4_0, Q6_K) or d * scale (Q4_K, Q5_K)
   alignas(64) float f1[kSlots][8];   // dmin * min (Q4_K, Q5_K)
   alignas(32) int16_t sc[kSlots][2][16];  // Q6_K: per 16-value half, lanes 2i, 2i+1 = row i's scale
+  alignas(64) int32_t sc32[kSlots * 2][8];  // the same scales as int32, [pair][half][g % 2][row] (512-bit dots)
   alignas(32) int16_t mn[kSlots][16];     // Q2_K: lanes 2i, 2i+1 = row i's two 4-bit mins
   static int64_t slot(int64_t bi, int g) { return bi * kPanelGroups + g; }
+  int32_t* scales32(int64_t slot, int half) { return sc32[(slot & ~int64_t{1}) * 2 + 2 * half + (slot & 1)]; }
+  const int32_t* scales32(int64_t slot, int half) const {
+    return sc32[(slot & ~int64_t{1}) * 2 + 2 * half + (slot & 1)];
+  }
   // chunk c of slot's 8 rows (32 B); with slot even, the pair's 16 rows (64 B)
   int8_t* values(int64_t slot, int c) { return v[(slot & ~int64_t{1}) * 8 + 2 * c + (slot & 1)]; }
   const int8_t* values(int64_t slot, int c) const { return v[(slot & ~int64_t{1}) * 8 + 2 * c + (slot & 1)]; }
@@ -82,6 +87,10 @@ inline __m256i corr128(const __m256i v[8], const int16_t (*scales)[16]) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(p.values(slot, c)), v[c]);
   }
   _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
+  if (scaled)  // (int16 lane pairs (s, s) read as int32 and shifted: s)
+    for (int half = 0; half < 2; ++half)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(p.scales32(slot, half)),
+                         _mm256_srai_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.sc[slot][half])), 16));
 }
 
 // Formats (Dot: the set's dot, shared with the tile kernels they fall back to):
@@ -222,6 +231,12 @@ struct PanelIQ4 {
   }
 };
 
+// Q2_K's token half sums as the int16 pair (a_0, a_1) that vpmaddwd meets with a row's two mins.
+inline int32_t min16_pair(int32_t first16, int32_t sum) {
+  const int32_t a0 = first16, a1 = sum - a0;
+  return static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) | (static_cast<uint32_t>(a0) & 0xffff));
+}
+
 // Blocks [0, nbc) of the panel (G groups) · one token: au its unsigned activations of those blocks, d / s
 // their scales and sums (first16: of the first 16 values, for Q2_K); out[g * 8 + row] accumulates.
 template <class F, int G>
@@ -282,9 +297,7 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
       acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(_mm256_load_ps(p.f0[sl]), da), acc[g]);
       if constexpr (F::kMin) acc[g] = _mm256_fnmadd_ps(_mm256_load_ps(p.f1[sl]), dmin_sum, acc[g]);
       if constexpr (F::kMin16) {
-        const int32_t a0 = first16[bi], a1 = s[bi] - a0;
-        const __m256i asum = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(a1) << 16) |
-                                                                    (static_cast<uint32_t>(a0) & 0xffff)));
+        const __m256i asum = _mm256_set1_epi32(min16_pair(first16[bi], s[bi]));
         const __m256i m32 = _mm256_madd_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.mn[sl])), asum);
         acc[g] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m32), _mm256_mul_ps(_mm256_load_ps(p.f1[sl]), da), acc[g]);
       }

@@ -2,14 +2,16 @@
 // The R8 prefill panels' token kernel on 512-bit vectors (AVX-512 VNNI set only: include from *_avx512.cpp).
 //
 // Why: on Zen 4 a 512-bit vpdpbusd does 64 byte products in the time a 256-bit one does 32 to 40 (one
-// core: 222 against 132 GMAC/s in a dependency-free loop), and the 256-bit panel kernel already runs at
+// core: 222 against 132 GMAC/s in a dependency-free loop), and the 256-bit panel kernel already ran at
 // the 256-bit instruction's peak (Q4_0_R8, 128 tokens: 128 GMAC/s). Here one zmm holds a chunk of a *pair*
-// of 8-row groups (SignedPanel keeps each pair's chunks side by side), so a token's block takes 8
-// broadcasts and 8 dots per pair, and the block's float tail runs on 16 rows at once.
+// of 8-row groups (SignedPanel keeps each pair's chunks side by side), each weight vector is loaded once
+// for two tokens, and the block's float tail runs on 16 rows at once. Formats with per-16 scales (Q6_K,
+// Q3_K, Q2_K) take int32 dots too: each 16-value half's sum times the rows' int32 scale (vpmulld) — the
+// integer the 256-bit sets reach with vpmaddubsw + vpmaddwd, exactly.
 //
 // Exactness: every lane computes the integers and then the float operations of panel_token
 // (gemm_r8_panels.h) in the same order, so the results are those of the 256-bit kernels and the scalar
-// mirror bit for bit. Formats with per-16 int16 scales (Q6_K, Q3_K, Q2_K) keep the 256-bit kernel.
+// mirror bit for bit.
 
 #include <immintrin.h>
 
@@ -28,10 +30,13 @@ namespace {
 // load per dot, the loads and not the dots set the pace on Zen 4). A G odd last group runs on 256 bits.
 template <class F, int G, int T>
 void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au[T], const float* const d[T],
-                      const int32_t* const s[T], float* const out[T]) {
+                      const int32_t* const s[T], const int32_t* const f16[T], float* const out[T]) {
   constexpr int P = G / 2;  // group pairs, one zmm each
   constexpr bool kOdd = G % 2 == 1;
-  constexpr int kChains = P * T >= 8 ? 1 : 2;  // independent sums per (pair, token): vpdpbusd's latency
+  // two independent sums per (pair, token) for vpdpbusd's latency: even / odd chunks, or with per-16 scales
+  // the two halves
+  auto chain = [](int c) { return F::kScaled ? c / 4 : c % 2; };
+  auto first = [](int c) { return F::kScaled ? c % 4 == 0 : c < 2; };
   __m512 acc[T][P > 0 ? P : 1];
   __m256 acc_odd[T];
   for (int t = 0; t < T; ++t) {
@@ -40,7 +45,7 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
   }
   for (int64_t bi = 0; bi < nbc; ++bi) {
     const int64_t s0 = SignedPanel::slot(bi, 0);
-    __m512i ch[T][P > 0 ? P : 1][kChains];
+    __m512i ch[T][P > 0 ? P : 1][2];
     __m256i cho[T][2];
 #pragma GCC unroll 8
     for (int c = 0; c < 8; ++c) {
@@ -51,15 +56,15 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
         __m512i w = _mm512_load_si512(p.values(s0 + 2 * gp, c));
         if constexpr (T > 1) asm("" : "+v"(w));  // one load for the T dots (GCC would fold it into each)
         for (int t = 0; t < T; ++t) {
-          __m512i& sum = ch[t][gp][c % kChains];
-          sum = _mm512_dpbusd_epi32(c < kChains ? _mm512_setzero_si512() : sum, bc[t], w);
+          __m512i& sum = ch[t][gp][chain(c)];
+          sum = _mm512_dpbusd_epi32(first(c) ? _mm512_setzero_si512() : sum, bc[t], w);
         }
       }
       if constexpr (kOdd) {
         const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.values(s0 + 2 * P, c)));
         for (int t = 0; t < T; ++t)
-          cho[t][c % 2] =
-              _mm256_dpbusd_epi32(c < 2 ? _mm256_setzero_si256() : cho[t][c % 2], _mm512_castsi512_si256(bc[t]), w);
+          cho[t][chain(c)] = _mm256_dpbusd_epi32(first(c) ? _mm256_setzero_si256() : cho[t][chain(c)],
+                                                     _mm512_castsi512_si256(bc[t]), w);
       }
     }
     for (int t = 0; t < T; ++t) {
@@ -68,8 +73,12 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
 #pragma GCC unroll 2
       for (int gp = 0; gp < P; ++gp) {
         const int64_t sl = s0 + 2 * gp;
-        __m512i sum = ch[t][gp][0];
-        for (int k = 1; k < kChains; ++k) sum = _mm512_add_epi32(sum, ch[t][gp][k]);
+        __m512i sum;
+        if constexpr (F::kScaled)
+          sum = _mm512_add_epi32(_mm512_mullo_epi32(ch[t][gp][0], _mm512_load_si512(p.scales32(sl, 0))),
+                                 _mm512_mullo_epi32(ch[t][gp][1], _mm512_load_si512(p.scales32(sl, 1))));
+        else
+          sum = _mm512_add_epi32(ch[t][gp][0], ch[t][gp][1]);
         sum = _mm512_sub_epi32(sum, _mm512_load_si512(p.corr[sl]));
         if constexpr (F::kOffset != 0) sum = _mm512_add_epi32(sum, _mm512_set1_epi32(F::kOffset * sbi));
         acc[t][gp] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
@@ -77,17 +86,35 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
         if constexpr (F::kMin)
           acc[t][gp] =
               _mm512_fnmadd_ps(_mm512_load_ps(p.f1[sl]), _mm512_set1_ps(dbi * static_cast<float>(sbi)), acc[t][gp]);
+        if constexpr (F::kMin16) {
+          const __m512i m32 =
+              _mm512_madd_epi16(_mm512_load_si512(p.mn[sl]), _mm512_set1_epi32(min16_pair(f16[t][bi], sbi)));
+          acc[t][gp] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m32),
+                                        _mm512_mul_ps(_mm512_load_ps(p.f1[sl]), _mm512_set1_ps(dbi)), acc[t][gp]);
+        }
       }
       if constexpr (kOdd) {
         const int64_t sl = s0 + 2 * P;
-        __m256i sum = _mm256_sub_epi32(_mm256_add_epi32(cho[t][0], cho[t][1]),
-                                       _mm256_load_si256(reinterpret_cast<const __m256i*>(p.corr[sl])));
+        __m256i sum;
+        if constexpr (F::kScaled)
+          sum = _mm256_add_epi32(
+              _mm256_mullo_epi32(cho[t][0], _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scales32(sl, 0)))),
+              _mm256_mullo_epi32(cho[t][1], _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scales32(sl, 1)))));
+        else
+          sum = _mm256_add_epi32(cho[t][0], cho[t][1]);
+        sum = _mm256_sub_epi32(sum, _mm256_load_si256(reinterpret_cast<const __m256i*>(p.corr[sl])));
         if constexpr (F::kOffset != 0) sum = _mm256_add_epi32(sum, _mm256_set1_epi32(F::kOffset * sbi));
         acc_odd[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),
                                      _mm256_mul_ps(_mm256_load_ps(p.f0[sl]), _mm256_set1_ps(dbi)), acc_odd[t]);
         if constexpr (F::kMin)
           acc_odd[t] =
               _mm256_fnmadd_ps(_mm256_load_ps(p.f1[sl]), _mm256_set1_ps(dbi * static_cast<float>(sbi)), acc_odd[t]);
+        if constexpr (F::kMin16) {
+          const __m256i m32 = _mm256_madd_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.mn[sl])),
+                                                _mm256_set1_epi32(min16_pair(f16[t][bi], sbi)));
+          acc_odd[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m32),
+                                        _mm256_mul_ps(_mm256_load_ps(p.f1[sl]), _mm256_set1_ps(dbi)), acc_odd[t]);
+        }
       }
     }
   }
@@ -97,23 +124,18 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
   }
 }
 
-// Tokens policy of gemm_panels / with_r8_kernels: 512-bit, two tokens at a time, for the int32-dot formats
-// without int16 scales; the others keep the 256-bit kernel.
+// Tokens policy of gemm_panels / with_r8_kernels: 512-bit, two tokens at a time, for the int32-dot sets.
 struct ZmmTokens {
-  template <class F>
-  static constexpr bool kWide = !(F::kScaled || F::kMin16 || F::Tile::DotOps::kInt16);
   static constexpr int kStep = 2;  // tokens per call (panel_pass hands fewer only at the end; 4 ran no faster)
   template <class F, int G>
   [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int n, const uint8_t* const au[],
                                             const float* const d[], const int32_t* const s[],
                                             const int32_t* const first16[], float* const out[]) {
-    if constexpr (!kWide<F>) {
-      for (int t = 0; t < n; ++t) panel_token<F, G>(p, nbc, au[t], d[t], s[t], first16[t], out[t]);
-    } else if (n == 2) {
-      panel_tokens_zmm<F, G, 2>(p, nbc, au, d, s, out);
-    } else {
-      panel_tokens_zmm<F, G, 1>(p, nbc, au, d, s, out);
-    }
+    static_assert(!F::Tile::DotOps::kInt16, "512-bit panels take int32 dots");
+    if (n == 2)
+      panel_tokens_zmm<F, G, 2>(p, nbc, au, d, s, first16, out);
+    else
+      panel_tokens_zmm<F, G, 1>(p, nbc, au, d, s, first16, out);
   }
 };
 
