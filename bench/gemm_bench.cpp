@@ -284,7 +284,7 @@ BENCHMARK(BF16)->Arg(1)->Arg(4)->Arg(128);
 BENCHMARK(MlaScores)->Args({512, 1})->Args({3000, 1})->Args({2048, 4})->Args({2048, 24});
 BENCHMARK(MlaValues)->Args({512, 1})->Args({3000, 1})->Args({2048, 4})->Args({2048, 24});
 
-#define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(16)->Arg(48)->Arg(128)
+#define TOKENS Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Arg(8)->Arg(12)->Arg(16)->Arg(48)->Arg(128)
 BENCHMARK(Q4_0)->TOKENS;
 BENCHMARK(Q8_0)->TOKENS;
 BENCHMARK(Q5_0)->TOKENS;

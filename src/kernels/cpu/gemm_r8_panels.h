@@ -310,6 +310,7 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
 // Tokens policy takes up to kStep tokens per call: n of them, their activations, scales, sums and outputs.
 struct YmmTokens {
   static constexpr int kStep = 1;
+  static constexpr int64_t kMinTokens = 12;  // panels from here on (gemm_bench, one thread: below, the tiles win)
   template <class F, int G>
   [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int /*n*/, const uint8_t* const au[],
                                             const float* const d[], const int32_t* const s[],
@@ -351,11 +352,12 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
   for (int64_t t = 0; t < a.n_tok; ++t) std::memcpy(y + t * ldy, part + t * G * 8, G * 8 * sizeof(float));
 }
 
-// The QuantGemmFn of format F: panels from kPanelMinTokens tokens on (below, the tiles are faster:
+// The QuantGemmFn of format F: panels from Tokens::kMinTokens tokens on (below, the tiles are faster:
 // gemm_bench, one thread), F::Tile's kernels below.
 template <class F, class Tokens = YmmTokens>
 void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok < kPanelMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
+  static_assert(Tokens::kMinTokens >= kPanelMinTokens, "the panels read ActQ8::u");
+  if (a.n_tok < Tokens::kMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<float> part_buf;
   thread_local SignedPanel panel;
   part_buf.resize(static_cast<size_t>(a.n_tok * kPanelGroups * kGroup));
@@ -373,7 +375,7 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   }
 }
 
-// `base` with its R8 entries built on `Dot` and named `isa`: panels from kPanelMinTokens tokens on, their
+// `base` with its R8 entries built on `Dot` and named `isa`: panels from Tokens::kMinTokens tokens on, their
 // tokens run by `Tokens` (Q8_0, IQ4_NL and IQ4_XS with int16 dots: tiles only, their values do not fit the
 // int16 panels).
 template <class Dot, class Tokens = YmmTokens>

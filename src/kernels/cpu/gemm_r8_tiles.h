@@ -114,6 +114,7 @@ struct ChainSum {
 template <class Dot, int kBits, bool kMin>
 struct NibbleR8 {
   using DotOps = Dot;
+  static constexpr int kMaxTile = kMin ? 4 : 8;  // (Q5_1 tile<6>: 73 GMAC/s, against 85 as 4 + 2)
   static constexpr bool kFifth = kBits == 5;
   static constexpr size_t kScales = kMin ? 32 : 16;                     // d[8] (and m[8])
   static constexpr size_t kBlock = kScales + 128 + (kFifth ? 32 : 0);  // 144, 176, 192
@@ -308,6 +309,7 @@ struct IQ4R8 {
 template <class Dot, bool kFifthBit>
 struct QK45R8 {
   using DotOps = Dot;
+  static constexpr int kMaxTile = kFifthBit ? 3 : 4;  // (tile<6> of Q4_K, tile<4> of Q5_K spilled: 41-48 GMAC/s)
   static constexpr size_t kBlock = 8 * (kFifthBit ? 180 : 148);
   static constexpr size_t kQs = kFifthBit ? 416 : 160;
   // Chunk c (values 4c..4c+3) of block g of a super-block at blk, for the 8 rows: 0..15 (Q4_K), 0..31 (Q5_K).
@@ -468,11 +470,21 @@ void last_tile(int64_t rest, const uint8_t* g, const ActQ8& a, int64_t t0, float
   }
 }
 
-// n_rows is a multiple of 8 (matmul_rows checks). For every group, all token tiles (L::DotOps::kTile tokens
+// Tokens per tile of layout L: the set's kTile, or fewer where L says so (L::kMaxTile: a layout whose wider
+// tiles spill on the 32-register set; gemm_bench, one thread).
+template <class L>
+constexpr int tile_tokens() {
+  if constexpr (requires { L::kMaxTile; })
+    return L::kMaxTile < L::DotOps::kTile ? L::kMaxTile : L::DotOps::kTile;
+  else
+    return L::DotOps::kTile;
+}
+
+// n_rows is a multiple of 8 (matmul_rows checks). For every group, all token tiles (tile_tokens<L>() tokens
 // each) pass while its blocks are in L1; the first tile prefetches ahead.
 template <class L>
 void gemm_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr int kT = L::DotOps::kTile;
+  constexpr int kT = tile_tokens<L>();
   const size_t group_bytes = kGroup * row_bytes;
   const int64_t full = a.n_tok / kT * kT, rest = a.n_tok - full;
   for (int64_t r = 0; r < n_rows; r += kGroup) {
