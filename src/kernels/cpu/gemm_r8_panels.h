@@ -1,10 +1,10 @@
 #pragma once
 // Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, Q5_0, Q5_1 and, with int32 dots, Q8_0, IQ4_NL
-// and IQ4_XS (from
-// kPanelMinTokens tokens on): signed L1 panels with the weights as the dot's memory operand. Written once
-// for every x86 set, like the tiles of gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw +
-// vpaddw and widens, the VNNI sets accumulate int32 with vpdpbusd (Q6_K, Q3_K and Q2_K keep the int16 route
-// in every set: their per-16 scales are applied with vpmaddwd).
+// and IQ4_XS (from Tokens::kMinTokens tokens on): signed L1 panels with the weights as the dot's memory operand.
+// Written once for every x86 set, like the tiles of gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw +
+// vpaddw and widens, the 256-bit VNNI sets accumulate int32 with vpdpbusd (Q6_K, Q3_K and Q2_K keep the int16
+// route there: their per-16 scales are applied with vpmaddwd). The AVX-512 set runs the tokens on 512-bit
+// vectors instead (gemm_r8_panels_zmm.h), every format with int32 dots.
 //
 // Why: in the tile kernels every 4 weight values of 8 rows meet one broadcast activation word, and on Zen 3
 // a vpbroadcastd costs an FP-pipe slot like the vpmaddubsw it feeds; with the panel in L1 the weight
