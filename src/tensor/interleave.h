@@ -59,6 +59,15 @@ namespace dsinfer {
 
 constexpr int64_t kInterleaveRows = 8;
 
+// Byte offsets inside one IQ1_S_R8 / IQ1_M_R8 super-block of 8 rows (layouts above), shared by the repacker and
+// the kernels.
+struct IQ1SR8Block {
+  static constexpr size_t kBytes = 8 * 70, kCodes = 16, kQs = 48;
+};
+struct IQ1MR8Block {
+  static constexpr size_t kBytes = 8 * 78, kScales = 16, kMinus = 80, kQs = 112;
+};
+
 bool is_interleaved(DType t);                  // Q4_0_R8, Q8_0_R8, Q4_K_R8 ... Q3_K_R8, IQ4_NL_R8, IQ4_XS_R8, IQ1_S/M_R8
 std::optional<DType> interleaved_of(DType t);  // Q4_0 -> Q4_0_R8, ..., IQ4_NL/XS -> IQ4_NL/XS_R8, IQ1_S/M -> IQ1_S/M_R8
 DType plain_of(DType t);                       // the inverse; t itself for other types

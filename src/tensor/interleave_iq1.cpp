@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/dtype.h"
+#include "tensor/interleave.h"
 #include "tensor/quant_iq_grid.h"
 #include "util/error.h"
 
@@ -98,7 +99,7 @@ uint16_t iq1_m_d(const uint8_t* scales) {
 }  // namespace
 
 void interleave_iq1_s(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  constexpr size_t kPlain = 50, kR8 = 8 * 70, kCodes = 16, kQs = 48;
+  constexpr size_t kPlain = 50, kR8 = IQ1SR8Block::kBytes, kCodes = IQ1SR8Block::kCodes, kQs = IQ1SR8Block::kQs;
   const size_t in_row = dtype_row_bytes(DType::IQ1_S, cols), out_row = dtype_row_bytes(DType::IQ1_S_R8, cols);
   for (int64_t r0 = 0; r0 < n_rows; r0 += 8)
     for (int64_t sb = 0; sb < cols / 256; ++sb) {
@@ -117,7 +118,7 @@ void interleave_iq1_s(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t*
 }
 
 void deinterleave_iq1_s_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  constexpr size_t kPlain = 50, kR8 = 8 * 70, kCodes = 16, kQs = 48;
+  constexpr size_t kPlain = 50, kR8 = IQ1SR8Block::kBytes, kCodes = IQ1SR8Block::kCodes, kQs = IQ1SR8Block::kQs;
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* blk = group + sb * kR8;
     uint8_t* out = dst + sb * kPlain;
@@ -135,7 +136,8 @@ void deinterleave_iq1_s_row(const uint8_t* group, int64_t cols, int lane, uint8_
 }
 
 void interleave_iq1_m(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t* dst) {
-  constexpr size_t kPlain = 56, kR8 = 8 * 78, kScales = 16, kMinus = 80, kQs = 112;
+  constexpr size_t kPlain = 56, kR8 = IQ1MR8Block::kBytes, kScales = IQ1MR8Block::kScales, kMinus = IQ1MR8Block::kMinus,
+                   kQs = IQ1MR8Block::kQs;
   const size_t in_row = dtype_row_bytes(DType::IQ1_M, cols), out_row = dtype_row_bytes(DType::IQ1_M_R8, cols);
   for (int64_t r0 = 0; r0 < n_rows; r0 += 8)
     for (int64_t sb = 0; sb < cols / 256; ++sb) {
@@ -160,7 +162,8 @@ void interleave_iq1_m(const uint8_t* src, int64_t n_rows, int64_t cols, uint8_t*
 }
 
 void deinterleave_iq1_m_row(const uint8_t* group, int64_t cols, int lane, uint8_t* dst) {
-  constexpr size_t kPlain = 56, kR8 = 8 * 78, kScales = 16, kMinus = 80, kQs = 112;
+  constexpr size_t kPlain = 56, kR8 = IQ1MR8Block::kBytes, kScales = IQ1MR8Block::kScales, kMinus = IQ1MR8Block::kMinus,
+                   kQs = IQ1MR8Block::kQs;
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* blk = group + sb * kR8;
     uint8_t* out = dst + sb * kPlain;

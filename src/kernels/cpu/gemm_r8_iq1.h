@@ -21,8 +21,8 @@ namespace {
 template <class Dot>
 struct IQ1SR8 {
   using DotOps = Dot;
-  static constexpr size_t kBlock = 8 * 70;  // one super-block of 8 rows
-  static constexpr size_t kCodes = 16, kQs = 48;
+  static constexpr size_t kBlock = IQ1SR8Block::kBytes;  // one super-block of 8 rows
+  static constexpr size_t kCodes = IQ1SR8Block::kCodes, kQs = IQ1SR8Block::kQs;
 
   // Block j's factors of the 8 rows, int32 lane i = row i (kInt16: sc8 in both int16 halves, for vpmaddwd).
   struct Factors {
@@ -131,8 +131,8 @@ struct IQ1SR8 {
 template <class Dot>
 struct IQ1MR8 {
   using DotOps = Dot;
-  static constexpr size_t kBlock = 8 * 78;  // one super-block of 8 rows
-  static constexpr size_t kScales = 16, kMinus = 80, kQs = 112;
+  static constexpr size_t kBlock = IQ1MR8Block::kBytes;  // one super-block of 8 rows
+  static constexpr size_t kScales = IQ1MR8Block::kScales, kMinus = IQ1MR8Block::kMinus, kQs = IQ1MR8Block::kQs;
 
   // Block j's scales of the 8 rows, int32 lane i = row i: sc0 / sc1 the halves' 2 s + 1 (kInt16: in both int16
   // halves, for vpmaddwd), pair = sc0 | sc1 << 16 (for the activation sums).

@@ -218,7 +218,7 @@ void gemm_iq4_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
 // IQ1_S_R8 (layout in tensor/interleave.h), gemm_r8_iq1.h's IQ1SR8 lane by lane: per block the exact
 // sum w a = 8 (2s + 1) sum g a - (2s + 1)(7 + 2 minus) sum a, then acc = fma(float(sum), (d / 8) * d_a, acc).
 void gemm_iq1_s_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr size_t kBlock = 8 * 70, kCodes = 16, kQs = 48;
+  constexpr size_t kBlock = IQ1SR8Block::kBytes, kCodes = IQ1SR8Block::kCodes, kQs = IQ1SR8Block::kQs;
   for_rows_and_tokens(
       w, row_bytes, n_rows, a, y, ldy,
       [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t* sum) {
@@ -246,7 +246,8 @@ void gemm_iq1_s_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const Act
 // sum w a = sum_half (2 s_half + 1)(sum v a - 9 sum a) with v = 8 g + (delta +1/8 ? 2 : 0), then
 // acc = fma(float(sum), (d / 8) * d_a, acc).
 void gemm_iq1_m_r8(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  constexpr size_t kBlock = 8 * 78, kScales = 16, kMinus = 80, kQs = 112;
+  constexpr size_t kBlock = IQ1MR8Block::kBytes, kScales = IQ1MR8Block::kScales, kMinus = IQ1MR8Block::kMinus,
+                   kQs = IQ1MR8Block::kQs;
   for_rows_and_tokens(
       w, row_bytes, n_rows, a, y, ldy,
       [&](const uint8_t* grp, int lane, const int8_t* q, const float* d, const int32_t*) {
