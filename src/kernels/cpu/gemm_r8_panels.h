@@ -87,10 +87,13 @@ inline __m256i corr128(const __m256i v[8], const int16_t (*scales)[16]) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(p.values(slot, c)), v[c]);
   }
   _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
-  if (scaled)  // (int16 lane pairs (s, s) read as int32 and shifted: s)
-    for (int half = 0; half < 2; ++half)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(p.scales32(slot, half)),
-                         _mm256_srai_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.sc[slot][half])), 16));
+}
+
+// SignedPanel::sc32 from sc for a slot (int16 lane pairs (s, s) read as int32 and shifted: s).
+inline void int32_scales(SignedPanel& p, int64_t slot) {
+  for (int half = 0; half < 2; ++half)
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.scales32(slot, half)),
+                       _mm256_srai_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.sc[slot][half])), 16));
 }
 
 // Formats (Dot: the set's dot, shared with the tile kernels they fall back to):
@@ -310,6 +313,7 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
 // Tokens policy takes up to kStep tokens per call: n of them, their activations, scales, sums and outputs.
 struct YmmTokens {
   static constexpr int kStep = 1;
+  static constexpr bool kInt32Scales = false;  // reads SignedPanel::sc32 (per-16 scales as int32)
   static constexpr int64_t kMinTokens = 12;  // panels from here on (gemm_bench, one thread: below, the tiles win)
   template <class F, int G>
   [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int /*n*/, const uint8_t* const au[],
@@ -330,6 +334,7 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
       for (int g = 0; g < G; ++g) {
         const uint8_t* group = groups + g * group_bytes;
         F::unpack(p, SignedPanel::slot(bi, g), group, b0 + bi);
+        if constexpr (F::kScaled && Tokens::kInt32Scales) int32_scales(p, SignedPanel::slot(bi, g));
         prefetch_ahead<F::kBlockBytes>(group + (b0 + bi) * F::kBlockBytes);  // streamed weights (decode steps)
       }
     for (int64_t t0 = 0; t0 < a.n_tok; t0 += Tokens::kStep) {

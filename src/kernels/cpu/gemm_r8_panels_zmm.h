@@ -126,6 +126,7 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
 
 // Tokens policy of gemm_panels / with_r8_kernels: 512-bit, two tokens at a time, for the int32-dot sets.
 struct ZmmTokens {
+  static constexpr bool kInt32Scales = true;
   static constexpr int kStep = 2;  // tokens per call (panel_pass hands fewer only at the end; 4 ran no faster)
   static constexpr int64_t kMinTokens = 8;  // panels from here on (gemm_bench, one thread, Zen 4)
   template <class F, int G>
