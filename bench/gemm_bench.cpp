@@ -23,6 +23,7 @@ namespace {
 using namespace dsinfer;
 
 constexpr int64_t kRows = 2816;          // V2-Lite expert gate+up (2 x 1408): fits in L3
+constexpr int64_t kL2Rows = 512;          // 0.6 MB of Q4_0: in a 1 MB L2 (the kernel's arithmetic, not a cache's bandwidth)
 constexpr int64_t kBigRows = 2816 * 64;  // 185 MB of Q4_0: streams from memory, as decode does
 constexpr int64_t kK = 2048;             // V2-Lite hidden size
 
@@ -105,6 +106,12 @@ void Q8_0_R8(benchmark::State& s) {
 }
 void Q4_0_mem(benchmark::State& s) {
   run(s, DType::Q4_0, kBigRows);
+}
+void Q4_0_R8_l2(benchmark::State& s) {
+  run(s, DType::Q4_0_R8, kL2Rows);
+}
+void Q4_0_R8_l1(benchmark::State& s) {
+  run(s, DType::Q4_0_R8, 16);
 }
 void Q4_0_R8_mem(benchmark::State& s) {
   run(s, DType::Q4_0_R8, kBigRows);
@@ -294,6 +301,8 @@ BENCHMARK(Q5_1_R8)->TOKENS;
 BENCHMARK(Q4_0_R8)->TOKENS;
 BENCHMARK(Q8_0_R8)->TOKENS;
 BENCHMARK(Q4_0_mem)->Arg(1)->Arg(2);
+BENCHMARK(Q4_0_R8_l2)->Arg(1)->Arg(2);
+BENCHMARK(Q4_0_R8_l1)->Arg(1)->Arg(2);
 BENCHMARK(Q4_0_R8_mem)->Arg(1)->Arg(2)->Arg(16);  // 16: the dense weights of a 16-stream decode step
 BENCHMARK(Q4_K_R8_mem)->Arg(1)->Arg(2);  // (its fixture takes ~1 min: the reference Q4_K quantizer)
 BENCHMARK(Q5_0_R8_mem)->Arg(1)->Arg(2);  // (V2-Lite's Q4_K_M expert ffn_down)
