@@ -64,29 +64,26 @@ struct SignedPanel {
   const int8_t* values(int64_t slot, int c) const { return v[(slot & ~int64_t{1}) * 8 + 2 * c + (slot & 1)]; }
 };
 
-// 128 * (per row) sum of 8 chunk vectors of signed values; with `scales` (Q6_K) each half's sum is
-// multiplied by the rows' int16 scales first.
-inline __m256i corr128(const __m256i v[8], const int16_t (*scales)[16]) {
-  const __m256i ones8 = _mm256_set1_epi8(1);
-  __m256i s32 = _mm256_setzero_si256();
-  for (int half = 0; half < 2; ++half) {
-    __m256i s16 = _mm256_setzero_si256();
-    for (int c = 4 * half; c < 4 * half + 4; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(ones8, v[c]));
-    const __m256i m = scales ? _mm256_load_si256(reinterpret_cast<const __m256i*>(scales[half])) : _mm256_set1_epi16(1);
-    s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(s16, m));
-  }
-  return _mm256_slli_epi32(s32, 7);
-}
-
-// (v stays in registers: without the barrier GCC turns the eight stores into a memcpy from a stack copy of
-// v, in 16-byte moves — a third of the unpack's time in perf.)
+// The 8 chunk vectors v of a slot into the panel, and its corr: 128 * (per row) sum of v — with the
+// slot's int16 scales (Q6_K, Q3_K, Q2_K) each half's sum is multiplied by the rows' scales first. The sums
+// are taken from the registers as each chunk is stored: v never goes through memory (with v in an array
+// that a helper reads, GCC kept a stack copy of it and stored every chunk twice).
 [[gnu::always_inline]] inline void store_values(SignedPanel& p, int64_t slot, __m256i v[8], bool scaled) {
+  int8_t* dst = p.values(slot, 0);  // chunk c at dst + 64 c (a pair's chunks side by side)
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  __m256i s16[2];
 #pragma GCC unroll 8
   for (int c = 0; c < 8; ++c) {
-    asm("" : "+x"(v[c]));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(p.values(slot, c)), v[c]);
+    asm("" : "+x"(v[c]));  // (else the stores become a memcpy from a stack copy of v, in 16-byte moves)
+    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + 64 * c), v[c]);
+    const __m256i prod = _mm256_maddubs_epi16(ones8, v[c]);
+    s16[c / 4] = c % 4 == 0 ? prod : _mm256_add_epi16(s16[c / 4], prod);
   }
-  _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), corr128(v, scaled ? p.sc[slot] : nullptr));
+  __m256i m[2] = {_mm256_set1_epi16(1), _mm256_set1_epi16(1)};
+  if (scaled)
+    for (int half = 0; half < 2; ++half) m[half] = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.sc[slot][half]));
+  const __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(s16[0], m[0]), _mm256_madd_epi16(s16[1], m[1]));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(p.corr[slot]), _mm256_slli_epi32(s32, 7));
 }
 
 // SignedPanel::sc32 from sc for a slot (int16 lane pairs (s, s) read as int32 and shifted: s).
@@ -364,7 +361,14 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   static_assert(Tokens::kMinTokens >= kPanelMinTokens, "the panels read ActQ8::u");
   if (a.n_tok < Tokens::kMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<float> part_buf;
-  thread_local SignedPanel panel;
+  thread_local SignedPanel panel_tl;
+  // Named through an opaque pointer: GCC otherwise propagates the thread_local's address into panel_pass
+  // (a .constprop clone) and recomputes it inside the unpack loop — in position-independent code a
+  // __tls_get_addr call, with a vzeroupper and every vector register spilled around it (the unpack took
+  // twice its time: Q4_0_R8 at 16 tokens 130 -> 142 GMAC/s, one thread).
+  SignedPanel* panel_ptr = &panel_tl;
+  asm("" : "+r"(panel_ptr));
+  SignedPanel& panel = *panel_ptr;
   part_buf.resize(static_cast<size_t>(a.n_tok * kPanelGroups * kGroup));
   const size_t group_bytes = kGroup * row_bytes;
   for (int64_t r = 0; r < n_rows; r += kPanelGroups * kGroup) {
