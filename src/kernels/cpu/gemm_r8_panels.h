@@ -363,9 +363,9 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   thread_local std::vector<float> part_buf;
   thread_local SignedPanel panel_tl;
   // Named through an opaque pointer: GCC otherwise propagates the thread_local's address into panel_pass
-  // (a .constprop clone) and recomputes it inside the unpack loop — in position-independent code a
-  // __tls_get_addr call, with a vzeroupper and every vector register spilled around it (the unpack took
-  // twice its time: Q4_0_R8 at 16 tokens 130 -> 142 GMAC/s, one thread).
+  // (a .constprop clone) and recomputes it inside the unpack loop — built without the initial-exec TLS
+  // model (CMakeLists.txt), a __tls_get_addr call with a vzeroupper and every vector register spilled
+  // around it (Q4_0_R8 at 16 tokens: 130 against 142 GMAC/s, one thread).
   SignedPanel* panel_ptr = &panel_tl;
   asm("" : "+r"(panel_ptr));
   SignedPanel& panel = *panel_ptr;
