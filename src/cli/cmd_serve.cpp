@@ -28,7 +28,7 @@ namespace dsinfer::cli {
 int cmd_serve(const Args& args) {
   ArgParser p(args,
               {"--model", "--host", "--port", "--api-key", "--parallel", "--ctx", "--threads", "--queue",
-               "--prefill-chunk", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
+               "--prefill-chunk", "--prefill-chunk-idle", "--chat-format", "--name", "--max-body-mb", "--http-threads", "--page-tokens",
                "--scripted-answer", "--kv-dtype", "--cors", "--responses-store-mb", "--draft", "--draft-max-streams",
                "--draft-min-accept", "--mtp-from", "--draft-max", "--prefix-cache-file", "--prefix-cache-save-s",
                "--gpu-device", "--gpu-dtype", "--gpu-expert-tokens"},
@@ -37,7 +37,8 @@ int cmd_serve(const Args& args) {
   if (p.has("--help")) {
     std::puts(
         "usage: dsinfer serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]\n"
-        "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1|deepseek-v3.2]\n"
+        "       [--ctx N] [-t THREADS] [--queue N] [--prefill-chunk N] [--prefill-chunk-idle N]\n"
+        "       [--chat-format deepseek-v3|deepseek-r1|deepseek-v3.1|deepseek-v3.2]\n"
         "       [--name MODEL_ID] [--max-body-mb N] [--http-threads N] [--page-tokens N] [--no-prefix-cache]\n"
         "       [--prefix-cache-file PATH [--prefix-cache-save-s S]]\n"
         "       [--no-repack] [--kv-dtype f32|f16] [--cors ORIGIN[,ORIGIN...] | --cors '*'] [--responses-store-mb N]\n"
@@ -51,6 +52,9 @@ int cmd_serve(const Args& args) {
         "--parallel N sequences are decoded together, each with up to --ctx tokens (prompt + answer); the KV\n"
         "cache holds N x ctx tokens. Requests beyond that wait in a queue of --queue; a full queue answers 429.\n"
         "The API key may also come from the environment variable DSINFER_API_KEY.\n"
+        "--prefill-chunk N: prompt tokens per engine step (default 128) while other sequences decode, so their\n"
+        "streams keep flowing while a long prompt is read; --prefill-chunk-idle N: the same while none decodes\n"
+        "(default 4 x --prefill-chunk: a burst of new requests is read in fewer, larger steps).\n"
         "--cors lets web pages from these origins (e.g. http://localhost:3000; '*' = any) call the API from a\n"
         "browser: preflight requests are answered and responses carry Access-Control-Allow-Origin. Off by\n"
         "default, since any page the browser opens could otherwise use a server without an API key.\n"
@@ -117,6 +121,7 @@ int cmd_serve(const Args& args) {
   sched.kv_dtype = kv_dtype_from_args(p);
   sched.max_queue = p.get_int("--queue", 64);
   sched.prefill_chunk = p.get_int("--prefill-chunk", 128);
+  sched.prefill_chunk_idle = p.get_int("--prefill-chunk-idle", 4 * sched.prefill_chunk);
   sched.page_tokens = p.get_int("--page-tokens", 16);
   sched.prefix_cache = !p.has("--no-prefix-cache");
   const std::string draft = draft_from_args(p);
@@ -125,8 +130,9 @@ int cmd_serve(const Args& args) {
   if (sched.draft_max_sequences < 0) fail("--draft-max-streams must be >= 0");
   sched.draft_min_acceptance = draft_min_accept_from_args(p);
   sched.draft_max_tokens = draft_max_tokens_from_args(p);
-  if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 || sched.page_tokens < 1)
-    fail("--parallel, --ctx, --prefill-chunk and --page-tokens must be positive, --queue >= 0");
+  if (sched.max_sequences < 1 || sched.max_context < 2 || sched.max_queue < 0 || sched.prefill_chunk < 1 ||
+      sched.prefill_chunk_idle < 1 || sched.page_tokens < 1)
+    fail("--parallel, --ctx, --prefill-chunk, --prefill-chunk-idle and --page-tokens must be positive, --queue >= 0");
   so.limits.max_tokens = sched.max_context;
   // Every admitted or queued request holds a connection thread while it waits; leave room for the rest.
   so.http_threads = static_cast<int>(http_threads > 0 ? http_threads : std::max<int64_t>(64, sched.max_sequences + sched.max_queue + 16));

@@ -107,7 +107,8 @@ int64_t pages_for(int64_t tokens, int64_t page) { return (tokens + page - 1) / p
 LatentKvCache make_cache(const ModelConfig& c, const SchedulerOptions& o) {
   if (o.max_sequences < 1) fail("scheduler: max_sequences must be >= 1, got ", o.max_sequences);
   if (o.max_context < 2) fail("scheduler: max_context must be >= 2, got ", o.max_context);
-  if (o.page_tokens < 1 || o.prefill_chunk < 1) fail("scheduler: page_tokens and prefill_chunk must be >= 1");
+  if (o.page_tokens < 1 || o.prefill_chunk < 1 || o.prefill_chunk_idle < 0)
+    fail("scheduler: page_tokens and prefill_chunk must be >= 1, prefill_chunk_idle >= 0");
   if (o.draft_max_sequences < 0) fail("scheduler: draft_max_sequences must be >= 0");
   const int64_t pages = o.kv_pages > 0 ? o.kv_pages : o.max_sequences * pages_for(o.max_context, o.page_tokens);
   // MTP drafting keeps the module's own latent row per position (one more layer).
@@ -301,7 +302,9 @@ void Scheduler::step() {
   int64_t n_decoding = 0;
   for (auto& a : running_) n_decoding += a->n_generated > 0;
   const bool drafting = options_.draft != DraftMode::kNone && n_decoding <= options_.draft_max_sequences;
-  int64_t budget = options_.prefill_chunk, n_logits = 0;
+  int64_t budget = n_decoding == 0 && options_.prefill_chunk_idle > 0 ? options_.prefill_chunk_idle
+                                                                       : options_.prefill_chunk;
+  int64_t n_logits = 0;
   // Decoding sequences first (one token each, and a draft), then prompt chunks in admission order.
   for (int pass = 0; pass < 2; ++pass) {
     for (auto& a : running_) {

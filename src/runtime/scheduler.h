@@ -6,7 +6,7 @@
 //      used prefix-cache entries are evicted to make room),
 //   3. builds ONE forward batch from the next token of every decoding sequence plus up to prefill_chunk
 //      prompt tokens of sequences still prefilling (so running streams keep flowing while a long prompt
-//      is read),
+//      is read; prefill_chunk_idle while none is decoding),
 //   4. samples each sequence's next token with its own Sampler (seeded per request) and hands it to the
 //      request's stream (with its log-probabilities when the request asked for them); a sequence that hits a stop token, max_tokens or a cancel is finished and freed.
 // With drafting (SchedulerOptions::draft) a decoding sequence also puts its drafted next tokens into the
@@ -47,6 +47,9 @@ struct SchedulerOptions {
   int64_t page_tokens = 16;      // KV page size = prefix-reuse granularity
   DType kv_dtype = DType::F32;  // latent cache storage (model/kv_cache.h)
   int64_t prefill_chunk = 128;   // prompt tokens per engine step, over all prefilling sequences
+  // The same while no sequence is decoding (0: prefill_chunk): nothing waits on such a step, and a larger
+  // batch reads the expert weights once for more tokens (a burst of 16 short prompts in one step, not two).
+  int64_t prefill_chunk_idle = 0;
   int64_t max_queue = 64;        // requests waiting for admission
   bool prefix_cache = true;
   // Loaded when the scheduler starts, written when it shuts down (runtime/prefix_cache_file.h); "" = none.

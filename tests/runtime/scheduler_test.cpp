@@ -312,6 +312,28 @@ TEST(Scheduler, StopTokenEndsTheStreamAndIsEmitted) {
   EXPECT_EQ(c.reason, FinishReason::kStop);
 }
 
+// While no sequence decodes, a prompt is read in steps of prefill_chunk_idle, not prefill_chunk: fewer
+// steps, the same tokens.
+TEST(Scheduler, IdlePrefillChunkReadsAPromptInFewerSteps) {
+  const auto p = prompt_of(40, 5);
+  const auto want = alone(p, 3);
+  for (int64_t idle : {0, 64}) {
+    SchedulerOptions o;
+    o.max_context = 64;
+    o.page_tokens = 4;
+    o.prefill_chunk = 8;
+    o.prefill_chunk_idle = idle;
+    o.prefix_cache = false;
+    Scheduler s(tiny().tf, o);
+    auto res = s.submit(request(p, 3));
+    ASSERT_EQ(res.status, SubmitStatus::kOk) << res.message;
+    EXPECT_EQ(collect(*res.stream).tokens, want) << "idle chunk " << idle;
+    wait_until_idle(s);
+    // 40 prompt tokens in steps of 8 (the last one samples the first token) or in one, then 2 decode steps
+    EXPECT_EQ(s.metrics().steps, idle == 0 ? 5 + 2 : 1 + 2) << "idle chunk " << idle;
+  }
+}
+
 TEST(Scheduler, CancellationFreesPagesAtOnce) {
   SchedulerOptions o;
   o.max_sequences = 2;
