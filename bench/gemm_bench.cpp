@@ -24,6 +24,7 @@ using namespace dsinfer;
 
 constexpr int64_t kRows = 2816;          // V2-Lite expert gate+up (2 x 1408): fits in L3
 constexpr int64_t kL2Rows = 512;          // 0.6 MB of Q4_0: in a 1 MB L2 (the kernel's arithmetic, not a cache's bandwidth)
+constexpr int64_t kL1Rows = 16;           // 18 KB: in L1
 constexpr int64_t kBigRows = 2816 * 64;  // 185 MB of Q4_0: streams from memory, as decode does
 constexpr int64_t kK = 2048;             // V2-Lite hidden size
 
@@ -111,7 +112,7 @@ void Q4_0_R8_l2(benchmark::State& s) {
   run(s, DType::Q4_0_R8, kL2Rows);
 }
 void Q4_0_R8_l1(benchmark::State& s) {
-  run(s, DType::Q4_0_R8, 16);
+  run(s, DType::Q4_0_R8, kL1Rows);
 }
 void Q4_0_R8_mem(benchmark::State& s) {
   run(s, DType::Q4_0_R8, kBigRows);
