@@ -1,6 +1,6 @@
 #pragma once
 // Prefill kernels for the R8 types Q4_0, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, Q5_0, Q5_1 and, with int32 dots, Q8_0, IQ4_NL
-// and IQ4_XS (from Tokens::kMinTokens tokens on): signed L1 panels with the weights as the dot's memory operand.
+// and IQ4_XS (from Tokens::min_tokens<F>() tokens on): signed L1 panels with the weights as the dot's memory operand.
 // Written once for every x86 set, like the tiles of gemm_r8_tiles.h: Dot::kInt16 (AVX2) sums with vpmaddubsw +
 // vpaddw and widens, the 256-bit VNNI sets accumulate int32 with vpdpbusd (Q6_K, Q3_K and Q2_K keep the int16
 // route there: their per-16 scales are applied with vpmaddwd). The AVX-512 set runs the tokens on 512-bit
@@ -100,6 +100,9 @@ inline void int32_scales(SignedPanel& p, int64_t slot) {
 //   kScaled      Q6_K, Q3_K, Q2_K: int16 scales applied when widening
 //   kMin16       Q2_K: its two mins per block times the token's half sums (SignedPanel::mn)
 //   kBlockBytes  bytes per 32 values of a group
+//   kZmmMinTokens  the 512-bit panels run from this many tokens on (below, the tiles are faster: gemm_bench,
+//                one thread, Zen 4; at 6 tokens the panels won for Q8_0 90 -> 112, Q5_1 82 -> 101, Q5_K 79 -> 86,
+//                Q3_K 77 -> 82, Q6_K 75 -> 79 GMAC/s and lost for Q4_0 129 -> 121, Q2_K 82 -> 79)
 //   unpack(p, slot, group, b)  block b of the 8-row group at `group` into slot
 // Q4_0_R8, Q5_0_R8, Q5_1_R8: v = q - 8 (Q4_0) or q - 16 (Q5); the tiles' integer is sum a v for Q4_0
 // and Q5_0 (their offset is already in it) and sum a v + 16 sum a for Q5_1, whose + m term is the
@@ -110,6 +113,7 @@ struct PanelNibble {
   static constexpr size_t kBlockBytes = Tile::kBlock;  // per 32 values of the group's 8 rows
   static constexpr int kWiden = kBits == 5 ? 4 : 8, kOffset = kMinTerm ? 16 : 0;
   static constexpr bool kMin = kMinTerm, kScaled = false, kMin16 = false;
+  static constexpr int64_t kZmmMinTokens = kMinTerm ? 6 : 8;  // (Q4_0 / Q5_0 tiles win at 6 tokens, Q5_1 panels)
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
@@ -128,6 +132,7 @@ struct PanelQK45 {
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8;
   static constexpr bool kMin = true, kScaled = false, kMin16 = false;
+  static constexpr int64_t kZmmMinTokens = 6;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int g = static_cast<int>(b % 8);
@@ -149,6 +154,7 @@ struct PanelQ6_K {
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = 2, kOffset = 0;
   static constexpr bool kMin = false, kScaled = true, kMin16 = false;
+  static constexpr int64_t kZmmMinTokens = 6;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int h = static_cast<int>(b % 8) / 4, quarter = static_cast<int>(b % 4);
@@ -175,6 +181,7 @@ struct PanelQ23_K {
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = 4, kOffset = 0;
   static constexpr bool kMin = false, kScaled = true, kMin16 = !kQ3;
+  static constexpr int64_t kZmmMinTokens = kQ3 ? 6 : 8;  // (Q2_K tiles win at 6 tokens)
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int j = static_cast<int>(b % 8);
@@ -204,6 +211,7 @@ struct PanelQ8_0 {
   static constexpr size_t kBlockBytes = Tile::kBlock;
   static constexpr int kWiden = 8, kOffset = 0;
   static constexpr bool kMin = false, kScaled = false, kMin16 = false;
+  static constexpr int64_t kZmmMinTokens = 6;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
@@ -221,6 +229,7 @@ struct PanelIQ4 {
   static constexpr size_t kBlockBytes = Tile::kBlock / Tile::kGroups;
   static constexpr int kWiden = 1, kOffset = 0;
   static constexpr bool kMin = false, kScaled = false, kMin16 = false;
+  static constexpr int64_t kZmmMinTokens = 6;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / Tile::kGroups) * Tile::kBlock;
     const int g = static_cast<int>(b % Tile::kGroups);
@@ -311,7 +320,8 @@ void panel_token(const SignedPanel& p, int64_t nbc, const uint8_t* au, const flo
 struct YmmTokens {
   static constexpr int kStep = 1;
   static constexpr bool kInt32Scales = false;  // reads SignedPanel::sc32 (per-16 scales as int32)
-  static constexpr int64_t kMinTokens = 12;  // panels from here on (gemm_bench, one thread: below, the tiles win)
+  template <class F>
+  static constexpr int64_t min_tokens() { return 12; }  // panels from here on (gemm_bench, one thread: below, the tiles win)
   template <class F, int G>
   [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int /*n*/, const uint8_t* const au[],
                                             const float* const d[], const int32_t* const s[],
@@ -354,12 +364,12 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
   for (int64_t t = 0; t < a.n_tok; ++t) std::memcpy(y + t * ldy, part + t * G * 8, G * 8 * sizeof(float));
 }
 
-// The QuantGemmFn of format F: panels from Tokens::kMinTokens tokens on (below, the tiles are faster:
+// The QuantGemmFn of format F: panels from Tokens::min_tokens<F>() tokens on (below, the tiles are faster:
 // gemm_bench, one thread), F::Tile's kernels below.
 template <class F, class Tokens = YmmTokens>
 void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  static_assert(Tokens::kMinTokens >= kPanelMinTokens, "the panels read ActQ8::u");
-  if (a.n_tok < Tokens::kMinTokens) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
+  static_assert(Tokens::template min_tokens<F>() >= kPanelMinTokens, "the panels read ActQ8::u");
+  if (a.n_tok < Tokens::template min_tokens<F>()) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<float> part_buf;
   thread_local SignedPanel panel_tl;
   // Named through an opaque pointer: GCC otherwise propagates the thread_local's address into panel_pass
@@ -384,7 +394,7 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   }
 }
 
-// `base` with its R8 entries built on `Dot` and named `isa`: panels from Tokens::kMinTokens tokens on, their
+// `base` with its R8 entries built on `Dot` and named `isa`: panels from Tokens::min_tokens<F>() tokens on, their
 // tokens run by `Tokens` (Q8_0, IQ4_NL and IQ4_XS with int16 dots: tiles only, their values do not fit the
 // int16 panels).
 template <class Dot, class Tokens = YmmTokens>

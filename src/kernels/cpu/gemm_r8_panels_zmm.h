@@ -128,7 +128,8 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
 struct ZmmTokens {
   static constexpr bool kInt32Scales = true;
   static constexpr int kStep = 2;  // tokens per call (panel_pass hands fewer only at the end; 4 ran no faster)
-  static constexpr int64_t kMinTokens = 8;  // panels from here on (gemm_bench, one thread, Zen 4)
+  template <class F>
+  static constexpr int64_t min_tokens() { return F::kZmmMinTokens; }  // panels from here on (per format)
   template <class F, int G>
   [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int n, const uint8_t* const au[],
                                             const float* const d[], const int32_t* const s[],
