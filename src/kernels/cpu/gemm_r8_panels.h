@@ -322,6 +322,10 @@ struct YmmTokens {
   static constexpr bool kInt32Scales = false;  // reads SignedPanel::sc32 (per-16 scales as int32)
   template <class F>
   static constexpr int64_t min_tokens() { return 12; }  // panels from here on (gemm_bench, one thread: below, the tiles win)
+  template <class F>  // below them
+  static void tiles(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+    gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
+  }
   template <class F, int G>
   [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int /*n*/, const uint8_t* const au[],
                                             const float* const d[], const int32_t* const s[],
@@ -369,7 +373,7 @@ void panel_pass(const uint8_t* groups, size_t group_bytes, const ActQ8& a, const
 template <class F, class Tokens = YmmTokens>
 void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
   static_assert(Tokens::template min_tokens<F>() >= kPanelMinTokens, "the panels read ActQ8::u");
-  if (a.n_tok < Tokens::template min_tokens<F>()) return gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
+  if (a.n_tok < Tokens::template min_tokens<F>()) return Tokens::template tiles<F>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<float> part_buf;
   thread_local SignedPanel panel_tl;
   // Named through an opaque pointer: GCC otherwise propagates the thread_local's address into panel_pass
