@@ -1,5 +1,6 @@
 #pragma once
-// The R8 prefill panels' token kernel on 512-bit vectors (AVX-512 VNNI set only: include from *_avx512.cpp).
+// The R8 prefill panels' token kernel on 512-bit vectors (AVX-512 VNNI set only: include from *_avx512.cpp),
+// and Q4_0's tiles below the panels on the same pairs of row groups (nibble_pair_tile).
 //
 // Why: on Zen 4 a 512-bit vpdpbusd does 64 byte products in the time a 256-bit one does 32 to 40 (one
 // core: 222 against 132 GMAC/s in a dependency-free loop), and the 256-bit panel kernel already ran at
@@ -126,8 +127,8 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
   }
 }
 
-// Q4_0_R8 rows of the 8-row groups at g0 and g1 (16 rows) · kT tokens from t0 (2-7 tokens: the experts of a
-// batched decode step): NibbleR8::tile on 512-bit vectors, one zmm = a chunk of both groups, so each token's 8
+// Q4_0_R8 rows of the 8-row groups at g0 and g1 (16 rows) · kT tokens from t0 (2-16 tokens in all: the experts
+// and, at 16 streams, the dense weights of a batched decode step): NibbleR8::tile on 512-bit vectors, one zmm = a chunk of both groups, so each token's 8
 // dots and float tail cover 16 rows (the 256-bit tile runs at ~90 % of the 256-bit vpdpbusd peak from 3
 // tokens on, and a 512-bit one does 1.7x the products per unit time on Zen 4). Per row the integers and the
 // float operations are the tile's, in block order: the same results bit for bit.
