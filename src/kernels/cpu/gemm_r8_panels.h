@@ -378,14 +378,7 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   static_assert(Tokens::template min_tokens<F>() >= kPanelMinTokens, "the panels read ActQ8::u");
   if (a.n_tok < Tokens::template min_tokens<F>()) return Tokens::template tiles<F>(w, row_bytes, n_rows, a, y, ldy);
   thread_local std::vector<float> part_buf;
-  thread_local SignedPanel panel_tl;
-  // Named through an opaque pointer: GCC otherwise propagates the thread_local's address into panel_pass
-  // (a .constprop clone) and recomputes it inside the unpack loop — built without the initial-exec TLS
-  // model (CMakeLists.txt), a __tls_get_addr call with a vzeroupper and every vector register spilled
-  // around it (Q4_0_R8 at 16 tokens: 130 against 142 GMAC/s, one thread).
-  SignedPanel* panel_ptr = &panel_tl;
-  asm("" : "+r"(panel_ptr));
-  SignedPanel& panel = *panel_ptr;
+  thread_local SignedPanel panel;  // (reached without a call: the build's initial-exec TLS model, CMakeLists.txt)
   part_buf.resize(static_cast<size_t>(a.n_tok * kPanelGroups * kGroup));
   const size_t group_bytes = kGroup * row_bytes;
   for (int64_t r = 0; r < n_rows; r += kPanelGroups * kGroup) {
