@@ -100,10 +100,12 @@ inline void int32_scales(SignedPanel& p, int64_t slot) {
 //   kScaled      Q6_K, Q3_K, Q2_K: int16 scales applied when widening
 //   kMin16       Q2_K: its two mins per block times the token's half sums (SignedPanel::mn)
 //   kBlockBytes  bytes per 32 values of a group
-//   kZmmMinTokens  the 512-bit panels run from this many tokens on (below, the tiles are faster: gemm_bench,
-//                one thread, Zen 4; at 6 tokens the panels won for Q8_0 90 -> 112, Q5_1 82 -> 101, Q5_K 79 -> 86,
-//                Q3_K 77 -> 82, Q6_K 75 -> 79 GMAC/s and lost for Q4_0 129 -> 121, Q2_K 82 -> 79; Q4_0's 512-bit
-//                pair tiles, gemm_r8_panels_zmm.h, run it up to 16)
+//   kZmmMinTokens  the 512-bit panels run from this many tokens on; below, the 512-bit pair tiles
+//                (gemm_r8_pairs_zmm.h) or, for the formats without them, the tiles are faster (gemm_bench, one
+//                thread, Zen 4, GMAC/s, pair tiles against panels: Q4_0 and Q8_0 at 16 tokens 164 / 158
+//                against 152 / 147; Q4_K, Q5_0, Q5_1, IQ4_XS at 8 118 / 138 / 122 / 146 against 112 / 124 /
+//                109 / 131 and at 12 118 / 141 / 122 / 144 against 123 / 138 / 121 / 145; Q5_K at 8 97 / 97;
+//                the tiles against the panels at 6 tokens: Q3_K 77 / 82, Q6_K 75 / 79, Q2_K 82 / 79)
 //   unpack(p, slot, group, b)  block b of the 8-row group at `group` into slot
 // Q4_0_R8, Q5_0_R8, Q5_1_R8: v = q - 8 (Q4_0) or q - 16 (Q5); the tiles' integer is sum a v for Q4_0
 // and Q5_0 (their offset is already in it) and sum a v + 16 sum a for Q5_1, whose + m term is the
@@ -114,9 +116,7 @@ struct PanelNibble {
   static constexpr size_t kBlockBytes = Tile::kBlock;  // per 32 values of the group's 8 rows
   static constexpr int kWiden = kBits == 5 ? 4 : 8, kOffset = kMinTerm ? 16 : 0;
   static constexpr bool kMin = kMinTerm, kScaled = false, kMin16 = false;
-  // (Q5_1: panels win from 6 tokens; Q5_0: its tiles at 6; Q4_0: its 512-bit pair tiles up to 16 — 156-160
-  // against 152 GMAC/s at 16 tokens, 157 against 167 at 48)
-  static constexpr int64_t kZmmMinTokens = kMinTerm ? 6 : (kBits == 4 ? 17 : 8);
+  static constexpr int64_t kZmmMinTokens = kBits == 4 ? 17 : 12;  // (Q4_0 at 48: panels 167, pair tiles 157)
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
@@ -135,7 +135,7 @@ struct PanelQK45 {
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = kFifthBit ? 4 : 8, kOffset = kFifthBit ? 16 : 8;
   static constexpr bool kMin = true, kScaled = false, kMin16 = false;
-  static constexpr int64_t kZmmMinTokens = 6;
+  static constexpr int64_t kZmmMinTokens = kFifthBit ? 8 : 12;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int g = static_cast<int>(b % 8);
@@ -214,7 +214,7 @@ struct PanelQ8_0 {
   static constexpr size_t kBlockBytes = Tile::kBlock;
   static constexpr int kWiden = 8, kOffset = 0;
   static constexpr bool kMin = false, kScaled = false, kMin16 = false;
-  static constexpr int64_t kZmmMinTokens = 6;
+  static constexpr int64_t kZmmMinTokens = 17;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + b * Tile::kBlock;
     _mm256_store_ps(p.f0[slot], row_scales(blk));
@@ -232,7 +232,7 @@ struct PanelIQ4 {
   static constexpr size_t kBlockBytes = Tile::kBlock / Tile::kGroups;
   static constexpr int kWiden = 1, kOffset = 0;
   static constexpr bool kMin = false, kScaled = false, kMin16 = false;
-  static constexpr int64_t kZmmMinTokens = 6;
+  static constexpr int64_t kZmmMinTokens = 12;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / Tile::kGroups) * Tile::kBlock;
     const int g = static_cast<int>(b % Tile::kGroups);

@@ -1,6 +1,6 @@
 #pragma once
 // The R8 prefill panels' token kernel on 512-bit vectors (AVX-512 VNNI set only: include from *_avx512.cpp),
-// and Q4_0's tiles below the panels on the same pairs of row groups (nibble_pair_tile).
+// and the Tokens policy that runs them (ZmmTokens; below the panels, the pair tiles of gemm_r8_pairs_zmm.h).
 //
 // Why: on Zen 4 a 512-bit vpdpbusd does 64 byte products in the time a 256-bit one does 32 to 40 (one
 // core: 222 against 132 GMAC/s in a dependency-free loop), and the 256-bit panel kernel already ran at
@@ -16,9 +16,8 @@
 
 #include <immintrin.h>
 
-#include <type_traits>
-
 #include "kernels/cpu/gemm_r8_panels.h"
+#include "kernels/cpu/gemm_r8_pairs_zmm.h"
 
 // GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*() (a self-initialized variable),
 // which -Wmaybe-uninitialized reports once per instantiation: a false positive.
@@ -127,94 +126,19 @@ void panel_tokens_zmm(const SignedPanel& p, int64_t nbc, const uint8_t* const au
   }
 }
 
-// Q4_0_R8 rows of the 8-row groups at g0 and g1 (16 rows) · kT tokens from t0 (2-16 tokens in all: the experts
-// and, at 16 streams, the dense weights of a batched decode step): NibbleR8::tile on 512-bit vectors, one zmm = a chunk of both groups, so each token's 8
-// dots and float tail cover 16 rows (the 256-bit tile runs at ~90 % of the 256-bit vpdpbusd peak from 3
-// tokens on, and a 512-bit one does 1.7x the products per unit time on Zen 4). Per row the integers and the
-// float operations are the tile's, in block order: the same results bit for bit.
-template <class Tile, int kT>
-void nibble_pair_tile(const uint8_t* g0, const uint8_t* g1, const ActQ8& a, int64_t t0, float* y, int64_t ldy,
-                      bool prefetch) {
-  static_assert(Tile::kBlock == 144 && Tile::kOffset == 8, "Q4_0_R8");
-  const __m512i m4 = _mm512_set1_epi8(0x0f);
-  __m512 acc[kT];
-  for (int t = 0; t < kT; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < a.nb; ++b) {
-    const uint8_t* b0 = g0 + b * Tile::kBlock;
-    const uint8_t* b1 = g1 + b * Tile::kBlock;
-    if (prefetch) {
-      prefetch_ahead<Tile::kBlock>(b0);
-      prefetch_ahead<Tile::kBlock>(b1);
-    }
-    const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0))),
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1)), 1));
-    __m512i v[8];  // v[k]: values 4k..4k+3 of the 16 rows (group g0's 8 lanes, then g1's)
-    for (int c = 0; c < 4; ++c) {
-      const __m512i x = _mm512_inserti64x4(
-          _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 16 + 32 * c))),
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1 + 16 + 32 * c)), 1);
-      v[c] = _mm512_and_si512(x, m4);
-      v[4 + c] = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
-    }
-    for (int t = 0; t < kT; ++t) {
-      const int32_t* a32 = reinterpret_cast<const int32_t*>(a.qt(t0 + t) + b * 32);
-      // two chains (low / high nibbles); the first starts at - 8 sum a
-      __m512i lo = _mm512_dpbusd_epi32(_mm512_set1_epi32(-Tile::kOffset * a.sumt(t0 + t)[b]), v[0], _mm512_set1_epi32(a32[0]));
-      __m512i hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[4], _mm512_set1_epi32(a32[4]));
-      for (int k = 1; k < 4; ++k) {
-        lo = _mm512_dpbusd_epi32(lo, v[k], _mm512_set1_epi32(a32[k]));
-        hi = _mm512_dpbusd_epi32(hi, v[4 + k], _mm512_set1_epi32(a32[4 + k]));
-      }
-      const __m512i s32 = _mm512_add_epi32(lo, hi);
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s32), _mm512_mul_ps(dw, _mm512_set1_ps(a.dt(t0 + t)[b])), acc[t]);
-    }
-  }
-  for (int t = 0; t < kT; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
-}
-
-template <class Tile, int kT>
-void nibble_pair_last(int64_t rest, const uint8_t* g0, const uint8_t* g1, const ActQ8& a, int64_t t0, float* y,
-                      int64_t ldy) {
-  if constexpr (kT > 0) {
-    if (rest == kT) return nibble_pair_tile<Tile, kT>(g0, g1, a, t0, y, ldy, t0 == 0);
-    nibble_pair_last<Tile, kT - 1>(rest, g0, g1, a, t0, y, ldy);
-  }
-}
-
-// Q4_0_R8 below the panels: one token on the 256-bit tile (one weight stream per core: from DRAM a decode
-// step is faster so), 2+ tokens on pairs of row groups in 512-bit tiles of up to 4 tokens (an odd last group
-// on the 256-bit tiles).
-template <class Tile>
-void gemm_nibble_pairs(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-  if (a.n_tok < 2) return gemm_r8<Tile>(w, row_bytes, n_rows, a, y, ldy);
-  constexpr int kT = 4;
-  const size_t group_bytes = kGroup * row_bytes;
-  const int64_t full = a.n_tok / kT * kT, rest = a.n_tok - full;
-  int64_t r = 0;
-  for (; r + 2 * kGroup <= n_rows; r += 2 * kGroup) {
-    const uint8_t* g0 = w + (r / kGroup) * group_bytes;
-    for (int64_t t = 0; t < full; t += kT)
-      nibble_pair_tile<Tile, kT>(g0, g0 + group_bytes, a, t, y + t * ldy + r, ldy, t == 0);
-    nibble_pair_last<Tile, kT - 1>(rest, g0, g0 + group_bytes, a, full, y + full * ldy + r, ldy);
-  }
-  if (r < n_rows) gemm_r8<Tile>(w + (r / kGroup) * group_bytes, row_bytes, n_rows - r, a, y + r, ldy);
-}
-
 // Tokens policy of gemm_panels / with_r8_kernels: 512-bit, two tokens at a time, for the int32-dot sets.
 struct ZmmTokens {
   static constexpr bool kInt32Scales = true;
   static constexpr int kStep = 2;  // tokens per call (panel_pass hands fewer only at the end; 4 ran no faster)
   template <class F>
   static constexpr int64_t min_tokens() { return F::kZmmMinTokens; }  // panels from here on (per format)
-  // below them: Q4_0 on pairs of row groups, the other formats on their tiles
+  // below them: the 512-bit pair tiles (gemm_r8_pairs_zmm.h) where the format has them, else its tiles
   template <class F>
   static void tiles(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
-    using Tile = typename F::Tile;
-    if constexpr (std::is_same_v<Tile, NibbleR8<typename Tile::DotOps, 4, false>>)
-      gemm_nibble_pairs<Tile>(w, row_bytes, n_rows, a, y, ldy);
+    if constexpr (HasPairTiles<F>)
+      gemm_pairs<F>(w, row_bytes, n_rows, a, y, ldy);
     else
-      gemm_r8<Tile>(w, row_bytes, n_rows, a, y, ldy);
+      gemm_r8<typename F::Tile>(w, row_bytes, n_rows, a, y, ldy);
   }
   template <class F, int G>
   [[gnu::always_inline]] static void tokens(const SignedPanel& p, int64_t nbc, int n, const uint8_t* const au[],
