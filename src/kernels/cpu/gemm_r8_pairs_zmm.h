@@ -56,12 +56,15 @@ inline void nibbles_pair(const uint8_t* q0, const uint8_t* q1, __m512i x[8]) {
 struct PairBlock {
   __m512i u[8];
   __m512 f0, f1;
+  __m512i sc[2];  // (kScaled16) the rows' int32 scales of the block's halves: chunks 0-3, 4-7
 };
 
 // A PairFormat<F> (F: a Panel format of gemm_r8_panels.h) has
 //   kSub             32-value blocks per stored block (8 for the super-block formats)
 //   kStart           the dot's start per activation sum (sum a q = sum a u + kStart * sum a)
 //   kMin             0, or +1 / -1: the tile's min term, acc = fma(+-f1, d_a * float(sum a), acc)
+//   kScaled16        per-16 scales (Q6_K): sum = sc_0 (S_0 + kStart A_0) + sc_1 (S_1 + kStart A_1) over the
+//                    halves' dot sums S_h and activation sums A_h (vpmulld; the tile's integer exactly)
 //   Super super(s0, s1)                        what the stored block's sub-blocks share
 //   block(su, s0, s1, j, pb)                   sub-block j into pb
 template <class F>
@@ -72,6 +75,7 @@ template <class Dot, int kBits, bool kMinTerm>
 struct PairFormat<PanelNibble<Dot, kBits, kMinTerm>> {
   using Tile = NibbleR8<Dot, kBits, kMinTerm>;
   static constexpr int kSub = 1, kStart = -Tile::kOffset, kMin = kMinTerm ? 1 : 0;
+  static constexpr bool kScaled16 = false;
   struct Super {};
   static Super super(const uint8_t*, const uint8_t*) { return {}; }
   [[gnu::always_inline]] static void block(Super, const uint8_t* b0, const uint8_t* b1, int, PairBlock& pb) {
@@ -93,6 +97,7 @@ template <class Dot, bool kFifthBit>
 struct PairFormat<PanelQK45<Dot, kFifthBit>> {
   using Tile = QK45R8<Dot, kFifthBit>;
   static constexpr int kSub = 8, kStart = 0, kMin = -1;
+  static constexpr bool kScaled16 = false;
   struct Super {
     __m512 d, dmin;
   };
@@ -121,6 +126,7 @@ struct PairFormat<PanelQK45<Dot, kFifthBit>> {
 template <class Dot>
 struct PairFormat<PanelQ8_0<Dot>> {
   static constexpr int kSub = 1, kStart = -128, kMin = 0;
+  static constexpr bool kScaled16 = false;
   struct Super {};
   static Super super(const uint8_t*, const uint8_t*) { return {}; }
   [[gnu::always_inline]] static void block(Super, const uint8_t* b0, const uint8_t* b1, int, PairBlock& pb) {
@@ -136,6 +142,7 @@ template <class Dot, bool kXS>
 struct PairFormat<PanelIQ4<Dot, kXS>> {
   using Tile = IQ4R8<Dot, kXS>;
   static constexpr int kSub = Tile::kGroups, kStart = -128, kMin = 0;
+  static constexpr bool kScaled16 = false;
   struct Super {
     __m512 d;
   };
@@ -153,6 +160,40 @@ struct PairFormat<PanelIQ4<Dot, kXS>> {
         _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128)));
     nibbles_pair(Tile::chunks(s0, j), Tile::chunks(s1, j), pb.u);
     for (int c = 0; c < 8; ++c) pb.u[c] = _mm512_shuffle_epi8(table, pb.u[c]);
+  }
+};
+
+// Q6_K_R8 (Q6_KR8): the 6-bit values q (0..63), sub-block j = quarter j % 4 of half j / 4, - 32 per half's
+// activation sum, the halves' int8 scales, f0 = d.
+template <class Dot>
+struct PairFormat<PanelQ6_K<Dot>> {
+  static constexpr int kSub = 8, kStart = -32, kMin = 0;
+  static constexpr bool kScaled16 = true;
+  struct Super {
+    __m512 d;
+  };
+  static Super super(const uint8_t* s0, const uint8_t* s1) { return {scales16(s0, s1)}; }
+  [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
+                                           PairBlock& pb) {
+    const int h = j / 4, quarter = j % 4;
+    pb.f0 = su.d;
+    for (int half = 0; half < 2; ++half) {
+      const int64_t off = 16 + 8 * (8 * h + 2 * quarter + half);
+      pb.sc[half] = _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s0 + off)),
+                                                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s1 + off))));
+    }
+    // Q6_KR8::values on 512 bits: low nibbles (ql) | the quarter's 2 high bits (qh) at bits 4-5
+    const int64_t ql = 144 + (h * 2 + (quarter & 1)) * 256, qh = 1168 + h * 256;
+    const __m128i low_shift = _mm_cvtsi32_si128(quarter >> 1 ? 4 : 0);
+    const __m128i high_left = _mm_cvtsi32_si128(quarter < 3 ? 4 - 2 * quarter : 0);
+    const __m128i high_right = _mm_cvtsi32_si128(quarter < 3 ? 0 : 2);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    for (int c = 0; c < 8; ++c) {
+      const __m512i low4 = _mm512_and_si512(_mm512_srl_epi16(load_pair(s0 + ql + 32 * c, s1 + ql + 32 * c), low_shift), m4);
+      const __m512i hb = load_pair(s0 + qh + 32 * c, s1 + qh + 32 * c);
+      const __m512i hi2 = _mm512_srl_epi16(_mm512_sll_epi16(hb, high_left), high_right);
+      pb.u[c] = _mm512_or_si512(low4, _mm512_and_si512(hi2, m30));
+    }
   }
 };
 
@@ -182,16 +223,22 @@ void pair_tile(const uint8_t* g0, const uint8_t* g1, const ActQ8& a, int64_t t0,
       for (int t = 0; t < kT; ++t) {
         const int32_t* a32 = reinterpret_cast<const int32_t*>(a.qt(t0 + t) + b * 32);
         const int32_t sa = a.sumt(t0 + t)[b];
-        // two chains (chunks 0-3, 4-7); the first starts at kStart sum a
-        __m512i lo = _mm512_dpbusd_epi32(_mm512_set1_epi32(P::kStart * sa), pb.u[0], _mm512_set1_epi32(a32[0]));
-        __m512i hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pb.u[4], _mm512_set1_epi32(a32[4]));
+        // two chains (chunks 0-3, 4-7): the first starts at kStart sum a, or per half at kStart A_h
+        const int32_t a0 = P::kScaled16 ? a.sum16t(t0 + t)[b] : sa;
+        __m512i lo = _mm512_dpbusd_epi32(_mm512_set1_epi32(P::kStart * a0), pb.u[0], _mm512_set1_epi32(a32[0]));
+        __m512i hi = _mm512_dpbusd_epi32(P::kScaled16 ? _mm512_set1_epi32(P::kStart * (sa - a0)) : _mm512_setzero_si512(),
+                                         pb.u[4], _mm512_set1_epi32(a32[4]));
         for (int k = 1; k < 4; ++k) {
           lo = _mm512_dpbusd_epi32(lo, pb.u[k], _mm512_set1_epi32(a32[k]));
           hi = _mm512_dpbusd_epi32(hi, pb.u[4 + k], _mm512_set1_epi32(a32[4 + k]));
         }
+        __m512i sum;
+        if constexpr (P::kScaled16)
+          sum = _mm512_add_epi32(_mm512_mullo_epi32(lo, pb.sc[0]), _mm512_mullo_epi32(hi, pb.sc[1]));
+        else
+          sum = _mm512_add_epi32(lo, hi);
         const float da = a.dt(t0 + t)[b];
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi)), _mm512_mul_ps(pb.f0, _mm512_set1_ps(da)),
-                                 acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(pb.f0, _mm512_set1_ps(da)), acc[t]);
         if constexpr (P::kMin > 0)
           acc[t] = _mm512_fmadd_ps(pb.f1, _mm512_set1_ps(da * static_cast<float>(sa)), acc[t]);
         if constexpr (P::kMin < 0)
