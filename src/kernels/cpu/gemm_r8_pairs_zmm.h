@@ -14,6 +14,8 @@
 
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "kernels/cpu/gemm_r8_panels.h"
 
 // (GCC 12's AVX-512 intrinsics: a false -Wmaybe-uninitialized per instantiation, as gemm_r8_panels_zmm.h)
@@ -56,15 +58,19 @@ inline void nibbles_pair(const uint8_t* q0, const uint8_t* q1, __m512i x[8]) {
 struct PairBlock {
   __m512i u[8];
   __m512 f0, f1;
-  __m512i sc[2];  // (kScaled16) the rows' int32 scales of the block's halves: chunks 0-3, 4-7
+  __m512i sc[2];  // (kScaled16) the rows' int32 scales of the block's halves: chunks 0-3, 4-7; (kScaledBlock)
+                  // the rows' scale and their activation-sum factor
 };
+enum class PairTail { kPlain, kScaled16, kScaledBlock };
 
 // A PairFormat<F> (F: a Panel format of gemm_r8_panels.h) has
 //   kSub             32-value blocks per stored block (8 for the super-block formats)
 //   kStart           the dot's start per activation sum (sum a q = sum a u + kStart * sum a)
 //   kMin             0, or +1 / -1: the tile's min term, acc = fma(+-f1, d_a * float(sum a), acc)
-//   kScaled16        per-16 scales (Q6_K): sum = sc_0 (S_0 + kStart A_0) + sc_1 (S_1 + kStart A_1) over the
-//                    halves' dot sums S_h and activation sums A_h (vpmulld; the tile's integer exactly)
+//   kTail            kPlain: sum = S + kStart sum a over the chunks' dot sum S;
+//                    kScaled16 (per-16 scales: Q6_K, IQ1_M): sum = sc_0 (S_0 + kStart A_0) + sc_1 (S_1 + kStart A_1)
+//                    over the halves' dot sums S_h and activation sums A_h (vpmulld; the tile's integer exactly);
+//                    kScaledBlock (IQ1_S): sum = sc[0] S - sc[1] sum a (sc[1] < 2^15: vpmaddwd)
 //   Super super(s0, s1)                        what the stored block's sub-blocks share
 //   block(su, s0, s1, j, pb)                   sub-block j into pb
 template <class F>
@@ -75,7 +81,7 @@ template <class Dot, int kBits, bool kMinTerm>
 struct PairFormat<PanelNibble<Dot, kBits, kMinTerm>> {
   using Tile = NibbleR8<Dot, kBits, kMinTerm>;
   static constexpr int kSub = 1, kStart = -Tile::kOffset, kMin = kMinTerm ? 1 : 0;
-  static constexpr bool kScaled16 = false;
+  static constexpr PairTail kTail = PairTail::kPlain;
   struct Super {};
   static Super super(const uint8_t*, const uint8_t*) { return {}; }
   [[gnu::always_inline]] static void block(Super, const uint8_t* b0, const uint8_t* b1, int, PairBlock& pb) {
@@ -97,7 +103,7 @@ template <class Dot, bool kFifthBit>
 struct PairFormat<PanelQK45<Dot, kFifthBit>> {
   using Tile = QK45R8<Dot, kFifthBit>;
   static constexpr int kSub = 8, kStart = 0, kMin = -1;
-  static constexpr bool kScaled16 = false;
+  static constexpr PairTail kTail = PairTail::kPlain;
   struct Super {
     __m512 d, dmin;
   };
@@ -126,7 +132,7 @@ struct PairFormat<PanelQK45<Dot, kFifthBit>> {
 template <class Dot>
 struct PairFormat<PanelQ8_0<Dot>> {
   static constexpr int kSub = 1, kStart = -128, kMin = 0;
-  static constexpr bool kScaled16 = false;
+  static constexpr PairTail kTail = PairTail::kPlain;
   struct Super {};
   static Super super(const uint8_t*, const uint8_t*) { return {}; }
   [[gnu::always_inline]] static void block(Super, const uint8_t* b0, const uint8_t* b1, int, PairBlock& pb) {
@@ -142,7 +148,7 @@ template <class Dot, bool kXS>
 struct PairFormat<PanelIQ4<Dot, kXS>> {
   using Tile = IQ4R8<Dot, kXS>;
   static constexpr int kSub = Tile::kGroups, kStart = -128, kMin = 0;
-  static constexpr bool kScaled16 = false;
+  static constexpr PairTail kTail = PairTail::kPlain;
   struct Super {
     __m512 d;
   };
@@ -168,7 +174,7 @@ struct PairFormat<PanelIQ4<Dot, kXS>> {
 template <class Dot>
 struct PairFormat<PanelQ6_K<Dot>> {
   static constexpr int kSub = 8, kStart = -32, kMin = 0;
-  static constexpr bool kScaled16 = true;
+  static constexpr PairTail kTail = PairTail::kScaled16;
   struct Super {
     __m512 d;
   };
@@ -193,6 +199,82 @@ struct PairFormat<PanelQ6_K<Dot>> {
       const __m512i hb = load_pair(s0 + qh + 32 * c, s1 + qh + 32 * c);
       const __m512i hi2 = _mm512_srl_epi16(_mm512_sll_epi16(hb, high_left), high_right);
       pb.u[c] = _mm512_or_si512(low4, _mm512_and_si512(hi2, m30));
+    }
+  }
+};
+
+// IQ1_S_R8 (IQ1SR8): g = 0..2 from the 2-bit fields; per row sc[0] = sc8 = 8 (2 s + 1), sc[1] = m = (2 s + 1)
+// (7 + 2 minus) from the 4-bit codes; f0 = d / 8.
+template <class Dot>
+struct PairFormat<TilesIQ1<IQ1SR8<Dot>>> {
+  using Tile = IQ1SR8<Dot>;
+  static constexpr int kSub = 8, kStart = 0, kMin = 0;
+  static constexpr PairTail kTail = PairTail::kScaledBlock;
+  struct Super {
+    __m512 d8;
+  };
+  static Super super(const uint8_t* s0, const uint8_t* s1) {
+    return {_mm512_mul_ps(scales16(s0, s1), _mm512_set1_ps(0.125f))};
+  }
+  [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
+                                           PairBlock& pb) {
+    pb.f0 = su.d8;
+    int32_t c0, c1;
+    std::memcpy(&c0, s0 + Tile::kCodes + 4 * j, 4);
+    std::memcpy(&c1, s1 + Tile::kCodes + 4 * j, 4);
+    const __m512i nib = _mm512_and_si512(
+        _mm512_srlv_epi32(pair512(_mm256_set1_epi32(c0), _mm256_set1_epi32(c1)),
+                          _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28)),
+        _mm512_set1_epi32(15));
+    const __m512i sc = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(nib, _mm512_set1_epi32(7)), 1),
+                                       _mm512_set1_epi32(1));
+    const __m512i k = _mm512_add_epi32(_mm512_set1_epi32(7),
+                                       _mm512_and_si512(_mm512_srli_epi32(nib, 2), _mm512_set1_epi32(2)));
+    pb.sc[0] = _mm512_slli_epi32(sc, 3);
+    pb.sc[1] = _mm512_mullo_epi16(sc, k);  // (m <= 135 in the low int16 half, 0 above)
+    const __m128i shift = _mm_cvtsi32_si128(2 * (j % 4));
+    for (int c = 0; c < 8; ++c) {
+      const int64_t off = Tile::kQs + 32 * (8 * (j / 4) + c);
+      pb.u[c] = _mm512_and_si512(_mm512_srl_epi16(load_pair(s0 + off, s1 + off), shift), _mm512_set1_epi8(3));
+    }
+  }
+};
+
+// IQ1_M_R8 (IQ1MR8): v = 8 g + 1 + e (0..18; e the 8-value group's delta sign), - 9 per half's activation sum,
+// the halves' scales 2 s + 1; f0 = d / 8.
+template <class Dot>
+struct PairFormat<TilesIQ1<IQ1MR8<Dot>>> {
+  using Tile = IQ1MR8<Dot>;
+  static constexpr int kSub = 8, kStart = -9, kMin = 0;
+  static constexpr PairTail kTail = PairTail::kScaled16;
+  struct Super {
+    __m512 d8;
+  };
+  static Super super(const uint8_t* s0, const uint8_t* s1) {
+    return {_mm512_mul_ps(scales16(s0, s1), _mm512_set1_ps(0.125f))};
+  }
+  [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
+                                           PairBlock& pb) {
+    pb.f0 = su.d8;
+    const __m512i codes = _mm512_cvtepu8_epi32(
+        _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s0 + Tile::kScales + 8 * j)),
+                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s1 + Tile::kScales + 8 * j))));
+    const __m512i one = _mm512_set1_epi32(1), seven = _mm512_set1_epi32(7);
+    pb.sc[0] = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(codes, seven), 1), one);
+    pb.sc[1] = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(codes, 3), seven), 1), one);
+    int32_t m0, m1;
+    std::memcpy(&m0, s0 + Tile::kMinus + 4 * j, 4);
+    std::memcpy(&m1, s1 + Tile::kMinus + 4 * j, 4);
+    const __m512i minus = _mm512_srlv_epi32(pair512(_mm256_set1_epi32(m0), _mm256_set1_epi32(m1)),
+                                            _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28));
+    const __m128i shift = _mm_cvtsi32_si128(2 * (j % 4));
+    for (int c = 0; c < 8; ++c) {
+      const int64_t off = Tile::kQs + 32 * (8 * (j / 4) + c);
+      // 2 in each byte of the rows whose 8-value group c / 2 has delta +1/8
+      const __m512i e2 = _mm512_maskz_mov_epi32(_mm512_testn_epi32_mask(minus, _mm512_set1_epi32(1 << (c / 2))),
+                                                _mm512_set1_epi8(2));
+      const __m512i g = _mm512_and_si512(_mm512_srl_epi16(load_pair(s0 + off, s1 + off), shift), _mm512_set1_epi8(3));
+      pb.u[c] = _mm512_add_epi8(_mm512_slli_epi16(g, 3), e2);
     }
   }
 };
@@ -224,17 +306,21 @@ void pair_tile(const uint8_t* g0, const uint8_t* g1, const ActQ8& a, int64_t t0,
         const int32_t* a32 = reinterpret_cast<const int32_t*>(a.qt(t0 + t) + b * 32);
         const int32_t sa = a.sumt(t0 + t)[b];
         // two chains (chunks 0-3, 4-7): the first starts at kStart sum a, or per half at kStart A_h
-        const int32_t a0 = P::kScaled16 ? a.sum16t(t0 + t)[b] : sa;
+        constexpr bool kHalves = P::kTail == PairTail::kScaled16;
+        const int32_t a0 = kHalves ? a.sum16t(t0 + t)[b] : sa;
         __m512i lo = _mm512_dpbusd_epi32(_mm512_set1_epi32(P::kStart * a0), pb.u[0], _mm512_set1_epi32(a32[0]));
-        __m512i hi = _mm512_dpbusd_epi32(P::kScaled16 ? _mm512_set1_epi32(P::kStart * (sa - a0)) : _mm512_setzero_si512(),
+        __m512i hi = _mm512_dpbusd_epi32(kHalves ? _mm512_set1_epi32(P::kStart * (sa - a0)) : _mm512_setzero_si512(),
                                          pb.u[4], _mm512_set1_epi32(a32[4]));
         for (int k = 1; k < 4; ++k) {
           lo = _mm512_dpbusd_epi32(lo, pb.u[k], _mm512_set1_epi32(a32[k]));
           hi = _mm512_dpbusd_epi32(hi, pb.u[4 + k], _mm512_set1_epi32(a32[4 + k]));
         }
         __m512i sum;
-        if constexpr (P::kScaled16)
+        if constexpr (kHalves)
           sum = _mm512_add_epi32(_mm512_mullo_epi32(lo, pb.sc[0]), _mm512_mullo_epi32(hi, pb.sc[1]));
+        else if constexpr (P::kTail == PairTail::kScaledBlock)
+          sum = _mm512_sub_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lo, hi), pb.sc[0]),
+                                 _mm512_madd_epi16(pb.sc[1], _mm512_set1_epi32(sa)));
         else
           sum = _mm512_add_epi32(lo, hi);
         const float da = a.dt(t0 + t)[b];

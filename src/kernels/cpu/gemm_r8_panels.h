@@ -395,6 +395,17 @@ void gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8
   }
 }
 
+// The formats without panels (IQ1_S_R8, IQ1_M_R8): Tokens' tiles at every token count.
+template <class L>
+struct TilesIQ1 {
+  using Tile = L;
+  static constexpr size_t kBlockBytes = L::kBlock / 8;  // per 32 values of a group
+};
+template <class F, class Tokens>
+void tiles_only(const uint8_t* w, size_t row_bytes, int64_t n_rows, const ActQ8& a, float* y, int64_t ldy) {
+  Tokens::template tiles<F>(w, row_bytes, n_rows, a, y, ldy);
+}
+
 // `base` with its R8 entries built on `Dot` and named `isa`: panels from Tokens::min_tokens<F>() tokens on, their
 // tokens run by `Tokens` (Q8_0, IQ4_NL and IQ4_XS with int16 dots: tiles only, their values do not fit the
 // int16 panels).
@@ -420,8 +431,8 @@ KernelSet with_r8_kernels(KernelSet base, const char* isa) {
     base.iq4_nl_r8 = gemm_panels<PanelIQ4<Dot, false>, Tokens>;
     base.iq4_xs_r8 = gemm_panels<PanelIQ4<Dot, true>, Tokens>;
   }
-  base.iq1_s_r8 = gemm_r8<IQ1SR8<Dot>>;  // (tiles only)
-  base.iq1_m_r8 = gemm_r8<IQ1MR8<Dot>>;
+  base.iq1_s_r8 = tiles_only<TilesIQ1<IQ1SR8<Dot>>, Tokens>;  // (no panels)
+  base.iq1_m_r8 = tiles_only<TilesIQ1<IQ1MR8<Dot>>, Tokens>;
   return base;
 }
 
