@@ -163,10 +163,17 @@ struct IQ1MR8 {
     const __m256i plus = _mm256_cmpeq_epi32(_mm256_and_si256(minus, _mm256_set1_epi32(1 << k)), _mm256_setzero_si256());
     return _mm256_and_si256(plus, _mm256_set1_epi8(2));
   }
-  // v = 8 g + e2 (0..18) from the chunk's 2-bit fields x at bits 2 jj.
+  // v = 8 g + e2 (0..18) from the chunk's 2-bit fields x at bits 2 jj: the field shifted straight to bits 3-4
+  // (16-bit shifts carry the neighbour byte's bits only into bits the 0x18 mask drops).
   [[gnu::always_inline]] static __m256i values(__m256i x, int jj, __m256i e2) {
-    const __m256i g = _mm256_and_si256(jj == 0 ? x : _mm256_srli_epi16(x, 2 * jj), _mm256_set1_epi8(3));
-    return _mm256_add_epi8(_mm256_slli_epi16(g, 3), e2);  // (g <= 2: no bits cross a byte)
+    __m256i at3;
+    switch (jj) {
+      case 0: at3 = _mm256_slli_epi16(x, 3); break;
+      case 1: at3 = _mm256_slli_epi16(x, 1); break;
+      case 2: at3 = _mm256_srli_epi16(x, 1); break;
+      default: at3 = _mm256_srli_epi16(x, 3); break;
+    }
+    return _mm256_add_epi8(_mm256_and_si256(at3, _mm256_set1_epi8(0x18)), e2);
   }
   [[gnu::always_inline]] static __m256i scaled(__m256i total, __m256i sc) {
     return Dot::kInt16 ? _mm256_madd_epi16(total, sc) : _mm256_mullo_epi32(total, sc);
