@@ -95,8 +95,8 @@ TEST(Kernels, ActivationQuantizationSimdMatchesScalarBitForBit) {
 }
 
 // One ActQ8 reused across calls (as every MatmulInput is) must equal a fresh one: the padding rows a
-// previous, larger batch left behind are zeroed again, sum16 is the first 16 values' sum, and the panels'
-// unsigned copy u appears from kPanelMinTokens tokens on.
+// previous, larger batch left behind are zeroed again, sum16 is the first 16 values' sum, sum8p the 8-value
+// groups' sums, and the panels' unsigned copy u appears from kPanelMinTokens tokens on.
 TEST(Kernels, AReusedActivationBufferEqualsAFreshOne) {
   kern::ActQ8 reused;
   uint32_t seed = 40;
@@ -111,6 +111,7 @@ TEST(Kernels, AReusedActivationBufferEqualsAFreshOne) {
     EXPECT_EQ(reused.d, fresh.d) << n_tok;
     EXPECT_EQ(reused.sum, fresh.sum) << n_tok;
     EXPECT_EQ(reused.sum16, fresh.sum16) << n_tok;
+    EXPECT_EQ(reused.sum8p, fresh.sum8p) << n_tok;
     EXPECT_EQ(reused.d4, fresh.d4) << n_tok;
     EXPECT_EQ(reused.sum4, fresh.sum4) << n_tok;
     EXPECT_EQ(reused.u, fresh.u) << n_tok;
@@ -119,6 +120,13 @@ TEST(Kernels, AReusedActivationBufferEqualsAFreshOne) {
       int32_t s16 = 0;
       for (int j = 0; j < 16; ++j) s16 += fresh.q[b * 32 + static_cast<size_t>(j)];
       ASSERT_EQ(fresh.sum16[b], s16) << n_tok << " block " << b;
+      for (int h = 0; h < 2; ++h) {  // the 8-value groups' sums, an int16 pair per half
+        int32_t g[2] = {0, 0};
+        for (int j = 0; j < 16; ++j) g[j / 8] += fresh.q[b * 32 + static_cast<size_t>(16 * h + j)];
+        const int32_t pair = fresh.sum8p[2 * b + static_cast<size_t>(h)];
+        ASSERT_EQ(static_cast<int16_t>(pair & 0xffff), g[0]) << n_tok << " block " << b;
+        ASSERT_EQ(pair >> 16, g[1]) << n_tok << " block " << b;
+      }
     }
     EXPECT_EQ(fresh.u.size(), n_tok >= kern::kPanelMinTokens ? static_cast<size_t>(n_tok) * 320 : 0u);
     for (size_t i = 0; i < fresh.u.size(); ++i)

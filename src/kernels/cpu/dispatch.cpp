@@ -67,6 +67,7 @@ void finish_layout(ActQ8& a) {
   a.d.resize(static_cast<size_t>(n_pad * nb));
   a.sum.resize(static_cast<size_t>(n_pad * nb));
   a.sum16.resize(static_cast<size_t>(n_pad * nb));
+  a.sum8p.resize(static_cast<size_t>(n_pad * nb * 2));
   a.d4.resize(static_cast<size_t>(n_pad * nb));
   a.sum4.resize(static_cast<size_t>(n_pad * nb));
   a.u.resize(a.n_tok >= kPanelMinTokens ? static_cast<size_t>(a.n_tok * a.K) : 0);
@@ -78,6 +79,7 @@ void finish_layout(ActQ8& a) {
     std::fill_n(a.d.data() + t * nb, nb, 0.0f);
     std::fill_n(a.sum.data() + t * nb, nb, 0);
     std::fill_n(a.sum16.data() + t * nb, nb, 0);
+    std::fill_n(a.sum8p.data() + t * nb * 2, nb * 2, 0);
   }
   a.zero_pad_n_tok = a.n_tok;
   a.zero_pad_K = a.K;
@@ -86,11 +88,16 @@ void finish_layout(ActQ8& a) {
 void finish_tokens(ActQ8& a, int64_t t0, int64_t t1) {
   const int64_t nb = a.nb;
   const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
-  for (int64_t i = t0 * nb; i < t1 * nb; ++i) {  // sum of the first 16 q: SAD of q + 128, minus 16 * 128
+  for (int64_t i = t0 * nb; i < t1 * nb; ++i) {  // sums of 8 q: SAD of q + 128, minus 8 * 128
     const __m128i* q = reinterpret_cast<const __m128i*>(a.q.data() + i * kActBlock);
-    const __m128i x = _mm_xor_si128(_mm_loadu_si128(q), flip);
-    const __m128i s = _mm_sad_epu8(x, _mm_setzero_si128());
-    a.sum16[static_cast<size_t>(i)] = _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
+    const __m128i s0 = _mm_sad_epu8(_mm_xor_si128(_mm_loadu_si128(q), flip), _mm_setzero_si128());
+    const __m128i s1 = _mm_sad_epu8(_mm_xor_si128(_mm_loadu_si128(q + 1), flip), _mm_setzero_si128());
+    const int32_t g[4] = {_mm_cvtsi128_si32(s0) - 8 * 128, _mm_extract_epi16(s0, 4) - 8 * 128,
+                          _mm_cvtsi128_si32(s1) - 8 * 128, _mm_extract_epi16(s1, 4) - 8 * 128};
+    a.sum16[static_cast<size_t>(i)] = g[0] + g[1];
+    for (int h = 0; h < 2; ++h)  // (|A| <= 8 * 128: an int16 each)
+      a.sum8p[static_cast<size_t>(2 * i + h)] =
+          static_cast<int32_t>((static_cast<uint32_t>(g[2 * h + 1]) << 16) | (static_cast<uint32_t>(g[2 * h]) & 0xffff));
   }
   if (!a.u.empty()) {  // q + 128, 16 bytes at a time (K is a multiple of 32; byte by byte this loop reloaded the
                        // vectors' data pointers per byte, the uint8_t stores may alias them: 2.6 % of a pp512)

@@ -37,6 +37,8 @@ struct ActQ8 {
   std::vector<float> d;              // [n_pad, nb]
   std::vector<int32_t> sum;          // [n_pad, nb]   sum of the block's q
   std::vector<int32_t> sum16;        // [n_pad, nb]   sum of its first 16 q (Q6_K's per-16 scales)
+  std::vector<int32_t> sum8p;        // [n_pad, nb, 2] its 8-value groups' sums as int16 pairs: A_0 | A_1 << 16,
+                                     //               A_2 | A_3 << 16 (IQ1_M's per-8 deltas, vpmaddwd)
   std::vector<float> d4;             // [n_pad/4, nb, 4]  d of the 4 tokens of a tile, per block
   std::vector<int32_t> sum4;         // [n_pad/4, nb, 4]  sum of the 4 tokens of a tile, per block
   std::vector<uint8_t> u;            // [n_tok, K] q + 128 as unsigned bytes (the R8 panels' activations),
@@ -49,6 +51,7 @@ struct ActQ8 {
   const float* dt(int64_t t) const { return d.data() + t * nb; }
   const int32_t* sumt(int64_t t) const { return sum.data() + t * nb; }
   const int32_t* sum16t(int64_t t) const { return sum16.data() + t * nb; }
+  const int32_t* sum8pt(int64_t t) const { return sum8p.data() + t * nb * 2; }
 };
 
 // The activations of the 4 tokens of tile `tile`, as the panel kernels read them: q[t] the int8 row of

@@ -230,9 +230,70 @@ struct IQ1MR8 {
     _mm256_storeu_ps(y, acc);
   }
 
+  // One token with int32 dots (the VNNI sets), chunk-major over the 4 blocks of a half as IQ1SR8::tile1: block
+  // jj's field where it lies (g << 2 jj, a valid u8), one dot per chunk and block into its half's sum, and the
+  // deltas apart from the dots: per half
+  //   sum v a = 8 G_h + 2 P_h,   P_h = plus_k A_k + plus_k' A_k' over its two 8-value groups k, k'
+  // (vpmaddwd of the rows' plus flags against the token's group sums, ActQ8::sum8p): the integers of tile<kT>.
+  static void tile1_int32(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, bool prefetch) {
+    const int8_t* q = a.qt(t0);
+    const float* d = a.dt(t0);
+    const int32_t *s = a.sumt(t0), *s16 = a.sum16t(t0), *s8p = a.sum8pt(t0);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+      const uint8_t* blk = w + sb * kBlock;
+      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        if (prefetch) prefetch_ahead<kBlock / 2>(blk + h * (kBlock / 2));
+        const int8_t* qa = q + (sb * 8 + 4 * h) * 32;  // block 4h + jj at qa + 32 jj
+        __m256i p[4][2];  // [block][half] dot sums of g << 2 jj
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * h + c)));
+#pragma GCC unroll 4
+          for (int jj = 0; jj < 4; ++jj) {
+            const __m256i v = _mm256_and_si256(x, _mm256_set1_epi8(static_cast<char>(3 << (2 * jj))));
+            const __m256i av = bcast4(qa + 32 * jj + 4 * c);
+            p[jj][c / 4] = c % 4 == 0 ? Dot::first(v, av) : Dot::add(p[jj][c / 4], v, av);
+          }
+        }
+#pragma GCC unroll 4
+        for (int jj = 0; jj < 4; ++jj) {
+          const int j = 4 * h + jj;
+          const int64_t b = sb * 8 + j;
+          const __m256i plus = _mm256_andnot_si256(minus_lanes(blk, j), _mm256_set1_epi32(15));  // bit k: +1/8
+          __m256i sh[2];
+          for (int half = 0; half < 2; ++half) {
+            __m256i g8;  // 8 G_h from 4^jj G_h (exact: its low bits are zero)
+            switch (jj) {
+              case 0: g8 = _mm256_slli_epi32(p[jj][half], 3); break;
+              case 1: g8 = _mm256_slli_epi32(p[jj][half], 1); break;
+              case 2: g8 = _mm256_srai_epi32(p[jj][half], 1); break;
+              default: g8 = _mm256_srai_epi32(p[jj][half], 3); break;
+            }
+            // the half's two groups' plus flags, doubled, as an int16 pair
+            const __m256i pk = _mm256_srli_epi32(plus, 2 * half);
+            const __m256i flags = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(pk, 1), _mm256_set1_epi32(2)),
+                                                  _mm256_and_si256(_mm256_slli_epi32(pk, 16), _mm256_set1_epi32(2 << 16)));
+            sh[half] = _mm256_add_epi32(g8, _mm256_madd_epi16(flags, _mm256_set1_epi32(s8p[2 * b + half])));
+          }
+          const __m256i s32 = block_sum(sh[0], sh[1], scales(blk, j), s16[b], s[b] - s16[b]);
+          acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+        }
+      }
+    }
+    _mm256_storeu_ps(y, acc);
+  }
+
   template <int kT>
   static void tile(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, int64_t ldy, bool prefetch) {
-    if constexpr (kT == 1) return tile1(w, a, t0, y, prefetch);
+    if constexpr (kT == 1) {
+      if constexpr (Dot::kInt16)
+        return tile1(w, a, t0, y, prefetch);
+      else
+        return tile1_int32(w, a, t0, y, prefetch);
+    }
     TileTokens<kT> tk(a, t0);
     auto& acc = tk.acc;
     const auto& q = tk.q;
