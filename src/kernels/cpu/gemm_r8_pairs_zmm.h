@@ -60,6 +60,7 @@ struct PairBlock {
   __m512 f0, f1;
   __m512i sc[2];  // (kScaled16) the rows' int32 scales of the block's halves: chunks 0-3, 4-7; (kScaledBlock)
                   // the rows' scale and their activation-sum factor
+  __m512i mn;     // (kMin16: Q2_K) the rows' two mins as an int16 pair
 };
 enum class PairTail { kPlain, kScaled16, kScaledBlock };
 
@@ -71,6 +72,7 @@ enum class PairTail { kPlain, kScaled16, kScaledBlock };
 //                    kScaled16 (per-16 scales: Q6_K, IQ1_M): sum = sc_0 (S_0 + kStart A_0) + sc_1 (S_1 + kStart A_1)
 //                    over the halves' dot sums S_h and activation sums A_h (vpmulld; the tile's integer exactly);
 //                    kScaledBlock (IQ1_S): sum = sc[0] S - sc[1] sum a (sc[1] < 2^15: vpmaddwd)
+//   kMin16 (optional) Q2_K's per-16 mins: acc = fma(-float(m_0 A_0 + m_1 A_1), f1 d_a, acc) after the tail
 //   Super super(s0, s1)                        what the stored block's sub-blocks share
 //   block(su, s0, s1, j, pb)                   sub-block j into pb
 template <class F>
@@ -279,6 +281,60 @@ struct PairFormat<TilesIQ1<IQ1MR8<Dot>>> {
   }
 };
 
+// Q2_K_R8 / Q3_K_R8 (Q23_KR8): per-16 scales (Q2_K: the scale nibbles, Q3_K: the 6-bit scales - 32), q = 0..3 or
+// (Q3_K, with the hmask bit) 0..7 and - 4 per half's activation sum; Q2_K's mins as kMin16, f1 = dmin.
+template <class Dot, bool kQ3>
+struct PairFormat<PanelQ23_K<Dot, kQ3>> {
+  using Tile = Q23_KR8<Dot, kQ3>;
+  static constexpr int kSub = 8, kStart = kQ3 ? -4 : 0, kMin = 0;
+  static constexpr PairTail kTail = PairTail::kScaled16;
+  static constexpr bool kMin16 = !kQ3;
+  struct Super {
+    __m512 d, dmin;
+  };
+  static Super super(const uint8_t* s0, const uint8_t* s1) {
+    return {scales16(s0, s1), kQ3 ? _mm512_setzero_ps() : scales16(s0 + 16, s1 + 16)};
+  }
+  [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
+                                           PairBlock& pb) {
+    pb.f0 = su.d;
+    pb.f1 = su.dmin;
+    // the factor bytes: rows 0-7 of group 2j, then of group 2j + 1
+    const int64_t fo = (kQ3 ? 16 : 32) + 16 * j;
+    for (int half = 0; half < 2; ++half) {
+      const __m128i b = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s0 + fo + 8 * half)),
+                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s1 + fo + 8 * half)));
+      if constexpr (kQ3) {
+        pb.sc[half] = _mm512_cvtepi8_epi32(b);
+      } else {
+        const __m512i x = _mm512_cvtepu8_epi32(b);
+        pb.sc[half] = _mm512_and_si512(x, _mm512_set1_epi32(15));
+        const __m512i m = _mm512_srli_epi32(x, 4);
+        pb.mn = half == 0 ? m : _mm512_or_si512(pb.mn, _mm512_slli_epi32(m, 16));
+      }
+    }
+    const __m128i shift = _mm_cvtsi32_si128(2 * (j % 4));
+    for (int c = 0; c < 8; ++c) {
+      const int64_t off = Tile::kQs + 32 * (8 * (j / 4) + c);
+      pb.u[c] = _mm512_and_si512(_mm512_srl_epi16(load_pair(s0 + off, s1 + off), shift), _mm512_set1_epi8(3));
+      if constexpr (kQ3) {  // Q23_KR8::values' third bit
+        const __m512i hb = load_pair(s0 + Tile::kHmask + 32 * c, s1 + Tile::kHmask + 32 * c);
+        const __m512i at2 = j < 2 ? _mm512_sll_epi16(hb, _mm_cvtsi32_si128(2 - j))
+                                  : _mm512_srl_epi16(hb, _mm_cvtsi32_si128(j - 2));
+        pb.u[c] = _mm512_or_si512(pb.u[c], _mm512_and_si512(at2, _mm512_set1_epi8(4)));
+      }
+    }
+  }
+};
+
+template <class P>
+constexpr bool pair_min16() {
+  if constexpr (requires { P::kMin16; })
+    return P::kMin16;
+  else
+    return false;
+}
+
 template <class F>
 concept HasPairTiles = requires { PairFormat<F>::kSub; };
 
@@ -329,6 +385,10 @@ void pair_tile(const uint8_t* g0, const uint8_t* g1, const ActQ8& a, int64_t t0,
           acc[t] = _mm512_fmadd_ps(pb.f1, _mm512_set1_ps(da * static_cast<float>(sa)), acc[t]);
         if constexpr (P::kMin < 0)
           acc[t] = _mm512_fnmadd_ps(pb.f1, _mm512_set1_ps(da * static_cast<float>(sa)), acc[t]);
+        if constexpr (pair_min16<P>()) {
+          const __m512i m32 = _mm512_madd_epi16(pb.mn, _mm512_set1_epi32(min16_pair(a0, sa)));
+          acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m32), _mm512_mul_ps(pb.f1, _mm512_set1_ps(da)), acc[t]);
+        }
       }
     }
   }

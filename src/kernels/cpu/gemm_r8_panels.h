@@ -105,8 +105,8 @@ inline void int32_scales(SignedPanel& p, int64_t slot) {
 //                thread, Zen 4, GMAC/s, pair tiles against panels: Q4_0 and Q8_0 at 16 tokens 164 / 158
 //                against 152 / 147; Q4_K, Q5_0, Q5_1, IQ4_XS at 8 118 / 138 / 122 / 146 against 112 / 124 /
 //                109 / 131 and at 12 118 / 141 / 122 / 144 against 123 / 138 / 121 / 145; Q5_K at 8 97 / 97;
-//                Q6_K at 4 86 (tiles 70), at 6 75 against 80; the tiles against the panels at 6 tokens: Q3_K
-//                77 / 82, Q2_K 82 / 79)
+//                Q6_K at 4 86 (tiles 70), at 6 75 against 80; Q3_K at 8 / 12 96 / 97 against 94 / 107; Q2_K at
+//                8 / 16 98 / 98 against 86 / 100)
 //   unpack(p, slot, group, b)  block b of the 8-row group at `group` into slot
 // Q4_0_R8, Q5_0_R8, Q5_1_R8: v = q - 8 (Q4_0) or q - 16 (Q5); the tiles' integer is sum a v for Q4_0
 // and Q5_0 (their offset is already in it) and sum a v + 16 sum a for Q5_1, whose + m term is the
@@ -185,7 +185,7 @@ struct PanelQ23_K {
   static constexpr size_t kBlockBytes = Tile::kBlock / 8;
   static constexpr int kWiden = 4, kOffset = 0;
   static constexpr bool kMin = false, kScaled = true, kMin16 = !kQ3;
-  static constexpr int64_t kZmmMinTokens = kQ3 ? 6 : 8;  // (Q2_K tiles win at 6 tokens)
+  static constexpr int64_t kZmmMinTokens = kQ3 ? 10 : 16;
   [[gnu::always_inline]] static void unpack(SignedPanel& p, int64_t slot, const uint8_t* group, int64_t b) {
     const uint8_t* blk = group + (b / 8) * Tile::kBlock;
     const int j = static_cast<int>(b % 8);
