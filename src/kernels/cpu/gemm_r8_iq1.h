@@ -18,6 +18,26 @@
 namespace dsinfer::kern {
 namespace {
 
+// The one-token tiles' loop, chunk-major by halves: per super-block (8 blocks of kBlock / 8 bytes per row
+// group) and half h (blocks 4h..4h+3, their lines prefetched ahead), acc = half(blk, dv8, h, qa, b0, acc): qa
+// the half's activations (block 4h + jj at qa + 32 jj), b0 its first block's index, dv8 the rows' d / 8.
+template <size_t kBlock, class Half>
+[[gnu::always_inline]] inline __m256 one_token_halves(const uint8_t* w, const ActQ8& a, int64_t t0, bool prefetch,
+                                                      Half&& half) {
+  const int8_t* q = a.qt(t0);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
+    const uint8_t* blk = w + sb * kBlock;
+    const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      if (prefetch) prefetch_ahead<kBlock / 2>(blk + h * (kBlock / 2));
+      acc = half(blk, dv8, h, q + (sb * 8 + 4 * h) * 32, sb * 8 + 4 * h, acc);
+    }
+  }
+  return acc;
+}
+
 template <class Dot>
 struct IQ1SR8 {
   using DotOps = Dot;
@@ -59,40 +79,31 @@ struct IQ1SR8 {
   // int32 dots (the VNNI sets) take block jj's field where it lies, g << 2 jj (<= 128, a valid u8), and
   // shift the exact int32 total back: one shift per block instead of one per chunk.
   static void tile1(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, bool prefetch) {
-    const int8_t* q = a.qt(t0);
     const float* d = a.dt(t0);
     const int32_t* s = a.sumt(t0);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-      const uint8_t* blk = w + sb * kBlock;
-      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        if (prefetch) prefetch_ahead<kBlock / 2>(blk + h * (kBlock / 2));
-        const int8_t* qa = q + (sb * 8 + 4 * h) * 32;  // block 4h + jj at qa + 32 jj
-        __m256i p[4];
+    auto half = [&](const uint8_t* blk, __m256 dv8, int h, const int8_t* qa, int64_t b0, __m256 acc) {
+      __m256i p[4];
 #pragma GCC unroll 8
-        for (int c = 0; c < 8; ++c) {
-          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * h + c)));
-#pragma GCC unroll 4
-          for (int jj = 0; jj < 4; ++jj) {
-            const __m256i v = Dot::kInt16 ? _mm256_and_si256(jj == 0 ? x : _mm256_srli_epi16(x, 2 * jj), _mm256_set1_epi8(3))
-                                          : _mm256_and_si256(x, _mm256_set1_epi8(static_cast<char>(3 << (2 * jj))));
-            const __m256i av = bcast4(qa + 32 * jj + 4 * c);
-            p[jj] = c == 0 ? Dot::first(v, av) : Dot::add(p[jj], v, av);
-          }
-        }
+      for (int c = 0; c < 8; ++c) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * h + c)));
 #pragma GCC unroll 4
         for (int jj = 0; jj < 4; ++jj) {
-          const int j = 4 * h + jj;
-          const int64_t b = sb * 8 + j;
-          const __m256i total = Dot::kInt16 || jj == 0 ? p[jj] : _mm256_srai_epi32(p[jj], 2 * jj);
-          const __m256i s32 = block_sum(total, factors(blk, j), s[b]);
-          acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+          const __m256i v = Dot::kInt16 ? _mm256_and_si256(jj == 0 ? x : _mm256_srli_epi16(x, 2 * jj), _mm256_set1_epi8(3))
+                                        : _mm256_and_si256(x, _mm256_set1_epi8(static_cast<char>(3 << (2 * jj))));
+          const __m256i av = bcast4(qa + 32 * jj + 4 * c);
+          p[jj] = c == 0 ? Dot::first(v, av) : Dot::add(p[jj], v, av);
         }
       }
-    }
-    _mm256_storeu_ps(y, acc);
+#pragma GCC unroll 4
+      for (int jj = 0; jj < 4; ++jj) {
+        const int64_t b = b0 + jj;
+        const __m256i total = Dot::kInt16 || jj == 0 ? p[jj] : _mm256_srai_epi32(p[jj], 2 * jj);
+        const __m256i s32 = block_sum(total, factors(blk, 4 * h + jj), s[b]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+      }
+      return acc;
+    };
+    _mm256_storeu_ps(y, one_token_halves<kBlock>(w, a, t0, prefetch, half));
   }
 
   template <int kT>
@@ -190,44 +201,35 @@ struct IQ1MR8 {
   // One token, chunk-major over pairs of blocks: each qs chunk is loaded once for two blocks of its half, whose
   // four half sums wait in registers (the same integers and float operations as tile<kT>).
   static void tile1(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, bool prefetch) {
-    const int8_t* q = a.qt(t0);
     const float* d = a.dt(t0);
     const int32_t *s = a.sumt(t0), *s16 = a.sum16t(t0);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-      const uint8_t* blk = w + sb * kBlock;
-      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
+    auto half_blocks = [&](const uint8_t* blk, __m256 dv8, int h, const int8_t* qa, int64_t b0, __m256 acc) {
 #pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        if (prefetch) prefetch_ahead<kBlock / 2>(blk + h * (kBlock / 2));
-        const int8_t* qa = q + (sb * 8 + 4 * h) * 32;  // block 4h + jj at qa + 32 jj
-#pragma GCC unroll 2
-        for (int j0 = 0; j0 < 4; j0 += 2) {
-          const uint8_t* bp = blk;
-          asm("" : "+r"(bp));  // (as Q23_KR8::tile1: no chunks kept across the passes)
-          const __m256i minus[2] = {minus_lanes(bp, 4 * h + j0), minus_lanes(bp, 4 * h + j0 + 1)};
-          __m256i p[2][2];
+      for (int j0 = 0; j0 < 4; j0 += 2) {
+        const uint8_t* bp = blk;
+        asm("" : "+r"(bp));  // (as Q23_KR8::tile1: no chunks kept across the passes)
+        const __m256i minus[2] = {minus_lanes(bp, 4 * h + j0), minus_lanes(bp, 4 * h + j0 + 1)};
+        __m256i p[2][2];
 #pragma GCC unroll 8
-          for (int c = 0; c < 8; ++c) {
-            const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + kQs + 32 * (8 * h + c)));
-#pragma GCC unroll 2
-            for (int k2 = 0; k2 < 2; ++k2) {
-              const int jj = j0 + k2;
-              const __m256i v = values(x, jj, plus2(minus[k2], c / 2)), av = bcast4(qa + 32 * jj + 4 * c);
-              p[k2][c / 4] = c % 4 == 0 ? Dot::first(v, av) : Dot::add(p[k2][c / 4], v, av);
-            }
-          }
+        for (int c = 0; c < 8; ++c) {
+          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + kQs + 32 * (8 * h + c)));
 #pragma GCC unroll 2
           for (int k2 = 0; k2 < 2; ++k2) {
-            const int j = 4 * h + j0 + k2;
-            const int64_t b = sb * 8 + j;
-            const __m256i s32 = block_sum(p[k2][0], p[k2][1], scales(blk, j), s16[b], s[b] - s16[b]);
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+            const int jj = j0 + k2;
+            const __m256i v = values(x, jj, plus2(minus[k2], c / 2)), av = bcast4(qa + 32 * jj + 4 * c);
+            p[k2][c / 4] = c % 4 == 0 ? Dot::first(v, av) : Dot::add(p[k2][c / 4], v, av);
           }
         }
+#pragma GCC unroll 2
+        for (int k2 = 0; k2 < 2; ++k2) {
+          const int64_t b = b0 + j0 + k2;
+          const __m256i s32 = block_sum(p[k2][0], p[k2][1], scales(blk, 4 * h + j0 + k2), s16[b], s[b] - s16[b]);
+          acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+        }
       }
-    }
-    _mm256_storeu_ps(y, acc);
+      return acc;
+    };
+    _mm256_storeu_ps(y, one_token_halves<kBlock>(w, a, t0, prefetch, half_blocks));
   }
 
   // One token with int32 dots (the VNNI sets), chunk-major over the 4 blocks of a half as IQ1SR8::tile1: block
@@ -236,54 +238,46 @@ struct IQ1MR8 {
   //   sum v a = 8 G_h + 2 P_h,   P_h = plus_k A_k + plus_k' A_k' over its two 8-value groups k, k'
   // (vpmaddwd of the rows' plus flags against the token's group sums, ActQ8::sum8p): the integers of tile<kT>.
   static void tile1_int32(const uint8_t* w, const ActQ8& a, int64_t t0, float* y, bool prefetch) {
-    const int8_t* q = a.qt(t0);
     const float* d = a.dt(t0);
     const int32_t *s = a.sumt(t0), *s16 = a.sum16t(t0), *s8p = a.sum8pt(t0);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t sb = 0; sb < a.nb / 8; ++sb) {
-      const uint8_t* blk = w + sb * kBlock;
-      const __m256 dv8 = _mm256_mul_ps(row_scales(blk), _mm256_set1_ps(0.125f));
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        if (prefetch) prefetch_ahead<kBlock / 2>(blk + h * (kBlock / 2));
-        const int8_t* qa = q + (sb * 8 + 4 * h) * 32;  // block 4h + jj at qa + 32 jj
-        __m256i p[4][2];  // [block][half] dot sums of g << 2 jj
+    auto half_blocks = [&](const uint8_t* blk, __m256 dv8, int h, const int8_t* qa, int64_t b0, __m256 acc) {
+      __m256i p[4][2];  // [block][half] dot sums of g << 2 jj
 #pragma GCC unroll 8
-        for (int c = 0; c < 8; ++c) {
-          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * h + c)));
-#pragma GCC unroll 4
-          for (int jj = 0; jj < 4; ++jj) {
-            const __m256i v = _mm256_and_si256(x, _mm256_set1_epi8(static_cast<char>(3 << (2 * jj))));
-            const __m256i av = bcast4(qa + 32 * jj + 4 * c);
-            p[jj][c / 4] = c % 4 == 0 ? Dot::first(v, av) : Dot::add(p[jj][c / 4], v, av);
-          }
-        }
+      for (int c = 0; c < 8; ++c) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * h + c)));
 #pragma GCC unroll 4
         for (int jj = 0; jj < 4; ++jj) {
-          const int j = 4 * h + jj;
-          const int64_t b = sb * 8 + j;
-          const __m256i plus = _mm256_andnot_si256(minus_lanes(blk, j), _mm256_set1_epi32(15));  // bit k: +1/8
-          __m256i sh[2];
-          for (int half = 0; half < 2; ++half) {
-            __m256i g8;  // 8 G_h from 4^jj G_h (exact: its low bits are zero)
-            switch (jj) {
-              case 0: g8 = _mm256_slli_epi32(p[jj][half], 3); break;
-              case 1: g8 = _mm256_slli_epi32(p[jj][half], 1); break;
-              case 2: g8 = _mm256_srai_epi32(p[jj][half], 1); break;
-              default: g8 = _mm256_srai_epi32(p[jj][half], 3); break;
-            }
-            // the half's two groups' plus flags, doubled, as an int16 pair
-            const __m256i pk = _mm256_srli_epi32(plus, 2 * half);
-            const __m256i flags = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(pk, 1), _mm256_set1_epi32(2)),
-                                                  _mm256_and_si256(_mm256_slli_epi32(pk, 16), _mm256_set1_epi32(2 << 16)));
-            sh[half] = _mm256_add_epi32(g8, _mm256_madd_epi16(flags, _mm256_set1_epi32(s8p[2 * b + half])));
-          }
-          const __m256i s32 = block_sum(sh[0], sh[1], scales(blk, j), s16[b], s[b] - s16[b]);
-          acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+          const __m256i v = _mm256_and_si256(x, _mm256_set1_epi8(static_cast<char>(3 << (2 * jj))));
+          const __m256i av = bcast4(qa + 32 * jj + 4 * c);
+          p[jj][c / 4] = c % 4 == 0 ? Dot::first(v, av) : Dot::add(p[jj][c / 4], v, av);
         }
       }
-    }
-    _mm256_storeu_ps(y, acc);
+#pragma GCC unroll 4
+      for (int jj = 0; jj < 4; ++jj) {
+        const int j = 4 * h + jj;
+        const int64_t b = b0 + jj;
+        const __m256i plus = _mm256_andnot_si256(minus_lanes(blk, j), _mm256_set1_epi32(15));  // bit k: +1/8
+        __m256i sh[2];
+        for (int half = 0; half < 2; ++half) {
+          __m256i g8;  // 8 G_h from 4^jj G_h (exact: its low bits are zero)
+          switch (jj) {
+            case 0: g8 = _mm256_slli_epi32(p[jj][half], 3); break;
+            case 1: g8 = _mm256_slli_epi32(p[jj][half], 1); break;
+            case 2: g8 = _mm256_srai_epi32(p[jj][half], 1); break;
+            default: g8 = _mm256_srai_epi32(p[jj][half], 3); break;
+          }
+          // the half's two groups' plus flags, doubled, as an int16 pair
+          const __m256i pk = _mm256_srli_epi32(plus, 2 * half);
+          const __m256i flags = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(pk, 1), _mm256_set1_epi32(2)),
+                                                _mm256_and_si256(_mm256_slli_epi32(pk, 16), _mm256_set1_epi32(2 << 16)));
+          sh[half] = _mm256_add_epi32(g8, _mm256_madd_epi16(flags, _mm256_set1_epi32(s8p[2 * b + half])));
+        }
+        const __m256i s32 = block_sum(sh[0], sh[1], scales(blk, j), s16[b], s[b] - s16[b]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
+      }
+      return acc;
+    };
+    _mm256_storeu_ps(y, one_token_halves<kBlock>(w, a, t0, prefetch, half_blocks));
   }
 
   template <int kT>

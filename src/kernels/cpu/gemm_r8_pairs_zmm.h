@@ -34,14 +34,29 @@ inline __m512i load_pair(const uint8_t* p0, const uint8_t* p1) {
   return pair512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0)),
                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1)));
 }
-// 8 bytes at p0 and 8 at p1, each as a float (0..255)
+// 8 bytes at p0 (a byte per row of group 0), then 8 at p1
+inline __m128i bytes_pair(const uint8_t* p0, const uint8_t* p1) {
+  return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p0)),
+                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p1)));
+}
+// the same, each as a float (0..255)
 inline __m512 bytes16(const uint8_t* p0, const uint8_t* p1) {
-  const __m128i x = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p0)),
-                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p1)));
-  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(x));
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes_pair(p0, p1)));
 }
 // the 16 rows' f16 scales at p0 and p1
 inline __m512 scales16(const uint8_t* p0, const uint8_t* p1) { return pair512(row_scales(p0), row_scales(p1)); }
+// A stored block's f16 scales d of the 16 rows (at its start), for all its sub-blocks.
+struct ScalesD {
+  __m512 d;
+};
+inline ScalesD scales_d(const uint8_t* s0, const uint8_t* s1) { return {scales16(s0, s1)}; }
+// ... and the dmin scales after them (the K-quants with mins)
+struct ScalesDMin {
+  __m512 d, dmin;
+};
+inline ScalesDMin scales_dmin(const uint8_t* s0, const uint8_t* s1) {
+  return {scales16(s0, s1), scales16(s0 + 16, s1 + 16)};
+}
 // 4-bit indices of 16 rows (chunk pairs as Q4_0_R8 stores them, 128 bytes at q0 and at q1): x[c] low nibbles
 // = values 4c.., x[4 + c] high nibbles = values 16 + 4c..
 inline void nibbles_pair(const uint8_t* q0, const uint8_t* q1, __m512i x[8]) {
@@ -106,10 +121,8 @@ struct PairFormat<PanelQK45<Dot, kFifthBit>> {
   using Tile = QK45R8<Dot, kFifthBit>;
   static constexpr int kSub = 8, kStart = 0, kMin = -1;
   static constexpr PairTail kTail = PairTail::kPlain;
-  struct Super {
-    __m512 d, dmin;
-  };
-  static Super super(const uint8_t* s0, const uint8_t* s1) { return {scales16(s0, s1), scales16(s0 + 16, s1 + 16)}; }
+  using Super = ScalesDMin;
+  static Super super(const uint8_t* s0, const uint8_t* s1) { return scales_dmin(s0, s1); }
   [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
                                            PairBlock& pb) {
     pb.f0 = _mm512_mul_ps(su.d, bytes16(s0 + 32 + 8 * j, s1 + 32 + 8 * j));
@@ -151,15 +164,12 @@ struct PairFormat<PanelIQ4<Dot, kXS>> {
   using Tile = IQ4R8<Dot, kXS>;
   static constexpr int kSub = Tile::kGroups, kStart = -128, kMin = 0;
   static constexpr PairTail kTail = PairTail::kPlain;
-  struct Super {
-    __m512 d;
-  };
-  static Super super(const uint8_t* s0, const uint8_t* s1) { return {scales16(s0, s1)}; }
+  using Super = ScalesD;
+  static Super super(const uint8_t* s0, const uint8_t* s1) { return scales_d(s0, s1); }
   [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
                                            PairBlock& pb) {
     if constexpr (kXS) {
-      const __m128i sc = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s0 + 16 + 8 * j)),
-                                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s1 + 16 + 8 * j)));
+      const __m128i sc = bytes_pair(s0 + 16 + 8 * j, s1 + 16 + 8 * j);
       pb.f0 = _mm512_mul_ps(su.d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
     } else {
       pb.f0 = su.d;
@@ -177,18 +187,15 @@ template <class Dot>
 struct PairFormat<PanelQ6_K<Dot>> {
   static constexpr int kSub = 8, kStart = -32, kMin = 0;
   static constexpr PairTail kTail = PairTail::kScaled16;
-  struct Super {
-    __m512 d;
-  };
-  static Super super(const uint8_t* s0, const uint8_t* s1) { return {scales16(s0, s1)}; }
+  using Super = ScalesD;
+  static Super super(const uint8_t* s0, const uint8_t* s1) { return scales_d(s0, s1); }
   [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
                                            PairBlock& pb) {
     const int h = j / 4, quarter = j % 4;
     pb.f0 = su.d;
     for (int half = 0; half < 2; ++half) {
       const int64_t off = 16 + 8 * (8 * h + 2 * quarter + half);
-      pb.sc[half] = _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s0 + off)),
-                                                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s1 + off))));
+      pb.sc[half] = _mm512_cvtepi8_epi32(bytes_pair(s0 + off, s1 + off));
     }
     // Q6_KR8::values on 512 bits: low nibbles (ql) | the quarter's 2 high bits (qh) at bits 4-5
     const int64_t ql = 144 + (h * 2 + (quarter & 1)) * 256, qh = 1168 + h * 256;
@@ -205,6 +212,22 @@ struct PairFormat<PanelQ6_K<Dot>> {
   }
 };
 
+// The IQ1 formats' stored block: f0 = the 16 rows' d / 8 for all its sub-blocks.
+struct EighthScales {
+  __m512 d8;
+};
+inline EighthScales eighth_scales(const uint8_t* s0, const uint8_t* s1) {
+  return {_mm512_mul_ps(scales16(s0, s1), _mm512_set1_ps(0.125f))};
+}
+// The 32-bit words at p0 and p1 (a nibble per row of each group) with row i's nibble in lane i's low bits.
+inline __m512i row_nibble_lanes(const uint8_t* p0, const uint8_t* p1) {
+  int32_t w0, w1;
+  std::memcpy(&w0, p0, 4);
+  std::memcpy(&w1, p1, 4);
+  return _mm512_srlv_epi32(pair512(_mm256_set1_epi32(w0), _mm256_set1_epi32(w1)),
+                           _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28));
+}
+
 // IQ1_S_R8 (IQ1SR8): g = 0..2 from the 2-bit fields; per row sc[0] = sc8 = 8 (2 s + 1), sc[1] = m = (2 s + 1)
 // (7 + 2 minus) from the 4-bit codes; f0 = d / 8.
 template <class Dot>
@@ -212,22 +235,13 @@ struct PairFormat<TilesIQ1<IQ1SR8<Dot>>> {
   using Tile = IQ1SR8<Dot>;
   static constexpr int kSub = 8, kStart = 0, kMin = 0;
   static constexpr PairTail kTail = PairTail::kScaledBlock;
-  struct Super {
-    __m512 d8;
-  };
-  static Super super(const uint8_t* s0, const uint8_t* s1) {
-    return {_mm512_mul_ps(scales16(s0, s1), _mm512_set1_ps(0.125f))};
-  }
+  using Super = EighthScales;
+  static Super super(const uint8_t* s0, const uint8_t* s1) { return eighth_scales(s0, s1); }
   [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
                                            PairBlock& pb) {
     pb.f0 = su.d8;
-    int32_t c0, c1;
-    std::memcpy(&c0, s0 + Tile::kCodes + 4 * j, 4);
-    std::memcpy(&c1, s1 + Tile::kCodes + 4 * j, 4);
-    const __m512i nib = _mm512_and_si512(
-        _mm512_srlv_epi32(pair512(_mm256_set1_epi32(c0), _mm256_set1_epi32(c1)),
-                          _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28)),
-        _mm512_set1_epi32(15));
+    const __m512i nib =
+        _mm512_and_si512(row_nibble_lanes(s0 + Tile::kCodes + 4 * j, s1 + Tile::kCodes + 4 * j), _mm512_set1_epi32(15));
     const __m512i sc = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(nib, _mm512_set1_epi32(7)), 1),
                                        _mm512_set1_epi32(1));
     const __m512i k = _mm512_add_epi32(_mm512_set1_epi32(7),
@@ -249,26 +263,16 @@ struct PairFormat<TilesIQ1<IQ1MR8<Dot>>> {
   using Tile = IQ1MR8<Dot>;
   static constexpr int kSub = 8, kStart = -9, kMin = 0;
   static constexpr PairTail kTail = PairTail::kScaled16;
-  struct Super {
-    __m512 d8;
-  };
-  static Super super(const uint8_t* s0, const uint8_t* s1) {
-    return {_mm512_mul_ps(scales16(s0, s1), _mm512_set1_ps(0.125f))};
-  }
+  using Super = EighthScales;
+  static Super super(const uint8_t* s0, const uint8_t* s1) { return eighth_scales(s0, s1); }
   [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
                                            PairBlock& pb) {
     pb.f0 = su.d8;
-    const __m512i codes = _mm512_cvtepu8_epi32(
-        _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s0 + Tile::kScales + 8 * j)),
-                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s1 + Tile::kScales + 8 * j))));
+    const __m512i codes = _mm512_cvtepu8_epi32(bytes_pair(s0 + Tile::kScales + 8 * j, s1 + Tile::kScales + 8 * j));
     const __m512i one = _mm512_set1_epi32(1), seven = _mm512_set1_epi32(7);
     pb.sc[0] = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(codes, seven), 1), one);
     pb.sc[1] = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(codes, 3), seven), 1), one);
-    int32_t m0, m1;
-    std::memcpy(&m0, s0 + Tile::kMinus + 4 * j, 4);
-    std::memcpy(&m1, s1 + Tile::kMinus + 4 * j, 4);
-    const __m512i minus = _mm512_srlv_epi32(pair512(_mm256_set1_epi32(m0), _mm256_set1_epi32(m1)),
-                                            _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28));
+    const __m512i minus = row_nibble_lanes(s0 + Tile::kMinus + 4 * j, s1 + Tile::kMinus + 4 * j);
     const __m128i shift = _mm_cvtsi32_si128(2 * (j % 4));
     for (int c = 0; c < 8; ++c) {
       const int64_t off = Tile::kQs + 32 * (8 * (j / 4) + c);
@@ -289,11 +293,9 @@ struct PairFormat<PanelQ23_K<Dot, kQ3>> {
   static constexpr int kSub = 8, kStart = kQ3 ? -4 : 0, kMin = 0;
   static constexpr PairTail kTail = PairTail::kScaled16;
   static constexpr bool kMin16 = !kQ3;
-  struct Super {
-    __m512 d, dmin;
-  };
+  using Super = ScalesDMin;
   static Super super(const uint8_t* s0, const uint8_t* s1) {
-    return {scales16(s0, s1), kQ3 ? _mm512_setzero_ps() : scales16(s0 + 16, s1 + 16)};
+    return kQ3 ? ScalesDMin{scales16(s0, s1), _mm512_setzero_ps()} : scales_dmin(s0, s1);
   }
   [[gnu::always_inline]] static void block(const Super& su, const uint8_t* s0, const uint8_t* s1, int j,
                                            PairBlock& pb) {
@@ -302,8 +304,7 @@ struct PairFormat<PanelQ23_K<Dot, kQ3>> {
     // the factor bytes: rows 0-7 of group 2j, then of group 2j + 1
     const int64_t fo = (kQ3 ? 16 : 32) + 16 * j;
     for (int half = 0; half < 2; ++half) {
-      const __m128i b = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s0 + fo + 8 * half)),
-                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s1 + fo + 8 * half)));
+      const __m128i b = bytes_pair(s0 + fo + 8 * half, s1 + fo + 8 * half);
       if constexpr (kQ3) {
         pb.sc[half] = _mm512_cvtepi8_epi32(b);
       } else {
