@@ -27,7 +27,7 @@ namespace dsinfer::kern {
 constexpr int64_t kActBlock = 32;  // activation quantization block
 constexpr int64_t kTokTile = 4;    // tokens per prefill tile (the transposed scale arrays use it)
 constexpr int64_t kPanelMinTokens = 6;  // from here on the R8 prefill panels may run (gemm_r8_panels.h: from 6
-                                        // or 8 tokens on 512-bit vectors, per format, from 12 on 256-bit ones)
+                                        // to 17 tokens on 512-bit vectors, per format, from 12 on 256-bit ones)
 
 // x [n_tok, K] quantized per 32 values: x ≈ d * q. Token rows are padded up to a multiple of kTokTile
 // with zeros (q = 0, d = 0, sum = 0) so tile kernels never branch on a partial token tile.

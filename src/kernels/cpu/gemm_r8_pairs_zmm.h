@@ -1,13 +1,13 @@
 #pragma once
-// The R8 tiles below the panels (2 to Tokens::min_tokens<F>() - 1 tokens: a batched decode step's experts and,
-// for Q4_0 at 16 streams, its dense weights) on 512-bit vectors over *pairs* of 8-row groups (AVX-512 VNNI set
+// The R8 tiles below the panels (2 to Tokens::min_tokens<F>() - 1 tokens, every count from 2 for IQ1_S / IQ1_M:
+// a batched decode step's experts and, at 16 streams, its dense weights) on 512-bit vectors over *pairs* of 8-row groups (AVX-512 VNNI set
 // only: include from *_avx512.cpp). One zmm holds a chunk of both groups, so each token's 8 dots and float
 // tail cover 16 rows: the 256-bit tiles run at ~90 % of the 256-bit vpdpbusd's peak from 3 tokens on, and a
 // 512-bit one does ~1.7x the products per unit time on Zen 4 (gemm_r8_panels_zmm.h).
 //
 // Per format a PairFormat gives block b of the two groups as unsigned chunk vectors (the tile's values, or
 // int8 weights + 128 with the activations' - 128 sum a as the dot's start) and the rows' float factors; the
-// tail is the tile's:
+// tail is the tile's (the integer sum per PairFormat::kTail, below):
 //   acc = fma(float(sum), f0 * d_a, acc)   then, with a min term,   acc = fma(+-f1, d_a * float(sum a), acc).
 // Exactness: per row the integer is the tile's (int32 sums are exact in any order) and the float operations
 // are the tile's in block order: the results are those of gemm_r8 and the scalar mirror bit for bit.
