@@ -62,6 +62,32 @@ struct IQ1SR8 {
     if constexpr (Dot::kInt16) sc8 = _mm256_or_si256(sc8, _mm256_slli_epi32(sc8, 16));
     return {sc8, _mm256_mullo_epi16(sc, k)};  // (m <= 135 in the low int16 half, 0 above)
   }
+  // The factors of the 4 blocks of half h at once, by table lookup (the one-token tile): per 16 bytes, block
+  // 2i's sc8 / m bytes of rows 0-7, then block 2i + 1's (sc8 = 8 (2 s + 1) <= 120, m = (2 s + 1) (7 + 2 minus) <= 135).
+  struct HalfFactors {
+    __m128i sc8[2], m[2];
+  };
+  [[gnu::always_inline]] static HalfFactors half_factors(const uint8_t* blk, int h) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kCodes + 16 * h));
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_and_si128(x, m4), hi = _mm_and_si128(_mm_srli_epi16(x, 4), m4);  // rows 2k, 2k + 1
+    const __m128i sc8_of = _mm_setr_epi8(8, 24, 40, 56, 72, 88, 104, 120, 8, 24, 40, 56, 72, 88, 104, 120);
+    const __m128i m_of = _mm_setr_epi8(7, 21, 35, 49, 63, 77, 91, 105, 9, 27, 45, 63, 81, 99, 117, static_cast<char>(135));
+    HalfFactors f;
+    for (int i = 0; i < 2; ++i) {
+      const __m128i nib = i == 0 ? _mm_unpacklo_epi8(lo, hi) : _mm_unpackhi_epi8(lo, hi);  // blocks 2i, 2i + 1
+      f.sc8[i] = _mm_shuffle_epi8(sc8_of, nib);
+      f.m[i] = _mm_shuffle_epi8(m_of, nib);
+    }
+    return f;
+  }
+  // Block jj of the half as factors() gives it.
+  [[gnu::always_inline]] static Factors factors(const HalfFactors& f, int jj) {
+    auto lanes = [&](__m128i v) { return _mm256_cvtepu8_epi32(jj % 2 == 0 ? v : _mm_unpackhi_epi64(v, v)); };
+    __m256i sc8 = lanes(f.sc8[jj / 2]);
+    if constexpr (Dot::kInt16) sc8 = _mm256_or_si256(sc8, _mm256_slli_epi32(sc8, 16));
+    return {sc8, lanes(f.m[jj / 2])};
+  }
   // Chunk c (values 4c..4c+3) of block j of the super-block at blk: g = 0..2 of the 8 rows.
   [[gnu::always_inline]] static __m256i values(const uint8_t* blk, int j, int c) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * (8 * (j / 4) + c)));
@@ -82,6 +108,7 @@ struct IQ1SR8 {
     const float* d = a.dt(t0);
     const int32_t* s = a.sumt(t0);
     auto half = [&](const uint8_t* blk, __m256 dv8, int h, const int8_t* qa, int64_t b0, __m256 acc) {
+      const HalfFactors hf = half_factors(blk, h);
       __m256i p[4];
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
@@ -98,7 +125,7 @@ struct IQ1SR8 {
       for (int jj = 0; jj < 4; ++jj) {
         const int64_t b = b0 + jj;
         const __m256i total = Dot::kInt16 || jj == 0 ? p[jj] : _mm256_srai_epi32(p[jj], 2 * jj);
-        const __m256i s32 = block_sum(total, factors(blk, 4 * h + jj), s[b]);
+        const __m256i s32 = block_sum(total, factors(hf, jj), s[b]);
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dv8, _mm256_set1_ps(d[b])), acc);
       }
       return acc;
